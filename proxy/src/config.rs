@@ -1,0 +1,425 @@
+//! Configuration: one documented [`Config`], resolved from (highest first) command-line flags,
+//! `KAFKA_REST_*` environment variables, a `kafka-rest.properties` file, and defaults.
+//!
+//! Keys are Confluent's `kafka-rest.properties` keys, so an existing file keeps working. Every key
+//! is validated: an unknown key or a bad value is an error that names the key (the binary exits 2).
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+
+use crate::properties;
+
+/// Why a configuration was rejected. Always names the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration key `{0}`")]
+    UnknownKey(String),
+    #[error("invalid value {value:?} for `{key}`: {reason}")]
+    InvalidValue {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("missing required configuration `{0}`")]
+    Missing(&'static str),
+    #[error("cannot read config file {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// The proxy's whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `bootstrap.servers`: Kafka brokers, `HOST:PORT[,...]` (a `PLAINTEXT://` prefix is allowed).
+    /// Required.
+    pub bootstrap_servers: String,
+    /// `listeners`: HTTP listen addresses, `http://HOST:PORT[,...]`. Default `http://0.0.0.0:8082`.
+    pub listeners: Vec<SocketAddr>,
+    /// `advertised.listeners` (flag `--advertised-url`): the absolute URL clients use to reach this
+    /// proxy, used to build consumer `base_uri`s. Default: none, the request's `Host` is used.
+    pub advertised_url: Option<String>,
+    /// `host.name` (deprecated in Confluent): host used in `base_uri` when no advertised URL is set.
+    pub host_name: Option<String>,
+    /// `id`: server id, part of generated consumer instance names. Default empty.
+    pub id: String,
+    /// `consumer.instance.timeout.ms`: idle time after which a consumer instance is closed and leaves
+    /// its group. Default 300000 (5 min).
+    pub consumer_instance_timeout_ms: u64,
+    /// `consumer.request.timeout.ms`: upper bound of a GET records long-poll; the request's
+    /// `timeout` can only shorten it. Default 1000.
+    pub consumer_request_timeout_ms: u64,
+    /// `consumer.request.max.bytes`: cap on the unencoded key+value bytes of one GET records
+    /// response. Default 67108864 (64 MiB).
+    pub consumer_request_max_bytes: u64,
+    /// `fetch.min.bytes`: a GET records returns once more than this many bytes are collected.
+    /// -1 (default) returns as soon as any record is available. Range -1..=10000000.
+    pub fetch_min_bytes: i64,
+    /// `request.body.max.bytes`: largest accepted HTTP request body; larger bodies get 413.
+    /// Default 67108864 (64 MiB).
+    pub request_body_max_bytes: usize,
+    /// `produce.metadata.timeout.ms`: how long a produce waits for topic metadata before answering
+    /// 404 (Confluent waits `max.block.ms`, 60 s). Default 1000.
+    pub produce_metadata_timeout_ms: u64,
+    /// `metadata.max.age.ms`: how long cached topic metadata (partition counts) is reused. Default
+    /// 30000.
+    pub metadata_max_age_ms: u64,
+    /// `shutdown.graceful.ms`: how long SIGTERM waits for in-flight requests. Default 5000.
+    pub shutdown_graceful_ms: u64,
+    /// `schema.registry.url`: Schema Registry used by the avro/jsonschema/protobuf formats.
+    /// Accepted so Confluent's stock properties file loads; empty disables.
+    pub schema_registry_url: String,
+    /// `producer.*`: librdkafka producer properties (prefix stripped), e.g. `producer.linger.ms`.
+    pub producer: BTreeMap<String, String>,
+    /// `consumer.*`: librdkafka consumer properties (prefix stripped) for every instance.
+    pub consumer: BTreeMap<String, String>,
+    /// `client.*`: librdkafka properties for every client (prefix stripped).
+    pub client: BTreeMap<String, String>,
+}
+
+/// Confluent keys that are accepted but have no effect here (logged once at start-up).
+const IGNORED_KEYS: &[&str] = &[
+    "zookeeper.connect",
+    "consumer.threads",
+    "producer.threads",
+    "consumer.iterator.timeout.ms",
+    "consumer.iterator.backoff.ms",
+    "simpleconsumer.pool.size.max",
+    "simpleconsumer.pool.timeout.ms",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bootstrap_servers: String::new(),
+            listeners: vec![SocketAddr::from(([0, 0, 0, 0], 8082))],
+            advertised_url: None,
+            host_name: None,
+            id: String::new(),
+            consumer_instance_timeout_ms: 300_000,
+            consumer_request_timeout_ms: 1_000,
+            consumer_request_max_bytes: 64 * 1024 * 1024,
+            fetch_min_bytes: -1,
+            request_body_max_bytes: 64 * 1024 * 1024,
+            produce_metadata_timeout_ms: 1_000,
+            metadata_max_age_ms: 30_000,
+            shutdown_graceful_ms: 5_000,
+            schema_registry_url: String::new(),
+            producer: BTreeMap::new(),
+            consumer: BTreeMap::new(),
+            client: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Resolves the configuration from its layers. `flags` are `key=value` pairs from the command line.
+    pub fn resolve(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: BTreeMap<String, String>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut props = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                properties::parse(&text)
+            }
+            None => BTreeMap::new(),
+        };
+        props.extend(env_properties(env));
+        props.extend(flags);
+        Config::from_properties(&props)
+    }
+
+    /// Builds a config from flat properties. Returns the config and the ignored keys that were set.
+    pub fn from_properties(
+        props: &BTreeMap<String, String>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let mut c = Config::default();
+        let mut ignored = Vec::new();
+        let mut port = None;
+        for (key, value) in props {
+            let k = key.as_str();
+            match k {
+                "bootstrap.servers" => c.bootstrap_servers = value.trim().to_string(),
+                "listeners" => c.listeners = parse_listeners(k, value)?,
+                "port" => port = Some(parse_num::<u16>(k, value)?),
+                "advertised.listeners" => c.advertised_url = parse_advertised(k, value)?,
+                "host.name" => c.host_name = non_empty(value),
+                "id" => c.id = value.trim().to_string(),
+                "consumer.instance.timeout.ms" => {
+                    c.consumer_instance_timeout_ms = parse_positive(k, value)?
+                }
+                "consumer.request.timeout.ms" => {
+                    c.consumer_request_timeout_ms = parse_num(k, value)?
+                }
+                "consumer.request.max.bytes" => {
+                    c.consumer_request_max_bytes = parse_positive(k, value)?
+                }
+                "fetch.min.bytes" => c.fetch_min_bytes = parse_fetch_min_bytes(k, value)?,
+                "request.body.max.bytes" => c.request_body_max_bytes = parse_positive(k, value)?,
+                "produce.metadata.timeout.ms" => {
+                    c.produce_metadata_timeout_ms = parse_positive(k, value)?
+                }
+                "metadata.max.age.ms" => c.metadata_max_age_ms = parse_num(k, value)?,
+                "shutdown.graceful.ms" => c.shutdown_graceful_ms = parse_num(k, value)?,
+                "schema.registry.url" => c.schema_registry_url = value.trim().to_string(),
+                _ if IGNORED_KEYS.contains(&k) => ignored.push(key.clone()),
+                _ => {
+                    let (map, rest) = if let Some(rest) = k.strip_prefix("producer.") {
+                        (&mut c.producer, rest)
+                    } else if let Some(rest) = k.strip_prefix("consumer.") {
+                        (&mut c.consumer, rest)
+                    } else if let Some(rest) = k.strip_prefix("client.") {
+                        (&mut c.client, rest)
+                    } else {
+                        return Err(ConfigError::UnknownKey(key.clone()));
+                    };
+                    if rest.is_empty() {
+                        return Err(ConfigError::UnknownKey(key.clone()));
+                    }
+                    map.insert(rest.to_string(), value.clone());
+                }
+            }
+        }
+        if let (Some(port), false) = (port, props.contains_key("listeners")) {
+            c.listeners = vec![SocketAddr::from(([0, 0, 0, 0], port))];
+        }
+        if c.bootstrap_servers.is_empty() {
+            return Err(ConfigError::Missing("bootstrap.servers"));
+        }
+        Ok((c, ignored))
+    }
+}
+
+/// Maps `KAFKA_REST_FOO_BAR=v` to `foo.bar=v` as Confluent's Docker image does (`__` is `_`,
+/// `___` is `-`). JVM-only variables of that image are skipped.
+pub fn env_properties(
+    env: impl IntoIterator<Item = (String, String)>,
+) -> impl Iterator<Item = (String, String)> {
+    const JVM_ONLY: &[&str] = &[
+        "HEAP_OPTS",
+        "JVM_PERFORMANCE_OPTS",
+        "JMX_OPTS",
+        "JMX_PORT",
+        "LOG4J_OPTS",
+        "LOG4J_ROOT_LOGLEVEL",
+        "LOG4J_LOGGERS",
+        "OPTS",
+        "LOG_DIR",
+        "CLASSPATH",
+    ];
+    env.into_iter().filter_map(|(name, value)| {
+        let rest = name.strip_prefix("KAFKA_REST_")?;
+        if rest.is_empty() || JVM_ONLY.contains(&rest) {
+            return None;
+        }
+        let key = rest
+            .to_ascii_lowercase()
+            .replace("___", "\u{1}")
+            .replace("__", "\u{2}")
+            .replace('_', ".")
+            .replace('\u{1}', "-")
+            .replace('\u{2}', "_");
+        Some((key, value))
+    })
+}
+
+fn invalid(key: &str, value: &str, reason: impl ToString) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    Some(value.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e| invalid(key, value, e))
+}
+
+fn parse_positive<T: std::str::FromStr + Default + PartialOrd>(
+    key: &str,
+    value: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let n: T = parse_num(key, value)?;
+    if n <= T::default() {
+        return Err(invalid(key, value, "must be greater than 0"));
+    }
+    Ok(n)
+}
+
+/// Validates `fetch.min.bytes` with Confluent's range, shared by the config and consumer creation.
+pub fn parse_fetch_min_bytes(key: &str, value: &str) -> Result<i64, ConfigError> {
+    let n: i64 = parse_num(key, value)?;
+    check_fetch_min_bytes(n).map_err(|reason| invalid(key, value, reason))
+}
+
+/// The range Confluent allows for `fetch.min.bytes`.
+pub fn check_fetch_min_bytes(n: i64) -> Result<i64, &'static str> {
+    if (-1..=10_000_000).contains(&n) {
+        Ok(n)
+    } else {
+        Err("must be between -1 and 10000000")
+    }
+}
+
+fn parse_listeners(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let hostport = item
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with http://")))?
+            .trim_end_matches('/');
+        let addr = hostport
+            .to_socket_addrs()
+            .map_err(|e| invalid(key, value, format!("`{item}`: {e}")))?
+            .next()
+            .ok_or_else(|| invalid(key, value, format!("`{item}` resolves to no address")))?;
+        out.push(addr);
+    }
+    if out.is_empty() {
+        return Err(invalid(key, value, "no listener given"));
+    }
+    Ok(out)
+}
+
+fn parse_advertised(key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+    // Confluent's key is a list; the first http entry is the one used for http requests.
+    let Some(first) = value.split(',').map(str::trim).find(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if !(first.starts_with("http://") || first.starts_with("https://")) {
+        return Err(invalid(key, value, "must be an absolute http:// URL"));
+    }
+    Ok(Some(first.trim_end_matches('/').to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_pass_through() {
+        let (c, ignored) = Config::from_properties(&props(&[
+            ("bootstrap.servers", "PLAINTEXT://k:9092"),
+            ("producer.linger.ms", "7"),
+            ("consumer.request.timeout.ms", "2500"),
+            ("consumer.session.timeout.ms", "10000"),
+            ("client.client.id", "x"),
+            ("consumer.threads", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(c.listeners, vec![SocketAddr::from(([0, 0, 0, 0], 8082))]);
+        assert_eq!(c.consumer_request_timeout_ms, 2500);
+        assert_eq!(c.producer.get("linger.ms").unwrap(), "7");
+        assert_eq!(c.consumer.get("session.timeout.ms").unwrap(), "10000");
+        assert!(
+            !c.consumer.contains_key("request.timeout.ms"),
+            "proxy keys must not leak"
+        );
+        assert_eq!(c.client.get("client.id").unwrap(), "x");
+        assert_eq!(ignored, vec!["consumer.threads".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Config::from_properties(&props(&[("bootstrap.servers", "k:1"), ("nope", "1")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("`nope`"), "{err}");
+        let err = Config::from_properties(&props(&[
+            ("bootstrap.servers", "k:1"),
+            ("consumer.instance.timeout.ms", "soon"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("consumer.instance.timeout.ms"),
+            "{err}"
+        );
+        let err = Config::from_properties(&props(&[
+            ("fetch.min.bytes", "-5"),
+            ("bootstrap.servers", "k:1"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("fetch.min.bytes"), "{err}");
+        let err = Config::from_properties(&props(&[])).unwrap_err();
+        assert!(err.to_string().contains("bootstrap.servers"), "{err}");
+        let err = Config::from_properties(&props(&[
+            ("bootstrap.servers", "k:1"),
+            ("listeners", "tcp://0:1"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("listeners"), "{err}");
+    }
+
+    #[test]
+    fn env_names_follow_confluent_docker() {
+        let env = vec![
+            (
+                "KAFKA_REST_BOOTSTRAP_SERVERS".to_string(),
+                "b:1".to_string(),
+            ),
+            (
+                "KAFKA_REST_CONSUMER_REQUEST_TIMEOUT_MS".to_string(),
+                "5".to_string(),
+            ),
+            ("KAFKA_REST_CLIENT_SASL__X___Y".to_string(), "z".to_string()),
+            ("KAFKA_REST_HEAP_OPTS".to_string(), "-Xmx1g".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let got: BTreeMap<_, _> = env_properties(env).collect();
+        assert_eq!(
+            got,
+            props(&[
+                ("bootstrap.servers", "b:1"),
+                ("consumer.request.timeout.ms", "5"),
+                ("client.sasl_x-y", "z"),
+            ])
+        );
+    }
+
+    #[test]
+    fn layers_flags_over_env_over_file() {
+        let dir = std::env::temp_dir().join(format!("kp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("kafka-rest.properties");
+        std::fs::write(
+            &file,
+            "bootstrap.servers=file:1\nconsumer.request.timeout.ms=1\nfetch.min.bytes=10\n",
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "KAFKA_REST_CONSUMER_REQUEST_TIMEOUT_MS".to_string(),
+                "2".to_string(),
+            ),
+            ("KAFKA_REST_FETCH_MIN_BYTES".to_string(), "20".to_string()),
+        ];
+        let flags = props(&[("fetch.min.bytes", "30")]);
+        let (c, _) = Config::resolve(Some(&file), env, flags).unwrap();
+        assert_eq!(c.bootstrap_servers, "file:1");
+        assert_eq!(c.consumer_request_timeout_ms, 2);
+        assert_eq!(c.fetch_min_bytes, 30);
+    }
+}

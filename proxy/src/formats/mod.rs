@@ -1,0 +1,164 @@
+//! Embedded formats: how record keys and values travel inside v2 JSON bodies.
+//!
+//! Produce turns a request's records into one [`EncodedRecords`]: the bytes handed to Kafka,
+//! borrowed from the request body (json) or decoded into one arena per request (binary), so there
+//! is no allocation per record. Consume writes records straight into the response buffer.
+
+pub mod binary;
+pub mod json;
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use serde_json::value::RawValue;
+
+/// The v2 embedded formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmbeddedFormat {
+    Binary,
+    Json,
+    Avro,
+    JsonSchema,
+    Protobuf,
+}
+
+/// Consumers are told apart only by family, as in Confluent (an avro consumer may be read with the
+/// protobuf media type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Binary,
+    Json,
+    Schema,
+}
+
+impl EmbeddedFormat {
+    /// Parses a format name (`binary`, `json`, ...), case-insensitively.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "binary" => Self::Binary,
+            "json" => Self::Json,
+            "avro" => Self::Avro,
+            "jsonschema" => Self::JsonSchema,
+            "protobuf" => Self::Protobuf,
+            _ => return None,
+        })
+    }
+
+    /// The v2 media type carrying this format, e.g. `application/vnd.kafka.binary.v2+json`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Binary => "application/vnd.kafka.binary.v2+json",
+            Self::Json => "application/vnd.kafka.json.v2+json",
+            Self::Avro => "application/vnd.kafka.avro.v2+json",
+            Self::JsonSchema => "application/vnd.kafka.jsonschema.v2+json",
+            Self::Protobuf => "application/vnd.kafka.protobuf.v2+json",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Self::Binary => Family::Binary,
+            Self::Json => Family::Json,
+            Self::Avro | Self::JsonSchema | Self::Protobuf => Family::Schema,
+        }
+    }
+}
+
+/// Why a record could not be converted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("data={0} is not a base64 string.")]
+    InvalidBase64(String),
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("Schema Registry must be configured when using schemas.")]
+    SchemaRegistryRequired,
+}
+
+/// One record as written by a client: raw JSON key and value (None when absent or null).
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    pub key: Option<&'a RawValue>,
+    pub value: Option<&'a RawValue>,
+    pub partition: Option<i32>,
+}
+
+/// The Kafka bytes of one produce request: ranges into one buffer.
+#[derive(Debug)]
+pub struct EncodedRecords<'a> {
+    data: Cow<'a, [u8]>,
+    records: Vec<EncodedRecord>,
+}
+
+#[derive(Debug, Clone)]
+struct EncodedRecord {
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+    partition: Option<i32>,
+}
+
+/// A record ready for the producer.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaRecord<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub partition: Option<i32>,
+}
+
+impl<'a> EncodedRecords<'a> {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records in request order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = KafkaRecord<'_>> + Clone + '_ {
+        let data: &[u8] = &self.data;
+        self.records.iter().map(move |r| KafkaRecord {
+            key: r.key.clone().map(|range| &data[range]),
+            value: r.value.clone().map(|range| &data[range]),
+            partition: r.partition,
+        })
+    }
+}
+
+/// Converts a request's records into Kafka bytes. Any invalid record fails the whole request.
+/// `body` is the request body the raw values borrow from.
+pub fn encode_records<'a>(
+    format: EmbeddedFormat,
+    body: &'a [u8],
+    records: &[RawRecord<'a>],
+) -> Result<EncodedRecords<'a>, FormatError> {
+    match format {
+        EmbeddedFormat::Json => Ok(json::encode_records(body, records)),
+        EmbeddedFormat::Binary => binary::encode_records(records),
+        EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf => {
+            Err(FormatError::SchemaRegistryRequired)
+        }
+    }
+}
+
+/// Writes a key or value into a consume response in the consumer's format.
+pub fn write_data(
+    format: EmbeddedFormat,
+    out: &mut Vec<u8>,
+    data: Option<&[u8]>,
+) -> Result<(), FormatError> {
+    let Some(data) = data else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    match format {
+        EmbeddedFormat::Binary => {
+            binary::write_base64(out, data);
+            Ok(())
+        }
+        EmbeddedFormat::Json => json::write_json(out, data),
+        EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf => {
+            Err(FormatError::SchemaRegistryRequired)
+        }
+    }
+}

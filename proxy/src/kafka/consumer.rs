@@ -1,0 +1,548 @@
+//! One consumer instance: an rdkafka consumer plus the state the v2 API needs around it (a buffer
+//! of fetched-but-undelivered records, what was delivered, subscription mode).
+//!
+//! Operations on an instance are serialized by its state lock, as in Confluent's proxy. GET records
+//! long-polls on the consumer's async stream, so a waiting request holds no thread.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use super::error::{blocking, Error};
+use crate::formats::{EmbeddedFormat, FormatError};
+
+/// How long blocking consumer calls (commit, committed, seek) may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What a client asked for when creating the instance.
+#[derive(Debug, Clone)]
+pub struct InstanceSettings {
+    pub format: EmbeddedFormat,
+    /// `earliest`, `latest` or `none`; None keeps the configured/Kafka default.
+    pub auto_offset_reset: Option<String>,
+    /// `auto.commit.enable`; None keeps the configured/Kafka default (true).
+    pub auto_commit: Option<bool>,
+    pub fetch_min_bytes: i64,
+    pub request_timeout: Duration,
+}
+
+/// A topic-partition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+/// An offset (or timestamp) for one partition.
+#[derive(Debug, Clone)]
+pub struct PartitionOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub metadata: Option<String>,
+}
+
+/// Where a seek goes.
+#[derive(Debug, Clone, Copy)]
+pub enum SeekTarget {
+    Offset(i64),
+    Timestamp(i64),
+    Beginning,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Mode {
+    Idle,
+    Topics(Vec<String>),
+    Pattern,
+    Assigned,
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Kafka(#[from] Error),
+    /// The first pending record cannot be shown in the consumer's format. It stays pending: the
+    /// client can seek past it.
+    #[error("cannot deserialize the record at {topic}-{partition} offset {offset}: {source}")]
+    Format {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        source: FormatError,
+    },
+}
+
+struct State {
+    consumer: Option<Arc<StreamConsumer>>,
+    /// Records fetched from Kafka but not yet returned to the client, in fetch order.
+    buffer: VecDeque<OwnedMessage>,
+    /// Next offset after the last record delivered to the client, per partition.
+    delivered: Vec<(TopicPartition, i64)>,
+    mode: Mode,
+}
+
+/// A consumer instance.
+pub struct Instance {
+    pub group: String,
+    pub name: String,
+    /// Unique per created instance, so a reused name is a different instance.
+    pub id: u64,
+    pub settings: InstanceSettings,
+    auto_commit: bool,
+    last_used_ms: AtomicU64,
+    state: tokio::sync::Mutex<State>,
+}
+
+impl Instance {
+    /// Creates the rdkafka consumer. `base` holds the proxy-wide client and consumer properties.
+    pub fn new(
+        group: &str,
+        name: &str,
+        id: u64,
+        settings: InstanceSettings,
+        base: &ClientConfig,
+        now_ms: u64,
+    ) -> Result<Instance, Error> {
+        let mut config = base.clone();
+        config
+            .set("group.id", group)
+            .set("enable.partition.eof", "false")
+            // Offsets are stored when records reach the client, never when fetched into the buffer.
+            .set("enable.auto.offset.store", "false");
+        if let Some(reset) = &settings.auto_offset_reset {
+            let value = match reset.as_str() {
+                "earliest" | "latest" => reset.as_str(),
+                "none" => "error",
+                other => {
+                    return Err(Error::InvalidConfig(format!(
+                        "Invalid value {other} for configuration auto.offset.reset: String must be one of: latest, earliest, none"
+                    )))
+                }
+            };
+            config.set("auto.offset.reset", value);
+        }
+        if let Some(auto_commit) = settings.auto_commit {
+            config.set("enable.auto.commit", auto_commit.to_string());
+        }
+        let auto_commit = config
+            .get("enable.auto.commit")
+            .is_none_or(|v| v != "false");
+        let consumer: StreamConsumer = config
+            .create()
+            .map_err(|e| Error::InvalidConfig(e.to_string()))?;
+        Ok(Instance {
+            group: group.to_string(),
+            name: name.to_string(),
+            id,
+            settings,
+            auto_commit,
+            last_used_ms: AtomicU64::new(now_ms),
+            state: tokio::sync::Mutex::new(State {
+                consumer: Some(Arc::new(consumer)),
+                buffer: VecDeque::new(),
+                delivered: Vec::new(),
+                mode: Mode::Idle,
+            }),
+        })
+    }
+
+    /// Marks the instance used at `now_ms` (postpones expiry).
+    pub fn touch(&self, now_ms: u64) {
+        self.last_used_ms.fetch_max(now_ms, Ordering::Relaxed);
+    }
+
+    pub fn last_used_ms(&self) -> u64 {
+        self.last_used_ms.load(Ordering::Relaxed)
+    }
+
+    /// True while some request is operating on the instance.
+    pub fn is_busy(&self) -> bool {
+        self.state.try_lock().is_err()
+    }
+
+    /// Subscribes to a topic list or (when `pattern` is set) a regex matching whole topic names.
+    pub async fn subscribe(
+        &self,
+        topics: Vec<String>,
+        pattern: Option<String>,
+    ) -> Result<(), Error> {
+        let mut st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        if st.mode == Mode::Assigned {
+            return Err(mutually_exclusive());
+        }
+        if let Some(pattern) = pattern.filter(|_| topics.is_empty()) {
+            // librdkafka treats a leading `^` as a regex; Java matches the whole name.
+            consumer.subscribe(&[&format!("^({pattern})$")])?;
+            st.mode = Mode::Pattern;
+        } else if !topics.is_empty() {
+            let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+            consumer.subscribe(&refs)?;
+            st.mode = Mode::Topics(topics);
+        }
+        Ok(())
+    }
+
+    /// The subscribed topics (for a pattern: the topics currently assigned).
+    pub async fn subscription(&self) -> Result<Vec<String>, Error> {
+        let st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        Ok(match &st.mode {
+            Mode::Topics(t) => t.clone(),
+            Mode::Pattern => {
+                let mut topics: Vec<String> = assigned(&consumer)?
+                    .into_iter()
+                    .map(|tp| tp.topic)
+                    .collect();
+                topics.dedup();
+                topics
+            }
+            Mode::Idle | Mode::Assigned => Vec::new(),
+        })
+    }
+
+    /// Drops the subscription and any manual assignment.
+    pub async fn unsubscribe(&self) -> Result<(), Error> {
+        let mut st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        consumer.unsubscribe();
+        if st.mode == Mode::Assigned {
+            consumer.unassign()?;
+        }
+        st.mode = Mode::Idle;
+        st.buffer.clear();
+        st.delivered.clear();
+        Ok(())
+    }
+
+    /// Replaces the manual assignment.
+    pub async fn assign(&self, partitions: Vec<TopicPartition>) -> Result<(), Error> {
+        let mut st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        if matches!(st.mode, Mode::Topics(_) | Mode::Pattern) {
+            return Err(mutually_exclusive());
+        }
+        let mut tpl = TopicPartitionList::new();
+        for tp in &partitions {
+            tpl.add_partition(&tp.topic, tp.partition);
+        }
+        consumer.assign(&tpl)?;
+        st.mode = if partitions.is_empty() {
+            Mode::Idle
+        } else {
+            Mode::Assigned
+        };
+        st.retain_partitions(&partitions);
+        Ok(())
+    }
+
+    /// The partitions currently assigned (by the group or manually), sorted.
+    pub async fn assignment(&self) -> Result<Vec<TopicPartition>, Error> {
+        let st = self.state.lock().await;
+        assigned(&*st.consumer()?)
+    }
+
+    /// Moves the fetch positions. Every partition must be assigned.
+    pub async fn seek(&self, targets: Vec<(TopicPartition, SeekTarget)>) -> Result<(), Error> {
+        let mut st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        let current = assigned(&consumer)?;
+        for (tp, _) in &targets {
+            if current.binary_search(tp).is_err() {
+                return Err(Error::IllegalState(format!(
+                    "No current assignment for partition {}-{}",
+                    tp.topic, tp.partition
+                )));
+            }
+        }
+        for (tp, _) in &targets {
+            st.forget_partition(tp);
+        }
+        blocking(move || {
+            for (tp, target) in targets {
+                let offset = match target {
+                    SeekTarget::Offset(o) => Offset::Offset(o),
+                    SeekTarget::Beginning => Offset::Beginning,
+                    SeekTarget::End => Offset::End,
+                    SeekTarget::Timestamp(ts) => {
+                        let mut tpl = TopicPartitionList::new();
+                        tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(ts))?;
+                        let found = consumer.offsets_for_times(tpl, CALL_TIMEOUT)?;
+                        // No record at or after the timestamp: go to the end (Confluent fails).
+                        match found
+                            .find_partition(&tp.topic, tp.partition)
+                            .map(|e| e.offset())
+                        {
+                            Some(Offset::Offset(o)) => Offset::Offset(o),
+                            _ => Offset::End,
+                        }
+                    }
+                };
+                consumer.seek(&tp.topic, tp.partition, offset, CALL_TIMEOUT)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Commits offsets. With `offsets`, commits each `offset + 1` (the client names the last
+    /// record it processed). Without, commits what has been delivered to the client.
+    pub async fn commit(&self, offsets: Option<Vec<PartitionOffset>>) -> Result<(), Error> {
+        let st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        let mut tpl = TopicPartitionList::new();
+        match offsets {
+            Some(offsets) => {
+                for o in offsets {
+                    let mut e = tpl.add_partition(&o.topic, o.partition);
+                    e.set_offset(Offset::Offset(o.offset + 1))?;
+                    if let Some(meta) = o.metadata {
+                        e.set_metadata(meta);
+                    }
+                }
+            }
+            None => {
+                for (tp, next) in &st.delivered {
+                    tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next))?;
+                }
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        blocking(move || Ok(consumer.commit(&tpl, CommitMode::Sync)?)).await
+    }
+
+    /// Committed offsets (the next offset to read) of the given partitions; partitions without a
+    /// commit are left out.
+    pub async fn committed(
+        &self,
+        partitions: Vec<TopicPartition>,
+    ) -> Result<Vec<PartitionOffset>, Error> {
+        let st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        let mut tpl = TopicPartitionList::new();
+        for tp in &partitions {
+            tpl.add_partition(&tp.topic, tp.partition);
+        }
+        let found = blocking(move || Ok(consumer.committed_offsets(tpl, CALL_TIMEOUT)?)).await?;
+        Ok(found
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(PartitionOffset {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                    offset: o,
+                    metadata: Some(e.metadata().to_string()),
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Long-polls for records and writes them as a JSON array with `encode`.
+    ///
+    /// Waits at most `wait`. Returns as soon as records are available (when `fetch_min_bytes` is
+    /// -1) or more than `fetch_min_bytes` are collected. Collects records while their key+value
+    /// bytes stay under `max_bytes`, but always returns at least one record. Records not returned
+    /// stay buffered for the next read.
+    pub async fn read<F>(
+        &self,
+        wait: Duration,
+        max_bytes: u64,
+        mut encode: F,
+    ) -> Result<Vec<u8>, ReadError>
+    where
+        F: FnMut(&OwnedMessage, &mut Vec<u8>) -> Result<(), FormatError>,
+    {
+        let deadline = Instant::now() + wait;
+        let mut st = self.state.lock().await;
+        let consumer = st.consumer()?;
+        if st.mode == Mode::Idle {
+            return Err(Error::IllegalState(
+                "Consumer is not subscribed to any topics or assigned any partitions".into(),
+            )
+            .into());
+        }
+        if !st.buffer.is_empty() {
+            // A rebalance may have taken partitions away: their buffered records are not ours.
+            let current = assigned(&consumer)?;
+            st.retain_partitions(&current);
+        }
+        let min = self.settings.fetch_min_bytes;
+        let mut taken: Vec<OwnedMessage> = Vec::new();
+        let mut bytes = 0u64;
+        'collect: loop {
+            while let Some(front) = st.buffer.front() {
+                let size = record_size(front);
+                if !taken.is_empty() && bytes + size >= max_bytes {
+                    break 'collect;
+                }
+                bytes += size;
+                taken.extend(st.buffer.pop_front());
+            }
+            let enough = if min < 0 {
+                !taken.is_empty()
+            } else {
+                bytes > min as u64
+            };
+            if enough {
+                // Take what librdkafka already holds before answering, without waiting.
+                match consumer.recv().now_or_never() {
+                    Some(Ok(msg)) => st.buffer.push_back(msg.detach()),
+                    _ => break,
+                }
+                continue;
+            }
+            match tokio::time::timeout_at(deadline.into(), consumer.recv()).await {
+                Err(_) => break,
+                Ok(Ok(msg)) => st.buffer.push_back(msg.detach()),
+                Ok(Err(err)) => {
+                    tracing::debug!(group = %self.group, instance = %self.name, error = %err, "consumer error");
+                    if tokio::time::timeout_at(
+                        deadline.into(),
+                        tokio::time::sleep(Duration::from_millis(20)),
+                    )
+                    .await
+                    .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(bytes as usize * 4 / 3 + taken.len() * 96 + 2);
+        out.push(b'[');
+        let mut ok = 0;
+        let mut failure = None;
+        for msg in &taken {
+            let mark = out.len();
+            if ok > 0 {
+                out.push(b',');
+            }
+            if let Err(err) = encode(msg, &mut out) {
+                out.truncate(mark);
+                failure = Some((msg.topic().to_string(), msg.partition(), msg.offset(), err));
+                break;
+            }
+            ok += 1;
+        }
+        out.push(b']');
+        for msg in taken.drain(ok..).rev() {
+            st.buffer.push_front(msg);
+        }
+        if let (0, Some((topic, partition, offset, source))) = (ok, failure) {
+            return Err(ReadError::Format {
+                topic,
+                partition,
+                offset,
+                source,
+            });
+        }
+        st.record_delivered(&taken);
+        if self.auto_commit && !taken.is_empty() {
+            // Auto-commit then commits only what the client has received.
+            let mut tpl = TopicPartitionList::new();
+            for (tp, next) in &st.delivered {
+                let _ = tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next));
+            }
+            if let Err(err) = consumer.store_offsets(&tpl) {
+                tracing::debug!(error = %err, "storing offsets failed (partition revoked?)");
+            }
+        }
+        Ok(out)
+    }
+
+    /// Closes the consumer: commits (if auto-commit is on) and leaves the group. Idempotent.
+    pub async fn close(&self) {
+        let consumer = self.state.lock().await.consumer.take();
+        if let Some(consumer) = consumer {
+            // Dropping the last handle runs librdkafka's blocking consumer close.
+            let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+        }
+    }
+}
+
+impl State {
+    fn consumer(&self) -> Result<Arc<StreamConsumer>, Error> {
+        self.consumer
+            .clone()
+            .ok_or_else(|| Error::IllegalState("consumer instance is closed".into()))
+    }
+
+    fn forget_partition(&mut self, tp: &TopicPartition) {
+        self.buffer
+            .retain(|m| !(m.partition() == tp.partition && m.topic() == tp.topic));
+        self.delivered.retain(|(d, _)| d != tp);
+    }
+
+    /// Keeps only buffered records and delivery marks of `partitions` (sorted or not).
+    fn retain_partitions(&mut self, partitions: &[TopicPartition]) {
+        let keep = |topic: &str, partition: i32| {
+            partitions
+                .iter()
+                .any(|tp| tp.partition == partition && tp.topic == topic)
+        };
+        self.buffer.retain(|m| keep(m.topic(), m.partition()));
+        self.delivered
+            .retain(|(tp, _)| keep(&tp.topic, tp.partition));
+    }
+
+    fn record_delivered(&mut self, records: &[OwnedMessage]) {
+        for msg in records {
+            let next = msg.offset() + 1;
+            match self
+                .delivered
+                .iter_mut()
+                .find(|(tp, _)| tp.partition == msg.partition() && tp.topic == msg.topic())
+            {
+                Some((_, n)) => *n = next,
+                None => self.delivered.push((
+                    TopicPartition {
+                        topic: msg.topic().to_string(),
+                        partition: msg.partition(),
+                    },
+                    next,
+                )),
+            }
+        }
+    }
+}
+
+fn mutually_exclusive() -> Error {
+    Error::IllegalState(
+        "Subscription to topics, partitions and pattern are mutually exclusive".into(),
+    )
+}
+
+fn assigned(consumer: &StreamConsumer) -> Result<Vec<TopicPartition>, Error> {
+    let tpl = consumer
+        .assignment()
+        .map_err(|e: KafkaError| Error::Kafka(e))?;
+    let mut out: Vec<TopicPartition> = tpl
+        .elements()
+        .iter()
+        .map(|e| TopicPartition {
+            topic: e.topic().to_string(),
+            partition: e.partition(),
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Bytes counted against `max_bytes`: unencoded key plus value.
+fn record_size(msg: &OwnedMessage) -> u64 {
+    (msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len)) as u64
+}

@@ -1,0 +1,96 @@
+//! `kafka::Error`: what can go wrong talking to Kafka, and the one function that classifies
+//! librdkafka error codes.
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+/// Errors at the edge of the Kafka module.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("topic {0} not found")]
+    TopicNotFound(String),
+    #[error("partition {1} of topic {0} not found")]
+    PartitionNotFound(String, i32),
+    #[error("illegal state: {0}")]
+    IllegalState(String),
+    #[error("invalid consumer configuration: {0}")]
+    InvalidConfig(String),
+    #[error("{0}")]
+    Kafka(#[from] KafkaError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// How a Kafka failure should be reported, independent of HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    Authentication,
+    Authorization,
+    UnknownTopicOrPartition,
+    IllegalState,
+    BrokerNotAvailable,
+    /// Worth retrying: timeouts, leader changes, queue full.
+    Retriable,
+    Other,
+}
+
+/// Classifies a librdkafka error code. The single place that knows these codes.
+pub fn classify(code: RDKafkaErrorCode) -> ErrorClass {
+    use RDKafkaErrorCode as C;
+    match code {
+        C::SaslAuthenticationFailed | C::Authentication => ErrorClass::Authentication,
+        C::TopicAuthorizationFailed
+        | C::GroupAuthorizationFailed
+        | C::ClusterAuthorizationFailed
+        | C::TransactionalIdAuthorizationFailed => ErrorClass::Authorization,
+        C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition | C::UnknownTopicId => {
+            ErrorClass::UnknownTopicOrPartition
+        }
+        C::State | C::IllegalGeneration | C::RebalanceInProgress => ErrorClass::IllegalState,
+        C::AllBrokersDown | C::BrokerNotAvailable | C::BrokerTransportFailure => {
+            ErrorClass::BrokerNotAvailable
+        }
+        C::MessageTimedOut
+        | C::RequestTimedOut
+        | C::OperationTimedOut
+        | C::QueueFull
+        | C::LeaderNotAvailable
+        | C::NotLeaderForPartition
+        | C::NotEnoughReplicas
+        | C::NotEnoughReplicasAfterAppend
+        | C::NetworkException
+        | C::CoordinatorLoadInProgress
+        | C::CoordinatorNotAvailable
+        | C::NotCoordinator
+        | C::InProgress
+        | C::Retry => ErrorClass::Retriable,
+        _ => ErrorClass::Other,
+    }
+}
+
+impl Error {
+    /// The classification of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::TopicNotFound(_) | Error::PartitionNotFound(..) => {
+                ErrorClass::UnknownTopicOrPartition
+            }
+            Error::IllegalState(_) => ErrorClass::IllegalState,
+            Error::Kafka(e) => e
+                .rdkafka_error_code()
+                .map(classify)
+                .unwrap_or(ErrorClass::Other),
+            Error::InvalidConfig(_) | Error::Internal(_) => ErrorClass::Other,
+        }
+    }
+}
+
+/// Runs blocking librdkafka calls off the async runtime.
+pub async fn blocking<T, F>(f: F) -> Result<T, Error>
+where
+    F: FnOnce() -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+}

@@ -1,0 +1,190 @@
+//! The one shared producer. A request's records are validated as a whole, enqueued together,
+//! and answered in request order once every delivery report is in. Delivery reports land in a
+//! per-request [`Batch`], so a request costs one allocation for its results, not one per record.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext};
+use tokio::sync::oneshot;
+
+use super::error::{classify, Error, ErrorClass};
+use super::metadata::Metadata;
+use super::partitioner::partition_for_key;
+use crate::formats::KafkaRecord;
+
+/// Where one record went, or why it failed.
+pub type Outcome = Result<(i32, i64), KafkaError>;
+
+/// Bytes librdkafka adds to a record's key and value when it checks `message.max.bytes`
+/// (a v2 record's varint fields are at most 36 bytes); with margin.
+const RECORD_OVERHEAD_BYTES: usize = 64;
+
+/// Collects the delivery reports of one request.
+struct Batch {
+    results: Mutex<Vec<Option<Outcome>>>,
+    remaining: AtomicUsize,
+    done: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl Batch {
+    fn new(count: usize) -> (Arc<Batch>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let batch = Batch {
+            results: Mutex::new(vec![None; count]),
+            remaining: AtomicUsize::new(count),
+            done: Mutex::new(Some(tx)),
+        };
+        (Arc::new(batch), rx)
+    }
+
+    fn complete(&self, index: usize, outcome: Outcome) {
+        self.results.lock().expect("poisoned")[index] = Some(outcome);
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(tx) = self.done.lock().expect("poisoned").take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+}
+
+/// The delivery opaque of one record: its request's batch and its index in the request.
+pub struct Slot {
+    batch: Arc<Batch>,
+    index: usize,
+}
+
+/// Routes librdkafka delivery reports into their request's batch.
+pub struct DeliveryContext;
+
+impl ClientContext for DeliveryContext {}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = Box<Slot>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<Slot>) {
+        let outcome = match result {
+            Ok(msg) => Ok((msg.partition(), msg.offset())),
+            Err((err, _)) => Err(err.clone()),
+        };
+        slot.batch.complete(slot.index, outcome);
+    }
+}
+
+/// Why a produce request was rejected before anything was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error(transparent)]
+    Kafka(#[from] Error),
+    #[error("record {index} has {size} bytes of key and value, above the producer's message.max.bytes of {max}")]
+    RecordTooLarge {
+        index: usize,
+        size: usize,
+        max: usize,
+    },
+}
+
+/// The shared producer.
+pub struct Producer {
+    inner: ThreadedProducer<DeliveryContext>,
+    metadata: Arc<Metadata>,
+    /// Rotates the partition that key-less records of a request go to (sticky per request).
+    sticky: AtomicUsize,
+    max_message_bytes: usize,
+}
+
+impl Producer {
+    pub fn new(config: &ClientConfig, metadata: Arc<Metadata>) -> Result<Self, Error> {
+        let max_message_bytes = config
+            .get("message.max.bytes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        Ok(Producer {
+            inner: config.create_with_context(DeliveryContext)?,
+            metadata,
+            sticky: AtomicUsize::new(0),
+            max_message_bytes,
+        })
+    }
+
+    /// Produces one request's records to `topic` and returns one outcome per record, in order.
+    ///
+    /// Everything that can be checked up front is (topic exists, partitions in range, sizes), so a
+    /// request with an invalid record sends nothing. Keyed records go where the Java client would
+    /// put them; key-less records of one request share a partition, rotating between requests.
+    pub async fn produce<'r>(
+        &self,
+        topic: &str,
+        records: impl ExactSizeIterator<Item = KafkaRecord<'r>> + Clone,
+    ) -> Result<Vec<Outcome>, ProduceError> {
+        let partitions = self.metadata.partition_count(topic).await?;
+        for (index, r) in records.clone().enumerate() {
+            if let Some(p) = r.partition {
+                if p < 0 || p as u32 >= partitions {
+                    return Err(Error::PartitionNotFound(topic.to_string(), p).into());
+                }
+            }
+            let size = r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len);
+            if size + RECORD_OVERHEAD_BYTES > self.max_message_bytes {
+                return Err(ProduceError::RecordTooLarge {
+                    index,
+                    size,
+                    max: self.max_message_bytes,
+                });
+            }
+        }
+        let sticky = (self.sticky.fetch_add(1, Ordering::Relaxed) % partitions as usize) as i32;
+        let (batch, done) = Batch::new(records.len());
+        for (index, r) in records.enumerate() {
+            let partition = r
+                .partition
+                .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions)));
+            let mut slot = Box::new(Slot {
+                batch: batch.clone(),
+                index,
+            });
+            loop {
+                let mut record = BaseRecord::<[u8], [u8], Box<Slot>>::with_opaque_to(topic, slot)
+                    .partition(partition);
+                record.key = r.key;
+                record.payload = r.value;
+                match self.inner.send(record) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
+                        // Backpressure: wait for the queue to drain; order is kept because this
+                        // request enqueues nothing else meanwhile.
+                        slot = record.delivery_opaque;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    Err((err, record)) => {
+                        record.delivery_opaque.batch.complete(index, Err(err));
+                        break;
+                    }
+                }
+            }
+        }
+        // The sender lives in the batch, which outlives every pending delivery report.
+        let _ = done.await;
+        let results = std::mem::take(&mut *batch.results.lock().expect("poisoned"));
+        let outcomes: Vec<Outcome> = results
+            .into_iter()
+            .map(|o| o.unwrap_or(Err(KafkaError::Canceled)))
+            .collect();
+        if outcomes.iter().any(|o| {
+            matches!(o, Err(e) if e.rdkafka_error_code().map(classify)
+                == Some(ErrorClass::UnknownTopicOrPartition))
+        }) {
+            self.metadata.invalidate(topic);
+        }
+        Ok(outcomes)
+    }
+
+    /// Waits for every queued record to be delivered (shutdown).
+    pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
+        Ok(self.inner.flush(timeout)?)
+    }
+}

@@ -1,0 +1,91 @@
+//! `kafka-proxy`: a Confluent REST Proxy v2 compatible HTTP gateway to Kafka.
+//!
+//! Requests enter through [`rest`] (axum), which negotiates media types, parses bodies with
+//! borrowed raw JSON and converts records with [`formats`]. [`kafka`] is the only module that
+//! touches rdkafka: one shared producer batches every request's records into librdkafka and
+//! answers from per-request delivery batches; consumer instances live in a registry with O(log n)
+//! idle expiry and long-poll on async streams. [`config`] resolves flags, `KAFKA_REST_*`
+//! environment and `kafka-rest.properties` files. [`serve`] ties it together with graceful
+//! shutdown: stop accepting, finish in-flight requests, flush the producer, close every instance.
+
+pub mod config;
+pub mod formats;
+pub mod kafka;
+pub mod properties;
+pub mod rest;
+
+use std::future::{Future, IntoFuture};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// Serves the API on `listeners` until `shutdown` completes, then shuts down cleanly.
+pub async fn serve(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let kafka = kafka::Kafka::new(&config)?;
+    let graceful = Duration::from_millis(config.shutdown_graceful_ms);
+    let app = Arc::new(rest::App { config, kafka });
+    let token = CancellationToken::new();
+
+    let sweeper = tokio::spawn(expire_instances(app.clone(), token.clone()));
+    let router = rest::router(app.clone());
+    let mut servers = Vec::new();
+    for listener in listeners {
+        tracing::info!(addr = %listener.local_addr()?, "REST listener ready");
+        let stop = token.clone();
+        servers.push(tokio::spawn(
+            axum::serve(listener, router.clone())
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .into_future(),
+        ));
+    }
+
+    shutdown.await;
+    tracing::info!("shutting down: draining in-flight requests");
+    token.cancel();
+    let drained = tokio::time::timeout(graceful, async {
+        for server in servers.iter_mut() {
+            let _ = server.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            ?graceful,
+            "in-flight requests still running at the deadline; aborting them"
+        );
+        servers.iter().for_each(|s| s.abort());
+    }
+    let _ = sweeper.await;
+
+    if let Err(err) = app.kafka.producer.flush(Duration::from_secs(30)) {
+        tracing::error!(error = %err, "producer flush failed at shutdown");
+    }
+    let instances = app.kafka.consumers.take_all();
+    let closing = instances.len();
+    futures_util::future::join_all(instances.iter().map(|i| i.close())).await;
+    tracing::info!(closed_instances = closing, "shutdown complete");
+    Ok(())
+}
+
+/// Closes idle consumer instances once a second until cancelled.
+async fn expire_instances(app: Arc<rest::App>, token: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        for instance in app.kafka.consumers.take_expired() {
+            tracing::info!(group = %instance.group, instance = %instance.name, "consumer instance expired");
+            tokio::spawn(async move { instance.close().await });
+        }
+    }
+}

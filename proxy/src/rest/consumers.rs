@@ -1,0 +1,507 @@
+//! Consumer endpoints: instance create/delete, subscription, assignments, positions, offsets and
+//! the GET records long-poll.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rdkafka::message::{Message, OwnedMessage};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::{ApiError, V2_JSON};
+use super::{body, negotiate, App};
+use crate::config::check_fetch_min_bytes;
+use crate::formats::{self, EmbeddedFormat};
+use crate::kafka::consumer::{
+    Instance, InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
+};
+use crate::kafka::registry::CreateError;
+
+type InstancePath = Path<(String, String)>;
+
+fn v2_json(status: StatusCode, value: serde_json::Value) -> Response {
+    (status, [(header::CONTENT_TYPE, V2_JSON)], value.to_string()).into_response()
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Reads and parses an optional control body; None when empty.
+async fn control_body<T: for<'de> Deserialize<'de>>(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<T>, ApiError> {
+    negotiate::control_body(headers)?;
+    let bytes = body::read(headers, body, app.config.request_body_max_bytes).await?;
+    if body::is_empty(&bytes) {
+        return Ok(None);
+    }
+    body::parse_json(&bytes).map(Some)
+}
+
+fn instance(app: &App, group: &str, name: &str) -> Result<Arc<Instance>, ApiError> {
+    app.kafka
+        .consumers
+        .get(group, name)
+        .ok_or_else(ApiError::instance_not_found)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    name: Option<String>,
+    id: Option<String>,
+    format: Option<String>,
+    #[serde(rename = "auto.offset.reset")]
+    auto_offset_reset: Option<String>,
+    #[serde(rename = "auto.commit.enable")]
+    auto_commit_enable: Option<serde_json::Value>,
+    #[serde(rename = "fetch.min.bytes", alias = "responseMinBytes")]
+    fetch_min_bytes: Option<serde_json::Value>,
+    #[serde(rename = "consumer.request.timeout.ms", alias = "requestWaitMs")]
+    request_timeout_ms: Option<serde_json::Value>,
+}
+
+/// A JSON number or a string holding one (Jackson coerces both).
+fn as_i64(field: &str, v: &serde_json::Value) -> Result<i64, ApiError> {
+    match v {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::bad_request(format!("{field} must be an integer")))
+}
+
+/// POST /consumers/{group}
+pub async fn create(
+    State(app): State<Arc<App>>,
+    Path(group): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req: CreateRequest = control_body(&app, &headers, body)
+        .await?
+        .unwrap_or_default();
+    let format = match &req.format {
+        None => EmbeddedFormat::Binary,
+        Some(f) => EmbeddedFormat::from_name(f)
+            .ok_or_else(|| ApiError::unprocessable("Invalid format type."))?,
+    };
+    let fetch_min_bytes = match &req.fetch_min_bytes {
+        None => app.config.fetch_min_bytes,
+        Some(v) => check_fetch_min_bytes(as_i64("fetch.min.bytes", v)?).map_err(|reason| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                40001,
+                format!("fetch.min.bytes {reason}"),
+            )
+        })?,
+    };
+    let request_timeout_ms = match &req.request_timeout_ms {
+        None => app.config.consumer_request_timeout_ms,
+        Some(v) => u64::try_from(as_i64("consumer.request.timeout.ms", v)?).map_err(|_| {
+            ApiError::unprocessable("consumer.request.timeout.ms must not be negative")
+        })?,
+    };
+    let auto_commit = match &req.auto_commit_enable {
+        None => None,
+        Some(serde_json::Value::Bool(b)) => Some(*b),
+        Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                42204,
+                format!("Invalid consumer configuration: auto.commit.enable must be true or false, not {other}"),
+            ))
+        }
+    };
+    let name = match req.id.or(req.name) {
+        Some(name) if !name.is_empty() && !name.contains('/') => name,
+        Some(_) => return Err(ApiError::unprocessable("Invalid consumer instance name.")),
+        None => {
+            let prefix = if app.config.id.is_empty() {
+                String::new()
+            } else {
+                format!("{}-", app.config.id)
+            };
+            format!("rest-consumer-{prefix}{}", uuid::Uuid::new_v4())
+        }
+    };
+    let settings = InstanceSettings {
+        format,
+        auto_offset_reset: req.auto_offset_reset,
+        auto_commit,
+        fetch_min_bytes,
+        request_timeout: Duration::from_millis(request_timeout_ms),
+    };
+    app.kafka
+        .consumers
+        .create(&group, &name, settings)
+        .map_err(|e| match e {
+            CreateError::Exists => ApiError::instance_exists(),
+            CreateError::Kafka(e) => e.into(),
+        })?;
+    let base_uri = format!(
+        "{}/consumers/{group}/instances/{name}",
+        app.base_url(&headers)
+    );
+    Ok(v2_json(
+        StatusCode::OK,
+        json!({ "instance_id": name, "base_uri": base_uri }),
+    ))
+}
+
+/// DELETE /consumers/{group}/instances/{name}
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+) -> Result<Response, ApiError> {
+    let instance = app
+        .kafka
+        .consumers
+        .remove(&group, &name)
+        .ok_or_else(ApiError::instance_not_found)?;
+    instance.close().await;
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeRequest {
+    #[serde(default)]
+    topics: Vec<String>,
+    topic_pattern: Option<String>,
+}
+
+/// POST .../subscription
+pub async fn subscribe(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req: Option<SubscribeRequest> = control_body(&app, &headers, body).await?;
+    let inst = instance(&app, &group, &name)?;
+    if let Some(req) = req {
+        inst.subscribe(req.topics, req.topic_pattern).await?;
+    }
+    Ok(no_content())
+}
+
+/// GET .../subscription
+pub async fn subscription(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+) -> Result<Response, ApiError> {
+    let topics = instance(&app, &group, &name)?.subscription().await?;
+    Ok(v2_json(StatusCode::OK, json!({ "topics": topics })))
+}
+
+/// DELETE .../subscription
+pub async fn unsubscribe(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+) -> Result<Response, ApiError> {
+    instance(&app, &group, &name)?.unsubscribe().await?;
+    Ok(no_content())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionIn {
+    topic: String,
+    partition: i32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartitionsRequest {
+    #[serde(default)]
+    partitions: Vec<PartitionIn>,
+}
+
+fn to_partitions(req: Option<PartitionsRequest>) -> Vec<TopicPartition> {
+    req.map(|r| r.partitions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| TopicPartition {
+            topic: p.topic,
+            partition: p.partition,
+        })
+        .collect()
+}
+
+fn partitions_json(partitions: &[TopicPartition]) -> serde_json::Value {
+    let list: Vec<_> = partitions
+        .iter()
+        .map(|tp| json!({ "topic": tp.topic, "partition": tp.partition }))
+        .collect();
+    json!({ "partitions": list })
+}
+
+/// POST .../assignments
+pub async fn assign(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
+    instance(&app, &group, &name)?
+        .assign(to_partitions(req))
+        .await?;
+    Ok(no_content())
+}
+
+/// GET .../assignments
+pub async fn assignments(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+) -> Result<Response, ApiError> {
+    let partitions = instance(&app, &group, &name)?.assignment().await?;
+    Ok(v2_json(StatusCode::OK, partitions_json(&partitions)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OffsetIn {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    metadata: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimestampIn {
+    topic: String,
+    partition: i32,
+    timestamp: serde_json::Value,
+    #[allow(dead_code)]
+    metadata: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PositionsRequest {
+    #[serde(default)]
+    offsets: Vec<OffsetIn>,
+    #[serde(default)]
+    timestamps: Vec<TimestampIn>,
+}
+
+/// A timestamp given as RFC 3339 text or epoch milliseconds.
+fn timestamp_ms(v: &serde_json::Value) -> Result<i64, ApiError> {
+    if let Some(ms) = v.as_i64() {
+        return Ok(ms);
+    }
+    let text = v
+        .as_str()
+        .ok_or_else(|| ApiError::bad_request("timestamp must be an ISO-8601 string"))?;
+    let t = humantime::parse_rfc3339_weak(text)
+        .or_else(|_| humantime::parse_rfc3339(text))
+        .map_err(|e| ApiError::bad_request(format!("invalid timestamp {text:?}: {e}")))?;
+    let since = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ApiError::bad_request("timestamp before 1970"))?;
+    Ok(since.as_millis() as i64)
+}
+
+/// POST .../positions
+pub async fn seek(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req: Option<PositionsRequest> = control_body(&app, &headers, body).await?;
+    let inst = instance(&app, &group, &name)?;
+    let mut targets = Vec::new();
+    if let Some(req) = req {
+        for o in req.offsets {
+            let tp = TopicPartition {
+                topic: o.topic,
+                partition: o.partition,
+            };
+            targets.push((tp, SeekTarget::Offset(o.offset)));
+        }
+        for t in req.timestamps {
+            let ts = timestamp_ms(&t.timestamp)?;
+            targets.push((
+                TopicPartition {
+                    topic: t.topic,
+                    partition: t.partition,
+                },
+                SeekTarget::Timestamp(ts),
+            ));
+        }
+    }
+    inst.seek(targets).await?;
+    Ok(no_content())
+}
+
+async fn seek_all(
+    app: Arc<App>,
+    group: String,
+    name: String,
+    headers: HeaderMap,
+    body: Body,
+    target: SeekTarget,
+) -> Result<Response, ApiError> {
+    let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
+    let inst = instance(&app, &group, &name)?;
+    inst.seek(
+        to_partitions(req)
+            .into_iter()
+            .map(|tp| (tp, target))
+            .collect(),
+    )
+    .await?;
+    Ok(no_content())
+}
+
+/// POST .../positions/beginning
+pub async fn seek_beginning(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    seek_all(app, group, name, headers, body, SeekTarget::Beginning).await
+}
+
+/// POST .../positions/end
+pub async fn seek_end(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    seek_all(app, group, name, headers, body, SeekTarget::End).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitRequest {
+    offsets: Option<Vec<OffsetIn>>,
+}
+
+/// POST .../offsets: commits synchronously; the `async` query parameter is accepted and ignored.
+pub async fn commit(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req: Option<CommitRequest> = control_body(&app, &headers, body).await?;
+    let offsets = req.and_then(|r| r.offsets).map(|offsets| {
+        offsets
+            .into_iter()
+            .map(|o| PartitionOffset {
+                topic: o.topic,
+                partition: o.partition,
+                offset: o.offset,
+                metadata: o.metadata,
+            })
+            .collect()
+    });
+    instance(&app, &group, &name)?.commit(offsets).await?;
+    Ok(v2_json(StatusCode::OK, json!([])))
+}
+
+/// GET .../offsets (with a JSON body listing the partitions).
+pub async fn committed(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
+    let inst = instance(&app, &group, &name)?;
+    let Some(req) = req else {
+        return Err(ApiError::partition_not_found());
+    };
+    let offsets = inst.committed(to_partitions(Some(req))).await?;
+    let list: Vec<_> = offsets
+        .iter()
+        .map(|o| {
+            json!({ "topic": o.topic, "partition": o.partition, "offset": o.offset,
+                    "metadata": o.metadata.clone().unwrap_or_default() })
+        })
+        .collect();
+    Ok(v2_json(StatusCode::OK, json!({ "offsets": list })))
+}
+
+fn query_i64(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, ApiError> {
+    query
+        .get(key)
+        .map(|v| {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("{key} must be an integer")))
+        })
+        .transpose()
+}
+
+/// GET .../records?timeout=&max_bytes=
+pub async fn records(
+    State(app): State<Arc<App>>,
+    Path((group, name)): InstancePath,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let inst = instance(&app, &group, &name)?;
+    let format = negotiate::records_format(&headers, inst.settings.format)?;
+    let server_wait = inst.settings.request_timeout;
+    let wait = match query_i64(&query, "timeout")? {
+        Some(ms) if ms > 0 => server_wait.min(Duration::from_millis(ms as u64)),
+        _ => server_wait,
+    };
+    let cap = app.config.consumer_request_max_bytes;
+    let max_bytes = match query_i64(&query, "max_bytes")? {
+        Some(n) if n > 0 => cap.min(n as u64),
+        _ => cap,
+    };
+    let body = inst
+        .read(wait, max_bytes, |msg, out| write_record(format, msg, out))
+        .await
+        .map_err(|err| match err {
+            ReadError::Kafka(e) => ApiError::from(e),
+            format_err @ ReadError::Format { .. } => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, 40801, format_err.to_string())
+            }
+        })?;
+    app.kafka.consumers.get(&group, &name); // the read counts as use at its end too
+    Ok(([(header::CONTENT_TYPE, format.media_type())], body).into_response())
+}
+
+/// Writes `{"topic","key","value","partition","offset"}`.
+fn write_record(
+    format: EmbeddedFormat,
+    msg: &OwnedMessage,
+    out: &mut Vec<u8>,
+) -> Result<(), formats::FormatError> {
+    out.extend_from_slice(b"{\"topic\":");
+    serde_json::to_writer(&mut *out, msg.topic()).expect("writing to a Vec cannot fail");
+    out.extend_from_slice(b",\"key\":");
+    formats::write_data(format, out, msg.key())?;
+    out.extend_from_slice(b",\"value\":");
+    formats::write_data(format, out, msg.payload())?;
+    write!(
+        out,
+        ",\"partition\":{},\"offset\":{}}}",
+        msg.partition(),
+        msg.offset()
+    )
+    .expect("Vec write");
+    Ok(())
+}

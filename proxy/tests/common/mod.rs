@@ -1,0 +1,360 @@
+//! Test fixtures: a real Tansu broker on a free loopback port (one per test binary), an in-process
+//! proxy per test, native rdkafka helpers, and an HTTP client.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::TcpListener as StdListener;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::ClientConfig;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub const V2: &str = "application/vnd.kafka.v2+json";
+pub const BINARY: &str = "application/vnd.kafka.binary.v2+json";
+pub const JSON: &str = "application/vnd.kafka.json.v2+json";
+
+/// The broker every test of this binary shares.
+pub struct Broker {
+    pub bootstrap: String,
+}
+
+static BROKER: OnceLock<Broker> = OnceLock::new();
+
+/// The shared broker, started on first use. `KAFKA_TEST_BOOTSTRAP` points the tests at an
+/// already running broker instead.
+pub fn broker() -> &'static Broker {
+    BROKER.get_or_init(|| {
+        if let Ok(bootstrap) = std::env::var("KAFKA_TEST_BOOTSTRAP") {
+            return Broker { bootstrap };
+        }
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let tansu = tansu_binary();
+        // The broker is started from a thread that lives as long as the test process, so that
+        // PR_SET_PDEATHSIG kills it when the process ends, however the tests end.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut cmd = Command::new(&tansu);
+            cmd.args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+            kill_with_parent(&mut cmd);
+            let mut child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {tansu}: {e}"));
+            tx.send(()).unwrap();
+            let _ = child.wait();
+        });
+        rx.recv().unwrap();
+        let bootstrap = format!("127.0.0.1:{port}");
+        wait_for_broker(&bootstrap);
+        Broker { bootstrap }
+    })
+}
+
+#[allow(unsafe_code)]
+fn kill_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
+    // async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
+fn tansu_binary() -> String {
+    if let Ok(path) = std::env::var("TANSU_BIN") {
+        return path;
+    }
+    let home = std::env::var("HOME").unwrap_or_default();
+    let cargo_bin = format!("{home}/.cargo/bin/tansu");
+    if std::path::Path::new(&cargo_bin).exists() {
+        return cargo_bin;
+    }
+    "tansu".to_string()
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_broker(bootstrap: &str) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if consumer
+            .fetch_metadata(None, Duration::from_secs(1))
+            .is_ok()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "broker at {bootstrap} did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A name unique in this test run.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Creates a topic through the admin API and waits until metadata shows it.
+pub async fn create_topic(name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &broker().bootstrap)
+        .create()
+        .unwrap();
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let res = admin
+        .create_topics([&topic], &AdminOptions::new())
+        .await
+        .unwrap();
+    for r in res {
+        r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
+    }
+    let consumer = native_consumer(None);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let md = consumer
+            .fetch_metadata(Some(name), Duration::from_secs(2))
+            .unwrap();
+        if md.topics().iter().any(|t| {
+            t.name() == name && t.error().is_none() && t.partitions().len() == partitions as usize
+        }) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "topic {name} never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A native consumer (no group unless given).
+pub fn native_consumer(group: Option<&str>) -> BaseConsumer {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &broker().bootstrap)
+        .set("enable.partition.eof", "false");
+    if let Some(g) = group {
+        c.set("group.id", g).set("auto.offset.reset", "earliest");
+    }
+    c.create().unwrap()
+}
+
+/// One record read natively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Reads every record of `topic` from the beginning with a native client, until `expected`
+/// records arrived or `quiet` passes without a new one.
+pub fn read_all(
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    quiet: Duration,
+) -> Vec<NativeRecord> {
+    // librdkafka wants a group even for a manual assignment; nothing is committed.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &broker().bootstrap)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out = Vec::new();
+    let mut last = Instant::now();
+    while out.len() < expected || last.elapsed() < Duration::from_millis(300) {
+        if last.elapsed() > quiet {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                out.push(NativeRecord {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec),
+                });
+                last = Instant::now();
+            }
+            Some(Err(e)) => panic!("native consume of {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// A proxy running in-process on a free loopback port.
+pub struct Proxy {
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Proxy {
+    pub async fn start() -> Proxy {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a proxy with extra `key=value` configuration.
+    pub async fn start_with(extra: &[(&str, &str)]) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut props: BTreeMap<String, String> = BTreeMap::new();
+        props.insert("bootstrap.servers".into(), broker().bootstrap.clone());
+        props.insert("listeners".into(), format!("http://{addr}"));
+        for (k, v) in extra {
+            props.insert(k.to_string(), v.to_string());
+        }
+        let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(kafka_proxy::serve(config, vec![listener], async {
+            let _ = rx.await;
+        }));
+        Proxy {
+            url: format!("http://{addr}"),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Graceful shutdown; returns when the proxy has closed everything.
+    pub async fn stop(mut self) {
+        self.stop.take().map(|s| s.send(()));
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// A response reduced to what tests assert on.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    /// Asserts an error in Confluent's shape and returns its message.
+    pub fn assert_error(&self, status: u16, code: u64) -> String {
+        assert_eq!(self.status, status, "{self:?}");
+        let body = self.json();
+        assert_eq!(body["error_code"].as_u64(), Some(code), "{self:?}");
+        assert_eq!(
+            body.as_object().unwrap().len(),
+            2,
+            "only error_code and message: {self:?}"
+        );
+        body["message"]
+            .as_str()
+            .expect("message is a string")
+            .to_string()
+    }
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    Reply {
+        status,
+        content_type,
+        text: resp.text().await.unwrap(),
+    }
+}
+
+/// POST a JSON body with the given Content-Type.
+pub async fn post(url: &str, content_type: &str, body: &Value) -> Reply {
+    send(
+        http()
+            .post(url)
+            .header("content-type", content_type)
+            .body(body.to_string()),
+    )
+    .await
+}
+
+pub async fn get(url: &str, accept: &str) -> Reply {
+    send(http().get(url).header("accept", accept)).await
+}
+
+/// Creates a consumer instance and returns its base URI.
+pub async fn create_consumer(proxy: &Proxy, group: &str, body: Value) -> String {
+    let r = post(&format!("{}/consumers/{group}", proxy.url), V2, &body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json()["base_uri"].as_str().unwrap().to_string()
+}
+
+/// GETs records until `n` arrived (or `deadline` passes), returning them all.
+pub async fn read_records(
+    base_uri: &str,
+    accept: &str,
+    n: usize,
+    deadline: Duration,
+) -> Vec<Value> {
+    let end = Instant::now() + deadline;
+    let mut out = Vec::new();
+    while out.len() < n && Instant::now() < end {
+        let r = get(&format!("{base_uri}/records?timeout=1000"), accept).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        out.extend(r.json().as_array().unwrap().iter().cloned());
+    }
+    out
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the build, the tests and the main job need, once. Safe to re-run: every step is
+# skipped when its tool is already present.
+set -euo pipefail
+
+TANSU_VERSION=0.6.0
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '==> %s\n' "$*"; }
+
+# Tansu: the Apache-Kafka-compatible broker the tests and the harness run on loopback.
+if command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  say "tansu $TANSU_VERSION present"
+else
+  say "installing tansu $TANSU_VERSION (one-off, several minutes)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore
+fi
+
+# Python `requests`: the seed's REST client scripts run as-is in the tests.
+if python3 -c 'import requests' 2>/dev/null; then
+  say "python requests present"
+else
+  say "installing python requests"
+  python3 -m pip install --quiet requests
+fi
+
+# curl: the README's and seed's curl flows.
+if ! command -v curl >/dev/null 2>&1; then
+  say "installing curl"
+  apt-get update -qq && apt-get install -y -qq curl
+fi
