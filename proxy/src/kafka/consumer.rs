@@ -9,14 +9,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::AtomicBool;
+use std::sync::Mutex;
+
 use futures_util::FutureExt;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::error::{blocking, Error};
+use super::metadata::Metadata;
 use crate::formats::{EmbeddedFormat, FormatError};
+
+type KafkaConsumer = StreamConsumer<InstanceContext>;
 
 /// How long blocking consumer calls (commit, committed, seek) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,7 +92,7 @@ pub enum ReadError {
 }
 
 struct State {
-    consumer: Option<Arc<StreamConsumer>>,
+    consumer: Option<Arc<KafkaConsumer>>,
     /// Records fetched from Kafka but not yet returned to the client, in fetch order.
     buffer: VecDeque<OwnedMessage>,
     /// Next offset after the last record delivered to the client, per partition.
@@ -111,6 +120,7 @@ impl Instance {
         id: u64,
         settings: InstanceSettings,
         base: &ClientConfig,
+        metadata: Arc<Metadata>,
         now_ms: u64,
     ) -> Result<Instance, Error> {
         let mut config = base.clone();
@@ -137,8 +147,13 @@ impl Instance {
         let auto_commit = config
             .get("enable.auto.commit")
             .is_none_or(|v| v != "false");
-        let consumer: StreamConsumer = config
-            .create()
+        let context = InstanceContext {
+            metadata,
+            skips: Mutex::new(Vec::new()),
+            has_skips: AtomicBool::new(false),
+        };
+        let consumer: KafkaConsumer = config
+            .create_with_context(context)
             .map_err(|e| Error::InvalidConfig(e.to_string()))?;
         Ok(Instance {
             group: group.to_string(),
@@ -269,28 +284,33 @@ impl Instance {
             st.forget_partition(tp);
         }
         blocking(move || {
-            for (tp, target) in targets {
-                let offset = match target {
-                    SeekTarget::Offset(o) => Offset::Offset(o),
-                    SeekTarget::Beginning => Offset::Beginning,
-                    SeekTarget::End => Offset::End,
-                    SeekTarget::Timestamp(ts) => {
-                        let mut tpl = TopicPartitionList::new();
-                        tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(ts))?;
-                        let found = consumer.offsets_for_times(tpl, CALL_TIMEOUT)?;
-                        // No record at or after the timestamp: go to the end (Confluent fails).
-                        match found
-                            .find_partition(&tp.topic, tp.partition)
-                            .map(|e| e.offset())
-                        {
-                            Some(Offset::Offset(o)) => Offset::Offset(o),
-                            _ => Offset::End,
-                        }
+            // librdkafka applies assignments asynchronously, and a seek() racing a fresh assignment
+            // is lost. Re-assigning with explicit start offsets is applied atomically instead.
+            // Partitions not being moved keep their current position.
+            let positions = consumer.position()?;
+            let mut tpl = TopicPartitionList::new();
+            for tp in &current {
+                let offset = match targets.iter().find(|(t, _)| t == tp) {
+                    Some((_, SeekTarget::End)) => {
+                        // Resolved now rather than lazily at the next fetch, so that records
+                        // produced after this call are read.
+                        let ctx = consumer.context();
+                        let (_, end) = ctx.metadata.watermarks_blocking(&tp.topic, tp.partition)?;
+                        ctx.start_at(tp, Offset::Offset(end))
                     }
+                    Some((_, target)) => {
+                        let offset = resolve(&consumer, tp, *target)?;
+                        consumer.context().start_at(tp, offset)
+                    }
+                    None => positions
+                        .find_partition(&tp.topic, tp.partition)
+                        .map(|e| e.offset())
+                        .filter(|o| matches!(o, Offset::Offset(_)))
+                        .unwrap_or(Offset::Stored),
                 };
-                consumer.seek(&tp.topic, tp.partition, offset, CALL_TIMEOUT)?;
+                tpl.add_partition_offset(&tp.topic, tp.partition, offset)?;
             }
-            Ok(())
+            Ok(consumer.assign(&tpl)?)
         })
         .await
     }
@@ -400,6 +420,7 @@ impl Instance {
             if enough {
                 // Take what librdkafka already holds before answering, without waiting.
                 match consumer.recv().now_or_never() {
+                    Some(Ok(msg)) if consumer.context().skips(&msg) => {}
                     Some(Ok(msg)) => st.buffer.push_back(msg.detach()),
                     _ => break,
                 }
@@ -407,6 +428,7 @@ impl Instance {
             }
             match tokio::time::timeout_at(deadline.into(), consumer.recv()).await {
                 Err(_) => break,
+                Ok(Ok(msg)) if consumer.context().skips(&msg) => {}
                 Ok(Ok(msg)) => st.buffer.push_back(msg.detach()),
                 Ok(Err(err)) => {
                     tracing::debug!(group = %self.group, instance = %self.name, error = %err, "consumer error");
@@ -474,8 +496,119 @@ impl Instance {
     }
 }
 
+/// Per-consumer callbacks: starts every partition at a record-batch boundary and drops the records
+/// before the requested offset (see [`Metadata::batch_start`]), including on group rebalances.
+pub struct InstanceContext {
+    metadata: Arc<Metadata>,
+    /// (partition, first offset to deliver) for partitions started before that offset.
+    skips: Mutex<Vec<(TopicPartition, i64)>>,
+    has_skips: AtomicBool,
+}
+
+impl ClientContext for InstanceContext {}
+
+impl ConsumerContext for InstanceContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.align_to_committed(consumer, tpl);
+                if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                }
+            }
+            _ if cooperative && err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                consumer.incremental_unassign(tpl)
+            }
+            _ => consumer.unassign(),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "applying a rebalance failed");
+        }
+    }
+}
+
+impl InstanceContext {
+    /// Where to start fetching to deliver from `offset`; remembers what to drop before it.
+    fn start_at(&self, tp: &TopicPartition, offset: Offset) -> Offset {
+        let mut skips = self.skips.lock().expect("poisoned");
+        skips.retain(|(t, _)| t != tp);
+        let start = match offset {
+            Offset::Offset(o) => match self.metadata.batch_start(&tp.topic, tp.partition, o) {
+                Ok(base) if base < o => {
+                    skips.push((tp.clone(), o));
+                    Offset::Offset(base)
+                }
+                Ok(_) => offset,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot find the batch start; fetching from the offset");
+                    offset
+                }
+            },
+            other => other,
+        };
+        self.has_skips.store(!skips.is_empty(), Ordering::Release);
+        start
+    }
+
+    /// Replaces "start at the committed offset" in `tpl` with explicit, batch-aligned starts.
+    fn align_to_committed<C: Consumer<InstanceContext>>(
+        &self,
+        consumer: &C,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let committed = match consumer.committed_offsets(tpl.clone(), CALL_TIMEOUT) {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read committed offsets; librdkafka resolves them");
+                return;
+            }
+        };
+        for e in committed.elements() {
+            if let Offset::Offset(o) = e.offset() {
+                let tp = TopicPartition {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                };
+                let start = self.start_at(&tp, Offset::Offset(o));
+                let _ = tpl.set_partition_offset(&tp.topic, tp.partition, start);
+            }
+        }
+    }
+
+    /// True when `msg` precedes the offset its partition was asked to start at.
+    fn skips(&self, msg: &impl Message) -> bool {
+        if !self.has_skips.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut skips = self.skips.lock().expect("poisoned");
+        let Some(i) = skips
+            .iter()
+            .position(|(tp, _)| tp.partition == msg.partition() && tp.topic == msg.topic())
+        else {
+            return false;
+        };
+        if msg.offset() < skips[i].1 {
+            return true;
+        }
+        skips.swap_remove(i);
+        self.has_skips.store(!skips.is_empty(), Ordering::Release);
+        false
+    }
+}
+
 impl State {
-    fn consumer(&self) -> Result<Arc<StreamConsumer>, Error> {
+    fn consumer(&self) -> Result<Arc<KafkaConsumer>, Error> {
         self.consumer
             .clone()
             .ok_or_else(|| Error::IllegalState("consumer instance is closed".into()))
@@ -520,13 +653,39 @@ impl State {
     }
 }
 
+/// The start offset a seek target names.
+fn resolve(
+    consumer: &KafkaConsumer,
+    tp: &TopicPartition,
+    target: SeekTarget,
+) -> Result<Offset, Error> {
+    Ok(match target {
+        SeekTarget::Offset(o) => Offset::Offset(o),
+        SeekTarget::Beginning => Offset::Beginning,
+        SeekTarget::End => Offset::End,
+        SeekTarget::Timestamp(ts) => {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(ts))?;
+            let found = consumer.offsets_for_times(tpl, CALL_TIMEOUT)?;
+            // No record at or after the timestamp: go to the end (Confluent fails with a 500).
+            match found
+                .find_partition(&tp.topic, tp.partition)
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(o)) => Offset::Offset(o),
+                _ => Offset::End,
+            }
+        }
+    })
+}
+
 fn mutually_exclusive() -> Error {
     Error::IllegalState(
         "Subscription to topics, partitions and pattern are mutually exclusive".into(),
     )
 }
 
-fn assigned(consumer: &StreamConsumer) -> Result<Vec<TopicPartition>, Error> {
+fn assigned(consumer: &KafkaConsumer) -> Result<Vec<TopicPartition>, Error> {
     let tpl = consumer
         .assignment()
         .map_err(|e: KafkaError| Error::Kafka(e))?;

@@ -2,14 +2,15 @@
 //! brokers and topic configs, plus a cache of partition counts used on every produce.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::error::{blocking, classify, Error, ErrorClass};
 
@@ -34,6 +35,8 @@ pub struct Metadata {
     /// A group-less consumer: metadata and watermark queries (Confluent's hidden admin consumer).
     client: Arc<BaseConsumer>,
     admin: AdminClient<DefaultClientContext>,
+    /// Reads the last batch of a partition to find its true end offset (see [`Metadata::watermarks`]).
+    probe: Arc<Mutex<BaseConsumer>>,
     partition_counts: RwLock<HashMap<String, (u32, Instant)>>,
     max_age: Duration,
     timeout: Duration,
@@ -45,6 +48,19 @@ impl Metadata {
         Ok(Metadata {
             client: Arc::new(config.create()?),
             admin: config.create()?,
+            probe: Arc::new(Mutex::new(
+                config
+                    .clone()
+                    // librdkafka needs a group for an assignment; this one never commits.
+                    .set(
+                        "group.id",
+                        format!("kafka-proxy-offset-probe-{}", uuid::Uuid::new_v4()),
+                    )
+                    .set("enable.auto.commit", "false")
+                    .set("enable.partition.eof", "true")
+                    .set("fetch.wait.max.ms", "10")
+                    .create()?,
+            )),
             partition_counts: RwLock::new(HashMap::new()),
             max_age,
             timeout,
@@ -138,25 +154,33 @@ impl Metadata {
         let spec = ResourceSpecifier::Topic(topic);
         let results = self.admin.describe_configs([&spec], &opts).await?;
         let mut out = BTreeMap::new();
-        for result in results {
-            // A broker that cannot describe configs still has a valid topic: show no configs.
-            if let Ok(resource) = result {
-                for entry in resource.entries {
-                    out.insert(entry.name, entry.value);
-                }
+        // A broker that cannot describe configs still has a valid topic: show no configs.
+        for resource in results.into_iter().flatten() {
+            for entry in resource.entries {
+                out.insert(entry.name, entry.value);
             }
         }
         Ok(out)
     }
 
-    /// `(beginning, end)` offsets of one partition.
+    /// `(beginning, end)` offsets of one partition, `end` being one past the last record.
+    ///
+    /// Some brokers (Tansu 0.6) report the end as the last *batch's* base offset + 1, so the end
+    /// the broker reports is checked by reading the batch just before it: the true end is one past
+    /// the last record found there. On Apache Kafka this reads one record and changes nothing.
     pub async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64), Error> {
         let count = self.partition_count(topic).await?;
         if partition < 0 || partition as u32 >= count {
             return Err(Error::PartitionNotFound(topic.to_string(), partition));
         }
-        let (client, timeout, name) = (self.client.clone(), self.timeout, topic.to_string());
-        blocking(move || Ok(client.fetch_watermarks(&name, partition, timeout)?)).await
+        let (client, probe) = (self.client.clone(), self.probe.clone());
+        let (timeout, name) = (self.timeout, topic.to_string());
+        blocking(move || true_watermarks(&client, &probe, &name, partition, timeout)).await
+    }
+
+    /// [`Metadata::watermarks`] for a partition known to exist, from blocking code.
+    pub fn watermarks_blocking(&self, topic: &str, partition: i32) -> Result<(i64, i64), Error> {
+        true_watermarks(&self.client, &self.probe, topic, partition, self.timeout)
     }
 
     /// Broker ids, sorted.
@@ -169,5 +193,120 @@ impl Metadata {
             Ok(ids)
         })
         .await
+    }
+}
+
+impl Metadata {
+    /// The offset to start fetching at so that a read beginning at `offset` misses nothing: the
+    /// base offset of the record batch holding `offset`. Blocking.
+    ///
+    /// Apache Kafka answers a fetch at any offset with the batch holding it (the client drops the
+    /// records before it), so this is `offset` after one probe. Tansu 0.6 answers with the first
+    /// batch whose *base* is at or after the offset, skipping the rest of the batch holding it;
+    /// there the base is found by binary search over probes, and the caller drops the records
+    /// before `offset`.
+    pub fn batch_start(&self, topic: &str, partition: i32, offset: i64) -> Result<i64, Error> {
+        let probe = self.probe.lock().expect("poisoned");
+        let result = (|| {
+            let first_at = |x: i64| first_offset_from(&probe, topic, partition, x, self.timeout);
+            if first_at(offset)? == Some(offset) {
+                return Ok(offset);
+            }
+            // A fetch at `offset - 1` that starts there means a batch starts there (Tansu), or the
+            // broker serves mid-batch fetches (Kafka): either way it is a safe start. This also
+            // settles "start at the end" (no record at `offset` yet) in one more probe.
+            if offset > 0 && first_at(offset - 1)? == Some(offset - 1) {
+                return Ok(offset - 1);
+            }
+            let (low, _) = self
+                .client
+                .fetch_watermarks(topic, partition, self.timeout)?;
+            // Invariant: a fetch at `lo` starts at or before `offset`.
+            let (mut lo, mut hi) = (low, offset);
+            if lo >= hi || first_at(lo)?.is_none_or(|f| f > offset) {
+                return Ok(offset);
+            }
+            while lo < hi {
+                let mid = lo + (hi - lo + 1) / 2;
+                if first_at(mid)?.is_some_and(|f| f <= offset) {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            Ok(lo)
+        })();
+        let _ = probe.unassign();
+        result
+    }
+}
+
+/// The offset of the first record a fetch starting at `start` delivers, if any.
+fn first_offset_from(
+    probe: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    start: i64,
+    timeout: Duration,
+) -> Result<Option<i64>, Error> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(start))?;
+    probe.assign(&tpl)?;
+    match probe.poll(timeout) {
+        Some(Ok(msg)) => Ok(Some(msg.offset())),
+        Some(Err(KafkaError::PartitionEOF(_))) | None => Ok(None),
+        Some(Err(err)) => {
+            tracing::debug!(%topic, partition, start, error = %err, "offset probe");
+            Ok(None)
+        }
+    }
+}
+
+fn true_watermarks(
+    client: &BaseConsumer,
+    probe: &Mutex<BaseConsumer>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> Result<(i64, i64), Error> {
+    let (low, reported) = client.fetch_watermarks(topic, partition, timeout)?;
+    if reported <= low {
+        return Ok((low, reported));
+    }
+    let probe = probe.lock().expect("poisoned");
+    let end = last_batch_end(&probe, topic, partition, reported, timeout);
+    let _ = probe.unassign();
+    Ok((low, end?))
+}
+
+/// One past the last record of the batch that holds offset `reported - 1`, or later ones.
+fn last_batch_end(
+    probe: &BaseConsumer,
+    topic: &str,
+    partition: i32,
+    reported: i64,
+    timeout: Duration,
+) -> Result<i64, Error> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(reported - 1))?;
+    probe.assign(&tpl)?;
+    let deadline = Instant::now() + timeout;
+    let mut end = reported;
+    let mut seen = false;
+    loop {
+        // A batch arrives whole: once one record is in, the rest are already queued.
+        let wait = if seen {
+            Duration::ZERO
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        match probe.poll(wait) {
+            Some(Ok(msg)) => {
+                end = end.max(msg.offset() + 1);
+                seen = true;
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) | None => return Ok(end),
+            Some(Err(err)) => return Err(err.into()),
+        }
     }
 }

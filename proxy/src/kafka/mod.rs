@@ -38,6 +38,7 @@ impl Kafka {
         let producer = producer::Producer::new(&producer_config(config), metadata.clone())?;
         let consumers = registry::Registry::new(
             consumer_config(config),
+            metadata.clone(),
             Duration::from_millis(config.consumer_instance_timeout_ms),
         );
         Ok(Kafka {

@@ -14,6 +14,7 @@ use rdkafka::ClientConfig;
 
 use super::consumer::{Instance, InstanceSettings};
 use super::error::Error;
+use super::metadata::Metadata;
 
 type Key = (String, String);
 
@@ -35,11 +36,12 @@ pub struct Registry {
     idle_timeout_ms: u64,
     epoch: Instant,
     base: ClientConfig,
+    metadata: Arc<Metadata>,
 }
 
 impl Registry {
     /// `base` carries the consumer properties shared by every instance.
-    pub fn new(base: ClientConfig, idle_timeout: Duration) -> Self {
+    pub fn new(base: ClientConfig, metadata: Arc<Metadata>, idle_timeout: Duration) -> Self {
         Registry {
             instances: Mutex::new(HashMap::new()),
             expiry: Mutex::new(BinaryHeap::new()),
@@ -47,6 +49,7 @@ impl Registry {
             idle_timeout_ms: idle_timeout.as_millis() as u64,
             epoch: Instant::now(),
             base,
+            metadata,
         }
     }
 
@@ -76,7 +79,15 @@ impl Registry {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
-        let instance = Arc::new(Instance::new(group, name, id, settings, &self.base, now)?);
+        let instance = Arc::new(Instance::new(
+            group,
+            name,
+            id,
+            settings,
+            &self.base,
+            self.metadata.clone(),
+            now,
+        )?);
         {
             let mut map = self.instances.lock().expect("poisoned");
             if map.contains_key(&key) {
