@@ -36,6 +36,10 @@ impl Kafka {
             Duration::from_millis(config.metadata_max_age_ms),
         )?);
         let producer = producer::Producer::new(&producer_config(config), metadata.clone())?;
+        // Instances are created on demand; check their properties now so a typo fails start-up.
+        consumer_config(config)
+            .set("group.id", "validation")
+            .create_native_config()?;
         let consumers = registry::Registry::new(
             consumer_config(config),
             metadata.clone(),
