@@ -69,9 +69,11 @@ fn client_config(
 pub fn producer_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.bootstrap_servers)
-        // Java client defaults (Kafka 4.x): acks=all, linger 5 ms, 120 s delivery timeout.
+        // Java client defaults (acks=all, 120 s delivery timeout) but no linger: a request's
+        // records are already a batch, and lingering only delays its answer (measured in the
+        // README: 745k vs 544k records/s at 500 records per request with linger 0 vs 5 ms).
         .set("acks", "all")
-        .set("linger.ms", "5")
+        .set("linger.ms", "0")
         .set("message.timeout.ms", "120000")
         // Retries cannot duplicate or reorder acknowledged records.
         .set("enable.idempotence", "true");

@@ -3,8 +3,8 @@
 //! per-request [`Batch`], so a request costs one allocation for its results, not one per record.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
@@ -24,9 +24,10 @@ pub type Outcome = Result<(i32, i64), KafkaError>;
 /// (a v2 record's varint fields are at most 36 bytes); with margin.
 const RECORD_OVERHEAD_BYTES: usize = 64;
 
-/// Collects the delivery reports of one request.
+/// Collects the delivery reports of one request. Each record's slot is written once, without a
+/// lock; the last report wakes the request.
 struct Batch {
-    results: Mutex<Vec<Option<Outcome>>>,
+    results: Vec<OnceLock<Outcome>>,
     remaining: AtomicUsize,
     done: Mutex<Option<oneshot::Sender<()>>>,
 }
@@ -35,7 +36,7 @@ impl Batch {
     fn new(count: usize) -> (Arc<Batch>, oneshot::Receiver<()>) {
         let (tx, rx) = oneshot::channel();
         let batch = Batch {
-            results: Mutex::new(vec![None; count]),
+            results: (0..count).map(|_| OnceLock::new()).collect(),
             remaining: AtomicUsize::new(count),
             done: Mutex::new(Some(tx)),
         };
@@ -43,7 +44,7 @@ impl Batch {
     }
 
     fn complete(&self, index: usize, outcome: Outcome) {
-        self.results.lock().expect("poisoned")[index] = Some(outcome);
+        let _ = self.results[index].set(outcome);
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             if let Some(tx) = self.done.lock().expect("poisoned").take() {
                 let _ = tx.send(());
@@ -138,6 +139,11 @@ impl Producer {
             }
         }
         let sticky = (self.sticky.fetch_add(1, Ordering::Relaxed) % partitions as usize) as i32;
+        // One CreateTime for the whole request (Confluent stamps the proxy's "now"), instead of
+        // librdkafka reading the wall clock for every record.
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let (batch, done) = Batch::new(records.len());
         for (index, r) in records.enumerate() {
             let partition = r
@@ -152,6 +158,7 @@ impl Producer {
                     .partition(partition);
                 record.key = r.key;
                 record.payload = r.value;
+                record.timestamp = Some(timestamp);
                 match self.inner.send(record) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {
@@ -169,10 +176,10 @@ impl Producer {
         }
         // The sender lives in the batch, which outlives every pending delivery report.
         let _ = done.await;
-        let results = std::mem::take(&mut *batch.results.lock().expect("poisoned"));
-        let outcomes: Vec<Outcome> = results
-            .into_iter()
-            .map(|o| o.unwrap_or(Err(KafkaError::Canceled)))
+        let outcomes: Vec<Outcome> = batch
+            .results
+            .iter()
+            .map(|o| o.get().cloned().unwrap_or(Err(KafkaError::Canceled)))
             .collect();
         if outcomes.iter().any(|o| {
             matches!(o, Err(e) if e.rdkafka_error_code().map(classify)

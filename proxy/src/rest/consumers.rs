@@ -2,7 +2,6 @@
 //! the GET records long-poll.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -471,8 +470,11 @@ pub async fn records(
         Some(n) if n > 0 => cap.min(n as u64),
         _ => cap,
     };
+    let mut topics = TopicCache::default();
     let body = inst
-        .read(wait, max_bytes, |msg, out| write_record(format, msg, out))
+        .read(wait, max_bytes, |msg, out| {
+            write_record(format, &mut topics, msg, out)
+        })
         .await
         .map_err(|err| match err {
             ReadError::Kafka(e) => ApiError::from(e),
@@ -484,24 +486,42 @@ pub async fn records(
     Ok(([(header::CONTENT_TYPE, format.media_type())], body).into_response())
 }
 
+/// The JSON-escaped form of the topic last written: records of a response mostly share topics.
+#[derive(Default)]
+struct TopicCache {
+    topic: String,
+    escaped: Vec<u8>,
+}
+
+impl TopicCache {
+    fn escaped(&mut self, topic: &str) -> &[u8] {
+        if self.topic != topic || self.escaped.is_empty() {
+            self.topic = topic.to_string();
+            self.escaped.clear();
+            serde_json::to_writer(&mut self.escaped, topic).expect("writing to a Vec");
+        }
+        &self.escaped
+    }
+}
+
 /// Writes `{"topic","key","value","partition","offset"}`.
 fn write_record(
     format: EmbeddedFormat,
+    topics: &mut TopicCache,
     msg: &OwnedMessage,
     out: &mut Vec<u8>,
 ) -> Result<(), formats::FormatError> {
     out.extend_from_slice(b"{\"topic\":");
-    serde_json::to_writer(&mut *out, msg.topic()).expect("writing to a Vec cannot fail");
+    out.extend_from_slice(topics.escaped(msg.topic()));
     out.extend_from_slice(b",\"key\":");
     formats::write_data(format, out, msg.key())?;
     out.extend_from_slice(b",\"value\":");
     formats::write_data(format, out, msg.payload())?;
-    write!(
-        out,
-        ",\"partition\":{},\"offset\":{}}}",
-        msg.partition(),
-        msg.offset()
-    )
-    .expect("Vec write");
+    let mut num = itoa::Buffer::new();
+    out.extend_from_slice(b",\"partition\":");
+    out.extend_from_slice(num.format(msg.partition()).as_bytes());
+    out.extend_from_slice(b",\"offset\":");
+    out.extend_from_slice(num.format(msg.offset()).as_bytes());
+    out.push(b'}');
     Ok(())
 }

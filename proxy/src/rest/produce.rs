@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{ApiError, V2_JSON};
@@ -43,21 +43,6 @@ pub struct RecordIn<'a> {
     pub value: Option<&'a RawValue>,
     #[serde(default)]
     pub partition: Option<i32>,
-}
-
-#[derive(Serialize)]
-struct ProduceResponse {
-    offsets: Vec<OffsetOut>,
-    key_schema_id: Option<i64>,
-    value_schema_id: Option<i64>,
-}
-
-#[derive(Serialize)]
-struct OffsetOut {
-    partition: Option<i32>,
-    offset: Option<i64>,
-    error_code: Option<u32>,
-    error: Option<String>,
 }
 
 pub async fn to_topic(
@@ -147,18 +132,24 @@ fn valid_topic_name(topic: &str) -> bool {
 }
 
 /// Builds the response: offsets in request order, per-record errors, 401/403 when any record hit
-/// an authentication/authorization error.
+/// an authentication/authorization error. Written directly: this runs once per record.
 fn respond(outcomes: Vec<Outcome>) -> Response {
     let mut status = StatusCode::OK;
-    let offsets = outcomes
-        .into_iter()
-        .map(|o| match o {
-            Ok((partition, offset)) => OffsetOut {
-                partition: Some(partition),
-                offset: Some(offset),
-                error_code: None,
-                error: None,
-            },
+    let mut out = Vec::with_capacity(outcomes.len() * 72 + 64);
+    let mut num = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"offsets\":[");
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match outcome {
+            Ok((partition, offset)) => {
+                out.extend_from_slice(b"{\"partition\":");
+                out.extend_from_slice(num.format(*partition).as_bytes());
+                out.extend_from_slice(b",\"offset\":");
+                out.extend_from_slice(num.format(*offset).as_bytes());
+                out.extend_from_slice(b",\"error_code\":null,\"error\":null}");
+            }
             Err(err) => {
                 let code = match err.rdkafka_error_code().map(classify) {
                     Some(ErrorClass::Authentication) => {
@@ -174,22 +165,16 @@ fn respond(outcomes: Vec<Outcome>) -> Response {
                     Some(ErrorClass::Retriable) | Some(ErrorClass::BrokerNotAvailable) => 50003,
                     _ => 50002,
                 };
-                OffsetOut {
-                    partition: None,
-                    offset: None,
-                    error_code: Some(code),
-                    error: Some(err.to_string()),
-                }
+                out.extend_from_slice(b"{\"partition\":null,\"offset\":null,\"error_code\":");
+                out.extend_from_slice(num.format(code).as_bytes());
+                out.extend_from_slice(b",\"error\":");
+                serde_json::to_writer(&mut out, &err.to_string()).expect("writing to a Vec");
+                out.push(b'}');
             }
-        })
-        .collect();
-    let body = ProduceResponse {
-        offsets,
-        key_schema_id: None,
-        value_schema_id: None,
-    };
-    let json = serde_json::to_vec(&body).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, V2_JSON)], json).into_response()
+        }
+    }
+    out.extend_from_slice(b"],\"key_schema_id\":null,\"value_schema_id\":null}");
+    (status, [(header::CONTENT_TYPE, V2_JSON)], out).into_response()
 }
 
 #[cfg(test)]
@@ -204,21 +189,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn response_shape_has_explicit_nulls() {
-        let resp = ProduceResponse {
-            offsets: vec![OffsetOut {
-                partition: Some(0),
-                offset: Some(3),
-                error_code: None,
-                error: None,
-            }],
-            key_schema_id: None,
-            value_schema_id: None,
-        };
-        assert_eq!(
-            serde_json::to_string(&resp).unwrap(),
-            r#"{"offsets":[{"partition":0,"offset":3,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}"#
+    #[tokio::test]
+    async fn response_shape_has_explicit_nulls_and_per_record_errors() {
+        use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+        use serde_json::Value;
+        let outcomes = vec![
+            Ok((0, 3)),
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            )),
+            Err(KafkaError::MessageProduction(
+                RDKafkaErrorCode::TopicAuthorizationFailed,
+            )),
+        ];
+        let resp = respond(outcomes);
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(body.starts_with(
+            br#"{"offsets":[{"partition":0,"offset":3,"error_code":null,"error":null},"#
+        ));
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["offsets"][1]["error_code"], 50003);
+        assert_eq!(v["offsets"][1]["partition"], Value::Null);
+        assert!(
+            v["offsets"][1]["error"]
+                .as_str()
+                .unwrap()
+                .contains("timed out"),
+            "{v}"
         );
+        assert_eq!(v["offsets"][2]["error_code"], 40301);
+        assert_eq!(v["key_schema_id"], Value::Null);
+        assert_eq!(v["value_schema_id"], Value::Null);
     }
 }

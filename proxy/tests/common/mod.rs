@@ -3,8 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::TcpListener as StdListener;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -35,68 +33,16 @@ pub fn broker() -> &'static Broker {
         if let Ok(bootstrap) = std::env::var("KAFKA_TEST_BOOTSTRAP") {
             return Broker { bootstrap };
         }
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let tansu = tansu_binary();
-        // The broker is started from a thread that lives as long as the test process, so that
-        // PR_SET_PDEATHSIG kills it when the process ends, however the tests end.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut cmd = Command::new(&tansu);
-            cmd.args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-            kill_with_parent(&mut cmd);
-            let mut child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {tansu}: {e}"));
-            tx.send(()).unwrap();
-            let _ = child.wait();
-        });
-        rx.recv().unwrap();
-        let bootstrap = format!("127.0.0.1:{port}");
+        let bootstrap = local_broker::LocalBroker::start()
+            .expect("local broker")
+            .keep_for_process();
         wait_for_broker(&bootstrap);
         Broker { bootstrap }
     })
 }
 
-#[allow(unsafe_code)]
-fn kill_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl, which is
-    // async-signal-safe; it touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
-fn tansu_binary() -> String {
-    if let Ok(path) = std::env::var("TANSU_BIN") {
-        return path;
-    }
-    let home = std::env::var("HOME").unwrap_or_default();
-    let cargo_bin = format!("{home}/.cargo/bin/tansu");
-    if std::path::Path::new(&cargo_bin).exists() {
-        return cargo_bin;
-    }
-    "tansu".to_string()
-}
-
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    local_broker::free_port().unwrap()
 }
 
 fn wait_for_broker(bootstrap: &str) {

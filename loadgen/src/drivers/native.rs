@@ -1,0 +1,261 @@
+//! The native baseline: rdkafka producers and consumers over Kafka's own protocol, configured
+//! like the proxy's shared producer (acks=all, idempotent, linger 5 ms).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use std::sync::Mutex;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Message};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+
+use super::deal;
+use crate::measure::{make_value, value_checksum, PhaseResult, Recorder};
+use crate::scenario::Workload;
+
+/// Collects delivery reports: acknowledgements, errors and send-to-ack latency.
+struct Deliveries {
+    epoch: Instant,
+    latency: Mutex<Recorder>,
+    errors: AtomicU64,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    /// Nanoseconds from `epoch` to the send: no allocation per record.
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, sent_ns: usize) {
+        match result {
+            Ok(_) => {
+                let waited = self
+                    .epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(sent_ns as u64));
+                self.latency.lock().expect("poisoned").record(waited);
+            }
+            Err(_) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Produces `w.records` records to `topic` the way a plain rdkafka producer loop does: send as
+/// fast as the queue allows, delivery reports on librdkafka's thread. Latency is per record, send
+/// to acknowledgement. One record to `warmup_topic` first connects the producer and initialises
+/// idempotence, outside the measured window.
+pub async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    warmup_topic: &str,
+    w: &Workload,
+) -> anyhow::Result<PhaseResult> {
+    let context = Deliveries {
+        epoch: Instant::now(),
+        latency: Mutex::new(Recorder::default()),
+        errors: AtomicU64::new(0),
+    };
+    let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("enable.idempotence", "true")
+            .create_with_context(context)?,
+    );
+    producer
+        .send(BaseRecord::<(), [u8], usize>::with_opaque_to(warmup_topic, 0).payload(b"warm-up"))
+        .map_err(|(e, _)| anyhow::anyhow!("native warm-up: {e}"))?;
+    producer.flush(Duration::from_secs(30))?;
+    *producer.context().latency.lock().expect("poisoned") = Recorder::default();
+    // Records are built before the clock starts, as the REST driver's bodies are. One send loop:
+    // librdkafka pipelines internally, and more sender threads than cores only slow it down.
+    let work: Vec<Vec<(String, Vec<u8>)>> = vec![(0..w.records)
+        .map(|id| (id.to_string(), make_value(id, w.value_bytes)))
+        .collect()];
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(w.phase_timeout_s);
+    let mut senders = Vec::new();
+    for records in work {
+        let (producer, topic, keys) = (producer.clone(), topic.to_string(), w.keys);
+        senders.push(tokio::task::spawn_blocking(
+            move || -> anyhow::Result<(u64, u64, u64)> {
+                let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
+                let epoch = producer.context().epoch;
+                for (key, value) in &records {
+                    checksum = checksum.wrapping_add(value_checksum(value));
+                    bytes += (value.len() + if keys { key.len() } else { 0 }) as u64;
+                    loop {
+                        anyhow::ensure!(
+                            Instant::now() < deadline,
+                            "native produce exceeded phase_timeout_s"
+                        );
+                        let sent_ns = epoch.elapsed().as_nanos() as usize;
+                        let mut record =
+                            BaseRecord::<str, [u8], usize>::with_opaque_to(&topic, sent_ns)
+                                .payload(value);
+                        if keys {
+                            record = record.key(key);
+                        }
+                        match producer.send(record) {
+                            Ok(()) => break,
+                            Err((
+                                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                                _,
+                            )) => {
+                                std::thread::sleep(Duration::from_micros(200));
+                            }
+                            Err(_) => {
+                                failed += 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok((checksum, bytes, failed))
+            },
+        ));
+    }
+    let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
+    for s in senders {
+        let (c, b, f) = s.await??;
+        checksum = checksum.wrapping_add(c);
+        bytes += b;
+        failed += f;
+    }
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let flusher = producer.clone();
+    tokio::task::spawn_blocking(move || flusher.flush(remaining)).await??;
+    let elapsed = start.elapsed();
+    let errors = failed + producer.context().errors.load(Ordering::Relaxed);
+    let latency = std::mem::take(&mut *producer.context().latency.lock().expect("poisoned"));
+    Ok(PhaseResult::new(
+        "native",
+        "produce",
+        w.records - errors,
+        bytes,
+        w.records,
+        errors,
+        elapsed,
+        "record",
+        &latency,
+        checksum,
+    ))
+}
+
+/// Reads `expected` records of `topic` from the beginning with `w.consumers` consumers.
+/// Latency is per poll that returned a record.
+pub async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    w: &Workload,
+    expected: u64,
+) -> anyhow::Result<PhaseResult> {
+    let total = Arc::new(AtomicU64::new(0));
+    let mut consumers = Vec::new();
+    for (i, partitions) in deal(w.partitions, w.consumers).into_iter().enumerate() {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set(
+                "group.id",
+                format!("loadgen-native-{}-{topic}-{i}", std::process::id()),
+            )
+            .set("enable.auto.commit", "false")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+        }
+        c.assign(&tpl)?;
+        consumers.push(c);
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(w.phase_timeout_s);
+    let mut tasks = Vec::new();
+    for c in consumers {
+        let total = total.clone();
+        tasks.push(tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut rec = Recorder::default();
+            let (mut records, mut bytes, mut checksum) = (0u64, 0u64, 0u64);
+            while total.load(Ordering::Relaxed) < expected {
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "native consume exceeded phase_timeout_s"
+                );
+                let polled = Instant::now();
+                match c.poll(Duration::from_millis(100)) {
+                    Some(Ok(m)) => {
+                        rec.record(polled.elapsed());
+                        let value = m.payload().unwrap_or_default();
+                        checksum = checksum.wrapping_add(value_checksum(value));
+                        bytes += (value.len() + m.key().map_or(0, <[u8]>::len)) as u64;
+                        records += 1;
+                        total.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(Err(e)) => anyhow::bail!("native consume: {e}"),
+                    None => {}
+                }
+            }
+            Ok((rec, records, bytes, checksum))
+        }));
+    }
+    let mut rec = Recorder::default();
+    let (mut records, mut bytes, mut checksum) = (0u64, 0u64, 0u64);
+    for t in tasks {
+        let (r, n, b, c) = t.await??;
+        rec.merge(&r);
+        records += n;
+        bytes += b;
+        checksum = checksum.wrapping_add(c);
+    }
+    let elapsed = start.elapsed();
+    Ok(PhaseResult::new(
+        "native", "consume", records, bytes, records, 0, elapsed, "poll", &rec, checksum,
+    ))
+}
+
+/// Reads all of a topic, untimed, for delivery verification: (records, checksum). Keeps reading
+/// for a quiet second after `expected` records so that duplicates are counted too.
+pub async fn verify(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: u64,
+) -> anyhow::Result<(u64, u64)> {
+    let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", format!("loadgen-verify-{}", std::process::id()))
+            .set("enable.auto.commit", "false")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(&topic, p, Offset::Beginning)?;
+        }
+        c.assign(&tpl)?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let (mut records, mut checksum) = (0u64, 0u64);
+        let mut last = Instant::now();
+        while records < expected || last.elapsed() < Duration::from_secs(1) {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "verification read of {topic} timed out at {records}/{expected}"
+            );
+            if let Some(m) = c.poll(Duration::from_millis(100)) {
+                let m = m?;
+                checksum = checksum.wrapping_add(value_checksum(m.payload().unwrap_or_default()));
+                records += 1;
+                last = Instant::now();
+            }
+        }
+        Ok((records, checksum))
+    })
+    .await?
+}

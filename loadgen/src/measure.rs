@@ -1,0 +1,238 @@
+//! Measurements: µs latency histograms, per-phase results and the run summary (`summary.json`).
+
+use base64::Engine;
+use hdrhistogram::serialization::{Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::scenario::Scenario;
+
+/// A latency recorder in microseconds (1 µs .. 10 min, 3 significant digits).
+#[derive(Clone)]
+pub struct Recorder(Histogram<u64>);
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Recorder(Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid bounds"))
+    }
+}
+
+impl Recorder {
+    pub fn record(&mut self, elapsed: std::time::Duration) {
+        let us = (elapsed.as_micros() as u64).clamp(1, 600_000_000);
+        self.0.record(us).expect("clamped into bounds");
+    }
+
+    pub fn merge(&mut self, other: &Recorder) {
+        self.0.add(&other.0).expect("same bounds");
+    }
+
+    /// Percentiles and the whole histogram, V2-serialized and base64-encoded.
+    pub fn summary(&self) -> Latency {
+        let h = &self.0;
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(h, &mut bytes)
+            .expect("serializing to a Vec");
+        Latency {
+            count: h.len(),
+            mean_us: h.mean(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+            histogram_v2: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+}
+
+/// Latency percentiles in µs, plus the full histogram.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub mean_us: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+    pub max_us: u64,
+    /// HdrHistogram V2 serialization, base64.
+    pub histogram_v2: String,
+}
+
+/// One driver's result for one phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseResult {
+    /// `native` or `rest`.
+    pub driver: String,
+    /// `produce` or `consume`.
+    pub phase: String,
+    pub records: u64,
+    pub bytes: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub elapsed_s: f64,
+    pub records_per_s: f64,
+    pub mib_per_s: f64,
+    pub requests_per_s: f64,
+    /// What one latency sample covers: a produce request, a record, or a fetch.
+    pub latency_of: String,
+    pub latency: Latency,
+    /// Order-independent checksum of the values (see [`value_checksum`]).
+    pub checksum: u64,
+    /// Largest resident memory of the proxy process seen during the phase.
+    pub proxy_rss_max_bytes: Option<u64>,
+}
+
+impl PhaseResult {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        driver: &str,
+        phase: &str,
+        records: u64,
+        bytes: u64,
+        requests: u64,
+        errors: u64,
+        elapsed: std::time::Duration,
+        latency_of: &str,
+        latency: &Recorder,
+        checksum: u64,
+    ) -> Self {
+        let s = elapsed.as_secs_f64().max(1e-9);
+        PhaseResult {
+            driver: driver.into(),
+            phase: phase.into(),
+            records,
+            bytes,
+            requests,
+            errors,
+            elapsed_s: s,
+            records_per_s: records as f64 / s,
+            mib_per_s: bytes as f64 / s / (1024.0 * 1024.0),
+            requests_per_s: requests as f64 / s,
+            latency_of: latency_of.into(),
+            latency: latency.summary(),
+            checksum,
+            proxy_rss_max_bytes: None,
+        }
+    }
+}
+
+/// The value of record `id`: its id (8 bytes, little endian), then a pattern derived from it.
+pub fn make_value(id: u64, size: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(size);
+    v.extend_from_slice(&id.to_le_bytes());
+    let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while v.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.push(b'a' + (x % 26) as u8);
+    }
+    v
+}
+
+/// FNV-1a of one value; summed (wrapping) over a phase, so order does not matter but loss,
+/// duplication and corruption do.
+pub fn value_checksum(value: &[u8]) -> u64 {
+    value.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A delivery or consistency check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// A gate's verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateResult {
+    pub name: String,
+    pub value: f64,
+    pub bound: f64,
+    pub passed: bool,
+}
+
+/// Facts about the machine the run happened on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub memory_bytes: Option<u64>,
+    pub os: String,
+}
+
+impl Machine {
+    pub fn current() -> Machine {
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        });
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_bytes,
+            os: std::env::consts::OS.to_string(),
+        }
+    }
+}
+
+/// Everything a run measured: `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: Scenario,
+    pub started_at: String,
+    pub git_commit: Option<String>,
+    pub machine: Machine,
+    pub bootstrap_servers: String,
+    pub proxy_url: String,
+    pub proxy_rss_idle_bytes: Option<u64>,
+    pub phases: Vec<PhaseResult>,
+    /// REST/native records-per-second ratios.
+    pub produce_ratio: f64,
+    pub consume_ratio: f64,
+    pub checks: Vec<Check>,
+    pub gates: Vec<GateResult>,
+}
+
+impl Summary {
+    pub fn phase(&self, driver: &str, phase: &str) -> Option<&PhaseResult> {
+        self.phases
+            .iter()
+            .find(|p| p.driver == driver && p.phase == phase)
+    }
+
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed) && self.gates.iter().all(|g| g.passed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_embed_their_id_and_differ() {
+        let (a, b) = (make_value(1, 100), make_value(2, 100));
+        assert_eq!(a.len(), 100);
+        assert_eq!(u64::from_le_bytes(a[..8].try_into().unwrap()), 1);
+        assert_ne!(value_checksum(&a), value_checksum(&b));
+    }
+
+    #[test]
+    fn recorder_reports_microseconds() {
+        let mut r = Recorder::default();
+        for ms in 1..=100 {
+            r.record(std::time::Duration::from_millis(ms));
+        }
+        let l = r.summary();
+        assert_eq!(l.count, 100);
+        assert!((49_000..=51_000).contains(&l.p50_us), "{}", l.p50_us);
+        assert!(l.max_us >= 99_000);
+        assert!(!l.histogram_v2.is_empty());
+    }
+}

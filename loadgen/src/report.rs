@@ -1,0 +1,215 @@
+//! Rendering: the terminal table, the self-contained HTML report, and gate verdicts.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::measure::{GateResult, Summary};
+
+/// The seed's reference ratios, drawn on every ratio chart.
+pub const PRODUCE_REFERENCE: f64 = 0.66;
+pub const CONSUME_REFERENCE: f64 = 0.20;
+
+/// Evaluates the scenario's gates against the measured ratios.
+pub fn evaluate_gates(s: &Summary) -> Vec<GateResult> {
+    let g = &s.scenario.gates;
+    let mut out = Vec::new();
+    let mut gate = |name: &str, value: f64, bound: Option<f64>| {
+        if let Some(bound) = bound {
+            out.push(GateResult {
+                name: name.into(),
+                value,
+                bound,
+                passed: value >= bound,
+            });
+        }
+    };
+    gate("produce_ratio_min", s.produce_ratio, g.produce_ratio_min);
+    gate("consume_ratio_min", s.consume_ratio, g.consume_ratio_min);
+    out
+}
+
+/// Prints one line per failed gate or check; true when everything passed.
+pub fn print_failures(s: &Summary) -> bool {
+    for g in s.gates.iter().filter(|g| !g.passed) {
+        eprintln!(
+            "GATE FAILED {}: measured {:.3}, bound {:.3}",
+            g.name, g.value, g.bound
+        );
+    }
+    for c in s.checks.iter().filter(|c| !c.passed) {
+        eprintln!("CHECK FAILED {}: {}", c.name, c.detail);
+    }
+    s.passed()
+}
+
+/// Writes `summary.json` and `index.html` into `<root>/<scenario>-<UTC time>/`.
+pub fn write(s: &Summary, root: &Path) -> anyhow::Result<PathBuf> {
+    let stamp = s.started_at.replace(':', "-");
+    let dir = root.join(format!("{}-{stamp}", s.scenario.name));
+    std::fs::create_dir_all(&dir)?;
+    write_into(s, &dir)?;
+    Ok(dir)
+}
+
+pub fn write_into(s: &Summary, dir: &Path) -> anyhow::Result<()> {
+    std::fs::write(dir.join("summary.json"), serde_json::to_vec_pretty(s)?)?;
+    std::fs::write(dir.join("index.html"), html(s))?;
+    Ok(())
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("-".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
+}
+
+/// A fixed-width table of every phase, the ratios and the verdicts.
+pub fn terminal(s: &Summary) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:<8} {:<8} {:>12} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "driver", "phase", "records/s", "MiB/s", "req/s", "p50 µs", "p99 µs", "p99.9 µs", "errors"
+    );
+    for p in &s.phases {
+        let _ = writeln!(
+            t,
+            "{:<8} {:<8} {:>12.0} {:>9.2} {:>10.0} {:>10} {:>10} {:>10} {:>7}",
+            p.driver,
+            p.phase,
+            p.records_per_s,
+            p.mib_per_s,
+            p.requests_per_s,
+            p.latency.p50_us,
+            p.latency.p99_us,
+            p.latency.p999_us,
+            p.errors
+        );
+    }
+    let _ = writeln!(
+        t,
+        "REST/native: produce {:.2} (reference {PRODUCE_REFERENCE}), consume {:.2} (reference {CONSUME_REFERENCE})",
+        s.produce_ratio, s.consume_ratio
+    );
+    let rss_load = s.phases.iter().filter_map(|p| p.proxy_rss_max_bytes).max();
+    let _ = writeln!(
+        t,
+        "proxy RSS: idle {}, under load {}",
+        mib(s.proxy_rss_idle_bytes),
+        mib(rss_load)
+    );
+    for c in &s.checks {
+        let _ = writeln!(t, "{} {}", if c.passed { "ok  " } else { "FAIL" }, c.name);
+    }
+    for g in &s.gates {
+        let _ = writeln!(
+            t,
+            "{} gate {} = {:.3} (bound {:.3})",
+            if g.passed { "ok  " } else { "FAIL" },
+            g.name,
+            g.value,
+            g.bound
+        );
+    }
+    t
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Horizontal bars of the two ratios with their reference lines, as inline SVG.
+fn ratio_svg(s: &Summary) -> String {
+    let (w, left, bar_h) = (640.0, 90.0, 36.0);
+    let scale = |v: f64| left + (w - left - 20.0) * (v / 1.2).clamp(0.0, 1.0);
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="150" role="img" aria-label="REST/native ratios">"#
+    );
+    for (i, (label, value, reference)) in [
+        ("produce", s.produce_ratio, PRODUCE_REFERENCE),
+        ("consume", s.consume_ratio, CONSUME_REFERENCE),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let y = 20.0 + i as f64 * 60.0;
+        let color = if value >= reference {
+            "#2e7d32"
+        } else {
+            "#c62828"
+        };
+        let _ = write!(
+            svg,
+            r##"<text x="0" y="{ty}" font-size="14">{label}</text><rect x="{left}" y="{y}" width="{bw}" height="{bar_h}" fill="{color}"/><text x="{tx}" y="{ty}" font-size="13">{value:.2}</text><line x1="{rx}" x2="{rx}" y1="{y0}" y2="{y1}" stroke="#000" stroke-dasharray="4 3"/><text x="{rx}" y="{y0}" font-size="11">ref {reference}</text>"##,
+            ty = y + 23.0,
+            bw = scale(*value) - left,
+            tx = scale(*value) + 6.0,
+            rx = scale(*reference),
+            y0 = y - 4.0,
+            y1 = y + bar_h + 4.0,
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The self-contained HTML report.
+pub fn html(s: &Summary) -> String {
+    let verdict = if s.passed() {
+        ("PASS", "#2e7d32")
+    } else {
+        ("FAIL", "#c62828")
+    };
+    let mut h = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>loadgen: {name}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f3f3f3}}td:first-child,td:nth-child(2){{text-align:left}}
+.verdict{{color:#fff;padding:2px 10px;border-radius:4px}}pre{{background:#f7f7f7;padding:1em;overflow:auto}}</style></head><body>
+<h1>{name} <span class="verdict" style="background:{color}">{v}</span></h1>
+<p>Started {started} · commit {commit} · {cores} cores · {mem} · broker {broker} · proxy {proxy}</p>
+<h2>REST / native throughput</h2>{svg}
+<h2>Phases</h2><table><tr><th>driver</th><th>phase</th><th>records/s</th><th>MiB/s</th><th>requests/s</th><th>latency of</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>errors</th><th>proxy RSS max</th></tr>"#,
+        name = esc(&s.scenario.name),
+        color = verdict.1,
+        v = verdict.0,
+        started = esc(&s.started_at),
+        commit = esc(s.git_commit.as_deref().unwrap_or("-")),
+        cores = s.machine.cores,
+        mem = mib(s.machine.memory_bytes),
+        broker = esc(&s.bootstrap_servers),
+        proxy = esc(&s.proxy_url),
+        svg = ratio_svg(s),
+    );
+    for p in &s.phases {
+        let l = &p.latency;
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            p.driver, p.phase, p.records_per_s, p.mib_per_s, p.requests_per_s, esc(&p.latency_of),
+            l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, p.errors, mib(p.proxy_rss_max_bytes)
+        );
+    }
+    let _ = write!(h, "</table><p>Proxy resident memory when idle: {}</p><h2>Checks and gates</h2><table><tr><th>name</th><th>result</th><th>detail</th></tr>", mib(s.proxy_rss_idle_bytes));
+    for c in &s.checks {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&c.name),
+            if c.passed { "pass" } else { "FAIL" },
+            esc(&c.detail)
+        );
+    }
+    for g in &s.gates {
+        let _ = write!(
+            h,
+            "<tr><td>gate {}</td><td>{}</td><td>measured {:.3}, bound {:.3}</td></tr>",
+            esc(&g.name),
+            if g.passed { "pass" } else { "FAIL" },
+            g.value,
+            g.bound
+        );
+    }
+    let config = toml::to_string_pretty(&s.scenario).unwrap_or_default();
+    let _ = write!(h, "</table><h2>Scenario</h2><pre>{}</pre><p>Every figure comes from <code>summary.json</code> beside this page.</p></body></html>", esc(&config));
+    h
+}

@@ -1,0 +1,129 @@
+//! Scenario files (TOML). Unknown keys are rejected so a typo cannot silently change a workload.
+//! `scenarios/README.md` lists every key with its unit and default.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// One scenario: a workload run by every driver, and the gates the result must pass.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name used in report directories.
+    pub name: String,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub gates: Gates,
+}
+
+/// What every driver does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    /// Partitions of the topics the run creates.
+    pub partitions: i32,
+    /// Records each driver produces (and consumes) per phase.
+    pub records: u64,
+    /// Value size in bytes.
+    pub value_bytes: usize,
+    /// Records per REST produce request.
+    pub records_per_request: usize,
+    /// Concurrent producers (REST: HTTP clients; native: in-flight sender tasks).
+    pub concurrency: usize,
+    /// Give every record a key (spreads records by murmur2), else key-less.
+    pub keys: bool,
+    /// Consumers (REST instances / native clients), partitions split between them.
+    pub consumers: usize,
+    /// `max_bytes` of each REST GET records.
+    pub max_bytes: u64,
+    /// Upper bound of each phase, in seconds; a phase that hits it fails the run.
+    pub phase_timeout_s: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            partitions: 4,
+            records: 100_000,
+            value_bytes: 100,
+            records_per_request: 500,
+            concurrency: 8,
+            keys: false,
+            consumers: 1,
+            max_bytes: 1024 * 1024,
+            phase_timeout_s: 120,
+        }
+    }
+}
+
+/// Bounds the result must meet; absent bounds are not checked.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    /// Minimum REST/native produce throughput ratio.
+    pub produce_ratio_min: Option<f64>,
+    /// Minimum REST/native consume throughput ratio.
+    pub consume_ratio_min: Option<f64>,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> anyhow::Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let s: Scenario =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let w = &self.workload;
+        anyhow::ensure!(w.partitions >= 1, "workload.partitions must be at least 1");
+        anyhow::ensure!(w.records >= 1, "workload.records must be at least 1");
+        anyhow::ensure!(
+            w.records_per_request >= 1,
+            "workload.records_per_request must be at least 1"
+        );
+        anyhow::ensure!(
+            w.concurrency >= 1,
+            "workload.concurrency must be at least 1"
+        );
+        anyhow::ensure!(w.consumers >= 1, "workload.consumers must be at least 1");
+        anyhow::ensure!(
+            w.value_bytes >= 16,
+            "workload.value_bytes must be at least 16 (a record id is embedded)"
+        );
+        anyhow::ensure!(
+            w.phase_timeout_s >= 1,
+            "workload.phase_timeout_s must be at least 1"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_scenario_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                n += 1;
+            }
+        }
+        assert!(n >= 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = toml::from_str::<Scenario>("name='x'\n[workload]\nrecrods=5\n").unwrap_err();
+        assert!(err.to_string().contains("recrods"), "{err}");
+        assert!(toml::from_str::<Scenario>("name='x'\nspeed=1\n").is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! A throwaway Tansu broker on a free loopback port, for tests and the load harness.
+//!
+//! The broker process is owned by a dedicated thread that lives until the broker is stopped, and
+//! is started with `PR_SET_PDEATHSIG`, so it dies with its owner however the owner ends (panic,
+//! `process::exit`, a killed test binary). Tansu keeps everything in memory.
+
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The Tansu version the project is tested with (see `scripts/install-deps.sh`).
+pub const TANSU_VERSION: &str = "0.6.0";
+
+/// A running local broker; stopped on drop.
+pub struct LocalBroker {
+    bootstrap: String,
+    stop: Option<mpsc::Sender<()>>,
+    owner: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalBroker {
+    /// Starts Tansu on a free loopback port and waits until it accepts connections.
+    pub fn start() -> io::Result<LocalBroker> {
+        let binary = tansu_binary();
+        let port = free_port()?;
+        let url = format!("tcp://127.0.0.1:{port}");
+        let (started_tx, started_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let owner = std::thread::Builder::new()
+            .name("local-broker".into())
+            .spawn(move || {
+                let mut cmd = Command::new(&binary);
+                cmd.args([
+                    "broker",
+                    "--listener-url",
+                    &url,
+                    "--advertised-listener-url",
+                    &url,
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+                die_with_owner_thread(&mut cmd);
+                let mut child = match cmd.spawn() {
+                    Ok(child) => child,
+                    Err(e) => {
+                        let msg = format!(
+                            "cannot start {}: {e} (run scripts/install-deps.sh)",
+                            binary.display()
+                        );
+                        let _ = started_tx.send(Err(io::Error::new(e.kind(), msg)));
+                        return;
+                    }
+                };
+                let _ = started_tx.send(Ok(()));
+                // Either stop() asks, or the owner is dropped; both end the broker.
+                let _ = stop_rx.recv();
+                let _ = child.kill();
+                let _ = child.wait();
+            })?;
+        started_rx
+            .recv()
+            .map_err(|_| io::Error::other("broker thread died"))??;
+        let broker = LocalBroker {
+            bootstrap: format!("127.0.0.1:{port}"),
+            stop: Some(stop_tx),
+            owner: Some(owner),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "local broker did not listen within 30 s",
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(broker)
+    }
+
+    /// `HOST:PORT` for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Keeps the broker running until the process exits (for shared test fixtures).
+    pub fn keep_for_process(mut self) -> String {
+        let bootstrap = self.bootstrap.clone();
+        std::mem::forget(self.stop.take());
+        std::mem::forget(self.owner.take());
+        bootstrap
+    }
+}
+
+impl Drop for LocalBroker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(owner) = self.owner.take() {
+            let _ = owner.join();
+        }
+    }
+}
+
+/// The Tansu binary: `$TANSU_BIN`, else `~/.cargo/bin/tansu`, else `tansu` on the PATH.
+pub fn tansu_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU_BIN") {
+        return path.into();
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let cargo_bin = PathBuf::from(home).join(".cargo/bin/tansu");
+        if cargo_bin.exists() {
+            return cargo_bin;
+        }
+    }
+    PathBuf::from("tansu")
+}
+
+/// A currently free loopback port.
+pub fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[allow(unsafe_code)]
+fn die_with_owner_thread(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
+    // async-signal-safe and touches no memory shared with the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
