@@ -65,8 +65,15 @@ pub async fn serve(
     }
     let _ = sweeper.await;
 
-    if let Err(err) = app.kafka.producer.flush(Duration::from_secs(30)) {
-        tracing::error!(error = %err, "producer flush failed at shutdown");
+    let flushing = app.clone();
+    match tokio::task::spawn_blocking(move || {
+        flushing.kafka.producer.flush(Duration::from_secs(30))
+    })
+    .await
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "producer flush failed at shutdown"),
+        Err(err) => tracing::error!(error = %err, "producer flush task failed"),
     }
     let instances = app.kafka.consumers.take_all();
     let closing = instances.len();

@@ -633,3 +633,139 @@ async fn idle_instances_expire_and_leave_the_group() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn out_of_range_offsets_are_rejected_not_panics() {
+    let proxy = Proxy::start().await;
+    let topic = unique("bad-offsets");
+    create_topic(&topic, 1).await;
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
+    post(
+        &format!("{base}/assignments"),
+        V2,
+        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
+    )
+    .await;
+    for offset in [-1i64, i64::MAX] {
+        let commit = json!({"offsets": [{"topic": topic, "partition": 0, "offset": offset}]});
+        post(&format!("{base}/offsets"), V2, &commit)
+            .await
+            .assert_error(422, 422);
+    }
+    let seek = json!({"offsets": [{"topic": topic, "partition": 0, "offset": -5}]});
+    post(&format!("{base}/positions"), V2, &seek)
+        .await
+        .assert_error(422, 422);
+    // Far past the end is accepted (Kafka's reset policy applies), and the proxy keeps working.
+    let seek = json!({"offsets": [{"topic": topic, "partition": 0, "offset": i64::MAX}]});
+    assert_eq!(
+        post(&format!("{base}/positions"), V2, &seek).await.status,
+        204
+    );
+    let r = get(
+        &format!("{}/topics/{topic}/partitions/0/offsets", proxy.url),
+        V2,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn consecutive_seeks_on_different_partitions_both_apply() {
+    let proxy = Proxy::start().await;
+    let topic = unique("two-seeks");
+    create_topic(&topic, 2).await;
+    for p in 0..2 {
+        produce_json(
+            &proxy,
+            &topic,
+            p,
+            &(0..5)
+                .map(|i| json!(format!("p{p}-{i}")))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    }
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
+    let both =
+        json!({"partitions": [{"topic": topic, "partition": 0}, {"topic": topic, "partition": 1}]});
+    post(&format!("{base}/assignments"), V2, &both).await;
+    // The second seek must not undo the first, although partition 0 has not been read yet.
+    let s0 = json!({"offsets": [{"topic": topic, "partition": 0, "offset": 3}]});
+    let s1 = json!({"offsets": [{"topic": topic, "partition": 1, "offset": 1}]});
+    assert_eq!(
+        post(&format!("{base}/positions"), V2, &s0).await.status,
+        204
+    );
+    assert_eq!(
+        post(&format!("{base}/positions"), V2, &s1).await.status,
+        204
+    );
+    let got = read_records(&base, JSON, 6, Duration::from_secs(15)).await;
+    let mut seen: Vec<String> = got
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_string())
+        .collect();
+    seen.sort();
+    assert_eq!(seen, vec!["p0-3", "p0-4", "p1-1", "p1-2", "p1-3", "p1-4"]);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn reset_none_without_a_commit_is_an_error_not_an_empty_answer() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "8000")]).await;
+    let topic = unique("reset-none");
+    create_topic(&topic, 1).await;
+    produce_json(&proxy, &topic, 0, &[json!(1)]).await;
+    let base = create_consumer(
+        &proxy,
+        &unique("g"),
+        json!({"format": "json", "auto.offset.reset": "none"}),
+    )
+    .await;
+    post(
+        &format!("{base}/assignments"),
+        V2,
+        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
+    )
+    .await;
+    let start = Instant::now();
+    let r = get(&format!("{base}/records"), JSON).await;
+    r.assert_error(500, 50002);
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "answered only after {:?}",
+        start.elapsed()
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_does_not_wait_for_a_long_poll() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "20000")]).await;
+    let topic = unique("delete-poll");
+    create_topic(&topic, 1).await;
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
+    post(
+        &format!("{base}/assignments"),
+        V2,
+        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
+    )
+    .await;
+    let poll = tokio::spawn({
+        let url = format!("{base}/records?timeout=20000");
+        async move { get(&url, JSON).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let start = Instant::now();
+    assert_eq!(send(http().delete(&base)).await.status, 204);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "DELETE took {:?}",
+        start.elapsed()
+    );
+    let r = poll.await.unwrap();
+    assert_eq!((r.status, r.text.as_str()), (200, "[]"));
+    proxy.stop().await;
+}

@@ -16,7 +16,7 @@ const DECODER: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes every key and value into one arena for the whole request.
-pub fn encode_records<'a>(records: &[RawRecord<'a>]) -> Result<EncodedRecords<'a>, FormatError> {
+pub fn encode_records(records: &[RawRecord<'_>]) -> Result<EncodedRecords, FormatError> {
     let estimate: usize = records
         .iter()
         .map(|r| r.key.map_or(0, |k| k.get().len()) + r.value.map_or(0, |v| v.get().len()))

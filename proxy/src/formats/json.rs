@@ -1,12 +1,13 @@
 //! The json format: keys and values are any JSON, stored in Kafka as the exact bytes of the
 //! request's JSON text (no re-serialization).
 
+use bytes::Bytes;
 use serde::de::IgnoredAny;
 
 use super::{EncodedRecord, EncodedRecords, FormatError, RawRecord};
 
-/// Borrows every key and value straight from the request body.
-pub fn encode_records<'a>(body: &'a [u8], records: &[RawRecord<'a>]) -> EncodedRecords<'a> {
+/// Points every key and value straight into the request body (no copy).
+pub fn encode_records(body: &Bytes, records: &[RawRecord<'_>]) -> EncodedRecords {
     let base = body.as_ptr() as usize;
     // A RawValue borrowed from `body` is a subslice of it, so its address gives its range.
     let range = |raw: &serde_json::value::RawValue| {
@@ -22,13 +23,16 @@ pub fn encode_records<'a>(body: &'a [u8], records: &[RawRecord<'a>]) -> EncodedR
         })
         .collect();
     EncodedRecords {
-        data: body.into(),
+        data: body.clone(),
         records: out,
     }
 }
 
 /// Appends stored JSON bytes to a response after checking they are one JSON value.
 pub fn write_json(out: &mut Vec<u8>, data: &[u8]) -> Result<(), FormatError> {
+    // serde_json skips strings it ignores without checking their UTF-8.
+    std::str::from_utf8(data)
+        .map_err(|e| FormatError::InvalidJson(format!("record is not UTF-8: {e}")))?;
     serde_json::from_slice::<IgnoredAny>(data)
         .map_err(|e| FormatError::InvalidJson(format!("record is not valid JSON: {e}")))?;
     out.extend_from_slice(data);
@@ -42,7 +46,9 @@ mod tests {
 
     #[test]
     fn borrows_exact_request_bytes() {
-        let body = br#"{"records":[{"key":"somekey","value":{"foo": "bar"}},{"value":53.5}]}"#;
+        let body = Bytes::from_static(
+            br#"{"records":[{"key":"somekey","value":{"foo": "bar"}},{"value":53.5}]}"#,
+        );
         #[derive(serde::Deserialize)]
         struct R<'a> {
             #[serde(borrow)]
@@ -55,7 +61,7 @@ mod tests {
             #[serde(borrow, default)]
             value: Option<&'a RawValue>,
         }
-        let parsed: R = serde_json::from_slice(body).unwrap();
+        let parsed: R = serde_json::from_slice(&body).unwrap();
         let raws: Vec<_> = parsed
             .records
             .iter()
@@ -65,7 +71,7 @@ mod tests {
                 partition: None,
             })
             .collect();
-        let enc = encode_records(body, &raws);
+        let enc = encode_records(&body, &raws);
         let got: Vec<_> = enc.iter().map(|r| (r.key, r.value)).collect();
         assert_eq!(
             got[0],
@@ -78,6 +84,10 @@ mod tests {
     fn rejects_non_json_on_consume() {
         let mut out = Vec::new();
         assert!(write_json(&mut out, b"not json").is_err());
+        assert!(
+            write_json(&mut out, b"\"\xff\"").is_err(),
+            "invalid UTF-8 inside a string"
+        );
         assert!(out.is_empty());
         write_json(&mut out, b"[1, 2]").unwrap();
         assert_eq!(out, b"[1, 2]");

@@ -7,8 +7,9 @@
 pub mod binary;
 pub mod json;
 
-use std::borrow::Cow;
 use std::ops::Range;
+
+use bytes::Bytes;
 
 use serde_json::value::RawValue;
 
@@ -83,10 +84,11 @@ pub struct RawRecord<'a> {
     pub partition: Option<i32>,
 }
 
-/// The Kafka bytes of one produce request: ranges into one buffer.
+/// The Kafka bytes of one produce request: ranges into one shared buffer (the request body for
+/// json, one decoded arena for binary). Owned, so it can outlive the request's handler.
 #[derive(Debug)]
-pub struct EncodedRecords<'a> {
-    data: Cow<'a, [u8]>,
+pub struct EncodedRecords {
+    data: Bytes,
     records: Vec<EncodedRecord>,
 }
 
@@ -105,7 +107,7 @@ pub struct KafkaRecord<'a> {
     pub partition: Option<i32>,
 }
 
-impl<'a> EncodedRecords<'a> {
+impl EncodedRecords {
     pub fn len(&self) -> usize {
         self.records.len()
     }
@@ -127,11 +129,11 @@ impl<'a> EncodedRecords<'a> {
 
 /// Converts a request's records into Kafka bytes. Any invalid record fails the whole request.
 /// `body` is the request body the raw values borrow from.
-pub fn encode_records<'a>(
+pub fn encode_records(
     format: EmbeddedFormat,
-    body: &'a [u8],
-    records: &[RawRecord<'a>],
-) -> Result<EncodedRecords<'a>, FormatError> {
+    body: &Bytes,
+    records: &[RawRecord<'_>],
+) -> Result<EncodedRecords, FormatError> {
     match format {
         EmbeddedFormat::Json => Ok(json::encode_records(body, records)),
         EmbeddedFormat::Binary => binary::encode_records(records),

@@ -20,6 +20,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 
 use super::error::{blocking, Error};
 use super::metadata::Metadata;
@@ -97,6 +98,9 @@ struct State {
     buffer: VecDeque<OwnedMessage>,
     /// Next offset after the last record delivered to the client, per partition.
     delivered: Vec<(TopicPartition, i64)>,
+    /// Start offsets given to the last seek's assignment, for partitions not read since (their
+    /// position is still unknown to librdkafka).
+    starts: Vec<(TopicPartition, Offset)>,
     mode: Mode,
 }
 
@@ -109,6 +113,8 @@ pub struct Instance {
     pub settings: InstanceSettings,
     auto_commit: bool,
     last_used_ms: AtomicU64,
+    /// Cancelled by `close`, so a long-poll in progress ends at once instead of delaying it.
+    closing: CancellationToken,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -162,10 +168,12 @@ impl Instance {
             settings,
             auto_commit,
             last_used_ms: AtomicU64::new(now_ms),
+            closing: CancellationToken::new(),
             state: tokio::sync::Mutex::new(State {
                 consumer: Some(Arc::new(consumer)),
                 buffer: VecDeque::new(),
                 delivered: Vec::new(),
+                starts: Vec::new(),
                 mode: Mode::Idle,
             }),
         })
@@ -269,6 +277,13 @@ impl Instance {
 
     /// Moves the fetch positions. Every partition must be assigned.
     pub async fn seek(&self, targets: Vec<(TopicPartition, SeekTarget)>) -> Result<(), Error> {
+        for (_, target) in &targets {
+            if let SeekTarget::Offset(o) | SeekTarget::Timestamp(o) = target {
+                if *o < 0 {
+                    return Err(Error::InvalidOffset(*o));
+                }
+            }
+        }
         let mut st = self.state.lock().await;
         let consumer = st.consumer()?;
         let current = assigned(&consumer)?;
@@ -283,12 +298,15 @@ impl Instance {
         for (tp, _) in &targets {
             st.forget_partition(tp);
         }
-        blocking(move || {
+        let pending = st.starts.clone();
+        let starts = blocking(move || {
             // librdkafka applies assignments asynchronously, and a seek() racing a fresh assignment
             // is lost. Re-assigning with explicit start offsets is applied atomically instead.
-            // Partitions not being moved keep their current position.
+            // Partitions not being moved keep their position, or their pending start if they have
+            // not been read since an earlier seek.
             let positions = consumer.position()?;
             let mut tpl = TopicPartitionList::new();
+            let mut starts = Vec::new();
             for tp in &current {
                 let offset = match targets.iter().find(|(t, _)| t == tp) {
                     Some((_, SeekTarget::End)) => {
@@ -306,13 +324,18 @@ impl Instance {
                         .find_partition(&tp.topic, tp.partition)
                         .map(|e| e.offset())
                         .filter(|o| matches!(o, Offset::Offset(_)))
+                        .or_else(|| pending.iter().find(|(t, _)| t == tp).map(|(_, o)| *o))
                         .unwrap_or(Offset::Stored),
                 };
                 tpl.add_partition_offset(&tp.topic, tp.partition, offset)?;
+                starts.push((tp.clone(), offset));
             }
-            Ok(consumer.assign(&tpl)?)
+            consumer.assign(&tpl)?;
+            Ok(starts)
         })
-        .await
+        .await?;
+        st.starts = starts;
+        Ok(())
     }
 
     /// Commits offsets. With `offsets`, commits each `offset + 1` (the client names the last
@@ -324,15 +347,27 @@ impl Instance {
         match offsets {
             Some(offsets) => {
                 for o in offsets {
+                    let next = o
+                        .offset
+                        .checked_add(1)
+                        .filter(|_| o.offset >= 0)
+                        .ok_or_else(|| Error::InvalidOffset(o.offset))?;
                     let mut e = tpl.add_partition(&o.topic, o.partition);
-                    e.set_offset(Offset::Offset(o.offset + 1))?;
+                    e.set_offset(Offset::Offset(next))?;
                     if let Some(meta) = o.metadata {
                         e.set_metadata(meta);
                     }
                 }
             }
             None => {
-                for (tp, next) in &st.delivered {
+                // Only partitions still ours: a rebalance may have handed the others on, and
+                // committing them would rewind their new owner.
+                let current = assigned(&consumer)?;
+                for (tp, next) in st
+                    .delivered
+                    .iter()
+                    .filter(|(tp, _)| current.binary_search(tp).is_ok())
+                {
                     tpl.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(*next))?;
                 }
             }
@@ -426,10 +461,17 @@ impl Instance {
                 }
                 continue;
             }
-            match tokio::time::timeout_at(deadline.into(), consumer.recv()).await {
+            let received = tokio::select! {
+                _ = self.closing.cancelled() => break,
+                r = tokio::time::timeout_at(deadline.into(), consumer.recv()) => r,
+            };
+            match received {
                 Err(_) => break,
                 Ok(Ok(msg)) if consumer.context().skips(&msg) => {}
                 Ok(Ok(msg)) => st.buffer.push_back(msg.detach()),
+                Ok(Err(err)) if taken.is_empty() && waiting_cannot_help(&err) => {
+                    return Err(Error::Kafka(err).into());
+                }
                 Ok(Err(err)) => {
                     tracing::debug!(group = %self.group, instance = %self.name, error = %err, "consumer error");
                     if tokio::time::timeout_at(
@@ -487,7 +529,9 @@ impl Instance {
     }
 
     /// Closes the consumer: commits (if auto-commit is on) and leaves the group. Idempotent.
+    /// A long-poll in progress returns what it has at once.
     pub async fn close(&self) {
+        self.closing.cancel();
         let consumer = self.state.lock().await.consumer.take();
         if let Some(consumer) = consumer {
             // Dropping the last handle runs librdkafka's blocking consumer close.
@@ -520,7 +564,9 @@ impl ConsumerContext for InstanceContext {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.align_to_committed(consumer, tpl);
+                // This runs inside a poll on an async worker, and the alignment makes broker
+                // requests: let the runtime move its other tasks elsewhere meanwhile.
+                off_the_runtime(|| self.align_to_committed(consumer, tpl));
                 if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {
@@ -615,6 +661,7 @@ impl State {
     }
 
     fn forget_partition(&mut self, tp: &TopicPartition) {
+        self.starts.retain(|(t, _)| t != tp);
         self.buffer
             .retain(|m| !(m.partition() == tp.partition && m.topic() == tp.topic));
         self.delivered.retain(|(d, _)| d != tp);
@@ -633,6 +680,13 @@ impl State {
     }
 
     fn record_delivered(&mut self, records: &[OwnedMessage]) {
+        if !self.starts.is_empty() {
+            self.starts.retain(|(tp, _)| {
+                !records
+                    .iter()
+                    .any(|m| m.partition() == tp.partition && m.topic() == tp.topic)
+            });
+        }
         for msg in records {
             let next = msg.offset() + 1;
             match self
@@ -677,6 +731,27 @@ fn resolve(
             }
         }
     })
+}
+
+/// Runs blocking work from inside a poll: on a multi-threaded runtime via `block_in_place`.
+fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Consumer errors that will not go away by waiting for the long-poll to end.
+fn waiting_cannot_help(err: &KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as C;
+    match err.rdkafka_error_code() {
+        Some(C::AutoOffsetReset) => true,
+        Some(code) => matches!(
+            super::error::classify(code),
+            super::error::ErrorClass::Authentication | super::error::ErrorClass::Authorization
+        ),
+        None => false,
+    }
 }
 
 fn mutually_exclusive() -> Error {

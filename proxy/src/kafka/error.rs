@@ -14,6 +14,8 @@ pub enum Error {
     IllegalState(String),
     #[error("invalid consumer configuration: {0}")]
     InvalidConfig(String),
+    #[error("offset {0} is out of range")]
+    InvalidOffset(i64),
     #[error("{0}")]
     Kafka(#[from] KafkaError),
     #[error("internal error: {0}")]
@@ -79,7 +81,9 @@ impl Error {
                 .rdkafka_error_code()
                 .map(classify)
                 .unwrap_or(ErrorClass::Other),
-            Error::InvalidConfig(_) | Error::Internal(_) => ErrorClass::Other,
+            Error::InvalidConfig(_) | Error::InvalidOffset(_) | Error::Internal(_) => {
+                ErrorClass::Other
+            }
         }
     }
 }

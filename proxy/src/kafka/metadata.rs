@@ -2,7 +2,7 @@
 //! brokers and topic configs, plus a cache of partition counts used on every produce.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
@@ -67,28 +67,47 @@ impl Metadata {
         })
     }
 
-    /// Partition count of `topic`, from the cache when fresh. Fails fast with
-    /// [`Error::TopicNotFound`] when the broker does not know the topic.
-    pub async fn partition_count(&self, topic: &str) -> Result<u32, Error> {
-        if let Some((n, at)) = self.partition_counts.read().expect("poisoned").get(topic) {
-            if at.elapsed() < self.max_age {
-                return Ok(*n);
-            }
-        }
-        let partitions = self.partitions(topic).await?;
-        let n = partitions.len() as u32;
-        self.partition_counts
+    /// The cached partition count of `topic`, if fresh.
+    pub fn cached_partition_count(&self, topic: &str) -> Option<u32> {
+        let cache = self
+            .partition_counts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache
+            .get(topic)
+            .filter(|(_, at)| at.elapsed() < self.max_age)
+            .map(|(n, _)| *n)
+    }
+
+    /// Caches the partition count of `topic`.
+    pub fn remember_partition_count(&self, topic: &str, count: u32) {
+        let mut cache = self
+            .partition_counts
             .write()
-            .expect("poisoned")
-            .insert(topic.to_string(), (n, Instant::now()));
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.insert(topic.to_string(), (count, Instant::now()));
+    }
+
+    /// Partition count of `topic`, from the cache when fresh. Never creates the topic.
+    pub async fn partition_count(&self, topic: &str) -> Result<u32, Error> {
+        if let Some(n) = self.cached_partition_count(topic) {
+            return Ok(n);
+        }
+        let n = self.partitions(topic).await?.len() as u32;
+        self.remember_partition_count(topic, n);
         Ok(n)
+    }
+
+    /// How long a metadata request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Forgets a cached partition count (after a produce saw the topic change).
     pub fn invalidate(&self, topic: &str) {
         self.partition_counts
             .write()
-            .expect("poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .remove(topic);
     }
 
@@ -114,33 +133,7 @@ impl Metadata {
         let (client, timeout, name) = (self.client.clone(), self.timeout, topic.to_string());
         blocking(move || {
             let md = client.fetch_metadata(Some(&name), timeout)?;
-            let t = md
-                .topics()
-                .iter()
-                .find(|t| t.name() == name)
-                .ok_or_else(|| Error::TopicNotFound(name.clone()))?;
-            if let Some(err) = t.error() {
-                let code = RDKafkaErrorCode::from(err);
-                return Err(match classify(code) {
-                    ErrorClass::UnknownTopicOrPartition => Error::TopicNotFound(name.clone()),
-                    _ => Error::Kafka(rdkafka::error::KafkaError::MetadataFetch(code)),
-                });
-            }
-            if t.partitions().is_empty() {
-                return Err(Error::TopicNotFound(name.clone()));
-            }
-            let mut parts: Vec<PartitionInfo> = t
-                .partitions()
-                .iter()
-                .map(|p| PartitionInfo {
-                    id: p.id(),
-                    leader: p.leader(),
-                    replicas: p.replicas().to_vec(),
-                    isr: p.isr().to_vec(),
-                })
-                .collect();
-            parts.sort_by_key(|p| p.id);
-            Ok(parts)
+            topic_partitions(&md, &name)
         })
         .await
     }
@@ -196,6 +189,40 @@ impl Metadata {
     }
 }
 
+/// The partitions of `name` in a metadata response, ordered by id.
+pub fn topic_partitions(
+    md: &rdkafka::metadata::Metadata,
+    name: &str,
+) -> Result<Vec<PartitionInfo>, Error> {
+    let t = md
+        .topics()
+        .iter()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| Error::TopicNotFound(name.to_string()))?;
+    if let Some(err) = t.error() {
+        let code = RDKafkaErrorCode::from(err);
+        return Err(match classify(code) {
+            ErrorClass::UnknownTopicOrPartition => Error::TopicNotFound(name.to_string()),
+            _ => Error::Kafka(KafkaError::MetadataFetch(code)),
+        });
+    }
+    if t.partitions().is_empty() {
+        return Err(Error::TopicNotFound(name.to_string()));
+    }
+    let mut parts: Vec<PartitionInfo> = t
+        .partitions()
+        .iter()
+        .map(|p| PartitionInfo {
+            id: p.id(),
+            leader: p.leader(),
+            replicas: p.replicas().to_vec(),
+            isr: p.isr().to_vec(),
+        })
+        .collect();
+    parts.sort_by_key(|p| p.id);
+    Ok(parts)
+}
+
 impl Metadata {
     /// The offset to start fetching at so that a read beginning at `offset` misses nothing: the
     /// base offset of the record batch holding `offset`. Blocking.
@@ -206,8 +233,22 @@ impl Metadata {
     /// there the base is found by binary search over probes, and the caller drops the records
     /// before `offset`.
     pub fn batch_start(&self, topic: &str, partition: i32, offset: i64) -> Result<i64, Error> {
-        let probe = self.probe.lock().expect("poisoned");
+        let probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
         let result = (|| {
+            let (low, reported) = self
+                .client
+                .fetch_watermarks(topic, partition, self.timeout)?;
+            if offset <= low {
+                return Ok(offset); // the first batch starts at `low`; below it nothing is stored
+            }
+            let end = if reported > low {
+                last_batch_end(&probe, topic, partition, reported, self.timeout)?
+            } else {
+                reported
+            };
+            if offset > end {
+                return Ok(offset); // past the log: nothing to align to
+            }
             let first_at = |x: i64| first_offset_from(&probe, topic, partition, x, self.timeout);
             if first_at(offset)? == Some(offset) {
                 return Ok(offset);
@@ -215,19 +256,16 @@ impl Metadata {
             // A fetch at `offset - 1` that starts there means a batch starts there (Tansu), or the
             // broker serves mid-batch fetches (Kafka): either way it is a safe start. This also
             // settles "start at the end" (no record at `offset` yet) in one more probe.
-            if offset > 0 && first_at(offset - 1)? == Some(offset - 1) {
+            if first_at(offset - 1)? == Some(offset - 1) {
                 return Ok(offset - 1);
             }
-            let (low, _) = self
-                .client
-                .fetch_watermarks(topic, partition, self.timeout)?;
-            // Invariant: a fetch at `lo` starts at or before `offset`.
+            // Invariant: a fetch at `lo` starts at or before `offset`. low < offset <= end.
             let (mut lo, mut hi) = (low, offset);
-            if lo >= hi || first_at(lo)?.is_none_or(|f| f > offset) {
+            if first_at(lo)?.is_none_or(|f| f > offset) {
                 return Ok(offset);
             }
             while lo < hi {
-                let mid = lo + (hi - lo + 1) / 2;
+                let mid = lo + (hi - lo) / 2 + (hi - lo) % 2;
                 if first_at(mid)?.is_some_and(|f| f <= offset) {
                     lo = mid;
                 } else {
@@ -273,7 +311,7 @@ fn true_watermarks(
     if reported <= low {
         return Ok((low, reported));
     }
-    let probe = probe.lock().expect("poisoned");
+    let probe = probe.lock().unwrap_or_else(PoisonError::into_inner);
     let end = last_batch_end(&probe, topic, partition, reported, timeout);
     let _ = probe.unassign();
     Ok((low, end?))

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
@@ -12,8 +12,8 @@ use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProd
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
-use super::error::{classify, Error, ErrorClass};
-use super::metadata::Metadata;
+use super::error::{blocking, classify, Error, ErrorClass};
+use super::metadata::{topic_partitions, Metadata};
 use super::partitioner::partition_for_key;
 use crate::formats::KafkaRecord;
 
@@ -91,7 +91,7 @@ pub enum ProduceError {
 
 /// The shared producer.
 pub struct Producer {
-    inner: ThreadedProducer<DeliveryContext>,
+    inner: Arc<ThreadedProducer<DeliveryContext>>,
     metadata: Arc<Metadata>,
     /// Rotates the partition that key-less records of a request go to (sticky per request).
     sticky: AtomicUsize,
@@ -105,7 +105,7 @@ impl Producer {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000_000);
         Ok(Producer {
-            inner: config.create_with_context(DeliveryContext)?,
+            inner: Arc::new(config.create_with_context(DeliveryContext)?),
             metadata,
             sticky: AtomicUsize::new(0),
             max_message_bytes,
@@ -122,7 +122,7 @@ impl Producer {
         topic: &str,
         records: impl ExactSizeIterator<Item = KafkaRecord<'r>> + Clone,
     ) -> Result<Vec<Outcome>, ProduceError> {
-        let partitions = self.metadata.partition_count(topic).await?;
+        let partitions = self.partition_count(topic).await?;
         for (index, r) in records.clone().enumerate() {
             if let Some(p) = r.partition {
                 if p < 0 || p as u32 >= partitions {
@@ -188,6 +188,44 @@ impl Producer {
             self.metadata.invalidate(topic);
         }
         Ok(outcomes)
+    }
+
+    /// Partition count of `topic`, looked up through the producer's own client, so a broker that
+    /// creates topics on demand creates it here as it would for any producer. Tansu does not:
+    /// an unknown topic answers within `produce.metadata.timeout.ms`.
+    async fn partition_count(&self, topic: &str) -> Result<u32, Error> {
+        if let Some(n) = self.metadata.cached_partition_count(topic) {
+            return Ok(n);
+        }
+        let (client, name, timeout) = (
+            self.inner.clone(),
+            topic.to_string(),
+            self.metadata.timeout(),
+        );
+        let partitions = blocking(move || {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let md = client.client().fetch_metadata(Some(&name), timeout)?;
+                match topic_partitions(&md, &name) {
+                    // A topic being created on demand has no leaders yet: ask again.
+                    Err(Error::Kafka(KafkaError::MetadataFetch(
+                        RDKafkaErrorCode::LeaderNotAvailable,
+                    ))) if Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(Error::Kafka(KafkaError::MetadataFetch(
+                        RDKafkaErrorCode::LeaderNotAvailable,
+                    ))) => {
+                        return Err(Error::TopicNotFound(name));
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await?;
+        let n = partitions.len() as u32;
+        self.metadata.remember_partition_count(topic, n);
+        Ok(n)
     }
 
     /// Waits for every queued record to be delivered (shutdown).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rdkafka::message::{Message, OwnedMessage};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, V2_JSON};
-use super::{body, negotiate, App};
+use super::{body, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
 use crate::formats::{self, EmbeddedFormat};
 use crate::kafka::consumer::{
@@ -22,7 +22,7 @@ use crate::kafka::consumer::{
 };
 use crate::kafka::registry::CreateError;
 
-type InstancePath = Path<(String, String)>;
+type InstancePath = ApiPath<(String, String)>;
 
 fn v2_json(status: StatusCode, value: serde_json::Value) -> Response {
     (status, [(header::CONTENT_TYPE, V2_JSON)], value.to_string()).into_response()
@@ -82,7 +82,7 @@ fn as_i64(field: &str, v: &serde_json::Value) -> Result<i64, ApiError> {
 /// POST /consumers/{group}
 pub async fn create(
     State(app): State<Arc<App>>,
-    Path(group): Path<String>,
+    ApiPath(group): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -162,7 +162,7 @@ pub async fn create(
 /// DELETE /consumers/{group}/instances/{name}
 pub async fn delete(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
 ) -> Result<Response, ApiError> {
     let instance = app
         .kafka
@@ -184,7 +184,7 @@ struct SubscribeRequest {
 /// POST .../subscription
 pub async fn subscribe(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -199,7 +199,7 @@ pub async fn subscribe(
 /// GET .../subscription
 pub async fn subscription(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
 ) -> Result<Response, ApiError> {
     let topics = instance(&app, &group, &name)?.subscription().await?;
     Ok(v2_json(StatusCode::OK, json!({ "topics": topics })))
@@ -208,7 +208,7 @@ pub async fn subscription(
 /// DELETE .../subscription
 pub async fn unsubscribe(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
 ) -> Result<Response, ApiError> {
     instance(&app, &group, &name)?.unsubscribe().await?;
     Ok(no_content())
@@ -250,7 +250,7 @@ fn partitions_json(partitions: &[TopicPartition]) -> serde_json::Value {
 /// POST .../assignments
 pub async fn assign(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -264,7 +264,7 @@ pub async fn assign(
 /// GET .../assignments
 pub async fn assignments(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
 ) -> Result<Response, ApiError> {
     let partitions = instance(&app, &group, &name)?.assignment().await?;
     Ok(v2_json(StatusCode::OK, partitions_json(&partitions)))
@@ -318,7 +318,7 @@ fn timestamp_ms(v: &serde_json::Value) -> Result<i64, ApiError> {
 /// POST .../positions
 pub async fn seek(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -371,7 +371,7 @@ async fn seek_all(
 /// POST .../positions/beginning
 pub async fn seek_beginning(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -381,7 +381,7 @@ pub async fn seek_beginning(
 /// POST .../positions/end
 pub async fn seek_end(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -397,7 +397,7 @@ struct CommitRequest {
 /// POST .../offsets: commits synchronously; the `async` query parameter is accepted and ignored.
 pub async fn commit(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -420,7 +420,7 @@ pub async fn commit(
 /// GET .../offsets (with a JSON body listing the partitions).
 pub async fn committed(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -454,7 +454,7 @@ fn query_i64(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, 
 /// GET .../records?timeout=&max_bytes=
 pub async fn records(
     State(app): State<Arc<App>>,
-    Path((group, name)): InstancePath,
+    ApiPath((group, name)): InstancePath,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -123,6 +123,12 @@ impl From<kafka::Error> for ApiError {
             kafka::Error::TopicNotFound(_) => return ApiError::topic_not_found(),
             kafka::Error::PartitionNotFound(..) => return ApiError::partition_not_found(),
             kafka::Error::IllegalState(msg) => return ApiError::illegal_state(msg),
+            kafka::Error::InvalidOffset(offset) => {
+                return ApiError::unprocessable(format!(
+                    "Offset {offset} is out of range: it must be between 0 and {}",
+                    i64::MAX - 1
+                ))
+            }
             kafka::Error::InvalidConfig(msg) => {
                 return ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -10,10 +10,14 @@ pub mod topics;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
 use crate::kafka::Kafka;
@@ -34,13 +38,31 @@ impl App {
         }
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         match (&self.config.host_name, host) {
+            // Confluent: host.name with the listener's port, or no port if the request had none.
             (Some(name), Some(h)) => match h.rsplit_once(':') {
-                Some((_, port)) if port.parse::<u16>().is_ok() => format!("http://{name}:{port}"),
+                Some((_, port)) if port.parse::<u16>().is_ok() => {
+                    format!("http://{name}:{}", self.config.listeners[0].port())
+                }
                 _ => format!("http://{name}"),
             },
             (Some(name), None) => format!("http://{name}"),
             (None, Some(h)) => format!("http://{h}"),
             (None, None) => format!("http://localhost:{}", self.config.listeners[0].port()),
+        }
+    }
+}
+
+/// Path parameters. A segment that does not decode (e.g. invalid UTF-8) is a 404 in Confluent's
+/// error shape rather than axum's plain-text rejection.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(_) => Err(ApiError::not_found()),
         }
     }
 }
@@ -93,10 +115,14 @@ pub fn router(app: Arc<App>) -> Router {
             post(consumers::commit).get(consumers::committed),
         )
         .route(&format!("{INSTANCE}/records"), get(consumers::records));
-    // Layers, outermost last. Handlers read bodies themselves under `request.body.max.bytes` so
-    // that an oversized body gets Confluent's JSON 413, hence axum's own limit is off.
+    // Layers, innermost first. Handlers read bodies themselves under `request.body.max.bytes` so
+    // that an oversized body gets Confluent's JSON 413, hence axum's own limit is off. Outermost,
+    // a panic anywhere becomes a JSON 500 instead of a dropped connection.
     r.fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::disable())
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal().into_response()
+        }))
         .with_state(app)
 }

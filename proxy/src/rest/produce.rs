@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{ApiError, V2_JSON};
-use super::{body, negotiate, parse_partition, App};
+use super::{body, negotiate, parse_partition, ApiPath, App};
 use crate::formats::{self, FormatError, RawRecord};
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
@@ -47,26 +47,26 @@ pub struct RecordIn<'a> {
 
 pub async fn to_topic(
     State(app): State<Arc<App>>,
-    Path(topic): Path<String>,
+    ApiPath(topic): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    produce(&app, &topic, None, &headers, body).await
+    produce(app, topic, None, &headers, body).await
 }
 
 pub async fn to_partition(
     State(app): State<Arc<App>>,
-    Path((topic, partition)): Path<(String, String)>,
+    ApiPath((topic, partition)): ApiPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let partition = parse_partition(&partition)?;
-    produce(&app, &topic, Some(partition), &headers, body).await
+    produce(app, topic, Some(partition), &headers, body).await
 }
 
 async fn produce(
-    app: &App,
-    topic: &str,
+    app: Arc<App>,
+    topic: String,
     path_partition: Option<i32>,
     headers: &HeaderMap,
     body: Body,
@@ -82,7 +82,7 @@ async fn produce(
     if request.records.is_empty() {
         return Err(ApiError::unprocessable("records may not be empty"));
     }
-    if !valid_topic_name(topic) {
+    if !valid_topic_name(&topic) {
         return Err(ApiError::topic_not_found());
     }
     let raws: Vec<RawRecord> = request
@@ -96,11 +96,16 @@ async fn produce(
         })
         .collect();
     let encoded = formats::encode_records(format, &bytes, &raws).map_err(format_error)?;
-    let outcomes = app
-        .kafka
-        .producer
-        .produce(topic, encoded.iter())
+    // Enqueueing runs in its own task: if the client goes away mid-request, the request still
+    // completes as a whole instead of being cut off half-enqueued.
+    let enqueue =
+        tokio::spawn(async move { app.kafka.producer.produce(&topic, encoded.iter()).await });
+    let outcomes = enqueue
         .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "produce task failed");
+            ApiError::internal()
+        })?
         .map_err(|err| match err {
             ProduceError::Kafka(e) => ApiError::from(e),
             too_large @ ProduceError::RecordTooLarge { .. } => {
@@ -162,7 +167,9 @@ fn respond(outcomes: Vec<Outcome>) -> Response {
                         }
                         40301
                     }
-                    Some(ErrorClass::Retriable) | Some(ErrorClass::BrokerNotAvailable) => 50003,
+                    Some(ErrorClass::Retriable)
+                    | Some(ErrorClass::BrokerNotAvailable)
+                    | Some(ErrorClass::UnknownTopicOrPartition) => 50003,
                     _ => 50002,
                 };
                 out.extend_from_slice(b"{\"partition\":null,\"offset\":null,\"error_code\":");

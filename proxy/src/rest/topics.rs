@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::error::{ApiError, V2_JSON};
-use super::{parse_partition, App};
+use super::{parse_partition, ApiPath, App};
 use crate::kafka::metadata::PartitionInfo;
 
 fn v2_json(value: serde_json::Value) -> Response {
@@ -37,7 +37,7 @@ pub async fn list(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
 /// GET /topics/{topic}
 pub async fn get(
     State(app): State<Arc<App>>,
-    Path(topic): Path<String>,
+    ApiPath(topic): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let md = &app.kafka.metadata;
     let partitions = md.partitions(&topic).await.map_err(unknown_topic)?;
@@ -51,7 +51,7 @@ pub async fn get(
 /// GET /topics/{topic}/partitions
 pub async fn partitions(
     State(app): State<Arc<App>>,
-    Path(topic): Path<String>,
+    ApiPath(topic): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let partitions = app
         .kafka
@@ -68,7 +68,7 @@ pub async fn partitions(
 /// GET /topics/{topic}/partitions/{p}
 pub async fn partition(
     State(app): State<Arc<App>>,
-    Path((topic, p)): Path<(String, String)>,
+    ApiPath((topic, p)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let p = parse_partition(&p)?;
     let partitions = app
@@ -87,7 +87,7 @@ pub async fn partition(
 /// GET /topics/{topic}/partitions/{p}/offsets
 pub async fn offsets(
     State(app): State<Arc<App>>,
-    Path((topic, p)): Path<(String, String)>,
+    ApiPath((topic, p)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let p = parse_partition(&p)?;
     let (beginning, end) = app
