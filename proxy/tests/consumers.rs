@@ -769,3 +769,49 @@ async fn delete_does_not_wait_for_a_long_poll() {
     assert_eq!((r.status, r.text.as_str()), (200, "[]"));
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn topic_pattern_subscription_matches_whole_names() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "3000")]).await;
+    let prefix = unique("pat");
+    let (a, b, other) = (
+        format!("{prefix}-a"),
+        format!("{prefix}-b"),
+        format!("x{prefix}-c"),
+    );
+    for t in [&a, &b, &other] {
+        create_topic(t, 1).await;
+        produce_json(&proxy, t, 0, &[json!(t)]).await;
+    }
+    let base = create_consumer(
+        &proxy,
+        &unique("g"),
+        json!({"format": "json", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    let r = post(
+        &format!("{base}/subscription"),
+        V2,
+        &json!({"topic_pattern": format!("{prefix}-.*")}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let got = read_records(&base, JSON, 2, Duration::from_secs(20)).await;
+    let mut topics: Vec<String> = got
+        .iter()
+        .map(|r| r["topic"].as_str().unwrap().to_string())
+        .collect();
+    topics.sort();
+    assert_eq!(
+        topics,
+        vec![a.clone(), b.clone()],
+        "only whole-name matches"
+    );
+    let mut sub: Vec<String> = serde_json::from_value(
+        get(&format!("{base}/subscription"), V2).await.json()["topics"].clone(),
+    )
+    .unwrap();
+    sub.sort();
+    assert_eq!(sub, vec![a, b]);
+    proxy.stop().await;
+}
