@@ -206,12 +206,7 @@ async fn max_bytes_limits_responses_but_an_oversized_record_still_comes_back() {
     ];
     produce_json(&proxy, &topic, 0, &values).await;
     let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
-    post(
-        &format!("{base}/assignments"),
-        V2,
-        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
-    )
-    .await;
+    assign(&base, &topic, &[0]).await;
     post(
         &format!("{base}/positions/beginning"),
         V2,
@@ -253,12 +248,7 @@ async fn binary_records_and_accept_negotiation() {
         json!({"format": "binary", "auto.offset.reset": "earliest"}),
     )
     .await;
-    post(
-        &format!("{base}/subscription"),
-        V2,
-        &json!({"topics": [topic]}),
-    )
-    .await;
+    subscribe(&base, &[&topic]).await;
     get(&format!("{base}/records"), JSON)
         .await
         .assert_error(406, 40601);
@@ -474,12 +464,7 @@ async fn commits_are_offset_plus_one_and_get_offsets_returns_next_to_read() {
         json!({"format": "json", "auto.offset.reset": "earliest"}),
     )
     .await;
-    post(
-        &format!("{next}/subscription"),
-        V2,
-        &json!({"topics": [topic]}),
-    )
-    .await;
+    subscribe(&next, &[&topic]).await;
     let got = read_records(&next, JSON, 1, Duration::from_secs(20)).await;
     assert_eq!(offsets_of(&got), vec![3]);
     proxy.stop().await;
@@ -504,12 +489,7 @@ async fn auto_commit_commits_only_what_was_delivered() {
         json!({"format": "json", "auto.offset.reset": "earliest"}),
     )
     .await;
-    post(
-        &format!("{base}/subscription"),
-        V2,
-        &json!({"topics": [topic]}),
-    )
-    .await;
+    subscribe(&base, &[&topic]).await;
     // Read only the first two (each value is 4 bytes: max_bytes=9 lets two through).
     let end = Instant::now() + Duration::from_secs(15);
     let mut got = Vec::new();
@@ -526,12 +506,7 @@ async fn auto_commit_commits_only_what_was_delivered() {
         json!({"format": "json", "auto.offset.reset": "earliest"}),
     )
     .await;
-    post(
-        &format!("{next}/subscription"),
-        V2,
-        &json!({"topics": [topic]}),
-    )
-    .await;
+    subscribe(&next, &[&topic]).await;
     let rest = read_records(&next, JSON, 2, Duration::from_secs(20)).await;
     assert_eq!(offsets_of(&rest), vec![2, 3]);
     proxy.stop().await;
@@ -548,12 +523,7 @@ async fn two_instances_in_a_group_share_the_partitions() {
     let a = create_consumer(&proxy, &group, opts("a")).await;
     let b = create_consumer(&proxy, &group, opts("b")).await;
     for base in [&a, &b] {
-        post(
-            &format!("{base}/subscription"),
-            V2,
-            &json!({"topics": [topic]}),
-        )
-        .await;
+        subscribe(base, &[&topic]).await;
     }
     let (ra, rb) = (format!("{a}/records"), format!("{b}/records"));
     let assigned = |base: &str| {
@@ -640,12 +610,7 @@ async fn out_of_range_offsets_are_rejected_not_panics() {
     let topic = unique("bad-offsets");
     create_topic(&topic, 1).await;
     let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
-    post(
-        &format!("{base}/assignments"),
-        V2,
-        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
-    )
-    .await;
+    assign(&base, &topic, &[0]).await;
     for offset in [-1i64, i64::MAX] {
         let commit = json!({"offsets": [{"topic": topic, "partition": 0, "offset": offset}]});
         post(&format!("{base}/offsets"), V2, &commit)
@@ -724,12 +689,7 @@ async fn reset_none_without_a_commit_is_an_error_not_an_empty_answer() {
         json!({"format": "json", "auto.offset.reset": "none"}),
     )
     .await;
-    post(
-        &format!("{base}/assignments"),
-        V2,
-        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
-    )
-    .await;
+    assign(&base, &topic, &[0]).await;
     let start = Instant::now();
     let r = get(&format!("{base}/records"), JSON).await;
     r.assert_error(500, 50002);
@@ -747,12 +707,7 @@ async fn delete_does_not_wait_for_a_long_poll() {
     let topic = unique("delete-poll");
     create_topic(&topic, 1).await;
     let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
-    post(
-        &format!("{base}/assignments"),
-        V2,
-        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
-    )
-    .await;
+    assign(&base, &topic, &[0]).await;
     let poll = tokio::spawn({
         let url = format!("{base}/records?timeout=20000");
         async move { get(&url, JSON).await }

@@ -144,12 +144,7 @@ async fn sigterm_finishes_in_flight_requests_and_closes_instances() {
     )
     .await;
     let base = r.json()["base_uri"].as_str().unwrap().to_string();
-    post(
-        &format!("{base}/subscription"),
-        V2,
-        &json!({"topics": [topic]}),
-    )
-    .await;
+    subscribe(&base, &[&topic]).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         get(&format!("{base}/records"), JSON).await;

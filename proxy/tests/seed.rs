@@ -30,6 +30,20 @@ async fn run_python(script: &str, proxy: &Proxy) -> String {
     stdout
 }
 
+/// POSTs `data` as `vnd.kafka.v2+json` with curl; returns (HTTP status, body).
+async fn curl_post_v2(data: &str, url: &str) -> (u16, String) {
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/vnd.kafka.v2+json",
+        "--data",
+        data,
+        url,
+    ])
+    .await
+}
+
 /// Runs curl with the given arguments; returns (HTTP status, body).
 async fn curl(args: &[&str]) -> (u16, String) {
     let out = Command::new("curl")
@@ -129,23 +143,13 @@ async fn curl_binary_flow() {
     ])
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = curl(&[
-        "-X", "POST", "-H", "Content-Type: application/vnd.kafka.v2+json",
-        "--data", r#"{"name": "my_consumer_binary", "format": "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}"#,
-        &format!("{url}/consumers/my-consumer-group"),
-    ])
-    .await;
+    let (status, body) = curl_post_v2(r#"{"name": "my_consumer_binary", "format": "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}"#, &format!("{url}/consumers/my-consumer-group")).await;
     assert_eq!(status, 200, "{body}");
     let base = format!("{url}/consumers/my-consumer-group/instances/my_consumer_binary");
-    let (status, _) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/vnd.kafka.v2+json",
-        "--data",
+    let (status, _) = curl_post_v2(
         r#"{"topics": ["rest-binary"]}"#,
         &format!("{base}/subscription"),
-    ])
+    )
     .await;
     assert_eq!(status, 204);
     let records_url = format!("{base}/records?timeout=3000&max_bytes=300000");
@@ -167,15 +171,10 @@ async fn curl_binary_flow() {
         body,
         r#"[{"topic":"rest-binary","key":"a2V5","value":"aGVsbG8gd29ybGQhISE=","partition":0,"offset":0},{"topic":"rest-binary","key":null,"value":"XCJyYW5kb206JSQh","partition":0,"offset":1},{"topic":"rest-binary","key":null,"value":"bm8gcGFydGl0aW9ucw==","partition":0,"offset":2}]"#
     );
-    let (status, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/vnd.kafka.v2+json",
-        "--data",
+    let (status, body) = curl_post_v2(
         r#"{"offsets": [{"topic": "rest-binary", "partition": 0, "offset": 2}]}"#,
         &format!("{base}/offsets"),
-    ])
+    )
     .await;
     assert_eq!((status, body.as_str()), (200, "[]"));
     let (status, _) = curl(&["-X", "DELETE", &base]).await;
@@ -202,15 +201,10 @@ async fn curl_json_flow() {
     .await;
     assert_eq!(status, 200, "{body}");
     let base = create_consumer(&proxy, "json-group", json!({"name": "my_consumer_json", "format": "json", "auto.offset.reset": "earliest", "auto.commit.enable": "false"})).await;
-    let (status, _) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/vnd.kafka.v2+json",
-        "--data",
+    let (status, _) = curl_post_v2(
         r#"{"topics":["rest-json"]}"#,
         &format!("{base}/subscription"),
-    ])
+    )
     .await;
     assert_eq!(status, 204);
     let mut body = String::new();

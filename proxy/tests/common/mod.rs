@@ -304,3 +304,29 @@ pub async fn read_records(
     }
     out
 }
+
+/// Subscribes an instance to `topics`, asserting 204.
+pub async fn subscribe(base_uri: &str, topics: &[&str]) {
+    let r = post(
+        &format!("{base_uri}/subscription"),
+        V2,
+        &serde_json::json!({ "topics": topics }),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+}
+
+/// Manually assigns partitions of `topic` to an instance, asserting 204.
+pub async fn assign(base_uri: &str, topic: &str, partitions: &[i32]) {
+    let list: Vec<Value> = partitions
+        .iter()
+        .map(|p| serde_json::json!({ "topic": topic, "partition": p }))
+        .collect();
+    let r = post(
+        &format!("{base_uri}/assignments"),
+        V2,
+        &serde_json::json!({ "partitions": list }),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+}
