@@ -3,6 +3,7 @@
 
 pub mod consumer;
 mod error;
+pub mod expiry;
 pub mod metadata;
 pub mod partitioner;
 pub mod producer;

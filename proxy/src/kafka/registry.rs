@@ -1,11 +1,9 @@
 //! The registry of consumer instances, keyed by group and name, with idle expiry.
 //!
-//! Expiry is a min-heap of deadlines with one entry per instance. A use only bumps the instance's
-//! atomic last-used time (O(1)); the sweeper pops due entries and re-queues those used since, so
-//! the cost scales with expiries, not with the number of instances.
+//! Expiry uses an [`ExpiryQueue`]: a use only bumps the instance's atomic last-used time (O(1)),
+//! and a sweep's cost scales with the deadlines that are due, not with the number of instances.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +12,7 @@ use rdkafka::ClientConfig;
 
 use super::consumer::{Instance, InstanceSettings};
 use super::error::Error;
+use super::expiry::{Due, ExpiryQueue};
 use super::metadata::Metadata;
 
 type Key = (String, String);
@@ -30,8 +29,8 @@ pub enum CreateError {
 /// All consumer instances of this proxy.
 pub struct Registry {
     instances: Mutex<HashMap<Key, Arc<Instance>>>,
-    /// (deadline ms, instance id, key), earliest first.
-    expiry: Mutex<BinaryHeap<Reverse<(u64, u64, Key)>>>,
+    /// Idle deadlines, one entry per instance.
+    expiry: Mutex<ExpiryQueue<Key>>,
     next_id: AtomicU64,
     idle_timeout_ms: u64,
     epoch: Instant,
@@ -44,7 +43,7 @@ impl Registry {
     pub fn new(base: ClientConfig, metadata: Arc<Metadata>, idle_timeout: Duration) -> Self {
         Registry {
             instances: Mutex::new(HashMap::new()),
-            expiry: Mutex::new(BinaryHeap::new()),
+            expiry: Mutex::new(ExpiryQueue::default()),
             next_id: AtomicU64::new(1),
             idle_timeout_ms: idle_timeout.as_millis() as u64,
             epoch: Instant::now(),
@@ -98,7 +97,7 @@ impl Registry {
         self.expiry
             .lock()
             .expect("poisoned")
-            .push(Reverse((now + self.idle_timeout_ms, id, key)));
+            .push(now + self.idle_timeout_ms, id, key);
         Ok(instance)
     }
 
@@ -125,32 +124,20 @@ impl Registry {
     /// Removes and returns the instances idle for longer than the timeout.
     pub fn take_expired(&self) -> Vec<Arc<Instance>> {
         let now = self.now_ms();
-        let mut expired = Vec::new();
-        let mut heap = self.expiry.lock().expect("poisoned");
-        while let Some(Reverse((deadline, id, _))) = heap.peek() {
-            if *deadline > now {
-                break;
-            }
-            let id = *id;
-            let Some(Reverse((_, _, key))) = heap.pop() else {
-                break;
-            };
-            let mut map = self.instances.lock().expect("poisoned");
-            let Some(instance) = map.get(&key).filter(|i| i.id == id).cloned() else {
-                continue; // deleted (maybe re-created under the same name): stale entry
-            };
-            let due = instance.last_used_ms() + self.idle_timeout_ms;
-            if due > now {
-                heap.push(Reverse((due, id, key)));
-            } else if instance.is_busy() {
+        let mut map = self.instances.lock().expect("poisoned");
+        let mut queue = self.expiry.lock().expect("poisoned");
+        let (keys, _) = queue.sweep(now, |id, key| {
+            match map.get(key).filter(|i| i.id == id) {
+                None => Due::Gone, // deleted (maybe re-created under the same name)
+                Some(i) if i.last_used_ms() + self.idle_timeout_ms > now => {
+                    Due::Later(i.last_used_ms() + self.idle_timeout_ms)
+                }
                 // A request is running on it right now; look again shortly.
-                heap.push(Reverse((now + 1_000, id, key)));
-            } else {
-                map.remove(&key);
-                expired.push(instance);
+                Some(i) if i.is_busy() => Due::Later(now + 1_000),
+                Some(_) => Due::Expired,
             }
-        }
-        expired
+        });
+        keys.iter().filter_map(|key| map.remove(key)).collect()
     }
 
     /// Removes every instance (shutdown).
