@@ -194,7 +194,8 @@ pub struct Summary {
     pub phases: Vec<PhaseResult>,
     /// REST/native records-per-second ratios.
     pub produce_ratio: f64,
-    pub consume_ratio: f64,
+    /// None when the run had no consume phase.
+    pub consume_ratio: Option<f64>,
     pub checks: Vec<Check>,
     pub gates: Vec<GateResult>,
 }

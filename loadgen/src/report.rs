@@ -24,7 +24,9 @@ pub fn evaluate_gates(s: &Summary) -> Vec<GateResult> {
         }
     };
     gate("produce_ratio_min", s.produce_ratio, g.produce_ratio_min);
-    gate("consume_ratio_min", s.consume_ratio, g.consume_ratio_min);
+    if let Some(ratio) = s.consume_ratio {
+        gate("consume_ratio_min", ratio, g.consume_ratio_min);
+    }
     out
 }
 
@@ -84,10 +86,13 @@ pub fn terminal(s: &Summary) -> String {
             p.errors
         );
     }
+    let consume = s
+        .consume_ratio
+        .map_or("-".to_string(), |r| format!("{r:.2}"));
     let _ = writeln!(
         t,
-        "REST/native: produce {:.2} (reference {PRODUCE_REFERENCE}), consume {:.2} (reference {CONSUME_REFERENCE})",
-        s.produce_ratio, s.consume_ratio
+        "REST/native: produce {:.2} (reference {PRODUCE_REFERENCE}), consume {consume} (reference {CONSUME_REFERENCE})",
+        s.produce_ratio
     );
     let rss_load = s.phases.iter().filter_map(|p| p.proxy_rss_max_bytes).max();
     let _ = writeln!(
@@ -125,13 +130,12 @@ fn ratio_svg(s: &Summary) -> String {
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="150" role="img" aria-label="REST/native ratios">"#
     );
-    for (i, (label, value, reference)) in [
-        ("produce", s.produce_ratio, PRODUCE_REFERENCE),
+    let bars = [
+        ("produce", Some(s.produce_ratio), PRODUCE_REFERENCE),
         ("consume", s.consume_ratio, CONSUME_REFERENCE),
-    ]
-    .iter()
-    .enumerate()
-    {
+    ];
+    let bars = bars.iter().filter_map(|(l, v, r)| v.map(|v| (*l, v, *r)));
+    for (i, (label, value, reference)) in bars.enumerate() {
         let y = 20.0 + i as f64 * 60.0;
         let color = if value >= reference {
             "#2e7d32"
@@ -142,9 +146,9 @@ fn ratio_svg(s: &Summary) -> String {
             svg,
             r##"<text x="0" y="{ty}" font-size="14">{label}</text><rect x="{left}" y="{y}" width="{bw}" height="{bar_h}" fill="{color}"/><text x="{tx}" y="{ty}" font-size="13">{value:.2}</text><line x1="{rx}" x2="{rx}" y1="{y0}" y2="{y1}" stroke="#000" stroke-dasharray="4 3"/><text x="{rx}" y="{y0}" font-size="11">ref {reference}</text>"##,
             ty = y + 23.0,
-            bw = scale(*value) - left,
-            tx = scale(*value) + 6.0,
-            rx = scale(*reference),
+            bw = scale(value) - left,
+            tx = scale(value) + 6.0,
+            rx = scale(reference),
             y0 = y - 4.0,
             y1 = y + bar_h + 4.0,
         );

@@ -39,6 +39,16 @@ pub struct Workload {
     pub max_bytes: u64,
     /// Upper bound of each phase, in seconds; a phase that hits it fails the run.
     pub phase_timeout_s: u64,
+    /// Which phases run: `produce`, `consume` (consume needs the produce phase's data).
+    pub phases: Vec<Phase>,
+}
+
+/// A phase of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Produce,
+    Consume,
 }
 
 impl Default for Workload {
@@ -53,6 +63,7 @@ impl Default for Workload {
             consumers: 1,
             max_bytes: 1024 * 1024,
             phase_timeout_s: 120,
+            phases: vec![Phase::Produce, Phase::Consume],
         }
     }
 }
