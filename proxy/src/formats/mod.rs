@@ -6,6 +6,9 @@
 
 pub mod binary;
 pub mod json;
+mod records;
+
+pub use records::RecordWriter;
 
 use std::ops::Range;
 

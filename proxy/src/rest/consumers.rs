@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rdkafka::message::{Message, OwnedMessage};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -470,11 +469,9 @@ pub async fn records(
         Some(n) if n > 0 => cap.min(n as u64),
         _ => cap,
     };
-    let mut topics = TopicCache::default();
+    let mut writer = formats::RecordWriter::new(format);
     let body = inst
-        .read(wait, max_bytes, |msg, out| {
-            write_record(format, &mut topics, msg, out)
-        })
+        .read(wait, max_bytes, |msg, out| writer.write(msg, out))
         .await
         .map_err(|err| match err {
             ReadError::Kafka(e) => ApiError::from(e),
@@ -484,44 +481,4 @@ pub async fn records(
         })?;
     app.kafka.consumers.get(&group, &name); // the read counts as use at its end too
     Ok(([(header::CONTENT_TYPE, format.media_type())], body).into_response())
-}
-
-/// The JSON-escaped form of the topic last written: records of a response mostly share topics.
-#[derive(Default)]
-struct TopicCache {
-    topic: String,
-    escaped: Vec<u8>,
-}
-
-impl TopicCache {
-    fn escaped(&mut self, topic: &str) -> &[u8] {
-        if self.topic != topic || self.escaped.is_empty() {
-            self.topic = topic.to_string();
-            self.escaped.clear();
-            serde_json::to_writer(&mut self.escaped, topic).expect("writing to a Vec");
-        }
-        &self.escaped
-    }
-}
-
-/// Writes `{"topic","key","value","partition","offset"}`.
-fn write_record(
-    format: EmbeddedFormat,
-    topics: &mut TopicCache,
-    msg: &OwnedMessage,
-    out: &mut Vec<u8>,
-) -> Result<(), formats::FormatError> {
-    out.extend_from_slice(b"{\"topic\":");
-    out.extend_from_slice(topics.escaped(msg.topic()));
-    out.extend_from_slice(b",\"key\":");
-    formats::write_data(format, out, msg.key())?;
-    out.extend_from_slice(b",\"value\":");
-    formats::write_data(format, out, msg.payload())?;
-    let mut num = itoa::Buffer::new();
-    out.extend_from_slice(b",\"partition\":");
-    out.extend_from_slice(num.format(msg.partition()).as_bytes());
-    out.extend_from_slice(b",\"offset\":");
-    out.extend_from_slice(num.format(msg.offset()).as_bytes());
-    out.push(b'}');
-    Ok(())
 }

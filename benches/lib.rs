@@ -1,0 +1,31 @@
+//! Inputs shared by the benches: produce bodies as clients send them.
+
+use base64::Engine;
+
+/// A produce body of `n` records with `value_bytes`-byte values, in the binary or json format.
+pub fn produce_body(n: usize, value_bytes: usize, binary: bool) -> bytes::Bytes {
+    let mut body = String::from("{\"records\":[");
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        let value: String = (0..value_bytes)
+            .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+            .collect();
+        if binary {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+            body.push_str(&format!(
+                "{{\"key\":\"{}\",\"value\":\"{b64}\"}}",
+                base64::engine::general_purpose::STANDARD.encode(format!("k{i}"))
+            ));
+        } else {
+            // A JSON object of about the same size as the binary value.
+            body.push_str(&format!(
+                "{{\"key\":\"k{i}\",\"value\":{{\"id\":{i},\"v\":\"{}\"}}}}",
+                &value[..value_bytes.saturating_sub(16)]
+            ));
+        }
+    }
+    body.push_str("]}");
+    body.into()
+}

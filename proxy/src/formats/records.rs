@@ -1,0 +1,88 @@
+//! Consume responses: records written straight into the response buffer as
+//! `{"topic","key","value","partition","offset"}`, in the consumer's embedded format.
+
+use rdkafka::message::{Message, OwnedMessage};
+
+use super::{write_data, EmbeddedFormat, FormatError};
+
+/// Writes the records of one GET records response.
+pub struct RecordWriter {
+    format: EmbeddedFormat,
+    /// The JSON-escaped form of the topic last written: records of a response mostly share one.
+    topic: String,
+    escaped_topic: Vec<u8>,
+    num: itoa::Buffer,
+}
+
+impl RecordWriter {
+    pub fn new(format: EmbeddedFormat) -> Self {
+        RecordWriter {
+            format,
+            topic: String::new(),
+            escaped_topic: Vec::new(),
+            num: itoa::Buffer::new(),
+        }
+    }
+
+    /// Appends one record object to `out`; on error `out` may hold a partial object, which the
+    /// caller truncates.
+    pub fn write(&mut self, msg: &OwnedMessage, out: &mut Vec<u8>) -> Result<(), FormatError> {
+        if self.escaped_topic.is_empty() || self.topic != msg.topic() {
+            self.topic.clear();
+            self.topic.push_str(msg.topic());
+            self.escaped_topic.clear();
+            serde_json::to_writer(&mut self.escaped_topic, msg.topic()).expect("writing to a Vec");
+        }
+        out.extend_from_slice(b"{\"topic\":");
+        out.extend_from_slice(&self.escaped_topic);
+        out.extend_from_slice(b",\"key\":");
+        write_data(self.format, out, msg.key())?;
+        out.extend_from_slice(b",\"value\":");
+        write_data(self.format, out, msg.payload())?;
+        out.extend_from_slice(b",\"partition\":");
+        out.extend_from_slice(self.num.format(msg.partition()).as_bytes());
+        out.extend_from_slice(b",\"offset\":");
+        out.extend_from_slice(self.num.format(msg.offset()).as_bytes());
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::Timestamp;
+
+    fn msg(topic: &str, key: Option<&[u8]>, value: &[u8], offset: i64) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(value.to_vec()),
+            key.map(<[u8]>::to_vec),
+            topic.into(),
+            Timestamp::NotAvailable,
+            3,
+            offset,
+            None,
+        )
+    }
+
+    #[test]
+    fn writes_confluent_record_objects() {
+        let mut out = Vec::new();
+        let mut w = RecordWriter::new(EmbeddedFormat::Binary);
+        w.write(&msg("t\"1", Some(b"key"), b"hello world!!!", 7), &mut out)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"topic":"t\"1","key":"a2V5","value":"aGVsbG8gd29ybGQhISE=","partition":3,"offset":7}"#
+        );
+        let mut out = Vec::new();
+        let mut w = RecordWriter::new(EmbeddedFormat::Json);
+        w.write(&msg("a", None, br#"{"x": 1}"#, 0), &mut out)
+            .unwrap();
+        w.write(&msg("b", None, b"2", 1), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"topic":"a","key":null,"value":{"x": 1},"partition":3,"offset":0}{"topic":"b","key":null,"value":2,"partition":3,"offset":1}"#
+        );
+    }
+}
