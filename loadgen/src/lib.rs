@@ -5,6 +5,7 @@
 //! [`drivers`] run the workload natively and over REST; [`measure`] holds the µs histograms and
 //! the `summary.json` types; [`report`] renders the terminal table and the HTML report.
 
+pub mod charts;
 pub mod drivers;
 pub mod measure;
 pub mod report;
@@ -16,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use measure::{Check, Machine, PhaseResult, Summary};
-use scenario::{Phase, Scenario};
+use measure::{Check, Machine, PhaseResult, Progress, Summary};
+use scenario::{Phase, Scenario, Workload};
 use targets::Targets;
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
@@ -42,36 +43,51 @@ pub async fn run(
         targets.create_topic(topic, w.partitions).await?;
     }
 
-    progress(&format!(
+    say(&format!(
         "native produce: {} records of {} B",
         w.records, w.value_bytes
     ));
-    let native_produce =
-        drivers::native::produce(&targets.bootstrap, &native_topic, &warmup_topic, &w).await?;
-    progress(&format!(
+    let p = Arc::new(Progress::default());
+    let run = drivers::native::produce(
+        &targets.bootstrap,
+        &native_topic,
+        &warmup_topic,
+        &w,
+        p.clone(),
+    );
+    let native_produce = observe(&targets, &w, &p, run).await?;
+    say(&format!(
         "REST produce: {} records per request, {} clients",
         w.records_per_request, w.concurrency
     ));
-    let rest_produce = sampling_rss(
-        &targets,
-        drivers::rest::produce(&targets.proxy_url, &rest_topic, &warmup_topic, &w),
-    )
-    .await?;
+    let p = Arc::new(Progress::default());
+    let run = drivers::rest::produce(
+        &targets.proxy_url,
+        &rest_topic,
+        &warmup_topic,
+        &w,
+        p.clone(),
+    );
+    let rest_produce = observe(&targets, &w, &p, run).await?;
     let expected = native_produce.records;
     let consumed = if w.phases.contains(&Phase::Consume) {
-        progress(&format!(
+        say(&format!(
             "native consume: {expected} records, {} consumers",
             w.consumers
         ));
-        let native =
-            drivers::native::consume(&targets.bootstrap, &native_topic, &w, expected).await?;
-        progress(&format!("REST consume: max_bytes {}", w.max_bytes));
-        let rest_consume = drivers::rest::consume(&targets.proxy_url, &native_topic, &w, expected);
-        Some((native, sampling_rss(&targets, rest_consume).await?))
+        let p = Arc::new(Progress::default());
+        let run =
+            drivers::native::consume(&targets.bootstrap, &native_topic, &w, expected, p.clone());
+        let native = observe(&targets, &w, &p, run).await?;
+        say(&format!("REST consume: max_bytes {}", w.max_bytes));
+        let p = Arc::new(Progress::default());
+        let run =
+            drivers::rest::consume(&targets.proxy_url, &native_topic, &w, expected, p.clone());
+        Some((native, observe(&targets, &w, &p, run).await?))
     } else {
         None
     };
-    progress("verifying delivery");
+    say("verifying delivery");
     let (rest_stored, rest_checksum) = drivers::native::verify(
         &targets.bootstrap,
         &rest_topic,
@@ -98,13 +114,13 @@ pub async fn run(
         ),
     ];
     targets.stop().await;
-    let produce_ratio = rest_produce.records_per_s / native_produce.records_per_s;
+    let produce_ratio = rest_produce.rate() / native_produce.rate();
     let mut consume_ratio = None;
     let mut phases = vec![native_produce, rest_produce];
     if let Some((native_consume, rest_consume)) = consumed {
         checks.push(same_data("native consume", &native_consume, &phases[0]));
         checks.push(same_data("REST consume", &rest_consume, &phases[0]));
-        consume_ratio = Some(rest_consume.records_per_s / native_consume.records_per_s);
+        consume_ratio = Some(rest_consume.rate() / native_consume.rate());
         phases.extend([native_consume, rest_consume]);
     }
     let mut summary = Summary {
@@ -125,7 +141,7 @@ pub async fn run(
     Ok(summary)
 }
 
-fn progress(msg: &str) {
+fn say(msg: &str) {
     eprintln!("loadgen: {msg}");
 }
 
@@ -148,18 +164,28 @@ fn same_data(name: &str, read: &PhaseResult, written: &PhaseResult) -> Check {
     )
 }
 
-/// Runs a phase while sampling the local proxy's resident memory every 50 ms.
-async fn sampling_rss<F>(targets: &Targets, phase: F) -> anyhow::Result<PhaseResult>
+/// Runs a phase while sampling its progress (for the time series and the steady-state rate) and
+/// the local proxy's resident memory, every 20 ms.
+async fn observe<F>(
+    targets: &Targets,
+    w: &Workload,
+    progress: &Progress,
+    phase: F,
+) -> anyhow::Result<PhaseResult>
 where
     F: Future<Output = anyhow::Result<PhaseResult>>,
 {
-    let max = Arc::new(AtomicU64::new(0));
+    let max_rss = AtomicU64::new(0);
+    let samples = std::sync::Mutex::new(vec![(0.0, 0u64)]);
     let sampler = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
         loop {
             tick.tick().await;
             if let Some(rss) = targets.proxy_rss() {
-                max.fetch_max(rss, Ordering::Relaxed);
+                max_rss.fetch_max(rss, Ordering::Relaxed);
+            }
+            if let Some(sample) = progress.sample() {
+                samples.lock().expect("poisoned").push(sample);
             }
         }
     };
@@ -167,7 +193,13 @@ where
         r = phase => r?,
         _ = sampler => unreachable!("the sampler never ends"),
     };
-    result.proxy_rss_max_bytes = Some(max.load(Ordering::Relaxed)).filter(|&m| m > 0);
+    let mut samples = samples.into_inner().expect("poisoned");
+    // The window ends when the driver's clock stopped, with everything counted.
+    samples.retain(|(t, _)| *t < result.elapsed_s);
+    samples.push((result.elapsed_s, result.records));
+    result.series = measure::buckets(&samples, w.bucket_ms as f64 / 1000.0);
+    result.steady_records_per_s = measure::steady_rate(&samples, w.warmup_ms as f64 / 1000.0);
+    result.proxy_rss_max_bytes = Some(max_rss.load(Ordering::Relaxed)).filter(|&m| m > 0);
     Ok(result)
 }
 

@@ -1,5 +1,9 @@
 //! Measurements: µs latency histograms, per-phase results and the run summary (`summary.json`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
 use base64::Engine;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
@@ -61,6 +65,84 @@ pub struct Latency {
     pub histogram_v2: String,
 }
 
+/// A driver's running count of completed records, and when its measured window started.
+#[derive(Default)]
+pub struct Progress {
+    records: AtomicU64,
+    started: OnceLock<Instant>,
+}
+
+impl Progress {
+    /// Marks the start of the measured window (after warm-up and payload building); what was
+    /// counted before (warm-up) is forgotten.
+    pub fn start(&self) {
+        self.records.store(0, Ordering::Relaxed);
+        let _ = self.started.set(Instant::now());
+    }
+
+    pub fn add(&self, records: u64) {
+        self.records.fetch_add(records, Ordering::Relaxed);
+    }
+
+    /// (seconds since the window started, records completed), once started.
+    pub fn sample(&self) -> Option<(f64, u64)> {
+        let started = self.started.get()?;
+        Some((
+            started.elapsed().as_secs_f64(),
+            self.records.load(Ordering::Relaxed),
+        ))
+    }
+}
+
+/// One bucket of a throughput time series.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// End of the bucket, seconds since the measured window started.
+    pub t_s: f64,
+    pub records_per_s: f64,
+}
+
+/// Turns cumulative samples into fixed buckets of `bucket_s` seconds (the last one partial).
+pub fn buckets(samples: &[(f64, u64)], bucket_s: f64) -> Vec<SeriesPoint> {
+    let Some(&(end, _)) = samples.last() else {
+        return Vec::new();
+    };
+    let at = |t: f64| -> f64 {
+        // Records completed by time t, interpolated between samples.
+        let i = samples.partition_point(|(ts, _)| *ts < t);
+        match (i.checked_sub(1).map(|j| samples[j]), samples.get(i)) {
+            (Some((t0, n0)), Some(&(t1, n1))) if t1 > t0 => {
+                n0 as f64 + (n1 - n0) as f64 * (t - t0) / (t1 - t0)
+            }
+            (_, Some(&(_, n1))) => n1 as f64,
+            (Some((_, n0)), None) => n0 as f64,
+            (None, None) => 0.0,
+        }
+    };
+    let mut out = Vec::new();
+    let mut t = 0.0;
+    while t < end - 1e-9 {
+        let next = (t + bucket_s).min(end);
+        out.push(SeriesPoint {
+            t_s: next,
+            records_per_s: (at(next) - at(t)) / (next - t),
+        });
+        t = next;
+    }
+    out
+}
+
+/// Records per second after `warmup_s`, or None when the window is too short to tell.
+pub fn steady_rate(samples: &[(f64, u64)], warmup_s: f64) -> Option<f64> {
+    let &(end, total) = samples.last()?;
+    if end < 2.0 * warmup_s || end <= warmup_s {
+        return None;
+    }
+    let i = samples.partition_point(|(t, _)| *t < warmup_s);
+    let &(t0, n0) = samples.get(i)?;
+    (end > t0).then(|| (total - n0) as f64 / (end - t0))
+}
+
 /// One driver's result for one phase.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PhaseResult {
@@ -83,9 +165,20 @@ pub struct PhaseResult {
     pub checksum: u64,
     /// Largest resident memory of the proxy process seen during the phase.
     pub proxy_rss_max_bytes: Option<u64>,
+    /// Throughput over time.
+    #[serde(default)]
+    pub series: Vec<SeriesPoint>,
+    /// Records per second with the warm-up window excluded (None for a too-short phase).
+    #[serde(default)]
+    pub steady_records_per_s: Option<f64>,
 }
 
 impl PhaseResult {
+    /// The rate ratios compare: steady state when measured, else the whole window.
+    pub fn rate(&self) -> f64 {
+        self.steady_records_per_s.unwrap_or(self.records_per_s)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         driver: &str,
@@ -115,6 +208,8 @@ impl PhaseResult {
             latency: latency.summary(),
             checksum,
             proxy_rss_max_bytes: None,
+            series: Vec::new(),
+            steady_records_per_s: None,
         }
     }
 }
@@ -222,6 +317,30 @@ mod tests {
         assert_eq!(a.len(), 100);
         assert_eq!(u64::from_le_bytes(a[..8].try_into().unwrap()), 1);
         assert_ne!(value_checksum(&a), value_checksum(&b));
+    }
+
+    #[test]
+    fn buckets_and_steady_rate() {
+        // 1000 records/s after a slow first half second.
+        let samples: Vec<(f64, u64)> = (0..=30)
+            .map(|i| {
+                let t = i as f64 * 0.1;
+                (
+                    t,
+                    if t < 0.5 {
+                        (t * 200.0) as u64
+                    } else {
+                        100 + ((t - 0.5) * 1000.0).round() as u64
+                    },
+                )
+            })
+            .collect();
+        let b = buckets(&samples, 1.0);
+        assert_eq!(b.len(), 3);
+        assert!((b[1].records_per_s - 1000.0).abs() < 1.0, "{b:?}");
+        let steady = steady_rate(&samples, 0.5).unwrap();
+        assert!((steady - 1000.0).abs() < 1.0, "{steady}");
+        assert_eq!(steady_rate(&samples[..5], 0.5), None);
     }
 
     #[test]

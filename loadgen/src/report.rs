@@ -68,15 +68,26 @@ pub fn terminal(s: &Summary) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<8} {:<8} {:>12} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7}",
-        "driver", "phase", "records/s", "MiB/s", "req/s", "p50 µs", "p99 µs", "p99.9 µs", "errors"
+        "{:<8} {:<8} {:>12} {:>12} {:>9} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "driver",
+        "phase",
+        "steady rec/s",
+        "records/s",
+        "MiB/s",
+        "req/s",
+        "p50 µs",
+        "p99 µs",
+        "p99.9 µs",
+        "errors"
     );
     for p in &s.phases {
         let _ = writeln!(
             t,
-            "{:<8} {:<8} {:>12.0} {:>9.2} {:>10.0} {:>10} {:>10} {:>10} {:>7}",
+            "{:<8} {:<8} {:>12} {:>12.0} {:>9.2} {:>10.0} {:>10} {:>10} {:>10} {:>7}",
             p.driver,
             p.phase,
+            p.steady_records_per_s
+                .map_or("-".into(), |r| format!("{r:.0}")),
             p.records_per_s,
             p.mib_per_s,
             p.requests_per_s,
@@ -123,38 +134,9 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Horizontal bars of the two ratios with their reference lines, as inline SVG.
-fn ratio_svg(s: &Summary) -> String {
-    let (w, left, bar_h) = (640.0, 90.0, 36.0);
-    let scale = |v: f64| left + (w - left - 20.0) * (v / 1.2).clamp(0.0, 1.0);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="150" role="img" aria-label="REST/native ratios">"#
-    );
-    let bars = [
-        ("produce", Some(s.produce_ratio), PRODUCE_REFERENCE),
-        ("consume", s.consume_ratio, CONSUME_REFERENCE),
-    ];
-    let bars = bars.iter().filter_map(|(l, v, r)| v.map(|v| (*l, v, *r)));
-    for (i, (label, value, reference)) in bars.enumerate() {
-        let y = 20.0 + i as f64 * 60.0;
-        let color = if value >= reference {
-            "#2e7d32"
-        } else {
-            "#c62828"
-        };
-        let _ = write!(
-            svg,
-            r##"<text x="0" y="{ty}" font-size="14">{label}</text><rect x="{left}" y="{y}" width="{bw}" height="{bar_h}" fill="{color}"/><text x="{tx}" y="{ty}" font-size="13">{value:.2}</text><line x1="{rx}" x2="{rx}" y1="{y0}" y2="{y1}" stroke="#000" stroke-dasharray="4 3"/><text x="{rx}" y="{y0}" font-size="11">ref {reference}</text>"##,
-            ty = y + 23.0,
-            bw = scale(value) - left,
-            tx = scale(value) + 6.0,
-            rx = scale(reference),
-            y0 = y - 4.0,
-            y1 = y + bar_h + 4.0,
-        );
-    }
-    svg.push_str("</svg>");
-    svg
+/// A chart, or a visible note when it could not be drawn.
+fn chart(drawn: Result<String, String>) -> String {
+    drawn.unwrap_or_else(|e| format!("<p>chart unavailable: {}</p>", esc(&e)))
 }
 
 /// The self-contained HTML report.
@@ -171,8 +153,10 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
 .verdict{{color:#fff;padding:2px 10px;border-radius:4px}}pre{{background:#f7f7f7;padding:1em;overflow:auto}}</style></head><body>
 <h1>{name} <span class="verdict" style="background:{color}">{v}</span></h1>
 <p>Started {started} · commit {commit} · {cores} cores · {mem} · broker {broker} · proxy {proxy}</p>
-<h2>REST / native throughput</h2>{svg}
-<h2>Phases</h2><table><tr><th>driver</th><th>phase</th><th>records/s</th><th>MiB/s</th><th>requests/s</th><th>latency of</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>errors</th><th>proxy RSS max</th></tr>"#,
+<h2>REST / native throughput</h2><figure>{ratios}</figure>
+<h2>Throughput over time</h2><figure>{series}</figure>
+<h2>Latency</h2><figure>{latency}</figure>
+<h2>Phases</h2><table><tr><th>driver</th><th>phase</th><th>steady records/s</th><th>records/s</th><th>MiB/s</th><th>requests/s</th><th>latency of</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>errors</th><th>proxy RSS max</th></tr>"#,
         name = esc(&s.scenario.name),
         color = verdict.1,
         v = verdict.0,
@@ -182,14 +166,17 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         mem = mib(s.machine.memory_bytes),
         broker = esc(&s.bootstrap_servers),
         proxy = esc(&s.proxy_url),
-        svg = ratio_svg(s),
+        ratios = chart(crate::charts::ratios(s)),
+        series = chart(crate::charts::throughput(s)),
+        latency = chart(crate::charts::latency(s)),
     );
     for p in &s.phases {
         let l = &p.latency;
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            p.driver, p.phase, p.records_per_s, p.mib_per_s, p.requests_per_s, esc(&p.latency_of),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.2}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            p.driver, p.phase, p.steady_records_per_s.map_or("-".into(), |r| format!("{r:.0}")),
+            p.records_per_s, p.mib_per_s, p.requests_per_s, esc(&p.latency_of),
             l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, p.errors, mib(p.proxy_rss_max_bytes)
         );
     }

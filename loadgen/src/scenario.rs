@@ -41,6 +41,10 @@ pub struct Workload {
     pub phase_timeout_s: u64,
     /// Which phases run: `produce`, `consume` (consume needs the produce phase's data).
     pub phases: Vec<Phase>,
+    /// Start of each measured window left out of the steady-state rate, in milliseconds.
+    pub warmup_ms: u64,
+    /// Width of the throughput time-series buckets, in milliseconds.
+    pub bucket_ms: u64,
 }
 
 /// A phase of a run.
@@ -64,6 +68,8 @@ impl Default for Workload {
             max_bytes: 1024 * 1024,
             phase_timeout_s: 120,
             phases: vec![Phase::Produce, Phase::Consume],
+            warmup_ms: 250,
+            bucket_ms: 1000,
         }
     }
 }

@@ -6,11 +6,6 @@ use std::path::PathBuf;
 use clap::Parser;
 use kafka_proxy::Config;
 
-/// Many small, short-lived allocations per request (buffers, delivery slots): mimalloc serves
-/// them with less CPU than glibc's allocator (measured in the README).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Confluent REST Proxy v2 compatible HTTP gateway to Kafka.
 ///
 /// Settings come from flags, then KAFKA_REST_* environment variables, then the config file

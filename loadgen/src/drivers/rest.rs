@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{deal, split};
-use crate::measure::{make_value, value_checksum, PhaseResult, Recorder};
+use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
 use crate::scenario::Workload;
 
 const BINARY: &str = "application/vnd.kafka.binary.v2+json";
@@ -43,6 +43,7 @@ pub async fn produce(
     topic: &str,
     warmup_topic: &str,
     w: &Workload,
+    progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
     let http = client(w.concurrency)?;
     let warmup = format!("{proxy}/topics/{warmup_topic}");
@@ -62,26 +63,27 @@ pub async fn produce(
     for ids in split(w.records, w.concurrency) {
         let ids: Vec<u64> = ids.collect();
         let (mut checksum, mut bytes) = (0u64, 0u64);
-        let bodies: Vec<bytes::Bytes> = ids
+        let bodies: Vec<(bytes::Bytes, u64)> = ids
             .chunks(w.records_per_request)
             .map(|chunk| {
                 let (body, c, b) = produce_body(chunk, w);
                 checksum = checksum.wrapping_add(c);
                 bytes += b;
-                body
+                (body, chunk.len() as u64)
             })
             .collect();
         work.push((bodies, checksum, bytes));
     }
+    progress.start();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let mut tasks = Vec::new();
     for (bodies, checksum, bytes) in work {
-        let (http, url) = (http.clone(), url.clone());
+        let (http, url, progress) = (http.clone(), url.clone(), progress.clone());
         tasks.push(tokio::spawn(async move {
             let mut rec = Recorder::default();
             let (mut errors, mut requests) = (0u64, 0u64);
-            for body in bodies {
+            for (body, records) in bodies {
                 anyhow::ensure!(
                     Instant::now() < deadline,
                     "REST produce exceeded phase_timeout_s"
@@ -104,11 +106,13 @@ pub async fn produce(
                     );
                 }
                 let reply: ProduceReply = serde_json::from_slice(&text)?;
-                errors += reply
+                let failed = reply
                     .offsets
                     .iter()
                     .filter(|o| o.error_code.is_some())
                     .count() as u64;
+                errors += failed;
+                progress.add(records - failed);
             }
             Ok((rec, checksum, errors, requests, bytes))
         }));
@@ -181,6 +185,7 @@ pub async fn consume(
     topic: &str,
     w: &Workload,
     expected: u64,
+    progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
     let http = client(w.consumers)?;
     let group = format!("loadgen-rest-{}-{}", std::process::id(), topic);
@@ -218,10 +223,12 @@ pub async fn consume(
         instances.push(base);
     }
     let total = Arc::new(AtomicU64::new(0));
+    progress.start();
     let start = Instant::now();
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let mut tasks = Vec::new();
     for base in &instances {
+        let progress = progress.clone();
         let (http, url, total) = (
             http.clone(),
             format!("{base}/records?max_bytes={}", w.max_bytes),
@@ -256,6 +263,7 @@ pub async fn consume(
                 }
                 records += batch.len() as u64;
                 total.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                progress.add(batch.len() as u64);
             }
             Ok((rec, records, bytes, checksum, requests))
         }));

@@ -1,0 +1,248 @@
+//! The report's charts, drawn with plotters into SVG strings that are inlined in `index.html`.
+//! Every point comes from the summary: series from `phases[].series`, latency curves from the
+//! serialized histograms, ratios from `produce_ratio`/`consume_ratio`.
+
+use base64::Engine;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+use plotters::prelude::*;
+
+use crate::measure::{PhaseResult, Summary};
+use crate::report::{CONSUME_REFERENCE, PRODUCE_REFERENCE};
+
+const WIDTH: u32 = 900;
+const HEIGHT: u32 = 360;
+
+fn color(driver: &str, phase: &str) -> RGBColor {
+    match (driver, phase) {
+        ("native", "produce") => RGBColor(25, 118, 210),
+        ("rest", "produce") => RGBColor(230, 81, 0),
+        ("native", _) => RGBColor(0, 137, 123),
+        _ => RGBColor(142, 36, 170),
+    }
+}
+
+fn label(p: &PhaseResult) -> String {
+    format!("{} {}", p.driver, p.phase)
+}
+
+/// Throughput over time, one line per driver and phase.
+pub fn throughput(s: &Summary) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let max_t = s
+            .phases
+            .iter()
+            .flat_map(|p| p.series.iter().map(|b| b.t_s))
+            .fold(0.0, f64::max)
+            .max(1.0);
+        let max_y = s
+            .phases
+            .iter()
+            .flat_map(|p| p.series.iter().map(|b| b.records_per_s))
+            .fold(0.0, f64::max)
+            .max(1.0);
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Throughput over time", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..max_t * 1.02, 0.0..max_y * 1.1)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("seconds since the measured window started")
+            .y_desc("records/s")
+            .y_label_formatter(&|v| format!("{:.0}k", v / 1000.0))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for p in s.phases.iter().filter(|p| !p.series.is_empty()) {
+            let c = color(&p.driver, &p.phase);
+            chart
+                .draw_series(LineSeries::new(
+                    p.series.iter().map(|b| (b.t_s, b.records_per_s)),
+                    c.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(label(p))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    p.series
+                        .iter()
+                        .map(|b| Circle::new((b.t_s, b.records_per_s), 3, c.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+fn histogram(p: &PhaseResult) -> Option<Histogram<u64>> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&p.latency.histogram_v2)
+        .ok()?;
+    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+}
+
+/// Latency against percentile (log scale of 1/(1-p)), one curve per driver and phase.
+pub fn latency(s: &Summary) -> Result<String, String> {
+    const PERCENTILES: &[f64] = &[0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999];
+    // x = log10(1 / (1 - p)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9.
+    let x = |p: f64| (1.0 / (1.0 - p)).log10();
+    let curves: Vec<(&PhaseResult, Vec<(f64, f64)>)> = s
+        .phases
+        .iter()
+        .filter_map(|p| {
+            let h = histogram(p).filter(|h| h.len() > 0)?;
+            Some((
+                p,
+                PERCENTILES
+                    .iter()
+                    .map(|&q| (x(q), h.value_at_quantile(q).max(1) as f64))
+                    .collect(),
+            ))
+        })
+        .collect();
+    let max_y = curves
+        .iter()
+        .flat_map(|(_, c)| c.iter().map(|(_, y)| *y))
+        .fold(1.0, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Latency by percentile (µs, log scale)", ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..4.0f64, (1.0..max_y * 2.0).log_scale())
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("latency")
+            .y_label_formatter(&|us| match *us {
+                v if v >= 1e6 => format!("{:.0} s", v / 1e6),
+                v if v >= 1e3 => format!("{:.0} ms", v / 1e3),
+                v => format!("{v:.0} µs"),
+            })
+            .x_labels(5)
+            .x_label_formatter(&|v| match v.round() as i64 {
+                0 => "p0".into(),
+                1 => "p90".into(),
+                2 => "p99".into(),
+                3 => "p99.9".into(),
+                _ => "p99.99".into(),
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (p, points) in &curves {
+            let c = color(&p.driver, &p.phase);
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(format!("{} (per {})", label(p), p.latency_of))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// REST/native ratio bars with the seed's reference lines (0.66 produce, 0.20 consume).
+pub fn ratios(s: &Summary) -> Result<String, String> {
+    let bars: Vec<(&str, f64, f64)> = [
+        ("produce", Some(s.produce_ratio), PRODUCE_REFERENCE),
+        ("consume", s.consume_ratio, CONSUME_REFERENCE),
+    ]
+    .into_iter()
+    .filter_map(|(l, v, r)| v.map(|v| (l, v, r)))
+    .collect();
+    let max_x = bars.iter().map(|(_, v, _)| *v).fold(1.0, f64::max) * 1.15;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 90 + 70 * bars.len() as u32))
+            .into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "REST / native throughput (dashed: the seed's reference)",
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(35)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..max_x, 0.0..bars.len() as f64)
+            .map_err(|e| e.to_string())?;
+        let names: Vec<String> = bars.iter().map(|(l, _, _)| l.to_string()).collect();
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(bars.len() * 2 + 1)
+            .y_label_formatter(&|y| {
+                let i = y.floor() as usize;
+                if (y - y.floor() - 0.5).abs() < 0.01 && i < names.len() {
+                    names[i].clone()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("ratio")
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, (_, value, reference)) in bars.iter().enumerate() {
+            let y = i as f64;
+            let fill = if value >= reference {
+                RGBColor(46, 125, 50)
+            } else {
+                RGBColor(198, 40, 40)
+            };
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, y + 0.2), (*value, y + 0.8)],
+                    fill.filled(),
+                )))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{value:.2}"),
+                    (*value + max_x * 0.01, y + 0.45),
+                    ("sans-serif", 16),
+                )))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(*reference, y + 0.05), (*reference, y + 0.95)],
+                    6,
+                    4,
+                    BLACK.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?;
+        }
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
