@@ -106,7 +106,7 @@ pub fn latency(s: &Summary) -> Result<String, String> {
         .phases
         .iter()
         .filter_map(|p| {
-            let h = histogram(p).filter(|h| h.len() > 0)?;
+            let h = histogram(p).filter(|h| !h.is_empty())?;
             Some((
                 p,
                 PERCENTILES
