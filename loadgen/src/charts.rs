@@ -2,12 +2,10 @@
 //! Every point comes from the summary: series from `phases[].series`, latency curves from the
 //! serialized histograms, ratios from `produce_ratio`/`consume_ratio`.
 
-use base64::Engine;
-use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
-use crate::measure::{PhaseResult, Summary};
+use crate::measure::{decode_histogram, PhaseResult, Summary};
 use crate::report::{CONSUME_REFERENCE, PRODUCE_REFERENCE};
 
 const WIDTH: u32 = 900;
@@ -91,10 +89,7 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
 }
 
 fn histogram(p: &PhaseResult) -> Option<Histogram<u64>> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&p.latency.histogram_v2)
-        .ok()?;
-    Deserializer::new().deserialize(&mut bytes.as_slice()).ok()
+    decode_histogram(&p.latency.histogram_v2).map(|r| r.histogram().clone())
 }
 
 /// Latency against percentile (log scale of 1/(1-p)), one curve per driver and phase.

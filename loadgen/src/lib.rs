@@ -34,42 +34,63 @@ pub async fn run(
     let proxy_rss_idle_bytes = targets.proxy_rss();
 
     let tag = format!("{}-{}", scenario.name, std::process::id());
-    let (native_topic, rest_topic) = (
-        format!("loadgen-{tag}-native"),
-        format!("loadgen-{tag}-rest"),
-    );
     let warmup_topic = format!("loadgen-{tag}-warmup");
-    for topic in [&native_topic, &rest_topic, &warmup_topic] {
-        targets.create_topic(topic, w.partitions).await?;
-    }
+    targets.create_topic(&warmup_topic, w.partitions).await?;
 
-    say(&format!(
-        "native produce: {} records of {} B",
-        w.records, w.value_bytes
-    ));
-    let p = Arc::new(Progress::default());
-    let run = drivers::native::produce(
-        &targets.bootstrap,
-        &native_topic,
-        &warmup_topic,
-        &w,
-        p.clone(),
-    );
-    let native_produce = observe(&targets, &w, &p, run).await?;
-    say(&format!(
-        "REST produce: {} records per request, {} clients",
-        w.records_per_request, w.concurrency
-    ));
-    let p = Arc::new(Progress::default());
-    let run = drivers::rest::produce(
-        &targets.proxy_url,
-        &rest_topic,
-        &warmup_topic,
-        &w,
-        p.clone(),
-    );
-    let rest_produce = observe(&targets, &w, &p, run).await?;
-    let expected = native_produce.records;
+    // Produce rounds alternate the drivers (ABBA...), so drift in the machine's speed during the
+    // run affects both alike; the produce ratio is the median of the rounds' paired ratios.
+    let mut rounds: Vec<(PhaseResult, PhaseResult, String)> = Vec::new();
+    for round in 0..w.rounds {
+        let (native_topic, rest_topic) = (
+            format!("loadgen-{tag}-native-{round}"),
+            format!("loadgen-{tag}-rest-{round}"),
+        );
+        targets.create_topic(&native_topic, w.partitions).await?;
+        targets.create_topic(&rest_topic, w.partitions).await?;
+        let native_first = round % 2 == 0;
+        let mut native = None;
+        let mut rest = None;
+        for native_turn in [native_first, !native_first] {
+            let p = Arc::new(Progress::default());
+            if native_turn {
+                say(&format!(
+                    "round {}/{}: native produce, {} records of {} B",
+                    round + 1,
+                    w.rounds,
+                    w.records,
+                    w.value_bytes
+                ));
+                let run = drivers::native::produce(
+                    &targets.bootstrap,
+                    &native_topic,
+                    &warmup_topic,
+                    &w,
+                    p.clone(),
+                );
+                native = Some(observe(&targets, &w, &p, run).await?);
+            } else {
+                say(&format!(
+                    "round {}/{}: REST produce, {} records per request, {} clients",
+                    round + 1,
+                    w.rounds,
+                    w.records_per_request,
+                    w.concurrency
+                ));
+                let run = drivers::rest::produce(
+                    &targets.proxy_url,
+                    &rest_topic,
+                    &warmup_topic,
+                    &w,
+                    p.clone(),
+                );
+                rest = Some(observe(&targets, &w, &p, run).await?);
+            }
+        }
+        let (native, rest) = (native.expect("ran"), rest.expect("ran"));
+        rounds.push((native, rest, rest_topic));
+    }
+    let consume_topic = format!("loadgen-{tag}-native-0");
+    let expected = rounds[0].0.records;
     let consumed = if w.phases.contains(&Phase::Consume) {
         say(&format!(
             "native consume: {expected} records, {} consumers",
@@ -77,49 +98,49 @@ pub async fn run(
         ));
         let p = Arc::new(Progress::default());
         let run =
-            drivers::native::consume(&targets.bootstrap, &native_topic, &w, expected, p.clone());
+            drivers::native::consume(&targets.bootstrap, &consume_topic, &w, expected, p.clone());
         let native = observe(&targets, &w, &p, run).await?;
         say(&format!("REST consume: max_bytes {}", w.max_bytes));
         let p = Arc::new(Progress::default());
         let run =
-            drivers::rest::consume(&targets.proxy_url, &native_topic, &w, expected, p.clone());
+            drivers::rest::consume(&targets.proxy_url, &consume_topic, &w, expected, p.clone());
         Some((native, observe(&targets, &w, &p, run).await?))
     } else {
         None
     };
     say("verifying delivery");
-    let (rest_stored, rest_checksum) = drivers::native::verify(
-        &targets.bootstrap,
-        &rest_topic,
-        w.partitions,
-        rest_produce.records,
-    )
-    .await?;
-
-    let mut checks = vec![
-        check(
-            "native produce: no errors",
-            native_produce.errors == 0,
-            format!("{} errors", native_produce.errors),
-        ),
-        check(
-            "REST produce: every acknowledged record is in Kafka exactly once",
-            rest_produce.errors == 0
-                && rest_stored == w.records
-                && rest_checksum == rest_produce.checksum,
+    let mut checks = Vec::new();
+    for (i, (native, rest, rest_topic)) in rounds.iter().enumerate() {
+        let (stored, checksum) =
+            drivers::native::verify(&targets.bootstrap, rest_topic, w.partitions, rest.records)
+                .await?;
+        let n = i + 1;
+        checks.push(check(
+            &format!("round {n}: native produce: no errors"),
+            native.errors == 0,
+            format!("{} errors", native.errors),
+        ));
+        checks.push(check(
+            &format!("round {n}: REST produce: every acknowledged record is in Kafka exactly once"),
+            rest.errors == 0 && stored == w.records && checksum == rest.checksum,
             format!(
-                "{} acknowledged, {rest_stored} stored, checksums {} / {rest_checksum}",
-                rest_produce.records, rest_produce.checksum
+                "{} acknowledged, {stored} stored, checksums {} / {checksum}",
+                rest.records, rest.checksum
             ),
-        ),
-    ];
+        ));
+    }
     targets.stop().await;
-    let produce_ratio = rest_produce.rate() / native_produce.rate();
+    let mut ratios: Vec<f64> = rounds.iter().map(|(n, r, _)| r.rate() / n.rate()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let produce_ratio = ratios[ratios.len() / 2];
+    let round_ratios = rounds.iter().map(|(n, r, _)| r.rate() / n.rate()).collect();
+    let first_native = rounds[0].0.clone();
+    let (natives, rests): (Vec<_>, Vec<_>) = rounds.into_iter().map(|(n, r, _)| (n, r)).unzip();
+    let mut phases = vec![measure::merge_rounds(natives), measure::merge_rounds(rests)];
     let mut consume_ratio = None;
-    let mut phases = vec![native_produce, rest_produce];
     if let Some((native_consume, rest_consume)) = consumed {
-        checks.push(same_data("native consume", &native_consume, &phases[0]));
-        checks.push(same_data("REST consume", &rest_consume, &phases[0]));
+        checks.push(same_data("native consume", &native_consume, &first_native));
+        checks.push(same_data("REST consume", &rest_consume, &first_native));
         consume_ratio = Some(rest_consume.rate() / native_consume.rate());
         phases.extend([native_consume, rest_consume]);
     }
@@ -133,6 +154,7 @@ pub async fn run(
         proxy_rss_idle_bytes,
         phases,
         produce_ratio,
+        produce_round_ratios: round_ratios,
         consume_ratio,
         checks,
         gates: Vec::new(),

@@ -27,6 +27,10 @@ impl Recorder {
         self.0.record(us).expect("clamped into bounds");
     }
 
+    pub fn histogram(&self) -> &Histogram<u64> {
+        &self.0
+    }
+
     pub fn merge(&mut self, other: &Recorder) {
         self.0.add(&other.0).expect("same bounds");
     }
@@ -214,6 +218,57 @@ impl PhaseResult {
     }
 }
 
+/// Merges one driver's rounds of a phase: totals add up, histograms merge exactly, series are
+/// laid end to end, and the steady rate is the median of the rounds'.
+pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
+    let mut rounds = rounds.into_iter();
+    let mut merged = rounds.next().expect("at least one round");
+    let mut histogram = decode_histogram(&merged.latency.histogram_v2);
+    let mut steady: Vec<f64> = merged.steady_records_per_s.into_iter().collect();
+    for r in rounds {
+        let offset = merged.elapsed_s;
+        merged.series.extend(r.series.iter().map(|p| SeriesPoint {
+            t_s: p.t_s + offset,
+            ..p.clone()
+        }));
+        merged.records += r.records;
+        merged.bytes += r.bytes;
+        merged.requests += r.requests;
+        merged.errors += r.errors;
+        merged.elapsed_s += r.elapsed_s;
+        merged.checksum = merged.checksum.wrapping_add(r.checksum);
+        merged.proxy_rss_max_bytes = merged.proxy_rss_max_bytes.max(r.proxy_rss_max_bytes);
+        steady.extend(r.steady_records_per_s);
+        if let (Some(h), Some(other)) = (
+            histogram.as_mut(),
+            decode_histogram(&r.latency.histogram_v2),
+        ) {
+            h.merge(&other);
+        }
+    }
+    let s = merged.elapsed_s.max(1e-9);
+    merged.records_per_s = merged.records as f64 / s;
+    merged.mib_per_s = merged.bytes as f64 / s / (1024.0 * 1024.0);
+    merged.requests_per_s = merged.requests as f64 / s;
+    steady.sort_by(f64::total_cmp);
+    merged.steady_records_per_s = steady.get(steady.len() / 2).copied();
+    if let Some(h) = histogram {
+        merged.latency = h.summary();
+    }
+    merged
+}
+
+/// A recorder rebuilt from a summary's serialized histogram.
+pub fn decode_histogram(encoded: &str) -> Option<Recorder> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .ok()
+        .map(Recorder)
+}
+
 /// The value of record `id`: its id (8 bytes, little endian), then a pattern derived from it.
 pub fn make_value(id: u64, size: usize) -> Vec<u8> {
     let mut v = Vec::with_capacity(size);
@@ -287,8 +342,11 @@ pub struct Summary {
     pub proxy_url: String,
     pub proxy_rss_idle_bytes: Option<u64>,
     pub phases: Vec<PhaseResult>,
-    /// REST/native records-per-second ratios.
+    /// REST/native records-per-second ratio of produce: the median of the rounds' ratios.
     pub produce_ratio: f64,
+    /// Each produce round's REST/native ratio, in run order.
+    #[serde(default)]
+    pub produce_round_ratios: Vec<f64>,
     /// None when the run had no consume phase.
     pub consume_ratio: Option<f64>,
     pub checks: Vec<Check>,

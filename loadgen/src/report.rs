@@ -100,6 +100,18 @@ pub fn terminal(s: &Summary) -> String {
     let consume = s
         .consume_ratio
         .map_or("-".to_string(), |r| format!("{r:.2}"));
+    if s.produce_round_ratios.len() > 1 {
+        let rounds: Vec<String> = s
+            .produce_round_ratios
+            .iter()
+            .map(|r| format!("{r:.2}"))
+            .collect();
+        let _ = writeln!(
+            t,
+            "produce ratio by round: {} (median used)",
+            rounds.join(", ")
+        );
+    }
     let _ = writeln!(
         t,
         "REST/native: produce {:.2} (reference {PRODUCE_REFERENCE}), consume {consume} (reference {CONSUME_REFERENCE})",
@@ -180,7 +192,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
             l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, p.errors, mib(p.proxy_rss_max_bytes)
         );
     }
-    let _ = write!(h, "</table><p>Proxy resident memory when idle: {}</p><h2>Checks and gates</h2><table><tr><th>name</th><th>result</th><th>detail</th></tr>", mib(s.proxy_rss_idle_bytes));
+    let _ = write!(h, "</table><p>Produce ratio by round (alternating drivers; the median is used): {}</p><p>Proxy resident memory when idle: {}</p><h2>Checks and gates</h2><table><tr><th>name</th><th>result</th><th>detail</th></tr>", s.produce_round_ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "), mib(s.proxy_rss_idle_bytes));
     for c in &s.checks {
         let _ = write!(
             h,

@@ -45,6 +45,8 @@ pub struct Workload {
     pub warmup_ms: u64,
     /// Width of the throughput time-series buckets, in milliseconds.
     pub bucket_ms: u64,
+    /// Produce rounds per driver, alternating native and REST; `records` each.
+    pub rounds: u32,
 }
 
 /// A phase of a run.
@@ -70,6 +72,7 @@ impl Default for Workload {
             phases: vec![Phase::Produce, Phase::Consume],
             warmup_ms: 250,
             bucket_ms: 1000,
+            rounds: 1,
         }
     }
 }
