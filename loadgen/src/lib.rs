@@ -8,6 +8,7 @@
 pub mod charts;
 pub mod drivers;
 pub mod measure;
+pub mod merge;
 pub mod report;
 pub mod scenario;
 pub mod targets;
@@ -159,7 +160,7 @@ pub async fn run(
         checks,
         gates: Vec::new(),
     };
-    summary.gates = report::evaluate_gates(&summary);
+    summary.gates = report::evaluate_gates(&summary, None);
     Ok(summary)
 }
 

@@ -30,14 +30,22 @@ enum Cmd {
         #[arg(long, default_value = "reports")]
         out: PathBuf,
     },
-    /// Re-render the report of a summary.json.
+    /// Re-render one summary.json, or merge several from concurrent runs on several machines
+    /// (throughputs add up, histograms merge exactly) into one report.
     Report {
-        summary: PathBuf,
+        #[arg(required = true)]
+        summaries: Vec<PathBuf>,
+        /// Where to write; default: beside a single summary, or reports/<name>-merged-<n>-<time>.
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check a summary.json against its scenario's gates.
-    Gate { summary: PathBuf },
+    /// Check a summary.json against its scenario's gates, and against a baseline summary for the
+    /// max_regression gate.
+    Gate {
+        summary: PathBuf,
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -67,18 +75,44 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             println!("report: {}", dir.join("index.html").display());
             Ok(report::print_failures(&summary))
         }
-        Cmd::Report { summary, out } => {
-            let s = read_summary(&summary)?;
-            let dir =
-                out.unwrap_or_else(|| summary.parent().map(PathBuf::from).unwrap_or_default());
-            std::fs::create_dir_all(&dir)?;
-            report::write_into(&s, &dir)?;
+        Cmd::Report { summaries, out } => {
+            let single = summaries.len() == 1;
+            let parsed = summaries
+                .iter()
+                .map(read_summary)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let mut s = loadgen::merge::merge(parsed)?;
+            s.gates = report::evaluate_gates(&s, None);
+            let dir = match out {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)?;
+                    report::write_into(&s, &dir)?;
+                    dir
+                }
+                None if single => {
+                    let dir = summaries[0].parent().map(PathBuf::from).unwrap_or_default();
+                    report::write_into(&s, &dir)?;
+                    dir
+                }
+                None => report::write(&s, std::path::Path::new("reports"))?,
+            };
             print!("{}", report::terminal(&s));
-            Ok(true)
+            println!("report: {}", dir.join("index.html").display());
+            Ok(report::print_failures(&s))
         }
-        Cmd::Gate { summary } => {
+        Cmd::Gate { summary, baseline } => {
             let mut s = read_summary(&summary)?;
-            s.gates = report::evaluate_gates(&s);
+            let baseline = baseline.as_ref().map(read_summary).transpose()?;
+            s.gates = report::evaluate_gates(&s, baseline.as_ref());
+            for g in &s.gates {
+                println!(
+                    "{} {}: measured {:.3}, bound {:.3}",
+                    if g.passed { "ok  " } else { "FAIL" },
+                    g.name,
+                    g.value,
+                    g.bound
+                );
+            }
             Ok(report::print_failures(&s))
         }
     }

@@ -9,23 +9,76 @@ use crate::measure::{GateResult, Summary};
 pub const PRODUCE_REFERENCE: f64 = 0.66;
 pub const CONSUME_REFERENCE: f64 = 0.20;
 
-/// Evaluates the scenario's gates against the measured ratios.
-pub fn evaluate_gates(s: &Summary) -> Vec<GateResult> {
+/// Evaluates the scenario's gates; regression gates need a `baseline` summary.
+pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult> {
     let g = &s.scenario.gates;
     let mut out = Vec::new();
-    let mut gate = |name: &str, value: f64, bound: Option<f64>| {
+    let mut at_least = |name: String, value: f64, bound: Option<f64>| {
         if let Some(bound) = bound {
             out.push(GateResult {
-                name: name.into(),
+                name,
                 value,
                 bound,
                 passed: value >= bound,
             });
         }
     };
-    gate("produce_ratio_min", s.produce_ratio, g.produce_ratio_min);
+    at_least(
+        "produce_ratio_min".into(),
+        s.produce_ratio,
+        g.produce_ratio_min,
+    );
     if let Some(ratio) = s.consume_ratio {
-        gate("consume_ratio_min", ratio, g.consume_ratio_min);
+        at_least("consume_ratio_min".into(), ratio, g.consume_ratio_min);
+    }
+    if let Some(p) = s.phase("rest", "produce") {
+        at_least(
+            "rest_produce_min_records_per_s".into(),
+            p.rate(),
+            g.rest_produce_min_records_per_s,
+        );
+    }
+    if let Some(p) = s.phase("rest", "consume") {
+        at_least(
+            "rest_consume_min_records_per_s".into(),
+            p.rate(),
+            g.rest_consume_min_records_per_s,
+        );
+    }
+    if let (Some(max), Some(base)) = (g.max_regression, baseline) {
+        for p in &s.phases {
+            if let Some(before) = base.phase(&p.driver, &p.phase) {
+                at_least(
+                    format!("max_regression {} {}", p.driver, p.phase),
+                    p.rate(),
+                    Some(before.rate() * (1.0 - max)),
+                );
+            }
+        }
+    }
+    let mut at_most = |name: &str, value: u64, bound: Option<u64>| {
+        if let Some(bound) = bound {
+            out.push(GateResult {
+                name: name.into(),
+                value: value as f64,
+                bound: bound as f64,
+                passed: value <= bound,
+            });
+        }
+    };
+    if let Some(p) = s.phase("rest", "produce") {
+        at_most(
+            "rest_produce_p99_max_us",
+            p.latency.p99_us,
+            g.rest_produce_p99_max_us,
+        );
+    }
+    if let Some(p) = s.phase("rest", "consume") {
+        at_most(
+            "rest_consume_p99_max_us",
+            p.latency.p99_us,
+            g.rest_consume_p99_max_us,
+        );
     }
     out
 }

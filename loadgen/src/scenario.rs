@@ -85,6 +85,17 @@ pub struct Gates {
     pub produce_ratio_min: Option<f64>,
     /// Minimum REST/native consume throughput ratio.
     pub consume_ratio_min: Option<f64>,
+    /// Minimum REST produce throughput, records/s (steady state).
+    pub rest_produce_min_records_per_s: Option<f64>,
+    /// Minimum REST consume throughput, records/s (steady state).
+    pub rest_consume_min_records_per_s: Option<f64>,
+    /// Maximum p99 latency of a REST produce request, µs.
+    pub rest_produce_p99_max_us: Option<u64>,
+    /// Maximum p99 latency of a REST GET records request, µs.
+    pub rest_consume_p99_max_us: Option<u64>,
+    /// Largest allowed drop of each driver's throughput against a baseline summary
+    /// (`loadgen gate --baseline`), as a fraction: 0.10 fails a run 10% slower.
+    pub max_regression: Option<f64>,
 }
 
 impl Scenario {
