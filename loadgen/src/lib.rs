@@ -18,15 +18,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use measure::{Check, Machine, PhaseResult, Progress, Summary};
+use measure::{Check, Machine, PeerRatio, PhaseResult, Progress, Summary};
 use scenario::{Phase, Scenario, Workload};
 use targets::Targets;
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
+/// Another REST proxy measured with the same workload (e.g. Confluent's, Karapace).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub name: String,
+    pub url: String,
+}
+
 pub async fn run(
     scenario: Scenario,
     bootstrap: Option<String>,
     proxy_url: Option<String>,
+    peers: Vec<Peer>,
 ) -> anyhow::Result<Summary> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let mut targets = Targets::start(bootstrap, proxy_url).await?;
@@ -40,20 +48,30 @@ pub async fn run(
 
     // Produce rounds alternate the drivers (ABBA...), so drift in the machine's speed during the
     // run affects both alike; the produce ratio is the median of the rounds' paired ratios.
-    let mut rounds: Vec<(PhaseResult, PhaseResult, String)> = Vec::new();
+    // Every REST endpoint measured: this project's proxy ("rest"), then the peers.
+    let mut endpoints = vec![Peer {
+        name: "rest".into(),
+        url: targets.proxy_url.clone(),
+    }];
+    endpoints.extend(peers);
+    let mut rounds: Vec<Round> = Vec::new();
     for round in 0..w.rounds {
-        let (native_topic, rest_topic) = (
-            format!("loadgen-{tag}-native-{round}"),
-            format!("loadgen-{tag}-rest-{round}"),
-        );
+        let native_topic = format!("loadgen-{tag}-native-{round}");
         targets.create_topic(&native_topic, w.partitions).await?;
-        targets.create_topic(&rest_topic, w.partitions).await?;
-        let native_first = round % 2 == 0;
+        let mut rest = Vec::new();
+        for e in &endpoints {
+            let topic = format!("loadgen-{tag}-{}-{round}", e.name);
+            targets.create_topic(&topic, w.partitions).await?;
+            rest.push((e.clone(), topic));
+        }
+        // Turns rotate every round (ABBA for one proxy) so drift hits every driver alike.
+        let turns = rest.len() + 1;
         let mut native = None;
-        let mut rest = None;
-        for native_turn in [native_first, !native_first] {
+        let mut measured = vec![None; rest.len()];
+        for k in 0..turns {
+            let turn = if round % 2 == 0 { k } else { turns - 1 - k };
             let p = Arc::new(Progress::default());
-            if native_turn {
+            if turn == 0 {
                 say(&format!(
                     "round {}/{}: native produce, {} records of {} B",
                     round + 1,
@@ -70,29 +88,34 @@ pub async fn run(
                 );
                 native = Some(observe(&targets, &w, &p, run).await?);
             } else {
+                let (e, topic) = &rest[turn - 1];
                 say(&format!(
-                    "round {}/{}: REST produce, {} records per request, {} clients",
+                    "round {}/{}: {} produce, {} records per request, {} clients",
                     round + 1,
                     w.rounds,
+                    e.name,
                     w.records_per_request,
                     w.concurrency
                 ));
-                let run = drivers::rest::produce(
-                    &targets.proxy_url,
-                    &rest_topic,
-                    &warmup_topic,
-                    &w,
-                    p.clone(),
-                );
-                rest = Some(observe(&targets, &w, &p, run).await?);
+                let run =
+                    drivers::rest::produce(&e.name, &e.url, topic, &warmup_topic, &w, p.clone());
+                measured[turn - 1] = Some(observe(&targets, &w, &p, run).await?);
             }
         }
-        let (native, rest) = (native.expect("ran"), rest.expect("ran"));
-        rounds.push((native, rest, rest_topic));
+        let rest = rest
+            .into_iter()
+            .zip(measured)
+            .map(|((e, topic), r)| (e.name, r.expect("ran"), topic))
+            .collect();
+        rounds.push(Round {
+            native: native.expect("ran"),
+            rest,
+        });
     }
     let consume_topic = format!("loadgen-{tag}-native-0");
-    let expected = rounds[0].0.records;
-    let consumed = if w.phases.contains(&Phase::Consume) {
+    let expected = rounds[0].native.records;
+    let mut consumed = Vec::new();
+    if w.phases.contains(&Phase::Consume) {
         say(&format!(
             "native consume: {expected} records, {} consumers",
             w.consumers
@@ -100,51 +123,82 @@ pub async fn run(
         let p = Arc::new(Progress::default());
         let run =
             drivers::native::consume(&targets.bootstrap, &consume_topic, &w, expected, p.clone());
-        let native = observe(&targets, &w, &p, run).await?;
-        say(&format!("REST consume: max_bytes {}", w.max_bytes));
-        let p = Arc::new(Progress::default());
-        let run =
-            drivers::rest::consume(&targets.proxy_url, &consume_topic, &w, expected, p.clone());
-        Some((native, observe(&targets, &w, &p, run).await?))
-    } else {
-        None
-    };
+        consumed.push(observe(&targets, &w, &p, run).await?);
+        for e in &endpoints {
+            say(&format!("{} consume: max_bytes {}", e.name, w.max_bytes));
+            let p = Arc::new(Progress::default());
+            let run =
+                drivers::rest::consume(&e.name, &e.url, &consume_topic, &w, expected, p.clone());
+            consumed.push(observe(&targets, &w, &p, run).await?);
+        }
+    }
     say("verifying delivery");
     let mut checks = Vec::new();
-    for (i, (native, rest, rest_topic)) in rounds.iter().enumerate() {
-        let (stored, checksum) =
-            drivers::native::verify(&targets.bootstrap, rest_topic, w.partitions, rest.records)
-                .await?;
+    for (i, round) in rounds.iter().enumerate() {
         let n = i + 1;
+        let native = &round.native;
         checks.push(check(
             &format!("round {n}: native produce: no errors"),
             native.errors == 0,
             format!("{} errors", native.errors),
         ));
-        checks.push(check(
-            &format!("round {n}: REST produce: every acknowledged record is in Kafka exactly once"),
-            rest.errors == 0 && stored == w.records && checksum == rest.checksum,
-            format!(
-                "{} acknowledged, {stored} stored, checksums {} / {checksum}",
-                rest.records, rest.checksum
-            ),
-        ));
+        for (name, r, topic) in &round.rest {
+            let (stored, checksum) =
+                drivers::native::verify(&targets.bootstrap, topic, w.partitions, r.records).await?;
+            checks.push(check(
+                &format!(
+                    "round {n}: {name} produce: every acknowledged record is in Kafka exactly once"
+                ),
+                r.errors == 0 && stored == w.records && checksum == r.checksum,
+                format!(
+                    "{} acknowledged, {stored} stored, checksums {} / {checksum}",
+                    r.records, r.checksum
+                ),
+            ));
+        }
     }
     targets.stop().await;
-    let mut ratios: Vec<f64> = rounds.iter().map(|(n, r, _)| r.rate() / n.rate()).collect();
-    ratios.sort_by(f64::total_cmp);
-    let produce_ratio = ratios[ratios.len() / 2];
-    let round_ratios = rounds.iter().map(|(n, r, _)| r.rate() / n.rate()).collect();
-    let first_native = rounds[0].0.clone();
-    let (natives, rests): (Vec<_>, Vec<_>) = rounds.into_iter().map(|(n, r, _)| (n, r)).unzip();
-    let mut phases = vec![measure::merge_rounds(natives), measure::merge_rounds(rests)];
-    let mut consume_ratio = None;
-    if let Some((native_consume, rest_consume)) = consumed {
-        checks.push(same_data("native consume", &native_consume, &first_native));
-        checks.push(same_data("REST consume", &rest_consume, &first_native));
-        consume_ratio = Some(rest_consume.rate() / native_consume.rate());
-        phases.extend([native_consume, rest_consume]);
+    let first_native = rounds[0].native.clone();
+    let mut phases = vec![measure::merge_rounds(
+        rounds.iter().map(|r| r.native.clone()).collect(),
+    )];
+    let mut ratios = Vec::new();
+    for (i, e) in endpoints.iter().enumerate() {
+        let paired: Vec<f64> = rounds
+            .iter()
+            .map(|r| r.rest[i].1.rate() / r.native.rate())
+            .collect();
+        let median = measure::median(&paired).expect("at least one round");
+        ratios.push((e.name.clone(), median, paired));
+        phases.push(measure::merge_rounds(
+            rounds.iter().map(|r| r.rest[i].1.clone()).collect(),
+        ));
     }
+    let mut consume_ratios = vec![None; endpoints.len()];
+    if let Some((native_consume, rest)) = consumed.split_first() {
+        checks.push(same_data("native consume", native_consume, &first_native));
+        for (i, r) in rest.iter().enumerate() {
+            checks.push(same_data(
+                &format!("{} consume", r.driver),
+                r,
+                &first_native,
+            ));
+            consume_ratios[i] = Some(r.rate() / native_consume.rate());
+        }
+        phases.extend(consumed.iter().cloned());
+    }
+    let (_, produce_ratio, round_ratios) = ratios[0].clone();
+    let consume_ratio = consume_ratios[0];
+    let peer_ratios = ratios
+        .iter()
+        .zip(&consume_ratios)
+        .skip(1)
+        .map(|((name, produce, _), consume)| PeerRatio {
+            name: name.clone(),
+            produce: *produce,
+            consume: *consume,
+        })
+        .collect();
     let mut summary = Summary {
         scenario,
         started_at,
@@ -156,12 +210,19 @@ pub async fn run(
         phases,
         produce_ratio,
         produce_round_ratios: round_ratios,
+        peers: peer_ratios,
         consume_ratio,
         checks,
         gates: Vec::new(),
     };
     summary.gates = report::evaluate_gates(&summary, None);
     Ok(summary)
+}
+
+/// One produce round: the native run and each REST endpoint's (name, result, topic).
+struct Round {
+    native: PhaseResult,
+    rest: Vec<(String, PhaseResult, String)>,
 }
 
 fn say(msg: &str) {

@@ -26,6 +26,9 @@ enum Cmd {
         /// Use this REST proxy instead of starting kafka-proxy.
         #[arg(long)]
         proxy_url: Option<String>,
+        /// Also measure another REST proxy on the same cluster, as NAME=URL (repeatable).
+        #[arg(long = "peer", value_name = "NAME=URL")]
+        peers: Vec<String>,
         /// Parent directory of the report directory.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
@@ -66,10 +69,15 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             scenario,
             bootstrap_servers,
             proxy_url,
+            peers,
             out,
         } => {
             let scenario = Scenario::load(&scenario)?;
-            let summary = loadgen::run(scenario, bootstrap_servers, proxy_url).await?;
+            let peers = peers
+                .iter()
+                .map(|p| parse_peer(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let summary = loadgen::run(scenario, bootstrap_servers, proxy_url, peers).await?;
             let dir = report::write(&summary, &out)?;
             print!("{}", report::terminal(&summary));
             println!("report: {}", dir.join("index.html").display());
@@ -115,6 +123,25 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             Ok(report::print_failures(&s))
         }
+    }
+}
+
+fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
+    match p.split_once('=') {
+        Some((name, url))
+            if !name.is_empty()
+                && name != "rest"
+                && name != "native"
+                && url.starts_with("http") =>
+        {
+            Ok(loadgen::Peer {
+                name: name.to_string(),
+                url: url.trim_end_matches('/').to_string(),
+            })
+        }
+        _ => anyhow::bail!(
+            "--peer expects NAME=URL (a name other than rest/native, an http URL), got `{p}`"
+        ),
     }
 }
 

@@ -218,6 +218,18 @@ impl PhaseResult {
     }
 }
 
+/// The median (the mean of the middle two for an even count); None when empty.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 /// Merges one driver's rounds of a phase: totals add up, histograms merge exactly, series are
 /// laid end to end, and the steady rate is the median of the rounds'.
 pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
@@ -250,8 +262,7 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
     merged.records_per_s = merged.records as f64 / s;
     merged.mib_per_s = merged.bytes as f64 / s / (1024.0 * 1024.0);
     merged.requests_per_s = merged.requests as f64 / s;
-    steady.sort_by(f64::total_cmp);
-    merged.steady_records_per_s = steady.get(steady.len() / 2).copied();
+    merged.steady_records_per_s = median(&steady);
     if let Some(h) = histogram {
         merged.latency = h.summary();
     }
@@ -297,6 +308,14 @@ pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+}
+
+/// A peer proxy's throughput ratios to native.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerRatio {
+    pub name: String,
+    pub produce: f64,
+    pub consume: Option<f64>,
 }
 
 /// A gate's verdict.
@@ -347,6 +366,9 @@ pub struct Summary {
     /// Each produce round's REST/native ratio, in run order.
     #[serde(default)]
     pub produce_round_ratios: Vec<f64>,
+    /// Other REST proxies measured in the same run (`--peer`), against the same native baseline.
+    #[serde(default)]
+    pub peers: Vec<PeerRatio>,
     /// None when the run had no consume phase.
     pub consume_ratio: Option<f64>,
     pub checks: Vec<Check>,
@@ -375,6 +397,13 @@ mod tests {
         assert_eq!(a.len(), 100);
         assert_eq!(u64::from_le_bytes(a[..8].try_into().unwrap()), 1);
         assert_ne!(value_checksum(&a), value_checksum(&b));
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[0.6, 0.8]), Some(0.7));
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
         produce.ok_or_else(|| anyhow::anyhow!("the summaries have no produce phases"))?;
     merged.consume_ratio = consume;
     merged.produce_round_ratios = Vec::new();
+    merged.peers = Vec::new(); // peers' ratios are in the merged phases
     merged.gates = Vec::new();
     Ok(merged)
 }
@@ -139,6 +140,7 @@ mod tests {
             ],
             produce_ratio: rest_k as f64 / native_k as f64,
             produce_round_ratios: vec![],
+            peers: vec![],
             consume_ratio: None,
             checks: vec![],
             gates: vec![],

@@ -153,6 +153,14 @@ pub fn terminal(s: &Summary) -> String {
     let consume = s
         .consume_ratio
         .map_or("-".to_string(), |r| format!("{r:.2}"));
+    for peer in &s.peers {
+        let consume = peer.consume.map_or("-".to_string(), |r| format!("{r:.2}"));
+        let _ = writeln!(
+            t,
+            "peer {}/native: produce {:.2}, consume {consume}",
+            peer.name, peer.produce
+        );
+    }
     if s.produce_round_ratios.len() > 1 {
         let rounds: Vec<String> = s
             .produce_round_ratios

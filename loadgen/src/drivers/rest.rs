@@ -39,6 +39,7 @@ fn client(pool: usize) -> anyhow::Result<reqwest::Client> {
 /// request; latency is per request. One request per client to `warmup_topic` first opens the
 /// connections and warms the proxy, outside the measured window.
 pub async fn produce(
+    driver: &str,
     proxy: &str,
     topic: &str,
     warmup_topic: &str,
@@ -129,7 +130,7 @@ pub async fn produce(
     }
     let elapsed = start.elapsed();
     Ok(PhaseResult::new(
-        "rest",
+        driver,
         "produce",
         w.records - errors,
         bytes,
@@ -181,6 +182,7 @@ struct RecordReply<'a> {
 /// Reads `expected` records of `topic` from the beginning with `w.consumers` instances, each
 /// manually assigned its share of partitions; latency is per GET records.
 pub async fn consume(
+    driver: &str,
     proxy: &str,
     topic: &str,
     w: &Workload,
@@ -188,7 +190,7 @@ pub async fn consume(
     progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
     let http = client(w.consumers)?;
-    let group = format!("loadgen-rest-{}-{}", std::process::id(), topic);
+    let group = format!("loadgen-{driver}-{}-{}", std::process::id(), topic);
     let mut instances = Vec::new();
     for (i, partitions) in deal(w.partitions, w.consumers).into_iter().enumerate() {
         let create =
@@ -283,6 +285,6 @@ pub async fn consume(
         let _ = http.delete(base).send().await;
     }
     Ok(PhaseResult::new(
-        "rest", "consume", records, bytes, requests, 0, elapsed, "request", &rec, checksum,
+        driver, "consume", records, bytes, requests, 0, elapsed, "request", &rec, checksum,
     ))
 }
