@@ -175,6 +175,9 @@ pub struct PhaseResult {
     /// Records per second with the warm-up window excluded (None for a too-short phase).
     #[serde(default)]
     pub steady_records_per_s: Option<f64>,
+    /// Open loop only: how late sends were against their intended times.
+    #[serde(default)]
+    pub schedule_lag: Option<Latency>,
 }
 
 impl PhaseResult {
@@ -214,6 +217,7 @@ impl PhaseResult {
             proxy_rss_max_bytes: None,
             series: Vec::new(),
             steady_records_per_s: None,
+            schedule_lag: None,
         }
     }
 }

@@ -153,6 +153,14 @@ pub fn terminal(s: &Summary) -> String {
     let consume = s
         .consume_ratio
         .map_or("-".to_string(), |r| format!("{r:.2}"));
+    for p in s.phases.iter().filter(|p| p.schedule_lag.is_some()) {
+        let l = p.schedule_lag.as_ref().expect("filtered");
+        let _ = writeln!(
+            t,
+            "{} {} schedule lag: p50 {} µs, p99 {} µs, max {} µs",
+            p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
+        );
+    }
     for peer in &s.peers {
         let consume = peer.consume.map_or("-".to_string(), |r| format!("{r:.2}"));
         let _ = writeln!(
@@ -253,7 +261,30 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
             l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us, p.errors, mib(p.proxy_rss_max_bytes)
         );
     }
-    let _ = write!(h, "</table><p>Produce ratio by round (alternating drivers; the median is used): {}</p><p>Proxy resident memory when idle: {}</p><h2>Checks and gates</h2><table><tr><th>name</th><th>result</th><th>detail</th></tr>", s.produce_round_ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", "), mib(s.proxy_rss_idle_bytes));
+    let lags: String = s
+        .phases
+        .iter()
+        .filter_map(|p| {
+            let l = p.schedule_lag.as_ref()?;
+            Some(format!(
+                "<p>{} {} schedule lag (open loop): p50 {} µs, p99 {} µs, max {} µs</p>",
+                p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
+            ))
+        })
+        .collect();
+    let rounds: Vec<String> = s
+        .produce_round_ratios
+        .iter()
+        .map(|r| format!("{r:.3}"))
+        .collect();
+    let _ = write!(
+        h,
+        "</table>{lags}<p>Produce ratio by round (alternating drivers; the median is used): {}</p>\
+         <p>Proxy resident memory when idle: {}</p><h2>Checks and gates</h2>\
+         <table><tr><th>name</th><th>result</th><th>detail</th></tr>",
+        rounds.join(", "),
+        mib(s.proxy_rss_idle_bytes)
+    );
     for c in &s.checks {
         let _ = write!(
             h,

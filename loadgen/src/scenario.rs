@@ -47,6 +47,9 @@ pub struct Workload {
     pub bucket_ms: u64,
     /// Produce rounds per driver, alternating native and REST; `records` each.
     pub rounds: u32,
+    /// Open loop: produce at this fixed rate (records/s) and measure latency from each send's
+    /// intended time. Absent: closed loop, as fast as possible.
+    pub rate_records_per_s: Option<f64>,
 }
 
 /// A phase of a run.
@@ -73,6 +76,7 @@ impl Default for Workload {
             warmup_ms: 250,
             bucket_ms: 1000,
             rounds: 1,
+            rate_records_per_s: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod native;
 pub mod rest;
+pub mod schedule;
 
 use std::ops::Range;
 

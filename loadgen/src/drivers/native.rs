@@ -89,11 +89,26 @@ pub async fn produce(
     let mut senders = Vec::new();
     for records in work {
         let (producer, topic, keys) = (producer.clone(), topic.to_string(), w.keys);
+        let rate = w.rate_records_per_s;
         senders.push(tokio::task::spawn_blocking(
-            move || -> anyhow::Result<(u64, u64, u64)> {
+            move || -> anyhow::Result<(u64, u64, u64, Recorder)> {
                 let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
+                let mut lag = Recorder::default();
                 let epoch = producer.context().epoch;
-                for (key, value) in &records {
+                for (i, (key, value)) in records.iter().enumerate() {
+                    // Open loop: record i is due at start + i / rate, and its latency counts from then.
+                    let intended = match rate {
+                        Some(rate) => {
+                            let due = start + Duration::from_secs_f64(i as f64 / rate);
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            }
+                            lag.record(due.elapsed());
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     checksum = checksum.wrapping_add(value_checksum(value));
                     bytes += (value.len() + if keys { key.len() } else { 0 }) as u64;
                     loop {
@@ -101,7 +116,7 @@ pub async fn produce(
                             Instant::now() < deadline,
                             "native produce exceeded phase_timeout_s"
                         );
-                        let sent_ns = epoch.elapsed().as_nanos() as usize;
+                        let sent_ns = intended.saturating_duration_since(epoch).as_nanos() as usize;
                         let mut record =
                             BaseRecord::<str, [u8], usize>::with_opaque_to(&topic, sent_ns)
                                 .payload(value);
@@ -123,16 +138,18 @@ pub async fn produce(
                         }
                     }
                 }
-                Ok((checksum, bytes, failed))
+                Ok((checksum, bytes, failed, lag))
             },
         ));
     }
     let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
+    let mut lag = Recorder::default();
     for s in senders {
-        let (c, b, f) = s.await??;
+        let (c, b, f, l) = s.await??;
         checksum = checksum.wrapping_add(c);
         bytes += b;
         failed += f;
+        lag.merge(&l);
     }
     let remaining = deadline.saturating_duration_since(Instant::now());
     let flusher = producer.clone();
@@ -140,7 +157,13 @@ pub async fn produce(
     let elapsed = start.elapsed();
     let errors = failed + producer.context().errors.load(Ordering::Relaxed);
     let latency = std::mem::take(&mut *producer.context().latency.lock().expect("poisoned"));
-    Ok(PhaseResult::new(
+    let open = w.rate_records_per_s.is_some();
+    let latency_of = if open {
+        "record, from its intended send time"
+    } else {
+        "record"
+    };
+    let mut result = PhaseResult::new(
         "native",
         "produce",
         w.records - errors,
@@ -148,10 +171,12 @@ pub async fn produce(
         w.records,
         errors,
         elapsed,
-        "record",
+        latency_of,
         &latency,
         checksum,
-    ))
+    );
+    result.schedule_lag = open.then(|| lag.summary());
+    Ok(result)
 }
 
 /// Reads `expected` records of `topic` from the beginning with `w.consumers` consumers.

@@ -10,6 +10,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::schedule::Schedule;
 use super::{deal, split};
 use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
 use crate::scenario::Workload;
@@ -79,17 +80,28 @@ pub async fn produce(
     let start = Instant::now();
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let mut tasks = Vec::new();
-    for (bodies, checksum, bytes) in work {
+    let streams = work.len();
+    let request_rate = w
+        .rate_records_per_s
+        .map(|r| r / w.records_per_request as f64);
+    for (j, (bodies, checksum, bytes)) in work.into_iter().enumerate() {
         let (http, url, progress) = (http.clone(), url.clone(), progress.clone());
+        let schedule = match request_rate {
+            Some(rate) => Schedule::open(start, rate, j, streams),
+            None => Schedule::closed(start),
+        };
         tasks.push(tokio::spawn(async move {
             let mut rec = Recorder::default();
+            let mut lag = Recorder::default();
             let (mut errors, mut requests) = (0u64, 0u64);
-            for (body, records) in bodies {
+            for (k, (body, records)) in bodies.into_iter().enumerate() {
                 anyhow::ensure!(
                     Instant::now() < deadline,
                     "REST produce exceeded phase_timeout_s"
                 );
-                let sent = Instant::now();
+                // Latency counts from the intended send time (the actual one in a closed loop).
+                let sent = schedule.wait(k as u64).await;
+                lag.record(sent.elapsed());
                 let resp = http
                     .post(&url)
                     .header("content-type", BINARY)
@@ -115,21 +127,29 @@ pub async fn produce(
                 errors += failed;
                 progress.add(records - failed);
             }
-            Ok((rec, checksum, errors, requests, bytes))
+            Ok((rec, lag, checksum, errors, requests, bytes))
         }));
     }
     let mut rec = Recorder::default();
+    let mut lag = Recorder::default();
     let (mut checksum, mut errors, mut requests, mut bytes) = (0u64, 0u64, 0u64, 0u64);
     for t in tasks {
-        let (r, c, e, n, b) = t.await??;
+        let (r, l, c, e, n, b) = t.await??;
         rec.merge(&r);
+        lag.merge(&l);
         checksum = checksum.wrapping_add(c);
         errors += e;
         requests += n;
         bytes += b;
     }
     let elapsed = start.elapsed();
-    Ok(PhaseResult::new(
+    let open = w.rate_records_per_s.is_some();
+    let latency_of = if open {
+        "request, from its intended send time"
+    } else {
+        "request"
+    };
+    let mut result = PhaseResult::new(
         driver,
         "produce",
         w.records - errors,
@@ -137,10 +157,12 @@ pub async fn produce(
         requests,
         errors,
         elapsed,
-        "request",
+        latency_of,
         &rec,
         checksum,
-    ))
+    );
+    result.schedule_lag = open.then(|| lag.summary());
+    Ok(result)
 }
 
 /// One binary-format produce body for `ids`: (body, checksum of values, key+value bytes).
