@@ -241,3 +241,112 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
     }
     Ok(svg)
 }
+
+/// Capacity sweep for one value size: REST produce rate (or p99) against records per request,
+/// one curve per concurrency, the capacity point ringed.
+pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, String> {
+    let points: Vec<_> = s
+        .sweep
+        .iter()
+        .filter(|p| p.value_bytes == value_bytes)
+        .collect();
+    let y_of = |p: &crate::measure::SweepPoint| {
+        if p99 {
+            p.p99_us as f64
+        } else {
+            p.records_per_s
+        }
+    };
+    let max_x = points
+        .iter()
+        .map(|p| p.records_per_request)
+        .max()
+        .unwrap_or(1) as f64;
+    let max_y = points.iter().map(|p| y_of(p)).fold(1.0, f64::max);
+    let mut concurrencies: Vec<usize> = points.iter().map(|p| p.concurrency).collect();
+    concurrencies.sort();
+    concurrencies.dedup();
+    let palette = [
+        RGBColor(25, 118, 210),
+        RGBColor(230, 81, 0),
+        RGBColor(0, 137, 123),
+        RGBColor(142, 36, 170),
+        RGBColor(109, 76, 65),
+    ];
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let title = if p99 {
+            format!("p99 per request vs batch size ({value_bytes} B values)")
+        } else {
+            format!("REST produce rate vs batch size ({value_bytes} B values); ringed: capacity")
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
+            .build_cartesian_2d((0.8..max_x * 1.3).log_scale(), 0.0..max_y * 1.15)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("records per request (log scale)")
+            .y_desc(if p99 { "p99 µs" } else { "records/s" })
+            .y_label_formatter(&|v| {
+                if p99 {
+                    format!("{:.0} ms", v / 1000.0)
+                } else {
+                    format!("{:.0}k", v / 1000.0)
+                }
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, c) in concurrencies.iter().enumerate() {
+            let color = palette[i % palette.len()];
+            let mut line: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.concurrency == *c)
+                .map(|p| (p.records_per_request as f64, y_of(p)))
+                .collect();
+            line.sort_by(|a, b| a.0.total_cmp(&b.0));
+            chart
+                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(format!("{c} clients"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    line.iter()
+                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(cap) = points.iter().find(|p| p.capacity) {
+            let at = (cap.records_per_request as f64, y_of(cap));
+            chart
+                .draw_series(std::iter::once(Circle::new(at, 9, BLACK.stroke_width(2))))
+                .map_err(|e| e.to_string())?;
+            if !p99 {
+                // Anchored at the point, drawn up and to the left so it stays inside the plot.
+                let text = format!("capacity {:.0}k/s", cap.records_per_s / 1000.0);
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at(at) + Text::new(text, (-150, -24), ("sans-serif", 14)),
+                    ))
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}

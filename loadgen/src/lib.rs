@@ -11,6 +11,7 @@ pub mod measure;
 pub mod merge;
 pub mod report;
 pub mod scenario;
+pub mod sweep;
 pub mod targets;
 
 use std::future::Future;
@@ -43,6 +44,30 @@ pub async fn run(
     let proxy_rss_idle_bytes = targets.proxy_rss();
 
     let tag = format!("{}-{}", scenario.name, std::process::id());
+    if let Some(sw) = scenario.sweep.clone() {
+        let (phases, points, checks) = sweep::run(&scenario, &sw, &targets, &tag).await?;
+        targets.stop().await;
+        let produce_ratio = sweep::capacity_ratio(&points).unwrap_or(0.0);
+        let mut summary = Summary {
+            scenario,
+            started_at,
+            git_commit: git_commit(),
+            machine: Machine::current(),
+            bootstrap_servers: targets.bootstrap.clone(),
+            proxy_url: targets.proxy_url.clone(),
+            proxy_rss_idle_bytes,
+            phases,
+            produce_ratio,
+            produce_round_ratios: Vec::new(),
+            peers: Vec::new(),
+            sweep: points,
+            consume_ratio: None,
+            checks,
+            gates: Vec::new(),
+        };
+        summary.gates = report::evaluate_gates(&summary, None);
+        return Ok(summary);
+    }
     let warmup_topic = format!("loadgen-{tag}-warmup");
     targets.create_topic(&warmup_topic, w.partitions).await?;
 
@@ -211,6 +236,7 @@ pub async fn run(
         produce_ratio,
         produce_round_ratios: round_ratios,
         peers: peer_ratios,
+        sweep: Vec::new(),
         consume_ratio,
         checks,
         gates: Vec::new(),
@@ -225,11 +251,11 @@ struct Round {
     rest: Vec<(String, PhaseResult, String)>,
 }
 
-fn say(msg: &str) {
+pub(crate) fn say(msg: &str) {
     eprintln!("loadgen: {msg}");
 }
 
-fn check(name: &str, passed: bool, detail: String) -> Check {
+pub(crate) fn check(name: &str, passed: bool, detail: String) -> Check {
     Check {
         name: name.to_string(),
         passed,
@@ -250,7 +276,7 @@ fn same_data(name: &str, read: &PhaseResult, written: &PhaseResult) -> Check {
 
 /// Runs a phase while sampling its progress (for the time series and the steady-state rate) and
 /// the local proxy's resident memory, every 20 ms.
-async fn observe<F>(
+pub(crate) async fn observe<F>(
     targets: &Targets,
     w: &Workload,
     progress: &Progress,

@@ -314,6 +314,24 @@ pub struct Check {
     pub detail: String,
 }
 
+/// One point of a capacity sweep (REST produce).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepPoint {
+    pub value_bytes: usize,
+    pub records_per_request: usize,
+    pub concurrency: usize,
+    pub records_per_s: f64,
+    pub requests_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// REST/native for this value size.
+    pub ratio: f64,
+    /// Every acknowledged record of the point is in Kafka exactly once.
+    pub verified: bool,
+    /// The highest rate with p99 under the bound, for its value size.
+    pub capacity: bool,
+}
+
 /// A peer proxy's throughput ratios to native.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeerRatio {
@@ -373,6 +391,9 @@ pub struct Summary {
     /// Other REST proxies measured in the same run (`--peer`), against the same native baseline.
     #[serde(default)]
     pub peers: Vec<PeerRatio>,
+    /// Capacity sweep points, when the scenario has a `[sweep]`.
+    #[serde(default)]
+    pub sweep: Vec<SweepPoint>,
     /// None when the run had no consume phase.
     pub consume_ratio: Option<f64>,
     pub checks: Vec<Check>,

@@ -141,6 +141,7 @@ mod tests {
             produce_ratio: rest_k as f64 / native_k as f64,
             produce_round_ratios: vec![],
             peers: vec![],
+            sweep: vec![],
             consume_ratio: None,
             checks: vec![],
             gates: vec![],

@@ -161,6 +161,15 @@ pub fn terminal(s: &Summary) -> String {
             p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
         );
     }
+    for p in &s.sweep {
+        let _ =
+            writeln!(
+            t,
+            "sweep {:>6} B {:>5}/req {:>4} clients: {:>10.0} records/s p99 {:>8} µs ratio {:.2}{}",
+            p.value_bytes, p.records_per_request, p.concurrency, p.records_per_s, p.p99_us, p.ratio,
+            if p.capacity { "  <- capacity" } else { "" }
+        );
+    }
     for peer in &s.peers {
         let consume = peer.consume.map_or("-".to_string(), |r| format!("{r:.2}"));
         let _ = writeln!(
@@ -215,6 +224,48 @@ fn esc(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The capacity-sweep section: charts per value size and a table of every point.
+fn sweep_html(s: &Summary) -> String {
+    if s.sweep.is_empty() {
+        return String::new();
+    }
+    let mut sizes: Vec<usize> = s.sweep.iter().map(|p| p.value_bytes).collect();
+    sizes.dedup();
+    let mut h = String::from("<h2>Capacity sweep</h2>");
+    let bound = s.scenario.sweep.as_ref().map_or(0, |sw| sw.p99_bound_us);
+    for size in sizes {
+        if let Some(c) = s.sweep.iter().find(|p| p.value_bytes == size && p.capacity) {
+            let _ = write!(
+                h,
+                "<p><b>Capacity for {size}-byte values: {:.0} records/s</b> at {} records/request and {} clients, p99 {} µs (bound {bound} µs).</p>",
+                c.records_per_s, c.records_per_request, c.concurrency, c.p99_us
+            );
+        } else {
+            let _ = write!(
+                h,
+                "<p><b>No point with {size}-byte values met the p99 bound of {bound} µs.</b></p>"
+            );
+        }
+        let _ = write!(
+            h,
+            "<figure>{}</figure><figure>{}</figure>",
+            chart(crate::charts::sweep(s, size, false)),
+            chart(crate::charts::sweep(s, size, true))
+        );
+    }
+    h.push_str("<table><tr><th>value B</th><th>records/request</th><th>clients</th><th>records/s</th><th>requests/s</th><th>p50 µs</th><th>p99 µs</th><th>REST/native</th><th>verified</th><th>capacity</th></tr>");
+    for p in &s.sweep {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{}</td><td>{}</td></tr>",
+            p.value_bytes, p.records_per_request, p.concurrency, p.records_per_s, p.requests_per_s, p.p50_us, p.p99_us, p.ratio,
+            if p.verified { "yes" } else { "NO" }, if p.capacity { "◀" } else { "" }
+        );
+    }
+    h.push_str("</table>");
+    h
+}
+
 /// A chart, or a visible note when it could not be drawn.
 fn chart(drawn: Result<String, String>) -> String {
     drawn.unwrap_or_else(|e| format!("<p>chart unavailable: {}</p>", esc(&e)))
@@ -237,7 +288,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
 <h2>REST / native throughput</h2><figure>{ratios}</figure>
 <h2>Throughput over time</h2><figure>{series}</figure>
 <h2>Latency</h2><figure>{latency}</figure>
-<h2>Phases</h2><table><tr><th>driver</th><th>phase</th><th>steady records/s</th><th>records/s</th><th>MiB/s</th><th>requests/s</th><th>latency of</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>errors</th><th>proxy RSS max</th></tr>"#,
+{sweep}<h2>Phases</h2><table><tr><th>driver</th><th>phase</th><th>steady records/s</th><th>records/s</th><th>MiB/s</th><th>requests/s</th><th>latency of</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>errors</th><th>proxy RSS max</th></tr>"#,
         name = esc(&s.scenario.name),
         color = verdict.1,
         v = verdict.0,
@@ -250,6 +301,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         ratios = chart(crate::charts::ratios(s)),
         series = chart(crate::charts::throughput(s)),
         latency = chart(crate::charts::latency(s)),
+        sweep = sweep_html(s),
     );
     for p in &s.phases {
         let l = &p.latency;

@@ -15,6 +15,34 @@ pub struct Scenario {
     pub workload: Workload,
     #[serde(default)]
     pub gates: Gates,
+    /// A capacity sweep instead of a single comparison.
+    pub sweep: Option<Sweep>,
+}
+
+/// Capacity sweep: REST produce over every combination of the lists, each point against the native
+/// baseline for its value size. The report plots the curves and names, per value size, the
+/// highest rate sustained with p99 under `p99_bound_us`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    pub records_per_request: Vec<usize>,
+    pub concurrency: Vec<usize>,
+    #[serde(default = "Sweep::default_value_bytes")]
+    pub value_bytes: Vec<usize>,
+    /// Requests each client sends at each point (so a point's size scales with its batch size).
+    #[serde(default = "Sweep::default_requests_per_client")]
+    pub requests_per_client: u64,
+    /// p99 bound of a produce request, µs.
+    pub p99_bound_us: u64,
+}
+
+impl Sweep {
+    fn default_value_bytes() -> Vec<usize> {
+        vec![100]
+    }
+    fn default_requests_per_client() -> u64 {
+        200
+    }
 }
 
 /// What every driver does.
@@ -113,6 +141,29 @@ impl Scenario {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if let Some(sw) = &self.sweep {
+            anyhow::ensure!(
+                !sw.records_per_request.is_empty()
+                    && !sw.concurrency.is_empty()
+                    && !sw.value_bytes.is_empty(),
+                "sweep lists must not be empty"
+            );
+            anyhow::ensure!(
+                sw.records_per_request
+                    .iter()
+                    .chain(&sw.concurrency)
+                    .all(|&n| n >= 1),
+                "sweep values must be at least 1"
+            );
+            anyhow::ensure!(
+                sw.value_bytes.iter().all(|&n| n >= 16),
+                "sweep.value_bytes must be at least 16"
+            );
+            anyhow::ensure!(
+                sw.requests_per_client >= 1,
+                "sweep.requests_per_client must be at least 1"
+            );
+        }
         let w = &self.workload;
         anyhow::ensure!(w.partitions >= 1, "workload.partitions must be at least 1");
         anyhow::ensure!(w.records >= 1, "workload.records must be at least 1");
