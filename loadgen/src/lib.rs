@@ -96,6 +96,15 @@ pub async fn run(
         for k in 0..turns {
             let turn = if round % 2 == 0 { k } else { turns - 1 - k };
             let p = Arc::new(Progress::default());
+            let topic = if turn == 0 {
+                native_topic.clone()
+            } else {
+                rest[turn - 1].1.clone()
+            };
+            let e2e = w
+                .rate_records_per_s
+                .is_some()
+                .then(|| EndToEnd::start(&targets.bootstrap, &topic, &w));
             if turn == 0 {
                 say(&format!(
                     "round {}/{}: native produce, {} records of {} B",
@@ -111,7 +120,7 @@ pub async fn run(
                     &w,
                     p.clone(),
                 );
-                native = Some(observe(&targets, &w, &p, run).await?);
+                native = Some(EndToEnd::attach(e2e, observe(&targets, &w, &p, run).await?).await?);
             } else {
                 let (e, topic) = &rest[turn - 1];
                 say(&format!(
@@ -124,7 +133,8 @@ pub async fn run(
                 ));
                 let run =
                     drivers::rest::produce(&e.name, &e.url, topic, &warmup_topic, &w, p.clone());
-                measured[turn - 1] = Some(observe(&targets, &w, &p, run).await?);
+                measured[turn - 1] =
+                    Some(EndToEnd::attach(e2e, observe(&targets, &w, &p, run).await?).await?);
             }
         }
         let rest = rest
@@ -243,6 +253,45 @@ pub async fn run(
     };
     summary.gates = report::evaluate_gates(&summary, None);
     Ok(summary)
+}
+
+/// A consumer reading a topic while it is produced (open-loop runs), for end-to-end latency.
+struct EndToEnd {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    reader: tokio::task::JoinHandle<anyhow::Result<measure::Recorder>>,
+}
+
+impl EndToEnd {
+    fn start(bootstrap: &str, topic: &str, w: &Workload) -> EndToEnd {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (bootstrap, topic, partitions, records) = (
+            bootstrap.to_string(),
+            topic.to_string(),
+            w.partitions,
+            w.records,
+        );
+        let flag = stop.clone();
+        let reader = tokio::task::spawn_blocking(move || {
+            drivers::native::end_to_end(
+                &bootstrap,
+                &topic,
+                partitions,
+                records,
+                &flag,
+                Duration::from_secs(10),
+            )
+        });
+        EndToEnd { stop, reader }
+    }
+
+    /// Stops the reader once the produce phase is over and attaches what it measured.
+    async fn attach(e2e: Option<EndToEnd>, mut result: PhaseResult) -> anyhow::Result<PhaseResult> {
+        if let Some(e) = e2e {
+            e.stop.store(true, Ordering::Relaxed);
+            result.end_to_end = Some(e.reader.await??.summary());
+        }
+        Ok(result)
+    }
 }
 
 /// One produce round: the native run and each REST endpoint's (name, result, topic).

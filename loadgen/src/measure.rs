@@ -178,6 +178,10 @@ pub struct PhaseResult {
     /// Open loop only: how late sends were against their intended times.
     #[serde(default)]
     pub schedule_lag: Option<Latency>,
+    /// Open loop only: per record, from its timestamp to a concurrent consumer reading it (1 ms
+    /// resolution).
+    #[serde(default)]
+    pub end_to_end: Option<Latency>,
 }
 
 impl PhaseResult {
@@ -218,6 +222,7 @@ impl PhaseResult {
             series: Vec::new(),
             steady_records_per_s: None,
             schedule_lag: None,
+            end_to_end: None,
         }
     }
 }

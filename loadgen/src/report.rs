@@ -153,13 +153,18 @@ pub fn terminal(s: &Summary) -> String {
     let consume = s
         .consume_ratio
         .map_or("-".to_string(), |r| format!("{r:.2}"));
-    for p in s.phases.iter().filter(|p| p.schedule_lag.is_some()) {
-        let l = p.schedule_lag.as_ref().expect("filtered");
-        let _ = writeln!(
-            t,
-            "{} {} schedule lag: p50 {} µs, p99 {} µs, max {} µs",
-            p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
-        );
+    for p in &s.phases {
+        let lines = [
+            ("schedule lag", &p.schedule_lag),
+            ("end to end", &p.end_to_end),
+        ];
+        for (what, l) in lines.iter().filter_map(|(w, l)| l.as_ref().map(|l| (w, l))) {
+            let _ = writeln!(
+                t,
+                "{} {} {what}: p50 {} µs, p99 {} µs, max {} µs",
+                p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
+            );
+        }
     }
     for p in &s.sweep {
         let _ =
@@ -316,12 +321,20 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
     let lags: String = s
         .phases
         .iter()
-        .filter_map(|p| {
-            let l = p.schedule_lag.as_ref()?;
-            Some(format!(
-                "<p>{} {} schedule lag (open loop): p50 {} µs, p99 {} µs, max {} µs</p>",
-                p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
-            ))
+        .flat_map(|p| {
+            let lag = p.schedule_lag.as_ref().map(|l| {
+                format!(
+                    "<p>{} {} schedule lag (open loop): p50 {} µs, p99 {} µs, max {} µs</p>",
+                    p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
+                )
+            });
+            let e2e = p.end_to_end.as_ref().map(|l| {
+                format!(
+                    "<p>{} {} end-to-end latency, record timestamp to a concurrent consumer: p50 {} µs, p99 {} µs, max {} µs</p>",
+                    p.driver, p.phase, l.p50_us, l.p99_us, l.max_us
+                )
+            });
+            lag.into_iter().chain(e2e)
         })
         .collect();
     let rounds: Vec<String> = s

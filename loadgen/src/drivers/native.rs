@@ -290,3 +290,48 @@ pub async fn verify(
     })
     .await?
 }
+
+/// Reads `topic` while it is being produced and records, per record, the time from its timestamp
+/// (set when it was produced) to now: end-to-end latency, at the timestamps' 1 ms resolution.
+/// Ends after `expected` records, or `patience` after `stop` is raised. Blocking.
+pub fn end_to_end(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: u64,
+    stop: &std::sync::atomic::AtomicBool,
+    patience: Duration,
+) -> anyhow::Result<Recorder> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("loadgen-e2e-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    c.assign(&tpl)?;
+    let mut rec = Recorder::default();
+    let (mut seen, mut stopped_at) = (0u64, None::<Instant>);
+    while seen < expected {
+        if stop.load(Ordering::Relaxed) {
+            let at = *stopped_at.get_or_insert_with(Instant::now);
+            if at.elapsed() > patience {
+                break;
+            }
+        }
+        if let Some(m) = c.poll(Duration::from_millis(50)) {
+            let m = m?;
+            if let Some(ts) = m.timestamp().to_millis() {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                rec.record(Duration::from_millis((now_ms - ts).max(0) as u64));
+            }
+            seen += 1;
+        }
+    }
+    Ok(rec)
+}
