@@ -47,24 +47,16 @@ pub async fn run(
     if let Some(sw) = scenario.sweep.clone() {
         let (phases, points, checks) = sweep::run(&scenario, &sw, &targets, &tag).await?;
         targets.stop().await;
-        let produce_ratio = sweep::capacity_ratio(&points).unwrap_or(0.0);
-        let mut summary = Summary {
+        let mut summary = new_summary(
             scenario,
             started_at,
-            git_commit: git_commit(),
-            machine: Machine::current(),
-            bootstrap_servers: targets.bootstrap.clone(),
-            proxy_url: targets.proxy_url.clone(),
+            &targets,
             proxy_rss_idle_bytes,
             phases,
-            produce_ratio,
-            produce_round_ratios: Vec::new(),
-            peers: Vec::new(),
-            sweep: points,
-            consume_ratio: None,
             checks,
-            gates: Vec::new(),
-        };
+        );
+        summary.produce_ratio = sweep::capacity_ratio(&points).unwrap_or(0.0);
+        summary.sweep = points;
         summary.gates = report::evaluate_gates(&summary, None);
         return Ok(summary);
     }
@@ -234,7 +226,32 @@ pub async fn run(
             consume: *consume,
         })
         .collect();
-    let mut summary = Summary {
+    let mut summary = new_summary(
+        scenario,
+        started_at,
+        &targets,
+        proxy_rss_idle_bytes,
+        phases,
+        checks,
+    );
+    summary.produce_ratio = produce_ratio;
+    summary.produce_round_ratios = round_ratios;
+    summary.peers = peer_ratios;
+    summary.consume_ratio = consume_ratio;
+    summary.gates = report::evaluate_gates(&summary, None);
+    Ok(summary)
+}
+
+/// A summary with the run's facts; ratios, sweep points and gates are filled in by the caller.
+fn new_summary(
+    scenario: Scenario,
+    started_at: String,
+    targets: &Targets,
+    proxy_rss_idle_bytes: Option<u64>,
+    phases: Vec<PhaseResult>,
+    checks: Vec<Check>,
+) -> Summary {
+    Summary {
         scenario,
         started_at,
         git_commit: git_commit(),
@@ -243,16 +260,14 @@ pub async fn run(
         proxy_url: targets.proxy_url.clone(),
         proxy_rss_idle_bytes,
         phases,
-        produce_ratio,
-        produce_round_ratios: round_ratios,
-        peers: peer_ratios,
+        produce_ratio: 0.0,
+        produce_round_ratios: Vec::new(),
+        peers: Vec::new(),
         sweep: Vec::new(),
-        consume_ratio,
+        consume_ratio: None,
         checks,
         gates: Vec::new(),
-    };
-    summary.gates = report::evaluate_gates(&summary, None);
-    Ok(summary)
+    }
 }
 
 /// A consumer reading a topic while it is produced (open-loop runs), for end-to-end latency.
