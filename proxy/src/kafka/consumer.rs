@@ -9,19 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
-
 use futures_util::FutureExt;
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
-};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::types::RDKafkaRespErr;
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use super::alignment::InstanceContext;
 use super::error::{blocking, Error};
 use super::metadata::Metadata;
 use crate::formats::{EmbeddedFormat, FormatError};
@@ -153,11 +148,7 @@ impl Instance {
         let auto_commit = config
             .get("enable.auto.commit")
             .is_none_or(|v| v != "false");
-        let context = InstanceContext {
-            metadata,
-            skips: Mutex::new(Vec::new()),
-            has_skips: AtomicBool::new(false),
-        };
+        let context = InstanceContext::new(metadata);
         let consumer: KafkaConsumer = config
             .create_with_context(context)
             .map_err(|e| Error::InvalidConfig(e.to_string()))?;
@@ -540,119 +531,6 @@ impl Instance {
     }
 }
 
-/// Per-consumer callbacks: starts every partition at a record-batch boundary and drops the records
-/// before the requested offset (see [`Metadata::batch_start`]), including on group rebalances.
-pub struct InstanceContext {
-    metadata: Arc<Metadata>,
-    /// (partition, first offset to deliver) for partitions started before that offset.
-    skips: Mutex<Vec<(TopicPartition, i64)>>,
-    has_skips: AtomicBool,
-}
-
-impl ClientContext for InstanceContext {}
-
-impl ConsumerContext for InstanceContext {
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
-        let result = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                // This runs inside a poll on an async worker, and the alignment makes broker
-                // requests: let the runtime move its other tasks elsewhere meanwhile.
-                off_the_runtime(|| self.align_to_committed(consumer, tpl));
-                if cooperative {
-                    consumer.incremental_assign(tpl)
-                } else {
-                    consumer.assign(tpl)
-                }
-            }
-            _ if cooperative && err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                consumer.incremental_unassign(tpl)
-            }
-            _ => consumer.unassign(),
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "applying a rebalance failed");
-        }
-    }
-}
-
-impl InstanceContext {
-    /// Where to start fetching to deliver from `offset`; remembers what to drop before it.
-    fn start_at(&self, tp: &TopicPartition, offset: Offset) -> Offset {
-        let mut skips = self.skips.lock().expect("poisoned");
-        skips.retain(|(t, _)| t != tp);
-        let start = match offset {
-            Offset::Offset(o) => match self.metadata.batch_start(&tp.topic, tp.partition, o) {
-                Ok(base) if base < o => {
-                    skips.push((tp.clone(), o));
-                    Offset::Offset(base)
-                }
-                Ok(_) => offset,
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot find the batch start; fetching from the offset");
-                    offset
-                }
-            },
-            other => other,
-        };
-        self.has_skips.store(!skips.is_empty(), Ordering::Release);
-        start
-    }
-
-    /// Replaces "start at the committed offset" in `tpl` with explicit, batch-aligned starts.
-    fn align_to_committed<C: Consumer<InstanceContext>>(
-        &self,
-        consumer: &C,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let committed = match consumer.committed_offsets(tpl.clone(), CALL_TIMEOUT) {
-            Ok(c) => c,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot read committed offsets; librdkafka resolves them");
-                return;
-            }
-        };
-        for e in committed.elements() {
-            if let Offset::Offset(o) = e.offset() {
-                let tp = TopicPartition {
-                    topic: e.topic().to_string(),
-                    partition: e.partition(),
-                };
-                let start = self.start_at(&tp, Offset::Offset(o));
-                let _ = tpl.set_partition_offset(&tp.topic, tp.partition, start);
-            }
-        }
-    }
-
-    /// True when `msg` precedes the offset its partition was asked to start at.
-    fn skips(&self, msg: &impl Message) -> bool {
-        if !self.has_skips.load(Ordering::Acquire) {
-            return false;
-        }
-        let mut skips = self.skips.lock().expect("poisoned");
-        let Some(i) = skips
-            .iter()
-            .position(|(tp, _)| tp.partition == msg.partition() && tp.topic == msg.topic())
-        else {
-            return false;
-        };
-        if msg.offset() < skips[i].1 {
-            return true;
-        }
-        skips.swap_remove(i);
-        self.has_skips.store(!skips.is_empty(), Ordering::Release);
-        false
-    }
-}
-
 impl State {
     fn consumer(&self) -> Result<Arc<KafkaConsumer>, Error> {
         self.consumer
@@ -731,14 +609,6 @@ fn resolve(
             }
         }
     })
-}
-
-/// Runs blocking work from inside a poll: on a multi-threaded runtime via `block_in_place`.
-fn off_the_runtime<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
 }
 
 /// Consumer errors that will not go away by waiting for the long-poll to end.

@@ -1,6 +1,7 @@
 //! Everything that touches rdkafka: the shared producer, consumer instances and their registry,
 //! cluster metadata, and the classification of Kafka errors.
 
+mod alignment;
 pub mod consumer;
 mod error;
 pub mod expiry;

@@ -12,7 +12,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::ClientConfig;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub const V2: &str = "application/vnd.kafka.v2+json";
@@ -329,4 +329,24 @@ pub async fn assign(base_uri: &str, topic: &str, partitions: &[i32]) {
     )
     .await;
     assert_eq!(r.status, 204, "{r:?}");
+}
+
+/// Produces JSON values to one partition, asserting 200.
+pub async fn produce_json(proxy: &Proxy, topic: &str, partition: i32, values: &[Value]) {
+    let records: Vec<_> = values.iter().map(|v| json!({"value": v})).collect();
+    let r = post(
+        &format!("{}/topics/{topic}/partitions/{partition}", proxy.url),
+        JSON,
+        &json!({"records": records}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// The offsets of consumed records.
+pub fn offsets_of(records: &[Value]) -> Vec<i64> {
+    records
+        .iter()
+        .map(|r| r["offset"].as_i64().unwrap())
+        .collect()
 }

@@ -1,0 +1,226 @@
+//! GET records: long-poll timing, max_bytes, formats and Accept negotiation, read errors.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn first_get_after_subscribe_returns_records() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "15000")]).await;
+    let topic = unique("first-get");
+    create_topic(&topic, 1).await;
+    produce_json(&proxy, &topic, 0, &[json!("a"), json!("b")]).await;
+    let base = create_consumer(
+        &proxy,
+        &unique("g"),
+        json!({"format": "json", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    let r = post(
+        &format!("{base}/subscription"),
+        V2,
+        &json!({"topics": [topic]}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = get(&format!("{base}/subscription"), V2).await;
+    assert_eq!(r.json(), json!({"topics": [topic]}));
+
+    let start = Instant::now();
+    let r = get(&format!("{base}/records?timeout=15000"), JSON).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.content_type.as_deref(), Some(JSON));
+    assert_eq!(
+        r.json(),
+        json!([{"topic": topic, "key": null, "value": "a", "partition": 0, "offset": 0},
+               {"topic": topic, "key": null, "value": "b", "partition": 0, "offset": 1}])
+    );
+    // It returned as soon as data was there, not after the timeout.
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn long_poll_waits_for_data_and_honours_the_timeout() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "5000")]).await;
+    let topic = unique("long-poll");
+    create_topic(&topic, 1).await;
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
+    let r = post(
+        &format!("{base}/assignments"),
+        V2,
+        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(
+        get(&format!("{base}/assignments"), V2).await.json(),
+        json!({"partitions": [{"topic": topic, "partition": 0}]})
+    );
+    // Nothing to read: the request's own timeout (shorter than the server's) applies.
+    let start = Instant::now();
+    let r = get(&format!("{base}/records?timeout=700"), JSON).await;
+    assert_eq!(r.json(), json!([]));
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(650) && took < Duration::from_millis(3000),
+        "{took:?}"
+    );
+    // A longer `timeout` than the server's is capped by consumer.request.timeout.ms.
+    let start = Instant::now();
+    get(&format!("{base}/records?timeout=60000"), JSON).await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(4900) && took < Duration::from_millis(8000),
+        "{took:?}"
+    );
+    // Data arriving mid-poll ends the poll early.
+    let poll = tokio::spawn({
+        let base = base.clone();
+        async move {
+            let start = Instant::now();
+            let r = get(&format!("{base}/records?timeout=5000"), JSON).await;
+            (r.json(), start.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    produce_json(&proxy, &topic, 0, &[json!({"late": true})]).await;
+    let (records, took) = poll.await.unwrap();
+    assert_eq!(records[0]["value"], json!({"late": true}));
+    assert!(took < Duration::from_millis(4000), "{took:?}");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn max_bytes_limits_responses_but_an_oversized_record_still_comes_back() {
+    let proxy = Proxy::start().await;
+    let topic = unique("max-bytes");
+    create_topic(&topic, 1).await;
+    // Values of 10, 10, 500, 10 bytes.
+    let values = [
+        json!("12345678"),
+        json!("abcdefgh"),
+        json!("x".repeat(498)),
+        json!("ABCDEFGH"),
+    ];
+    produce_json(&proxy, &topic, 0, &values).await;
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
+    assign(&base, &topic, &[0]).await;
+    post(
+        &format!("{base}/positions/beginning"),
+        V2,
+        &json!({"partitions": [{"topic": topic, "partition": 0}]}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    let end = Instant::now() + Duration::from_secs(15);
+    while seen.len() < 4 && Instant::now() < end {
+        let r = get(&format!("{base}/records?max_bytes=25"), JSON).await;
+        let batch = r.json().as_array().unwrap().clone();
+        let bytes: usize = batch.iter().map(|r| r["value"].to_string().len()).sum();
+        assert!(batch.len() <= 1 || bytes < 25, "over max_bytes: {batch:?}");
+        seen.extend(batch);
+    }
+    assert_eq!(
+        offsets_of(&seen),
+        vec![0, 1, 2, 3],
+        "the 500-byte record is returned alone: {seen:?}"
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn binary_records_and_accept_negotiation() {
+    let proxy = Proxy::start().await;
+    let topic = unique("accept");
+    create_topic(&topic, 1).await;
+    let r = post(
+        &format!("{}/topics/{topic}", proxy.url),
+        BINARY,
+        &json!({"records": [{"key": "a2V5", "value": "aGVsbG8gd29ybGQhISE="}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let base = create_consumer(
+        &proxy,
+        &unique("g"),
+        json!({"format": "binary", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    subscribe(&base, &[&topic]).await;
+    get(&format!("{base}/records"), JSON)
+        .await
+        .assert_error(406, 40601);
+    let r = get(&format!("{base}/records"), "text/plain").await;
+    assert_eq!((r.status, r.text.as_str()), (406, ""));
+    let recs = read_records(&base, BINARY, 1, Duration::from_secs(15)).await;
+    assert_eq!(
+        recs,
+        vec![
+            json!({"topic": topic, "key": "a2V5", "value": "aGVsbG8gd29ybGQhISE=", "partition": 0, "offset": 0})
+        ]
+    );
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn json_consumer_reports_undecodable_record_and_can_seek_past_it() {
+    let proxy = Proxy::start().await;
+    let topic = unique("bad-json");
+    create_topic(&topic, 1).await;
+    // Binary lets us write bytes that are not JSON: "ok" JSON, then "not json", then JSON.
+    let records =
+        json!({"records": [{"value": "Im9rIg=="}, {"value": "bm90IGpzb24="}, {"value": "MQ=="}]});
+    post(&format!("{}/topics/{topic}", proxy.url), BINARY, &records).await;
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "json"})).await;
+    let tp = json!({"partitions": [{"topic": topic, "partition": 0}]});
+    post(&format!("{base}/assignments"), V2, &tp).await;
+    post(&format!("{base}/positions/beginning"), V2, &tp).await;
+    let first = read_records(&base, JSON, 1, Duration::from_secs(10)).await;
+    assert_eq!(offsets_of(&first), vec![0]);
+    let msg = get(&format!("{base}/records"), JSON)
+        .await
+        .assert_error(408, 40801);
+    assert!(msg.contains("offset 1"), "{msg}");
+    let r = post(
+        &format!("{base}/positions"),
+        V2,
+        &json!({"offsets": [{"topic": topic, "partition": 0, "offset": 2}]}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let rest = read_records(&base, JSON, 1, Duration::from_secs(10)).await;
+    assert_eq!(rest[0]["value"], json!(1));
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn reset_none_without_a_commit_is_an_error_not_an_empty_answer() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "8000")]).await;
+    let topic = unique("reset-none");
+    create_topic(&topic, 1).await;
+    produce_json(&proxy, &topic, 0, &[json!(1)]).await;
+    let base = create_consumer(
+        &proxy,
+        &unique("g"),
+        json!({"format": "json", "auto.offset.reset": "none"}),
+    )
+    .await;
+    assign(&base, &topic, &[0]).await;
+    let start = Instant::now();
+    let r = get(&format!("{base}/records"), JSON).await;
+    r.assert_error(500, 50002);
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "answered only after {:?}",
+        start.elapsed()
+    );
+    proxy.stop().await;
+}
