@@ -2,7 +2,7 @@
 //! into the bytes handed to the producer (one arena for binary, the body itself for json).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kafka_proxy::formats::{encode_records, EmbeddedFormat, RawRecord};
+use kafka_proxy::formats::{encode_records, EmbeddedFormat};
 use kafka_proxy::rest::produce::ProduceRequest;
 use proxy_benches::produce_body;
 
@@ -18,16 +18,8 @@ fn decode(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new(name, n), &body, |b, body| {
                 b.iter(|| {
                     let req: ProduceRequest = serde_json::from_slice(body).expect("valid body");
-                    let raws: Vec<RawRecord> = req
-                        .records
-                        .iter()
-                        .map(|r| RawRecord {
-                            key: r.key,
-                            value: r.value,
-                            partition: r.partition,
-                        })
-                        .collect();
-                    let encoded = encode_records(format, body, &raws).expect("valid records");
+                    let encoded =
+                        encode_records(format, body, &req.records).expect("valid records");
                     assert_eq!(encoded.len(), n);
                     encoded
                 })

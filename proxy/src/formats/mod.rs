@@ -79,11 +79,16 @@ pub enum FormatError {
     SchemaRegistryRequired,
 }
 
-/// One record as written by a client: raw JSON key and value (None when absent or null).
-#[derive(Debug, Clone, Copy)]
+/// One record as written by a client: raw JSON key and value (None when absent or null),
+/// borrowed from the request body.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawRecord<'a> {
+    #[serde(borrow, default)]
     pub key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
     pub value: Option<&'a RawValue>,
+    #[serde(default)]
     pub partition: Option<i32>,
 }
 

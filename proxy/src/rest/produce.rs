@@ -22,7 +22,7 @@ use crate::kafka::{classify, ErrorClass};
 #[serde(deny_unknown_fields)]
 pub struct ProduceRequest<'a> {
     #[serde(borrow, default)]
-    pub records: Vec<RecordIn<'a>>,
+    pub records: Vec<RawRecord<'a>>,
     #[serde(borrow, default)]
     pub key_schema: Option<&'a RawValue>,
     #[serde(default)]
@@ -31,18 +31,6 @@ pub struct ProduceRequest<'a> {
     pub value_schema: Option<&'a RawValue>,
     #[serde(default)]
     pub value_schema_id: Option<i64>,
-}
-
-/// One record as sent by the client.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordIn<'a> {
-    #[serde(borrow, default)]
-    pub key: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    pub value: Option<&'a RawValue>,
-    #[serde(default)]
-    pub partition: Option<i32>,
 }
 
 pub async fn to_topic(
@@ -78,24 +66,19 @@ async fn produce(
             "Request body is empty. Data is required.",
         ));
     }
-    let request: ProduceRequest = body::parse_json(&bytes)?;
+    let mut request: ProduceRequest = body::parse_json(&bytes)?;
     if request.records.is_empty() {
         return Err(ApiError::unprocessable("records may not be empty"));
     }
     if !valid_topic_name(&topic) {
         return Err(ApiError::topic_not_found());
     }
-    let raws: Vec<RawRecord> = request
-        .records
-        .iter()
-        .map(|r| RawRecord {
-            key: r.key,
-            value: r.value,
-            // A record's own partition overrides the path's, as in Confluent.
-            partition: r.partition.or(path_partition),
-        })
-        .collect();
-    let encoded = formats::encode_records(format, &bytes, &raws).map_err(format_error)?;
+    for r in &mut request.records {
+        // A record's own partition overrides the path's, as in Confluent.
+        r.partition = r.partition.or(path_partition);
+    }
+    let encoded =
+        formats::encode_records(format, &bytes, &request.records).map_err(format_error)?;
     // Enqueueing runs in its own task: if the client goes away mid-request, the request still
     // completes as a whole instead of being cut off half-enqueued.
     let enqueue =
