@@ -71,12 +71,28 @@ pub struct Config {
     /// `schema.registry.url`: Schema Registry used by the avro/jsonschema/protobuf formats.
     /// Accepted so Confluent's stock properties file loads; empty disables.
     pub schema_registry_url: String,
+    /// `produce.engine`: how records reach Kafka. `batch` writes each request's records as one
+    /// record batch per partition, sent straight to the leader; `librdkafka` hands every record to
+    /// librdkafka's producer (idempotent, every security and compression option). `auto` (default)
+    /// picks `batch` unless a `producer.*`/`client.*` property only librdkafka honours is set.
+    pub produce_engine: ProduceEngine,
+    /// `produce.connections.per.broker`: pipelined connections the batch engine keeps to each
+    /// broker. Default 2.
+    pub produce_connections_per_broker: usize,
     /// `producer.*`: librdkafka producer properties (prefix stripped), e.g. `producer.linger.ms`.
     pub producer: BTreeMap<String, String>,
     /// `consumer.*`: librdkafka consumer properties (prefix stripped) for every instance.
     pub consumer: BTreeMap<String, String>,
     /// `client.*`: librdkafka properties for every client (prefix stripped).
     pub client: BTreeMap<String, String>,
+}
+
+/// The `produce.engine` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProduceEngine {
+    Auto,
+    Batch,
+    Librdkafka,
 }
 
 /// Confluent keys that are accepted but have no effect here (logged once at start-up).
@@ -107,6 +123,8 @@ impl Default for Config {
             metadata_max_age_ms: 30_000,
             shutdown_graceful_ms: 5_000,
             schema_registry_url: String::new(),
+            produce_engine: ProduceEngine::Auto,
+            produce_connections_per_broker: 2,
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),
             client: BTreeMap::new(),
@@ -169,6 +187,23 @@ impl Config {
                 "metadata.max.age.ms" => c.metadata_max_age_ms = parse_num(k, value)?,
                 "shutdown.graceful.ms" => c.shutdown_graceful_ms = parse_num(k, value)?,
                 "schema.registry.url" => c.schema_registry_url = value.trim().to_string(),
+                "produce.engine" => {
+                    c.produce_engine = match value.trim() {
+                        "auto" => ProduceEngine::Auto,
+                        "batch" => ProduceEngine::Batch,
+                        "librdkafka" => ProduceEngine::Librdkafka,
+                        _ => {
+                            return Err(ConfigError::InvalidValue {
+                                key: key.clone(),
+                                value: value.clone(),
+                                reason: "expected auto, batch or librdkafka".into(),
+                            })
+                        }
+                    }
+                }
+                "produce.connections.per.broker" => {
+                    c.produce_connections_per_broker = parse_positive(k, value)?
+                }
                 _ if IGNORED_KEYS.contains(&k) => ignored.push(key.clone()),
                 _ => {
                     let (map, rest) = if let Some(rest) = k.strip_prefix("producer.") {

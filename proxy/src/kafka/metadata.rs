@@ -98,6 +98,11 @@ impl Metadata {
         Ok(n)
     }
 
+    /// How long cached topic metadata is reused.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
     /// How long a metadata request may take.
     pub fn timeout(&self) -> Duration {
         self.timeout

@@ -2,6 +2,7 @@
 //! cluster metadata, and the classification of Kafka errors.
 
 mod alignment;
+pub mod batch;
 pub mod consumer;
 mod error;
 pub mod expiry;
@@ -9,6 +10,7 @@ pub mod metadata;
 pub mod partitioner;
 pub mod producer;
 pub mod registry;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +19,7 @@ use rdkafka::ClientConfig;
 
 pub use error::{blocking, classify, Error, ErrorClass};
 
-use crate::config::Config;
+use crate::config::{Config, ProduceEngine};
 
 /// The Kafka side of the proxy.
 pub struct Kafka {
@@ -37,7 +39,12 @@ impl Kafka {
             Duration::from_millis(config.produce_metadata_timeout_ms),
             Duration::from_millis(config.metadata_max_age_ms),
         )?);
-        let producer = producer::Producer::new(&producer_config(config), metadata.clone())?;
+        let batch = batch_settings(config)?.map(batch::BatchEngine::new);
+        match &batch {
+            Some(engine) => tracing::info!(settings = ?engine.settings(), "produce engine: batch"),
+            None => tracing::info!("produce engine: librdkafka"),
+        }
+        let producer = producer::Producer::new(&producer_config(config), batch, metadata.clone())?;
         // Instances are created on demand; check their properties now so a typo fails start-up.
         consumer_config(config)
             .set("group.id", "validation")
@@ -92,4 +99,91 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         c.set(k, v);
     }
     c
+}
+
+/// `producer.*`/`client.*` properties the batch engine honours (or that do not apply to it).
+const BATCH_PROPERTIES: &[&str] = &[
+    "acks",
+    "request.required.acks",
+    "request.timeout.ms",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "retry.backoff.ms",
+    "message.max.bytes",
+    "client.id",
+    // Each request is already a batch and is sent at once.
+    "linger.ms",
+    "queue.buffering.max.ms",
+    "batch.size",
+    "batch.num.messages",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "socket.nagle.disable",
+];
+
+/// The batch engine's settings, or None when librdkafka's producer is to be used: `produce.engine`
+/// is `librdkafka`, or `auto` with a property only librdkafka honours (security, compression,
+/// idempotence choices...). With `batch`, such a property is a configuration error.
+fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error> {
+    if config.produce_engine == ProduceEngine::Librdkafka {
+        return Ok(None);
+    }
+    let merged: std::collections::BTreeMap<&str, &str> = config
+        .client
+        .iter()
+        .chain(&config.producer)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let plaintext =
+        |k: &str, v: &str| k == "security.protocol" && v.eq_ignore_ascii_case("plaintext");
+    if let Some((key, _)) = merged
+        .iter()
+        .find(|(k, v)| !BATCH_PROPERTIES.contains(k) && !plaintext(k, v))
+    {
+        if config.produce_engine == ProduceEngine::Batch {
+            return Err(Error::InvalidConfig(format!(
+                "produce.engine=batch does not support `{key}`; use produce.engine=librdkafka"
+            )));
+        }
+        tracing::info!(%key, "produce.engine=auto: using librdkafka for this property");
+        return Ok(None);
+    }
+    let num = |keys: &[&str], default: i64| -> Result<i64, Error> {
+        match keys.iter().find_map(|k| merged.get(k)) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<i64>().map_err(|_| {
+                Error::InvalidConfig(format!("{} must be a number, not {v:?}", keys[0]))
+            }),
+        }
+    };
+    let acks = match merged
+        .get("acks")
+        .or(merged.get("request.required.acks"))
+        .map(|v| v.trim())
+    {
+        None | Some("all") | Some("-1") => -1,
+        Some("0") => 0,
+        Some("1") => 1,
+        Some(v) => {
+            return Err(Error::InvalidConfig(format!(
+                "acks must be all, -1, 0 or 1, not {v:?}"
+            )))
+        }
+    };
+    let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
+    Ok(Some(batch::BatchSettings {
+        client_id: merged
+            .get("client.id")
+            .unwrap_or(&"kafka-proxy")
+            .to_string(),
+        acks,
+        request_timeout: ms(num(&["request.timeout.ms"], 30_000)?),
+        delivery_timeout: ms(num(
+            &["message.timeout.ms", "delivery.timeout.ms"],
+            120_000,
+        )?),
+        retry_backoff: ms(num(&["retry.backoff.ms"], 100)?),
+        max_batch_bytes: num(&["message.max.bytes"], 1_000_000)?.max(1024) as usize,
+        connections_per_broker: config.produce_connections_per_broker,
+    }))
 }

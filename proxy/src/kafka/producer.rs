@@ -2,8 +2,9 @@
 //! and answered in request order once every delivery report is in. Delivery reports land in a
 //! per-request [`Batch`], so a request costs one allocation for its results, not one per record.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -12,6 +13,7 @@ use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProd
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
+use super::batch::{BatchEngine, Routes};
 use super::error::{blocking, classify, Error, ErrorClass};
 use super::metadata::{topic_partitions, Metadata};
 use super::partitioner::partition_for_key;
@@ -20,9 +22,9 @@ use crate::formats::KafkaRecord;
 /// Where one record went, or why it failed.
 pub type Outcome = Result<(i32, i64), KafkaError>;
 
-/// Bytes librdkafka adds to a record's key and value when it checks `message.max.bytes`
-/// (a v2 record's varint fields are at most 36 bytes); with margin.
-const RECORD_OVERHEAD_BYTES: usize = 64;
+/// Bytes a record adds to its key and value when `message.max.bytes` is checked: a v2 batch
+/// header (61) and the record's varint fields (at most 36), rounded up.
+const RECORD_OVERHEAD_BYTES: usize = 100;
 
 /// Collects the delivery reports of one request. Each record's slot is written once, without a
 /// lock; the last report wakes the request.
@@ -89,9 +91,18 @@ pub enum ProduceError {
     },
 }
 
+/// The partitions' leader addresses of one topic, and when they were looked up.
+type Route = (Arc<Vec<Option<String>>>, Instant);
+
 /// The shared producer.
 pub struct Producer {
+    /// librdkafka's producer: the delivery path of the `librdkafka` engine, and in every engine the
+    /// client whose metadata requests may create topics on brokers that do so (as a Java
+    /// producer's would).
     inner: Arc<ThreadedProducer<DeliveryContext>>,
+    /// The batch engine, when selected (`produce.engine`).
+    batch: Option<BatchEngine>,
+    routes: RwLock<HashMap<String, Route>>,
     metadata: Arc<Metadata>,
     /// Rotates the partition that key-less records of a request go to (sticky per request).
     sticky: AtomicUsize,
@@ -99,13 +110,19 @@ pub struct Producer {
 }
 
 impl Producer {
-    pub fn new(config: &ClientConfig, metadata: Arc<Metadata>) -> Result<Self, Error> {
+    pub fn new(
+        config: &ClientConfig,
+        batch: Option<BatchEngine>,
+        metadata: Arc<Metadata>,
+    ) -> Result<Self, Error> {
         let max_message_bytes = config
             .get("message.max.bytes")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000_000);
         Ok(Producer {
             inner: Arc::new(config.create_with_context(DeliveryContext)?),
+            batch,
+            routes: RwLock::new(HashMap::new()),
             metadata,
             sticky: AtomicUsize::new(0),
             max_message_bytes,
@@ -139,16 +156,49 @@ impl Producer {
             }
         }
         let sticky = (self.sticky.fetch_add(1, Ordering::Relaxed) % partitions as usize) as i32;
+        let assign = |r: KafkaRecord<'r>| KafkaRecord {
+            partition: Some(
+                r.partition
+                    .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions))),
+            ),
+            ..r
+        };
         // One CreateTime for the whole request (Confluent stamps the proxy's "now"), instead of
-        // librdkafka reading the wall clock for every record.
+        // reading the wall clock for every record.
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
+        let outcomes = match &self.batch {
+            Some(engine) => {
+                let records: Vec<KafkaRecord<'r>> = records.map(assign).collect();
+                engine.produce(self, topic, timestamp, &records).await
+            }
+            None => self.enqueue(topic, timestamp, records.map(assign)).await,
+        };
+        if outcomes.iter().any(|o| {
+            matches!(o, Err(e) if e.rdkafka_error_code().map(classify)
+                == Some(ErrorClass::UnknownTopicOrPartition))
+        }) {
+            self.metadata.invalidate(topic);
+            self.routes
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(topic);
+        }
+        Ok(outcomes)
+    }
+
+    /// The librdkafka engine: enqueues every record with its request's [`Batch`] as opaque and
+    /// waits for all delivery reports.
+    async fn enqueue<'r>(
+        &self,
+        topic: &str,
+        timestamp: i64,
+        records: impl ExactSizeIterator<Item = KafkaRecord<'r>>,
+    ) -> Vec<Outcome> {
         let (batch, done) = Batch::new(records.len());
         for (index, r) in records.enumerate() {
-            let partition = r
-                .partition
-                .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions)));
+            let partition = r.partition.expect("partition assigned");
             let mut slot = Box::new(Slot {
                 batch: batch.clone(),
                 index,
@@ -176,33 +226,37 @@ impl Producer {
         }
         // The sender lives in the batch, which outlives every pending delivery report.
         let _ = done.await;
-        let outcomes: Vec<Outcome> = batch
+        batch
             .results
             .iter()
             .map(|o| o.get().cloned().unwrap_or(Err(KafkaError::Canceled)))
-            .collect();
-        if outcomes.iter().any(|o| {
-            matches!(o, Err(e) if e.rdkafka_error_code().map(classify)
-                == Some(ErrorClass::UnknownTopicOrPartition))
-        }) {
-            self.metadata.invalidate(topic);
-        }
-        Ok(outcomes)
+            .collect()
     }
 
-    /// Partition count of `topic`, looked up through the producer's own client, so a broker that
-    /// creates topics on demand creates it here as it would for any producer. Tansu does not:
-    /// an unknown topic answers within `produce.metadata.timeout.ms`.
+    /// Partition count of `topic`, from the cached route.
     async fn partition_count(&self, topic: &str) -> Result<u32, Error> {
-        if let Some(n) = self.metadata.cached_partition_count(topic) {
-            return Ok(n);
+        Ok(self.route(topic, false).await?.len() as u32)
+    }
+
+    /// The leader address of every partition of `topic`, cached for `metadata.max.age.ms` and
+    /// looked up through the producer's own client, so a broker that creates topics on demand
+    /// creates it here as it would for any producer. Tansu does not: an unknown topic answers
+    /// within `produce.metadata.timeout.ms`.
+    async fn route(&self, topic: &str, refresh: bool) -> Result<Arc<Vec<Option<String>>>, Error> {
+        if !refresh {
+            let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some((leaders, at)) = routes.get(topic) {
+                if at.elapsed() < self.metadata.max_age() {
+                    return Ok(leaders.clone());
+                }
+            }
         }
         let (client, name, timeout) = (
             self.inner.clone(),
             topic.to_string(),
             self.metadata.timeout(),
         );
-        let partitions = blocking(move || {
+        let leaders = blocking(move || {
             let deadline = Instant::now() + timeout;
             loop {
                 let md = client.client().fetch_metadata(Some(&name), timeout)?;
@@ -218,18 +272,44 @@ impl Producer {
                     ))) => {
                         return Err(Error::TopicNotFound(name));
                     }
-                    other => return other,
+                    Err(e) => return Err(e),
+                    Ok(partitions) => {
+                        let addr = |id: i32| {
+                            md.brokers()
+                                .iter()
+                                .find(|b| b.id() == id)
+                                .map(|b| format!("{}:{}", b.host(), b.port()))
+                        };
+                        let mut leaders = vec![None; partitions.len()];
+                        for p in &partitions {
+                            if let Some(slot) = leaders.get_mut(p.id as usize) {
+                                *slot = addr(p.leader);
+                            }
+                        }
+                        return Ok(leaders);
+                    }
                 }
             }
         })
         .await?;
-        let n = partitions.len() as u32;
-        self.metadata.remember_partition_count(topic, n);
-        Ok(n)
+        let leaders = Arc::new(leaders);
+        self.metadata
+            .remember_partition_count(topic, leaders.len() as u32);
+        self.routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(topic.to_string(), (leaders.clone(), Instant::now()));
+        Ok(leaders)
     }
 
     /// Waits for every queued record to be delivered (shutdown).
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
         Ok(self.inner.flush(timeout)?)
+    }
+}
+
+impl Routes for Producer {
+    async fn leaders(&self, topic: &str, refresh: bool) -> Result<Arc<Vec<Option<String>>>, Error> {
+        self.route(topic, refresh).await
     }
 }

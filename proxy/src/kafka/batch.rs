@@ -1,0 +1,558 @@
+//! The batch produce engine: a produce request's records become one v2 record batch per
+//! partition, written straight from the request into a Produce request and sent to the
+//! partition's leader over a small pool of pipelined connections. The HTTP request already is
+//! the batch, so there is no per-record queueing, allocation, or delivery report, which is where
+//! librdkafka spends most of its CPU (README, "Performance").
+//!
+//! Delivery semantics: a record is reported written only on the leader's acknowledgement (with
+//! `acks`), so nothing acknowledged is lost. Failures the broker guarantees wrote nothing
+//! (leader moved, unknown partition during a leader election, not enough replicas) and requests
+//! that never left this process are retried against fresh metadata until the delivery timeout.
+//! A request whose outcome is unknown (connection lost after sending, or no answer within the
+//! request timeout) is not retried: its records are reported failed (50003) and may have been
+//! written, as with any non-idempotent producer. Later batches of the same partition in the
+//! same HTTP request are then not sent, so a request never has a gap followed by written records.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::types::RDKafkaRespErr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+use super::wire::{self, PartitionBatch, PartitionResult};
+use crate::formats::KafkaRecord;
+
+/// Settings of the batch engine, from the `producer.*`/`client.*` properties it honours.
+#[derive(Debug, Clone)]
+pub struct BatchSettings {
+    pub client_id: String,
+    /// `acks`: -1 (all), 0 or 1.
+    pub acks: i16,
+    /// `request.timeout.ms`: how long one Produce request may wait for its answer.
+    pub request_timeout: Duration,
+    /// `message.timeout.ms` / `delivery.timeout.ms`: how long retries may go on.
+    pub delivery_timeout: Duration,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `message.max.bytes`: the largest record batch sent.
+    pub max_batch_bytes: usize,
+    /// `produce.connections.per.broker`.
+    pub connections_per_broker: usize,
+}
+
+/// A leader's address and the partitions' leaders of one topic.
+pub trait Routes: Send + Sync {
+    /// The leader address (`host:port`) of every partition of `topic`, refreshed when `refresh`.
+    fn leaders(
+        &self,
+        topic: &str,
+        refresh: bool,
+    ) -> impl std::future::Future<Output = Result<Arc<Vec<Option<String>>>, super::Error>> + Send;
+}
+
+/// Why a request to a broker did not produce an answer.
+#[derive(Debug, Clone)]
+enum SendError {
+    /// The request never reached the broker whole: safe to send again.
+    NotSent(String),
+    /// The request was sent but its answer is unknown: it may have been written.
+    Unknown(String),
+}
+
+type Waiter = oneshot::Sender<Result<Bytes, SendError>>;
+
+#[derive(Default)]
+struct Pending {
+    waiters: VecDeque<(i32, Waiter)>,
+    closed: Option<String>,
+}
+
+/// One pipelined broker connection. Kafka answers a connection's requests in order, so the
+/// waiters are a FIFO checked against each answer's correlation id.
+struct Connection {
+    writer: tokio::sync::Mutex<(OwnedWriteHalf, i32)>,
+    pending: Arc<Mutex<Pending>>,
+    broken: Arc<AtomicBool>,
+    produce_version: i16,
+}
+
+async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<Bytes> {
+    let size = read.read_i32().await?;
+    if !(4..=256 * 1024 * 1024).contains(&size) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad response size {size}"),
+        ));
+    }
+    let mut buf = BytesMut::zeroed(size as usize);
+    read.read_exact(&mut buf).await?;
+    Ok(buf.freeze())
+}
+
+impl Connection {
+    async fn open(addr: &str, client_id: &str, timeout: Duration) -> Result<Connection, String> {
+        let setup = async {
+            let mut stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connect to {addr}: {e}"))?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            let mut request = wire::api_versions_request(client_id);
+            wire::set_correlation_id(&mut request, 0);
+            stream
+                .write_all(&request)
+                .await
+                .map_err(|e| format!("{addr}: {e}"))?;
+            let mut frame = read_frame(&mut stream)
+                .await
+                .map_err(|e| format!("{addr}: ApiVersions: {e}"))?;
+            let body = frame.split_off(4);
+            let (min, max) = wire::parse_api_versions(body, wire::API_PRODUCE)
+                .map_err(|e| format!("{addr}: {e}"))?
+                .ok_or_else(|| format!("{addr} does not support Produce"))?;
+            let version = max.min(*wire::PRODUCE_VERSIONS.end());
+            if version < *wire::PRODUCE_VERSIONS.start() || version < min {
+                return Err(format!(
+                    "{addr} supports Produce v{min}-v{max}; the batch engine needs v3-v8 \
+                     (set produce.engine=librdkafka)"
+                ));
+            }
+            Ok((stream, version))
+        };
+        let (stream, produce_version) = tokio::time::timeout(timeout, setup)
+            .await
+            .map_err(|_| format!("connect to {addr}: timed out"))??;
+        let (read, write) = stream.into_split();
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let broken = Arc::new(AtomicBool::new(false));
+        tokio::spawn(read_loop(read, pending.clone(), broken.clone()));
+        Ok(Connection {
+            writer: tokio::sync::Mutex::new((write, 1)),
+            pending,
+            broken,
+            produce_version,
+        })
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
+    /// Sends one request frame; with `expect_answer`, waits up to `timeout` for its answer body.
+    async fn call(
+        &self,
+        mut frame: BytesMut,
+        expect_answer: bool,
+        timeout: Duration,
+    ) -> Result<Option<Bytes>, SendError> {
+        let answer = {
+            let mut writer = self.writer.lock().await;
+            let id = writer.1;
+            writer.1 = writer.1.wrapping_add(1).max(1);
+            wire::set_correlation_id(&mut frame, id);
+            let answer = if expect_answer {
+                let (tx, rx) = oneshot::channel();
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(why) = &pending.closed {
+                    return Err(SendError::NotSent(why.clone()));
+                }
+                pending.waiters.push_back((id, tx));
+                Some(rx)
+            } else {
+                None
+            };
+            if let Err(e) = writer.0.write_all(&frame).await {
+                // A frame cut short is never processed: this request was not sent. The
+                // connection is dropped so the broker sees the cut.
+                self.broken.store(true, Ordering::Release);
+                let _ = writer.0.shutdown().await;
+                return Err(SendError::NotSent(e.to_string()));
+            }
+            answer
+        };
+        let Some(answer) = answer else {
+            return Ok(None);
+        };
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(result)) => result.map(Some),
+            Ok(Err(_)) => Err(SendError::Unknown("connection closed".into())),
+            Err(_) => {
+                // The connection is stuck or the broker slow: stop using it.
+                self.broken.store(true, Ordering::Release);
+                Err(SendError::Unknown(format!(
+                    "no answer within request.timeout.ms ({timeout:?})"
+                )))
+            }
+        }
+    }
+}
+
+async fn read_loop(mut read: OwnedReadHalf, pending: Arc<Mutex<Pending>>, broken: Arc<AtomicBool>) {
+    let why = loop {
+        let mut frame = match read_frame(&mut read).await {
+            Ok(frame) => frame,
+            Err(e) => break format!("connection lost: {e}"),
+        };
+        let id = i32::from_be_bytes(frame[..4].try_into().expect("frame has 4 bytes"));
+        let body = frame.split_off(4);
+        let waiter = pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .waiters
+            .pop_front();
+        match waiter {
+            Some((expected, tx)) if expected == id => {
+                let _ = tx.send(Ok(body));
+            }
+            Some((expected, tx)) => {
+                let why = format!("answer {id} arrived while {expected} was expected");
+                let _ = tx.send(Err(SendError::Unknown(why.clone())));
+                break why;
+            }
+            None => break format!("unexpected answer {id}"),
+        }
+    };
+    broken.store(true, Ordering::Release);
+    let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+    pending.closed = Some(why.clone());
+    for (_, tx) in pending.waiters.drain(..) {
+        let _ = tx.send(Err(SendError::Unknown(why.clone())));
+    }
+}
+
+/// The connections to one broker, used round-robin and reopened when broken.
+struct Pool {
+    addr: String,
+    slots: Vec<tokio::sync::Mutex<Option<Arc<Connection>>>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    async fn connection(&self, settings: &BatchSettings) -> Result<Arc<Connection>, String> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let mut slot = self.slots[i].lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_broken()) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(
+            Connection::open(&self.addr, &settings.client_id, settings.request_timeout).await?,
+        );
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
+
+/// The engine: settings and one pool per broker address.
+pub struct BatchEngine {
+    settings: BatchSettings,
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+}
+
+/// Broker error codes after which the broker has written nothing and a retry on fresh metadata
+/// can succeed.
+fn retriable_unwritten(code: i16) -> bool {
+    matches!(
+        code,
+        3 /* UNKNOWN_TOPIC_OR_PARTITION */ | 5 /* LEADER_NOT_AVAILABLE */ |
+        6 /* NOT_LEADER_OR_FOLLOWER */ | 19 /* NOT_ENOUGH_REPLICAS */
+    )
+}
+
+/// The librdkafka error code for a broker error code (they share numbers).
+fn broker_error(code: i16) -> KafkaError {
+    let code = RDKafkaRespErr::try_from(i32::from(code))
+        .map(RDKafkaErrorCode::from)
+        .unwrap_or(RDKafkaErrorCode::Unknown);
+    KafkaError::MessageProduction(code)
+}
+
+/// One batch still to be sent: the records of one partition, in request order, with their
+/// indexes in the request.
+struct Outgoing<'r> {
+    partition: i32,
+    records: Vec<KafkaRecord<'r>>,
+    indexes: Vec<usize>,
+}
+
+impl BatchEngine {
+    pub fn new(settings: BatchSettings) -> Self {
+        BatchEngine {
+            settings,
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn settings(&self) -> &BatchSettings {
+        &self.settings
+    }
+
+    fn pool(&self, addr: &str) -> Arc<Pool> {
+        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
+        pools
+            .entry(addr.to_string())
+            .or_insert_with(|| {
+                Arc::new(Pool {
+                    addr: addr.to_string(),
+                    slots: (0..self.settings.connections_per_broker.max(1))
+                        .map(|_| tokio::sync::Mutex::new(None))
+                        .collect(),
+                    next: AtomicUsize::new(0),
+                })
+            })
+            .clone()
+    }
+
+    /// Produces `records` (each with its partition set) to `topic` with one CreateTime, and
+    /// returns each record's `(partition, offset)` or error, in request order.
+    pub async fn produce<'r>(
+        &self,
+        routes: &impl Routes,
+        topic: &str,
+        timestamp: i64,
+        records: &[KafkaRecord<'r>],
+    ) -> Vec<Result<(i32, i64), KafkaError>> {
+        // Split by partition, keeping request order, then by size into batches.
+        let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let p = r.partition.expect("partition assigned before produce");
+            match by_partition.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, v)) => v.push(i),
+                None => by_partition.push((p, vec![i])),
+            }
+        }
+        let mut queues: Vec<VecDeque<Outgoing<'r>>> = by_partition
+            .into_iter()
+            .map(|(partition, indexes)| self.split(partition, &indexes, records))
+            .collect();
+
+        let mut outcomes: Vec<Option<Result<(i32, i64), KafkaError>>> =
+            (0..records.len()).map(|_| None).collect();
+        let deadline = Instant::now() + self.settings.delivery_timeout;
+        let mut refresh = false;
+        // Each round sends the next batch of every partition; a retriable failure keeps a
+        // partition's batch at the head of its queue for the next round.
+        while queues.iter().any(|q| !q.is_empty()) {
+            let heads: Vec<&Outgoing<'r>> = queues.iter().filter_map(|q| q.front()).collect();
+            let results = self
+                .send_round(routes, topic, timestamp, &heads, refresh)
+                .await;
+            refresh = false;
+            let mut retry = false;
+            for (q, result) in queues.iter_mut().filter(|q| !q.is_empty()).zip(results) {
+                let batch = q.front().expect("non-empty");
+                match result {
+                    Ok(base) => {
+                        for (delta, &i) in batch.indexes.iter().enumerate() {
+                            let offset = if base < 0 { -1 } else { base + delta as i64 };
+                            outcomes[i] = Some(Ok((batch.partition, offset)));
+                        }
+                        q.pop_front();
+                    }
+                    Err(Retry::Again(_)) if Instant::now() < deadline => retry = true,
+                    Err(Retry::Again(err) | Retry::Final(err)) => {
+                        // This batch failed: so do the partition's later batches, unsent.
+                        for batch in q.drain(..) {
+                            for &i in &batch.indexes {
+                                outcomes[i] = Some(Err(err.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            if retry {
+                refresh = true;
+                tokio::time::sleep(self.settings.retry_backoff).await;
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Err(KafkaError::Canceled)))
+            .collect()
+    }
+
+    /// Splits one partition's records into batches of at most `max_batch_bytes` (a record larger
+    /// than that on its own still gets its own batch; the size check happens before).
+    fn split<'r>(
+        &self,
+        partition: i32,
+        indexes: &[usize],
+        records: &[KafkaRecord<'r>],
+    ) -> VecDeque<Outgoing<'r>> {
+        let mut out = VecDeque::new();
+        let mut current = Outgoing {
+            partition,
+            records: Vec::with_capacity(indexes.len()),
+            indexes: Vec::with_capacity(indexes.len()),
+        };
+        let mut size = wire::BATCH_HEADER_BYTES;
+        for &i in indexes {
+            let r = records[i];
+            let delta = current.records.len() as i32;
+            let rsize = wire::record_size(delta, &r);
+            if !current.records.is_empty() && size + rsize > self.settings.max_batch_bytes {
+                out.push_back(std::mem::replace(
+                    &mut current,
+                    Outgoing {
+                        partition,
+                        records: Vec::new(),
+                        indexes: Vec::new(),
+                    },
+                ));
+                size = wire::BATCH_HEADER_BYTES + wire::record_size(0, &r);
+            } else {
+                size += rsize;
+            }
+            current.records.push(r);
+            current.indexes.push(i);
+        }
+        out.push_back(current);
+        out
+    }
+
+    /// Sends one batch per partition in `heads`, one Produce request per leader, concurrently.
+    async fn send_round(
+        &self,
+        routes: &impl Routes,
+        topic: &str,
+        timestamp: i64,
+        heads: &[&Outgoing<'_>],
+        refresh: bool,
+    ) -> Vec<Result<i64, Retry>> {
+        let leaders = match routes.leaders(topic, refresh).await {
+            Ok(l) => l,
+            Err(e) => {
+                let err = match e {
+                    super::Error::Kafka(k) => k,
+                    other => KafkaError::MessageProduction(match other.class() {
+                        super::ErrorClass::UnknownTopicOrPartition => {
+                            RDKafkaErrorCode::UnknownTopicOrPartition
+                        }
+                        _ => RDKafkaErrorCode::BrokerTransportFailure,
+                    }),
+                };
+                return heads
+                    .iter()
+                    .map(|_| Err(Retry::Again(err.clone())))
+                    .collect();
+            }
+        };
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut results: Vec<Option<Result<i64, Retry>>> = heads.iter().map(|_| None).collect();
+        for (h, batch) in heads.iter().enumerate() {
+            match leaders
+                .get(batch.partition as usize)
+                .and_then(|l| l.as_ref())
+            {
+                Some(addr) => match groups.iter_mut().find(|(a, _)| a == addr) {
+                    Some((_, v)) => v.push(h),
+                    None => groups.push((addr.clone(), vec![h])),
+                },
+                None => {
+                    results[h] = Some(Err(Retry::Again(KafkaError::MessageProduction(
+                        RDKafkaErrorCode::LeaderNotAvailable,
+                    ))))
+                }
+            }
+        }
+        let calls = groups.iter().map(|(addr, members)| {
+            let batches: Vec<PartitionBatch<'_, '_>> = members
+                .iter()
+                .map(|&h| PartitionBatch {
+                    partition: heads[h].partition,
+                    records: &heads[h].records,
+                })
+                .collect();
+            self.send_to(addr, topic, timestamp, batches)
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        for ((_, members), answer) in groups.iter().zip(answers) {
+            for &h in members {
+                let partition = heads[h].partition;
+                results[h] = Some(match &answer {
+                    Err(e) => Err(e.clone()),
+                    Ok(None) => Ok(-1),
+                    Ok(Some(parts)) => match parts.iter().find(|p| p.partition == partition) {
+                        None => Err(Retry::Final(KafkaError::MessageProduction(
+                            RDKafkaErrorCode::InvalidMessage,
+                        ))),
+                        Some(p) if p.error_code == 0 => Ok(p.base_offset),
+                        Some(p) if retriable_unwritten(p.error_code) => {
+                            Err(Retry::Again(broker_error(p.error_code)))
+                        }
+                        Some(p) => {
+                            if let Some(msg) = &p.error_message {
+                                tracing::warn!(topic, partition, code = p.error_code, %msg, "produce rejected");
+                            }
+                            Err(Retry::Final(broker_error(p.error_code)))
+                        }
+                    },
+                });
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every head has a result"))
+            .collect()
+    }
+
+    /// Sends one Produce request to `addr`. `Ok(None)` with acks=0.
+    async fn send_to(
+        &self,
+        addr: &str,
+        topic: &str,
+        timestamp: i64,
+        batches: Vec<PartitionBatch<'_, '_>>,
+    ) -> Result<Option<Vec<PartitionResult>>, Retry> {
+        let s = &self.settings;
+        let conn = self.pool(addr).connection(s).await.map_err(|e| {
+            tracing::warn!(%addr, error = %e, "broker connection failed");
+            Retry::Again(KafkaError::MessageProduction(
+                RDKafkaErrorCode::BrokerTransportFailure,
+            ))
+        })?;
+        let version = conn.produce_version;
+        let frame = wire::produce_request(
+            &s.client_id,
+            version,
+            s.acks,
+            s.request_timeout.as_millis().min(i32::MAX as u128) as i32,
+            topic,
+            timestamp,
+            &batches,
+        );
+        match conn.call(frame, s.acks != 0, s.request_timeout).await {
+            Ok(None) => Ok(None),
+            Ok(Some(body)) => wire::parse_produce_response(body, version)
+                .map(Some)
+                .map_err(|e| {
+                    tracing::error!(%addr, error = %e, "bad produce response");
+                    Retry::Final(KafkaError::MessageProduction(RDKafkaErrorCode::BadMessage))
+                }),
+            Err(SendError::NotSent(why)) => {
+                tracing::warn!(%addr, %why, "produce request not sent; retrying");
+                Err(Retry::Again(KafkaError::MessageProduction(
+                    RDKafkaErrorCode::BrokerTransportFailure,
+                )))
+            }
+            Err(SendError::Unknown(why)) => {
+                tracing::warn!(%addr, %why, "produce outcome unknown");
+                Err(Retry::Final(KafkaError::MessageProduction(
+                    RDKafkaErrorCode::MessageTimedOut,
+                )))
+            }
+        }
+    }
+}
+
+/// A failed batch: worth sending again, or final.
+#[derive(Debug, Clone)]
+enum Retry {
+    Again(KafkaError),
+    Final(KafkaError),
+}
