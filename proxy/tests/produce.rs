@@ -85,7 +85,13 @@ async fn json_values_are_the_exact_request_bytes() {
 
 #[tokio::test]
 async fn keyed_records_land_where_the_java_partitioner_puts_them() {
-    let proxy = Proxy::start().await;
+    for engine in ["batch", "librdkafka"] {
+        keyed_records_case(engine).await;
+    }
+}
+
+async fn keyed_records_case(engine: &str) {
+    let proxy = Proxy::start_with(&[("produce.engine", engine)]).await;
     let topic = unique("keyed");
     create_topic(&topic, 6).await;
     // librdkafka's `murmur2` partitioner is documented as Java-compatible: use it as the reference.
@@ -301,14 +307,139 @@ async fn record_above_message_max_bytes_fails_the_whole_request() {
     proxy.stop().await;
 }
 
+/// A request larger than `message.max.bytes` goes out as several batches per partition, in
+/// request order, with contiguous offsets.
+#[tokio::test]
+async fn large_request_is_split_into_ordered_batches() {
+    let proxy = Proxy::start_with(&[("producer.message.max.bytes", "2000")]).await;
+    let topic = unique("split");
+    create_topic(&topic, 2).await;
+    let records: Vec<_> = (0..120)
+        .map(|i| json!({"value": format!("{i:0>100}"), "partition": i % 2}))
+        .collect();
+    let r = post(
+        &format!("{}/topics/{topic}", proxy.url),
+        JSON,
+        &json!({"records": records}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let offsets = r.json()["offsets"].as_array().unwrap().clone();
+    for (i, o) in offsets.iter().enumerate() {
+        assert_eq!(o["partition"], i % 2, "{o}");
+        assert_eq!(o["offset"], i / 2, "{o}");
+    }
+    let got = read_all(&topic, 2, 120, Duration::from_secs(10));
+    assert_eq!(got.len(), 120);
+    for rec in &got {
+        let v: String = serde_json::from_slice(rec.value.as_ref().unwrap()).unwrap();
+        let i: i64 = v.parse().unwrap();
+        assert_eq!((i % 2) as i32, rec.partition);
+        assert_eq!(i / 2, rec.offset, "record {i} at offset {}", rec.offset);
+    }
+    proxy.stop().await;
+}
+
+/// With the broker gone, a produce answers per-record errors within the delivery timeout, and
+/// nothing is reported written.
+#[tokio::test]
+async fn broker_gone_fails_records_within_the_delivery_timeout() {
+    let broker = local_broker::LocalBroker::start().unwrap();
+    let topic = unique("gone");
+    create_topic_on(broker.bootstrap(), &topic, 1).await;
+    for engine in ["batch", "librdkafka"] {
+        let proxy = Proxy::start_on(
+            broker.bootstrap(),
+            &[
+                ("produce.engine", engine),
+                ("producer.message.timeout.ms", "3000"),
+            ],
+        )
+        .await;
+        let url = format!("{}/topics/{topic}", proxy.url);
+        let ok = post(&url, JSON, &json!({"records": [{"value": 1}]})).await;
+        assert_eq!(ok.status, 200, "{engine}: {ok:?}");
+        proxy.stop().await;
+    }
+    // Routes and connections are cached now; the broker goes away under them.
+    let proxies = [
+        Proxy::start_on(
+            broker.bootstrap(),
+            &[
+                ("produce.engine", "batch"),
+                ("producer.message.timeout.ms", "3000"),
+            ],
+        )
+        .await,
+        Proxy::start_on(
+            broker.bootstrap(),
+            &[
+                ("produce.engine", "librdkafka"),
+                ("producer.message.timeout.ms", "3000"),
+            ],
+        )
+        .await,
+    ];
+    for p in &proxies {
+        let url = format!("{}/topics/{topic}", p.url);
+        assert_eq!(
+            post(&url, JSON, &json!({"records": [{"value": 2}]}))
+                .await
+                .status,
+            200
+        );
+    }
+    drop(broker);
+    for p in proxies {
+        let url = format!("{}/topics/{topic}", p.url);
+        let started = Instant::now();
+        let r = post(
+            &url,
+            JSON,
+            &json!({"records": [{"value": 3}, {"value": 4}]}),
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(15), "{r:?}");
+        let body = r.json();
+        for o in body["offsets"].as_array().unwrap() {
+            assert_eq!(o["offset"], serde_json::Value::Null, "{body}");
+            assert!(
+                [50002, 50003].contains(&o["error_code"].as_u64().unwrap()),
+                "{body}"
+            );
+        }
+        p.stop().await;
+    }
+}
+
 /// 32 clients produce concurrently: every acknowledged record is in Kafka exactly once, and each
 /// request's records keep their order within their partition.
+/// Run with each produce engine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_clients_every_ack_is_in_kafka_exactly_once_in_order() {
+async fn concurrent_clients_every_ack_is_in_kafka_exactly_once_in_order_batch_engine() {
+    concurrent_clients_case("batch", "2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_every_ack_is_in_kafka_exactly_once_in_order_librdkafka_engine() {
+    concurrent_clients_case("librdkafka", "2").await;
+}
+
+/// One connection per broker: every request is pipelined on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_on_one_pipelined_connection() {
+    concurrent_clients_case("batch", "1").await;
+}
+
+async fn concurrent_clients_case(engine: &str, connections: &str) {
     const CLIENTS: usize = 32;
     const REQUESTS: usize = 10;
     const PER_REQUEST: usize = 25;
-    let proxy = Proxy::start().await;
+    let proxy = Proxy::start_with(&[
+        ("produce.engine", engine),
+        ("produce.connections.per.broker", connections),
+    ])
+    .await;
     let topic = unique("concurrent");
     create_topic(&topic, 4).await;
     let url = format!("{}/topics/{topic}", proxy.url);

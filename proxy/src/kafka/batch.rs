@@ -556,3 +556,78 @@ enum Retry {
     Again(KafkaError),
     Final(KafkaError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(max_batch_bytes: usize) -> BatchEngine {
+        BatchEngine::new(BatchSettings {
+            client_id: "t".into(),
+            acks: -1,
+            request_timeout: Duration::from_secs(1),
+            delivery_timeout: Duration::from_secs(1),
+            retry_backoff: Duration::from_millis(10),
+            max_batch_bytes,
+            connections_per_broker: 1,
+        })
+    }
+
+    #[test]
+    fn split_respects_the_batch_size_and_request_order() {
+        let values: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 100]).collect();
+        let records: Vec<KafkaRecord<'_>> = values
+            .iter()
+            .map(|v| KafkaRecord {
+                key: None,
+                value: Some(v),
+                partition: Some(0),
+            })
+            .collect();
+        let indexes: Vec<usize> = (0..50).collect();
+        let batches = engine(1000).split(0, &indexes, &records);
+        assert!(batches.len() >= 5, "{} batches", batches.len());
+        let mut next = 0;
+        for b in &batches {
+            let size = wire::BATCH_HEADER_BYTES
+                + b.records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| wire::record_size(i as i32, r))
+                    .sum::<usize>();
+            assert!(size <= 1000, "batch of {size} bytes");
+            for &i in &b.indexes {
+                assert_eq!(i, next);
+                next += 1;
+            }
+        }
+        assert_eq!(next, 50);
+        // A record above the limit still travels, alone.
+        let big = vec![0u8; 5000];
+        let one = [KafkaRecord {
+            key: None,
+            value: Some(&big),
+            partition: Some(0),
+        }];
+        assert_eq!(engine(1000).split(0, &[0], &one).len(), 1);
+    }
+
+    #[test]
+    fn only_unwritten_failures_are_retried() {
+        for code in [3, 5, 6, 19] {
+            assert!(retriable_unwritten(code));
+        }
+        // Timed out, written but under-replicated, corrupt, too large: never sent again.
+        for code in [7, 20, 2, 10] {
+            assert!(!retriable_unwritten(code));
+        }
+        assert_eq!(
+            broker_error(6).rdkafka_error_code(),
+            Some(RDKafkaErrorCode::NotLeaderForPartition)
+        );
+        assert_eq!(
+            broker_error(-42).rdkafka_error_code(),
+            Some(RDKafkaErrorCode::Unknown)
+        );
+    }
+}

@@ -187,3 +187,51 @@ fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error
         connections_per_broker: config.produce_connections_per_broker,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(props: &[(&str, &str)]) -> Config {
+        let mut all: std::collections::BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.insert("bootstrap.servers".into(), "127.0.0.1:9".into());
+        Config::from_properties(&all).unwrap().0
+    }
+
+    #[test]
+    fn engine_selection() {
+        let s = batch_settings(&config(&[])).unwrap().unwrap();
+        assert_eq!((s.acks, s.max_batch_bytes), (-1, 1_000_000));
+        assert_eq!(s.connections_per_broker, 2);
+        let s = batch_settings(&config(&[
+            ("producer.acks", "1"),
+            ("producer.request.timeout.ms", "500"),
+            ("client.client.id", "me"),
+            ("client.security.protocol", "PLAINTEXT"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.acks, 1);
+        assert_eq!(s.request_timeout, Duration::from_millis(500));
+        assert_eq!(s.client_id, "me");
+        // Properties only librdkafka honours: auto falls back, batch refuses.
+        for (k, v) in [
+            ("client.security.protocol", "SASL_SSL"),
+            ("producer.compression.type", "lz4"),
+            ("producer.enable.idempotence", "true"),
+        ] {
+            assert!(batch_settings(&config(&[(k, v)])).unwrap().is_none(), "{k}");
+            let err = batch_settings(&config(&[(k, v), ("produce.engine", "batch")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(k.split_once('.').unwrap().1), "{err}");
+        }
+        assert!(batch_settings(&config(&[("produce.engine", "librdkafka")]))
+            .unwrap()
+            .is_none());
+        assert!(batch_settings(&config(&[("producer.acks", "most")])).is_err());
+    }
+}

@@ -78,8 +78,13 @@ pub fn unique(prefix: &str) -> String {
 
 /// Creates a topic through the admin API and waits until metadata shows it.
 pub async fn create_topic(name: &str, partitions: i32) {
+    create_topic_on(&broker().bootstrap, name, partitions).await
+}
+
+/// [`create_topic`] on a given broker.
+pub async fn create_topic_on(bootstrap: &str, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &broker().bootstrap)
+        .set("bootstrap.servers", bootstrap)
         .create()
         .unwrap();
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
@@ -90,7 +95,10 @@ pub async fn create_topic(name: &str, partitions: i32) {
     for r in res {
         r.unwrap_or_else(|(t, e)| panic!("create topic {t}: {e}"));
     }
-    let consumer = native_consumer(None);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let md = consumer
@@ -185,10 +193,15 @@ impl Proxy {
 
     /// Starts a proxy with extra `key=value` configuration.
     pub async fn start_with(extra: &[(&str, &str)]) -> Proxy {
+        Self::start_on(&broker().bootstrap, extra).await
+    }
+
+    /// Starts a proxy against a given broker.
+    pub async fn start_on(bootstrap: &str, extra: &[(&str, &str)]) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut props: BTreeMap<String, String> = BTreeMap::new();
-        props.insert("bootstrap.servers".into(), broker().bootstrap.clone());
+        props.insert("bootstrap.servers".into(), bootstrap.to_string());
         props.insert("listeners".into(), format!("http://{addr}"));
         for (k, v) in extra {
             props.insert(k.to_string(), v.to_string());
