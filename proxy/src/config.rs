@@ -79,6 +79,9 @@ pub struct Config {
     /// `produce.connections.per.broker`: pipelined connections the batch engine keeps to each
     /// broker. Default 2.
     pub produce_connections_per_broker: usize,
+    /// `produce.max.in.flight.per.broker`: Produce requests the batch engine keeps outstanding per
+    /// broker; HTTP requests arriving meanwhile are merged into the next one. Default 2.
+    pub produce_max_in_flight_per_broker: usize,
     /// `producer.*`: librdkafka producer properties (prefix stripped), e.g. `producer.linger.ms`.
     pub producer: BTreeMap<String, String>,
     /// `consumer.*`: librdkafka consumer properties (prefix stripped) for every instance.
@@ -125,6 +128,7 @@ impl Default for Config {
             schema_registry_url: String::new(),
             produce_engine: ProduceEngine::Auto,
             produce_connections_per_broker: 2,
+            produce_max_in_flight_per_broker: 2,
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),
             client: BTreeMap::new(),
@@ -203,6 +207,9 @@ impl Config {
                 }
                 "produce.connections.per.broker" => {
                     c.produce_connections_per_broker = parse_positive(k, value)?
+                }
+                "produce.max.in.flight.per.broker" => {
+                    c.produce_max_in_flight_per_broker = parse_positive(k, value)?
                 }
                 _ if IGNORED_KEYS.contains(&k) => ignored.push(key.clone()),
                 _ => {

@@ -124,6 +124,21 @@ impl EncodedRecords {
         self.records.is_empty()
     }
 
+    /// Record `i`.
+    pub fn get(&self, i: usize) -> KafkaRecord<'_> {
+        let r = &self.records[i];
+        KafkaRecord {
+            key: r.key.clone().map(|range| &self.data[range]),
+            value: r.value.clone().map(|range| &self.data[range]),
+            partition: r.partition,
+        }
+    }
+
+    /// Sets the partition of record `i`.
+    pub fn set_partition(&mut self, i: usize, partition: i32) {
+        self.records[i].partition = Some(partition);
+    }
+
     /// The records in request order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = KafkaRecord<'_>> + Clone + '_ {
         let data: &[u8] = &self.data;

@@ -24,10 +24,10 @@ use rdkafka::types::RDKafkaRespErr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::wire::{self, PartitionBatch, PartitionResult};
-use crate::formats::KafkaRecord;
+use crate::formats::EncodedRecords;
 
 /// Settings of the batch engine, from the `producer.*`/`client.*` properties it honours.
 #[derive(Debug, Clone)]
@@ -45,6 +45,9 @@ pub struct BatchSettings {
     pub max_batch_bytes: usize,
     /// `produce.connections.per.broker`.
     pub connections_per_broker: usize,
+    /// `produce.max.in.flight.per.broker`: Produce requests outstanding per broker; requests
+    /// arriving meanwhile are merged into the next one.
+    pub max_in_flight: usize,
 }
 
 /// A leader's address and the partitions' leaders of one topic.
@@ -248,10 +251,190 @@ impl Pool {
     }
 }
 
-/// The engine: settings and one pool per broker address.
+/// One partition's records from one HTTP request, waiting for a Produce request to a leader.
+struct Job {
+    topic: Arc<str>,
+    partition: i32,
+    timestamp: i64,
+    records: Arc<EncodedRecords>,
+    indexes: Vec<usize>,
+    /// Estimated bytes in a batch.
+    bytes: usize,
+    /// The offset of the job's first record, or why the job failed.
+    reply: oneshot::Sender<Result<i64, Retry>>,
+}
+
+/// The path to one broker: jobs queue here while the broker has `max_in_flight` Produce requests
+/// outstanding, and the next request carries everything queued meanwhile (up to
+/// `max_batch_bytes`), jobs for the same partition merged into one batch. There is no linger:
+/// a job that finds a free slot is sent at once.
+struct Lane {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+async fn run_lane(
+    pool: Arc<Pool>,
+    settings: Arc<BatchSettings>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
+    let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
+    let mut carry: Option<Job> = None;
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let first = match carry.take() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut bytes = first.bytes;
+        let mut batch = vec![first];
+        while let Ok(job) = jobs.try_recv() {
+            if bytes + job.bytes > settings.max_batch_bytes {
+                carry = Some(job);
+                break;
+            }
+            bytes += job.bytes;
+            batch.push(job);
+        }
+        let (pool, settings) = (pool.clone(), settings.clone());
+        tokio::spawn(async move {
+            send_jobs(&pool, &settings, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+/// A partition and the jobs (by index) merged into its batch.
+type Members = (i32, Vec<usize>);
+
+/// Sends `jobs` as one Produce request and answers each job.
+async fn send_jobs(pool: &Pool, settings: &BatchSettings, jobs: Vec<Job>) {
+    // Group by topic, then partition, keeping arrival order.
+    let mut layout: Vec<(Arc<str>, Vec<Members>)> = Vec::new();
+    for (j, job) in jobs.iter().enumerate() {
+        let t = match layout.iter().position(|(t, _)| *t == job.topic) {
+            Some(t) => t,
+            None => {
+                layout.push((job.topic.clone(), Vec::new()));
+                layout.len() - 1
+            }
+        };
+        match layout[t].1.iter_mut().find(|(p, _)| *p == job.partition) {
+            Some((_, members)) => members.push(j),
+            None => layout[t].1.push((job.partition, vec![j])),
+        }
+    }
+    // Each job's first record's position within its merged batch.
+    let mut starts = vec![0i64; jobs.len()];
+    let topics: Vec<(&str, Vec<PartitionBatch<'_>>)> = layout
+        .iter()
+        .map(|(topic, partitions)| {
+            let batches = partitions
+                .iter()
+                .map(|(partition, members)| {
+                    let mut records = Vec::new();
+                    for &j in members {
+                        starts[j] = records.len() as i64;
+                        let job = &jobs[j];
+                        records.extend(
+                            job.indexes
+                                .iter()
+                                .map(|&i| (job.timestamp, job.records.get(i))),
+                        );
+                    }
+                    PartitionBatch {
+                        partition: *partition,
+                        records,
+                    }
+                })
+                .collect();
+            (&**topic, batches)
+        })
+        .collect();
+    let answer = call(pool, settings, &topics).await;
+    drop(topics);
+    for (j, job) in jobs.into_iter().enumerate() {
+        let result = match &answer {
+            Err(e) => Err(e.clone()),
+            Ok(None) => Ok(-1),
+            Ok(Some(parts)) => {
+                match parts
+                    .iter()
+                    .find(|p| p.partition == job.partition && *p.topic == *job.topic)
+                {
+                    None => Err(Retry::Final(KafkaError::MessageProduction(
+                        RDKafkaErrorCode::InvalidMessage,
+                    ))),
+                    Some(p) if p.error_code == 0 => Ok(p.base_offset + starts[j]),
+                    Some(p) if retriable_unwritten(p.error_code) => {
+                        Err(Retry::Again(broker_error(p.error_code)))
+                    }
+                    Some(p) => {
+                        if let Some(msg) = &p.error_message {
+                            tracing::warn!(topic = %job.topic, partition = p.partition,
+                                code = p.error_code, %msg, "produce rejected");
+                        }
+                        Err(Retry::Final(broker_error(p.error_code)))
+                    }
+                }
+            }
+        };
+        let _ = job.reply.send(result);
+    }
+}
+
+/// One Produce request to `pool`'s broker. `Ok(None)` with acks=0.
+async fn call(
+    pool: &Pool,
+    s: &BatchSettings,
+    topics: &[(&str, Vec<PartitionBatch<'_>>)],
+) -> Result<Option<Vec<PartitionResult>>, Retry> {
+    let addr = &pool.addr;
+    let conn = pool.connection(s).await.map_err(|e| {
+        tracing::warn!(%addr, error = %e, "broker connection failed");
+        Retry::Again(KafkaError::MessageProduction(
+            RDKafkaErrorCode::BrokerTransportFailure,
+        ))
+    })?;
+    let version = conn.produce_version;
+    let frame = wire::produce_request(
+        &s.client_id,
+        version,
+        s.acks,
+        s.request_timeout.as_millis().min(i32::MAX as u128) as i32,
+        topics,
+    );
+    match conn.call(frame, s.acks != 0, s.request_timeout).await {
+        Ok(None) => Ok(None),
+        Ok(Some(body)) => wire::parse_produce_response(body, version)
+            .map(Some)
+            .map_err(|e| {
+                tracing::error!(%addr, error = %e, "bad produce response");
+                Retry::Final(KafkaError::MessageProduction(RDKafkaErrorCode::BadMessage))
+            }),
+        Err(SendError::NotSent(why)) => {
+            tracing::warn!(%addr, %why, "produce request not sent; retrying");
+            Err(Retry::Again(KafkaError::MessageProduction(
+                RDKafkaErrorCode::BrokerTransportFailure,
+            )))
+        }
+        Err(SendError::Unknown(why)) => {
+            tracing::warn!(%addr, %why, "produce outcome unknown");
+            Err(Retry::Final(KafkaError::MessageProduction(
+                RDKafkaErrorCode::MessageTimedOut,
+            )))
+        }
+    }
+}
+
+/// The engine: settings and one lane per broker address.
 pub struct BatchEngine {
-    settings: BatchSettings,
-    pools: Mutex<HashMap<String, Arc<Pool>>>,
+    settings: Arc<BatchSettings>,
+    lanes: Mutex<HashMap<String, Arc<Lane>>>,
 }
 
 /// Broker error codes after which the broker has written nothing and a retry on fresh metadata
@@ -272,19 +455,22 @@ fn broker_error(code: i16) -> KafkaError {
     KafkaError::MessageProduction(code)
 }
 
-/// One batch still to be sent: the records of one partition, in request order, with their
-/// indexes in the request.
-struct Outgoing<'r> {
+/// Records of one partition still to be sent, as indexes into the request, in request order.
+struct Outgoing {
     partition: i32,
-    records: Vec<KafkaRecord<'r>>,
     indexes: Vec<usize>,
+    bytes: usize,
 }
+
+/// Per-record margin over a lone batch's size when batches are merged (larger offset and
+/// timestamp deltas).
+const MERGE_MARGIN_BYTES: usize = 8;
 
 impl BatchEngine {
     pub fn new(settings: BatchSettings) -> Self {
         BatchEngine {
-            settings,
-            pools: Mutex::new(HashMap::new()),
+            settings: Arc::new(settings),
+            lanes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -292,30 +478,33 @@ impl BatchEngine {
         &self.settings
     }
 
-    fn pool(&self, addr: &str) -> Arc<Pool> {
-        let mut pools = self.pools.lock().unwrap_or_else(PoisonError::into_inner);
-        pools
-            .entry(addr.to_string())
-            .or_insert_with(|| {
-                Arc::new(Pool {
-                    addr: addr.to_string(),
-                    slots: (0..self.settings.connections_per_broker.max(1))
-                        .map(|_| tokio::sync::Mutex::new(None))
-                        .collect(),
-                    next: AtomicUsize::new(0),
-                })
-            })
-            .clone()
+    fn lane(&self, addr: &str) -> Arc<Lane> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(lane) = lanes.get(addr).filter(|l| !l.jobs.is_closed()) {
+            return lane.clone();
+        }
+        let pool = Arc::new(Pool {
+            addr: addr.to_string(),
+            slots: (0..self.settings.connections_per_broker.max(1))
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            next: AtomicUsize::new(0),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_lane(pool, self.settings.clone(), rx));
+        let lane = Arc::new(Lane { jobs: tx });
+        lanes.insert(addr.to_string(), lane.clone());
+        lane
     }
 
     /// Produces `records` (each with its partition set) to `topic` with one CreateTime, and
     /// returns each record's `(partition, offset)` or error, in request order.
-    pub async fn produce<'r>(
+    pub async fn produce(
         &self,
         routes: &impl Routes,
         topic: &str,
         timestamp: i64,
-        records: &[KafkaRecord<'r>],
+        records: Arc<EncodedRecords>,
     ) -> Vec<Result<(i32, i64), KafkaError>> {
         // Split by partition, keeping request order, then by size into batches.
         let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
@@ -326,11 +515,12 @@ impl BatchEngine {
                 None => by_partition.push((p, vec![i])),
             }
         }
-        let mut queues: Vec<VecDeque<Outgoing<'r>>> = by_partition
+        let mut queues: Vec<VecDeque<Outgoing>> = by_partition
             .into_iter()
-            .map(|(partition, indexes)| self.split(partition, &indexes, records))
+            .map(|(partition, indexes)| self.split(partition, &indexes, &records))
             .collect();
 
+        let topic: Arc<str> = Arc::from(topic);
         let mut outcomes: Vec<Option<Result<(i32, i64), KafkaError>>> =
             (0..records.len()).map(|_| None).collect();
         let deadline = Instant::now() + self.settings.delivery_timeout;
@@ -338,9 +528,9 @@ impl BatchEngine {
         // Each round sends the next batch of every partition; a retriable failure keeps a
         // partition's batch at the head of its queue for the next round.
         while queues.iter().any(|q| !q.is_empty()) {
-            let heads: Vec<&Outgoing<'r>> = queues.iter().filter_map(|q| q.front()).collect();
+            let heads: Vec<&Outgoing> = queues.iter().filter_map(|q| q.front()).collect();
             let results = self
-                .send_round(routes, topic, timestamp, &heads, refresh)
+                .send_round(routes, &topic, timestamp, &records, &heads, refresh)
                 .await;
             refresh = false;
             let mut retry = false;
@@ -378,50 +568,39 @@ impl BatchEngine {
 
     /// Splits one partition's records into batches of at most `max_batch_bytes` (a record larger
     /// than that on its own still gets its own batch; the size check happens before).
-    fn split<'r>(
+    fn split(
         &self,
         partition: i32,
         indexes: &[usize],
-        records: &[KafkaRecord<'r>],
-    ) -> VecDeque<Outgoing<'r>> {
+        records: &EncodedRecords,
+    ) -> VecDeque<Outgoing> {
         let mut out = VecDeque::new();
-        let mut current = Outgoing {
+        let empty = || Outgoing {
             partition,
-            records: Vec::with_capacity(indexes.len()),
-            indexes: Vec::with_capacity(indexes.len()),
+            indexes: Vec::new(),
+            bytes: wire::BATCH_HEADER_BYTES,
         };
-        let mut size = wire::BATCH_HEADER_BYTES;
+        let mut current = empty();
         for &i in indexes {
-            let r = records[i];
-            let delta = current.records.len() as i32;
-            let rsize = wire::record_size(delta, &r);
-            if !current.records.is_empty() && size + rsize > self.settings.max_batch_bytes {
-                out.push_back(std::mem::replace(
-                    &mut current,
-                    Outgoing {
-                        partition,
-                        records: Vec::new(),
-                        indexes: Vec::new(),
-                    },
-                ));
-                size = wire::BATCH_HEADER_BYTES + wire::record_size(0, &r);
-            } else {
-                size += rsize;
+            let size = wire::record_size(0, 0, &records.get(i)) + MERGE_MARGIN_BYTES;
+            if !current.indexes.is_empty() && current.bytes + size > self.settings.max_batch_bytes {
+                out.push_back(std::mem::replace(&mut current, empty()));
             }
-            current.records.push(r);
+            current.bytes += size;
             current.indexes.push(i);
         }
         out.push_back(current);
         out
     }
 
-    /// Sends one batch per partition in `heads`, one Produce request per leader, concurrently.
+    /// Hands one batch per partition in `heads` to its leader's lane and waits for all answers.
     async fn send_round(
         &self,
         routes: &impl Routes,
-        topic: &str,
+        topic: &Arc<str>,
         timestamp: i64,
-        heads: &[&Outgoing<'_>],
+        records: &Arc<EncodedRecords>,
+        heads: &[&Outgoing],
         refresh: bool,
     ) -> Vec<Result<i64, Retry>> {
         let leaders = match routes.leaders(topic, refresh).await {
@@ -442,111 +621,38 @@ impl BatchEngine {
                     .collect();
             }
         };
-        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-        let mut results: Vec<Option<Result<i64, Retry>>> = heads.iter().map(|_| None).collect();
-        for (h, batch) in heads.iter().enumerate() {
-            match leaders
+        let replies = heads.iter().map(|batch| {
+            let leader = leaders
                 .get(batch.partition as usize)
-                .and_then(|l| l.as_ref())
-            {
-                Some(addr) => match groups.iter_mut().find(|(a, _)| a == addr) {
-                    Some((_, v)) => v.push(h),
-                    None => groups.push((addr.clone(), vec![h])),
-                },
-                None => {
-                    results[h] = Some(Err(Retry::Again(KafkaError::MessageProduction(
+                .and_then(|l| l.as_deref());
+            let (tx, rx) = oneshot::channel();
+            let sent = leader.is_some_and(|addr| {
+                self.lane(addr)
+                    .jobs
+                    .send(Job {
+                        topic: topic.clone(),
+                        partition: batch.partition,
+                        timestamp,
+                        records: records.clone(),
+                        indexes: batch.indexes.clone(),
+                        bytes: batch.bytes,
+                        reply: tx,
+                    })
+                    .is_ok()
+            });
+            async move {
+                if !sent {
+                    return Err(Retry::Again(KafkaError::MessageProduction(
                         RDKafkaErrorCode::LeaderNotAvailable,
-                    ))))
+                    )));
                 }
+                rx.await
+                    .unwrap_or(Err(Retry::Again(KafkaError::MessageProduction(
+                        RDKafkaErrorCode::BrokerTransportFailure,
+                    ))))
             }
-        }
-        let calls = groups.iter().map(|(addr, members)| {
-            let batches: Vec<PartitionBatch<'_, '_>> = members
-                .iter()
-                .map(|&h| PartitionBatch {
-                    partition: heads[h].partition,
-                    records: &heads[h].records,
-                })
-                .collect();
-            self.send_to(addr, topic, timestamp, batches)
         });
-        let answers = futures_util::future::join_all(calls).await;
-        for ((_, members), answer) in groups.iter().zip(answers) {
-            for &h in members {
-                let partition = heads[h].partition;
-                results[h] = Some(match &answer {
-                    Err(e) => Err(e.clone()),
-                    Ok(None) => Ok(-1),
-                    Ok(Some(parts)) => match parts.iter().find(|p| p.partition == partition) {
-                        None => Err(Retry::Final(KafkaError::MessageProduction(
-                            RDKafkaErrorCode::InvalidMessage,
-                        ))),
-                        Some(p) if p.error_code == 0 => Ok(p.base_offset),
-                        Some(p) if retriable_unwritten(p.error_code) => {
-                            Err(Retry::Again(broker_error(p.error_code)))
-                        }
-                        Some(p) => {
-                            if let Some(msg) = &p.error_message {
-                                tracing::warn!(topic, partition, code = p.error_code, %msg, "produce rejected");
-                            }
-                            Err(Retry::Final(broker_error(p.error_code)))
-                        }
-                    },
-                });
-            }
-        }
-        results
-            .into_iter()
-            .map(|r| r.expect("every head has a result"))
-            .collect()
-    }
-
-    /// Sends one Produce request to `addr`. `Ok(None)` with acks=0.
-    async fn send_to(
-        &self,
-        addr: &str,
-        topic: &str,
-        timestamp: i64,
-        batches: Vec<PartitionBatch<'_, '_>>,
-    ) -> Result<Option<Vec<PartitionResult>>, Retry> {
-        let s = &self.settings;
-        let conn = self.pool(addr).connection(s).await.map_err(|e| {
-            tracing::warn!(%addr, error = %e, "broker connection failed");
-            Retry::Again(KafkaError::MessageProduction(
-                RDKafkaErrorCode::BrokerTransportFailure,
-            ))
-        })?;
-        let version = conn.produce_version;
-        let frame = wire::produce_request(
-            &s.client_id,
-            version,
-            s.acks,
-            s.request_timeout.as_millis().min(i32::MAX as u128) as i32,
-            topic,
-            timestamp,
-            &batches,
-        );
-        match conn.call(frame, s.acks != 0, s.request_timeout).await {
-            Ok(None) => Ok(None),
-            Ok(Some(body)) => wire::parse_produce_response(body, version)
-                .map(Some)
-                .map_err(|e| {
-                    tracing::error!(%addr, error = %e, "bad produce response");
-                    Retry::Final(KafkaError::MessageProduction(RDKafkaErrorCode::BadMessage))
-                }),
-            Err(SendError::NotSent(why)) => {
-                tracing::warn!(%addr, %why, "produce request not sent; retrying");
-                Err(Retry::Again(KafkaError::MessageProduction(
-                    RDKafkaErrorCode::BrokerTransportFailure,
-                )))
-            }
-            Err(SendError::Unknown(why)) => {
-                tracing::warn!(%addr, %why, "produce outcome unknown");
-                Err(Retry::Final(KafkaError::MessageProduction(
-                    RDKafkaErrorCode::MessageTimedOut,
-                )))
-            }
-        }
+        futures_util::future::join_all(replies).await
     }
 }
 
@@ -570,32 +676,29 @@ mod tests {
             retry_backoff: Duration::from_millis(10),
             max_batch_bytes,
             connections_per_broker: 1,
+            max_in_flight: 1,
         })
     }
 
     #[test]
     fn split_respects_the_batch_size_and_request_order() {
-        let values: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 100]).collect();
-        let records: Vec<KafkaRecord<'_>> = values
-            .iter()
-            .map(|v| KafkaRecord {
-                key: None,
-                value: Some(v),
-                partition: Some(0),
-            })
-            .collect();
+        let value = "v".repeat(100);
+        let body = bytes::Bytes::from(
+            serde_json::to_vec(&serde_json::json!((0..50)
+                .map(|_| serde_json::json!({ "value": value }))
+                .collect::<Vec<_>>()))
+            .unwrap(),
+        );
+        let raws: Vec<crate::formats::RawRecord<'_>> = serde_json::from_slice(&body).unwrap();
+        let records = crate::formats::json::encode_records(&body, &raws);
         let indexes: Vec<usize> = (0..50).collect();
         let batches = engine(1000).split(0, &indexes, &records);
         assert!(batches.len() >= 5, "{} batches", batches.len());
         let mut next = 0;
         for b in &batches {
-            let size = wire::BATCH_HEADER_BYTES
-                + b.records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| wire::record_size(i as i32, r))
-                    .sum::<usize>();
-            assert!(size <= 1000, "batch of {size} bytes");
+            let timed: Vec<_> = b.indexes.iter().map(|&i| (7, records.get(i))).collect();
+            assert!(wire::batch_size(&timed) <= 1000);
+            assert!(b.bytes <= 1000);
             for &i in &b.indexes {
                 assert_eq!(i, next);
                 next += 1;
@@ -603,13 +706,7 @@ mod tests {
         }
         assert_eq!(next, 50);
         // A record above the limit still travels, alone.
-        let big = vec![0u8; 5000];
-        let one = [KafkaRecord {
-            key: None,
-            value: Some(&big),
-            partition: Some(0),
-        }];
-        assert_eq!(engine(1000).split(0, &[0], &one).len(), 1);
+        assert_eq!(engine(100).split(0, &[0], &records).len(), 1);
     }
 
     #[test]

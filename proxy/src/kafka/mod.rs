@@ -185,6 +185,7 @@ fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error
         retry_backoff: ms(num(&["retry.backoff.ms"], 100)?),
         max_batch_bytes: num(&["message.max.bytes"], 1_000_000)?.max(1024) as usize,
         connections_per_broker: config.produce_connections_per_broker,
+        max_in_flight: config.produce_max_in_flight_per_broker,
     }))
 }
 

@@ -17,7 +17,7 @@ use super::batch::{BatchEngine, Routes};
 use super::error::{blocking, classify, Error, ErrorClass};
 use super::metadata::{topic_partitions, Metadata};
 use super::partitioner::partition_for_key;
-use crate::formats::KafkaRecord;
+use crate::formats::{EncodedRecords, KafkaRecord};
 
 /// Where one record went, or why it failed.
 pub type Outcome = Result<(i32, i64), KafkaError>;
@@ -134,13 +134,13 @@ impl Producer {
     /// Everything that can be checked up front is (topic exists, partitions in range, sizes), so a
     /// request with an invalid record sends nothing. Keyed records go where the Java client would
     /// put them; key-less records of one request share a partition, rotating between requests.
-    pub async fn produce<'r>(
+    pub async fn produce(
         &self,
         topic: &str,
-        records: impl ExactSizeIterator<Item = KafkaRecord<'r>> + Clone,
+        mut records: EncodedRecords,
     ) -> Result<Vec<Outcome>, ProduceError> {
         let partitions = self.partition_count(topic).await?;
-        for (index, r) in records.clone().enumerate() {
+        for (index, r) in records.iter().enumerate() {
             if let Some(p) = r.partition {
                 if p < 0 || p as u32 >= partitions {
                     return Err(Error::PartitionNotFound(topic.to_string(), p).into());
@@ -156,13 +156,13 @@ impl Producer {
             }
         }
         let sticky = (self.sticky.fetch_add(1, Ordering::Relaxed) % partitions as usize) as i32;
-        let assign = |r: KafkaRecord<'r>| KafkaRecord {
-            partition: Some(
-                r.partition
-                    .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions))),
-            ),
-            ..r
-        };
+        for i in 0..records.len() {
+            let r = records.get(i);
+            let partition = r
+                .partition
+                .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions)));
+            records.set_partition(i, partition);
+        }
         // One CreateTime for the whole request (Confluent stamps the proxy's "now"), instead of
         // reading the wall clock for every record.
         let timestamp = SystemTime::now()
@@ -170,10 +170,11 @@ impl Producer {
             .map_or(0, |d| d.as_millis() as i64);
         let outcomes = match &self.batch {
             Some(engine) => {
-                let records: Vec<KafkaRecord<'r>> = records.map(assign).collect();
-                engine.produce(self, topic, timestamp, &records).await
+                engine
+                    .produce(self, topic, timestamp, Arc::new(records))
+                    .await
             }
-            None => self.enqueue(topic, timestamp, records.map(assign)).await,
+            None => self.enqueue(topic, timestamp, records.iter()).await,
         };
         if outcomes.iter().any(|o| {
             matches!(o, Err(e) if e.rdkafka_error_code().map(classify)

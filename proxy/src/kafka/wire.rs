@@ -163,15 +163,19 @@ fn bytes_field_size(data: Option<&[u8]>) -> usize {
     }
 }
 
-/// The body of one record after its length prefix: attributes, timestamp delta (always 0: one
-/// timestamp per request), offset delta, key, value, no headers.
-fn record_body_size(offset_delta: i32, r: &KafkaRecord<'_>) -> usize {
-    1 + 1 + varint_size(offset_delta) + bytes_field_size(r.key) + bytes_field_size(r.value) + 1
+/// The body of one record after its length prefix: attributes, timestamp delta, offset delta,
+/// key, value, no headers.
+fn record_body_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>) -> usize {
+    1 + varint_len(zigzag64(timestamp_delta))
+        + varint_size(offset_delta)
+        + bytes_field_size(r.key)
+        + bytes_field_size(r.value)
+        + 1
 }
 
 /// Bytes one record adds to a batch.
-pub fn record_size(offset_delta: i32, r: &KafkaRecord<'_>) -> usize {
-    let body = record_body_size(offset_delta, r);
+pub fn record_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>) -> usize {
+    let body = record_body_size(offset_delta, timestamp_delta, r);
     varint_size(body as i32) + body
 }
 
@@ -185,14 +189,25 @@ fn put_bytes_field(out: &mut BytesMut, data: Option<&[u8]>) {
     }
 }
 
-/// Appends one v2 record batch (no compression, no producer id, CreateTime `timestamp` for all
-/// records) holding `records`.
-pub fn put_batch<'r>(
-    out: &mut BytesMut,
-    timestamp: i64,
-    records: impl ExactSizeIterator<Item = KafkaRecord<'r>>,
-) {
+/// A record with its CreateTime.
+pub type Timed<'r> = (i64, KafkaRecord<'r>);
+
+/// Bytes of a batch holding `records`.
+pub fn batch_size(records: &[Timed<'_>]) -> usize {
+    let base = records.iter().map(|r| r.0).min().unwrap_or(0);
+    BATCH_HEADER_BYTES
+        + records
+            .iter()
+            .enumerate()
+            .map(|(i, (ts, r))| record_size(i as i32, ts - base, r))
+            .sum::<usize>()
+}
+
+/// Appends one v2 record batch (no compression, no producer id, CreateTime) holding `records`.
+pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>]) {
     let count = records.len() as i32;
+    let base_ts = records.iter().map(|r| r.0).min().unwrap_or(0);
+    let max_ts = records.iter().map(|r| r.0).max().unwrap_or(0);
     let start = out.len();
     out.put_i64(0); // base offset, assigned by the broker
     out.put_i32(0); // batch length, patched below
@@ -201,17 +216,18 @@ pub fn put_batch<'r>(
     out.put_u32(0); // crc, patched below
     out.put_i16(0); // attributes: no compression, CreateTime, not transactional
     out.put_i32(count - 1); // last offset delta
-    out.put_i64(timestamp); // base timestamp
-    out.put_i64(timestamp); // max timestamp
+    out.put_i64(base_ts);
+    out.put_i64(max_ts);
     out.put_i64(-1); // producer id
     out.put_i16(-1); // producer epoch
     out.put_i32(-1); // base sequence
     out.put_i32(count);
-    for (delta, r) in records.enumerate() {
+    for (delta, (ts, r)) in records.iter().enumerate() {
         let delta = delta as i32;
-        put_varint(out, record_body_size(delta, &r) as i32);
+        let ts_delta = ts - base_ts;
+        put_varint(out, record_body_size(delta, ts_delta, r) as i32);
         out.put_i8(0); // attributes
-        put_uvarint(out, zigzag64(0)); // timestamp delta
+        put_uvarint(out, zigzag64(ts_delta));
         put_varint(out, delta);
         put_bytes_field(out, r.key);
         put_bytes_field(out, r.value);
@@ -224,48 +240,47 @@ pub fn put_batch<'r>(
 }
 
 /// One partition's part of a produce request: its records, in order.
-pub struct PartitionBatch<'a, 'r> {
+pub struct PartitionBatch<'r> {
     pub partition: i32,
-    pub records: &'a [KafkaRecord<'r>],
+    pub records: Vec<Timed<'r>>,
 }
 
-/// A complete Produce request frame for one topic (correlation id still 0).
+/// A complete Produce request frame (correlation id still 0): per topic, one batch per partition.
 pub fn produce_request(
     client_id: &str,
     version: i16,
     acks: i16,
     timeout_ms: i32,
-    topic: &str,
-    timestamp: i64,
-    batches: &[PartitionBatch<'_, '_>],
+    topics: &[(&str, Vec<PartitionBatch<'_>>)],
 ) -> BytesMut {
-    let payload: usize = batches
+    let payload: usize = topics
         .iter()
-        .map(|b| {
-            BATCH_HEADER_BYTES
-                + 8
-                + b.records
+        .map(|(t, batches)| {
+            t.len()
+                + 6
+                + batches
                     .iter()
-                    .enumerate()
-                    .map(|(i, r)| record_size(i as i32, r))
+                    .map(|b| 8 + batch_size(&b.records))
                     .sum::<usize>()
         })
         .sum();
-    let mut out = BytesMut::with_capacity(payload + 64 + client_id.len() + topic.len());
+    let mut out = BytesMut::with_capacity(payload + 64 + client_id.len());
     start_frame(&mut out, API_PRODUCE, version, client_id);
     out.put_i16(-1); // transactional id: null
     out.put_i16(acks);
     out.put_i32(timeout_ms);
-    out.put_i32(1); // one topic
-    put_string(&mut out, topic);
-    out.put_i32(batches.len() as i32);
-    for b in batches {
-        out.put_i32(b.partition);
-        let size_at = out.len();
-        out.put_i32(0);
-        put_batch(&mut out, timestamp, b.records.iter().copied());
-        let size = (out.len() - size_at - 4) as i32;
-        out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
+    out.put_i32(topics.len() as i32);
+    for (topic, batches) in topics {
+        put_string(&mut out, topic);
+        out.put_i32(batches.len() as i32);
+        for b in batches {
+            out.put_i32(b.partition);
+            let size_at = out.len();
+            out.put_i32(0);
+            put_batch(&mut out, &b.records);
+            let size = (out.len() - size_at - 4) as i32;
+            out[size_at..size_at + 4].copy_from_slice(&size.to_be_bytes());
+        }
     }
     finish_frame(&mut out);
     out
@@ -274,6 +289,7 @@ pub fn produce_request(
 /// One partition's answer to a produce request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionResult {
+    pub topic: String,
     pub partition: i32,
     pub error_code: i16,
     pub base_offset: i64,
@@ -290,7 +306,7 @@ pub fn parse_produce_response(
     let mut out = Vec::new();
     let topics = r.array_len("topic count")?;
     for _ in 0..topics {
-        r.nullable_string("topic name")?;
+        let topic = r.nullable_string("topic name")?.unwrap_or_default();
         let partitions = r.array_len("partition count")?;
         for _ in 0..partitions {
             let partition = r.i32("partition index")?;
@@ -310,6 +326,7 @@ pub fn parse_produce_response(
                 error_message = r.nullable_string("error message")?;
             }
             out.push(PartitionResult {
+                topic: topic.clone(),
                 partition,
                 error_code,
                 base_offset,
@@ -347,15 +364,14 @@ mod tests {
     /// the CRC checked independently over the attributes-onwards bytes.
     #[test]
     fn batch_layout() {
-        let records = [rec(Some(b"k"), Some(b"hello")), rec(None, None)];
+        let ts = 1_700_000_000_000;
+        let records = [
+            (ts, rec(Some(b"k"), Some(b"hello"))),
+            (ts + 70, rec(None, None)),
+        ];
         let mut out = BytesMut::new();
-        put_batch(&mut out, 1_700_000_000_000, records.iter().copied());
-        let expected_len = BATCH_HEADER_BYTES
-            + records
-                .iter()
-                .enumerate()
-                .map(|(i, r)| record_size(i as i32, r))
-                .sum::<usize>();
+        put_batch(&mut out, &records);
+        let expected_len = batch_size(&records);
         assert_eq!(out.len(), expected_len);
         let mut b = out.clone().freeze();
         assert_eq!(b.get_i64(), 0);
@@ -366,8 +382,8 @@ mod tests {
         assert_eq!(crc, crc32c::crc32c(&out[21..]));
         assert_eq!(b.get_i16(), 0);
         assert_eq!(b.get_i32(), 1, "last offset delta");
-        assert_eq!(b.get_i64(), 1_700_000_000_000);
-        assert_eq!(b.get_i64(), 1_700_000_000_000);
+        assert_eq!(b.get_i64(), ts, "base timestamp");
+        assert_eq!(b.get_i64(), ts + 70, "max timestamp");
         assert_eq!(b.get_i64(), -1);
         assert_eq!(b.get_i16(), -1);
         assert_eq!(b.get_i32(), -1);
@@ -378,24 +394,25 @@ mod tests {
             &b[..13],
             &[24, 0, 0, 0, 2, b'k', 10, b'h', b'e', b'l', b'l', b'o', 0]
         );
-        // Record 1: null key and value (varint -1 = 1), offset delta 1 (= 2).
-        assert_eq!(&b[13..], &[12, 0, 0, 2, 1, 1, 0]);
+        // Record 1: timestamp delta 70 (zigzag 140 = two bytes), offset delta 1 (= 2), null key
+        // and value (varint -1 = 1).
+        assert_eq!(&b[13..], &[14, 0, 140, 1, 2, 1, 1, 0]);
     }
 
     #[test]
     fn produce_request_frame() {
-        let records = [rec(None, Some(b"v"))];
         let frame = produce_request(
             "cid",
             7,
             -1,
             30_000,
-            "t",
-            5,
-            &[PartitionBatch {
-                partition: 2,
-                records: &records,
-            }],
+            &[(
+                "t",
+                vec![PartitionBatch {
+                    partition: 2,
+                    records: vec![(5, rec(None, Some(b"v")))],
+                }],
+            )],
         );
         let mut b = frame.clone().freeze();
         assert_eq!(b.get_i32() as usize, frame.len() - 4);

@@ -81,8 +81,7 @@ async fn produce(
         formats::encode_records(format, &bytes, &request.records).map_err(format_error)?;
     // Enqueueing runs in its own task: if the client goes away mid-request, the request still
     // completes as a whole instead of being cut off half-enqueued.
-    let enqueue =
-        tokio::spawn(async move { app.kafka.producer.produce(&topic, encoded.iter()).await });
+    let enqueue = tokio::spawn(async move { app.kafka.producer.produce(&topic, encoded).await });
     let outcomes = enqueue
         .await
         .map_err(|e| {
