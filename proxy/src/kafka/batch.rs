@@ -24,9 +24,9 @@ use rdkafka::types::RDKafkaRespErr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
-use super::wire::{self, PartitionBatch, PartitionResult};
+use super::wire::{self, PartitionBatch};
 use crate::formats::EncodedRecords;
 
 /// Settings of the batch engine, from the `producer.*`/`client.*` properties it honours.
@@ -69,26 +69,38 @@ enum SendError {
     Unknown(String),
 }
 
-type Waiter = oneshot::Sender<Result<Bytes, SendError>>;
+/// What to do with a request's answer, or with the reason it has none. Called exactly once.
+type OnAnswer = Box<dyn FnOnce(Result<Bytes, SendError>) + Send>;
+
+struct Waiter {
+    id: i32,
+    deadline: tokio::time::Instant,
+    on_answer: OnAnswer,
+}
 
 #[derive(Default)]
 struct Pending {
-    waiters: VecDeque<(i32, Waiter)>,
+    waiters: VecDeque<Waiter>,
     closed: Option<String>,
 }
 
 /// One pipelined broker connection. Kafka answers a connection's requests in order, so the
-/// waiters are a FIFO checked against each answer's correlation id.
+/// waiters are a FIFO checked against each answer's correlation id, and answers are handled on
+/// the connection's reader task (no hand-off to the sender).
 struct Connection {
     writer: tokio::sync::Mutex<(OwnedWriteHalf, i32)>,
     pending: Arc<Mutex<Pending>>,
     broken: Arc<AtomicBool>,
     produce_version: i16,
+    request_timeout: Duration,
 }
+
+/// Largest answer accepted from a broker.
+const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
 
 async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<Bytes> {
     let size = read.read_i32().await?;
-    if !(4..=256 * 1024 * 1024).contains(&size) {
+    if !(4..=MAX_FRAME_BYTES as i32).contains(&size) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("bad response size {size}"),
@@ -140,6 +152,7 @@ impl Connection {
             pending,
             broken,
             produce_version,
+            request_timeout: timeout,
         })
     }
 
@@ -147,85 +160,118 @@ impl Connection {
         self.broken.load(Ordering::Acquire)
     }
 
-    /// Sends one request frame; with `expect_answer`, waits up to `timeout` for its answer body.
-    async fn call(
+    /// Writes one request frame. `on_answer`, if any, gets the answer body, or `NotSent` when the
+    /// frame did not leave whole, or `Unknown` when the connection failed or no answer came
+    /// within the request timeout. Without `on_answer` (acks=0) the result is the write's.
+    async fn send(
         &self,
         mut frame: BytesMut,
-        expect_answer: bool,
-        timeout: Duration,
-    ) -> Result<Option<Bytes>, SendError> {
-        let answer = {
-            let mut writer = self.writer.lock().await;
-            let id = writer.1;
-            writer.1 = writer.1.wrapping_add(1).max(1);
-            wire::set_correlation_id(&mut frame, id);
-            let answer = if expect_answer {
-                let (tx, rx) = oneshot::channel();
-                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(why) = &pending.closed {
-                    return Err(SendError::NotSent(why.clone()));
-                }
-                pending.waiters.push_back((id, tx));
-                Some(rx)
-            } else {
-                None
-            };
-            if let Err(e) = writer.0.write_all(&frame).await {
-                // A frame cut short is never processed: this request was not sent. The
-                // connection is dropped so the broker sees the cut.
-                self.broken.store(true, Ordering::Release);
-                let _ = writer.0.shutdown().await;
-                return Err(SendError::NotSent(e.to_string()));
+        on_answer: Option<OnAnswer>,
+    ) -> Result<(), SendError> {
+        let mut writer = self.writer.lock().await;
+        let id = writer.1;
+        writer.1 = writer.1.wrapping_add(1).max(1);
+        wire::set_correlation_id(&mut frame, id);
+        let expects_answer = on_answer.is_some();
+        if let Some(on_answer) = on_answer {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(why) = &pending.closed {
+                let why = SendError::NotSent(why.clone());
+                drop(pending);
+                on_answer(Err(why.clone()));
+                return Err(why);
             }
-            answer
-        };
-        let Some(answer) = answer else {
-            return Ok(None);
-        };
-        match tokio::time::timeout(timeout, answer).await {
-            Ok(Ok(result)) => result.map(Some),
-            Ok(Err(_)) => Err(SendError::Unknown("connection closed".into())),
-            Err(_) => {
-                // The connection is stuck or the broker slow: stop using it.
-                self.broken.store(true, Ordering::Release);
-                Err(SendError::Unknown(format!(
-                    "no answer within request.timeout.ms ({timeout:?})"
-                )))
-            }
+            pending.waiters.push_back(Waiter {
+                id,
+                deadline: tokio::time::Instant::now() + self.request_timeout,
+                on_answer,
+            });
         }
+        if let Err(e) = writer.0.write_all(&frame).await {
+            // A frame cut short is never processed: this request was not sent. The connection
+            // is shut so the broker sees the cut; requests written before it stay pending.
+            self.broken.store(true, Ordering::Release);
+            let _ = writer.0.shutdown().await;
+            let why = SendError::NotSent(e.to_string());
+            if expects_answer {
+                let mine = {
+                    let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                    match pending.waiters.back() {
+                        Some(w) if w.id == id => pending.waiters.pop_back(),
+                        _ => None,
+                    }
+                };
+                if let Some(w) = mine {
+                    (w.on_answer)(Err(why.clone()));
+                }
+            }
+            return Err(why);
+        }
+        Ok(())
     }
 }
 
+/// Reads answers and hands each to its waiter. Cancel-safe buffered reads let it wake at the
+/// oldest request's deadline: past it, the connection is given up and every waiter is told.
 async fn read_loop(mut read: OwnedReadHalf, pending: Arc<Mutex<Pending>>, broken: Arc<AtomicBool>) {
-    let why = loop {
-        let mut frame = match read_frame(&mut read).await {
-            Ok(frame) => frame,
-            Err(e) => break format!("connection lost: {e}"),
-        };
-        let id = i32::from_be_bytes(frame[..4].try_into().expect("frame has 4 bytes"));
-        let body = frame.split_off(4);
-        let waiter = pending
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let why = 'conn: loop {
+        while buf.len() >= 4 {
+            let size = i32::from_be_bytes(buf[..4].try_into().expect("4 bytes"));
+            if !(4..=MAX_FRAME_BYTES as i32).contains(&size) {
+                break 'conn format!("bad response size {size}");
+            }
+            if buf.len() < 4 + size as usize {
+                buf.reserve(4 + size as usize - buf.len());
+                break;
+            }
+            let _ = buf.split_to(4);
+            let mut frame = buf.split_to(size as usize).freeze();
+            let id = i32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
+            let body = frame.split_off(4);
+            let waiter = pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .waiters
+                .pop_front();
+            match waiter {
+                Some(w) if w.id == id => (w.on_answer)(Ok(body)),
+                Some(w) => {
+                    let why = format!("answer {id} arrived while {} was expected", w.id);
+                    (w.on_answer)(Err(SendError::Unknown(why.clone())));
+                    break 'conn why;
+                }
+                None => break 'conn format!("unexpected answer {id}"),
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let oldest = pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .waiters
-            .pop_front();
-        match waiter {
-            Some((expected, tx)) if expected == id => {
-                let _ = tx.send(Ok(body));
-            }
-            Some((expected, tx)) => {
-                let why = format!("answer {id} arrived while {expected} was expected");
-                let _ = tx.send(Err(SendError::Unknown(why.clone())));
-                break why;
-            }
-            None => break format!("unexpected answer {id}"),
+            .front()
+            .map(|w| w.deadline);
+        if oldest.is_some_and(|d| d <= now) {
+            break "no answer within request.timeout.ms".to_string();
+        }
+        // Requests registered while waiting are seen within a second.
+        let wake = oldest
+            .unwrap_or(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(1));
+        match tokio::time::timeout_at(wake, read.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => break "connection closed by the broker".to_string(),
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => break format!("connection lost: {e}"),
         }
     };
     broken.store(true, Ordering::Release);
-    let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-    pending.closed = Some(why.clone());
-    for (_, tx) in pending.waiters.drain(..) {
-        let _ = tx.send(Err(SendError::Unknown(why.clone())));
+    let waiters: Vec<Waiter> = {
+        let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.closed = Some(why.clone());
+        pending.waiters.drain(..).collect()
+    };
+    for w in waiters {
+        (w.on_answer)(Err(SendError::Unknown(why.clone())));
     }
 }
 
@@ -300,19 +346,16 @@ async fn run_lane(
             bytes += job.bytes;
             batch.push(job);
         }
-        let (pool, settings) = (pool.clone(), settings.clone());
-        tokio::spawn(async move {
-            send_jobs(&pool, &settings, batch).await;
-            drop(permit);
-        });
+        dispatch(&pool, &settings, batch, permit).await;
     }
 }
 
 /// A partition and the jobs (by index) merged into its batch.
 type Members = (i32, Vec<usize>);
 
-/// Sends `jobs` as one Produce request and answers each job.
-async fn send_jobs(pool: &Pool, settings: &BatchSettings, jobs: Vec<Job>) {
+/// Encodes `jobs` as one Produce request; returns it and each job's first record's position in
+/// its merged batch.
+fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Vec<i64>) {
     // Group by topic, then partition, keeping arrival order.
     let mut layout: Vec<(Arc<str>, Vec<Members>)> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
@@ -328,7 +371,6 @@ async fn send_jobs(pool: &Pool, settings: &BatchSettings, jobs: Vec<Job>) {
             None => layout[t].1.push((job.partition, vec![j])),
         }
     }
-    // Each job's first record's position within its merged batch.
     let mut starts = vec![0i64; jobs.len()];
     let topics: Vec<(&str, Vec<PartitionBatch<'_>>)> = layout
         .iter()
@@ -355,67 +397,75 @@ async fn send_jobs(pool: &Pool, settings: &BatchSettings, jobs: Vec<Job>) {
             (&**topic, batches)
         })
         .collect();
-    let answer = call(pool, settings, &topics).await;
-    drop(topics);
-    for (j, job) in jobs.into_iter().enumerate() {
-        let result = match &answer {
-            Err(e) => Err(e.clone()),
-            Ok(None) => Ok(-1),
-            Ok(Some(parts)) => {
-                match parts
-                    .iter()
-                    .find(|p| p.partition == job.partition && *p.topic == *job.topic)
-                {
-                    None => Err(Retry::Final(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::InvalidMessage,
-                    ))),
-                    Some(p) if p.error_code == 0 => Ok(p.base_offset + starts[j]),
-                    Some(p) if retriable_unwritten(p.error_code) => {
-                        Err(Retry::Again(broker_error(p.error_code)))
-                    }
-                    Some(p) => {
-                        if let Some(msg) = &p.error_message {
-                            tracing::warn!(topic = %job.topic, partition = p.partition,
-                                code = p.error_code, %msg, "produce rejected");
-                        }
-                        Err(Retry::Final(broker_error(p.error_code)))
-                    }
-                }
-            }
-        };
-        let _ = job.reply.send(result);
-    }
-}
-
-/// One Produce request to `pool`'s broker. `Ok(None)` with acks=0.
-async fn call(
-    pool: &Pool,
-    s: &BatchSettings,
-    topics: &[(&str, Vec<PartitionBatch<'_>>)],
-) -> Result<Option<Vec<PartitionResult>>, Retry> {
-    let addr = &pool.addr;
-    let conn = pool.connection(s).await.map_err(|e| {
-        tracing::warn!(%addr, error = %e, "broker connection failed");
-        Retry::Again(KafkaError::MessageProduction(
-            RDKafkaErrorCode::BrokerTransportFailure,
-        ))
-    })?;
-    let version = conn.produce_version;
     let frame = wire::produce_request(
         &s.client_id,
         version,
         s.acks,
         s.request_timeout.as_millis().min(i32::MAX as u128) as i32,
-        topics,
+        &topics,
     );
-    match conn.call(frame, s.acks != 0, s.request_timeout).await {
-        Ok(None) => Ok(None),
-        Ok(Some(body)) => wire::parse_produce_response(body, version)
-            .map(Some)
-            .map_err(|e| {
-                tracing::error!(%addr, error = %e, "bad produce response");
-                Retry::Final(KafkaError::MessageProduction(RDKafkaErrorCode::BadMessage))
-            }),
+    (frame, starts)
+}
+
+/// Sends `jobs` as one Produce request; the answer is handled on the connection's reader, which
+/// also frees the in-flight `permit`.
+async fn dispatch(
+    pool: &Pool,
+    settings: &BatchSettings,
+    jobs: Vec<Job>,
+    permit: OwnedSemaphorePermit,
+) {
+    let addr = pool.addr.clone();
+    let conn = match pool.connection(settings).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "broker connection failed");
+            for job in jobs {
+                let _ = job
+                    .reply
+                    .send(Err(Retry::Again(KafkaError::MessageProduction(
+                        RDKafkaErrorCode::BrokerTransportFailure,
+                    ))));
+            }
+            return;
+        }
+    };
+    let version = conn.produce_version;
+    let (frame, starts) = build_request(settings, version, &jobs);
+    if settings.acks == 0 {
+        let written = conn.send(frame, None).await;
+        drop(permit);
+        for job in jobs {
+            let _ = job.reply.send(match &written {
+                Ok(()) => Ok(-1),
+                Err(_) => Err(Retry::Again(KafkaError::MessageProduction(
+                    RDKafkaErrorCode::BrokerTransportFailure,
+                ))),
+            });
+        }
+        return;
+    }
+    let on_answer: OnAnswer = Box::new(move |answer| {
+        drop(permit);
+        answer_jobs(&addr, version, jobs, &starts, answer);
+    });
+    // Failures reach `on_answer`.
+    let _ = conn.send(frame, Some(on_answer)).await;
+}
+
+/// Answers every job of one Produce request from the broker's answer.
+fn answer_jobs(
+    addr: &str,
+    version: i16,
+    jobs: Vec<Job>,
+    starts: &[i64],
+    answer: Result<Bytes, SendError>,
+) {
+    let parts = match answer {
+        Ok(body) => wire::parse_produce_response(body, version).map_err(|e| {
+            tracing::error!(%addr, error = %e, "bad produce response");
+            Retry::Final(KafkaError::MessageProduction(RDKafkaErrorCode::BadMessage))
+        }),
         Err(SendError::NotSent(why)) => {
             tracing::warn!(%addr, %why, "produce request not sent; retrying");
             Err(Retry::Again(KafkaError::MessageProduction(
@@ -428,6 +478,31 @@ async fn call(
                 RDKafkaErrorCode::MessageTimedOut,
             )))
         }
+    };
+    for (j, job) in jobs.into_iter().enumerate() {
+        let result = match &parts {
+            Err(e) => Err(e.clone()),
+            Ok(parts) => match parts
+                .iter()
+                .find(|p| p.partition == job.partition && *p.topic == *job.topic)
+            {
+                None => Err(Retry::Final(KafkaError::MessageProduction(
+                    RDKafkaErrorCode::InvalidMessage,
+                ))),
+                Some(p) if p.error_code == 0 => Ok(p.base_offset + starts[j]),
+                Some(p) if retriable_unwritten(p.error_code) => {
+                    Err(Retry::Again(broker_error(p.error_code)))
+                }
+                Some(p) => {
+                    if let Some(msg) = &p.error_message {
+                        tracing::warn!(topic = %job.topic, partition = p.partition,
+                            code = p.error_code, %msg, "produce rejected");
+                    }
+                    Err(Retry::Final(broker_error(p.error_code)))
+                }
+            },
+        };
+        let _ = job.reply.send(result);
     }
 }
 
