@@ -193,7 +193,7 @@ pub async fn run(
     for (i, e) in endpoints.iter().enumerate() {
         let paired: Vec<f64> = rounds
             .iter()
-            .map(|r| r.rest[i].1.rate() / r.native.rate())
+            .map(|r| r.rest[i].1.ratio_to(&r.native))
             .collect();
         let median = measure::median(&paired).expect("at least one round");
         ratios.push((e.name.clone(), median, paired));
@@ -210,7 +210,7 @@ pub async fn run(
                 r,
                 &first_native,
             ));
-            consume_ratios[i] = Some(r.rate() / native_consume.rate());
+            consume_ratios[i] = Some(r.ratio_to(native_consume));
         }
         phases.extend(consumed.iter().cloned());
     }

@@ -138,7 +138,9 @@ pub fn buckets(samples: &[(f64, u64)], bucket_s: f64) -> Vec<SeriesPoint> {
 
 /// Records per second after `warmup_s`, or None when the window is too short to tell.
 pub fn steady_rate(samples: &[(f64, u64)], warmup_s: f64) -> Option<f64> {
-    let &(end, total) = samples.last()?;
+    let &(_, total) = samples.last()?;
+    // The window ends when the last record completed: a driver's teardown is not throughput.
+    let end = samples.iter().find(|(_, n)| *n == total)?.0;
     if end < 2.0 * warmup_s || end <= warmup_s {
         return None;
     }
@@ -185,9 +187,18 @@ pub struct PhaseResult {
 }
 
 impl PhaseResult {
-    /// The rate ratios compare: steady state when measured, else the whole window.
+    /// This phase's headline rate: steady state when measured, else the whole window.
     pub fn rate(&self) -> f64 {
         self.steady_records_per_s.unwrap_or(self.records_per_s)
+    }
+
+    /// `self`'s rate over `baseline`'s, like for like: steady state when both have one (a phase
+    /// too short for a steady window has none), else both whole windows.
+    pub fn ratio_to(&self, baseline: &PhaseResult) -> f64 {
+        match (self.steady_records_per_s, baseline.steady_records_per_s) {
+            (Some(a), Some(b)) => a / b,
+            _ => self.records_per_s / baseline.records_per_s,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -458,6 +469,38 @@ mod tests {
         let steady = steady_rate(&samples, 0.5).unwrap();
         assert!((steady - 1000.0).abs() < 1.0, "{steady}");
         assert_eq!(steady_rate(&samples[..5], 0.5), None);
+        // Idle samples after the last record (a driver's teardown) do not dilute the rate.
+        let mut idle = samples.clone();
+        let last = idle.last().unwrap().1;
+        idle.extend((1..=10).map(|i| (3.0 + i as f64 * 0.1, last)));
+        let with_tail = steady_rate(&idle, 0.5).unwrap();
+        assert!((with_tail - 1000.0).abs() < 1.0, "{with_tail}");
+    }
+
+    #[test]
+    fn ratios_compare_like_with_like() {
+        let phase = |overall: f64, steady: Option<f64>| {
+            let mut p = PhaseResult::new(
+                "d",
+                "produce",
+                overall as u64,
+                0,
+                1,
+                0,
+                std::time::Duration::from_secs(1),
+                "request",
+                &Recorder::default(),
+                0,
+            );
+            p.steady_records_per_s = steady;
+            p
+        };
+        // A short native phase has no steady window: both sides use their whole windows.
+        let native = phase(1000.0, None);
+        let rest = phase(800.0, Some(400.0));
+        assert!((rest.ratio_to(&native) - 0.8).abs() < 1e-9);
+        let native = phase(1000.0, Some(2000.0));
+        assert!((rest.ratio_to(&native) - 0.2).abs() < 1e-9);
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub async fn run(
                     requests_per_s: rest.requests_per_s,
                     p50_us: rest.latency.p50_us,
                     p99_us: rest.latency.p99_us,
-                    ratio: rest.rate() / native.rate(),
+                    ratio: rest.ratio_to(&native),
                     verified,
                     capacity: false,
                 });

@@ -59,7 +59,6 @@ pub async fn produce(
         let r = r?;
         anyhow::ensure!(r.status() == 200, "REST warm-up: {}", r.text().await?);
     }
-    let url = format!("{proxy}/topics/{topic}");
     // Bodies are built before the clock starts: the run measures the proxy, not JSON building.
     let mut work = Vec::new();
     for ids in split(w.records, w.concurrency) {
@@ -76,73 +75,71 @@ pub async fn produce(
             .collect();
         work.push((bodies, checksum, bytes));
     }
+    let users: Vec<std::sync::Mutex<UserWork>> = work
+        .into_iter()
+        .map(|(bodies, checksum, bytes)| {
+            std::sync::Mutex::new(UserWork {
+                bodies,
+                checksum,
+                bytes,
+                ..UserWork::default()
+            })
+        })
+        .collect();
+    let iterations = users
+        .iter()
+        .map(|u| u.lock().expect("fresh").bodies.len())
+        .max()
+        .unwrap_or(0);
+    let streams = users.len();
     progress.start();
     let start = Instant::now();
-    let deadline = start + Duration::from_secs(w.phase_timeout_s);
-    let mut tasks = Vec::new();
-    let streams = work.len();
     let request_rate = w
         .rate_records_per_s
         .map(|r| r / w.records_per_request as f64);
-    for (j, (bodies, checksum, bytes)) in work.into_iter().enumerate() {
-        let (http, url, progress) = (http.clone(), url.clone(), progress.clone());
-        let schedule = match request_rate {
-            Some(rate) => Schedule::open(start, rate, j, streams),
-            None => Schedule::closed(start),
-        };
-        tasks.push(tokio::spawn(async move {
-            let mut rec = Recorder::default();
-            let mut lag = Recorder::default();
-            let (mut errors, mut requests) = (0u64, 0u64);
-            for (k, (body, records)) in bodies.into_iter().enumerate() {
-                anyhow::ensure!(
-                    Instant::now() < deadline,
-                    "REST produce exceeded phase_timeout_s"
-                );
-                // Latency counts from the intended send time (the actual one in a closed loop).
-                let sent = schedule.wait(k as u64).await;
-                lag.record(sent.elapsed());
-                let resp = http
-                    .post(&url)
-                    .header("content-type", BINARY)
-                    .body(body)
-                    .send()
-                    .await?;
-                let status = resp.status();
-                let text = resp.bytes().await?;
-                rec.record(sent.elapsed());
-                requests += 1;
-                if status != 200 {
-                    anyhow::bail!(
-                        "produce answered {status}: {}",
-                        String::from_utf8_lossy(&text)
-                    );
-                }
-                let reply: ProduceReply = serde_json::from_slice(&text)?;
-                let failed = reply
-                    .offsets
-                    .iter()
-                    .filter(|o| o.error_code.is_some())
-                    .count() as u64;
-                errors += failed;
-                progress.add(records - failed);
-            }
-            Ok((rec, lag, checksum, errors, requests, bytes))
-        }));
-    }
+    let shared = Arc::new(GooseShared {
+        path: format!("/topics/{topic}"),
+        deadline: start + Duration::from_secs(w.phase_timeout_s),
+        schedules: (0..streams)
+            .map(|j| match request_rate {
+                Some(rate) => Schedule::open(start, rate, j, streams),
+                None => Schedule::closed(start),
+            })
+            .collect(),
+        users,
+        progress,
+    });
+    run_goose(proxy, streams, iterations, shared.clone()).await?;
+    // The window ends with the last answer: goose's teardown after it is not the proxy's time.
+    let finished = shared
+        .users
+        .iter()
+        .filter_map(|u| u.lock().expect("goose users are done").finished)
+        .max()
+        .unwrap_or_else(Instant::now);
+    let elapsed = finished.saturating_duration_since(start);
+
     let mut rec = Recorder::default();
     let mut lag = Recorder::default();
     let (mut checksum, mut errors, mut requests, mut bytes) = (0u64, 0u64, 0u64, 0u64);
-    for t in tasks {
-        let (r, l, c, e, n, b) = t.await??;
-        rec.merge(&r);
-        lag.merge(&l);
-        checksum = checksum.wrapping_add(c);
-        errors += e;
-        requests += n;
-        bytes += b;
+    for (j, user) in shared.users.iter().enumerate() {
+        let u = user.lock().expect("goose users are done");
+        if let Some(failure) = &u.failure {
+            anyhow::bail!("REST produce, user {j}: {failure}");
+        }
+        anyhow::ensure!(
+            u.next == u.bodies.len(),
+            "REST produce, user {j}: sent {} of {} requests",
+            u.next,
+            u.bodies.len()
+        );
+        rec.merge(&u.rec);
+        lag.merge(&u.lag);
+        checksum = checksum.wrapping_add(u.checksum);
+        errors += u.errors;
+        requests += u.requests;
+        bytes += u.bytes;
     }
-    let elapsed = start.elapsed();
     let open = w.rate_records_per_s.is_some();
     let latency_of = if open {
         "request, from its intended send time"
@@ -163,6 +160,139 @@ pub async fn produce(
     );
     result.schedule_lag = open.then(|| lag.summary());
     Ok(result)
+}
+
+/// One goose user's share of a produce phase, and what it measured.
+#[derive(Default)]
+struct UserWork {
+    bodies: Vec<(bytes::Bytes, u64)>,
+    next: usize,
+    checksum: u64,
+    bytes: u64,
+    rec: Recorder,
+    lag: Recorder,
+    errors: u64,
+    requests: u64,
+    failure: Option<String>,
+    /// When this user's last answer arrived.
+    finished: Option<Instant>,
+}
+
+/// What every goose user of a produce phase shares.
+struct GooseShared {
+    path: String,
+    deadline: Instant,
+    schedules: Vec<Schedule>,
+    users: Vec<std::sync::Mutex<UserWork>>,
+    progress: Arc<Progress>,
+}
+
+/// Runs one goose attack: `users` users, each running the produce transaction `iterations`
+/// times (one request each). goose's own metrics are whole milliseconds and off; latency is
+/// recorded here in µs.
+async fn run_goose(
+    host: &str,
+    users: usize,
+    iterations: usize,
+    shared: Arc<GooseShared>,
+) -> anyhow::Result<()> {
+    use goose::prelude::*;
+    if users == 0 || iterations == 0 {
+        return Ok(());
+    }
+    let mut config = goose::config::GooseConfiguration::default();
+    config.host = Some(host.to_string());
+    config.users = Some(users);
+    // Every user starts at once: the phase measures the proxy, not a ramp.
+    config.increase_rate = Some("1000000".into());
+    config.iterations = Some(iterations);
+    config.timeout = Some("60".into());
+    config.quiet = 1;
+    config.no_metrics = true;
+    config.no_print_metrics = true;
+    config.no_error_summary = true;
+    config.no_telnet = true;
+    let transaction = Transaction::new(Arc::new(move |user: &mut GooseUser| {
+        let shared = shared.clone();
+        Box::pin(async move { goose_produce(&shared, user).await })
+    }))
+    .set_name("produce");
+    GooseAttack::initialize_with_config(config)?
+        .register_scenario(scenario!("rest-produce").register_transaction(transaction))
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// The goose transaction: this user's next body, POSTed once, timed in µs from its intended send
+/// time. Failures are kept for the phase to report (goose would only log them).
+async fn goose_produce(
+    shared: &GooseShared,
+    user: &mut goose::goose::GooseUser,
+) -> goose::goose::TransactionResult {
+    use goose::goose::{GooseMethod, GooseRequest};
+    let j = user.weighted_users_index;
+    let slot = &shared.users[j];
+    let (body, records, k) = {
+        let mut u = slot.lock().expect("poisoned");
+        if u.failure.is_some() || u.next >= u.bodies.len() {
+            return Ok(());
+        }
+        if Instant::now() > shared.deadline {
+            u.failure = Some("REST produce exceeded phase_timeout_s".into());
+            return Ok(());
+        }
+        let k = u.next;
+        u.next += 1;
+        (u.bodies[k].0.clone(), u.bodies[k].1, k)
+    };
+    let sent = shared.schedules[j].wait(k as u64).await;
+    let lag = sent.elapsed();
+    let builder = user
+        .get_request_builder(&GooseMethod::Post, &shared.path)?
+        .header("content-type", BINARY)
+        .body(body);
+    let request = GooseRequest::builder()
+        .method(GooseMethod::Post)
+        .path(shared.path.as_str())
+        .set_request_builder(builder)
+        .build();
+    let outcome = match user.request(request).await?.response {
+        Ok(resp) => {
+            let status = resp.status();
+            match resp.bytes().await {
+                Ok(text) if status == 200 => serde_json::from_slice::<ProduceReply>(&text)
+                    .map(|reply| {
+                        reply
+                            .offsets
+                            .iter()
+                            .filter(|o| o.error_code.is_some())
+                            .count() as u64
+                    })
+                    .map_err(|e| format!("bad produce reply: {e}")),
+                Ok(text) => Err(format!(
+                    "produce answered {status}: {}",
+                    String::from_utf8_lossy(&text)
+                )),
+                Err(e) => Err(format!("reading the produce reply: {e}")),
+            }
+        }
+        Err(e) => Err(format!("produce request failed: {e}")),
+    };
+    let latency = sent.elapsed();
+    let mut u = slot.lock().expect("poisoned");
+    u.finished = Some(Instant::now());
+    u.lag.record(lag);
+    u.rec.record(latency);
+    u.requests += 1;
+    match outcome {
+        Ok(failed) => {
+            u.errors += failed;
+            shared.progress.add(records - failed);
+        }
+        Err(e) => u.failure = Some(e),
+    }
+    Ok(())
 }
 
 /// One binary-format produce body for `ids`: (body, checksum of values, key+value bytes).
