@@ -31,9 +31,16 @@ pub struct Peer {
     pub url: String,
 }
 
+/// The cluster a run measures: one given by address, or one started for the run.
+#[derive(Debug, Clone)]
+pub enum BrokerTarget {
+    Existing(String),
+    Start(local_broker::BrokerKind),
+}
+
 pub async fn run(
     scenario: Scenario,
-    bootstrap: Option<String>,
+    bootstrap: BrokerTarget,
     proxy_url: Option<String>,
     peers: Vec<Peer>,
 ) -> anyhow::Result<Summary> {

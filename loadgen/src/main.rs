@@ -20,9 +20,13 @@ enum Cmd {
     /// Run a scenario and write summary.json and index.html.
     Run {
         scenario: PathBuf,
-        /// Use this Kafka cluster instead of starting a local Tansu broker.
-        #[arg(long)]
+        /// Use this Kafka cluster instead of starting a broker.
+        #[arg(long, conflicts_with = "broker")]
         bootstrap_servers: Option<String>,
+        /// The broker to start when no --bootstrap-servers is given: `tansu` (local, default) or
+        /// `docker` (Apache Kafka through testcontainers; needs a Docker engine).
+        #[arg(long, value_parser = parse_broker)]
+        broker: Option<local_broker::BrokerKind>,
         /// Use this REST proxy instead of starting kafka-proxy.
         #[arg(long)]
         proxy_url: Option<String>,
@@ -68,16 +72,23 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Cmd::Run {
             scenario,
             bootstrap_servers,
+            broker,
             proxy_url,
             peers,
             out,
         } => {
+            let target = match bootstrap_servers {
+                Some(b) => loadgen::BrokerTarget::Existing(b),
+                None => {
+                    loadgen::BrokerTarget::Start(broker.unwrap_or(local_broker::BrokerKind::Tansu))
+                }
+            };
             let scenario = Scenario::load(&scenario)?;
             let peers = peers
                 .iter()
                 .map(|p| parse_peer(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let summary = loadgen::run(scenario, bootstrap_servers, proxy_url, peers).await?;
+            let summary = loadgen::run(scenario, target, proxy_url, peers).await?;
             let dir = report::write(&summary, &out)?;
             print!("{}", report::terminal(&summary));
             println!("report: {}", dir.join("index.html").display());
@@ -149,4 +160,8 @@ fn read_summary(path: &PathBuf) -> anyhow::Result<Summary> {
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
+}
+
+fn parse_broker(name: &str) -> Result<local_broker::BrokerKind, String> {
+    local_broker::BrokerKind::parse(name)
 }

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use local_broker::LocalBroker;
+use local_broker::Broker;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -20,18 +20,20 @@ pub struct Targets {
     /// Set when the proxy runs here, so its memory can be sampled.
     pub proxy_pid: Option<u32>,
     proxy: Option<Child>,
-    _broker: Option<LocalBroker>,
+    _broker: Option<Broker>,
 }
 
 impl Targets {
     pub async fn start(
-        bootstrap: Option<String>,
+        bootstrap: crate::BrokerTarget,
         proxy_url: Option<String>,
     ) -> anyhow::Result<Targets> {
         let (bootstrap, broker) = match bootstrap {
-            Some(b) => (b, None),
-            None => {
-                let broker = tokio::task::spawn_blocking(LocalBroker::start).await??;
+            crate::BrokerTarget::Existing(b) => (b, None),
+            crate::BrokerTarget::Start(kind) => {
+                let broker = tokio::task::spawn_blocking(move || Broker::start(kind))
+                    .await?
+                    .map_err(anyhow::Error::msg)?;
                 (broker.bootstrap().to_string(), Some(broker))
             }
         };

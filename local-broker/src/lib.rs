@@ -11,6 +11,72 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod docker;
+
+/// Which broker a harness run or the tests use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// Tansu on a free loopback port (the default; no Docker needed).
+    Tansu,
+    /// Apache Kafka in Docker through testcontainers.
+    Docker,
+}
+
+impl BrokerKind {
+    /// Parses `tansu` or `docker`.
+    pub fn parse(name: &str) -> Result<BrokerKind, String> {
+        match name {
+            "tansu" | "local" => Ok(BrokerKind::Tansu),
+            "docker" => Ok(BrokerKind::Docker),
+            other => Err(format!(
+                "unknown broker {other:?}: expected tansu or docker"
+            )),
+        }
+    }
+
+    /// `KAFKA_TEST_BROKER` (tansu when unset).
+    pub fn from_env() -> Result<BrokerKind, String> {
+        match std::env::var("KAFKA_TEST_BROKER") {
+            Ok(name) if !name.is_empty() => BrokerKind::parse(&name),
+            _ => Ok(BrokerKind::Tansu),
+        }
+    }
+}
+
+/// A running broker of either kind.
+pub enum Broker {
+    Tansu(LocalBroker),
+    Docker(docker::DockerKafka),
+}
+
+impl Broker {
+    /// Starts a broker of `kind`. Blocking.
+    pub fn start(kind: BrokerKind) -> Result<Broker, String> {
+        match kind {
+            BrokerKind::Tansu => LocalBroker::start()
+                .map(Broker::Tansu)
+                .map_err(|e| e.to_string()),
+            BrokerKind::Docker => docker::DockerKafka::start().map(Broker::Docker),
+        }
+    }
+
+    /// `HOST:PORT` for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> &str {
+        match self {
+            Broker::Tansu(b) => b.bootstrap(),
+            Broker::Docker(b) => b.bootstrap(),
+        }
+    }
+
+    /// Keeps the broker until the process exits.
+    pub fn keep_for_process(self) -> String {
+        match self {
+            Broker::Tansu(b) => b.keep_for_process(),
+            Broker::Docker(b) => b.keep_for_process(),
+        }
+    }
+}
+
 /// The Tansu version the project is tested with (see `scripts/install-deps.sh`).
 pub const TANSU_VERSION: &str = "0.6.0";
 

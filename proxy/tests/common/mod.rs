@@ -26,15 +26,17 @@ pub struct Broker {
 
 static BROKER: OnceLock<Broker> = OnceLock::new();
 
-/// The shared broker, started on first use. `KAFKA_TEST_BOOTSTRAP` points the tests at an
-/// already running broker instead.
+/// The shared broker, started on first use: Tansu, or Apache Kafka in Docker with
+/// `KAFKA_TEST_BROKER=docker`. `KAFKA_TEST_BOOTSTRAP` points the tests at an already running
+/// broker instead.
 pub fn broker() -> &'static Broker {
     BROKER.get_or_init(|| {
         if let Ok(bootstrap) = std::env::var("KAFKA_TEST_BOOTSTRAP") {
             return Broker { bootstrap };
         }
-        let bootstrap = local_broker::LocalBroker::start()
-            .expect("local broker")
+        let kind = local_broker::BrokerKind::from_env().unwrap_or_else(|e| panic!("{e}"));
+        let bootstrap = local_broker::Broker::start(kind)
+            .unwrap_or_else(|e| panic!("starting the test broker: {e}"))
             .keep_for_process();
         wait_for_broker(&bootstrap);
         Broker { bootstrap }
