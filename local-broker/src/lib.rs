@@ -46,7 +46,7 @@ impl BrokerKind {
 /// A running broker of either kind.
 pub enum Broker {
     Tansu(LocalBroker),
-    Docker(docker::DockerKafka),
+    Docker(Box<docker::DockerKafka>),
 }
 
 impl Broker {
@@ -56,7 +56,7 @@ impl Broker {
             BrokerKind::Tansu => LocalBroker::start()
                 .map(Broker::Tansu)
                 .map_err(|e| e.to_string()),
-            BrokerKind::Docker => docker::DockerKafka::start().map(Broker::Docker),
+            BrokerKind::Docker => docker::DockerKafka::start().map(|d| Broker::Docker(Box::new(d))),
         }
     }
 
@@ -72,7 +72,7 @@ impl Broker {
     pub fn keep_for_process(self) -> String {
         match self {
             Broker::Tansu(b) => b.keep_for_process(),
-            Broker::Docker(b) => b.keep_for_process(),
+            Broker::Docker(b) => (*b).keep_for_process(),
         }
     }
 }
