@@ -1,0 +1,188 @@
+//! `loadgen run`, `report` and `gate` end to end: the real binary against a real Tansu broker and
+//! a real kafka-proxy over loopback, with a tiny workload.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use local_broker::LocalBroker;
+
+fn loadgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .output()
+        .expect("run loadgen")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The one report directory under `parent`.
+fn report_dir(parent: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn scenario(dir: &Path, name: &str, gates: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\n\
+             [workload]\npartitions = 2\nrecords = 20000\nvalue_bytes = 100\n\
+             records_per_request = 100\nconcurrency = 4\nconsumers = 1\nrounds = 2\n\
+             phase_timeout_s = 60\n[gates]\n{gates}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Starts a proxy in-process on a free port; returns its URL. It runs until the runtime ends.
+fn start_proxy(rt: &tokio::runtime::Runtime, bootstrap: &str) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let props = [
+        ("bootstrap.servers".to_string(), bootstrap.to_string()),
+        ("listeners".to_string(), url.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
+    rt.spawn(kafka_proxy::serve(
+        config,
+        vec![listener],
+        std::future::pending::<()>(),
+    ));
+    url
+}
+
+#[test]
+fn run_report_and_gate_end_to_end() {
+    let broker = LocalBroker::start().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = start_proxy(&rt, broker.bootstrap());
+    let tmp = std::env::temp_dir().join(format!("loadgen-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    // Gates that hold: exit 0, a summary with every driver and phase, verified, and a report.
+    let pass = scenario(
+        &tmp,
+        "tiny",
+        "produce_ratio_min = 0.01\nconsume_ratio_min = 0.01\nrest_produce_p99_max_us = 60000000",
+    );
+    let out_dir = tmp.join("pass");
+    let out = loadgen(&[
+        "run",
+        pass.to_str().unwrap(),
+        "--bootstrap-servers",
+        broker.bootstrap(),
+        "--proxy-url",
+        &proxy,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = report_dir(&out_dir);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let phases = summary["phases"].as_array().unwrap();
+    for (driver, phase) in [
+        ("native", "produce"),
+        ("rest", "produce"),
+        ("native", "consume"),
+        ("rest", "consume"),
+    ] {
+        let p = phases
+            .iter()
+            .find(|p| p["driver"] == driver && p["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {driver} {phase} in {summary}"));
+        assert!(p["records_per_s"].as_f64().unwrap() > 0.0, "{p}");
+        // The full histogram travels in the summary (merging machines needs it).
+        assert!(
+            p["latency"]["histogram_v2"].as_str().unwrap().len() > 20,
+            "{p}"
+        );
+        if phase == "produce" {
+            assert!(p["latency"]["count"].as_u64().unwrap() > 0, "{p}");
+        }
+    }
+    assert_eq!(summary["produce_round_ratios"].as_array().unwrap().len(), 2);
+    let checks = summary["checks"].as_array().unwrap();
+    assert!(checks.len() >= 6, "{checks:?}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
+    assert!(summary["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["passed"] == true));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(html.matches("<svg").count() >= 3, "charts missing");
+    assert!(
+        !html.contains("src=\"http"),
+        "the report must be self-contained"
+    );
+
+    // `gate` re-checks the same summary; `report` re-renders it elsewhere.
+    let summary_path = dir.join("summary.json");
+    let gate = loadgen(&["gate", summary_path.to_str().unwrap()]);
+    assert!(gate.status.success(), "{}", text(&gate));
+    let rerendered = tmp.join("rerendered");
+    let report = loadgen(&[
+        "report",
+        summary_path.to_str().unwrap(),
+        "--out",
+        rerendered.to_str().unwrap(),
+    ]);
+    assert!(report.status.success(), "{}", text(&report));
+    assert!(rerendered.join("index.html").exists());
+
+    // A gate that cannot hold: exit 1 and one line naming it, the value and the bound.
+    let fail = scenario(&tmp, "tiny-fail", "produce_ratio_min = 1000.0");
+    let out = loadgen(&[
+        "run",
+        fail.to_str().unwrap(),
+        "--bootstrap-servers",
+        broker.bootstrap(),
+        "--proxy-url",
+        &proxy,
+        "--out",
+        tmp.join("fail").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    let line = all
+        .lines()
+        .find(|l| l.starts_with("GATE FAILED produce_ratio_min"))
+        .unwrap_or_else(|| panic!("no gate line in {all}"));
+    assert!(line.contains("bound 1000"), "{line}");
+
+    // A broken target is an error (exit 2), not a hang.
+    let out = loadgen(&[
+        "run",
+        pass.to_str().unwrap(),
+        "--bootstrap-servers",
+        broker.bootstrap(),
+        "--proxy-url",
+        "http://127.0.0.1:9",
+        "--out",
+        tmp.join("broken").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    rt.shutdown_timeout(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
