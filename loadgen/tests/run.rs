@@ -14,6 +14,20 @@ fn loadgen(args: &[&str]) -> Output {
         .expect("run loadgen")
 }
 
+/// `loadgen run SCENARIO` against the given broker and proxy, writing under `out`.
+fn run(scenario: &Path, bootstrap: &str, proxy: &str, out: &Path) -> Output {
+    loadgen(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--bootstrap-servers",
+        bootstrap,
+        "--proxy-url",
+        proxy,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -85,16 +99,7 @@ fn run_report_and_gate_end_to_end() {
         "produce_ratio_min = 0.01\nconsume_ratio_min = 0.01\nrest_produce_p99_max_us = 60000000",
     );
     let out_dir = tmp.join("pass");
-    let out = loadgen(&[
-        "run",
-        pass.to_str().unwrap(),
-        "--bootstrap-servers",
-        broker.bootstrap(),
-        "--proxy-url",
-        &proxy,
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
+    let out = run(&pass, broker.bootstrap(), &proxy, &out_dir);
     assert!(out.status.success(), "{}", text(&out));
     let dir = report_dir(&out_dir);
     let summary: serde_json::Value =
@@ -152,16 +157,7 @@ fn run_report_and_gate_end_to_end() {
 
     // A gate that cannot hold: exit 1 and one line naming it, the value and the bound.
     let fail = scenario(&tmp, "tiny-fail", "produce_ratio_min = 1000.0");
-    let out = loadgen(&[
-        "run",
-        fail.to_str().unwrap(),
-        "--bootstrap-servers",
-        broker.bootstrap(),
-        "--proxy-url",
-        &proxy,
-        "--out",
-        tmp.join("fail").to_str().unwrap(),
-    ]);
+    let out = run(&fail, broker.bootstrap(), &proxy, &tmp.join("fail"));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     let line = all
@@ -171,16 +167,12 @@ fn run_report_and_gate_end_to_end() {
     assert!(line.contains("bound 1000"), "{line}");
 
     // A broken target is an error (exit 2), not a hang.
-    let out = loadgen(&[
-        "run",
-        pass.to_str().unwrap(),
-        "--bootstrap-servers",
+    let out = run(
+        &pass,
         broker.bootstrap(),
-        "--proxy-url",
         "http://127.0.0.1:9",
-        "--out",
-        tmp.join("broken").to_str().unwrap(),
-    ]);
+        &tmp.join("broken"),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 
     rt.shutdown_timeout(Duration::from_secs(5));
