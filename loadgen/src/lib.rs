@@ -106,11 +106,11 @@ pub async fn run(
                 .then(|| EndToEnd::start(&targets.bootstrap, &topic, &w));
             if turn == 0 {
                 say(&format!(
-                    "round {}/{}: native produce, {} records of {} B",
+                    "round {}/{}: native produce, {} records of {}",
                     round + 1,
                     w.rounds,
                     w.records,
-                    w.value_bytes
+                    w.value_sizes()
                 ));
                 let run = drivers::native::produce(
                     &targets.bootstrap,

@@ -53,8 +53,11 @@ pub struct Workload {
     pub partitions: i32,
     /// Records each driver produces (and consumes) per phase.
     pub records: u64,
-    /// Value size in bytes.
+    /// Value size in bytes; with `value_bytes_max`, the smallest size.
     pub value_bytes: usize,
+    /// With it, value sizes are spread uniformly over `value_bytes..=value_bytes_max`, chosen by
+    /// record id (so every driver produces the same sizes).
+    pub value_bytes_max: Option<usize>,
     /// Records per REST produce request.
     pub records_per_request: usize,
     /// Concurrent producers (REST: HTTP clients; native: in-flight sender tasks).
@@ -80,6 +83,32 @@ pub struct Workload {
     pub rate_records_per_s: Option<f64>,
 }
 
+impl Workload {
+    /// The value size of record `id`.
+    pub fn value_size(&self, id: u64) -> usize {
+        match self.value_bytes_max {
+            Some(max) if max > self.value_bytes => {
+                let spread = (max - self.value_bytes + 1) as u64;
+                // splitmix64 of the id: sizes independent of the record order.
+                let mut x = id.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                x ^= x >> 31;
+                self.value_bytes + (x % spread) as usize
+            }
+            _ => self.value_bytes,
+        }
+    }
+
+    /// The value size, as text: `100 B` or `100-4096 B`.
+    pub fn value_sizes(&self) -> String {
+        match self.value_bytes_max {
+            Some(max) if max > self.value_bytes => format!("{}-{max} B", self.value_bytes),
+            _ => format!("{} B", self.value_bytes),
+        }
+    }
+}
+
 /// A phase of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -94,6 +123,7 @@ impl Default for Workload {
             partitions: 4,
             records: 100_000,
             value_bytes: 100,
+            value_bytes_max: None,
             records_per_request: 500,
             concurrency: 8,
             keys: false,
@@ -180,6 +210,13 @@ impl Scenario {
             w.value_bytes >= 16,
             "workload.value_bytes must be at least 16 (a record id is embedded)"
         );
+        if let Some(max) = w.value_bytes_max {
+            anyhow::ensure!(
+                max >= w.value_bytes,
+                "workload.value_bytes_max ({max}) must be at least workload.value_bytes ({})",
+                w.value_bytes
+            );
+        }
         anyhow::ensure!(
             w.phase_timeout_s >= 1,
             "workload.phase_timeout_s must be at least 1"
@@ -191,6 +228,25 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_size_distribution_is_uniform_and_deterministic() {
+        let w = Workload {
+            value_bytes: 100,
+            value_bytes_max: Some(199),
+            ..Workload::default()
+        };
+        let sizes: Vec<usize> = (0..100_000).map(|id| w.value_size(id)).collect();
+        assert!(sizes.iter().all(|s| (100..=199).contains(s)));
+        let mean = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
+        assert!((mean - 149.5).abs() < 1.0, "{mean}");
+        let mut hist = [0usize; 100];
+        sizes.iter().for_each(|s| hist[s - 100] += 1);
+        assert!(hist.iter().all(|&n| (800..1200).contains(&n)), "{hist:?}");
+        assert_eq!(w.value_size(42), w.value_size(42));
+        assert_eq!(Workload::default().value_size(7), 100);
+        assert_eq!(w.value_sizes(), "100-199 B");
+    }
 
     #[test]
     fn every_shipped_scenario_parses() {

@@ -24,6 +24,7 @@ pub async fn run(
     for &value_bytes in &sweep.value_bytes {
         let base = Workload {
             value_bytes,
+            value_bytes_max: None,
             ..scenario.workload.clone()
         };
         let topic = format!("loadgen-{tag}-native-{value_bytes}");

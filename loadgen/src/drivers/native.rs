@@ -81,7 +81,7 @@ pub async fn produce(
     // Records are built before the clock starts, as the REST driver's bodies are. One send loop:
     // librdkafka pipelines internally, and more sender threads than cores only slow it down.
     let work: Vec<Vec<(String, Vec<u8>)>> = vec![(0..w.records)
-        .map(|id| (id.to_string(), make_value(id, w.value_bytes)))
+        .map(|id| (id.to_string(), make_value(id, w.value_size(id))))
         .collect()];
     progress.start();
     let start = Instant::now();

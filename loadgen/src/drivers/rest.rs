@@ -301,7 +301,7 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
     let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 48) + 16);
     body.push_str("{\"records\":[");
     for (i, id) in ids.iter().enumerate() {
-        let value = make_value(*id, w.value_bytes);
+        let value = make_value(*id, w.value_size(*id));
         checksum = checksum.wrapping_add(value_checksum(&value));
         bytes += value.len() as u64;
         if i > 0 {
