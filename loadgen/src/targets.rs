@@ -122,6 +122,8 @@ async fn start_proxy(bootstrap: &str) -> anyhow::Result<(String, Child)> {
     let url = format!("http://127.0.0.1:{port}");
     let child = Command::new(proxy_binary()?)
         .args(["--bootstrap-servers", bootstrap, "--listeners", &url])
+        // The harness does not use the built-in Schema Registry; keep port 8081 free.
+        .args(["--schema-registry-listeners", ""])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)

@@ -71,6 +71,7 @@ fn start_proxy(rt: &tokio::runtime::Runtime, bootstrap: &str) -> String {
     let props = [
         ("bootstrap.servers".to_string(), bootstrap.to_string()),
         ("listeners".to_string(), url.clone()),
+        ("schema.registry.listeners".to_string(), String::new()),
     ]
     .into_iter()
     .collect();

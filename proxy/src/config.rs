@@ -71,6 +71,12 @@ pub struct Config {
     /// `schema.registry.url`: Schema Registry used by the avro/jsonschema/protobuf formats.
     /// Accepted so Confluent's stock properties file loads; empty disables.
     pub schema_registry_url: String,
+    /// `schema.registry.listeners` (flag `--schema-registry-listeners`): listeners of the built-in
+    /// Schema Registry, `http://HOST:PORT[,...]`. Default `http://0.0.0.0:8081` when
+    /// `schema.registry.url` is empty; empty disables the built-in registry.
+    pub schema_registry_listeners: Vec<SocketAddr>,
+    /// `schema.registry.topic`: the built-in registry's Kafka topic. Default `_schemas`.
+    pub schema_registry_topic: String,
     /// `produce.engine`: how records reach Kafka. `batch` writes each request's records as one
     /// record batch per partition, sent straight to the leader; `librdkafka` hands every record to
     /// librdkafka's producer (idempotent, every security and compression option). `auto` (default)
@@ -126,6 +132,8 @@ impl Default for Config {
             metadata_max_age_ms: 30_000,
             shutdown_graceful_ms: 5_000,
             schema_registry_url: String::new(),
+            schema_registry_listeners: Vec::new(),
+            schema_registry_topic: "_schemas".into(),
             produce_engine: ProduceEngine::Auto,
             produce_connections_per_broker: 2,
             produce_max_in_flight_per_broker: 2,
@@ -191,6 +199,14 @@ impl Config {
                 "metadata.max.age.ms" => c.metadata_max_age_ms = parse_num(k, value)?,
                 "shutdown.graceful.ms" => c.shutdown_graceful_ms = parse_num(k, value)?,
                 "schema.registry.url" => c.schema_registry_url = value.trim().to_string(),
+                "schema.registry.listeners" => {
+                    c.schema_registry_listeners = if value.trim().is_empty() {
+                        Vec::new()
+                    } else {
+                        parse_listeners(k, value)?
+                    }
+                }
+                "schema.registry.topic" => c.schema_registry_topic = value.trim().to_string(),
                 "produce.engine" => {
                     c.produce_engine = match value.trim() {
                         "auto" => ProduceEngine::Auto,
@@ -234,6 +250,16 @@ impl Config {
         }
         if c.bootstrap_servers.is_empty() {
             return Err(ConfigError::Missing("bootstrap.servers"));
+        }
+        if !props.contains_key("schema.registry.listeners") && c.schema_registry_url.is_empty() {
+            c.schema_registry_listeners = vec![SocketAddr::from(([0, 0, 0, 0], 8081))];
+        }
+        if !c.schema_registry_url.is_empty() && !c.schema_registry_listeners.is_empty() {
+            return Err(invalid(
+                "schema.registry.listeners",
+                &c.schema_registry_listeners[0].to_string(),
+                "the built-in registry cannot run when schema.registry.url names an external one",
+            ));
         }
         Ok((c, ignored))
     }

@@ -13,6 +13,7 @@ pub mod formats;
 pub mod kafka;
 pub mod properties;
 pub mod rest;
+pub mod schema;
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -23,13 +24,40 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
-/// Serves the API on `listeners` until `shutdown` completes, then shuts down cleanly.
+/// Serves the API on `listeners` (and the built-in Schema Registry on its configured listeners)
+/// until `shutdown` completes, then shuts down cleanly.
 pub async fn serve(
     config: Config,
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let mut registry_listeners = Vec::new();
+    for addr in &config.schema_registry_listeners {
+        registry_listeners.push(TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::anyhow!("schema.registry.listeners: cannot listen on {addr}: {e}")
+        })?);
+    }
+    serve_all(config, listeners, registry_listeners, shutdown).await
+}
+
+/// [`serve`] with the Schema Registry's listeners already bound (empty: no built-in registry).
+pub async fn serve_all(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    registry_listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let kafka = kafka::Kafka::new(&config)?;
+    let registry = if registry_listeners.is_empty() {
+        None
+    } else {
+        let client = kafka::client_config(&config, &config.client);
+        let registry =
+            schema::Registry::open(&client, &config.schema_registry_topic, &kafka.metadata)
+                .await
+                .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
+        Some(Arc::new(registry))
+    };
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
     let app = Arc::new(rest::App { config, kafka });
     let token = CancellationToken::new();
@@ -37,6 +65,18 @@ pub async fn serve(
     let sweeper = tokio::spawn(expire_instances(app.clone(), token.clone()));
     let router = rest::router(app.clone());
     let mut servers = Vec::new();
+    if let Some(registry) = &registry {
+        let sr_router = schema::api::router(registry.clone());
+        for listener in registry_listeners {
+            tracing::info!(addr = %listener.local_addr()?, "schema registry listener ready");
+            let stop = token.clone();
+            servers.push(tokio::spawn(
+                axum::serve(listener, sr_router.clone())
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .into_future(),
+            ));
+        }
+    }
     for listener in listeners {
         tracing::info!(addr = %listener.local_addr()?, "REST listener ready");
         let stop = token.clone();

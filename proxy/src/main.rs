@@ -22,6 +22,10 @@ struct Args {
     /// Absolute URL clients reach this proxy at, used in consumer base_uri (`advertised.listeners`).
     #[arg(long)]
     advertised_url: Option<String>,
+    /// Listeners of the built-in Schema Registry, http://HOST:PORT[,...]
+    /// (`schema.registry.listeners`, default http://0.0.0.0:8081; empty disables it).
+    #[arg(long)]
+    schema_registry_listeners: Option<String>,
     /// A kafka-rest.properties file.
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
         ("bootstrap.servers", &args.bootstrap_servers),
         ("listeners", &args.listeners),
         ("advertised.listeners", &args.advertised_url),
+        ("schema.registry.listeners", &args.schema_registry_listeners),
     ];
     for (key, value) in named {
         if let Some(v) = value {

@@ -104,6 +104,9 @@ async fn start_binary(extra: &[&str]) -> Running {
         broker().bootstrap.clone(),
         "--listeners".into(),
         url.clone(),
+        // The built-in Schema Registry runs too (on by default), on a port of its own.
+        "--schema-registry-listeners".into(),
+        format!("http://127.0.0.1:{}", free_port()),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let child = Command::new(BIN)

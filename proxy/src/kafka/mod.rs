@@ -62,7 +62,7 @@ impl Kafka {
     }
 }
 
-fn client_config(
+pub fn client_config(
     config: &Config,
     extra: &std::collections::BTreeMap<String, String>,
 ) -> ClientConfig {

@@ -184,6 +184,8 @@ pub fn read_all(
 /// A proxy running in-process on a free loopback port.
 pub struct Proxy {
     pub url: String,
+    /// The built-in Schema Registry, when started with it.
+    pub registry_url: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -198,23 +200,49 @@ impl Proxy {
         Self::start_on(&broker().bootstrap, extra).await
     }
 
-    /// Starts a proxy against a given broker.
+    /// Starts a proxy against a given broker (without the built-in Schema Registry).
     pub async fn start_on(bootstrap: &str, extra: &[(&str, &str)]) -> Proxy {
+        Self::launch(bootstrap, extra, false).await
+    }
+
+    /// Starts a proxy with its built-in Schema Registry on a free port (`registry_url`).
+    pub async fn start_with_registry(extra: &[(&str, &str)]) -> Proxy {
+        Self::launch(&broker().bootstrap, extra, true).await
+    }
+
+    async fn launch(bootstrap: &str, extra: &[(&str, &str)], registry: bool) -> Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut props: BTreeMap<String, String> = BTreeMap::new();
         props.insert("bootstrap.servers".into(), bootstrap.to_string());
         props.insert("listeners".into(), format!("http://{addr}"));
+        let mut registry_listeners = Vec::new();
+        let mut registry_url = None;
+        if registry {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", l.local_addr().unwrap());
+            props.insert("schema.registry.listeners".into(), url.clone());
+            registry_url = Some(url);
+            registry_listeners.push(l);
+        } else {
+            props.insert("schema.registry.listeners".into(), String::new());
+        }
         for (k, v) in extra {
             props.insert(k.to_string(), v.to_string());
         }
         let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(kafka_proxy::serve(config, vec![listener], async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(kafka_proxy::serve_all(
+            config,
+            vec![listener],
+            registry_listeners,
+            async {
+                let _ = rx.await;
+            },
+        ));
         Proxy {
             url: format!("http://{addr}"),
+            registry_url,
             stop: Some(tx),
             task: Some(task),
         }

@@ -1,0 +1,495 @@
+//! The built-in Schema Registry: Confluent Schema Registry's API (the subset listed in the
+//! README) over state kept in the Kafka topic `_schemas`, in Confluent's record format.
+
+pub mod api;
+pub mod kinds;
+pub mod log;
+pub mod store;
+
+use std::sync::{Arc, RwLock};
+
+use axum::http::StatusCode;
+
+use kinds::{Compatibility, SchemaType};
+use store::{ConfigValue, DeleteSubjectValue, LogKey, Reference, SchemaValue, Store};
+
+/// A registry error in Confluent's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryError {
+    pub status: StatusCode,
+    pub code: u32,
+    pub message: String,
+}
+
+impl RegistryError {
+    fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
+        RegistryError {
+            status: StatusCode::from_u16(status).expect("valid status"),
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn subject_not_found(s: &str) -> Self {
+        Self::new(404, 40401, format!("Subject '{s}' not found."))
+    }
+    pub fn version_not_found(v: impl std::fmt::Display) -> Self {
+        Self::new(404, 40402, format!("Version {v} not found."))
+    }
+    pub fn schema_not_found() -> Self {
+        Self::new(404, 40403, "Schema not found")
+    }
+    pub fn invalid_schema(why: impl Into<String>) -> Self {
+        Self::new(422, 42201, why)
+    }
+    pub fn invalid_version(v: &str) -> Self {
+        Self::new(
+            422,
+            42202,
+            format!(
+                "The specified version '{v}' is not a valid version id. Allowed values are between \
+                 [1, 2^31-1] and the string \"latest\""
+            ),
+        )
+    }
+    pub fn invalid_compatibility(level: &str) -> Self {
+        Self::new(
+            422,
+            42203,
+            format!(
+                "Invalid compatibility level. Valid values are none, backward, forward, full, \
+                 backward_transitive, forward_transitive, and full_transitive (got {level:?})"
+            ),
+        )
+    }
+    fn store(why: String) -> Self {
+        Self::new(
+            500,
+            50001,
+            format!("Error in the backend data store - {why}"),
+        )
+    }
+}
+
+/// A subject version as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectVersion {
+    pub subject: String,
+    pub version: i32,
+    pub id: i32,
+    pub schema: String,
+    pub schema_type: SchemaType,
+    pub references: Vec<Reference>,
+}
+
+/// Which version a request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionSpec {
+    Latest,
+    Number(i32),
+}
+
+impl VersionSpec {
+    pub fn parse(text: &str) -> Result<VersionSpec, RegistryError> {
+        if text == "latest" || text == "-1" {
+            return Ok(VersionSpec::Latest);
+        }
+        match text.parse::<i32>() {
+            Ok(n) if n >= 1 => Ok(VersionSpec::Number(n)),
+            _ => Err(RegistryError::invalid_version(text)),
+        }
+    }
+}
+
+/// The registry: state, its log, and a lock serialising this instance's writes.
+pub struct Registry {
+    pub store: Arc<RwLock<Store>>,
+    log: log::SchemaLog,
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl Registry {
+    /// Opens the registry on `topic` (reading it to its end).
+    pub async fn open(
+        client: &rdkafka::ClientConfig,
+        topic: &str,
+        metadata: &crate::kafka::Metadata,
+    ) -> Result<Registry, String> {
+        let store = Arc::new(RwLock::new(Store::default()));
+        let log = log::SchemaLog::open(client, topic, metadata, store.clone()).await?;
+        Ok(Registry {
+            store,
+            log,
+            writes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn write(&self, key: &LogKey, value: Option<Vec<u8>>) -> Result<(), RegistryError> {
+        let key = serde_json::to_vec(key).expect("keys serialize");
+        self.log
+            .write(&key, value.as_deref())
+            .await
+            .map_err(RegistryError::store)
+    }
+
+    /// Registers `schema` under `subject` (or finds it there) and returns its id.
+    pub async fn register(
+        &self,
+        subject: &str,
+        schema: &str,
+        kind: SchemaType,
+        references: Vec<Reference>,
+    ) -> Result<i32, RegistryError> {
+        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
+        let canonical = kinds::canonical(&parsed);
+        let _writing = self.writes.lock().await;
+        // Another instance may take the id or version first; the log decides, and we retry.
+        for _ in 0..5 {
+            let (id, version) = {
+                let store = self.read();
+                if let Some((_, id)) = store.version_of(subject, kind, &canonical) {
+                    return Ok(id);
+                }
+                let level = store.compatibility_of(subject);
+                if let Err(why) = level.check(&parsed, &store.history(subject)) {
+                    return Err(RegistryError::new(
+                        409,
+                        409,
+                        format!(
+                            "Schema being registered is incompatible with an earlier schema for \
+                             subject \"{subject}\" ({}), details: {why:?}",
+                            level.name()
+                        ),
+                    ));
+                }
+                (
+                    store.id_of(kind, &canonical).unwrap_or(store.max_id + 1),
+                    store.next_version(subject),
+                )
+            };
+            let value = SchemaValue {
+                subject: subject.to_string(),
+                version,
+                id,
+                schema: schema.to_string(),
+                schema_type: kind,
+                references: references.clone(),
+                deleted: false,
+            };
+            self.write(
+                &LogKey::Schema {
+                    subject: subject.to_string(),
+                    version,
+                    magic: 1,
+                },
+                Some(serde_json::to_vec(&value).expect("values serialize")),
+            )
+            .await?;
+            if self.read().version_of(subject, kind, &canonical) == Some((version, id)) {
+                return Ok(id);
+            }
+        }
+        Err(RegistryError::store(
+            "registration kept losing races with other instances".into(),
+        ))
+    }
+
+    /// The live version of `subject` holding `schema`.
+    pub fn lookup(
+        &self,
+        subject: &str,
+        schema: &str,
+        kind: SchemaType,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
+        let store = self.read();
+        if !store.subjects.get(subject).is_some_and(|s| s.is_live()) {
+            return Err(RegistryError::subject_not_found(subject));
+        }
+        let (version, _) = store
+            .version_of(subject, kind, &kinds::canonical(&parsed))
+            .ok_or_else(RegistryError::schema_not_found)?;
+        drop(store);
+        self.version(subject, VersionSpec::Number(version), false)
+    }
+
+    /// Subject names, soft-deleted ones only when `deleted`.
+    pub fn subjects(&self, deleted: bool) -> Vec<String> {
+        self.read()
+            .subjects
+            .iter()
+            .filter(|(_, s)| {
+                if deleted {
+                    !s.versions.is_empty()
+                } else {
+                    s.is_live()
+                }
+            })
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Version numbers of `subject`.
+    pub fn versions(&self, subject: &str, deleted: bool) -> Result<Vec<i32>, RegistryError> {
+        let store = self.read();
+        let s = store
+            .subjects
+            .get(subject)
+            .filter(|s| s.is_live() || (deleted && !s.versions.is_empty()))
+            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        Ok(s.versions
+            .iter()
+            .filter(|(_, v)| deleted || !v.deleted)
+            .map(|(n, _)| *n)
+            .collect())
+    }
+
+    /// One version of `subject`.
+    pub fn version(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+        deleted: bool,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let store = self.read();
+        let s = store
+            .subjects
+            .get(subject)
+            .filter(|s| s.is_live() || (deleted && !s.versions.is_empty()))
+            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let (version, v) = match spec {
+            VersionSpec::Latest => s
+                .live()
+                .last()
+                .ok_or_else(|| RegistryError::version_not_found("latest"))?,
+            VersionSpec::Number(n) => s
+                .versions
+                .get(&n)
+                .filter(|v| deleted || !v.deleted)
+                .map(|v| (n, *v))
+                .ok_or_else(|| RegistryError::version_not_found(n))?,
+        };
+        let stored = store
+            .schemas
+            .get(&v.id)
+            .ok_or_else(RegistryError::schema_not_found)?;
+        Ok(SubjectVersion {
+            subject: subject.to_string(),
+            version,
+            id: v.id,
+            schema: stored.schema.clone(),
+            schema_type: stored.schema_type,
+            references: stored.references.clone(),
+        })
+    }
+
+    /// The schema with `id`.
+    pub fn schema(&self, id: i32) -> Result<store::Stored, RegistryError> {
+        self.read()
+            .schemas
+            .get(&id)
+            .cloned()
+            .ok_or_else(RegistryError::schema_not_found)
+    }
+
+    /// Subject versions using schema `id`.
+    pub fn uses_of(&self, id: i32) -> Result<Vec<(String, i32)>, RegistryError> {
+        let store = self.read();
+        if !store.schemas.contains_key(&id) {
+            return Err(RegistryError::schema_not_found());
+        }
+        Ok(store.uses_of(id))
+    }
+
+    /// Deletes a subject: soft (its versions stay readable by id), or permanent after a soft
+    /// delete. Returns the versions deleted.
+    pub async fn delete_subject(
+        &self,
+        subject: &str,
+        permanent: bool,
+    ) -> Result<Vec<i32>, RegistryError> {
+        let _writing = self.writes.lock().await;
+        let (live, all): (Vec<i32>, Vec<i32>) = {
+            let store = self.read();
+            let s = store
+                .subjects
+                .get(subject)
+                .filter(|s| !s.versions.is_empty())
+                .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+            (
+                s.live().map(|(n, _)| n).collect(),
+                s.versions.keys().copied().collect(),
+            )
+        };
+        if !permanent {
+            let Some(&latest) = live.last() else {
+                return Err(RegistryError::new(
+                    404,
+                    40404,
+                    format!(
+                        "Subject '{subject}' was soft deleted.Set permanent=true to delete permanently"
+                    ),
+                ));
+            };
+            let value = DeleteSubjectValue {
+                subject: subject.to_string(),
+                version: latest,
+            };
+            self.write(
+                &LogKey::DeleteSubject {
+                    subject: subject.to_string(),
+                    magic: 0,
+                },
+                Some(serde_json::to_vec(&value).expect("serializes")),
+            )
+            .await?;
+            return Ok(live);
+        }
+        if !live.is_empty() {
+            return Err(RegistryError::new(
+                404,
+                40405,
+                format!(
+                    "Subject '{subject}' was not deleted first before being permanently deleted"
+                ),
+            ));
+        }
+        for &version in &all {
+            self.write(
+                &LogKey::Schema {
+                    subject: subject.to_string(),
+                    version,
+                    magic: 1,
+                },
+                None,
+            )
+            .await?;
+        }
+        Ok(all)
+    }
+
+    /// Deletes one version: soft, or permanent after a soft delete.
+    pub async fn delete_version(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+        permanent: bool,
+    ) -> Result<i32, RegistryError> {
+        let _writing = self.writes.lock().await;
+        let current = self.version(subject, spec, permanent)?;
+        let deleted = self
+            .read()
+            .subjects
+            .get(subject)
+            .and_then(|s| s.versions.get(&current.version))
+            .is_some_and(|v| v.deleted);
+        let key = LogKey::Schema {
+            subject: subject.to_string(),
+            version: current.version,
+            magic: 1,
+        };
+        if permanent {
+            if !deleted {
+                return Err(RegistryError::new(
+                    404,
+                    40407,
+                    format!(
+                        "Subject '{subject}' Version {} was not deleted first before being \
+                         permanently deleted",
+                        current.version
+                    ),
+                ));
+            }
+            self.write(&key, None).await?;
+        } else {
+            let value = SchemaValue {
+                subject: subject.to_string(),
+                version: current.version,
+                id: current.id,
+                schema: current.schema.clone(),
+                schema_type: current.schema_type,
+                references: current.references.clone(),
+                deleted: true,
+            };
+            self.write(&key, Some(serde_json::to_vec(&value).expect("serializes")))
+                .await?;
+        }
+        Ok(current.version)
+    }
+
+    /// The compatibility level of `subject` (None: global). A subject without its own level is
+    /// 40408 unless `default_to_global`.
+    pub fn compatibility(
+        &self,
+        subject: Option<&str>,
+        default_to_global: bool,
+    ) -> Result<Compatibility, RegistryError> {
+        let store = self.read();
+        match subject {
+            None => Ok(store.compatibility),
+            Some(s) => match store.subjects.get(s).and_then(|s| s.compatibility) {
+                Some(level) => Ok(level),
+                None if default_to_global => Ok(store.compatibility),
+                None => Err(RegistryError::new(
+                    404,
+                    40408,
+                    format!("Subject '{s}' does not have subject-level compatibility configured"),
+                )),
+            },
+        }
+    }
+
+    /// Sets (or, with None, removes) the compatibility level of `subject` or the global one.
+    pub async fn set_compatibility(
+        &self,
+        subject: Option<&str>,
+        level: Option<Compatibility>,
+    ) -> Result<(), RegistryError> {
+        let _writing = self.writes.lock().await;
+        let value = level.map(|l| {
+            serde_json::to_vec(&ConfigValue {
+                compatibility_level: l,
+            })
+            .expect("serializes")
+        });
+        self.write(
+            &LogKey::Config {
+                subject: subject.map(str::to_string),
+                magic: 0,
+            },
+            value,
+        )
+        .await
+    }
+
+    /// Whether `schema` may be registered under `subject` against `spec` (latest: per the
+    /// subject's level, transitively when it says so; a number: against that version alone).
+    pub fn check_compatibility(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+        schema: &str,
+        kind: SchemaType,
+    ) -> Result<Result<(), Vec<String>>, RegistryError> {
+        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
+        let store = self.read();
+        let level = store.compatibility_of(subject);
+        let history = match spec {
+            VersionSpec::Latest => {
+                if !store.subjects.get(subject).is_some_and(|s| s.is_live()) {
+                    return Err(RegistryError::subject_not_found(subject));
+                }
+                store.history(subject)
+            }
+            VersionSpec::Number(_) => {
+                drop(store);
+                let v = self.version(subject, spec, false)?;
+                return Ok(level.check(&parsed, &[self.schema(v.id)?.parsed]));
+            }
+        };
+        Ok(level.check(&parsed, &history))
+    }
+}

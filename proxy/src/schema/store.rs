@@ -1,0 +1,400 @@
+//! The registry's state, rebuilt by applying the records of the `_schemas` topic in order, in
+//! Confluent Schema Registry's key and value format. Every instance that reads the same topic
+//! arrives at the same state, which is how several proxies share one registry.
+//!
+//! Conflicts between instances writing at the same time are settled by the log order: a record
+//! that would bind an id already bound to another schema, or a subject version already bound to
+//! another id, is ignored by every reader, and its writer tries again with a fresh id/version.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::kinds::{self, Compatibility, Parsed, SchemaType};
+
+/// The key of a `_schemas` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "keytype", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LogKey {
+    Schema {
+        subject: String,
+        version: i32,
+        magic: i32,
+    },
+    Config {
+        subject: Option<String>,
+        magic: i32,
+    },
+    DeleteSubject {
+        subject: String,
+        magic: i32,
+    },
+    Noop {
+        magic: i32,
+    },
+}
+
+/// A schema reference (`references` in the API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reference {
+    pub name: String,
+    pub subject: String,
+    pub version: i32,
+}
+
+/// The value of a SCHEMA record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaValue {
+    pub subject: String,
+    pub version: i32,
+    pub id: i32,
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "is_avro")]
+    pub schema_type: SchemaType,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+fn is_avro(t: &SchemaType) -> bool {
+    *t == SchemaType::Avro
+}
+
+/// The value of a CONFIG record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigValue {
+    pub compatibility_level: Compatibility,
+}
+
+/// The value of a DELETE_SUBJECT record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteSubjectValue {
+    pub subject: String,
+    pub version: i32,
+}
+
+/// One stored schema, shared by every subject version that uses it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub schema: String,
+    pub schema_type: SchemaType,
+    pub references: Vec<Reference>,
+    pub parsed: Parsed,
+    pub canonical: String,
+}
+
+/// One version of a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Version {
+    pub id: i32,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Subject {
+    pub versions: BTreeMap<i32, Version>,
+    pub compatibility: Option<Compatibility>,
+}
+
+impl Subject {
+    /// Live (not soft-deleted) versions, oldest first.
+    pub fn live(&self) -> impl Iterator<Item = (i32, Version)> + '_ {
+        self.versions
+            .iter()
+            .filter(|(_, v)| !v.deleted)
+            .map(|(n, v)| (*n, *v))
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live().next().is_some()
+    }
+}
+
+/// The whole registry state.
+#[derive(Debug)]
+pub struct Store {
+    pub subjects: BTreeMap<String, Subject>,
+    pub schemas: HashMap<i32, Stored>,
+    pub compatibility: Compatibility,
+    /// The highest schema id ever used; ids are never reused, even after a permanent delete.
+    pub max_id: i32,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            subjects: BTreeMap::new(),
+            schemas: HashMap::new(),
+            compatibility: Compatibility::Backward,
+            max_id: 0,
+        }
+    }
+}
+
+impl Store {
+    /// Applies one record. Records that conflict with the state are ignored (see the module
+    /// docs); so are records this registry cannot parse, with a warning.
+    pub fn apply(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let key: LogKey = match serde_json::from_slice(key) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring a _schemas record with an unknown key");
+                return;
+            }
+        };
+        match key {
+            LogKey::Schema {
+                subject, version, ..
+            } => match value {
+                None => {
+                    // Permanent delete of one version.
+                    if let Some(s) = self.subjects.get_mut(&subject) {
+                        s.versions.remove(&version);
+                        if s.versions.is_empty() && s.compatibility.is_none() {
+                            self.subjects.remove(&subject);
+                        }
+                    }
+                }
+                Some(v) => match serde_json::from_slice::<SchemaValue>(v) {
+                    Ok(v) => self.apply_schema(v),
+                    Err(e) => tracing::warn!(error = %e, "ignoring a malformed SCHEMA record"),
+                },
+            },
+            LogKey::Config { subject, .. } => {
+                let level = value
+                    .and_then(|v| serde_json::from_slice::<ConfigValue>(v).ok())
+                    .map(|c| c.compatibility_level);
+                match (subject, level) {
+                    (None, Some(level)) => self.compatibility = level,
+                    (None, None) => self.compatibility = Compatibility::Backward,
+                    (Some(s), level) => self.subjects.entry(s).or_default().compatibility = level,
+                }
+            }
+            LogKey::DeleteSubject { subject, .. } => {
+                if let (Some(s), Some(v)) = (self.subjects.get_mut(&subject), value) {
+                    if let Ok(d) = serde_json::from_slice::<DeleteSubjectValue>(v) {
+                        for (_, version) in s.versions.range_mut(..=d.version) {
+                            version.deleted = true;
+                        }
+                    }
+                }
+            }
+            LogKey::Noop { .. } => {}
+        }
+    }
+
+    fn apply_schema(&mut self, v: SchemaValue) {
+        match self.schemas.get(&v.id) {
+            Some(stored) => {
+                // An id belongs to one schema forever.
+                if stored.schema_type != v.schema_type || stored.schema != v.schema {
+                    let parsed = kinds::parse(v.schema_type, &v.schema).ok();
+                    if parsed.map(|p| kinds::canonical(&p)) != Some(stored.canonical.clone()) {
+                        tracing::warn!(id = v.id, subject = %v.subject, "ignoring a SCHEMA record reusing another schema's id");
+                        return;
+                    }
+                }
+            }
+            None => match kinds::parse(v.schema_type, &v.schema) {
+                Ok(parsed) => {
+                    let canonical = kinds::canonical(&parsed);
+                    self.schemas.insert(
+                        v.id,
+                        Stored {
+                            schema: v.schema.clone(),
+                            schema_type: v.schema_type,
+                            references: v.references.clone(),
+                            parsed,
+                            canonical,
+                        },
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(id = v.id, error = %e, "ignoring a SCHEMA record that does not parse");
+                    return;
+                }
+            },
+        }
+        self.max_id = self.max_id.max(v.id);
+        let subject = self.subjects.entry(v.subject.clone()).or_default();
+        match subject.versions.get(&v.version) {
+            Some(existing) if existing.id != v.id => {
+                tracing::warn!(subject = %v.subject, version = v.version, "ignoring a SCHEMA record for a version bound to another id");
+            }
+            _ => {
+                subject.versions.insert(
+                    v.version,
+                    Version {
+                        id: v.id,
+                        deleted: v.deleted,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The id of an identical schema registered anywhere.
+    pub fn id_of(&self, kind: SchemaType, canonical: &str) -> Option<i32> {
+        self.schemas
+            .iter()
+            .filter(|(_, s)| s.schema_type == kind && s.canonical == canonical)
+            .map(|(id, _)| *id)
+            .min()
+    }
+
+    /// The live version of `subject` holding an identical schema, with its id.
+    pub fn version_of(
+        &self,
+        subject: &str,
+        kind: SchemaType,
+        canonical: &str,
+    ) -> Option<(i32, i32)> {
+        let s = self.subjects.get(subject)?;
+        s.live()
+            .find(|(_, v)| {
+                self.schemas
+                    .get(&v.id)
+                    .is_some_and(|st| st.schema_type == kind && st.canonical == canonical)
+            })
+            .map(|(n, v)| (n, v.id))
+    }
+
+    /// The compatibility level in force for `subject`.
+    pub fn compatibility_of(&self, subject: &str) -> Compatibility {
+        self.subjects
+            .get(subject)
+            .and_then(|s| s.compatibility)
+            .unwrap_or(self.compatibility)
+    }
+
+    /// The parsed live versions of `subject`, oldest first.
+    pub fn history(&self, subject: &str) -> Vec<Parsed> {
+        self.subjects
+            .get(subject)
+            .map(|s| {
+                s.live()
+                    .filter_map(|(_, v)| self.schemas.get(&v.id).map(|st| st.parsed.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The next version number of `subject` (versions are not reused after a soft delete).
+    pub fn next_version(&self, subject: &str) -> i32 {
+        self.subjects
+            .get(subject)
+            .and_then(|s| s.versions.keys().next_back().copied())
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// `(subject, version)` pairs using schema `id`, live ones only.
+    pub fn uses_of(&self, id: i32) -> Vec<(String, i32)> {
+        self.subjects
+            .iter()
+            .flat_map(|(name, s)| {
+                s.live()
+                    .filter(move |(_, v)| v.id == id)
+                    .map(move |(n, _)| (name.clone(), n))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(subject: &str, version: i32) -> Vec<u8> {
+        serde_json::to_vec(&LogKey::Schema {
+            subject: subject.into(),
+            version,
+            magic: 1,
+        })
+        .unwrap()
+    }
+
+    fn value(subject: &str, version: i32, id: i32, schema: &str) -> Vec<u8> {
+        serde_json::to_vec(&SchemaValue {
+            subject: subject.into(),
+            version,
+            id,
+            schema: schema.into(),
+            schema_type: SchemaType::Avro,
+            references: vec![],
+            deleted: false,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn confluent_record_format() {
+        assert_eq!(
+            String::from_utf8(key("t-value", 1)).unwrap(),
+            r#"{"keytype":"SCHEMA","subject":"t-value","version":1,"magic":1}"#
+        );
+        assert_eq!(
+            String::from_utf8(value("t-value", 1, 7, "\"string\"")).unwrap(),
+            r#"{"subject":"t-value","version":1,"id":7,"schema":"\"string\"","deleted":false}"#
+        );
+        let k: LogKey =
+            serde_json::from_str(r#"{"keytype":"CONFIG","subject":null,"magic":0}"#).unwrap();
+        assert_eq!(
+            k,
+            LogKey::Config {
+                subject: None,
+                magic: 0
+            }
+        );
+        let c: ConfigValue = serde_json::from_str(r#"{"compatibilityLevel":"FULL"}"#).unwrap();
+        assert_eq!(c.compatibility_level, Compatibility::Full);
+        let v: SchemaValue = serde_json::from_str(
+            r#"{"subject":"s","version":1,"id":1,"schema":"syntax = \"proto3\";","schemaType":"PROTOBUF","deleted":false}"#,
+        )
+        .unwrap();
+        assert_eq!(v.schema_type, SchemaType::Protobuf);
+    }
+
+    #[test]
+    fn conflicting_records_lose_to_the_first_in_the_log() {
+        let mut s = Store::default();
+        s.apply(&key("a", 1), Some(&value("a", 1, 1, "\"string\"")));
+        // Another instance bound id 1 to another schema later in the log: ignored.
+        s.apply(&key("b", 1), Some(&value("b", 1, 1, "\"int\"")));
+        assert!(!s.subjects.contains_key("b") || s.subjects["b"].versions.is_empty());
+        // ...and version a/1 to another id: ignored.
+        s.apply(&key("a", 1), Some(&value("a", 1, 2, "\"int\"")));
+        assert_eq!(s.subjects["a"].versions[&1].id, 1);
+        // The same schema under another subject keeps its id.
+        s.apply(&key("c", 1), Some(&value("c", 1, 1, "\"string\"")));
+        assert_eq!(s.uses_of(1).len(), 2);
+        assert_eq!(s.max_id, 2);
+    }
+
+    #[test]
+    fn deletes() {
+        let mut s = Store::default();
+        s.apply(&key("a", 1), Some(&value("a", 1, 1, "\"string\"")));
+        s.apply(&key("a", 2), Some(&value("a", 2, 2, "\"int\"")));
+        let del = serde_json::to_vec(&LogKey::DeleteSubject {
+            subject: "a".into(),
+            magic: 0,
+        })
+        .unwrap();
+        let body = serde_json::to_vec(&DeleteSubjectValue {
+            subject: "a".into(),
+            version: 2,
+        })
+        .unwrap();
+        s.apply(&del, Some(&body));
+        assert!(!s.subjects["a"].is_live());
+        assert_eq!(s.next_version("a"), 3, "versions are not reused");
+        s.apply(&key("a", 1), None);
+        s.apply(&key("a", 2), None);
+        assert!(!s.subjects.contains_key("a"));
+        assert_eq!(s.max_id, 2, "ids are not reused");
+    }
+}
