@@ -43,7 +43,7 @@ fn encode(c: &mut Criterion) {
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new(name, n), &msgs, |b, msgs| {
                 b.iter(|| {
-                    let mut writer = RecordWriter::new(format);
+                    let mut writer = RecordWriter::new(format, None);
                     let mut out = Vec::with_capacity(msgs.len() * 200);
                     out.push(b'[');
                     for (i, m) in msgs.iter().enumerate() {

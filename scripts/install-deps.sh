@@ -16,12 +16,26 @@ else
   cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore
 fi
 
+# pip, allowed to install beside Debian's packages (PEP 668) on machines that mark them managed.
+pip_install() {
+  python3 -m pip install --quiet "$@" 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages "$@"
+}
+
 # Python `requests`: the seed's REST client scripts run as-is in the tests.
 if python3 -c 'import requests' 2>/dev/null; then
   say "python requests present"
 else
   say "installing python requests"
-  python3 -m pip install --quiet requests
+  pip_install requests
+fi
+
+# confluent-kafka's AvroDeserializer: a third-party reader of what the proxy writes (tests).
+if python3 -c 'import confluent_kafka.schema_registry.avro, fastavro' 2>/dev/null; then
+  say "python confluent-kafka present"
+else
+  say "installing python confluent-kafka[avro,schemaregistry]"
+  pip_install "confluent-kafka[avro,schemaregistry]"
 fi
 
 # curl: the README's and seed's curl flows.

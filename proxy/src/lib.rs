@@ -59,7 +59,11 @@ pub async fn serve_all(
         Some(Arc::new(registry))
     };
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
-    let app = Arc::new(rest::App { config, kafka });
+    let app = Arc::new(rest::App {
+        config,
+        kafka,
+        schemas: registry.clone(),
+    });
     let token = CancellationToken::new();
 
     let sweeper = tokio::spawn(expire_instances(app.clone(), token.clone()));

@@ -4,6 +4,7 @@
 //! borrowed from the request body (json) or decoded into one arena per request (binary), so there
 //! is no allocation per record. Consume writes records straight into the response buffer.
 
+pub mod avro;
 pub mod binary;
 pub mod json;
 mod records;
@@ -77,6 +78,11 @@ pub enum FormatError {
     InvalidJson(String),
     #[error("Schema Registry must be configured when using schemas.")]
     SchemaRegistryRequired,
+    #[error("the {0} embedded format is not supported yet")]
+    Unsupported(&'static str),
+    /// A record that does not match its schema, or a stored record that cannot be decoded.
+    #[error("{0}")]
+    Schema(String),
 }
 
 /// One record as written by a client: raw JSON key and value (None when absent or null),
@@ -148,6 +154,94 @@ impl EncodedRecords {
             partition: r.partition,
         })
     }
+}
+
+impl EncodedRecords {
+    /// Builds the records from owned keys and values (schema formats), in one arena.
+    pub fn from_owned(records: Vec<OwnedRecord>) -> Self {
+        let size = records
+            .iter()
+            .map(|(k, v, _)| k.as_ref().map_or(0, Vec::len) + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut arena = Vec::with_capacity(size);
+        let mut put = |data: Option<Vec<u8>>| {
+            data.map(|d| {
+                let start = arena.len();
+                arena.extend_from_slice(&d);
+                start..arena.len()
+            })
+        };
+        let encoded = records
+            .into_iter()
+            .map(|(k, v, partition)| EncodedRecord {
+                key: put(k),
+                value: put(v),
+                partition,
+            })
+            .collect();
+        EncodedRecords {
+            data: arena.into(),
+            records: encoded,
+        }
+    }
+}
+
+/// An owned key, value and partition.
+pub type OwnedRecord = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i32>);
+
+/// A resolved key or value schema of a produce request: its id and parsed form.
+#[derive(Clone)]
+pub struct ResolvedSchema {
+    pub id: i32,
+    pub schema: crate::schema::kinds::Parsed,
+}
+
+/// Converts a schema-format request's records (key/value JSON checked against their schemas)
+/// into framed Kafka bytes. Any invalid record fails the whole request.
+pub fn encode_schema_records(
+    format: EmbeddedFormat,
+    records: &[RawRecord<'_>],
+    key: Option<&ResolvedSchema>,
+    value: Option<&ResolvedSchema>,
+) -> Result<EncodedRecords, FormatError> {
+    if format != EmbeddedFormat::Avro {
+        return Err(FormatError::Unsupported(match format {
+            EmbeddedFormat::JsonSchema => "jsonschema",
+            _ => "protobuf",
+        }));
+    }
+    let encode = |raw: Option<&RawValue>,
+                  schema: Option<&ResolvedSchema>,
+                  what: &str,
+                  index: usize|
+     -> Result<Option<Vec<u8>>, FormatError> {
+        let Some(raw) = raw.filter(|r| r.get() != "null") else {
+            return Ok(None);
+        };
+        let schema = schema.ok_or_else(|| {
+            FormatError::Schema(format!("record {index} has a {what} but no {what} schema"))
+        })?;
+        let json: serde_json::Value =
+            serde_json::from_str(raw.get()).map_err(|e| FormatError::InvalidJson(e.to_string()))?;
+        match &schema.schema {
+            crate::schema::kinds::Parsed::Avro(s) => avro::encode(s, schema.id, &json)
+                .map(Some)
+                .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}"))),
+            _ => Err(FormatError::Schema(format!(
+                "the {what} schema {} is not an Avro schema",
+                schema.id
+            ))),
+        }
+    };
+    let mut out = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        out.push((
+            encode(r.key, key, "key", i)?,
+            encode(r.value, value, "value", i)?,
+            r.partition,
+        ));
+    }
+    Ok(EncodedRecords::from_owned(out))
 }
 
 /// Converts a request's records into Kafka bytes. Any invalid record fails the whole request.

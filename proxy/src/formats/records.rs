@@ -3,11 +3,17 @@
 
 use rdkafka::message::{Message, OwnedMessage};
 
-use super::{write_data, EmbeddedFormat, FormatError};
+use std::sync::Arc;
+
+use super::{write_data, EmbeddedFormat, Family, FormatError};
+use crate::schema::kinds::Parsed;
+use crate::schema::Registry;
 
 /// Writes the records of one GET records response.
 pub struct RecordWriter {
     format: EmbeddedFormat,
+    /// The registry schema-format records are decoded with.
+    schemas: Option<Arc<Registry>>,
     /// The JSON-escaped form of the topic last written: records of a response mostly share one.
     topic: String,
     escaped_topic: Vec<u8>,
@@ -15,13 +21,40 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
-    pub fn new(format: EmbeddedFormat) -> Self {
+    pub fn new(format: EmbeddedFormat, schemas: Option<Arc<Registry>>) -> Self {
         RecordWriter {
             format,
+            schemas,
             topic: String::new(),
             escaped_topic: Vec::new(),
             num: itoa::Buffer::new(),
         }
+    }
+
+    fn write_data(&self, out: &mut Vec<u8>, data: Option<&[u8]>) -> Result<(), FormatError> {
+        if self.format.family() != Family::Schema {
+            return write_data(self.format, out, data);
+        }
+        let Some(data) = data else {
+            out.extend_from_slice(b"null");
+            return Ok(());
+        };
+        let registry = self
+            .schemas
+            .as_ref()
+            .ok_or(FormatError::SchemaRegistryRequired)?;
+        let (id, payload) = super::avro::unframe(data).map_err(FormatError::Schema)?;
+        let stored = registry
+            .schema(id)
+            .map_err(|e| FormatError::Schema(format!("schema {id}: {}", e.message)))?;
+        let json = match &stored.parsed {
+            Parsed::Avro(schema) => super::avro::decode(schema, payload)
+                .map_err(|e| FormatError::Schema(format!("Avro record with schema {id}: {e}")))?,
+            Parsed::Json(_) => serde_json::from_slice(payload)
+                .map_err(|e| FormatError::Schema(format!("JSON record with schema {id}: {e}")))?,
+        };
+        serde_json::to_writer(&mut *out, &json).expect("writing to a Vec");
+        Ok(())
     }
 
     /// Appends one record object to `out`; on error `out` may hold a partial object, which the
@@ -36,9 +69,9 @@ impl RecordWriter {
         out.extend_from_slice(b"{\"topic\":");
         out.extend_from_slice(&self.escaped_topic);
         out.extend_from_slice(b",\"key\":");
-        write_data(self.format, out, msg.key())?;
+        self.write_data(out, msg.key())?;
         out.extend_from_slice(b",\"value\":");
-        write_data(self.format, out, msg.payload())?;
+        self.write_data(out, msg.payload())?;
         out.extend_from_slice(b",\"partition\":");
         out.extend_from_slice(self.num.format(msg.partition()).as_bytes());
         out.extend_from_slice(b",\"offset\":");
@@ -68,7 +101,7 @@ mod tests {
     #[test]
     fn writes_confluent_record_objects() {
         let mut out = Vec::new();
-        let mut w = RecordWriter::new(EmbeddedFormat::Binary);
+        let mut w = RecordWriter::new(EmbeddedFormat::Binary, None);
         w.write(&msg("t\"1", Some(b"key"), b"hello world!!!", 7), &mut out)
             .unwrap();
         assert_eq!(
@@ -76,7 +109,7 @@ mod tests {
             r#"{"topic":"t\"1","key":"a2V5","value":"aGVsbG8gd29ybGQhISE=","partition":3,"offset":7}"#
         );
         let mut out = Vec::new();
-        let mut w = RecordWriter::new(EmbeddedFormat::Json);
+        let mut w = RecordWriter::new(EmbeddedFormat::Json, None);
         w.write(&msg("a", None, br#"{"x": 1}"#, 0), &mut out)
             .unwrap();
         w.write(&msg("b", None, b"2", 1), &mut out).unwrap();

@@ -469,7 +469,7 @@ pub async fn records(
         Some(n) if n > 0 => cap.min(n as u64),
         _ => cap,
     };
-    let mut writer = formats::RecordWriter::new(format);
+    let mut writer = formats::RecordWriter::new(format, app.schemas.clone());
     let body = inst
         .read(wait, max_bytes, |msg, out| writer.write(msg, out))
         .await

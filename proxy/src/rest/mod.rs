@@ -6,6 +6,7 @@ pub mod consumers;
 pub mod error;
 pub mod negotiate;
 pub mod produce;
+mod schemas;
 pub mod topics;
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use error::ApiError;
 pub struct App {
     pub config: Config,
     pub kafka: Kafka,
+    /// The built-in Schema Registry, when it runs.
+    pub schemas: Option<Arc<crate::schema::Registry>>,
 }
 
 impl App {

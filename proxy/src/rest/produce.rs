@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{ApiError, V2_JSON};
-use super::{body, negotiate, parse_partition, ApiPath, App};
-use crate::formats::{self, FormatError, RawRecord};
+use super::{body, negotiate, parse_partition, schemas, ApiPath, App};
+use crate::formats::{self, Family, FormatError, RawRecord};
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
 
@@ -77,8 +77,45 @@ async fn produce(
         // A record's own partition overrides the path's, as in Confluent.
         r.partition = r.partition.or(path_partition);
     }
-    let encoded =
-        formats::encode_records(format, &bytes, &request.records).map_err(format_error)?;
+    let (encoded, key_schema_id, value_schema_id) = if format.family() == Family::Schema {
+        let registry = app.schemas.clone().ok_or_else(|| {
+            format_error(if app.config.schema_registry_url.is_empty() {
+                FormatError::SchemaRegistryRequired
+            } else {
+                // The client for an external registry is not built yet (README).
+                FormatError::Unsupported("schema (with an external Schema Registry)")
+            })
+        })?;
+        let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
+        let has_keys = request.records.iter().any(|r| present(r.key));
+        let has_values = request.records.iter().any(|r| present(r.value));
+        let key = schemas::resolve(
+            &registry,
+            &topic,
+            schemas::Part::Key,
+            request.key_schema,
+            request.key_schema_id,
+            has_keys,
+        )
+        .await?;
+        let value = schemas::resolve(
+            &registry,
+            &topic,
+            schemas::Part::Value,
+            request.value_schema,
+            request.value_schema_id,
+            has_values,
+        )
+        .await?;
+        let encoded =
+            formats::encode_schema_records(format, &request.records, key.as_ref(), value.as_ref())
+                .map_err(format_error)?;
+        (encoded, key.map(|k| k.id), value.map(|v| v.id))
+    } else {
+        let encoded =
+            formats::encode_records(format, &bytes, &request.records).map_err(format_error)?;
+        (encoded, None, None)
+    };
     // Enqueueing runs in its own task: if the client goes away mid-request, the request still
     // completes as a whole instead of being cut off half-enqueued.
     let enqueue = tokio::spawn(async move { app.kafka.producer.produce(&topic, encoded).await });
@@ -94,7 +131,7 @@ async fn produce(
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 413, too_large.to_string())
             }
         })?;
-    Ok(respond(outcomes))
+    Ok(respond(outcomes, key_schema_id, value_schema_id))
 }
 
 /// Maps a conversion failure to Confluent's answer.
@@ -103,7 +140,12 @@ pub fn format_error(err: FormatError) -> ApiError {
         FormatError::SchemaRegistryRequired => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42206, err.to_string())
         }
-        FormatError::InvalidBase64(_) | FormatError::InvalidJson(_) => ApiError::bad_request(err),
+        FormatError::Unsupported(_) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42206, err.to_string())
+        }
+        FormatError::InvalidBase64(_) | FormatError::InvalidJson(_) | FormatError::Schema(_) => {
+            ApiError::bad_request(err)
+        }
     }
 }
 
@@ -120,7 +162,11 @@ fn valid_topic_name(topic: &str) -> bool {
 
 /// Builds the response: offsets in request order, per-record errors, 401/403 when any record hit
 /// an authentication/authorization error. Written directly: this runs once per record.
-fn respond(outcomes: Vec<Outcome>) -> Response {
+fn respond(
+    outcomes: Vec<Outcome>,
+    key_schema_id: Option<i32>,
+    value_schema_id: Option<i32>,
+) -> Response {
     let mut status = StatusCode::OK;
     let mut out = Vec::with_capacity(outcomes.len() * 72 + 64);
     let mut num = itoa::Buffer::new();
@@ -162,7 +208,17 @@ fn respond(outcomes: Vec<Outcome>) -> Response {
             }
         }
     }
-    out.extend_from_slice(b"],\"key_schema_id\":null,\"value_schema_id\":null}");
+    out.extend_from_slice(b"],\"key_schema_id\":");
+    match key_schema_id {
+        Some(id) => out.extend_from_slice(num.format(id).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"value_schema_id\":");
+    match value_schema_id {
+        Some(id) => out.extend_from_slice(num.format(id).as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
     (status, [(header::CONTENT_TYPE, V2_JSON)], out).into_response()
 }
 
@@ -191,7 +247,7 @@ mod tests {
                 RDKafkaErrorCode::TopicAuthorizationFailed,
             )),
         ];
-        let resp = respond(outcomes);
+        let resp = respond(outcomes, None, None);
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
             .await

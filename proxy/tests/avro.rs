@@ -1,0 +1,276 @@
+//! The avro embedded format through the built-in Schema Registry, against a real broker: the
+//! seed's Avro flow, schema id reuse, Confluent framing, consume, errors that write nothing, and
+//! a third-party reader (Python confluent-kafka's AvroDeserializer) decoding what we wrote.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+const AVRO: &str = "application/vnd.kafka.avro.v2+json";
+
+/// The seed's request, byte for byte (a `User` with a nullable `age`).
+const SEED_BODY: &str = r#"{
+  "value_schema": "{ \"type\": \"record\", \"name\": \"User\", \"fields\": [{ \"name\": \"name\", \"type\": \"string\" }, { \"name\": \"age\", \"type\": [ \"null\", \"int\" ] } ] }",
+  "records": [
+    { "value": { "name": "testuser", "age": null } },
+    { "value": { "name": "testuser", "age": { "int": 25 } }, "partition": 0 }
+  ]
+}"#;
+
+async fn post_raw(url: &str, body: &str) -> Reply {
+    send(
+        http()
+            .post(url)
+            .header("content-type", AVRO)
+            .header("accept", V2)
+            .body(body.to_string()),
+    )
+    .await
+}
+
+async fn start() -> Proxy {
+    Proxy::start_with_registry(&[("schema.registry.topic", &unique("schemas"))]).await
+}
+
+#[tokio::test]
+async fn seed_avro_flow_with_id_reuse_and_consume() {
+    let proxy = start().await;
+    let topic = unique("rest-avro");
+    create_topic(&topic, 1).await;
+    let url = format!("{}/topics/{topic}", proxy.url);
+    let r = post_raw(&url, SEED_BODY).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let body = r.json();
+    let id = body["value_schema_id"].as_i64().expect("value_schema_id");
+    assert_eq!(body["key_schema_id"], Value::Null);
+    assert_eq!(body["offsets"][0]["offset"], 0);
+    assert_eq!(body["offsets"][1]["offset"], 1);
+
+    // The schema is registered under <topic>-value.
+    let sr = proxy.registry_url.clone().unwrap();
+    let latest = get(
+        &format!("{sr}/subjects/{topic}-value/versions/latest"),
+        "*/*",
+    )
+    .await;
+    assert_eq!(latest.json()["id"], id);
+
+    // Later requests send only the id; an unwrapped union value is accepted (extension).
+    let reuse = json!({"value_schema_id": id, "records": [
+        {"value": {"name": "again", "age": {"int": 3}}},
+        {"value": {"name": "plain", "age": 4}}
+    ]});
+    let r = post(&url, AVRO, &reuse).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["value_schema_id"], id);
+
+    // Kafka holds Confluent-framed Avro: magic 0, the id, then the binary datum.
+    let stored = read_all(&topic, 1, 4, Duration::from_secs(10));
+    assert_eq!(stored.len(), 4);
+    for rec in &stored {
+        let v = rec.value.as_ref().unwrap();
+        assert_eq!(v[0], 0);
+        assert_eq!(i32::from_be_bytes(v[1..5].try_into().unwrap()) as i64, id);
+    }
+    // "testuser" with a null age: string length 8 (zigzag 16), the bytes, union branch 0.
+    let mut datum = vec![16u8];
+    datum.extend_from_slice(b"testuser");
+    datum.push(0);
+    assert_eq!(&stored[0].value.as_ref().unwrap()[5..], &datum[..]);
+
+    // An avro consumer reads Avro's JSON encoding back.
+    let base = create_consumer(
+        &proxy,
+        &unique("avro-group"),
+        json!({"format": "avro", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    subscribe(&base, &[&topic]).await;
+    let got = read_records(&base, AVRO, 4, Duration::from_secs(20)).await;
+    let values: Vec<Value> = got.iter().map(|r| r["value"].clone()).collect();
+    assert_eq!(
+        values,
+        vec![
+            json!({"name": "testuser", "age": null}),
+            json!({"name": "testuser", "age": {"int": 25}}),
+            json!({"name": "again", "age": {"int": 3}}),
+            json!({"name": "plain", "age": {"int": 4}}),
+        ]
+    );
+    assert_eq!(got[0]["key"], Value::Null);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn seed_key_and_value_schemas() {
+    let proxy = start().await;
+    let topic = unique("cards");
+    create_topic(&topic, 3).await;
+    let key_schema = r#"{"type":"record","name":"Key","fields":[{"name":"suit","type":"string"}]}"#;
+    let value_schema = r#"{"type":"record","name":"Card","fields":[{"name":"suit","type":"string"},{"name":"denomination","type":"string"}]}"#;
+    let body = json!({
+        "key_schema": key_schema,
+        "value_schema": value_schema,
+        "records": [{"key": {"suit": "spades"}, "value": {"suit": "spades", "denomination": "ace"}}]
+    });
+    let r = post(&format!("{}/topics/{topic}", proxy.url), AVRO, &body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let (k, v) = (
+        r.json()["key_schema_id"].clone(),
+        r.json()["value_schema_id"].clone(),
+    );
+    assert!(k.is_i64() && v.is_i64() && k != v, "{r:?}");
+    let base = create_consumer(
+        &proxy,
+        &unique("cards"),
+        json!({"format": "avro", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    subscribe(&base, &[&topic]).await;
+    let got = read_records(&base, AVRO, 1, Duration::from_secs(20)).await;
+    assert_eq!(got[0]["key"]["suit"], "spades");
+    assert_eq!(got[0]["value"]["denomination"], "ace");
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_write_nothing() {
+    let proxy = start().await;
+    let topic = unique("avro-bad");
+    create_topic(&topic, 1).await;
+    let url = format!("{}/topics/{topic}", proxy.url);
+    let schema = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
+    // Values without a value schema, keys without a key schema.
+    post(&url, AVRO, &json!({"records": [{"value": {"name": "x"}}]}))
+        .await
+        .assert_error(422, 42202);
+    post(
+        &url,
+        AVRO,
+        &json!({"value_schema": schema, "records": [{"key": "k", "value": {"name": "x"}}]}),
+    )
+    .await
+    .assert_error(422, 42201);
+    // One bad record among good ones: 400, and nothing is written.
+    let msg = post(
+        &url,
+        AVRO,
+        &json!({"value_schema": schema, "records": [
+            {"value": {"name": "ok"}}, {"value": {"name": 5}}
+        ]}),
+    )
+    .await
+    .assert_error(400, 400);
+    assert!(msg.contains("record 1"), "{msg}");
+    // A schema that does not parse.
+    post(
+        &url,
+        AVRO,
+        &json!({"value_schema": "{\"type\": \"nope\"}", "records": [{"value": 1}]}),
+    )
+    .await
+    .assert_error(400, 400);
+    // An id that does not exist, or is not registered under this topic's subject.
+    post(
+        &url,
+        AVRO,
+        &json!({"value_schema_id": 987654, "records": [{"value": {"name": "x"}}]}),
+    )
+    .await
+    .assert_error(422, 42207);
+    let other = unique("other");
+    create_topic(&other, 1).await;
+    let r = post(
+        &format!("{}/topics/{other}", proxy.url),
+        AVRO,
+        &json!({"value_schema": "\"string\"", "records": [{"value": "s"}]}),
+    )
+    .await;
+    let other_id = r.json()["value_schema_id"].clone();
+    post(
+        &url,
+        AVRO,
+        &json!({"value_schema_id": other_id, "records": [{"value": "s"}]}),
+    )
+    .await
+    .assert_error(422, 42207);
+    // Both an id and a schema.
+    post(&url, AVRO, &json!({"value_schema_id": other_id, "value_schema": schema, "records": [{"value": {"name": "x"}}]}))
+        .await
+        .assert_error(400, 400);
+    // An incompatible evolution is refused by the registry (BACKWARD): 42207.
+    let ok = post(
+        &url,
+        AVRO,
+        &json!({"value_schema": schema, "records": [{"value": {"name": "x"}}]}),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let incompatible = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"email","type":"string"}]}"#;
+    let msg = post(
+        &url,
+        AVRO,
+        &json!({"value_schema": incompatible, "records": [{"value": {"name": "x", "email": "e"}}]}),
+    )
+    .await
+    .assert_error(422, 42207);
+    assert!(msg.contains("incompatible"), "{msg}");
+    // Only the one good request reached Kafka.
+    assert_eq!(read_all(&topic, 1, 1, Duration::from_secs(3)).len(), 1);
+    proxy.stop().await;
+}
+
+/// Python confluent-kafka's AvroDeserializer, fetching the writer schema from the built-in
+/// registry over HTTP, decodes the bytes the proxy wrote.
+#[tokio::test]
+async fn confluent_kafka_avro_deserializer_reads_our_records() {
+    let proxy = start().await;
+    let topic = unique("avro-py");
+    create_topic(&topic, 1).await;
+    let r = post_raw(&format!("{}/topics/{topic}", proxy.url), SEED_BODY).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let stored = read_all(&topic, 1, 2, Duration::from_secs(10));
+    let hex: Vec<String> = stored
+        .iter()
+        .map(|r| {
+            r.value
+                .as_ref()
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/seed/avro_deserialize.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(proxy.registry_url.clone().unwrap())
+        .arg(&topic)
+        .args(&hex)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        decoded,
+        vec![
+            json!({"name": "testuser", "age": null}),
+            json!({"name": "testuser", "age": 25}),
+        ]
+    );
+    proxy.stop().await;
+}
