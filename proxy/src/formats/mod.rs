@@ -204,11 +204,8 @@ pub fn encode_schema_records(
     key: Option<&ResolvedSchema>,
     value: Option<&ResolvedSchema>,
 ) -> Result<EncodedRecords, FormatError> {
-    if format != EmbeddedFormat::Avro {
-        return Err(FormatError::Unsupported(match format {
-            EmbeddedFormat::JsonSchema => "jsonschema",
-            _ => "protobuf",
-        }));
+    if format == EmbeddedFormat::Protobuf {
+        return Err(FormatError::Unsupported("protobuf"));
     }
     let encode = |raw: Option<&RawValue>,
                   schema: Option<&ResolvedSchema>,
@@ -223,13 +220,31 @@ pub fn encode_schema_records(
         })?;
         let json: serde_json::Value =
             serde_json::from_str(raw.get()).map_err(|e| FormatError::InvalidJson(e.to_string()))?;
-        match &schema.schema {
-            crate::schema::kinds::Parsed::Avro(s) => avro::encode(s, schema.id, &json)
-                .map(Some)
-                .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}"))),
+        match (&schema.schema, format) {
+            (crate::schema::kinds::Parsed::Avro(s), EmbeddedFormat::Avro) => {
+                avro::encode(s, schema.id, &json)
+                    .map(Some)
+                    .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}")))
+            }
+            (crate::schema::kinds::Parsed::Json(s), EmbeddedFormat::JsonSchema) => {
+                if let Some(first) = s.validator.iter_errors(&json).next() {
+                    return Err(FormatError::Schema(format!(
+                        "record {index} {what} does not match its JSON Schema: {first} (at {})",
+                        first.instance_path()
+                    )));
+                }
+                let mut out = Vec::with_capacity(raw.get().len() + 5);
+                avro::frame(
+                    schema.id,
+                    &serde_json::to_vec(&json).expect("re-serializing"),
+                    &mut out,
+                );
+                Ok(Some(out))
+            }
             _ => Err(FormatError::Schema(format!(
-                "the {what} schema {} is not an Avro schema",
-                schema.id
+                "the {what} schema {} is not a schema of the {} format",
+                schema.id,
+                format.media_type()
             ))),
         }
     };

@@ -50,7 +50,7 @@ impl RecordWriter {
         let json = match &stored.parsed {
             Parsed::Avro(schema) => super::avro::decode(schema, payload)
                 .map_err(|e| FormatError::Schema(format!("Avro record with schema {id}: {e}")))?,
-            Parsed::Json(_) => serde_json::from_slice(payload)
+            Parsed::Json(_) => serde_json::from_slice::<serde_json::Value>(payload)
                 .map_err(|e| FormatError::Schema(format!("JSON record with schema {id}: {e}")))?,
         };
         serde_json::to_writer(&mut *out, &json).expect("writing to a Vec");

@@ -13,9 +13,10 @@ use serde_json::value::RawValue;
 
 use super::error::{ApiError, V2_JSON};
 use super::{body, negotiate, parse_partition, schemas, ApiPath, App};
-use crate::formats::{self, Family, FormatError, RawRecord};
+use crate::formats::{self, EmbeddedFormat, Family, FormatError, RawRecord};
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
+use crate::schema::kinds::SchemaType;
 
 /// The v2 produce request (identical for every embedded format).
 #[derive(Deserialize)]
@@ -86,6 +87,11 @@ async fn produce(
                 FormatError::Unsupported("schema (with an external Schema Registry)")
             })
         })?;
+        let kind = match format {
+            EmbeddedFormat::Avro => SchemaType::Avro,
+            EmbeddedFormat::JsonSchema => SchemaType::Json,
+            _ => SchemaType::Protobuf,
+        };
         let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
         let has_keys = request.records.iter().any(|r| present(r.key));
         let has_values = request.records.iter().any(|r| present(r.value));
@@ -96,6 +102,7 @@ async fn produce(
             request.key_schema,
             request.key_schema_id,
             has_keys,
+            kind,
         )
         .await?;
         let value = schemas::resolve(
@@ -105,6 +112,7 @@ async fn produce(
             request.value_schema,
             request.value_schema_id,
             has_values,
+            kind,
         )
         .await?;
         let encoded =

@@ -34,6 +34,7 @@ pub async fn resolve(
     schema: Option<&RawValue>,
     schema_id: Option<i64>,
     has_data: bool,
+    kind: SchemaType,
 ) -> Result<Option<ResolvedSchema>, ApiError> {
     let subject = format!("{topic}-{}", part.name());
     let schema = schema.filter(|s| s.get() != "null");
@@ -79,11 +80,12 @@ pub async fn resolve(
                 _ => raw.get().to_string(),
             };
             registry
-                .register(&subject, &text, SchemaType::Avro, Vec::new())
+                .register(&subject, &text, kind, Vec::new())
                 .await
                 .map_err(|e| match e.code {
                     42201 => ApiError::bad_request(format!(
-                        "Error parsing schema with format = AVRO: {}",
+                        "Error parsing schema with format = {}: {}",
+                        kind.name(),
                         e.message
                     )),
                     _ => ApiError::new(
@@ -100,6 +102,17 @@ pub async fn resolve(
     let stored = registry
         .schema(id)
         .map_err(|_| schema_not_under(&subject, i64::from(id)))?;
+    if stored.schema_type != kind {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42207,
+            format!(
+                "schema {id} is a {} schema, not {}",
+                stored.schema_type.name(),
+                kind.name()
+            ),
+        ));
+    }
     Ok(Some(ResolvedSchema {
         id,
         schema: stored.parsed,

@@ -1,6 +1,8 @@
 //! What the registry needs to know about each schema type: parsing (validity), a canonical form
 //! (to recognise a schema registered before), and reader/writer compatibility.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// The schema types of Confluent's Schema Registry.
@@ -37,7 +39,19 @@ impl SchemaType {
 #[derive(Debug, Clone)]
 pub enum Parsed {
     Avro(Box<apache_avro::Schema>),
-    Json(serde_json::Value),
+    Json(Arc<JsonSchema>),
+}
+
+/// A JSON Schema and its compiled validator.
+pub struct JsonSchema {
+    pub value: serde_json::Value,
+    pub validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for JsonSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JsonSchema({})", self.value)
+    }
 }
 
 /// Parses a schema of `kind`; the error says why it is invalid.
@@ -52,7 +66,9 @@ pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, String> {
             if !(value.is_object() || value.is_boolean()) {
                 return Err("Invalid schema: a JSON Schema is an object or a boolean".into());
             }
-            Ok(Parsed::Json(value))
+            let validator =
+                jsonschema::validator_for(&value).map_err(|e| format!("Invalid schema: {e}"))?;
+            Ok(Parsed::Json(Arc::new(JsonSchema { value, validator })))
         }
         SchemaType::Protobuf => {
             Err("Invalid schema: PROTOBUF schemas are not supported by this registry yet".into())
@@ -64,7 +80,7 @@ pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, String> {
 pub fn canonical(parsed: &Parsed) -> String {
     match parsed {
         Parsed::Avro(s) => s.canonical_form(),
-        Parsed::Json(v) => v.to_string(),
+        Parsed::Json(j) => j.value.to_string(),
     }
 }
 
@@ -234,5 +250,6 @@ mod tests {
         assert!(parse(SchemaType::Avro, r#"{"type":"nope"}"#).is_err());
         assert!(parse(SchemaType::Json, "[1]").is_err());
         assert!(parse(SchemaType::Json, r#"{"type":"object"}"#).is_ok());
+        assert!(parse(SchemaType::Json, r#"{"type":"no-such-type"}"#).is_err());
     }
 }
