@@ -68,9 +68,18 @@ pub struct Config {
     pub metadata_max_age_ms: u64,
     /// `shutdown.graceful.ms`: how long SIGTERM waits for in-flight requests. Default 5000.
     pub shutdown_graceful_ms: u64,
-    /// `schema.registry.url`: Schema Registry used by the avro/jsonschema/protobuf formats.
-    /// Accepted so Confluent's stock properties file loads; empty disables.
+    /// `schema.registry.url`: an external Schema Registry for the avro/jsonschema/protobuf
+    /// formats (the first of a comma-separated list). Empty (default): the built-in registry.
     pub schema_registry_url: String,
+    /// `schema.registry.basic.auth.user.info`: `user:password` for the external registry
+    /// (with `schema.registry.basic.auth.credentials.source` USER_INFO, the default here; URL
+    /// takes them from the URL's user info).
+    pub schema_registry_user_info: Option<String>,
+    /// `schema.registry.basic.auth.credentials.source`: USER_INFO or URL.
+    pub schema_registry_credentials_source: String,
+    /// `schema.registry.request.timeout.ms`: timeout of each external registry call. Default
+    /// 10000.
+    pub schema_registry_timeout_ms: u64,
     /// `schema.registry.listeners` (flag `--schema-registry-listeners`): listeners of the built-in
     /// Schema Registry, `http://HOST:PORT[,...]`. Default `http://0.0.0.0:8081` when
     /// `schema.registry.url` is empty; empty disables the built-in registry.
@@ -94,6 +103,38 @@ pub struct Config {
     pub consumer: BTreeMap<String, String>,
     /// `client.*`: librdkafka properties for every client (prefix stripped).
     pub client: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The external registry client's settings.
+    pub fn schema_registry_client(&self) -> crate::schema::client::ClientSettings {
+        let mut url = self.schema_registry_url.clone();
+        let mut basic_auth = None;
+        // Credentials in the URL (`http://user:pass@host`) are used with source URL, and always
+        // stripped from the URL itself.
+        if let Some((scheme, rest)) = url.split_once("://") {
+            if let Some((userinfo, host)) = rest.split_once('@') {
+                if let Some((u, p)) = userinfo.split_once(':') {
+                    if self.schema_registry_credentials_source == "URL" {
+                        basic_auth = Some((u.to_string(), p.to_string()));
+                    }
+                }
+                url = format!("{scheme}://{host}");
+            }
+        }
+        if self.schema_registry_credentials_source == "USER_INFO" {
+            basic_auth = self
+                .schema_registry_user_info
+                .as_deref()
+                .and_then(|i| i.split_once(':'))
+                .map(|(u, p)| (u.to_string(), p.to_string()));
+        }
+        crate::schema::client::ClientSettings {
+            url,
+            basic_auth,
+            timeout: std::time::Duration::from_millis(self.schema_registry_timeout_ms),
+        }
+    }
 }
 
 /// The `produce.engine` setting.
@@ -132,6 +173,9 @@ impl Default for Config {
             metadata_max_age_ms: 30_000,
             shutdown_graceful_ms: 5_000,
             schema_registry_url: String::new(),
+            schema_registry_user_info: None,
+            schema_registry_credentials_source: "USER_INFO".into(),
+            schema_registry_timeout_ms: 10_000,
             schema_registry_listeners: Vec::new(),
             schema_registry_topic: "_schemas".into(),
             produce_engine: ProduceEngine::Auto,
@@ -198,7 +242,33 @@ impl Config {
                 }
                 "metadata.max.age.ms" => c.metadata_max_age_ms = parse_num(k, value)?,
                 "shutdown.graceful.ms" => c.shutdown_graceful_ms = parse_num(k, value)?,
-                "schema.registry.url" => c.schema_registry_url = value.trim().to_string(),
+                "schema.registry.url" => {
+                    c.schema_registry_url = value
+                        .split(',')
+                        .map(str::trim)
+                        .find(|u| !u.is_empty())
+                        .unwrap_or("")
+                        .to_string();
+                    if !(c.schema_registry_url.is_empty()
+                        || c.schema_registry_url.starts_with("http://")
+                        || c.schema_registry_url.starts_with("https://"))
+                    {
+                        return Err(invalid(k, value, "must be an http:// or https:// URL"));
+                    }
+                }
+                "schema.registry.basic.auth.user.info" => {
+                    c.schema_registry_user_info = non_empty(value)
+                }
+                "schema.registry.basic.auth.credentials.source" => {
+                    let source = value.trim().to_ascii_uppercase();
+                    if source != "USER_INFO" && source != "URL" {
+                        return Err(invalid(k, value, "expected USER_INFO or URL"));
+                    }
+                    c.schema_registry_credentials_source = source;
+                }
+                "schema.registry.request.timeout.ms" => {
+                    c.schema_registry_timeout_ms = parse_positive(k, value)?
+                }
                 "schema.registry.listeners" => {
                     c.schema_registry_listeners = if value.trim().is_empty() {
                         Vec::new()

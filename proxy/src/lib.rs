@@ -59,10 +59,19 @@ pub async fn serve_all(
         Some(Arc::new(registry))
     };
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
+    let schemas = match &registry {
+        Some(r) => Some(schema::client::Schemas::Local(r.clone())),
+        None if !config.schema_registry_url.is_empty() => {
+            let remote = schema::client::RemoteRegistry::new(config.schema_registry_client())
+                .map_err(|e| anyhow::anyhow!("schema registry client: {e}"))?;
+            Some(schema::client::Schemas::Remote(Arc::new(remote)))
+        }
+        None => None,
+    };
     let app = Arc::new(rest::App {
         config,
         kafka,
-        schemas: registry.clone(),
+        schemas,
     });
     let token = CancellationToken::new();
 

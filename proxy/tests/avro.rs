@@ -274,3 +274,120 @@ async fn confluent_kafka_avro_deserializer_reads_our_records() {
     );
     proxy.stop().await;
 }
+
+/// A second proxy uses the first one's built-in registry through `schema.registry.url`: the
+/// proxy's registry client against the built-in registry's HTTP API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_against_the_built_in_registry() {
+    let owner = start().await;
+    let sr = owner.registry_url.clone().unwrap();
+    let client = Proxy::start_with(&[("schema.registry.url", &sr)]).await;
+    let topic = unique("remote-avro");
+    create_topic(&topic, 1).await;
+    let url = format!("{}/topics/{topic}", client.url);
+    let r = post_raw(&url, SEED_BODY).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let id = r.json()["value_schema_id"].as_i64().unwrap();
+    let latest = get(
+        &format!("{sr}/subjects/{topic}-value/versions/latest"),
+        "*/*",
+    )
+    .await;
+    assert_eq!(
+        latest.json()["id"],
+        id,
+        "registered in the owner's registry"
+    );
+    let reuse = json!({"value_schema_id": id, "records": [{"value": {"name": "z", "age": null}}]});
+    assert_eq!(post(&url, AVRO, &reuse).await.status, 200);
+    // An id from another subject is refused through the client too.
+    let other = unique("remote-other");
+    create_topic(&other, 1).await;
+    let r = post(
+        &format!("{}/topics/{other}", client.url),
+        AVRO,
+        &json!({"value_schema": "\"string\"", "records": [{"value": "s"}]}),
+    )
+    .await;
+    let other_id = r.json()["value_schema_id"].clone();
+    post(
+        &url,
+        AVRO,
+        &json!({"value_schema_id": other_id, "records": [{"value": "s"}]}),
+    )
+    .await
+    .assert_error(422, 42207);
+    // Consume through the client proxy: schemas fetched by id from the owner.
+    let base = create_consumer(
+        &client,
+        &unique("remote"),
+        json!({"format": "avro", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    subscribe(&base, &[&topic]).await;
+    let got = read_records(&base, AVRO, 3, Duration::from_secs(20)).await;
+    assert_eq!(got[2]["value"], json!({"name": "z", "age": null}));
+    client.stop().await;
+    owner.stop().await;
+}
+
+/// With the external registry down, a produce answers 500/50003 naming it, at once.
+#[tokio::test]
+async fn registry_down_is_a_clear_500() {
+    let proxy = Proxy::start_with(&[("schema.registry.url", "http://127.0.0.1:9")]).await;
+    let topic = unique("down");
+    create_topic(&topic, 1).await;
+    let started = std::time::Instant::now();
+    let msg = post_raw(&format!("{}/topics/{topic}", proxy.url), SEED_BODY)
+        .await
+        .assert_error(500, 50003);
+    assert!(msg.contains("127.0.0.1:9"), "{msg}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(read_all(&topic, 1, 0, Duration::from_secs(2)).is_empty());
+    proxy.stop().await;
+}
+
+/// Basic auth: the client sends `schema.registry.basic.auth.user.info`; a registry that
+/// refuses it gets its 401 passed on.
+#[tokio::test]
+async fn basic_auth_reaches_the_registry() {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post as post_route;
+    let app = axum::Router::new().route(
+        "/subjects/{subject}/versions",
+        post_route(|headers: HeaderMap| async move {
+            // "user:secret" in base64.
+            if headers.get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Basic dXNlcjpzZWNyZXQ=")
+            {
+                (StatusCode::OK, r#"{"id":4242}"#)
+            } else {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    r#"{"error_code":40101,"message":"Unauthorized"}"#,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let topic = unique("auth");
+    create_topic(&topic, 1).await;
+    let body = json!({"value_schema": "\"string\"", "records": [{"value": "v"}]});
+    for (info, status) in [("user:secret", 200), ("user:wrong", 401)] {
+        let proxy = Proxy::start_with(&[
+            ("schema.registry.url", &url),
+            ("schema.registry.basic.auth.user.info", info),
+        ])
+        .await;
+        let r = post(&format!("{}/topics/{topic}", proxy.url), AVRO, &body).await;
+        assert_eq!(r.status, status, "{info}: {r:?}");
+        if status == 200 {
+            assert_eq!(r.json()["value_schema_id"], 4242);
+        } else {
+            assert_eq!(r.json()["error_code"], 40101, "{r:?}");
+        }
+        proxy.stop().await;
+    }
+}

@@ -3,17 +3,15 @@
 
 use rdkafka::message::{Message, OwnedMessage};
 
-use std::sync::Arc;
-
 use super::{write_data, EmbeddedFormat, Family, FormatError};
+use crate::schema::client::Schemas;
 use crate::schema::kinds::Parsed;
-use crate::schema::Registry;
 
 /// Writes the records of one GET records response.
 pub struct RecordWriter {
     format: EmbeddedFormat,
     /// The registry schema-format records are decoded with.
-    schemas: Option<Arc<Registry>>,
+    schemas: Option<Schemas>,
     /// The JSON-escaped form of the topic last written: records of a response mostly share one.
     topic: String,
     escaped_topic: Vec<u8>,
@@ -21,7 +19,7 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
-    pub fn new(format: EmbeddedFormat, schemas: Option<Arc<Registry>>) -> Self {
+    pub fn new(format: EmbeddedFormat, schemas: Option<Schemas>) -> Self {
         RecordWriter {
             format,
             schemas,
@@ -45,7 +43,7 @@ impl RecordWriter {
             .ok_or(FormatError::SchemaRegistryRequired)?;
         let (id, payload) = super::avro::unframe(data).map_err(FormatError::Schema)?;
         let stored = registry
-            .schema(id)
+            .schema_blocking(id)
             .map_err(|e| FormatError::Schema(format!("schema {id}: {}", e.message)))?;
         let json = match &stored.parsed {
             Parsed::Avro(schema) => super::avro::decode(schema, payload)

@@ -28,8 +28,8 @@ use error::ApiError;
 pub struct App {
     pub config: Config,
     pub kafka: Kafka,
-    /// The built-in Schema Registry, when it runs.
-    pub schemas: Option<Arc<crate::schema::Registry>>,
+    /// The schemas of the schema formats: the built-in registry, or a remote one.
+    pub schemas: Option<crate::schema::client::Schemas>,
 }
 
 impl App {

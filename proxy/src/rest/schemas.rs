@@ -7,8 +7,8 @@ use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use crate::formats::ResolvedSchema;
+use crate::schema::client::Schemas;
 use crate::schema::kinds::SchemaType;
-use crate::schema::Registry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
@@ -28,7 +28,7 @@ impl Part {
 /// The schema of one part, or None when the request carries neither id nor schema and no
 /// record has that part.
 pub async fn resolve(
-    registry: &Registry,
+    registry: &Schemas,
     topic: &str,
     part: Part,
     schema: Option<&RawValue>,
@@ -62,13 +62,10 @@ pub async fn resolve(
         (None, None) => return Ok(None),
         (None, Some(id)) => {
             let id = i32::try_from(id).map_err(|_| schema_not_under(&subject, id))?;
-            if !registry
-                .uses_of(id)
-                .map_err(|_| schema_not_under(&subject, i64::from(id)))?
-                .iter()
-                .any(|(s, _)| *s == subject)
-            {
-                return Err(schema_not_under(&subject, i64::from(id)));
+            match registry.is_under(&subject, id).await {
+                Ok(true) => {}
+                Ok(false) => return Err(schema_not_under(&subject, i64::from(id))),
+                Err(e) => return Err(registry_failure(e)),
             }
             id
         }
@@ -80,7 +77,7 @@ pub async fn resolve(
                 _ => raw.get().to_string(),
             };
             registry
-                .register(&subject, &text, kind, Vec::new())
+                .register(&subject, &text, kind)
                 .await
                 .map_err(|e| match e.code {
                     42201 => ApiError::bad_request(format!(
@@ -88,6 +85,7 @@ pub async fn resolve(
                         kind.name(),
                         e.message
                     )),
+                    _ if is_failure(&e) => registry_failure(e),
                     _ => ApiError::new(
                         StatusCode::UNPROCESSABLE_ENTITY,
                         42207,
@@ -99,9 +97,13 @@ pub async fn resolve(
                 })?
         }
     };
-    let stored = registry
-        .schema(id)
-        .map_err(|_| schema_not_under(&subject, i64::from(id)))?;
+    let stored = registry.schema(id).await.map_err(|e| {
+        if is_failure(&e) {
+            registry_failure(e)
+        } else {
+            schema_not_under(&subject, i64::from(id))
+        }
+    })?;
     if stored.schema_type != kind {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -117,6 +119,29 @@ pub async fn resolve(
         id,
         schema: stored.parsed,
     }))
+}
+
+/// Whether a registry error is the registry failing or refusing us, not an answer about schemas.
+fn is_failure(e: &crate::schema::RegistryError) -> bool {
+    e.code == 50003 || e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN
+}
+
+/// The registry failed (unreachable, 5xx: 500/50003 naming it) or refused our credentials
+/// (401/40101, 403/40301, as Confluent answers an SR 403).
+fn registry_failure(e: crate::schema::RegistryError) -> ApiError {
+    match e.status {
+        StatusCode::UNAUTHORIZED => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            40101,
+            format!("Schema Registry refused the credentials: {}", e.message),
+        ),
+        StatusCode::FORBIDDEN => ApiError::new(
+            StatusCode::FORBIDDEN,
+            40301,
+            format!("Schema Registry denied access: {}", e.message),
+        ),
+        _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50003, e.message),
+    }
 }
 
 fn schema_not_under(subject: &str, id: i64) -> ApiError {

@@ -2,6 +2,7 @@
 //! README) over state kept in the Kafka topic `_schemas`, in Confluent's record format.
 
 pub mod api;
+pub mod client;
 pub mod kinds;
 pub mod log;
 pub mod store;

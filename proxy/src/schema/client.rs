@@ -1,0 +1,305 @@
+//! A client for any Confluent-compatible Schema Registry (`schema.registry.url`): registration,
+//! subject lookups and schemas by id, with caches so a produce with a known id, or a consume of a
+//! known id, makes no registry call. Ids are immutable, so schemas by id are cached for good.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::kinds::{self, SchemaType};
+use super::store::Stored;
+use super::RegistryError;
+
+/// Settings of the client.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Base URL (the first of `schema.registry.url`'s list).
+    pub url: String,
+    /// `schema.registry.basic.auth.user.info` (`user:password`), or the URL's user info.
+    pub basic_auth: Option<(String, String)>,
+    /// `schema.registry.request.timeout.ms`.
+    pub timeout: Duration,
+}
+
+pub struct RemoteRegistry {
+    settings: ClientSettings,
+    http: reqwest::Client,
+    by_id: RwLock<HashMap<i32, Stored>>,
+    /// (subject, schema type, canonical form) -> id, from registrations and lookups.
+    ids: RwLock<HashMap<(String, SchemaType, String), i32>>,
+    /// (subject, id) pairs known to be registered.
+    under: RwLock<HashMap<(String, i32), bool>>,
+}
+
+fn unreachable(url: &str, e: impl std::fmt::Display) -> RegistryError {
+    RegistryError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: 50003,
+        message: format!("Schema Registry at {url} is unreachable or failing: {e}"),
+    }
+}
+
+impl RemoteRegistry {
+    pub fn new(settings: ClientSettings) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(RemoteRegistry {
+            settings,
+            http,
+            by_id: RwLock::new(HashMap::new()),
+            ids: RwLock::new(HashMap::new()),
+            under: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.settings.url
+    }
+
+    /// One call; a registry error body is passed on as a [`RegistryError`], transport failures
+    /// and 5xx become 50003 naming the registry.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, RegistryError> {
+        let url = format!("{}{path}", self.settings.url.trim_end_matches('/'));
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header("accept", "application/vnd.schemaregistry.v1+json");
+        if let Some((user, password)) = &self.settings.basic_auth {
+            req = req.basic_auth(user, Some(password));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/vnd.schemaregistry.v1+json")
+                .body(b.to_string());
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.settings.url, e))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| unreachable(&self.settings.url, e))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        if status.is_success() {
+            return Ok(value);
+        }
+        if status.is_server_error() {
+            return Err(unreachable(&self.settings.url, format!("{status}: {text}")));
+        }
+        Err(RegistryError {
+            status: StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+            code: value["error_code"]
+                .as_u64()
+                .unwrap_or(u64::from(status.as_u16())) as u32,
+            message: value["message"]
+                .as_str()
+                .map_or_else(|| text.clone(), str::to_string),
+        })
+    }
+
+    /// Registers (or finds) `schema` under `subject`; its id.
+    pub async fn register(
+        &self,
+        subject: &str,
+        schema: &str,
+        kind: SchemaType,
+    ) -> Result<i32, RegistryError> {
+        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
+        let canonical = kinds::canonical(&parsed);
+        let key = (subject.to_string(), kind, canonical.clone());
+        if let Some(id) = self.ids.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(*id);
+        }
+        let mut body = json!({ "schema": schema });
+        if kind != SchemaType::Avro {
+            body["schemaType"] = json!(kind.name());
+        }
+        let path = format!("/subjects/{}/versions", urlencode(subject));
+        let reply = self.call(reqwest::Method::POST, &path, Some(body)).await?;
+        let id = reply["id"]
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .ok_or_else(|| unreachable(&self.settings.url, format!("no id in {reply}")))?;
+        self.ids
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, id);
+        self.under
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((subject.to_string(), id), true);
+        self.by_id
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id)
+            .or_insert(Stored {
+                schema: schema.to_string(),
+                schema_type: kind,
+                references: Vec::new(),
+                parsed,
+                canonical,
+            });
+        Ok(id)
+    }
+
+    /// The schema with `id`.
+    pub async fn schema(&self, id: i32) -> Result<Stored, RegistryError> {
+        if let Some(s) = self
+            .by_id
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+        {
+            return Ok(s.clone());
+        }
+        let reply = self
+            .call(reqwest::Method::GET, &format!("/schemas/ids/{id}"), None)
+            .await?;
+        let text = reply["schema"]
+            .as_str()
+            .ok_or_else(|| unreachable(&self.settings.url, format!("no schema in {reply}")))?;
+        let kind = reply["schemaType"]
+            .as_str()
+            .and_then(SchemaType::parse)
+            .unwrap_or(SchemaType::Avro);
+        let parsed = kinds::parse(kind, text).map_err(RegistryError::invalid_schema)?;
+        let stored = Stored {
+            schema: text.to_string(),
+            schema_type: kind,
+            references: Vec::new(),
+            canonical: kinds::canonical(&parsed),
+            parsed,
+        };
+        self.by_id
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, stored.clone());
+        Ok(stored)
+    }
+
+    /// Whether schema `id` is registered under `subject` (Confluent's `getVersion` check).
+    pub async fn is_under(&self, subject: &str, id: i32) -> Result<bool, RegistryError> {
+        let key = (subject.to_string(), id);
+        if let Some(known) = self
+            .under
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(*known);
+        }
+        let stored = match self.schema(id).await {
+            Ok(s) => s,
+            Err(e) if e.code == 40403 => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mut body = json!({ "schema": stored.schema });
+        if stored.schema_type != SchemaType::Avro {
+            body["schemaType"] = json!(stored.schema_type.name());
+        }
+        let path = format!("/subjects/{}", urlencode(subject));
+        let found = match self.call(reqwest::Method::POST, &path, Some(body)).await {
+            Ok(reply) => reply["id"].as_i64() == Some(i64::from(id)),
+            Err(e) if e.code == 40401 || e.code == 40403 => false,
+            Err(e) => return Err(e),
+        };
+        if found {
+            // Only positive answers are cached: a registration may come later.
+            self.under
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, true);
+        }
+        Ok(found)
+    }
+}
+
+/// Percent-encodes a subject for a URL path segment.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The schemas the formats use: the built-in registry (in memory) or a remote one (cached).
+#[derive(Clone)]
+pub enum Schemas {
+    Local(Arc<super::Registry>),
+    Remote(Arc<RemoteRegistry>),
+}
+
+impl Schemas {
+    pub async fn register(
+        &self,
+        subject: &str,
+        schema: &str,
+        kind: SchemaType,
+    ) -> Result<i32, RegistryError> {
+        match self {
+            Schemas::Local(r) => r.register(subject, schema, kind, Vec::new()).await,
+            Schemas::Remote(r) => r.register(subject, schema, kind).await,
+        }
+    }
+
+    pub async fn schema(&self, id: i32) -> Result<Stored, RegistryError> {
+        match self {
+            Schemas::Local(r) => r.schema(id),
+            Schemas::Remote(r) => r.schema(id).await,
+        }
+    }
+
+    pub async fn is_under(&self, subject: &str, id: i32) -> Result<bool, RegistryError> {
+        match self {
+            Schemas::Local(r) => Ok(r
+                .uses_of(id)
+                .map(|uses| uses.iter().any(|(s, _)| s == subject))
+                .unwrap_or(false)),
+            Schemas::Remote(r) => r.is_under(subject, id).await,
+        }
+    }
+
+    /// A schema by id from code that cannot await (the consume path): a cache hit, or for a
+    /// remote registry one blocking fetch on a helper thread (once per id).
+    pub fn schema_blocking(&self, id: i32) -> Result<Stored, RegistryError> {
+        match self {
+            Schemas::Local(r) => r.schema(id),
+            Schemas::Remote(r) => {
+                if let Some(s) = r.by_id.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+                    return Ok(s.clone());
+                }
+                let remote = r.clone();
+                std::thread::scope(|scope| {
+                    scope
+                        .spawn(move || {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .enable_all()
+                                .build()
+                                .map_err(|e| unreachable(remote.url(), e))?;
+                            rt.block_on(remote.schema(id))
+                        })
+                        .join()
+                        .unwrap_or_else(|_| Err(unreachable(r.url(), "fetch thread panicked")))
+                })
+            }
+        }
+    }
+}
