@@ -31,6 +31,29 @@ async fn post_raw(url: &str, body: &str) -> Reply {
     .await
 }
 
+/// Registers a schema for another topic through `proxy`, and checks that producing to `url` with
+/// that id is refused (42207: not registered under this topic's subject). Returns the id.
+async fn foreign_id_is_refused(proxy: &Proxy, url: &str) -> Value {
+    let other = unique("other");
+    create_topic(&other, 1).await;
+    let r = post(
+        &format!("{}/topics/{other}", proxy.url),
+        AVRO,
+        &json!({"value_schema": "\"string\"", "records": [{"value": "s"}]}),
+    )
+    .await;
+    let other_id = r.json()["value_schema_id"].clone();
+    assert!(other_id.is_i64(), "{r:?}");
+    post(
+        url,
+        AVRO,
+        &json!({"value_schema_id": other_id, "records": [{"value": "s"}]}),
+    )
+    .await
+    .assert_error(422, 42207);
+    other_id
+}
+
 async fn start() -> Proxy {
     Proxy::start_with_registry(&[("schema.registry.topic", &unique("schemas"))]).await
 }
@@ -181,22 +204,7 @@ async fn bad_requests_write_nothing() {
     )
     .await
     .assert_error(422, 42207);
-    let other = unique("other");
-    create_topic(&other, 1).await;
-    let r = post(
-        &format!("{}/topics/{other}", proxy.url),
-        AVRO,
-        &json!({"value_schema": "\"string\"", "records": [{"value": "s"}]}),
-    )
-    .await;
-    let other_id = r.json()["value_schema_id"].clone();
-    post(
-        &url,
-        AVRO,
-        &json!({"value_schema_id": other_id, "records": [{"value": "s"}]}),
-    )
-    .await
-    .assert_error(422, 42207);
+    let other_id = foreign_id_is_refused(&proxy, &url).await;
     // Both an id and a schema.
     post(&url, AVRO, &json!({"value_schema_id": other_id, "value_schema": schema, "records": [{"value": {"name": "x"}}]}))
         .await
@@ -301,22 +309,7 @@ async fn client_against_the_built_in_registry() {
     let reuse = json!({"value_schema_id": id, "records": [{"value": {"name": "z", "age": null}}]});
     assert_eq!(post(&url, AVRO, &reuse).await.status, 200);
     // An id from another subject is refused through the client too.
-    let other = unique("remote-other");
-    create_topic(&other, 1).await;
-    let r = post(
-        &format!("{}/topics/{other}", client.url),
-        AVRO,
-        &json!({"value_schema": "\"string\"", "records": [{"value": "s"}]}),
-    )
-    .await;
-    let other_id = r.json()["value_schema_id"].clone();
-    post(
-        &url,
-        AVRO,
-        &json!({"value_schema_id": other_id, "records": [{"value": "s"}]}),
-    )
-    .await
-    .assert_error(422, 42207);
+    foreign_id_is_refused(&client, &url).await;
     // Consume through the client proxy: schemas fetched by id from the owner.
     let base = create_consumer(
         &client,

@@ -101,6 +101,19 @@ impl VersionSpec {
     }
 }
 
+/// `subject` if it has live versions, or any versions when `deleted` is asked for.
+fn visible<'s>(
+    store: &'s Store,
+    subject: &str,
+    deleted: bool,
+) -> Result<&'s store::Subject, RegistryError> {
+    store
+        .subjects
+        .get(subject)
+        .filter(|s| s.is_live() || (deleted && !s.versions.is_empty()))
+        .ok_or_else(|| RegistryError::subject_not_found(subject))
+}
+
 /// The registry: state, its log, and a lock serialising this instance's writes.
 pub struct Registry {
     pub store: Arc<RwLock<Store>>,
@@ -236,11 +249,7 @@ impl Registry {
     /// Version numbers of `subject`.
     pub fn versions(&self, subject: &str, deleted: bool) -> Result<Vec<i32>, RegistryError> {
         let store = self.read();
-        let s = store
-            .subjects
-            .get(subject)
-            .filter(|s| s.is_live() || (deleted && !s.versions.is_empty()))
-            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let s = visible(&store, subject, deleted)?;
         Ok(s.versions
             .iter()
             .filter(|(_, v)| deleted || !v.deleted)
@@ -256,11 +265,7 @@ impl Registry {
         deleted: bool,
     ) -> Result<SubjectVersion, RegistryError> {
         let store = self.read();
-        let s = store
-            .subjects
-            .get(subject)
-            .filter(|s| s.is_live() || (deleted && !s.versions.is_empty()))
-            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        let s = visible(&store, subject, deleted)?;
         let (version, v) = match spec {
             VersionSpec::Latest => s
                 .live()
