@@ -92,7 +92,8 @@ pub struct Config {
     /// picks `batch` unless a `producer.*`/`client.*` property only librdkafka honours is set.
     pub produce_engine: ProduceEngine,
     /// `produce.connections.per.broker`: pipelined connections the batch engine keeps to each
-    /// broker. Default 2.
+    /// broker. Default 1: requests pipelined on one connection, as librdkafka does (README, Tansu
+    /// quirk 4).
     pub produce_connections_per_broker: usize,
     /// `produce.max.in.flight.per.broker`: Produce requests the batch engine keeps outstanding per
     /// broker; HTTP requests arriving meanwhile are merged into the next one. Default 2.
@@ -179,7 +180,7 @@ impl Default for Config {
             schema_registry_listeners: Vec::new(),
             schema_registry_topic: "_schemas".into(),
             produce_engine: ProduceEngine::Auto,
-            produce_connections_per_broker: 2,
+            produce_connections_per_broker: 1,
             produce_max_in_flight_per_broker: 2,
             producer: BTreeMap::new(),
             consumer: BTreeMap::new(),

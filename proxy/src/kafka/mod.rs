@@ -206,7 +206,7 @@ mod tests {
     fn engine_selection() {
         let s = batch_settings(&config(&[])).unwrap().unwrap();
         assert_eq!((s.acks, s.max_batch_bytes), (-1, 1_000_000));
-        assert_eq!(s.connections_per_broker, 2);
+        assert_eq!(s.connections_per_broker, 1);
         let s = batch_settings(&config(&[
             ("producer.acks", "1"),
             ("producer.request.timeout.ms", "500"),
