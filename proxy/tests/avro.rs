@@ -384,3 +384,41 @@ async fn basic_auth_reaches_the_registry() {
         proxy.stop().await;
     }
 }
+
+/// A record an avro consumer cannot decode (no Confluent framing; an unknown schema id) answers
+/// 408/40801 naming its offset, after the records before it; seeking past it continues.
+#[tokio::test]
+async fn undecodable_records_are_40801_with_their_offset() {
+    let proxy = start().await;
+    let topic = unique("avro-undecodable");
+    create_topic(&topic, 1).await;
+    let url = format!("{}/topics/{topic}", proxy.url);
+    assert_eq!(post_raw(&url, SEED_BODY).await.status, 200);
+    // Offset 2: plain bytes; offset 3: framing with an id no registry has.
+    let garbage = json!({"records": [{"value": "bm90IGF2cm8="}, {"value": "AAAPQkAA"}]});
+    assert_eq!(
+        post(&url, BINARY, &garbage).await.status,
+        200,
+        "binary records into the same topic"
+    );
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "avro"})).await;
+    let tp = json!({"partitions": [{"topic": topic, "partition": 0}]});
+    post(&format!("{base}/assignments"), V2, &tp).await;
+    post(&format!("{base}/positions/beginning"), V2, &tp).await;
+    let first = read_records(&base, AVRO, 2, Duration::from_secs(10)).await;
+    assert_eq!(first.len(), 2);
+    let msg = get(&format!("{base}/records"), AVRO)
+        .await
+        .assert_error(408, 40801);
+    assert!(msg.contains("offset 2"), "{msg}");
+    let seek = json!({"offsets": [{"topic": topic, "partition": 0, "offset": 3}]});
+    assert_eq!(
+        post(&format!("{base}/positions"), V2, &seek).await.status,
+        204
+    );
+    let msg = get(&format!("{base}/records"), AVRO)
+        .await
+        .assert_error(408, 40801);
+    assert!(msg.contains("offset 3") && msg.contains("1000000"), "{msg}");
+    proxy.stop().await;
+}
