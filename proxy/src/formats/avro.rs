@@ -3,43 +3,15 @@
 //! logical types travel as their underlying type. On produce, an unwrapped union value is also
 //! accepted when exactly one branch takes it (an extension; Confluent answers 400).
 
-use std::collections::HashMap;
-
-use apache_avro::schema::{Name, RecordSchema, ResolvedSchema, Schema, UnionSchema};
+use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
 use apache_avro::types::Value as Avro;
 use serde_json::{Map, Number, Value as Json};
 
-/// Named types of a schema, by full name, for `Ref`s.
-struct Names<'s>(HashMap<Name, &'s Schema>);
-
-impl<'s> Names<'s> {
-    fn of(schema: &'s Schema) -> Result<Self, String> {
-        let resolved = ResolvedSchema::try_from(schema).map_err(|e| e.to_string())?;
-        Ok(Names(
-            resolved
-                .get_names()
-                .iter()
-                .map(|(n, s)| (n.clone(), *s))
-                .collect(),
-        ))
-    }
-
-    fn resolve(&self, schema: &'s Schema) -> Result<&'s Schema, String> {
-        match schema {
-            Schema::Ref { name } => self
-                .0
-                .get(name)
-                .copied()
-                .ok_or_else(|| format!("unknown type {}", name.fullname(None))),
-            other => Ok(other),
-        }
-    }
-}
+use crate::schema::kinds::AvroSchema;
 
 /// Converts a JSON value in Avro's JSON encoding to an Avro value of `schema`.
-pub fn from_json(schema: &Schema, json: &Json) -> Result<Avro, String> {
-    let names = Names::of(schema)?;
-    convert_in(&names, schema, json, "")
+pub fn from_json(schema: &AvroSchema, json: &Json) -> Result<Avro, String> {
+    convert_in(schema, &schema.schema, json, "")
 }
 
 fn type_err(path: &str, expected: &str, json: &Json) -> String {
@@ -67,7 +39,7 @@ fn long(path: &str, json: &Json) -> Result<i64, String> {
 }
 
 fn convert_in<'s>(
-    names: &Names<'s>,
+    names: &'s AvroSchema,
     schema: &'s Schema,
     json: &Json,
     path: &str,
@@ -184,7 +156,7 @@ fn convert_in<'s>(
 }
 
 fn record_from<'s>(
-    names: &Names<'s>,
+    names: &'s AvroSchema,
     r: &'s RecordSchema,
     json: &Json,
     path: &str,
@@ -256,7 +228,7 @@ fn short(name: &str) -> &str {
 }
 
 fn union_from<'s>(
-    names: &Names<'s>,
+    names: &'s AvroSchema,
     u: &'s UnionSchema,
     json: &Json,
     path: &str,
@@ -310,9 +282,8 @@ fn union_from<'s>(
 }
 
 /// Converts an Avro value of `schema` to Avro's JSON encoding.
-pub fn to_json(schema: &Schema, value: &Avro) -> Result<Json, String> {
-    let names = Names::of(schema)?;
-    json_of(&names, schema, value)
+pub fn to_json(schema: &AvroSchema, value: &Avro) -> Result<Json, String> {
+    json_of(schema, &schema.schema, value)
 }
 
 fn latin1_string(bytes: &[u8]) -> Json {
@@ -323,7 +294,7 @@ fn float(f: f64) -> Json {
     Number::from_f64(f).map_or(Json::Null, Json::Number)
 }
 
-fn json_of<'s>(names: &Names<'s>, schema: &'s Schema, value: &Avro) -> Result<Json, String> {
+fn json_of<'s>(names: &'s AvroSchema, schema: &'s Schema, value: &Avro) -> Result<Json, String> {
     let schema = names.resolve(schema)?;
     Ok(match (schema, value) {
         (_, Avro::Null) => Json::Null,
@@ -412,19 +383,19 @@ pub fn unframe(data: &[u8]) -> Result<(i32, &[u8]), String> {
 }
 
 /// Encodes one JSON value as a framed Avro record of `schema` (id `id`).
-pub fn encode(schema: &Schema, id: i32, json: &Json) -> Result<Vec<u8>, String> {
+pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, String> {
     let value = from_json(schema, json)?;
-    let datum = apache_avro::to_avro_datum(schema, value).map_err(|e| e.to_string())?;
+    let datum = apache_avro::to_avro_datum(&schema.schema, value).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(datum.len() + 5);
     frame(id, &datum, &mut out);
     Ok(out)
 }
 
 /// Decodes an Avro payload (after the framing) written with `schema` to Avro's JSON encoding.
-pub fn decode(schema: &Schema, payload: &[u8]) -> Result<Json, String> {
+pub fn decode(schema: &AvroSchema, payload: &[u8]) -> Result<Json, String> {
     let mut reader = payload;
-    let value =
-        apache_avro::from_avro_datum(schema, &mut reader, None).map_err(|e| e.to_string())?;
+    let value = apache_avro::from_avro_datum(&schema.schema, &mut reader, None)
+        .map_err(|e| e.to_string())?;
     to_json(schema, &value)
 }
 
@@ -441,8 +412,8 @@ mod tests {
         {"name":"raw","type":"bytes","default":""},
         {"name":"friend","type":["null","User"],"default":null}]}"#;
 
-    fn user() -> Schema {
-        Schema::parse_str(USER).unwrap()
+    fn user() -> AvroSchema {
+        AvroSchema::parse(USER).unwrap()
     }
 
     #[test]
@@ -477,7 +448,7 @@ mod tests {
             let err = from_json(&s, &bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
-        let ambiguous = Schema::parse_str(r#"["null","int","long"]"#).unwrap();
+        let ambiguous = AvroSchema::parse(r#"["null","int","long"]"#).unwrap();
         assert!(from_json(&ambiguous, &json!(5))
             .unwrap_err()
             .contains("ambiguous"));

@@ -68,7 +68,7 @@ impl Metadata {
     }
 
     /// The cached partition count of `topic`, if fresh.
-    pub fn cached_partition_count(&self, topic: &str) -> Option<u32> {
+    fn cached_partition_count(&self, topic: &str) -> Option<u32> {
         let cache = self
             .partition_counts
             .read()

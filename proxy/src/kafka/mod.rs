@@ -3,6 +3,7 @@
 
 mod alignment;
 pub mod batch;
+mod connection;
 pub mod consumer;
 mod error;
 pub mod expiry;

@@ -13,10 +13,9 @@ use serde_json::value::RawValue;
 
 use super::error::{ApiError, V2_JSON};
 use super::{body, negotiate, parse_partition, schemas, ApiPath, App};
-use crate::formats::{self, EmbeddedFormat, Family, FormatError, RawRecord};
+use crate::formats::{self, Family, FormatError, RawRecord};
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
-use crate::schema::kinds::SchemaType;
 
 /// The v2 produce request (identical for every embedded format).
 #[derive(Deserialize)]
@@ -79,46 +78,11 @@ async fn produce(
         r.partition = r.partition.or(path_partition);
     }
     let (encoded, key_schema_id, value_schema_id) = if format.family() == Family::Schema {
-        let registry = app.schemas.clone().ok_or_else(|| {
-            format_error(if app.config.schema_registry_url.is_empty() {
-                FormatError::SchemaRegistryRequired
-            } else {
-                // The client for an external registry is not built yet (README).
-                FormatError::Unsupported("schema (with an external Schema Registry)")
-            })
-        })?;
-        let kind = match format {
-            EmbeddedFormat::Avro => SchemaType::Avro,
-            EmbeddedFormat::JsonSchema => SchemaType::Json,
-            _ => SchemaType::Protobuf,
-        };
-        let present = |v: Option<&RawValue>| v.is_some_and(|v| v.get() != "null");
-        let has_keys = request.records.iter().any(|r| present(r.key));
-        let has_values = request.records.iter().any(|r| present(r.value));
-        let key = schemas::resolve(
-            &registry,
-            &topic,
-            schemas::Part::Key,
-            request.key_schema,
-            request.key_schema_id,
-            has_keys,
-            kind,
-        )
-        .await?;
-        let value = schemas::resolve(
-            &registry,
-            &topic,
-            schemas::Part::Value,
-            request.value_schema,
-            request.value_schema_id,
-            has_values,
-            kind,
-        )
-        .await?;
-        let encoded =
-            formats::encode_schema_records(format, &request.records, key.as_ref(), value.as_ref())
-                .map_err(format_error)?;
-        (encoded, key.map(|k| k.id), value.map(|v| v.id))
+        let registry = app
+            .schemas
+            .as_ref()
+            .ok_or_else(|| format_error(FormatError::SchemaRegistryRequired))?;
+        schemas::encode(registry, &topic, format, &request).await?
     } else {
         let encoded =
             formats::encode_records(format, &bytes, &request.records).map_err(format_error)?;

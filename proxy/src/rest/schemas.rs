@@ -1,17 +1,19 @@
 //! Resolving a produce request's key or value schema (rest-api.md §4): by id, which must be
 //! registered under the topic's subject, or by schema text, registered under it if new
-//! (TopicNameStrategy: `<topic>-key` / `<topic>-value`). Lookups are in-memory.
+//! (TopicNameStrategy: `<topic>-key` / `<topic>-value`), then encoding the records with them.
+//! Lookups are cached (in memory for the built-in registry).
 
 use axum::http::StatusCode;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
-use crate::formats::ResolvedSchema;
+use super::produce::{format_error, ProduceRequest};
+use crate::formats::{self, EmbeddedFormat, EncodedRecords, RawRecord, ResolvedSchema};
 use crate::schema::client::Schemas;
 use crate::schema::kinds::SchemaType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
+enum Part {
     Key,
     Value,
 }
@@ -23,21 +25,54 @@ impl Part {
             Part::Value => "value",
         }
     }
+
+    /// This part of a record, when present and not JSON null.
+    fn of<'a>(self, r: &RawRecord<'a>) -> Option<&'a RawValue> {
+        match self {
+            Part::Key => r.key,
+            Part::Value => r.value,
+        }
+        .filter(|v| v.get() != "null")
+    }
+}
+
+/// Resolves a schema-format request's key and value schemas and encodes its records with them:
+/// the records and the schema ids for the response.
+pub async fn encode(
+    registry: &Schemas,
+    topic: &str,
+    format: EmbeddedFormat,
+    request: &ProduceRequest<'_>,
+) -> Result<(EncodedRecords, Option<i32>, Option<i32>), ApiError> {
+    let kind = match format {
+        EmbeddedFormat::Avro => SchemaType::Avro,
+        EmbeddedFormat::JsonSchema => SchemaType::Json,
+        _ => SchemaType::Protobuf,
+    };
+    let key = resolve(registry, topic, Part::Key, request, kind).await?;
+    let value = resolve(registry, topic, Part::Value, request, kind).await?;
+    let encoded =
+        formats::encode_schema_records(format, &request.records, key.as_ref(), value.as_ref())
+            .map_err(format_error)?;
+    Ok((encoded, key.map(|k| k.id), value.map(|v| v.id)))
 }
 
 /// The schema of one part, or None when the request carries neither id nor schema and no
 /// record has that part.
-pub async fn resolve(
+async fn resolve(
     registry: &Schemas,
     topic: &str,
     part: Part,
-    schema: Option<&RawValue>,
-    schema_id: Option<i64>,
-    has_data: bool,
+    request: &ProduceRequest<'_>,
     kind: SchemaType,
 ) -> Result<Option<ResolvedSchema>, ApiError> {
     let subject = format!("{topic}-{}", part.name());
+    let (schema, schema_id) = match part {
+        Part::Key => (request.key_schema, request.key_schema_id),
+        Part::Value => (request.value_schema, request.value_schema_id),
+    };
     let schema = schema.filter(|s| s.get() != "null");
+    let has_data = request.records.iter().any(|r| part.of(r).is_some());
     let id = match (schema, schema_id) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(format!(
@@ -117,7 +152,7 @@ pub async fn resolve(
     }
     Ok(Some(ResolvedSchema {
         id,
-        schema: stored.parsed,
+        schema: stored.parsed.clone(),
     }))
 }
 

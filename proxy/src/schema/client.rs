@@ -27,7 +27,7 @@ pub struct ClientSettings {
 pub struct RemoteRegistry {
     settings: ClientSettings,
     http: reqwest::Client,
-    by_id: RwLock<HashMap<i32, Stored>>,
+    by_id: RwLock<HashMap<i32, Arc<Stored>>>,
     /// (subject, schema type, canonical form) -> id, from registrations and lookups.
     ids: RwLock<HashMap<(String, SchemaType, String), i32>>,
     /// (subject, id) pairs known to be registered.
@@ -145,18 +145,20 @@ impl RemoteRegistry {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(id)
-            .or_insert(Stored {
-                schema: schema.to_string(),
-                schema_type: kind,
-                references: Vec::new(),
-                parsed,
-                canonical,
+            .or_insert_with(|| {
+                Arc::new(Stored {
+                    schema: schema.to_string(),
+                    schema_type: kind,
+                    references: Vec::new(),
+                    parsed,
+                    canonical,
+                })
             });
         Ok(id)
     }
 
     /// The schema with `id`.
-    pub async fn schema(&self, id: i32) -> Result<Stored, RegistryError> {
+    pub async fn schema(&self, id: i32) -> Result<Arc<Stored>, RegistryError> {
         if let Some(s) = self
             .by_id
             .read()
@@ -176,13 +178,13 @@ impl RemoteRegistry {
             .and_then(SchemaType::parse)
             .unwrap_or(SchemaType::Avro);
         let parsed = kinds::parse(kind, text).map_err(RegistryError::invalid_schema)?;
-        let stored = Stored {
+        let stored = Arc::new(Stored {
             schema: text.to_string(),
             schema_type: kind,
             references: Vec::new(),
             canonical: kinds::canonical(&parsed),
             parsed,
-        };
+        });
         self.by_id
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -260,7 +262,7 @@ impl Schemas {
         }
     }
 
-    pub async fn schema(&self, id: i32) -> Result<Stored, RegistryError> {
+    pub async fn schema(&self, id: i32) -> Result<Arc<Stored>, RegistryError> {
         match self {
             Schemas::Local(r) => r.schema(id),
             Schemas::Remote(r) => r.schema(id).await,
@@ -279,7 +281,7 @@ impl Schemas {
 
     /// A schema by id from code that cannot await (the consume path): a cache hit, or for a
     /// remote registry one blocking fetch on a helper thread (once per id).
-    pub fn schema_blocking(&self, id: i32) -> Result<Stored, RegistryError> {
+    pub fn schema_blocking(&self, id: i32) -> Result<Arc<Stored>, RegistryError> {
         match self {
             Schemas::Local(r) => r.schema(id),
             Schemas::Remote(r) => {

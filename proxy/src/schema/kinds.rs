@@ -1,8 +1,10 @@
 //! What the registry needs to know about each schema type: parsing (validity), a canonical form
 //! (to recognise a schema registered before), and reader/writer compatibility.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use apache_avro::schema::{Name, ResolvedSchema};
 use serde::{Deserialize, Serialize};
 
 /// The schema types of Confluent's Schema Registry.
@@ -35,11 +37,50 @@ impl SchemaType {
     }
 }
 
-/// A parsed schema.
+/// A parsed schema. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Parsed {
-    Avro(Box<apache_avro::Schema>),
+    Avro(Arc<AvroSchema>),
     Json(Arc<JsonSchema>),
+}
+
+/// An Avro schema with its named types resolved once, not per record.
+pub struct AvroSchema {
+    pub schema: apache_avro::Schema,
+    names: HashMap<Name, apache_avro::Schema>,
+}
+
+impl AvroSchema {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let schema = apache_avro::Schema::parse_str(text).map_err(|e| e.to_string())?;
+        let names = ResolvedSchema::try_from(&schema)
+            .map_err(|e| e.to_string())?
+            .get_names()
+            .iter()
+            .map(|(n, s)| (n.clone(), (*s).clone()))
+            .collect();
+        Ok(AvroSchema { schema, names })
+    }
+
+    /// `schema` itself, or the named type a `Ref` points at.
+    pub fn resolve<'s>(
+        &'s self,
+        schema: &'s apache_avro::Schema,
+    ) -> Result<&'s apache_avro::Schema, String> {
+        match schema {
+            apache_avro::Schema::Ref { name } => self
+                .names
+                .get(name)
+                .ok_or_else(|| format!("unknown type {}", name.fullname(None))),
+            other => Ok(other),
+        }
+    }
+}
+
+impl std::fmt::Debug for AvroSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AvroSchema({})", self.schema.canonical_form())
+    }
 }
 
 /// A JSON Schema and its compiled validator.
@@ -57,8 +98,8 @@ impl std::fmt::Debug for JsonSchema {
 /// Parses a schema of `kind`; the error says why it is invalid.
 pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, String> {
     match kind {
-        SchemaType::Avro => apache_avro::Schema::parse_str(text)
-            .map(|s| Parsed::Avro(Box::new(s)))
+        SchemaType::Avro => AvroSchema::parse(text)
+            .map(|s| Parsed::Avro(Arc::new(s)))
             .map_err(|e| format!("Invalid schema: {e}")),
         SchemaType::Json => {
             let value: serde_json::Value =
@@ -79,7 +120,7 @@ pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, String> {
 /// The form two registrations are compared in: Avro's Parsing Canonical Form, compact JSON.
 pub fn canonical(parsed: &Parsed) -> String {
     match parsed {
-        Parsed::Avro(s) => s.canonical_form(),
+        Parsed::Avro(s) => s.schema.canonical_form(),
         Parsed::Json(j) => j.value.to_string(),
     }
 }
@@ -88,7 +129,7 @@ pub fn canonical(parsed: &Parsed) -> String {
 pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
     match (writer, reader) {
         (Parsed::Avro(w), Parsed::Avro(r)) => {
-            apache_avro::schema_compatibility::SchemaCompatibility::can_read(w, r)
+            apache_avro::schema_compatibility::SchemaCompatibility::can_read(&w.schema, &r.schema)
                 .map_err(|e| e.to_string())
         }
         // JSON Schema compatibility has no rules here yet (README): any change is accepted.

@@ -159,6 +159,11 @@ impl Registry {
     ) -> Result<i32, RegistryError> {
         let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
         let canonical = kinds::canonical(&parsed);
+        // Known already (the common case: every produce request that carries schema text):
+        // answered without waiting for this instance's writes.
+        if let Some((_, id)) = self.read().version_of(subject, kind, &canonical) {
+            return Ok(id);
+        }
         let _writing = self.writes.lock().await;
         // Another instance may take the id or version first; the log decides, and we retry.
         for _ in 0..5 {
@@ -293,7 +298,7 @@ impl Registry {
     }
 
     /// The schema with `id`.
-    pub fn schema(&self, id: i32) -> Result<store::Stored, RegistryError> {
+    pub fn schema(&self, id: i32) -> Result<Arc<store::Stored>, RegistryError> {
         self.read()
             .schemas
             .get(&id)
@@ -493,7 +498,7 @@ impl Registry {
             VersionSpec::Number(_) => {
                 drop(store);
                 let v = self.version(subject, spec, false)?;
-                return Ok(level.check(&parsed, &[self.schema(v.id)?.parsed]));
+                return Ok(level.check(&parsed, &[self.schema(v.id)?.parsed.clone()]));
             }
         };
         Ok(level.check(&parsed, &history))

@@ -7,6 +7,7 @@
 //! another id, is ignored by every reader, and its writer tries again with a fresh id/version.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -117,7 +118,7 @@ impl Subject {
 #[derive(Debug)]
 pub struct Store {
     pub subjects: BTreeMap<String, Subject>,
-    pub schemas: HashMap<i32, Stored>,
+    pub schemas: HashMap<i32, Arc<Stored>>,
     pub compatibility: Compatibility,
     /// The highest schema id ever used; ids are never reused, even after a permanent delete.
     pub max_id: i32,
@@ -203,13 +204,13 @@ impl Store {
                     let canonical = kinds::canonical(&parsed);
                     self.schemas.insert(
                         v.id,
-                        Stored {
+                        Arc::new(Stored {
                             schema: v.schema.clone(),
                             schema_type: v.schema_type,
                             references: v.references.clone(),
                             parsed,
                             canonical,
-                        },
+                        }),
                     );
                 }
                 Err(e) => {

@@ -1,0 +1,265 @@
+//! Pipelined connections to one broker for the batch engine: requests written in order, answers
+//! matched to them in order on a reader task, a deadline on the oldest outstanding request, and
+//! a small pool per broker that reopens broken connections.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::wire;
+
+/// Why a request to a broker did not produce an answer.
+#[derive(Debug, Clone)]
+pub(super) enum SendError {
+    /// The request never reached the broker whole: safe to send again.
+    NotSent(String),
+    /// The request was sent but its answer is unknown: it may have been written.
+    Unknown(String),
+}
+
+/// What to do with a request's answer, or with the reason it has none. Called exactly once.
+pub(super) type OnAnswer = Box<dyn FnOnce(Result<Bytes, SendError>) + Send>;
+
+struct Waiter {
+    id: i32,
+    deadline: tokio::time::Instant,
+    on_answer: OnAnswer,
+}
+
+#[derive(Default)]
+struct Pending {
+    waiters: VecDeque<Waiter>,
+    closed: Option<String>,
+}
+
+/// One pipelined broker connection. Kafka answers a connection's requests in order, so the
+/// waiters are a FIFO checked against each answer's correlation id, and answers are handled on
+/// the connection's reader task (no hand-off to the sender).
+pub(super) struct Connection {
+    writer: tokio::sync::Mutex<(OwnedWriteHalf, i32)>,
+    pending: Arc<Mutex<Pending>>,
+    broken: Arc<AtomicBool>,
+    pub(super) produce_version: i16,
+    request_timeout: Duration,
+}
+
+/// Largest answer accepted from a broker.
+const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
+
+async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<Bytes> {
+    let size = read.read_i32().await?;
+    if !(4..=MAX_FRAME_BYTES as i32).contains(&size) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("bad response size {size}"),
+        ));
+    }
+    let mut buf = BytesMut::zeroed(size as usize);
+    read.read_exact(&mut buf).await?;
+    Ok(buf.freeze())
+}
+
+impl Connection {
+    async fn open(addr: &str, client_id: &str, timeout: Duration) -> Result<Connection, String> {
+        let setup = async {
+            let mut stream = TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connect to {addr}: {e}"))?;
+            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+            let mut request = wire::api_versions_request(client_id);
+            wire::set_correlation_id(&mut request, 0);
+            stream
+                .write_all(&request)
+                .await
+                .map_err(|e| format!("{addr}: {e}"))?;
+            let mut frame = read_frame(&mut stream)
+                .await
+                .map_err(|e| format!("{addr}: ApiVersions: {e}"))?;
+            let body = frame.split_off(4);
+            let (min, max) = wire::parse_api_versions(body, wire::API_PRODUCE)
+                .map_err(|e| format!("{addr}: {e}"))?
+                .ok_or_else(|| format!("{addr} does not support Produce"))?;
+            let version = max.min(*wire::PRODUCE_VERSIONS.end());
+            if version < *wire::PRODUCE_VERSIONS.start() || version < min {
+                return Err(format!(
+                    "{addr} supports Produce v{min}-v{max}; the batch engine needs v3-v8 \
+                     (set produce.engine=librdkafka)"
+                ));
+            }
+            Ok((stream, version))
+        };
+        let (stream, produce_version) = tokio::time::timeout(timeout, setup)
+            .await
+            .map_err(|_| format!("connect to {addr}: timed out"))??;
+        let (read, write) = stream.into_split();
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        let broken = Arc::new(AtomicBool::new(false));
+        tokio::spawn(read_loop(read, pending.clone(), broken.clone()));
+        Ok(Connection {
+            writer: tokio::sync::Mutex::new((write, 1)),
+            pending,
+            broken,
+            produce_version,
+            request_timeout: timeout,
+        })
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::Acquire)
+    }
+
+    /// Writes one request frame. `on_answer`, if any, gets the answer body, or `NotSent` when the
+    /// frame did not leave whole, or `Unknown` when the connection failed or no answer came
+    /// within the request timeout. Without `on_answer` (acks=0) the result is the write's.
+    pub(super) async fn send(
+        &self,
+        mut frame: BytesMut,
+        on_answer: Option<OnAnswer>,
+    ) -> Result<(), SendError> {
+        let mut writer = self.writer.lock().await;
+        let id = writer.1;
+        writer.1 = writer.1.wrapping_add(1).max(1);
+        wire::set_correlation_id(&mut frame, id);
+        let expects_answer = on_answer.is_some();
+        if let Some(on_answer) = on_answer {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(why) = &pending.closed {
+                let why = SendError::NotSent(why.clone());
+                drop(pending);
+                on_answer(Err(why.clone()));
+                return Err(why);
+            }
+            pending.waiters.push_back(Waiter {
+                id,
+                deadline: tokio::time::Instant::now() + self.request_timeout,
+                on_answer,
+            });
+        }
+        if let Err(e) = writer.0.write_all(&frame).await {
+            // A frame cut short is never processed: this request was not sent. The connection
+            // is shut so the broker sees the cut; requests written before it stay pending.
+            self.broken.store(true, Ordering::Release);
+            let _ = writer.0.shutdown().await;
+            let why = SendError::NotSent(e.to_string());
+            if expects_answer {
+                let mine = {
+                    let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                    match pending.waiters.back() {
+                        Some(w) if w.id == id => pending.waiters.pop_back(),
+                        _ => None,
+                    }
+                };
+                if let Some(w) = mine {
+                    (w.on_answer)(Err(why.clone()));
+                }
+            }
+            return Err(why);
+        }
+        Ok(())
+    }
+}
+
+/// Reads answers and hands each to its waiter. Cancel-safe buffered reads let it wake at the
+/// oldest request's deadline: past it, the connection is given up and every waiter is told.
+async fn read_loop(mut read: OwnedReadHalf, pending: Arc<Mutex<Pending>>, broken: Arc<AtomicBool>) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let why = 'conn: loop {
+        while buf.len() >= 4 {
+            let size = i32::from_be_bytes(buf[..4].try_into().expect("4 bytes"));
+            if !(4..=MAX_FRAME_BYTES as i32).contains(&size) {
+                break 'conn format!("bad response size {size}");
+            }
+            if buf.len() < 4 + size as usize {
+                buf.reserve(4 + size as usize - buf.len());
+                break;
+            }
+            let _ = buf.split_to(4);
+            let mut frame = buf.split_to(size as usize).freeze();
+            let id = i32::from_be_bytes(frame[..4].try_into().expect("4 bytes"));
+            let body = frame.split_off(4);
+            let waiter = pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .waiters
+                .pop_front();
+            match waiter {
+                Some(w) if w.id == id => (w.on_answer)(Ok(body)),
+                Some(w) => {
+                    let why = format!("answer {id} arrived while {} was expected", w.id);
+                    (w.on_answer)(Err(SendError::Unknown(why.clone())));
+                    break 'conn why;
+                }
+                None => break 'conn format!("unexpected answer {id}"),
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let oldest = pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .waiters
+            .front()
+            .map(|w| w.deadline);
+        if oldest.is_some_and(|d| d <= now) {
+            break "no answer within request.timeout.ms".to_string();
+        }
+        // Requests registered while waiting are seen within a second.
+        let wake = oldest
+            .unwrap_or(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(1));
+        match tokio::time::timeout_at(wake, read.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => break "connection closed by the broker".to_string(),
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => break format!("connection lost: {e}"),
+        }
+    };
+    broken.store(true, Ordering::Release);
+    let waiters: Vec<Waiter> = {
+        let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.closed = Some(why.clone());
+        pending.waiters.drain(..).collect()
+    };
+    for w in waiters {
+        (w.on_answer)(Err(SendError::Unknown(why.clone())));
+    }
+}
+
+/// The connections to one broker, used round-robin and reopened when broken.
+pub(super) struct Pool {
+    pub(super) addr: String,
+    slots: Vec<tokio::sync::Mutex<Option<Arc<Connection>>>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    pub(super) fn new(addr: &str, connections: usize) -> Self {
+        Pool {
+            addr: addr.to_string(),
+            slots: (0..connections.max(1))
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next connection, opened (with `client_id`, within `timeout`) if needed.
+    pub(super) async fn connection(
+        &self,
+        client_id: &str,
+        timeout: Duration,
+    ) -> Result<Arc<Connection>, String> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let mut slot = self.slots[i].lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_broken()) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(Connection::open(&self.addr, client_id, timeout).await?);
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
