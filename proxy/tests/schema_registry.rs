@@ -8,38 +8,12 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 
-const SR: &str = "application/vnd.schemaregistry.v1+json";
-
 /// The seed's `User` record with a nullable `age`.
 const USER_V1: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":["null","int"],"default":null}]}"#;
 /// Adds a field with a default: backward compatible.
 const USER_V2: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":["null","int"],"default":null},{"name":"email","type":"string","default":""}]}"#;
 /// Adds a field without a default: not backward compatible.
 const USER_BAD: &str = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"},{"name":"age","type":["null","int"],"default":null},{"name":"phone","type":"string"}]}"#;
-
-async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Reply {
-    let mut req = http().request(method, url).header("accept", SR);
-    if let Some(b) = body {
-        req = req.header("content-type", SR).body(b.to_string());
-    }
-    send(req).await
-}
-
-async fn sr_post(url: &str, body: Value) -> Reply {
-    call(reqwest::Method::POST, url, Some(body)).await
-}
-
-async fn sr_get(url: &str) -> Reply {
-    call(reqwest::Method::GET, url, None).await
-}
-
-async fn sr_delete(url: &str) -> Reply {
-    call(reqwest::Method::DELETE, url, None).await
-}
-
-async fn sr_put(url: &str, body: Value) -> Reply {
-    call(reqwest::Method::PUT, url, Some(body)).await
-}
 
 async fn registry(topic: &str) -> (Proxy, String) {
     let proxy = Proxy::start_with_registry(&[("schema.registry.topic", topic)]).await;

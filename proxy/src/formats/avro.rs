@@ -413,7 +413,7 @@ mod tests {
         {"name":"friend","type":["null","User"],"default":null}]}"#;
 
     fn user() -> AvroSchema {
-        AvroSchema::parse(USER).unwrap()
+        AvroSchema::parse(USER, &[]).unwrap()
     }
 
     #[test]
@@ -448,7 +448,7 @@ mod tests {
             let err = from_json(&s, &bad).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
-        let ambiguous = AvroSchema::parse(r#"["null","int","long"]"#).unwrap();
+        let ambiguous = AvroSchema::parse(r#"["null","int","long"]"#, &[]).unwrap();
         assert!(from_json(&ambiguous, &json!(5))
             .unwrap_err()
             .contains("ambiguous"));

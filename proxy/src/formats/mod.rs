@@ -7,6 +7,7 @@
 pub mod avro;
 pub mod binary;
 pub mod json;
+pub mod protobuf;
 mod records;
 
 pub use records::RecordWriter;
@@ -78,8 +79,6 @@ pub enum FormatError {
     InvalidJson(String),
     #[error("Schema Registry must be configured when using schemas.")]
     SchemaRegistryRequired,
-    #[error("the {0} embedded format is not supported yet")]
-    Unsupported(&'static str),
     /// A record that does not match its schema, or a stored record that cannot be decoded.
     #[error("{0}")]
     Schema(String),
@@ -204,9 +203,6 @@ pub fn encode_schema_records(
     key: Option<&ResolvedSchema>,
     value: Option<&ResolvedSchema>,
 ) -> Result<EncodedRecords, FormatError> {
-    if format == EmbeddedFormat::Protobuf {
-        return Err(FormatError::Unsupported("protobuf"));
-    }
     let encode = |raw: Option<&RawValue>,
                   schema: Option<&ResolvedSchema>,
                   what: &str,
@@ -240,6 +236,11 @@ pub fn encode_schema_records(
                     &mut out,
                 );
                 Ok(Some(out))
+            }
+            (crate::schema::kinds::Parsed::Protobuf(s), EmbeddedFormat::Protobuf) => {
+                protobuf::encode(s, schema.id, json)
+                    .map(Some)
+                    .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}")))
             }
             _ => Err(FormatError::Schema(format!(
                 "the {what} schema {} is not a schema of the {} format",

@@ -50,6 +50,11 @@ impl RecordWriter {
                 .map_err(|e| FormatError::Schema(format!("Avro record with schema {id}: {e}")))?,
             Parsed::Json(_) => serde_json::from_slice::<serde_json::Value>(payload)
                 .map_err(|e| FormatError::Schema(format!("JSON record with schema {id}: {e}")))?,
+            Parsed::Protobuf(schema) => {
+                return super::protobuf::decode(schema, payload, out).map_err(|e| {
+                    FormatError::Schema(format!("Protobuf record with schema {id}: {e}"))
+                });
+            }
         };
         serde_json::to_writer(&mut *out, &json).expect("writing to a Vec");
         Ok(())

@@ -112,9 +112,6 @@ pub fn format_error(err: FormatError) -> ApiError {
         FormatError::SchemaRegistryRequired => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42206, err.to_string())
         }
-        FormatError::Unsupported(_) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42206, err.to_string())
-        }
         FormatError::InvalidBase64(_) | FormatError::InvalidJson(_) | FormatError::Schema(_) => {
             ApiError::bad_request(err)
         }

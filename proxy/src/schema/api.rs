@@ -121,6 +121,10 @@ pub fn router(registry: Arc<Registry>) -> Router {
             "/subjects/{subject}/versions/{version}/schema",
             get(version_schema),
         )
+        .route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            get(referenced_by),
+        )
         .route("/config", get(global_config).put(set_global_config))
         .route(
             "/config/{subject}",
@@ -195,7 +199,12 @@ async fn register(
 
 async fn lookup(State(r): State<Arc<Registry>>, Path(subject): Path<String>, body: Bytes) -> Reply {
     let (b, kind) = schema_body(&body)?;
-    Ok(ok(version_json(&r.lookup(&subject, &b.schema, kind)?)))
+    Ok(ok(version_json(&r.lookup(
+        &subject,
+        &b.schema,
+        kind,
+        &b.references,
+    )?)))
 }
 
 async fn version(
@@ -217,6 +226,14 @@ async fn version_schema(
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     Ok(raw_schema(&r.version(&subject, spec, false)?.schema))
+}
+
+async fn referenced_by(
+    State(r): State<Arc<Registry>>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Reply {
+    let spec = VersionSpec::parse(&version)?;
+    Ok(ok(json!(r.referenced_by(&subject, spec)?)))
 }
 
 async fn delete_subject(
@@ -301,7 +318,7 @@ async fn compatibility(
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     let (b, kind) = schema_body(&body)?;
-    let verdict = r.check_compatibility(&subject, spec, &b.schema, kind)?;
+    let verdict = r.check_compatibility(&subject, spec, &b.schema, kind, &b.references)?;
     let mut out = json!({"is_compatible": verdict.is_ok()});
     if flag(&p, "verbose") {
         out["messages"] = json!(verdict.err().unwrap_or_default());

@@ -9,8 +9,8 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use super::kinds::{self, SchemaType};
-use super::store::Stored;
+use super::kinds::{self, Dependency, SchemaType};
+use super::store::{Reference, Stored};
 use super::RegistryError;
 
 /// Settings of the client.
@@ -118,7 +118,7 @@ impl RemoteRegistry {
         kind: SchemaType,
     ) -> Result<i32, RegistryError> {
         let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
-        let canonical = kinds::canonical(&parsed);
+        let canonical = kinds::canonical(&parsed, &[]);
         let key = (subject.to_string(), kind, canonical.clone());
         if let Some(id) = self.ids.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(*id);
@@ -173,16 +173,18 @@ impl RemoteRegistry {
         let text = reply["schema"]
             .as_str()
             .ok_or_else(|| unreachable(&self.settings.url, format!("no schema in {reply}")))?;
-        let kind = reply["schemaType"]
-            .as_str()
-            .and_then(SchemaType::parse)
-            .unwrap_or(SchemaType::Avro);
-        let parsed = kinds::parse(kind, text).map_err(RegistryError::invalid_schema)?;
+        let kind = schema_type(&reply);
+        let references = references_of(&reply);
+        let mut dependencies = Vec::new();
+        self.fetch_dependencies(&references, &mut dependencies, 0)
+            .await?;
+        let parsed =
+            kinds::parse_with(kind, text, &dependencies).map_err(RegistryError::invalid_schema)?;
         let stored = Arc::new(Stored {
             schema: text.to_string(),
             schema_type: kind,
-            references: Vec::new(),
-            canonical: kinds::canonical(&parsed),
+            canonical: kinds::canonical(&parsed, &references),
+            references,
             parsed,
         });
         self.by_id
@@ -190,6 +192,45 @@ impl RemoteRegistry {
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, stored.clone());
         Ok(stored)
+    }
+
+    /// The schemas `references` name, fetched from the registry, dependencies first.
+    fn fetch_dependencies<'a>(
+        &'a self,
+        references: &'a [Reference],
+        out: &'a mut Vec<Dependency>,
+        depth: usize,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), RegistryError>> {
+        Box::pin(async move {
+            if depth > 32 {
+                return Err(RegistryError::invalid_schema(
+                    "Invalid schema: references nest more than 32 deep",
+                ));
+            }
+            for r in references {
+                if out.iter().any(|d| d.name == r.name) {
+                    continue;
+                }
+                let version = if r.version == -1 {
+                    "latest".to_string()
+                } else {
+                    r.version.to_string()
+                };
+                let path = format!("/subjects/{}/versions/{version}", urlencode(&r.subject));
+                let reply = self.call(reqwest::Method::GET, &path, None).await?;
+                let schema = reply["schema"].as_str().ok_or_else(|| {
+                    unreachable(&self.settings.url, format!("no schema in {reply}"))
+                })?;
+                self.fetch_dependencies(&references_of(&reply), out, depth + 1)
+                    .await?;
+                out.push(Dependency {
+                    name: r.name.clone(),
+                    kind: schema_type(&reply),
+                    schema: schema.to_string(),
+                });
+            }
+            Ok(())
+        })
     }
 
     /// Whether schema `id` is registered under `subject` (Confluent's `getVersion` check).
@@ -304,4 +345,17 @@ impl Schemas {
             }
         }
     }
+}
+
+/// The `schemaType` of a registry answer (absent: AVRO).
+fn schema_type(reply: &Value) -> SchemaType {
+    reply["schemaType"]
+        .as_str()
+        .and_then(SchemaType::parse)
+        .unwrap_or(SchemaType::Avro)
+}
+
+/// The `references` of a registry answer.
+fn references_of(reply: &Value) -> Vec<Reference> {
+    serde_json::from_value(reply["references"].clone()).unwrap_or_default()
 }

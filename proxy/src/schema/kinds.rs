@@ -7,6 +7,8 @@ use std::sync::Arc;
 use apache_avro::schema::{Name, ResolvedSchema};
 use serde::{Deserialize, Serialize};
 
+pub use super::proto::ProtoSchema;
+
 /// The schema types of Confluent's Schema Registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
@@ -42,6 +44,16 @@ impl SchemaType {
 pub enum Parsed {
     Avro(Arc<AvroSchema>),
     Json(Arc<JsonSchema>),
+    Protobuf(Arc<ProtoSchema>),
+}
+
+/// A schema that another one references (`references`), resolved to its text: what an Avro
+/// named type, a JSON Schema `$ref` or a Protobuf `import` finds under `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub name: String,
+    pub kind: SchemaType,
+    pub schema: String,
 }
 
 /// An Avro schema with its named types resolved once, not per record.
@@ -51,14 +63,25 @@ pub struct AvroSchema {
 }
 
 impl AvroSchema {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let schema = apache_avro::Schema::parse_str(text).map_err(|e| e.to_string())?;
-        let names = ResolvedSchema::try_from(&schema)
-            .map_err(|e| e.to_string())?
-            .get_names()
-            .iter()
-            .map(|(n, s)| (n.clone(), (*s).clone()))
-            .collect();
+    /// Parses `text`; named types it uses may come from `dependencies` (referenced schemas'
+    /// texts, each defining one named type, dependencies first).
+    pub fn parse(text: &str, dependencies: &[&str]) -> Result<Self, String> {
+        let (schema, referenced) = if dependencies.is_empty() {
+            (
+                apache_avro::Schema::parse_str(text).map_err(|e| e.to_string())?,
+                Vec::new(),
+            )
+        } else {
+            apache_avro::Schema::parse_str_with_list(text, dependencies)
+                .map_err(|e| e.to_string())?
+        };
+        let mut names = HashMap::new();
+        for s in referenced.iter().chain(std::iter::once(&schema)) {
+            let resolved = ResolvedSchema::try_from(s).map_err(|e| e.to_string())?;
+            for (n, s) in resolved.get_names() {
+                names.insert(n.clone(), (*s).clone());
+            }
+        }
         Ok(AvroSchema { schema, names })
     }
 
@@ -89,40 +112,110 @@ pub struct JsonSchema {
     pub validator: jsonschema::Validator,
 }
 
+impl JsonSchema {
+    /// Compiles `text`; `$ref`s to other documents find them among `dependencies` by name
+    /// (the reference name as written in the `$ref`, resolved against the default base URI).
+    pub fn parse(text: &str, dependencies: &[Dependency]) -> Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if !(value.is_object() || value.is_boolean()) {
+            return Err("a JSON Schema is an object or a boolean".into());
+        }
+        let mut documents = HashMap::new();
+        for d in dependencies {
+            let doc: serde_json::Value = serde_json::from_str(&d.schema)
+                .map_err(|e| format!("reference {}: {e}", d.name))?;
+            documents.insert(d.name.clone(), doc);
+        }
+        let validator = jsonschema::options()
+            .with_retriever(References(documents))
+            .build(&value)
+            .map_err(|e| e.to_string())?;
+        Ok(JsonSchema { value, validator })
+    }
+}
+
+/// Serves referenced JSON Schema documents to the validator; nothing is fetched from outside.
+struct References(HashMap<String, serde_json::Value>);
+
+impl jsonschema::Retrieve for References {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let uri = uri.as_str();
+        self.0
+            .iter()
+            .find(|(name, _)| {
+                uri == name.as_str()
+                    || uri
+                        .strip_suffix(name.trim_start_matches("./"))
+                        .is_some_and(|base| base.ends_with('/'))
+            })
+            .map(|(_, doc)| doc.clone())
+            .ok_or_else(|| format!("{uri} is not among the schema's references").into())
+    }
+}
+
 impl std::fmt::Debug for JsonSchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "JsonSchema({})", self.value)
     }
 }
 
-/// Parses a schema of `kind`; the error says why it is invalid.
+/// Parses a schema of `kind` without references; the error says why it is invalid.
 pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, String> {
+    parse_with(kind, text, &[])
+}
+
+/// Parses a schema of `kind` whose references resolve to `dependencies` (their transitive
+/// closure, dependencies before the schemas that use them).
+pub fn parse_with(
+    kind: SchemaType,
+    text: &str,
+    dependencies: &[Dependency],
+) -> Result<Parsed, String> {
+    if let Some(d) = dependencies.iter().find(|d| d.kind != kind) {
+        return Err(format!(
+            "Invalid schema: reference {} is a {} schema, not {}",
+            d.name,
+            d.kind.name(),
+            kind.name()
+        ));
+    }
     match kind {
-        SchemaType::Avro => AvroSchema::parse(text)
-            .map(|s| Parsed::Avro(Arc::new(s)))
-            .map_err(|e| format!("Invalid schema: {e}")),
-        SchemaType::Json => {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| format!("Invalid schema: {e}"))?;
-            if !(value.is_object() || value.is_boolean()) {
-                return Err("Invalid schema: a JSON Schema is an object or a boolean".into());
-            }
-            let validator =
-                jsonschema::validator_for(&value).map_err(|e| format!("Invalid schema: {e}"))?;
-            Ok(Parsed::Json(Arc::new(JsonSchema { value, validator })))
+        SchemaType::Avro => {
+            let texts: Vec<&str> = dependencies.iter().map(|d| d.schema.as_str()).collect();
+            AvroSchema::parse(text, &texts)
+                .map(|s| Parsed::Avro(Arc::new(s)))
+                .map_err(|e| format!("Invalid schema: {e}"))
         }
+        SchemaType::Json => JsonSchema::parse(text, dependencies)
+            .map(|s| Parsed::Json(Arc::new(s)))
+            .map_err(|e| format!("Invalid schema: {e}")),
         SchemaType::Protobuf => {
-            Err("Invalid schema: PROTOBUF schemas are not supported by this registry yet".into())
+            let imports: Vec<(String, String)> = dependencies
+                .iter()
+                .map(|d| (d.name.clone(), d.schema.clone()))
+                .collect();
+            ProtoSchema::parse(text, &imports)
+                .map(|s| Parsed::Protobuf(Arc::new(s)))
+                .map_err(|e| format!("Invalid schema: {e}"))
         }
     }
 }
 
-/// The form two registrations are compared in: Avro's Parsing Canonical Form, compact JSON.
-pub fn canonical(parsed: &Parsed) -> String {
-    match parsed {
+/// The form two registrations are compared in: Avro's Parsing Canonical Form, compact JSON,
+/// the compiled Protobuf descriptor; plus the references, which are part of a schema's identity.
+pub fn canonical(parsed: &Parsed, references: &[super::store::Reference]) -> String {
+    let mut form = match parsed {
         Parsed::Avro(s) => s.schema.canonical_form(),
         Parsed::Json(j) => j.value.to_string(),
+        Parsed::Protobuf(p) => p.canonical(),
+    };
+    for r in references {
+        form.push_str(&format!("\n{}={}@{}", r.name, r.subject, r.version));
     }
+    form
 }
 
 /// Whether data written with `writer` can be read with `reader`.
@@ -132,8 +225,8 @@ pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
             apache_avro::schema_compatibility::SchemaCompatibility::can_read(&w.schema, &r.schema)
                 .map_err(|e| e.to_string())
         }
-        // JSON Schema compatibility has no rules here yet (README): any change is accepted.
-        (Parsed::Json(_), Parsed::Json(_)) => Ok(()),
+        (Parsed::Json(w), Parsed::Json(r)) => super::json_compat::can_read(&w.value, &r.value),
+        (Parsed::Protobuf(w), Parsed::Protobuf(r)) => super::proto::can_read(w, r),
         _ => Err("the schema type changed".into()),
     }
 }
@@ -287,7 +380,7 @@ mod tests {
             r#"{ "name": "User", "type": "record", "doc": "x",
                  "fields": [ {"type": "string", "name": "name"} ] }"#,
         );
-        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(canonical(&a, &[]), canonical(&b, &[]));
         assert!(parse(SchemaType::Avro, r#"{"type":"nope"}"#).is_err());
         assert!(parse(SchemaType::Json, "[1]").is_err());
         assert!(parse(SchemaType::Json, r#"{"type":"object"}"#).is_ok());

@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod client;
+pub mod json_compat;
 pub mod kinds;
 pub mod log;
+pub mod proto;
 pub mod store;
 
 use std::sync::{Arc, RwLock};
@@ -149,6 +151,55 @@ impl Registry {
             .map_err(RegistryError::store)
     }
 
+    /// Parses `schema` with its references resolved; its parsed and canonical forms.
+    fn parse(
+        &self,
+        kind: SchemaType,
+        schema: &str,
+        references: &[Reference],
+    ) -> Result<(kinds::Parsed, String), RegistryError> {
+        let dependencies = self
+            .read()
+            .dependencies(references)
+            .map_err(RegistryError::invalid_schema)?;
+        let parsed = kinds::parse_with(kind, schema, &dependencies)
+            .map_err(RegistryError::invalid_schema)?;
+        let canonical = kinds::canonical(&parsed, references);
+        Ok((parsed, canonical))
+    }
+
+    /// Refuses to delete a subject version other schemas reference (Confluent's 42206).
+    fn check_unreferenced(
+        store: &Store,
+        subject: &str,
+        versions: &[i32],
+    ) -> Result<(), RegistryError> {
+        for &version in versions {
+            let ids = store.referenced_by(subject, version);
+            if !ids.is_empty() {
+                return Err(RegistryError::new(
+                    422,
+                    42206,
+                    format!(
+                        "One or more references exist to the schema {{subject={subject}, \
+                         version={version}}}: schema ids {ids:?}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ids of the schemas referencing a version of `subject`.
+    pub fn referenced_by(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+    ) -> Result<Vec<i32>, RegistryError> {
+        let v = self.version(subject, spec, false)?;
+        Ok(self.read().referenced_by(subject, v.version))
+    }
+
     /// Registers `schema` under `subject` (or finds it there) and returns its id.
     pub async fn register(
         &self,
@@ -157,8 +208,7 @@ impl Registry {
         kind: SchemaType,
         references: Vec<Reference>,
     ) -> Result<i32, RegistryError> {
-        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
-        let canonical = kinds::canonical(&parsed);
+        let (parsed, canonical) = self.parse(kind, schema, &references)?;
         // Known already (the common case: every produce request that carries schema text):
         // answered without waiting for this instance's writes.
         if let Some((_, id)) = self.read().version_of(subject, kind, &canonical) {
@@ -222,14 +272,15 @@ impl Registry {
         subject: &str,
         schema: &str,
         kind: SchemaType,
+        references: &[Reference],
     ) -> Result<SubjectVersion, RegistryError> {
-        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
+        let (_, canonical) = self.parse(kind, schema, references)?;
         let store = self.read();
         if !store.subjects.get(subject).is_some_and(|s| s.is_live()) {
             return Err(RegistryError::subject_not_found(subject));
         }
         let (version, _) = store
-            .version_of(subject, kind, &kinds::canonical(&parsed))
+            .version_of(subject, kind, &canonical)
             .ok_or_else(RegistryError::schema_not_found)?;
         drop(store);
         self.version(subject, VersionSpec::Number(version), false)
@@ -335,6 +386,7 @@ impl Registry {
                 s.versions.keys().copied().collect(),
             )
         };
+        Self::check_unreferenced(&self.read(), subject, &all)?;
         if !permanent {
             let Some(&latest) = live.last() else {
                 return Err(RegistryError::new(
@@ -391,6 +443,7 @@ impl Registry {
     ) -> Result<i32, RegistryError> {
         let _writing = self.writes.lock().await;
         let current = self.version(subject, spec, permanent)?;
+        Self::check_unreferenced(&self.read(), subject, &[current.version])?;
         let deleted = self
             .read()
             .subjects
@@ -484,8 +537,9 @@ impl Registry {
         spec: VersionSpec,
         schema: &str,
         kind: SchemaType,
+        references: &[Reference],
     ) -> Result<Result<(), Vec<String>>, RegistryError> {
-        let parsed = kinds::parse(kind, schema).map_err(RegistryError::invalid_schema)?;
+        let (parsed, _) = self.parse(kind, schema, references)?;
         let store = self.read();
         let level = store.compatibility_of(subject);
         let history = match spec {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::kinds::{self, Compatibility, Parsed, SchemaType};
+use super::kinds::{self, Compatibility, Dependency, Parsed, SchemaType};
 
 /// The key of a `_schemas` record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,20 +188,27 @@ impl Store {
     }
 
     fn apply_schema(&mut self, v: SchemaValue) {
+        let parsed = self
+            .dependencies(&v.references)
+            .and_then(|deps| kinds::parse_with(v.schema_type, &v.schema, &deps));
         match self.schemas.get(&v.id) {
             Some(stored) => {
                 // An id belongs to one schema forever.
-                if stored.schema_type != v.schema_type || stored.schema != v.schema {
-                    let parsed = kinds::parse(v.schema_type, &v.schema).ok();
-                    if parsed.map(|p| kinds::canonical(&p)) != Some(stored.canonical.clone()) {
-                        tracing::warn!(id = v.id, subject = %v.subject, "ignoring a SCHEMA record reusing another schema's id");
-                        return;
-                    }
+                let same = stored.schema_type == v.schema_type
+                    && ((stored.schema == v.schema && stored.references == v.references)
+                        || parsed
+                            .as_ref()
+                            .ok()
+                            .map(|p| kinds::canonical(p, &v.references))
+                            == Some(stored.canonical.clone()));
+                if !same {
+                    tracing::warn!(id = v.id, subject = %v.subject, "ignoring a SCHEMA record reusing another schema's id");
+                    return;
                 }
             }
-            None => match kinds::parse(v.schema_type, &v.schema) {
+            None => match parsed {
                 Ok(parsed) => {
-                    let canonical = kinds::canonical(&parsed);
+                    let canonical = kinds::canonical(&parsed, &v.references);
                     self.schemas.insert(
                         v.id,
                         Arc::new(Stored {
@@ -261,6 +268,81 @@ impl Store {
                     .is_some_and(|st| st.schema_type == kind && st.canonical == canonical)
             })
             .map(|(n, v)| (n, v.id))
+    }
+
+    /// The schemas `references` resolve to, transitively, dependencies before their users (what
+    /// [`kinds::parse_with`] takes). A reference names a subject version (-1: the latest).
+    pub fn dependencies(&self, references: &[Reference]) -> Result<Vec<Dependency>, String> {
+        let mut out = Vec::new();
+        self.collect_dependencies(references, &mut out, 0)?;
+        Ok(out)
+    }
+
+    fn collect_dependencies(
+        &self,
+        references: &[Reference],
+        out: &mut Vec<Dependency>,
+        depth: usize,
+    ) -> Result<(), String> {
+        if depth > 32 {
+            return Err("Invalid schema: references nest more than 32 deep".into());
+        }
+        for r in references {
+            let stored = self.referenced(r)?;
+            self.collect_dependencies(&stored.references, out, depth + 1)?;
+            if !out.iter().any(|d| d.name == r.name) {
+                out.push(Dependency {
+                    name: r.name.clone(),
+                    kind: stored.schema_type,
+                    schema: stored.schema.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The schema a reference points at.
+    fn referenced(&self, r: &Reference) -> Result<&Arc<Stored>, String> {
+        let missing = || {
+            format!(
+                "Invalid schema: reference {} names subject {} version {}, which does not exist",
+                r.name, r.subject, r.version
+            )
+        };
+        let subject = self.subjects.get(&r.subject).ok_or_else(missing)?;
+        let version = if r.version == -1 {
+            subject.live().last().map(|(_, v)| v)
+        } else {
+            subject.versions.get(&r.version).copied()
+        };
+        version
+            .and_then(|v| self.schemas.get(&v.id))
+            .ok_or_else(missing)
+    }
+
+    /// Ids of live schemas that reference `subject` version `version`.
+    pub fn referenced_by(&self, subject: &str, version: i32) -> Vec<i32> {
+        let latest = self
+            .subjects
+            .get(subject)
+            .and_then(|s| s.live().last().map(|(n, _)| n));
+        let mut ids: Vec<i32> = self
+            .subjects
+            .values()
+            .flat_map(|s| s.live().map(|(_, v)| v.id))
+            .filter(|id| {
+                self.schemas.get(id).is_some_and(|st| {
+                    st.references.iter().any(|r| {
+                        r.subject == subject
+                            && (r.version == version
+                                || (r.version == -1 && latest == Some(version)))
+                    })
+                })
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// The compatibility level in force for `subject`.

@@ -393,3 +393,31 @@ pub fn offsets_of(records: &[Value]) -> Vec<i64> {
         .map(|r| r["offset"].as_i64().unwrap())
         .collect()
 }
+
+/// Schema Registry's media type.
+pub const SR: &str = "application/vnd.schemaregistry.v1+json";
+
+/// A Schema Registry API call.
+pub async fn call(method: reqwest::Method, url: &str, body: Option<Value>) -> Reply {
+    let mut req = http().request(method, url).header("accept", SR);
+    if let Some(b) = body {
+        req = req.header("content-type", SR).body(b.to_string());
+    }
+    send(req).await
+}
+
+pub async fn sr_post(url: &str, body: Value) -> Reply {
+    call(reqwest::Method::POST, url, Some(body)).await
+}
+
+pub async fn sr_get(url: &str) -> Reply {
+    call(reqwest::Method::GET, url, None).await
+}
+
+pub async fn sr_delete(url: &str) -> Reply {
+    call(reqwest::Method::DELETE, url, None).await
+}
+
+pub async fn sr_put(url: &str, body: Value) -> Reply {
+    call(reqwest::Method::PUT, url, Some(body)).await
+}
