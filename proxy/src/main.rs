@@ -26,6 +26,10 @@ struct Args {
     /// (`schema.registry.listeners`, default http://0.0.0.0:8081; empty disables it).
     #[arg(long)]
     schema_registry_listeners: Option<String>,
+    /// An external Confluent-compatible Schema Registry, http(s)://HOST:PORT
+    /// (`schema.registry.url`); when set, the built-in one is off unless listeners are given.
+    #[arg(long)]
+    schema_registry_url: Option<String>,
     /// A kafka-rest.properties file.
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
@@ -52,6 +56,7 @@ fn main() -> std::process::ExitCode {
         ("listeners", &args.listeners),
         ("advertised.listeners", &args.advertised_url),
         ("schema.registry.listeners", &args.schema_registry_listeners),
+        ("schema.registry.url", &args.schema_registry_url),
     ];
     for (key, value) in named {
         if let Some(v) = value {

@@ -422,3 +422,69 @@ async fn undecodable_records_are_40801_with_their_offset() {
     assert!(msg.contains("offset 3") && msg.contains("1000000"), "{msg}");
     proxy.stop().await;
 }
+
+/// A record type defined in another subject, used through `references`: registered, produced by
+/// id and consumed, both through the built-in registry and by a second proxy using it as a client
+/// (which fetches the referenced subject version).
+#[tokio::test]
+async fn referenced_named_types() {
+    let proxy = start().await;
+    let sr = proxy.registry_url.clone().unwrap();
+    let topic = unique("avref");
+    create_topic(&topic, 1).await;
+    let address = r#"{"type":"record","name":"Address","namespace":"demo","fields":[{"name":"city","type":"string"}]}"#;
+    let customer = r#"{"type":"record","name":"Customer","namespace":"demo","fields":[{"name":"name","type":"string"},{"name":"home","type":"demo.Address"}]}"#;
+    let r = sr_post(
+        &format!("{sr}/subjects/{topic}-address/versions"),
+        json!({ "schema": address }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // The named type is unknown without its reference.
+    sr_post(
+        &format!("{sr}/subjects/{topic}-value/versions"),
+        json!({ "schema": customer }),
+    )
+    .await
+    .assert_error(422, 42201);
+    let refs =
+        json!([{"name": "demo.Address", "subject": format!("{topic}-address"), "version": 1}]);
+    let r = sr_post(
+        &format!("{sr}/subjects/{topic}-value/versions"),
+        json!({ "schema": customer, "references": refs }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let id = r.json()["id"].clone();
+    let url = format!("{}/topics/{topic}", proxy.url);
+    let value = json!({"name": "ann", "home": {"city": "Oslo"}});
+    let r = post(
+        &url,
+        AVRO,
+        &json!({"value_schema_id": id, "records": [{"value": value}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    post(
+        &url,
+        AVRO,
+        &json!({"value_schema_id": id, "records": [{"value": {"name": "bob", "home": {}}}]}),
+    )
+    .await
+    .assert_error(400, 400);
+
+    let client = Proxy::start_with(&[("schema.registry.url", &sr)]).await;
+    for p in [&proxy, &client] {
+        let base = create_consumer(
+            p,
+            &unique("avref"),
+            json!({"format": "avro", "auto.offset.reset": "earliest"}),
+        )
+        .await;
+        subscribe(&base, &[&topic]).await;
+        let got = read_records(&base, AVRO, 1, Duration::from_secs(20)).await;
+        assert_eq!(got[0]["value"], value);
+    }
+    client.stop().await;
+    proxy.stop().await;
+}

@@ -69,3 +69,75 @@ async fn jsonschema_round_trip_and_validation() {
     );
     proxy.stop().await;
 }
+
+/// `$ref`s to documents registered under other subjects (`references`), and Confluent's JSON
+/// Schema compatibility rules enforced on registration (BACKWARD by default).
+#[tokio::test]
+async fn jsonschema_references_and_compatibility() {
+    let proxy = Proxy::start_with_registry(&[("schema.registry.topic", &unique("schemas"))]).await;
+    let sr = proxy.registry_url.clone().unwrap();
+    let topic = unique("jsref");
+    create_topic(&topic, 1).await;
+    let address = json!({"type": "object", "properties": {"city": {"type": "string"}},
+                         "required": ["city"]});
+    let r = sr_post(
+        &format!("{sr}/subjects/{topic}-address/versions"),
+        json!({"schemaType": "JSON", "schema": address.to_string()}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let customer = json!({"type": "object", "properties": {
+        "name": {"type": "string"}, "home": {"$ref": "address.json"}}});
+    let refs =
+        json!([{"name": "address.json", "subject": format!("{topic}-address"), "version": 1}]);
+    sr_post(
+        &format!("{sr}/subjects/{topic}-value/versions"),
+        json!({"schemaType": "JSON", "schema": customer.to_string()}),
+    )
+    .await
+    .assert_error(422, 42201);
+    let r = sr_post(
+        &format!("{sr}/subjects/{topic}-value/versions"),
+        json!({"schemaType": "JSON", "schema": customer.to_string(), "references": refs}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let id = r.json()["id"].clone();
+    let url = format!("{}/topics/{topic}", proxy.url);
+    let ok = json!({"value_schema_id": id, "records": [{"value": {"name": "a", "home": {"city": "Oslo"}}}]});
+    assert_eq!(post(&url, JSONSCHEMA, &ok).await.status, 200);
+    // The referenced schema is enforced: `city` is required there.
+    let bad = json!({"value_schema_id": id, "records": [{"value": {"name": "b", "home": {}}}]});
+    post(&url, JSONSCHEMA, &bad).await.assert_error(400, 400);
+
+    // Compatibility: a closed model may gain an optional property, not a required one, and may
+    // not lose one; the verbose check names Confluent's difference.
+    let subject = format!("{sr}/subjects/{topic}-evolve/versions");
+    let v1 = json!({"type": "object", "properties": {"a": {"type": "string"}},
+                    "additionalProperties": false});
+    let v2 = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+                    "additionalProperties": false});
+    let required = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"},
+                          "c": {"type": "string"}}, "required": ["c"], "additionalProperties": false});
+    for (schema, status) in [(&v1, 200), (&v2, 200), (&required, 409)] {
+        let r = sr_post(
+            &subject,
+            json!({"schemaType": "JSON", "schema": schema.to_string()}),
+        )
+        .await;
+        assert_eq!(r.status, status, "{schema}: {r:?}");
+    }
+    let check = sr_post(
+        &format!("{sr}/compatibility/subjects/{topic}-evolve/versions/latest?verbose=true"),
+        json!({"schemaType": "JSON", "schema": required.to_string()}),
+    )
+    .await
+    .json();
+    assert_eq!(check["is_compatible"], false);
+    let why = check["messages"].to_string();
+    assert!(
+        why.contains("REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL"),
+        "{why}"
+    );
+    proxy.stop().await;
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kafka-proxy");
@@ -97,6 +97,12 @@ struct Running {
 }
 
 async fn start_binary(extra: &[&str]) -> Running {
+    let registry = format!("http://127.0.0.1:{}", free_port());
+    start_binary_with_registry(&registry, extra).await
+}
+
+/// Starts the binary with its built-in Schema Registry on `registry`.
+async fn start_binary_with_registry(registry: &str, extra: &[&str]) -> Running {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut args = vec![
@@ -104,13 +110,13 @@ async fn start_binary(extra: &[&str]) -> Running {
         broker().bootstrap.clone(),
         "--listeners".into(),
         url.clone(),
-        // The built-in Schema Registry runs too (on by default), on a port of its own.
         "--schema-registry-listeners".into(),
-        format!("http://127.0.0.1:{}", free_port()),
+        registry.to_string(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
     let child = Command::new(BIN)
         .args(&args)
+        .kill_on_drop(true)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -210,4 +216,55 @@ async fn sigterm_flushes_acknowledged_produce_requests() {
     let got = read_all(&topic, 1, 1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].value.as_deref(), Some(&b"\"last words\""[..]));
+}
+
+/// The binary's built-in registry keeps its ids over a restart (state read back from its topic),
+/// and new ids continue after the highest one.
+#[tokio::test]
+async fn binary_restart_keeps_registry_ids() {
+    let registry = format!("http://127.0.0.1:{}", free_port());
+    let topic = format!("schema.registry.topic={}", unique("schemas"));
+    let user = r#"{"type":"record","name":"User","fields":[{"name":"name","type":"string"}]}"#;
+    let reading = r#"syntax = "proto3"; message Reading { double celsius = 1; }"#;
+    let register = |subject: &'static str, body: Value| {
+        let url = format!("{registry}/subjects/{subject}/versions");
+        async move {
+            let r = sr_post(&url, body).await;
+            assert_eq!(r.status, 200, "{r:?}");
+            r.json()["id"].as_i64().unwrap()
+        }
+    };
+    let mut proxy = start_binary_with_registry(&registry, &["--set", &topic]).await;
+    wait_for(&format!("{registry}/subjects")).await;
+    let user_id = register("users-value", json!({"schema": user})).await;
+    let reading_id = register(
+        "readings-value",
+        json!({"schema": reading, "schemaType": "PROTOBUF"}),
+    )
+    .await;
+    sigterm(&proxy.child).await;
+    let status = tokio::time::timeout(Duration::from_secs(20), proxy.child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    let _proxy = start_binary_with_registry(&registry, &["--set", &topic]).await;
+    wait_for(&format!("{registry}/subjects")).await;
+    let r = sr_get(&format!("{registry}/schemas/ids/{reading_id}")).await;
+    assert_eq!(r.json()["schemaType"], "PROTOBUF", "{r:?}");
+    assert_eq!(
+        sr_get(&format!("{registry}/subjects")).await.json(),
+        json!(["readings-value", "users-value"])
+    );
+    assert_eq!(
+        register("users-value", json!({"schema": user})).await,
+        user_id
+    );
+    let next = register(
+        "other-value",
+        json!({"schema": r#"{"type":"enum","name":"E","symbols":["A"]}"#}),
+    )
+    .await;
+    assert!(next > user_id.max(reading_id), "ids continue: {next}");
 }

@@ -19,16 +19,7 @@ async fn registry(topic: &str) -> (Proxy, String) {
     let proxy = Proxy::start_with_registry(&[("schema.registry.topic", topic)]).await;
     let url = proxy.registry_url.clone().unwrap();
     // The registry listener answers once the topic has been read.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http().get(format!("{url}/subjects")).send().await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "registry never answered");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&format!("{url}/subjects")).await;
     (proxy, url)
 }
 

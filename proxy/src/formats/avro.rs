@@ -385,7 +385,16 @@ pub fn unframe(data: &[u8]) -> Result<(i32, &[u8]), String> {
 /// Encodes one JSON value as a framed Avro record of `schema` (id `id`).
 pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, String> {
     let value = from_json(schema, json)?;
-    let datum = apache_avro::to_avro_datum(&schema.schema, value).map_err(|e| e.to_string())?;
+    let datum = if schema.referenced.is_empty() {
+        apache_avro::to_avro_datum(&schema.schema, value)
+    } else {
+        apache_avro::to_avro_datum_schemata(
+            &schema.schema,
+            schema.referenced.iter().collect(),
+            value,
+        )
+    }
+    .map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(datum.len() + 5);
     frame(id, &datum, &mut out);
     Ok(out)
@@ -394,8 +403,17 @@ pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, Stri
 /// Decodes an Avro payload (after the framing) written with `schema` to Avro's JSON encoding.
 pub fn decode(schema: &AvroSchema, payload: &[u8]) -> Result<Json, String> {
     let mut reader = payload;
-    let value = apache_avro::from_avro_datum(&schema.schema, &mut reader, None)
-        .map_err(|e| e.to_string())?;
+    let value = if schema.referenced.is_empty() {
+        apache_avro::from_avro_datum(&schema.schema, &mut reader, None)
+    } else {
+        apache_avro::from_avro_datum_schemata(
+            &schema.schema,
+            schema.referenced.iter().collect(),
+            &mut reader,
+            None,
+        )
+    }
+    .map_err(|e| e.to_string())?;
     to_json(schema, &value)
 }
 

@@ -79,6 +79,9 @@ pub enum FormatError {
     InvalidJson(String),
     #[error("Schema Registry must be configured when using schemas.")]
     SchemaRegistryRequired,
+    /// A consumed record's schema is not known yet: the caller fetches it and reads again.
+    #[error("schema {0} has not been fetched from the Schema Registry")]
+    SchemaNotFetched(i32),
     /// A record that does not match its schema, or a stored record that cannot be decoded.
     #[error("{0}")]
     Schema(String),

@@ -43,8 +43,9 @@ impl RecordWriter {
             .ok_or(FormatError::SchemaRegistryRequired)?;
         let (id, payload) = super::avro::unframe(data).map_err(FormatError::Schema)?;
         let stored = registry
-            .schema_blocking(id)
-            .map_err(|e| FormatError::Schema(format!("schema {id}: {}", e.message)))?;
+            .cached(id)
+            .map_err(|e| FormatError::Schema(format!("schema {id}: {}", e.message)))?
+            .ok_or(FormatError::SchemaNotFetched(id))?;
         let json = match &stored.parsed {
             Parsed::Avro(schema) => super::avro::decode(schema, payload)
                 .map_err(|e| FormatError::Schema(format!("Avro record with schema {id}: {e}")))?,

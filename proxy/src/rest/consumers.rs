@@ -15,7 +15,7 @@ use serde_json::json;
 use super::error::{ApiError, V2_JSON};
 use super::{body, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
-use crate::formats::{self, EmbeddedFormat};
+use crate::formats::{self, EmbeddedFormat, FormatError};
 use crate::kafka::consumer::{
     Instance, InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
 };
@@ -469,16 +469,46 @@ pub async fn records(
         Some(n) if n > 0 => cap.min(n as u64),
         _ => cap,
     };
-    let mut writer = formats::RecordWriter::new(format, app.schemas.clone());
-    let body = inst
-        .read(wait, max_bytes, |msg, out| writer.write(msg, out))
-        .await
-        .map_err(|err| match err {
+    // A record whose schema the registry client has not fetched yet stops the read at that
+    // record (it stays buffered); the schema is fetched here, without blocking, and the read
+    // resumes. Each schema is fetched once.
+    let mut fetches = 0;
+    let body = loop {
+        let mut writer = formats::RecordWriter::new(format, app.schemas.clone());
+        let read = inst
+            .read(wait, max_bytes, |msg, out| writer.write(msg, out))
+            .await;
+        let err = match read {
+            Ok(body) => break body,
+            Err(ReadError::Format {
+                topic,
+                partition,
+                offset,
+                source: FormatError::SchemaNotFetched(id),
+            }) if fetches < 64 => {
+                fetches += 1;
+                let Some(schemas) = &app.schemas else {
+                    unreachable!("schema formats are decoded only with a registry")
+                };
+                match schemas.schema(id).await {
+                    Ok(_) => continue,
+                    Err(e) => ReadError::Format {
+                        topic,
+                        partition,
+                        offset,
+                        source: FormatError::Schema(format!("schema {id}: {}", e.message)),
+                    },
+                }
+            }
+            Err(err) => err,
+        };
+        return Err(match err {
             ReadError::Kafka(e) => ApiError::from(e),
             format_err @ ReadError::Format { .. } => {
                 ApiError::new(StatusCode::REQUEST_TIMEOUT, 40801, format_err.to_string())
             }
-        })?;
+        });
+    };
     app.kafka.consumers.get(&group, &name); // the read counts as use at its end too
     Ok(([(header::CONTENT_TYPE, format.media_type())], body).into_response())
 }

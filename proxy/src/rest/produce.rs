@@ -115,6 +115,10 @@ pub fn format_error(err: FormatError) -> ApiError {
         FormatError::InvalidBase64(_) | FormatError::InvalidJson(_) | FormatError::Schema(_) => {
             ApiError::bad_request(err)
         }
+        // Only consume decodes records with fetched schemas.
+        FormatError::SchemaNotFetched(_) => {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 500, err.to_string())
+        }
     }
 }
 

@@ -320,29 +320,17 @@ impl Schemas {
         }
     }
 
-    /// A schema by id from code that cannot await (the consume path): a cache hit, or for a
-    /// remote registry one blocking fetch on a helper thread (once per id).
-    pub fn schema_blocking(&self, id: i32) -> Result<Arc<Stored>, RegistryError> {
+    /// A schema by id if known without a registry call (the consume path, which cannot await):
+    /// the built-in registry's state, or the client's cache (None: fetch it with [`Self::schema`]).
+    pub fn cached(&self, id: i32) -> Result<Option<Arc<Stored>>, RegistryError> {
         match self {
-            Schemas::Local(r) => r.schema(id),
-            Schemas::Remote(r) => {
-                if let Some(s) = r.by_id.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
-                    return Ok(s.clone());
-                }
-                let remote = r.clone();
-                std::thread::scope(|scope| {
-                    scope
-                        .spawn(move || {
-                            let rt = tokio::runtime::Builder::new_current_thread()
-                                .enable_all()
-                                .build()
-                                .map_err(|e| unreachable(remote.url(), e))?;
-                            rt.block_on(remote.schema(id))
-                        })
-                        .join()
-                        .unwrap_or_else(|_| Err(unreachable(r.url(), "fetch thread panicked")))
-                })
-            }
+            Schemas::Local(r) => r.schema(id).map(Some),
+            Schemas::Remote(r) => Ok(r
+                .by_id
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&id)
+                .cloned()),
         }
     }
 }

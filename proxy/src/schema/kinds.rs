@@ -59,6 +59,8 @@ pub struct Dependency {
 /// An Avro schema with its named types resolved once, not per record.
 pub struct AvroSchema {
     pub schema: apache_avro::Schema,
+    /// The schemas of the references, which define named types `schema` uses.
+    pub referenced: Vec<apache_avro::Schema>,
     names: HashMap<Name, apache_avro::Schema>,
 }
 
@@ -75,14 +77,19 @@ impl AvroSchema {
             apache_avro::Schema::parse_str_with_list(text, dependencies)
                 .map_err(|e| e.to_string())?
         };
-        let mut names = HashMap::new();
-        for s in referenced.iter().chain(std::iter::once(&schema)) {
-            let resolved = ResolvedSchema::try_from(s).map_err(|e| e.to_string())?;
-            for (n, s) in resolved.get_names() {
-                names.insert(n.clone(), (*s).clone());
-            }
-        }
-        Ok(AvroSchema { schema, names })
+        let all: Vec<&apache_avro::Schema> =
+            referenced.iter().chain(std::iter::once(&schema)).collect();
+        let names = ResolvedSchema::try_from(all)
+            .map_err(|e| e.to_string())?
+            .get_names()
+            .iter()
+            .map(|(n, s)| (n.clone(), (*s).clone()))
+            .collect();
+        Ok(AvroSchema {
+            schema,
+            referenced,
+            names,
+        })
     }
 
     /// `schema` itself, or the named type a `Ref` points at.

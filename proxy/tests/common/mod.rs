@@ -421,3 +421,17 @@ pub async fn sr_delete(url: &str) -> Reply {
 pub async fn sr_put(url: &str, body: Value) -> Reply {
     call(reqwest::Method::PUT, url, Some(body)).await
 }
+
+/// Waits until `url` answers 200 (a registry has read its topic), for at most 30 s.
+pub async fn wait_for(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = http().get(url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{url} never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
