@@ -170,7 +170,11 @@ pub fn latency(s: &Summary) -> Result<String, String> {
 /// REST/native ratio bars with the seed's reference lines (0.66 produce, 0.20 consume).
 pub fn ratios(s: &Summary) -> Result<String, String> {
     let bars: Vec<(&str, f64, f64)> = [
-        ("produce", Some(s.produce_ratio), PRODUCE_REFERENCE),
+        (
+            s.scenario.workload.format.produce_label(),
+            Some(s.produce_ratio),
+            PRODUCE_REFERENCE,
+        ),
         ("consume", s.consume_ratio, CONSUME_REFERENCE),
     ]
     .into_iter()

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use measure::{Check, Machine, PeerRatio, PhaseResult, Progress, Summary};
-use scenario::{Phase, Scenario, Workload};
+use scenario::{Format, Phase, Scenario, Workload};
 use targets::Targets;
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
@@ -38,14 +38,18 @@ pub enum BrokerTarget {
     Start(local_broker::BrokerKind),
 }
 
+/// `schema_registry_url`: the registry the proxy uses (Avro workloads; see [`Targets::start`]).
 pub async fn run(
     scenario: Scenario,
     bootstrap: BrokerTarget,
     proxy_url: Option<String>,
+    schema_registry_url: Option<String>,
     peers: Vec<Peer>,
 ) -> anyhow::Result<Summary> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let mut targets = Targets::start(bootstrap, proxy_url).await?;
+    let needs_registry = scenario.workload.format == Format::Avro;
+    let mut targets =
+        Targets::start(bootstrap, proxy_url, schema_registry_url, needs_registry).await?;
     let w = scenario.workload.clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let proxy_rss_idle_bytes = targets.proxy_rss();
@@ -106,14 +110,16 @@ pub async fn run(
                 .then(|| EndToEnd::start(&targets.bootstrap, &topic, &w));
             if turn == 0 {
                 say(&format!(
-                    "round {}/{}: native produce, {} records of {}",
+                    "round {}/{}: native produce, {} {} records of {}",
                     round + 1,
                     w.rounds,
                     w.records,
+                    w.format.name(),
                     w.value_sizes()
                 ));
                 let run = drivers::native::produce(
                     &targets.bootstrap,
+                    targets.schema_registry_url.as_deref(),
                     &native_topic,
                     &warmup_topic,
                     &w,
@@ -123,10 +129,11 @@ pub async fn run(
             } else {
                 let (e, topic) = &rest[turn - 1];
                 say(&format!(
-                    "round {}/{}: {} produce, {} records per request, {} clients",
+                    "round {}/{}: {} produce, {} {} records per request, {} clients",
                     round + 1,
                     w.rounds,
                     e.name,
+                    w.format.name(),
                     w.records_per_request,
                     w.concurrency
                 ));

@@ -30,6 +30,11 @@ enum Cmd {
         /// Use this REST proxy instead of starting kafka-proxy.
         #[arg(long)]
         proxy_url: Option<String>,
+        /// The Schema Registry for Avro workloads: the one --proxy-url uses (required with it),
+        /// or an external one for the kafka-proxy started here (default: its built-in registry on
+        /// a free loopback port).
+        #[arg(long)]
+        schema_registry_url: Option<String>,
         /// Also measure another REST proxy on the same cluster, as NAME=URL (repeatable).
         #[arg(long = "peer", value_name = "NAME=URL")]
         peers: Vec<String>,
@@ -74,6 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             bootstrap_servers,
             broker,
             proxy_url,
+            schema_registry_url,
             peers,
             out,
         } => {
@@ -88,7 +94,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 .iter()
                 .map(|p| parse_peer(p))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let summary = loadgen::run(scenario, target, proxy_url, peers).await?;
+            let summary =
+                loadgen::run(scenario, target, proxy_url, schema_registry_url, peers).await?;
             let dir = report::write(&summary, &out)?;
             print!("{}", report::terminal(&summary));
             println!("report: {}", dir.join("index.html").display());

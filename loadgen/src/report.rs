@@ -197,7 +197,8 @@ pub fn terminal(s: &Summary) -> String {
     }
     let _ = writeln!(
         t,
-        "REST/native: produce {:.2} (reference {PRODUCE_REFERENCE}), consume {consume} (reference {CONSUME_REFERENCE})",
+        "REST/native: {} {:.2} (reference {PRODUCE_REFERENCE}), consume {consume} (reference {CONSUME_REFERENCE})",
+        s.scenario.workload.format.produce_label(),
         s.produce_ratio
     );
     let rss_load = s.phases.iter().filter_map(|p| p.proxy_rss_max_bytes).max();
@@ -289,7 +290,7 @@ pub fn html(s: &Summary) -> String {
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f3f3f3}}td:first-child,td:nth-child(2){{text-align:left}}
 .verdict{{color:#fff;padding:2px 10px;border-radius:4px}}pre{{background:#f7f7f7;padding:1em;overflow:auto}}</style></head><body>
 <h1>{name} <span class="verdict" style="background:{color}">{v}</span></h1>
-<p>Started {started} · commit {commit} · {cores} cores · {mem} · broker {broker} · proxy {proxy}</p>
+<p>Started {started} · commit {commit} · {cores} cores · {mem} · broker {broker} · proxy {proxy} · {format} values</p>
 <h2>REST / native throughput</h2><figure>{ratios}</figure>
 <h2>Throughput over time</h2><figure>{series}</figure>
 <h2>Latency</h2><figure>{latency}</figure>
@@ -303,6 +304,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         mem = mib(s.machine.memory_bytes),
         broker = esc(&s.bootstrap_servers),
         proxy = esc(&s.proxy_url),
+        format = s.scenario.workload.format.name(),
         ratios = chart(crate::charts::ratios(s)),
         series = chart(crate::charts::throughput(s)),
         latency = chart(crate::charts::latency(s)),

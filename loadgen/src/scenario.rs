@@ -64,6 +64,10 @@ pub struct Workload {
     pub concurrency: usize,
     /// Give every record a key (spreads records by murmur2), else key-less.
     pub keys: bool,
+    /// What the values are: `binary` (raw bytes; REST sends them base64) or `avro` (a fixed
+    /// record schema; REST sends Avro JSON with schema id reuse, native sends Confluent-framed
+    /// Avro). Default `binary`.
+    pub format: Format,
     /// Consumers (REST instances / native clients), partitions split between them.
     pub consumers: usize,
     /// `max_bytes` of each REST GET records.
@@ -109,6 +113,37 @@ impl Workload {
     }
 }
 
+/// The value format of a workload.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Raw bytes: the REST driver sends them base64 in the binary embedded format.
+    #[default]
+    Binary,
+    /// Records of one Avro schema (`drivers::avro`): REST sends Avro JSON in the avro embedded
+    /// format, the schema on a client's first request and its id afterwards; native registers
+    /// the schema once and sends Confluent-framed Avro binary.
+    Avro,
+}
+
+impl Format {
+    /// The name used in scenario files and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Binary => "binary",
+            Format::Avro => "avro",
+        }
+    }
+
+    /// How reports name the produce comparison: `produce`, or `avro produce`.
+    pub fn produce_label(self) -> &'static str {
+        match self {
+            Format::Binary => "produce",
+            Format::Avro => "avro produce",
+        }
+    }
+}
+
 /// A phase of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,6 +162,7 @@ impl Default for Workload {
             records_per_request: 500,
             concurrency: 8,
             keys: false,
+            format: Format::Binary,
             consumers: 1,
             max_bytes: 1024 * 1024,
             phase_timeout_s: 120,
@@ -217,6 +253,17 @@ impl Scenario {
                 w.value_bytes
             );
         }
+        if w.format == Format::Avro {
+            // The Avro workload compares produce paths; keys and consume are binary-only.
+            anyhow::ensure!(
+                !w.keys,
+                "workload.keys is not supported with workload.format = \"avro\" (values only)"
+            );
+            anyhow::ensure!(
+                !w.phases.contains(&Phase::Consume),
+                "workload.format = \"avro\" measures produce only: set workload.phases = [\"produce\"]"
+            );
+        }
         anyhow::ensure!(
             w.phase_timeout_s >= 1,
             "workload.phase_timeout_s must be at least 1"
@@ -260,6 +307,26 @@ mod tests {
             }
         }
         assert!(n >= 1);
+    }
+
+    #[test]
+    fn avro_workloads_are_produce_only_and_key_less() {
+        let load = |workload: &str| {
+            let s: Scenario = toml::from_str(&format!("name='x'\n[workload]\n{workload}")).unwrap();
+            s.validate().map(|()| s.workload.format)
+        };
+        assert_eq!(load("").unwrap(), Format::Binary);
+        assert_eq!(
+            load("format='avro'\nphases=['produce']").unwrap(),
+            Format::Avro
+        );
+        let err = load("format='avro'").unwrap_err().to_string();
+        assert!(err.contains("produce only"), "{err}");
+        let err = load("format='avro'\nphases=['produce']\nkeys=true")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("workload.keys"), "{err}");
+        assert!(toml::from_str::<Scenario>("name='x'\n[workload]\nformat='xml'\n").is_err());
     }
 
     #[test]

@@ -38,7 +38,14 @@ pub async fn run(
             targets,
             &base,
             &p,
-            drivers::native::produce(&targets.bootstrap, &topic, &warmup_topic, &base, p.clone()),
+            drivers::native::produce(
+                &targets.bootstrap,
+                targets.schema_registry_url.as_deref(),
+                &topic,
+                &warmup_topic,
+                &base,
+                p.clone(),
+            ),
         )
         .await?;
         for &records_per_request in &sweep.records_per_request {

@@ -1,5 +1,6 @@
-//! What a run measures against: a broker and a proxy, either given (real clusters) or started
-//! here (Tansu on loopback, and this project's `kafka-proxy` as a child process).
+//! What a run measures against: a broker, a proxy and (for Avro workloads) a Schema Registry,
+//! either given (real clusters) or started here (Tansu on loopback, and this project's
+//! `kafka-proxy` as a child process, serving its built-in registry when one is needed).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,6 +18,9 @@ use tokio::process::{Child, Command};
 pub struct Targets {
     pub bootstrap: String,
     pub proxy_url: String,
+    /// The Schema Registry the proxy uses, for native clients of schema formats; None when the
+    /// workload needs none.
+    pub schema_registry_url: Option<String>,
     /// Set when the proxy runs here, so its memory can be sampled.
     pub proxy_pid: Option<u32>,
     proxy: Option<Child>,
@@ -24,10 +28,20 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// `schema_registry_url` is the registry a given proxy uses, or an external one for the proxy
+    /// started here; with `needs_registry` and none given, the proxy started here serves its
+    /// built-in registry on a free loopback port.
     pub async fn start(
         bootstrap: crate::BrokerTarget,
         proxy_url: Option<String>,
+        schema_registry_url: Option<String>,
+        needs_registry: bool,
     ) -> anyhow::Result<Targets> {
+        let schema_registry_url = schema_registry_url.map(|u| u.trim_end_matches('/').to_string());
+        anyhow::ensure!(
+            !(needs_registry && proxy_url.is_some() && schema_registry_url.is_none()),
+            "an Avro workload against --proxy-url needs --schema-registry-url (the registry that proxy uses)"
+        );
         let (bootstrap, broker) = match bootstrap {
             crate::BrokerTarget::Existing(b) => (b, None),
             crate::BrokerTarget::Start(kind) => {
@@ -38,17 +52,30 @@ impl Targets {
             }
         };
         wait_for_metadata(&bootstrap).await?;
-        let (proxy_url, proxy) = match proxy_url {
-            Some(url) => (url.trim_end_matches('/').to_string(), None),
+        let (proxy_url, proxy, schema_registry_url) = match proxy_url {
+            Some(url) => (
+                url.trim_end_matches('/').to_string(),
+                None,
+                schema_registry_url,
+            ),
             None => {
-                let (url, child) = start_proxy(&bootstrap).await?;
-                (url, Some(child))
+                let registry = match schema_registry_url {
+                    Some(url) => Registry::External(url),
+                    None if needs_registry => Registry::BuiltIn(format!(
+                        "http://127.0.0.1:{}",
+                        local_broker::free_port()?
+                    )),
+                    None => Registry::Off,
+                };
+                let (url, child) = start_proxy(&bootstrap, &registry).await?;
+                (url, Some(child), registry.url())
             }
         };
         let proxy_pid = proxy.as_ref().and_then(Child::id);
         Ok(Targets {
             bootstrap,
             proxy_url,
+            schema_registry_url,
             proxy_pid,
             proxy,
             _broker: broker,
@@ -117,13 +144,38 @@ fn proxy_binary() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-async fn start_proxy(bootstrap: &str) -> anyhow::Result<(String, Child)> {
+/// The Schema Registry of the proxy started here.
+enum Registry {
+    /// None: binary workloads need none, and port 8081 stays free.
+    Off,
+    /// The built-in one, listening at this URL (a free loopback port).
+    BuiltIn(String),
+    /// An external one at this URL.
+    External(String),
+}
+
+impl Registry {
+    fn url(&self) -> Option<String> {
+        match self {
+            Registry::Off => None,
+            Registry::BuiltIn(url) | Registry::External(url) => Some(url.clone()),
+        }
+    }
+}
+
+async fn start_proxy(bootstrap: &str, registry: &Registry) -> anyhow::Result<(String, Child)> {
     let port = local_broker::free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let child = Command::new(proxy_binary()?)
-        .args(["--bootstrap-servers", bootstrap, "--listeners", &url])
-        // The harness does not use the built-in Schema Registry; keep port 8081 free.
-        .args(["--schema-registry-listeners", ""])
+    let mut command = Command::new(proxy_binary()?);
+    command.args(["--bootstrap-servers", bootstrap, "--listeners", &url]);
+    match registry {
+        Registry::Off => command.args(["--schema-registry-listeners", ""]),
+        Registry::BuiltIn(listener) => command.args(["--schema-registry-listeners", listener]),
+        Registry::External(external) => command
+            .args(["--schema-registry-listeners", ""])
+            .args(["--set", &format!("schema.registry.url={external}")]),
+    };
+    let child = command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)

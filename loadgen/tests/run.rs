@@ -64,10 +64,26 @@ fn scenario(dir: &Path, name: &str, gates: &str) -> PathBuf {
 
 /// Starts a proxy in-process on a free port; returns its URL. It runs until the runtime ends.
 fn start_proxy(rt: &tokio::runtime::Runtime, bootstrap: &str) -> String {
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
+    start_proxy_with(rt, bootstrap, false).0
+}
+
+/// [`start_proxy`], with its built-in Schema Registry on another free port when `registry`;
+/// returns the proxy's URL and the registry's.
+fn start_proxy_with(
+    rt: &tokio::runtime::Runtime,
+    bootstrap: &str,
+    registry: bool,
+) -> (String, Option<String>) {
+    let bind = || {
+        rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap()
+    };
+    let listener = bind();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let registry_listeners: Vec<_> = registry.then(bind).into_iter().collect();
+    let registry_url = registry_listeners
+        .first()
+        .map(|l| format!("http://{}", l.local_addr().unwrap()));
     let props = [
         ("bootstrap.servers".to_string(), bootstrap.to_string()),
         ("listeners".to_string(), url.clone()),
@@ -76,12 +92,13 @@ fn start_proxy(rt: &tokio::runtime::Runtime, bootstrap: &str) -> String {
     .into_iter()
     .collect();
     let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
-    rt.spawn(kafka_proxy::serve(
+    rt.spawn(kafka_proxy::serve_all(
         config,
         vec![listener],
+        registry_listeners,
         std::future::pending::<()>(),
     ));
-    url
+    (url, registry_url)
 }
 
 #[test]
@@ -175,6 +192,106 @@ fn run_report_and_gate_end_to_end() {
         &tmp.join("broken"),
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    rt.shutdown_timeout(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// The Avro workload (issue 4): REST avro produce with schema id reuse against a native producer
+/// writing Confluent-framed Avro, both verified byte for byte through the checksums, and the
+/// ratio in summary.json and the report.
+#[test]
+fn avro_scenario_end_to_end() {
+    let broker = LocalBroker::start().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (proxy, registry) = start_proxy_with(&rt, broker.bootstrap(), true);
+    let registry = registry.unwrap();
+    let tmp = std::env::temp_dir().join(format!("loadgen-avro-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let scenario = tmp.join("avro-tiny.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"avro-tiny\"\n\
+         [workload]\nformat = \"avro\"\nphases = [\"produce\"]\npartitions = 2\n\
+         records = 20000\nvalue_bytes = 100\nrecords_per_request = 100\nconcurrency = 4\n\
+         rounds = 2\nphase_timeout_s = 60\n[gates]\nproduce_ratio_min = 0.01\n",
+    )
+    .unwrap();
+
+    let out_dir = tmp.join("pass");
+    let out = loadgen(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--bootstrap-servers",
+        broker.bootstrap(),
+        "--proxy-url",
+        &proxy,
+        "--schema-registry-url",
+        &registry,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = report_dir(&out_dir);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scenario"]["workload"]["format"], "avro");
+    let ratio = summary["produce_ratio"].as_f64().unwrap();
+    assert!(ratio > 0.0 && ratio.is_finite(), "{summary}");
+    assert_eq!(summary["produce_round_ratios"].as_array().unwrap().len(), 2);
+    let phases = summary["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 2, "produce only: {phases:?}");
+    for driver in ["native", "rest"] {
+        let p = phases
+            .iter()
+            .find(|p| p["driver"] == driver && p["phase"] == "produce")
+            .unwrap_or_else(|| panic!("no {driver} produce in {summary}"));
+        assert_eq!(p["records"], 40000, "two rounds: {p}");
+        assert_eq!(p["errors"], 0, "{p}");
+    }
+    // The REST checks compare what the proxy stored with this harness's own Avro encoding under
+    // the schema id the proxy answered with: a wrong encoding or id fails them.
+    let checks = summary["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 4, "{checks:?}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
+    // Both drivers registered the schema under their topic's subject, and REST did so through
+    // the proxy (its first request carried the schema text).
+    let subjects: Vec<String> = rt.block_on(async {
+        reqwest::get(format!("{registry}/subjects"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    for driver in ["native", "rest"] {
+        assert!(
+            subjects
+                .iter()
+                .any(|s| s.contains(&format!("-{driver}-0")) && s.ends_with("-value")),
+            "no {driver} subject in {subjects:?}"
+        );
+    }
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        html.contains("avro produce"),
+        "the ratio is not labelled Avro"
+    );
+
+    // Against a given proxy, the registry it uses must be named.
+    let out = run(
+        &scenario,
+        broker.bootstrap(),
+        &proxy,
+        &tmp.join("no-registry"),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--schema-registry-url"),
+        "{}",
+        text(&out)
+    );
 
     rt.shutdown_timeout(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&tmp);

@@ -1,6 +1,8 @@
 //! Drivers run the same workload over different paths: `native` (rdkafka over Kafka's TCP
-//! protocol, the baseline) and `rest` (HTTP to a Confluent-v2-compatible proxy).
+//! protocol, the baseline) and `rest` (HTTP to a Confluent-v2-compatible proxy); `avro` holds
+//! the values both write for an Avro workload.
 
+pub mod avro;
 pub mod native;
 pub mod rest;
 pub mod schedule;

@@ -13,9 +13,9 @@ use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
-use super::deal;
+use super::{avro, deal};
 use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
-use crate::scenario::Workload;
+use crate::scenario::{Format, Workload};
 
 /// Collects delivery reports: acknowledgements, errors and send-to-ack latency.
 struct Deliveries {
@@ -52,13 +52,27 @@ impl ProducerContext for Deliveries {
 /// fast as the queue allows, delivery reports on librdkafka's thread. Latency is per record, send
 /// to acknowledgement. One record to `warmup_topic` first connects the producer and initialises
 /// idempotence, outside the measured window.
+///
+/// With `w.format = avro`, the schema is first registered once at `registry` under
+/// `<topic>-value` (outside the window), and each record is encoded to Confluent-framed Avro in
+/// the send loop, as a native Avro producer's serializer does.
 pub async fn produce(
     bootstrap: &str,
+    registry: Option<&str>,
     topic: &str,
     warmup_topic: &str,
     w: &Workload,
     progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
+    let schema_id = match w.format {
+        Format::Binary => None,
+        Format::Avro => {
+            let registry = registry.ok_or_else(|| {
+                anyhow::anyhow!("an Avro workload needs a Schema Registry (--schema-registry-url)")
+            })?;
+            Some(avro::register(registry, &format!("{topic}-value")).await?)
+        }
+    };
     let context = Deliveries {
         progress: progress.clone(),
         epoch: Instant::now(),
@@ -78,10 +92,19 @@ pub async fn produce(
         .map_err(|(e, _)| anyhow::anyhow!("native warm-up: {e}"))?;
     producer.flush(Duration::from_secs(30))?;
     *producer.context().latency.lock().expect("poisoned") = Recorder::default();
-    // Records are built before the clock starts, as the REST driver's bodies are. One send loop:
-    // librdkafka pipelines internally, and more sender threads than cores only slow it down.
-    let work: Vec<Vec<(String, Vec<u8>)>> = vec![(0..w.records)
-        .map(|id| (id.to_string(), make_value(id, w.value_size(id))))
+    // Records are built before the clock starts, as the REST driver's bodies are: binary values
+    // as they are sent, Avro ones as the record's payload (the application's data), encoded to
+    // Avro in the loop. One send loop: librdkafka pipelines internally, and more sender threads
+    // than cores only slow it down.
+    let work: Vec<Vec<(u64, String, Vec<u8>)>> = vec![(0..w.records)
+        .map(|id| {
+            let size = w.value_size(id);
+            let data = match w.format {
+                Format::Binary => make_value(id, size),
+                Format::Avro => avro::payload(id, size),
+            };
+            (id, id.to_string(), data)
+        })
         .collect()];
     progress.start();
     let start = Instant::now();
@@ -95,7 +118,8 @@ pub async fn produce(
                 let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
                 let mut lag = Recorder::default();
                 let epoch = producer.context().epoch;
-                for (i, (key, value)) in records.iter().enumerate() {
+                let mut encoded = Vec::new();
+                for (i, (id, key, data)) in records.iter().enumerate() {
                     // Open loop: record i is due at start + i / rate, and its latency counts from then.
                     let intended = match rate {
                         Some(rate) => {
@@ -108,6 +132,13 @@ pub async fn produce(
                             due
                         }
                         None => Instant::now(),
+                    };
+                    let value: &[u8] = match schema_id {
+                        Some(schema_id) => {
+                            avro::encode(schema_id, *id, data, &mut encoded);
+                            &encoded
+                        }
+                        None => data,
                     };
                     checksum = checksum.wrapping_add(value_checksum(value));
                     bytes += (value.len() + if keys { key.len() } else { 0 }) as u64;

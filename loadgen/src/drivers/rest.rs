@@ -1,5 +1,8 @@
 //! The REST driver: HTTP clients POSTing batches to a Confluent-v2-compatible proxy, and consumer
-//! instances reading with GET records. Binary format, so the bytes are exactly the native ones.
+//! instances reading with GET records. Binary format, so the bytes are exactly the native ones;
+//! or, for an Avro workload, the avro format with schema id reuse (the schema text on a client's
+//! first request, the id the proxy answered with afterwards), so that what the proxy stores is
+//! exactly the native driver's Confluent-framed Avro.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,9 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::schedule::Schedule;
-use super::{deal, split};
+use super::{avro, deal, split};
 use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
-use crate::scenario::Workload;
+use crate::scenario::{Format, Workload};
 
 const BINARY: &str = "application/vnd.kafka.binary.v2+json";
 const V2: &str = "application/vnd.kafka.v2+json";
@@ -21,6 +24,8 @@ const V2: &str = "application/vnd.kafka.v2+json";
 #[derive(Deserialize)]
 struct ProduceReply {
     offsets: Vec<OffsetReply>,
+    /// The id of the value schema (schema formats), for the client's next requests.
+    value_schema_id: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -38,7 +43,9 @@ fn client(pool: usize) -> anyhow::Result<reqwest::Client> {
 
 /// Produces `w.records` records with `w.concurrency` clients, `w.records_per_request` per
 /// request; latency is per request. One request per client to `warmup_topic` first opens the
-/// connections and warms the proxy, outside the measured window.
+/// connections and warms the proxy, outside the measured window. Avro workloads send the schema
+/// text on each client's first measured request and the answered schema id on the rest, as
+/// Confluent's REST clients do.
 pub async fn produce(
     driver: &str,
     proxy: &str,
@@ -49,10 +56,25 @@ pub async fn produce(
 ) -> anyhow::Result<PhaseResult> {
     let http = client(w.concurrency)?;
     let warmup = format!("{proxy}/topics/{warmup_topic}");
+    let (content_type, warmup_body) = match w.format {
+        Format::Binary => (
+            BINARY,
+            r#"{"records":[{"value":"d2FybS11cA=="}]}"#.to_string(),
+        ),
+        Format::Avro => {
+            let mut body = format!(
+                "{{{},\"records\":[{{\"value\":",
+                avro::value_schema_member()
+            );
+            avro::push_json(0, b"warmup", &mut body);
+            body.push_str("}]}");
+            (avro::CONTENT_TYPE, body)
+        }
+    };
     let warmups = (0..w.concurrency).map(|_| {
         http.post(&warmup)
-            .header("content-type", BINARY)
-            .body(r#"{"records":[{"value":"d2FybS11cA=="}]}"#)
+            .header("content-type", content_type)
+            .body(warmup_body.clone())
             .send()
     });
     for r in futures_util::future::join_all(warmups).await {
@@ -61,8 +83,8 @@ pub async fn produce(
     }
     // Bodies are built before the clock starts: the run measures the proxy, not JSON building.
     let mut work = Vec::new();
-    for ids in split(w.records, w.concurrency) {
-        let ids: Vec<u64> = ids.collect();
+    for range in split(w.records, w.concurrency) {
+        let ids: Vec<u64> = range.clone().collect();
         let (mut checksum, mut bytes) = (0u64, 0u64);
         let bodies: Vec<(bytes::Bytes, u64)> = ids
             .chunks(w.records_per_request)
@@ -73,15 +95,16 @@ pub async fn produce(
                 (body, chunk.len() as u64)
             })
             .collect();
-        work.push((bodies, checksum, bytes));
+        work.push((bodies, checksum, bytes, range));
     }
     let users: Vec<std::sync::Mutex<UserWork>> = work
         .into_iter()
-        .map(|(bodies, checksum, bytes)| {
+        .map(|(bodies, checksum, bytes, ids)| {
             std::sync::Mutex::new(UserWork {
                 bodies,
                 checksum,
                 bytes,
+                ids,
                 ..UserWork::default()
             })
         })
@@ -99,6 +122,8 @@ pub async fn produce(
         .map(|r| r / w.records_per_request as f64);
     let shared = Arc::new(GooseShared {
         path: format!("/topics/{topic}"),
+        format: w.format,
+        value_schema: avro::value_schema_member(),
         deadline: start + Duration::from_secs(w.phase_timeout_s),
         schedules: (0..streams)
             .map(|j| match request_rate {
@@ -135,7 +160,15 @@ pub async fn produce(
         );
         rec.merge(&u.rec);
         lag.merge(&u.lag);
-        checksum = checksum.wrapping_add(u.checksum);
+        checksum = checksum.wrapping_add(match w.format {
+            Format::Binary => u.checksum,
+            Format::Avro => {
+                let schema_id = u.schema_id.ok_or_else(|| {
+                    anyhow::anyhow!("REST produce, user {j}: no value_schema_id in the replies")
+                })?;
+                avro_checksum(schema_id, u.ids.clone(), w)
+            }
+        });
         errors += u.errors;
         requests += u.requests;
         bytes += u.bytes;
@@ -165,7 +198,12 @@ pub async fn produce(
 /// One goose user's share of a produce phase, and what it measured.
 #[derive(Default)]
 struct UserWork {
+    /// Request bodies and their record counts; for Avro, without the opening `{` and schema.
     bodies: Vec<(bytes::Bytes, u64)>,
+    /// The record ids of `bodies`.
+    ids: std::ops::Range<u64>,
+    /// Avro: the value schema id the proxy answered with, sent instead of the schema from then on.
+    schema_id: Option<u32>,
     next: usize,
     checksum: u64,
     bytes: u64,
@@ -181,6 +219,9 @@ struct UserWork {
 /// What every goose user of a produce phase shares.
 struct GooseShared {
     path: String,
+    format: Format,
+    /// Avro: the `"value_schema":"..."` member of a client's first request.
+    value_schema: String,
     deadline: Instant,
     schedules: Vec<Schedule>,
     users: Vec<std::sync::Mutex<UserWork>>,
@@ -233,7 +274,7 @@ async fn goose_produce(
     use goose::goose::{GooseMethod, GooseRequest};
     let j = user.weighted_users_index;
     let slot = &shared.users[j];
-    let (body, records, k) = {
+    let (body, records, k, schema_id) = {
         let mut u = slot.lock().expect("poisoned");
         if u.failure.is_some() || u.next >= u.bodies.len() {
             return Ok(());
@@ -244,13 +285,27 @@ async fn goose_produce(
         }
         let k = u.next;
         u.next += 1;
-        (u.bodies[k].0.clone(), u.bodies[k].1, k)
+        (u.bodies[k].0.clone(), u.bodies[k].1, k, u.schema_id)
     };
     let sent = shared.schedules[j].wait(k as u64).await;
     let lag = sent.elapsed();
+    let (content_type, body) = match shared.format {
+        Format::Binary => (BINARY, body),
+        // The schema (or its id) opens the prebuilt records: one copy of the body, client-side.
+        Format::Avro => {
+            let head = match schema_id {
+                Some(id) => format!("{{\"value_schema_id\":{id},"),
+                None => format!("{{{},", shared.value_schema),
+            };
+            let mut full = bytes::BytesMut::with_capacity(head.len() + body.len());
+            full.extend_from_slice(head.as_bytes());
+            full.extend_from_slice(&body);
+            (avro::CONTENT_TYPE, full.freeze())
+        }
+    };
     let builder = user
         .get_request_builder(&GooseMethod::Post, &shared.path)?
-        .header("content-type", BINARY)
+        .header("content-type", content_type)
         .body(body);
     let request = GooseRequest::builder()
         .method(GooseMethod::Post)
@@ -262,14 +317,24 @@ async fn goose_produce(
             let status = resp.status();
             match resp.bytes().await {
                 Ok(text) if status == 200 => serde_json::from_slice::<ProduceReply>(&text)
-                    .map(|reply| {
-                        reply
+                    .map_err(|e| format!("bad produce reply: {e}"))
+                    .and_then(|reply| {
+                        let failed = reply
                             .offsets
                             .iter()
                             .filter(|o| o.error_code.is_some())
-                            .count() as u64
-                    })
-                    .map_err(|e| format!("bad produce reply: {e}")),
+                            .count() as u64;
+                        match (shared.format, schema_id, reply.value_schema_id) {
+                            (Format::Binary, _, _) => Ok((failed, None)),
+                            (Format::Avro, None, Some(id)) => Ok((failed, Some(id))),
+                            (Format::Avro, Some(sent), Some(id)) if sent == id => {
+                                Ok((failed, None))
+                            }
+                            (Format::Avro, sent, answered) => Err(format!(
+                                "avro produce sent schema id {sent:?}, answered {answered:?}"
+                            )),
+                        }
+                    }),
                 Ok(text) => Err(format!(
                     "produce answered {status}: {}",
                     String::from_utf8_lossy(&text)
@@ -286,7 +351,10 @@ async fn goose_produce(
     u.rec.record(latency);
     u.requests += 1;
     match outcome {
-        Ok(failed) => {
+        Ok((failed, schema_id)) => {
+            if schema_id.is_some() {
+                u.schema_id = schema_id;
+            }
             u.errors += failed;
             shared.progress.add(records - failed);
         }
@@ -295,8 +363,28 @@ async fn goose_produce(
     Ok(())
 }
 
-/// One binary-format produce body for `ids`: (body, checksum of values, key+value bytes).
+/// One produce body for `ids`: (body, checksum of values, key+value bytes). For Avro, the body
+/// starts at `"records"` (the schema or its id goes first when sent), the bytes are those of the
+/// framed values the proxy will store, and the checksum is left to [`avro_checksum`] (it needs
+/// the schema id).
 fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
+    if w.format == Format::Avro {
+        let mut body = String::with_capacity(ids.len() * (w.value_bytes + 48) + 16);
+        let mut bytes = 0u64;
+        body.push_str("\"records\":[");
+        for (i, id) in ids.iter().enumerate() {
+            let payload = avro::payload(*id, w.value_size(*id));
+            bytes += avro::framed_len(*id, &payload) as u64;
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str("{\"value\":");
+            avro::push_json(*id, &payload, &mut body);
+            body.push('}');
+        }
+        body.push_str("]}");
+        return (body.into(), 0, bytes);
+    }
     let (mut checksum, mut bytes) = (0u64, 0u64);
     let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 48) + 16);
     body.push_str("{\"records\":[");
@@ -321,6 +409,21 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
     }
     body.push_str("]}");
     (body.into(), checksum, bytes)
+}
+
+/// The checksum of the framed Avro values of `ids` under `schema_id`: what the proxy should have
+/// stored. Computed after the clock stops.
+fn avro_checksum(schema_id: u32, ids: std::ops::Range<u64>, w: &Workload) -> u64 {
+    let mut value = Vec::new();
+    ids.fold(0u64, |sum, id| {
+        avro::encode(
+            schema_id,
+            id,
+            &avro::payload(id, w.value_size(id)),
+            &mut value,
+        );
+        sum.wrapping_add(value_checksum(&value))
+    })
 }
 
 #[derive(Deserialize)]
