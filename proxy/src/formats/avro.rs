@@ -33,7 +33,8 @@ fn type_err(at: &At<'_>, expected: &str, json: &Json) -> String {
     format!("{at}: expected {expected}, got {json}")
 }
 
-fn put_long(out: &mut Vec<u8>, n: i64) {
+/// Appends `n` as a zig-zag varint (Avro's `int` and `long`).
+pub(crate) fn put_long(out: &mut Vec<u8>, n: i64) {
     let mut v = ((n << 1) ^ (n >> 63)) as u64;
     while v >= 0x80 {
         out.push((v as u8) | 0x80);

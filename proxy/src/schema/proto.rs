@@ -377,13 +377,9 @@ fn read_zigzag(data: &mut &[u8]) -> Result<i32, String> {
     Err("a message index varint is too long".into())
 }
 
+/// Zig-zag varints of 32-bit values are those of the same 64-bit values (Avro's `long`).
 fn write_zigzag(value: i32, out: &mut Vec<u8>) {
-    let mut v = ((value << 1) ^ (value >> 31)) as u32;
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
+    crate::formats::avro::put_long(out, i64::from(value));
 }
 
 #[cfg(test)]
