@@ -67,6 +67,31 @@ async fn protobuf_round_trip_indexes_and_errors() {
         assert!(msg.contains("record 1"), "{msg}");
     }
 
+    // A .proto without a message type gives nothing to write: 42205 (invalid schema), as does an
+    // id of another schema type.
+    let enum_only = json!({"value_schema": "syntax = \"proto3\"; enum E { A = 0; }",
+                           "records": [{"value": {}}]});
+    post(&url, PROTOBUF, &enum_only)
+        .await
+        .assert_error(422, 42205);
+    // (On another topic: its subject then holds an AVRO schema.)
+    let other = unique("pb-avro");
+    create_topic(&other, 1).await;
+    let other_url = format!("{}/topics/{other}", proxy.url);
+    let avro = post(
+        &other_url,
+        "application/vnd.kafka.avro.v2+json",
+        &json!({"value_schema": "\"string\"", "records": [{"value": "s"}]}),
+    )
+    .await;
+    let avro_id = avro.json()["value_schema_id"].clone();
+    assert!(avro_id.is_i64(), "{avro:?}");
+    let wrong = json!({"value_schema_id": avro_id, "records": [{"value": {}}]});
+    let msg = post(&other_url, PROTOBUF, &wrong)
+        .await
+        .assert_error(422, 42205);
+    assert!(msg.contains("AVRO"), "{msg}");
+
     // Keys with their own schema; values by text, then by id (as Confluent's clients reuse ids).
     let key_schema = r#"syntax = "proto3"; message DeviceKey { string id = 1; }"#;
     let first = json!({"key_schema": key_schema, "value_schema": READING, "records": [

@@ -139,16 +139,25 @@ async fn resolve(
             schema_not_under(&subject, i64::from(id))
         }
     })?;
-    if stored.schema_type != kind {
-        return Err(ApiError::new(
+    // Confluent's 42205 (invalid schema): a schema of another type than the request's format,
+    // or one that gives the format nothing to write (a .proto without a message type).
+    let invalid = |why: String| {
+        ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            42207,
-            format!(
-                "schema {id} is a {} schema, not {}",
-                stored.schema_type.name(),
-                kind.name()
-            ),
-        ));
+            42205,
+            format!("Invalid schema: {why}"),
+        )
+    };
+    if stored.schema_type != kind {
+        return Err(invalid(format!(
+            "schema {id} is a {} schema, not {}",
+            stored.schema_type.name(),
+            kind.name()
+        )));
+    }
+    if let crate::schema::kinds::Parsed::Protobuf(p) = &stored.parsed {
+        p.first_message()
+            .map_err(|e| invalid(format!("schema {id}: {e}")))?;
     }
     Ok(Some(ResolvedSchema {
         id,
