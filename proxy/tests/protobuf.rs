@@ -71,10 +71,11 @@ async fn protobuf_round_trip_indexes_and_errors() {
     // id of another schema type.
     let enum_only = json!({"value_schema": "syntax = \"proto3\"; enum E { A = 0; }",
                            "records": [{"value": {}}]});
-    post(&url, PROTOBUF, &enum_only)
+    // (Each case on a topic of its own, so the subjects these register under stay apart.)
+    let enum_url = format!("{}/topics/{}", proxy.url, unique("pb-enum"));
+    post(&enum_url, PROTOBUF, &enum_only)
         .await
         .assert_error(422, 42205);
-    // (On another topic: its subject then holds an AVRO schema.)
     let other = unique("pb-avro");
     create_topic(&other, 1).await;
     let other_url = format!("{}/topics/{other}", proxy.url);
