@@ -38,6 +38,12 @@ else
   pip_install "confluent-kafka[avro,schemaregistry]"
 fi
 
+# mosquitto_pub: the MQTT tests' real client.
+if ! command -v mosquitto_pub >/dev/null 2>&1; then
+  say "installing mosquitto-clients"
+  apt-get update -qq && apt-get install -y -qq mosquitto-clients
+fi
+
 # curl: the README's and seed's curl flows.
 if ! command -v curl >/dev/null 2>&1; then
   say "installing curl"

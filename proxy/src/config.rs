@@ -86,6 +86,19 @@ pub struct Config {
     pub schema_registry_listeners: Vec<SocketAddr>,
     /// `schema.registry.topic`: the built-in registry's Kafka topic. Default `_schemas`.
     pub schema_registry_topic: String,
+    /// `mqtt.listeners` (flag `--mqtt-listeners`): MQTT listeners, `tcp://HOST:PORT[,...]`. Empty
+    /// (default): no MQTT.
+    pub mqtt_listeners: Vec<SocketAddr>,
+    /// `mqtt.topic.regex.list` (flag `--mqtt-topic-regex-list`, env
+    /// `KAFKA_MQTT_TOPIC_REGEX_LIST`): `kafka_topic:regex, ...`, Confluent's MQTT Proxy syntax; a
+    /// regex matches the whole MQTT topic and the first match wins.
+    pub mqtt_topic_rules: Vec<crate::mqtt::TopicRule>,
+    /// `mqtt.default.topic`: the Kafka topic of publishes no rule matches. Default none: such a
+    /// publish is refused.
+    pub mqtt_default_topic: Option<String>,
+    /// `mqtt.message.max.bytes`: the largest MQTT packet accepted (its Remaining Length), as
+    /// Confluent's MQTT Proxy. Default 8092.
+    pub mqtt_message_max_bytes: u32,
     /// `produce.engine`: how records reach Kafka. `batch` writes each request's records as one
     /// record batch per partition, sent straight to the leader; `librdkafka` hands every record to
     /// librdkafka's producer (idempotent, every security and compression option). `auto` (default)
@@ -149,6 +162,8 @@ pub enum ProduceEngine {
 /// Confluent keys that are accepted but have no effect here (logged once at start-up).
 const IGNORED_KEYS: &[&str] = &[
     "zookeeper.connect",
+    // Confluent's MQTT Proxy license topic (KAFKA_MQTT_CONFLUENT_TOPIC_REPLICATION_FACTOR).
+    "mqtt.confluent.topic.replication.factor",
     "consumer.threads",
     "producer.threads",
     "consumer.iterator.timeout.ms",
@@ -178,6 +193,10 @@ impl Default for Config {
             schema_registry_credentials_source: "USER_INFO".into(),
             schema_registry_timeout_ms: 10_000,
             schema_registry_listeners: Vec::new(),
+            mqtt_listeners: Vec::new(),
+            mqtt_topic_rules: Vec::new(),
+            mqtt_default_topic: None,
+            mqtt_message_max_bytes: 8092,
             schema_registry_topic: "_schemas".into(),
             produce_engine: ProduceEngine::Auto,
             produce_connections_per_broker: 1,
@@ -278,6 +297,23 @@ impl Config {
                     }
                 }
                 "schema.registry.topic" => c.schema_registry_topic = value.trim().to_string(),
+                "mqtt.listeners" => {
+                    c.mqtt_listeners = if value.trim().is_empty() {
+                        Vec::new()
+                    } else {
+                        parse_listeners_with(k, value, "tcp://")?
+                    }
+                }
+                "mqtt.topic.regex.list" | "topic.regex.list" => {
+                    c.mqtt_topic_rules = crate::mqtt::TopicRule::parse_list(value)
+                        .map_err(|e| invalid(k, value, e))?
+                }
+                "mqtt.default.topic" => {
+                    c.mqtt_default_topic = Some(value.trim().to_string()).filter(|t| !t.is_empty())
+                }
+                "mqtt.message.max.bytes" => {
+                    c.mqtt_message_max_bytes = parse_positive::<u32>(k, value)?
+                }
                 "produce.engine" => {
                     c.produce_engine = match value.trim() {
                         "auto" => ProduceEngine::Auto,
@@ -354,7 +390,11 @@ pub fn env_properties(
         "CLASSPATH",
     ];
     env.into_iter().filter_map(|(name, value)| {
-        let rest = name.strip_prefix("KAFKA_REST_")?;
+        // Confluent's MQTT Proxy image names its keys KAFKA_MQTT_*: they are `mqtt.*` here.
+        let (prefix, rest) = match name.strip_prefix("KAFKA_MQTT_") {
+            Some(rest) => ("mqtt.", rest),
+            None => ("", name.strip_prefix("KAFKA_REST_")?),
+        };
         if rest.is_empty() || JVM_ONLY.contains(&rest) {
             return None;
         }
@@ -365,7 +405,11 @@ pub fn env_properties(
             .replace('_', ".")
             .replace('\u{1}', "-")
             .replace('\u{2}', "_");
-        Some((key, value))
+        // KAFKA_MQTT_BOOTSTRAP_SERVERS is the proxy's own bootstrap.servers.
+        if key == "bootstrap.servers" {
+            return Some((key, value));
+        }
+        Some((format!("{prefix}{key}"), value))
     })
 }
 
@@ -418,11 +462,21 @@ pub fn check_fetch_min_bytes(n: i64) -> Result<i64, &'static str> {
 }
 
 fn parse_listeners(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    parse_listeners_with(key, value, "http://")
+}
+
+fn parse_listeners_with(
+    key: &str,
+    value: &str,
+    scheme: &str,
+) -> Result<Vec<SocketAddr>, ConfigError> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let hostport = item
-            .strip_prefix("http://")
-            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with http://")))?
+        // MQTT listeners may omit tcp://, as Confluent's KAFKA_MQTT_LISTENERS=0.0.0.0:1883 does.
+        let bare = (scheme == "tcp://" && !item.contains("://")).then_some(item);
+        let hostport = bare
+            .or_else(|| item.strip_prefix(scheme))
+            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with {scheme}")))?
             .trim_end_matches('/');
         let addr = hostport
             .to_socket_addrs()
@@ -510,6 +564,46 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("listeners"), "{err}");
+    }
+
+    #[test]
+    fn seed_mqtt_environment_works_as_written() {
+        // The seed's docker-compose environment for Confluent's MQTT Proxy.
+        let env = [
+            ("KAFKA_MQTT_BOOTSTRAP_SERVERS", "kafka:9092"),
+            ("KAFKA_MQTT_CONFLUENT_TOPIC_REPLICATION_FACTOR", "1"),
+            (
+                "KAFKA_MQTT_TOPIC_REGEX_LIST",
+                "temperature:.*temperature, brightness:.*brightness",
+            ),
+            ("KAFKA_MQTT_LISTENERS", "0.0.0.0:1883"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let (c, ignored) = Config::resolve(None, env, BTreeMap::new()).unwrap();
+        assert_eq!(c.bootstrap_servers, "kafka:9092");
+        assert_eq!(
+            c.mqtt_listeners,
+            vec![SocketAddr::from(([0, 0, 0, 0], 1883))]
+        );
+        let topics: Vec<&str> = c
+            .mqtt_topic_rules
+            .iter()
+            .map(|r| r.kafka_topic.as_str())
+            .collect();
+        assert_eq!(topics, ["temperature", "brightness"]);
+        assert_eq!(
+            ignored,
+            vec!["mqtt.confluent.topic.replication.factor".to_string()]
+        );
+        assert!(Config::resolve(
+            None,
+            [(
+                "KAFKA_MQTT_TOPIC_REGEX_LIST".to_string(),
+                "nocolon".to_string()
+            )],
+            props(&[("bootstrap.servers", "b:1")])
+        )
+        .is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod formats;
 pub mod kafka;
+pub mod mqtt;
 pub mod properties;
 pub mod rest;
 pub mod schema;
@@ -98,6 +99,21 @@ pub async fn serve_all(
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .into_future(),
         ));
+    }
+
+    if !app.config.mqtt_listeners.is_empty() {
+        let ingest = Arc::new(mqtt::Ingest::new(app.clone()));
+        for addr in &app.config.mqtt_listeners {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("MQTT listener {addr}: {e}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "MQTT listener ready");
+            let serving = mqtt::serve(listener, ingest.clone(), token.clone());
+            servers.push(tokio::spawn(async move {
+                serving.await;
+                Ok(())
+            }));
+        }
     }
 
     shutdown.await;

@@ -30,6 +30,13 @@ struct Args {
     /// (`schema.registry.url`); when set, the built-in one is off unless listeners are given.
     #[arg(long)]
     schema_registry_url: Option<String>,
+    /// MQTT listeners, tcp://HOST:PORT[,...] (`mqtt.listeners`); none by default.
+    #[arg(long)]
+    mqtt_listeners: Option<String>,
+    /// MQTT topic to Kafka topic rules, `kafka_topic:regex, ...` (`mqtt.topic.regex.list`, env
+    /// KAFKA_MQTT_TOPIC_REGEX_LIST).
+    #[arg(long)]
+    mqtt_topic_regex_list: Option<String>,
     /// A kafka-rest.properties file.
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
@@ -57,6 +64,8 @@ fn main() -> std::process::ExitCode {
         ("advertised.listeners", &args.advertised_url),
         ("schema.registry.listeners", &args.schema_registry_listeners),
         ("schema.registry.url", &args.schema_registry_url),
+        ("mqtt.listeners", &args.mqtt_listeners),
+        ("mqtt.topic.regex.list", &args.mqtt_topic_regex_list),
     ];
     for (key, value) in named {
         if let Some(v) = value {
