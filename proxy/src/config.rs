@@ -99,6 +99,9 @@ pub struct Config {
     /// `mqtt.message.max.bytes`: the largest MQTT packet accepted (its Remaining Length), as
     /// Confluent's MQTT Proxy. Default 8092.
     pub mqtt_message_max_bytes: u32,
+    /// `mqtt.receive.maximum`: MQTT 5's Receive Maximum, the QoS 1/2 publishes a client may have
+    /// unacknowledged (backpressure: acks wait for Kafka). Default 64.
+    pub mqtt_receive_maximum: std::num::NonZeroU16,
     /// `produce.engine`: how records reach Kafka. `batch` writes each request's records as one
     /// record batch per partition, sent straight to the leader; `librdkafka` hands every record to
     /// librdkafka's producer (idempotent, every security and compression option). `auto` (default)
@@ -197,6 +200,7 @@ impl Default for Config {
             mqtt_topic_rules: Vec::new(),
             mqtt_default_topic: None,
             mqtt_message_max_bytes: 8092,
+            mqtt_receive_maximum: std::num::NonZeroU16::new(64).expect("non-zero"),
             schema_registry_topic: "_schemas".into(),
             produce_engine: ProduceEngine::Auto,
             produce_connections_per_broker: 1,
@@ -310,6 +314,11 @@ impl Config {
                 }
                 "mqtt.default.topic" => {
                     c.mqtt_default_topic = Some(value.trim().to_string()).filter(|t| !t.is_empty())
+                }
+                "mqtt.receive.maximum" => {
+                    c.mqtt_receive_maximum =
+                        std::num::NonZeroU16::new(parse_positive::<u16>(k, value)?)
+                            .ok_or_else(|| invalid(k, value, "must be 1 to 65535"))?
                 }
                 "mqtt.message.max.bytes" => {
                     c.mqtt_message_max_bytes = parse_positive::<u32>(k, value)?

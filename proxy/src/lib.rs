@@ -79,6 +79,22 @@ pub async fn serve_all(
     let sweeper = tokio::spawn(expire_instances(app.clone(), token.clone()));
     let router = rest::router(app.clone());
     let mut servers = Vec::new();
+    // MQTT listeners are bound before the REST ones answer, so a proxy that answers is whole.
+    if !app.config.mqtt_listeners.is_empty() {
+        let ingest = Arc::new(mqtt::Ingest::new(app.clone()));
+        for addr in &app.config.mqtt_listeners {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("MQTT listener {addr}: {e}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "MQTT listener ready");
+            let serving = mqtt::serve(listener, ingest.clone(), token.clone());
+            servers.push(tokio::spawn(async move {
+                serving.await;
+                Ok(())
+            }));
+        }
+    }
+
     if let Some(registry) = &registry {
         let sr_router = schema::api::router(registry.clone());
         for listener in registry_listeners {
@@ -99,21 +115,6 @@ pub async fn serve_all(
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .into_future(),
         ));
-    }
-
-    if !app.config.mqtt_listeners.is_empty() {
-        let ingest = Arc::new(mqtt::Ingest::new(app.clone()));
-        for addr in &app.config.mqtt_listeners {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| anyhow::anyhow!("MQTT listener {addr}: {e}"))?;
-            tracing::info!(addr = %listener.local_addr()?, "MQTT listener ready");
-            let serving = mqtt::serve(listener, ingest.clone(), token.clone());
-            servers.push(tokio::spawn(async move {
-                serving.await;
-                Ok(())
-            }));
-        }
     }
 
     shutdown.await;

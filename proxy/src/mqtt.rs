@@ -1,4 +1,4 @@
-//! MQTT ingestion: devices publish over MQTT 3.1.1 and each PUBLISH becomes a Kafka record
+//! MQTT ingestion: devices publish over MQTT 3.1.1 or 5 and each PUBLISH becomes a Kafka record
 //! (key = the MQTT topic, value = the payload bytes unchanged), on the topic the first matching
 //! `mqtt.topic.regex.list` rule names. The listener is publish-only, as Confluent's MQTT Proxy.
 //!
@@ -7,8 +7,11 @@
 //! - QoS 1: PUBACK only once Kafka has acknowledged the record.
 //! - QoS 2: PUBREC once Kafka has acknowledged it; a PUBLISH repeating a packet id before its
 //!   PUBREL is not produced again; PUBREL is answered with PUBCOMP.
-//! - When Kafka refuses or fails a record, nothing is acknowledged: the connection is closed, so
-//!   the client publishes again. Acknowledgements go out in the order the PUBLISHes came in.
+//! - When Kafka refuses or fails a record, it is not acknowledged as delivered: MQTT 5 answers
+//!   with reason 0x80, 3.1.1 (which has no error acks) closes the connection so the client
+//!   publishes again. Acknowledgements go out in the order the PUBLISHes came in.
+//! - A publish no rule maps (and no default topic): MQTT 5 answers 0x90 (QoS 0: dropped), 3.1.1
+//!   closes the connection; either way it is logged and counted.
 //!
 //! Packets are decoded by `rmqtt-codec` (strict: reserved flags, QoS 3, packet id 0, and the
 //! Remaining Length cap `mqtt.message.max.bytes` are refused by closing the connection).
@@ -24,6 +27,7 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use rmqtt_codec::types::QoS;
 use rmqtt_codec::v3::{self, ConnectAck, ConnectAckReason, Packet, SubscribeReturnCode};
+use rmqtt_codec::v5;
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
 use tokio::io::AsyncWriteExt;
@@ -151,46 +155,244 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: Cancell
     }
 }
 
-/// What an acknowledgement future yields: the packet to send, or why to close the connection.
-type Ack = Result<Option<Packet>, String>;
+/// The protocol a connection speaks, from its CONNECT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V311,
+    V5,
+}
+
+/// An incoming packet, whatever the version.
+enum In {
+    Publish(Box<rmqtt_codec::types::Publish>),
+    PubRel(NonZeroU16),
+    Ping,
+    Subscribe(NonZeroU16, usize),
+    Unsubscribe(NonZeroU16, usize),
+    Disconnect,
+    Other(&'static str),
+}
+
+fn incoming(packet: MqttPacket) -> In {
+    match packet {
+        MqttPacket::V3(p) => match p {
+            Packet::Publish(p) => In::Publish(p),
+            Packet::PublishRelease { packet_id } => In::PubRel(packet_id),
+            Packet::PingRequest => In::Ping,
+            Packet::Subscribe {
+                packet_id,
+                topic_filters,
+            } => In::Subscribe(packet_id, topic_filters.len()),
+            Packet::Unsubscribe {
+                packet_id,
+                topic_filters,
+            } => In::Unsubscribe(packet_id, topic_filters.len()),
+            Packet::Disconnect => In::Disconnect,
+            Packet::Connect(_) => In::Other("a second CONNECT"),
+            _ => In::Other("a packet a client does not send"),
+        },
+        MqttPacket::V5(p) => match p {
+            v5::Packet::Publish(p) => In::Publish(p),
+            v5::Packet::PublishRelease(ack) => In::PubRel(ack.packet_id),
+            v5::Packet::PingRequest => In::Ping,
+            v5::Packet::Subscribe(s) => In::Subscribe(s.packet_id, s.topic_filters.len()),
+            v5::Packet::Unsubscribe(u) => In::Unsubscribe(u.packet_id, u.topic_filters.len()),
+            v5::Packet::Disconnect(_) => In::Disconnect,
+            v5::Packet::Connect(_) => In::Other("a second CONNECT"),
+            _ => In::Other("a packet a client does not send"),
+        },
+        MqttPacket::Version(_) => In::Other("a second CONNECT"),
+    }
+}
+
+/// An answer, queued in the order of the packets it answers. `reason` is MQTT 5's reason code
+/// (3.1.1 has none: a publish is acknowledged only on success there).
+enum Out {
+    PubAck(NonZeroU16, u8),
+    PubRec(NonZeroU16, u8),
+    PubComp(NonZeroU16),
+    PingResp,
+    SubAck(NonZeroU16, usize),
+    UnsubAck(NonZeroU16, usize),
+}
+
+/// MQTT 5 reason codes used here.
+const SUCCESS: u8 = 0x00;
+const UNSPECIFIED_ERROR: u8 = 0x80;
+const TOPIC_NAME_INVALID: u8 = 0x90;
+
+fn outgoing(version: Version, out: Out) -> MqttPacket {
+    use v5::{PublishAck, PublishAck2, PublishAck2Reason, PublishAckReason};
+    let ack = |packet_id, reason: u8| PublishAck {
+        packet_id,
+        reason_code: PublishAckReason::try_from(reason)
+            .unwrap_or(PublishAckReason::UnspecifiedError),
+        properties: Vec::new(),
+        reason_string: None,
+    };
+    match version {
+        Version::V311 => MqttPacket::V3(match out {
+            Out::PubAck(packet_id, _) => Packet::PublishAck { packet_id },
+            Out::PubRec(packet_id, _) => Packet::PublishReceived { packet_id },
+            Out::PubComp(packet_id) => Packet::PublishComplete { packet_id },
+            Out::PingResp => Packet::PingResponse,
+            Out::SubAck(packet_id, n) => Packet::SubscribeAck {
+                packet_id,
+                status: vec![SubscribeReturnCode::Failure; n],
+            },
+            Out::UnsubAck(packet_id, _) => Packet::UnsubscribeAck { packet_id },
+        }),
+        Version::V5 => MqttPacket::V5(match out {
+            Out::PubAck(packet_id, reason) => v5::Packet::PublishAck(ack(packet_id, reason)),
+            Out::PubRec(packet_id, reason) => v5::Packet::PublishReceived(ack(packet_id, reason)),
+            Out::PubComp(packet_id) => v5::Packet::PublishComplete(PublishAck2 {
+                packet_id,
+                reason_code: PublishAck2Reason::Success,
+                properties: Vec::new(),
+                reason_string: None,
+            }),
+            Out::PingResp => v5::Packet::PingResponse,
+            Out::SubAck(packet_id, n) => v5::Packet::SubscribeAck(v5::SubscribeAck {
+                packet_id,
+                properties: Vec::new(),
+                reason_string: Some("this listener is publish-only".into()),
+                status: vec![v5::SubscribeAckReason::ImplementationSpecificError; n],
+            }),
+            Out::UnsubAck(packet_id, n) => v5::Packet::UnsubscribeAck(v5::UnsubscribeAck {
+                packet_id,
+                properties: Vec::new(),
+                reason_string: None,
+                status: vec![v5::UnsubscribeAckReason::NoSubscriptionExisted; n],
+            }),
+        }),
+    }
+}
+
+/// What an acknowledgement future yields: the answer, or why to close the connection.
+type Ack = Result<Out, String>;
 
 /// A connection must send CONNECT within this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a connection ends early: logged, and for MQTT 5 sent as DISCONNECT's reason code.
+struct Close {
+    reason: v5::DisconnectReasonCode,
+    why: String,
+}
+
+fn close(reason: v5::DisconnectReasonCode, why: impl Into<String>) -> Close {
+    Close {
+        reason,
+        why: why.into(),
+    }
+}
 
 async fn connection(
     stream: TcpStream,
     ingest: Arc<Ingest>,
     shutdown: CancellationToken,
 ) -> Result<(), String> {
+    let config = &ingest.app.config;
+    let max_bytes = config.mqtt_message_max_bytes;
     let mut framed = Framed::new(stream, MqttCodec::Version(VersionCodec));
     let version = match tokio::time::timeout(CONNECT_TIMEOUT, framed.next()).await {
-        Ok(Some(Ok((MqttPacket::Version(v), _)))) => v,
-        Ok(Some(Err(e))) => return Err(format!("not an MQTT CONNECT: {e}")),
+        Ok(Some(Ok((MqttPacket::Version(ProtocolVersion::MQTT3), _)))) => {
+            *framed.codec_mut() = MqttCodec::V3(v3::Codec::new(max_bytes));
+            Version::V311
+        }
+        Ok(Some(Ok((MqttPacket::Version(ProtocolVersion::MQTT5), _)))) => {
+            *framed.codec_mut() = MqttCodec::V5(v5::Codec::new(max_bytes, 0));
+            Version::V5
+        }
+        Ok(Some(Err(e))) => {
+            // An unknown protocol level gets CONNACK 1 (3.1.1) before the close.
+            let mut stream = framed.into_inner();
+            let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x01]).await;
+            return Err(format!("not an MQTT 3.1.1 or 5 CONNECT: {e}"));
+        }
         _ => return Err("no CONNECT".into()),
     };
-    if version == ProtocolVersion::MQTT5 {
-        // A 3.1.1 server answers an unsupported level with return code 1, then closes.
-        let mut stream = framed.into_inner();
-        let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x01]).await;
-        return Err("MQTT 5 is not served yet".into());
-    }
-    *framed.codec_mut() = MqttCodec::V3(v3::Codec::new(ingest.app.config.mqtt_message_max_bytes));
-    let connect = match framed.next().await {
-        Some(Ok((MqttPacket::V3(Packet::Connect(c)), _))) => c,
+    let keep_alive = match framed.next().await {
+        Some(Ok((MqttPacket::V3(Packet::Connect(c)), _))) => {
+            // An empty client id is allowed only with a clean session [MQTT-3.1.3-7, -8].
+            if c.client_id.is_empty() && !c.clean_session {
+                let refused = Packet::ConnectAck(ConnectAck {
+                    return_code: ConnectAckReason::IdentifierRejected,
+                    session_present: false,
+                });
+                let _ = framed.send(MqttPacket::V3(refused)).await;
+                return Err("empty client id without a clean session".into());
+            }
+            let accepted = Packet::ConnectAck(ConnectAck {
+                return_code: ConnectAckReason::ConnectionAccepted,
+                session_present: false,
+            });
+            send(&mut framed, MqttPacket::V3(accepted)).await?;
+            c.keep_alive
+        }
+        Some(Ok((MqttPacket::V5(v5::Packet::Connect(c)), _))) => {
+            // CONNACK says what this listener does not do: no retain, no subscriptions of any
+            // kind, no topic aliases; Receive Maximum bounds the QoS 1/2 publishes in flight.
+            let assigned = c
+                .client_id
+                .is_empty()
+                .then(|| format!("kafka-proxy-{}", uuid::Uuid::new_v4()).into());
+            let accepted = v5::ConnectAck {
+                receive_max: config.mqtt_receive_maximum,
+                max_packet_size: Some(max_bytes),
+                assigned_client_id: assigned,
+                topic_alias_max: 0,
+                retain_available: false,
+                wildcard_subscription_available: false,
+                subscription_identifiers_available: false,
+                shared_subscription_available: false,
+                ..v5::ConnectAck::default()
+            };
+            send(
+                &mut framed,
+                MqttPacket::V5(v5::Packet::ConnectAck(Box::new(accepted))),
+            )
+            .await?;
+            c.keep_alive
+        }
         Some(Err(e)) => return Err(format!("malformed CONNECT: {e}")),
         _ => return Err("no CONNECT".into()),
     };
-    // An empty client id is allowed only with a clean session [MQTT-3.1.3-7, -8].
-    if connect.client_id.is_empty() && !connect.clean_session {
-        send(&mut framed, connack(ConnectAckReason::IdentifierRejected)).await?;
-        return Err("empty client id without a clean session".into());
+    match session(&mut framed, version, keep_alive, &ingest, shutdown).await {
+        Ok(()) => Ok(()),
+        Err(c) => {
+            if version == Version::V5 {
+                let disconnect = v5::Disconnect {
+                    reason_code: c.reason,
+                    session_expiry_interval_secs: None,
+                    server_reference: None,
+                    reason_string: Some(c.why.clone().into()),
+                    user_properties: Vec::new(),
+                };
+                let _ = framed
+                    .send(MqttPacket::V5(v5::Packet::Disconnect(disconnect)))
+                    .await;
+            }
+            Err(c.why)
+        }
     }
-    send(&mut framed, connack(ConnectAckReason::ConnectionAccepted)).await?;
-    // Keep-alive: closed after 1.5 times the interval without a packet [MQTT-3.1.2-24].
-    let idle = (connect.keep_alive > 0)
-        .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
+}
 
+/// The packets after CONNECT, until DISCONNECT, the client leaving, or an error.
+async fn session(
+    framed: &mut Framed<TcpStream, MqttCodec>,
+    version: Version,
+    keep_alive: u16,
+    ingest: &Arc<Ingest>,
+    shutdown: CancellationToken,
+) -> Result<(), Close> {
+    use v5::DisconnectReasonCode as Reason;
+    // Keep-alive: closed after 1.5 times the interval without a packet [MQTT-3.1.2-24].
+    let idle = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let receive_max = usize::from(ingest.app.config.mqtt_receive_maximum.get());
     let mut acks: FuturesOrdered<BoxFuture<'static, Ack>> = FuturesOrdered::new();
+    // QoS 1 and 2 publishes not answered yet (MQTT 5's Receive Maximum counts them).
+    let mut in_flight = 0usize;
     // QoS 2 packet ids produced and not yet released.
     let mut received: HashSet<NonZeroU16> = HashSet::new();
     let mut closing = false;
@@ -207,105 +409,132 @@ async fn connection(
         tokio::select! {
             _ = shutdown.cancelled(), if !closing => closing = true,
             Some(ack) = acks.next(), if !acks.is_empty() => {
-                if let Some(packet) = ack? {
-                    send(&mut framed, packet).await?;
+                let out = ack.map_err(|why| close(Reason::UnspecifiedError, why))?;
+                if matches!(out, Out::PubAck(..) | Out::PubRec(..)) {
+                    in_flight -= 1;
                 }
+                send(framed, outgoing(version, out))
+                    .await
+                    .map_err(|why| close(Reason::UnspecifiedError, why))?;
             }
-            _ = read_deadline, if !closing => return Err("keep-alive expired".into()),
+            _ = read_deadline, if !closing => {
+                return Err(close(Reason::KeepAliveTimeout, "keep-alive expired"))
+            }
             packet = framed.next(), if !closing => {
                 let packet = match packet {
                     None => return Ok(()),
-                    Some(Err(e)) => return Err(format!("malformed packet: {e}")),
-                    Some(Ok((MqttPacket::V3(p), _))) => p,
-                    Some(Ok(_)) => return Err("unexpected packet".into()),
+                    Some(Err(rmqtt_codec::error::DecodeError::MaxSizeExceeded)) => {
+                        return Err(close(Reason::PacketTooLarge, "packet larger than mqtt.message.max.bytes"))
+                    }
+                    Some(Err(e)) => return Err(close(Reason::MalformedPacket, format!("malformed packet: {e}"))),
+                    Some(Ok((p, _))) => p,
                 };
-                match packet {
-                    Packet::Publish(publish) => {
+                match incoming(packet) {
+                    In::Publish(publish) => {
+                        if publish.retain && version == Version::V5 {
+                            return Err(close(Reason::RetainNotSupported, "RETAIN is not available"));
+                        }
+                        if publish.properties.as_ref().is_some_and(|p| p.topic_alias.is_some()) {
+                            return Err(close(Reason::TopicAliasInvalid, "topic aliases are not available"));
+                        }
                         let topic = publish.topic.to_string();
                         if topic.is_empty() || topic.contains(['+', '#']) {
-                            return Err(format!("invalid PUBLISH topic {topic:?}"));
+                            return Err(close(Reason::TopicNameInvalid, format!("invalid PUBLISH topic {topic:?}")));
                         }
-                        let Some(kafka_topic) = ingest.kafka_topic(&topic).map(str::to_string) else {
-                            ingest.unmatched.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic: closing the connection");
-                            return Err(format!("no Kafka topic for {topic:?}"));
+                        let qos = publish.qos;
+                        let packet_id = publish.packet_id;
+                        if qos != QoS::AtMostOnce {
+                            in_flight += 1;
+                            if version == Version::V5 && in_flight > receive_max {
+                                return Err(close(Reason::ReceiveMaximumExceeded, "more QoS 1/2 publishes in flight than Receive Maximum"));
+                            }
+                        }
+                        let kafka_topic = match ingest.kafka_topic(&topic) {
+                            Some(t) => t.to_string(),
+                            None => {
+                                ingest.unmatched.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
+                                match (version, qos, packet_id) {
+                                    (Version::V311, ..) => {
+                                        return Err(close(Reason::TopicNameInvalid, format!("no Kafka topic for {topic:?}")))
+                                    }
+                                    (_, QoS::AtLeastOnce, Some(id)) => acks.push_back(ready(Out::PubAck(id, TOPIC_NAME_INVALID))),
+                                    (_, QoS::ExactlyOnce, Some(id)) => acks.push_back(ready(Out::PubRec(id, TOPIC_NAME_INVALID))),
+                                    _ => {}
+                                }
+                                continue;
+                            }
                         };
                         let payload = publish.payload.clone();
-                        let ingest2 = ingest.clone();
-                        match (publish.qos, publish.packet_id) {
+                        let ingest = ingest.clone();
+                        // A failed produce: MQTT 5 answers with an error reason; 3.1.1 has none,
+                        // so the connection closes unacknowledged.
+                        let failed = move |e: String, answer: Out| match version {
+                            Version::V5 => {
+                                tracing::warn!(error = %e, "publish not produced; answered 0x80");
+                                Ok(answer)
+                            }
+                            Version::V311 => Err(format!("Kafka did not take a publish: {e}")),
+                        };
+                        match (qos, packet_id) {
                             (QoS::AtMostOnce, _) => {
                                 tokio::spawn(async move {
-                                    if let Err(e) = ingest2.produce(&kafka_topic, &topic, &payload).await {
+                                    if let Err(e) = ingest.produce(&kafka_topic, &topic, &payload).await {
                                         tracing::warn!(%kafka_topic, error = %e, "QoS 0 publish not produced");
                                     }
                                 });
                             }
-                            (QoS::AtLeastOnce, Some(packet_id)) => acks.push_back(
+                            (QoS::AtLeastOnce, Some(id)) => acks.push_back(
                                 async move {
-                                    ingest2
-                                        .produce(&kafka_topic, &topic, &payload)
-                                        .await
-                                        .map(|()| Some(Packet::PublishAck { packet_id }))
-                                        .map_err(|e| format!("Kafka did not take a QoS 1 publish: {e}"))
+                                    match ingest.produce(&kafka_topic, &topic, &payload).await {
+                                        Ok(()) => Ok(Out::PubAck(id, SUCCESS)),
+                                        Err(e) => failed(e, Out::PubAck(id, UNSPECIFIED_ERROR)),
+                                    }
                                 }
                                 .boxed(),
                             ),
-                            (QoS::ExactlyOnce, Some(packet_id)) => {
-                                if received.insert(packet_id) {
+                            (QoS::ExactlyOnce, Some(id)) => {
+                                if received.insert(id) {
                                     acks.push_back(
                                         async move {
-                                            ingest2
-                                                .produce(&kafka_topic, &topic, &payload)
-                                                .await
-                                                .map(|()| Some(Packet::PublishReceived { packet_id }))
-                                                .map_err(|e| format!("Kafka did not take a QoS 2 publish: {e}"))
+                                            match ingest.produce(&kafka_topic, &topic, &payload).await {
+                                                Ok(()) => Ok(Out::PubRec(id, SUCCESS)),
+                                                Err(e) => failed(e, Out::PubRec(id, UNSPECIFIED_ERROR)),
+                                            }
                                         }
                                         .boxed(),
                                     );
                                 } else {
                                     // A repeat before PUBREL: acknowledged, not produced again.
-                                    acks.push_back(ready(Packet::PublishReceived { packet_id }));
+                                    acks.push_back(ready(Out::PubRec(id, SUCCESS)));
                                 }
                             }
-                            _ => return Err("PUBLISH without a packet id".into()),
+                            _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
                         }
                     }
-                    Packet::PublishRelease { packet_id } => {
-                        received.remove(&packet_id);
-                        acks.push_back(ready(Packet::PublishComplete { packet_id }));
+                    In::PubRel(id) => {
+                        received.remove(&id);
+                        acks.push_back(ready(Out::PubComp(id)));
                     }
-                    Packet::PingRequest => acks.push_back(ready(Packet::PingResponse)),
-                    Packet::Subscribe { packet_id, topic_filters } => {
-                        // Publish-only: every filter is refused.
-                        let status = vec![SubscribeReturnCode::Failure; topic_filters.len()];
-                        acks.push_back(ready(Packet::SubscribeAck { packet_id, status }));
-                    }
-                    Packet::Unsubscribe { packet_id, .. } => {
-                        acks.push_back(ready(Packet::UnsubscribeAck { packet_id }))
-                    }
-                    Packet::Disconnect => closing = true,
-                    Packet::Connect(_) => return Err("a second CONNECT".into()),
-                    other => return Err(format!("unexpected packet {other:?}")),
+                    In::Ping => acks.push_back(ready(Out::PingResp)),
+                    // Publish-only: every filter is refused.
+                    In::Subscribe(id, n) => acks.push_back(ready(Out::SubAck(id, n))),
+                    In::Unsubscribe(id, n) => acks.push_back(ready(Out::UnsubAck(id, n))),
+                    In::Disconnect => closing = true,
+                    In::Other(what) => return Err(close(Reason::ProtocolError, what)),
                 }
             }
         }
     }
 }
 
-fn ready(packet: Packet) -> BoxFuture<'static, Ack> {
-    std::future::ready(Ok(Some(packet))).boxed()
+fn ready(out: Out) -> BoxFuture<'static, Ack> {
+    std::future::ready(Ok(out)).boxed()
 }
 
-fn connack(return_code: ConnectAckReason) -> Packet {
-    Packet::ConnectAck(ConnectAck {
-        return_code,
-        session_present: false,
-    })
-}
-
-async fn send(framed: &mut Framed<TcpStream, MqttCodec>, packet: Packet) -> Result<(), String> {
+async fn send(framed: &mut Framed<TcpStream, MqttCodec>, packet: MqttPacket) -> Result<(), String> {
     framed
-        .send(MqttPacket::V3(packet))
+        .send(packet)
         .await
         .map_err(|e| format!("writing: {e}"))
 }

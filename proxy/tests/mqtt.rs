@@ -1,6 +1,7 @@
 //! MQTT ingestion against the real broker, with Debian's `mosquitto_pub` as the client: the
 //! seed's `KAFKA_MQTT_TOPIC_REGEX_LIST` mapping, QoS 0, 1 and 2 each producing exactly one record
-//! (key = MQTT topic, value = payload), unmatched topics refused, MQTT 5 refused with CONNACK 1.
+//! over 3.1.1 and 5 (key = MQTT topic, value = payload), unmatched topics refused (3.1.1: the
+//! connection closed; 5: reason 0x90) or sent to the default topic.
 
 mod common;
 
@@ -9,16 +10,39 @@ use std::time::Duration;
 use common::*;
 use tokio::process::Command;
 
+/// The tests here run one at a time: each reserves MQTT ports with `free_port` before its proxy
+/// binds them (asynchronously, after it has connected to Kafka), and a parallel test's port-0
+/// binds could take them in between.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The seed's mapping, as written there.
 const SEED_RULES: &str = "temperature:.*temperature, brightness:.*brightness";
 
 async fn start(mqtt_port: u16) -> Proxy {
+    start_with(mqtt_port, &[]).await
+}
+
+/// A proxy with the seed's rules and an MQTT listener on `mqtt_port`, once that accepts.
+async fn start_with(mqtt_port: u16, extra: &[(&str, &str)]) -> Proxy {
     let listener = format!("tcp://127.0.0.1:{mqtt_port}");
-    Proxy::start_with(&[
+    let mut props = vec![
         ("mqtt.listeners", listener.as_str()),
         ("mqtt.topic.regex.list", SEED_RULES),
-    ])
-    .await
+    ];
+    props.extend_from_slice(extra);
+    let proxy = Proxy::start_with(&props).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", mqtt_port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "MQTT listener never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy
 }
 
 /// Runs `mosquitto_pub` (bounded to 20 s); its exit status and stderr.
@@ -42,6 +66,7 @@ async fn mosquitto_pub(port: u16, args: &[&str]) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_mapping_at_every_qos() {
+    let _serial = SERIAL.lock().await;
     let port = free_port();
     let proxy = start(port).await;
     // The seed's rules write to `temperature` and `brightness`; this broker is shared by the
@@ -101,18 +126,74 @@ async fn seed_mapping_at_every_qos() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unmatched_topics_and_mqtt5_are_refused() {
+async fn unmatched_topics_are_refused_or_defaulted() {
+    let _serial = SERIAL.lock().await;
     let port = free_port();
     let proxy = start(port).await;
-    // No rule and no default topic: the connection is closed, so QoS 1 is never acknowledged.
-    let (ok, _) = mosquitto_pub(port, &["-q", "1", "-t", &unique("nowhere"), "-m", "x"]).await;
-    assert!(!ok, "an unmatched QoS 1 publish must not be acknowledged");
-    // MQTT 5 is not served yet: CONNACK return code 1 (unacceptable protocol version).
-    let (ok, err) = mosquitto_pub(
+    // No rule and no default topic. 3.1.1: the connection is closed, so QoS 1 is never
+    // acknowledged; MQTT 5: PUBACK with reason 0x90 (Topic Name invalid).
+    let (ok, _) = mosquitto_pub(
         port,
-        &["-V", "mqttv5", "-q", "1", "-t", "a/temperature", "-m", "x"],
+        &[
+            "-V",
+            "mqttv311",
+            "-q",
+            "1",
+            "-t",
+            &unique("nowhere"),
+            "-m",
+            "x",
+        ],
     )
     .await;
-    assert!(!ok, "MQTT 5 must be refused: {err}");
+    assert!(
+        !ok,
+        "an unmatched 3.1.1 QoS 1 publish must not be acknowledged"
+    );
+    // (mosquitto_pub reports the reason and still exits 0.)
+    let (_, err) = mosquitto_pub(
+        port,
+        &[
+            "-V",
+            "mqttv5",
+            "-q",
+            "1",
+            "-t",
+            &unique("nowhere"),
+            "-m",
+            "x",
+        ],
+    )
+    .await;
+    assert!(
+        err.contains("Publish 1 failed: Topic Name invalid"),
+        "MQTT 5 answers 0x90: {err}"
+    );
+    proxy.stop().await;
+
+    // With a default topic, unmatched publishes go there.
+    let default = unique("mqtt-default");
+    create_topic(&default, 1).await;
+    let port = free_port();
+    let proxy = start_with(port, &[("mqtt.default.topic", default.as_str())]).await;
+    let (ok, err) = mosquitto_pub(
+        port,
+        &[
+            "-V",
+            "mqttv5",
+            "-q",
+            "2",
+            "-t",
+            "plant/7/pressure",
+            "-m",
+            "3bar",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let got = read_all(&default, 1, 1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].key.as_deref(), Some(&b"plant/7/pressure"[..]));
+    assert_eq!(got[0].value.as_deref(), Some(&b"3bar"[..]));
     proxy.stop().await;
 }
