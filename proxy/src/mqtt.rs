@@ -99,18 +99,27 @@ impl Ingest {
             .or(config.mqtt_default_topic.as_deref())
     }
 
-    /// Produces one publish; resolves once Kafka has acknowledged it (or failed it).
+    /// Produces one publish (key = the MQTT topic, value = the payload, headers `mqtt.topic` and
+    /// `mqtt.qos`); resolves once Kafka has acknowledged it (or failed it).
     async fn produce(
         &self,
         kafka_topic: &str,
         mqtt_topic: &str,
+        qos: QoS,
         payload: &[u8],
     ) -> Result<(), String> {
-        let records = EncodedRecords::from_owned(vec![(
+        let mut records = EncodedRecords::from_owned(vec![(
             Some(mqtt_topic.as_bytes().to_vec()),
             Some(payload.to_vec()),
             None,
         )]);
+        records.set_headers(
+            0,
+            vec![
+                ("mqtt.topic".to_string(), mqtt_topic.as_bytes().to_vec()),
+                ("mqtt.qos".to_string(), vec![b'0' + u8::from(qos)]),
+            ],
+        );
         let outcomes = self
             .app
             .kafka
@@ -479,14 +488,14 @@ async fn session(
                         match (qos, packet_id) {
                             (QoS::AtMostOnce, _) => {
                                 tokio::spawn(async move {
-                                    if let Err(e) = ingest.produce(&kafka_topic, &topic, &payload).await {
+                                    if let Err(e) = ingest.produce(&kafka_topic, &topic, qos, &payload).await {
                                         tracing::warn!(%kafka_topic, error = %e, "QoS 0 publish not produced");
                                     }
                                 });
                             }
                             (QoS::AtLeastOnce, Some(id)) => acks.push_back(
                                 async move {
-                                    match ingest.produce(&kafka_topic, &topic, &payload).await {
+                                    match ingest.produce(&kafka_topic, &topic, qos, &payload).await {
                                         Ok(()) => Ok(Out::PubAck(id, SUCCESS)),
                                         Err(e) => failed(e, Out::PubAck(id, UNSPECIFIED_ERROR)),
                                     }
@@ -497,7 +506,7 @@ async fn session(
                                 if received.insert(id) {
                                     acks.push_back(
                                         async move {
-                                            match ingest.produce(&kafka_topic, &topic, &payload).await {
+                                            match ingest.produce(&kafka_topic, &topic, qos, &payload).await {
                                                 Ok(()) => Ok(Out::PubRec(id, SUCCESS)),
                                                 Err(e) => failed(e, Out::PubRec(id, UNSPECIFIED_ERROR)),
                                             }

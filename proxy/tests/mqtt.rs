@@ -195,5 +195,13 @@ async fn unmatched_topics_are_refused_or_defaulted() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].key.as_deref(), Some(&b"plant/7/pressure"[..]));
     assert_eq!(got[0].value.as_deref(), Some(&b"3bar"[..]));
+    // The MQTT topic and QoS travel as headers.
+    assert_eq!(
+        got[0].headers,
+        vec![
+            ("mqtt.topic".to_string(), b"plant/7/pressure".to_vec()),
+            ("mqtt.qos".to_string(), b"2".to_vec()),
+        ]
+    );
     proxy.stop().await;
 }

@@ -28,6 +28,7 @@ pub fn encode_records(records: &[RawRecord<'_>]) -> Result<EncodedRecords, Forma
             key: r.key.map(|k| decode_into(&mut arena, k)).transpose()?,
             value: r.value.map(|v| decode_into(&mut arena, v)).transpose()?,
             partition: r.partition,
+            headers: Vec::new(),
         });
     }
     Ok(EncodedRecords {

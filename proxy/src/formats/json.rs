@@ -20,6 +20,7 @@ pub fn encode_records(body: &Bytes, records: &[RawRecord<'_>]) -> EncodedRecords
             key: r.key.map(range),
             value: r.value.map(range),
             partition: r.partition,
+            headers: Vec::new(),
         })
         .collect();
     EncodedRecords {

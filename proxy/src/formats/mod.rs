@@ -113,7 +113,12 @@ struct EncodedRecord {
     key: Option<Range<usize>>,
     value: Option<Range<usize>>,
     partition: Option<i32>,
+    /// Record headers (MQTT ingestion sets them; REST records have none, with no allocation).
+    headers: Vec<Header>,
 }
+
+/// A Kafka record header: name and value.
+pub type Header = (String, Vec<u8>);
 
 /// A record ready for the producer.
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +126,7 @@ pub struct KafkaRecord<'a> {
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
     pub partition: Option<i32>,
+    pub headers: &'a [Header],
 }
 
 impl EncodedRecords {
@@ -139,6 +145,7 @@ impl EncodedRecords {
             key: r.key.clone().map(|range| &self.data[range]),
             value: r.value.clone().map(|range| &self.data[range]),
             partition: r.partition,
+            headers: &r.headers,
         }
     }
 
@@ -154,6 +161,7 @@ impl EncodedRecords {
             key: r.key.clone().map(|range| &data[range]),
             value: r.value.clone().map(|range| &data[range]),
             partition: r.partition,
+            headers: &r.headers,
         })
     }
 }
@@ -179,12 +187,20 @@ impl EncodedRecords {
                 key: put(k),
                 value: put(v),
                 partition,
+                headers: Vec::new(),
             })
             .collect();
         EncodedRecords {
             data: arena.into(),
             records: encoded,
         }
+    }
+}
+
+impl EncodedRecords {
+    /// Sets the headers of record `i`.
+    pub fn set_headers(&mut self, i: usize, headers: Vec<Header>) {
+        self.records[i].headers = headers;
     }
 }
 

@@ -210,6 +210,18 @@ impl Producer {
                 record.key = r.key;
                 record.payload = r.value;
                 record.timestamp = Some(timestamp);
+                if !r.headers.is_empty() {
+                    let headers = r.headers.iter().fold(
+                        rdkafka::message::OwnedHeaders::new_with_capacity(r.headers.len()),
+                        |h, (name, value)| {
+                            h.insert(rdkafka::message::Header {
+                                key: name,
+                                value: Some(value),
+                            })
+                        },
+                    );
+                    record = record.headers(headers);
+                }
                 match self.inner.send(record) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), record)) => {

@@ -164,13 +164,19 @@ fn bytes_field_size(data: Option<&[u8]>) -> usize {
 }
 
 /// The body of one record after its length prefix: attributes, timestamp delta, offset delta,
-/// key, value, no headers.
+/// key, value, headers.
 fn record_body_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>) -> usize {
     1 + varint_len(zigzag64(timestamp_delta))
         + varint_size(offset_delta)
         + bytes_field_size(r.key)
         + bytes_field_size(r.value)
-        + 1
+        + varint_size(r.headers.len() as i32)
+        + r.headers
+            .iter()
+            .map(|(name, value)| {
+                varint_size(name.len() as i32) + name.len() + bytes_field_size(Some(value))
+            })
+            .sum::<usize>()
 }
 
 /// Bytes one record adds to a batch.
@@ -231,7 +237,12 @@ pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>]) {
         put_varint(out, delta);
         put_bytes_field(out, r.key);
         put_bytes_field(out, r.value);
-        put_varint(out, 0); // headers
+        put_varint(out, r.headers.len() as i32);
+        for (name, value) in r.headers {
+            put_varint(out, name.len() as i32);
+            out.put_slice(name.as_bytes());
+            put_bytes_field(out, Some(value));
+        }
     }
     let length = (out.len() - start - 12) as i32;
     out[start + 8..start + 12].copy_from_slice(&length.to_be_bytes());
@@ -346,6 +357,7 @@ mod tests {
             key,
             value,
             partition: None,
+            headers: &[],
         }
     }
 
