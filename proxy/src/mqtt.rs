@@ -108,11 +108,8 @@ impl Ingest {
         qos: QoS,
         payload: &[u8],
     ) -> Result<(), String> {
-        let mut records = EncodedRecords::from_owned(vec![(
-            Some(mqtt_topic.as_bytes().to_vec()),
-            Some(payload.to_vec()),
-            None,
-        )]);
+        let mut records =
+            EncodedRecords::from_owned(vec![(Some(mqtt_topic.as_bytes()), Some(payload), None)]);
         records.set_headers(
             0,
             vec![

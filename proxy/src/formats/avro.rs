@@ -125,9 +125,9 @@ fn write<'s>(
             let s = json
                 .as_str()
                 .ok_or_else(|| type_err(at, "a bytes string", json))?;
-            let mut bytes = Vec::with_capacity(s.len());
-            put_latin1(&mut bytes, at, s)?;
-            put_bytes(out, &bytes);
+            // One byte per character (any other is refused), so the length is known up front.
+            put_long(out, s.chars().count() as i64);
+            put_latin1(out, at, s)?;
         }
         Schema::Decimal(d) => {
             let s = json

@@ -167,17 +167,15 @@ impl EncodedRecords {
 }
 
 impl EncodedRecords {
-    /// Builds the records from owned keys and values (schema formats), in one arena.
-    pub fn from_owned(records: Vec<OwnedRecord>) -> Self {
-        let size = records
-            .iter()
-            .map(|(k, v, _)| k.as_ref().map_or(0, Vec::len) + v.as_ref().map_or(0, Vec::len))
-            .sum();
+    /// Builds the records from keys and values (schema formats, MQTT), copied into one arena.
+    pub fn from_owned<B: AsRef<[u8]>>(records: Vec<(Option<B>, Option<B>, Option<i32>)>) -> Self {
+        let len = |d: &Option<B>| d.as_ref().map_or(0, |d| d.as_ref().len());
+        let size = records.iter().map(|(k, v, _)| len(k) + len(v)).sum();
         let mut arena = Vec::with_capacity(size);
-        let mut put = |data: Option<Vec<u8>>| {
+        let mut put = |data: Option<B>| {
             data.map(|d| {
                 let start = arena.len();
-                arena.extend_from_slice(&d);
+                arena.extend_from_slice(d.as_ref());
                 start..arena.len()
             })
         };
@@ -203,9 +201,6 @@ impl EncodedRecords {
         self.records[i].headers = headers;
     }
 }
-
-/// An owned key, value and partition.
-pub type OwnedRecord = (Option<Vec<u8>>, Option<Vec<u8>>, Option<i32>);
 
 /// A resolved key or value schema of a produce request: its id and parsed form.
 #[derive(Clone)]

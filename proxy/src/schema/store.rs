@@ -188,25 +188,29 @@ impl Store {
     }
 
     fn apply_schema(&mut self, v: SchemaValue) {
-        let parsed = self
-            .dependencies(&v.references)
-            .and_then(|deps| kinds::parse_with(v.schema_type, &v.schema, &deps));
+        // Parsed only when needed: a record for a known id with the same text (the same schema
+        // under another subject, a soft delete) is the common case on replay.
+        let parse = |store: &Store| {
+            store
+                .dependencies(&v.references)
+                .and_then(|deps| kinds::parse_with(v.schema_type, &v.schema, &deps))
+        };
         match self.schemas.get(&v.id) {
             Some(stored) => {
                 // An id belongs to one schema forever.
                 let same = stored.schema_type == v.schema_type
                     && ((stored.schema == v.schema && stored.references == v.references)
-                        || parsed
-                            .as_ref()
+                        || parse(self)
                             .ok()
-                            .map(|p| kinds::canonical(p, &v.references))
-                            == Some(stored.canonical.clone()));
+                            .map(|p| kinds::canonical(&p, &v.references))
+                            .as_ref()
+                            == Some(&stored.canonical));
                 if !same {
                     tracing::warn!(id = v.id, subject = %v.subject, "ignoring a SCHEMA record reusing another schema's id");
                     return;
                 }
             }
-            None => match parsed {
+            None => match parse(self) {
                 Ok(parsed) => {
                     let canonical = kinds::canonical(&parsed, &v.references);
                     self.schemas.insert(
