@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::properties;
 
@@ -86,9 +86,27 @@ pub struct Config {
     pub schema_registry_listeners: Vec<SocketAddr>,
     /// `schema.registry.topic`: the built-in registry's Kafka topic. Default `_schemas`.
     pub schema_registry_topic: String,
-    /// `mqtt.listeners` (flag `--mqtt-listeners`): MQTT listeners, `tcp://HOST:PORT[,...]`. Empty
-    /// (default): no MQTT.
-    pub mqtt_listeners: Vec<SocketAddr>,
+    /// `mqtt.listeners` (flag `--mqtt-listeners`): MQTT listeners, `tcp://HOST:PORT` (plain) or
+    /// `ssl://HOST:PORT` (TLS), comma-separated. A bare `HOST:PORT` takes its kind from
+    /// `mqtt.listeners.security.protocol`. Empty (default): no MQTT.
+    pub mqtt_listeners: Vec<MqttListener>,
+    /// `mqtt.listeners.ssl.certificate.location` / `mqtt.listeners.ssl.key.location`: PEM
+    /// certificate chain and private key of the TLS listeners.
+    pub mqtt_tls_certificate: Option<PathBuf>,
+    pub mqtt_tls_key: Option<PathBuf>,
+    /// `mqtt.credentials.file`: when set, CONNECT must carry a username and password listed in
+    /// this file (`user: password` lines, Jetty's PropertyFileLoginModule format as Confluent's
+    /// `credentials.txt`). Required by the SASL_* security protocols. Default none: no
+    /// authentication.
+    pub mqtt_credentials_file: Option<PathBuf>,
+    /// `mqtt.max.connections`: open MQTT connections allowed; more are refused in CONNACK
+    /// (3.1.1: 3, server unavailable; 5: 0x89, server busy). Default 10000.
+    pub mqtt_max_connections: usize,
+    /// `mqtt.batch.max.records`: the most publishes written to Kafka as one record batch.
+    /// Publishes wait for no timer: while `mqtt.batch.max.in.flight` batches of a topic are being
+    /// written, new publishes gather into the next. Defaults 1000 and 4.
+    pub mqtt_batch_max_records: usize,
+    pub mqtt_batch_max_in_flight: usize,
     /// `mqtt.topic.regex.list` (flag `--mqtt-topic-regex-list`, env
     /// `KAFKA_MQTT_TOPIC_REGEX_LIST`): `kafka_topic:regex, ...`, Confluent's MQTT Proxy syntax; a
     /// regex matches the whole MQTT topic and the first match wins.
@@ -197,6 +215,12 @@ impl Default for Config {
             schema_registry_timeout_ms: 10_000,
             schema_registry_listeners: Vec::new(),
             mqtt_listeners: Vec::new(),
+            mqtt_tls_certificate: None,
+            mqtt_tls_key: None,
+            mqtt_credentials_file: None,
+            mqtt_max_connections: 10_000,
+            mqtt_batch_max_records: 1000,
+            mqtt_batch_max_in_flight: 4,
             mqtt_topic_rules: Vec::new(),
             mqtt_default_topic: None,
             mqtt_message_max_bytes: 8092,
@@ -245,6 +269,8 @@ impl Config {
             let k = key.as_str();
             match k {
                 "bootstrap.servers" => c.bootstrap_servers = value.trim().to_string(),
+                // Empty: no REST API (an MQTT-only proxy).
+                "listeners" if value.trim().is_empty() => c.listeners = Vec::new(),
                 "listeners" => c.listeners = parse_listeners(k, value)?,
                 "port" => port = Some(parse_num::<u16>(k, value)?),
                 "advertised.listeners" => c.advertised_url = parse_advertised(k, value)?,
@@ -301,12 +327,21 @@ impl Config {
                     }
                 }
                 "schema.registry.topic" => c.schema_registry_topic = value.trim().to_string(),
-                "mqtt.listeners" => {
-                    c.mqtt_listeners = if value.trim().is_empty() {
-                        Vec::new()
-                    } else {
-                        parse_listeners_with(k, value, "tcp://")?
-                    }
+                // Resolved after the loop, with mqtt.listeners.security.protocol.
+                "mqtt.listeners" | "mqtt.listeners.security.protocol" => {}
+                "mqtt.listeners.ssl.certificate.location" => {
+                    c.mqtt_tls_certificate = non_empty(value).map(PathBuf::from)
+                }
+                "mqtt.listeners.ssl.key.location" => {
+                    c.mqtt_tls_key = non_empty(value).map(PathBuf::from)
+                }
+                "mqtt.credentials.file" => {
+                    c.mqtt_credentials_file = non_empty(value).map(PathBuf::from)
+                }
+                "mqtt.max.connections" => c.mqtt_max_connections = parse_positive(k, value)?,
+                "mqtt.batch.max.records" => c.mqtt_batch_max_records = parse_positive(k, value)?,
+                "mqtt.batch.max.in.flight" => {
+                    c.mqtt_batch_max_in_flight = parse_positive(k, value)?
                 }
                 "mqtt.topic.regex.list" | "topic.regex.list" => {
                     c.mqtt_topic_rules = crate::mqtt::TopicRule::parse_list(value)
@@ -367,7 +402,19 @@ impl Config {
         if c.bootstrap_servers.is_empty() {
             return Err(ConfigError::Missing("bootstrap.servers"));
         }
-        if !props.contains_key("schema.registry.listeners") && c.schema_registry_url.is_empty() {
+        resolve_mqtt_listeners(&mut c, props)?;
+        if c.listeners.is_empty() && c.mqtt_listeners.is_empty() {
+            return Err(invalid(
+                "listeners",
+                "",
+                "nothing to serve: give REST listeners or mqtt.listeners",
+            ));
+        }
+        // The built-in registry is on by default, except in an MQTT-only proxy (no REST API).
+        if !props.contains_key("schema.registry.listeners")
+            && c.schema_registry_url.is_empty()
+            && !c.listeners.is_empty()
+        {
             c.schema_registry_listeners = vec![SocketAddr::from(([0, 0, 0, 0], 8081))];
         }
         if !c.schema_registry_url.is_empty() && !c.schema_registry_listeners.is_empty() {
@@ -471,21 +518,11 @@ pub fn check_fetch_min_bytes(n: i64) -> Result<i64, &'static str> {
 }
 
 fn parse_listeners(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
-    parse_listeners_with(key, value, "http://")
-}
-
-fn parse_listeners_with(
-    key: &str,
-    value: &str,
-    scheme: &str,
-) -> Result<Vec<SocketAddr>, ConfigError> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        // MQTT listeners may omit tcp://, as Confluent's KAFKA_MQTT_LISTENERS=0.0.0.0:1883 does.
-        let bare = (scheme == "tcp://" && !item.contains("://")).then_some(item);
-        let hostport = bare
-            .or_else(|| item.strip_prefix(scheme))
-            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with {scheme}")))?
+        let hostport = item
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with http://")))?
             .trim_end_matches('/');
         let addr = hostport
             .to_socket_addrs()
@@ -498,6 +535,80 @@ fn parse_listeners_with(
         return Err(invalid(key, value, "no listener given"));
     }
     Ok(out)
+}
+
+/// An MQTT listener: its address and whether it speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MqttListener {
+    pub addr: SocketAddr,
+    pub tls: bool,
+}
+
+/// `mqtt.listeners` with `mqtt.listeners.security.protocol` (Confluent's MQTT Proxy values:
+/// PLAINTEXT, SSL, TLS, and SASL_PLAINTEXT, SASL_SSL, SASL_TLS, the last three meaning "check
+/// the CONNECT username and password"). `tcp://` and `ssl://` listeners say their kind
+/// themselves; a bare `HOST:PORT` (as `KAFKA_MQTT_LISTENERS=0.0.0.0:1883`) takes the protocol's.
+fn resolve_mqtt_listeners(
+    c: &mut Config,
+    props: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    let protocol_key = "mqtt.listeners.security.protocol";
+    let protocol = props.get(protocol_key).map_or("PLAINTEXT", |p| p.trim());
+    let (bare_tls, authenticated) = match protocol.to_ascii_uppercase().as_str() {
+        "PLAINTEXT" | "" => (false, false),
+        "SSL" | "TLS" => (true, false),
+        "SASL_PLAINTEXT" => (false, true),
+        "SASL_SSL" | "SASL_TLS" => (true, true),
+        _ => {
+            return Err(invalid(
+                protocol_key,
+                protocol,
+                "expected PLAINTEXT, SSL, TLS, SASL_PLAINTEXT, SASL_SSL or SASL_TLS",
+            ))
+        }
+    };
+    if authenticated && c.mqtt_credentials_file.is_none() {
+        return Err(invalid(
+            protocol_key,
+            protocol,
+            "SASL_* checks CONNECT credentials: set mqtt.credentials.file",
+        ));
+    }
+    let key = "mqtt.listeners";
+    let value = props.get(key).map_or("", String::as_str);
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (tls, hostport) = match item.split_once("://") {
+            None => (bare_tls, item),
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "tcp" | "mqtt" => (false, rest),
+                "ssl" | "tls" | "mqtts" => (true, rest),
+                _ => {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!("`{item}`: the scheme must be tcp:// or ssl://"),
+                    ))
+                }
+            },
+        };
+        let addr = hostport
+            .trim_end_matches('/')
+            .to_socket_addrs()
+            .map_err(|e| invalid(key, value, format!("`{item}`: {e}")))?
+            .next()
+            .ok_or_else(|| invalid(key, value, format!("`{item}` resolves to no address")))?;
+        out.push(MqttListener { addr, tls });
+    }
+    if out.iter().any(|l| l.tls) && (c.mqtt_tls_certificate.is_none() || c.mqtt_tls_key.is_none()) {
+        return Err(invalid(
+            key,
+            value,
+            "a TLS listener needs mqtt.listeners.ssl.certificate.location and mqtt.listeners.ssl.key.location (PEM files)",
+        ));
+    }
+    c.mqtt_listeners = out;
+    Ok(())
 }
 
 fn parse_advertised(key: &str, value: &str) -> Result<Option<String>, ConfigError> {
@@ -576,6 +687,59 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_security_settings() {
+        let base = [("bootstrap.servers", "k:1")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            Config::from_properties(&props(&all))
+        };
+        // Schemes decide; a bare HOST:PORT follows the security protocol.
+        let (c, _) = with(&[
+            (
+                "mqtt.listeners",
+                "tcp://127.0.0.1:1883, ssl://127.0.0.1:8883, 127.0.0.1:8884",
+            ),
+            ("mqtt.listeners.security.protocol", "SASL_SSL"),
+            ("mqtt.listeners.ssl.certificate.location", "/c.pem"),
+            ("mqtt.listeners.ssl.key.location", "/k.pem"),
+            ("mqtt.credentials.file", "/creds.txt"),
+            ("mqtt.max.connections", "3"),
+        ])
+        .unwrap();
+        let tls: Vec<bool> = c.mqtt_listeners.iter().map(|l| l.tls).collect();
+        assert_eq!(tls, [false, true, true]);
+        assert_eq!(c.mqtt_max_connections, 3);
+        assert_eq!(
+            c.mqtt_credentials_file.as_deref(),
+            Some(Path::new("/creds.txt"))
+        );
+        // TLS needs its PEM files; SASL_* needs credentials; unknown values are named.
+        let err = with(&[("mqtt.listeners", "ssl://127.0.0.1:8883")]).unwrap_err();
+        assert!(err.to_string().contains("certificate.location"), "{err}");
+        let err = with(&[
+            ("mqtt.listeners", "127.0.0.1:1883"),
+            ("mqtt.listeners.security.protocol", "SASL_PLAINTEXT"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("mqtt.credentials.file"), "{err}");
+        let err = with(&[
+            ("mqtt.listeners", "127.0.0.1:1883"),
+            ("mqtt.listeners.security.protocol", "KERBEROS"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("SASL_TLS"), "{err}");
+        let err = with(&[("mqtt.listeners", "ws://127.0.0.1:1883")]).unwrap_err();
+        assert!(err.to_string().contains("tcp:// or ssl://"), "{err}");
+        // MQTT only: no REST listeners, and then no built-in registry by default.
+        let (c, _) = with(&[("listeners", ""), ("mqtt.listeners", "127.0.0.1:1883")]).unwrap();
+        assert!(c.listeners.is_empty());
+        assert!(c.schema_registry_listeners.is_empty());
+        let err = with(&[("listeners", "")]).unwrap_err();
+        assert!(err.to_string().contains("nothing to serve"), "{err}");
+    }
+
+    #[test]
     fn seed_mqtt_environment_works_as_written() {
         // The seed's docker-compose environment for Confluent's MQTT Proxy.
         let env = [
@@ -592,7 +756,10 @@ mod tests {
         assert_eq!(c.bootstrap_servers, "kafka:9092");
         assert_eq!(
             c.mqtt_listeners,
-            vec![SocketAddr::from(([0, 0, 0, 0], 1883))]
+            vec![MqttListener {
+                addr: SocketAddr::from(([0, 0, 0, 0], 1883)),
+                tls: false
+            }]
         );
         let topics: Vec<&str> = c
             .mqtt_topic_rules

@@ -81,18 +81,21 @@ pub async fn serve_all(
     let mut servers = Vec::new();
     // MQTT listeners are bound before the REST ones answer, so a proxy that answers is whole.
     if !app.config.mqtt_listeners.is_empty() {
-        let ingest = Arc::new(mqtt::Ingest::new(app.clone()));
-        for addr in &app.config.mqtt_listeners {
-            let listener = tokio::net::TcpListener::bind(addr)
+        let server = mqtt::Server::new(&app).map_err(|e| anyhow::anyhow!("MQTT: {e}"))?;
+        let mut bound = Vec::new();
+        for l in &app.config.mqtt_listeners {
+            let listener = tokio::net::TcpListener::bind(l.addr)
                 .await
-                .map_err(|e| anyhow::anyhow!("MQTT listener {addr}: {e}"))?;
-            tracing::info!(addr = %listener.local_addr()?, "MQTT listener ready");
-            let serving = mqtt::serve(listener, ingest.clone(), token.clone());
-            servers.push(tokio::spawn(async move {
-                serving.await;
-                Ok(())
-            }));
+                .map_err(|e| anyhow::anyhow!("MQTT listener {}: {e}", l.addr))?;
+            let kind = if l.tls { "ssl" } else { "tcp" };
+            tracing::info!(addr = %listener.local_addr()?, kind, "MQTT listener ready");
+            bound.push((listener, l.tls));
         }
+        let serving = server.serve(bound, token.clone());
+        servers.push(tokio::spawn(async move {
+            serving.await;
+            Ok(())
+        }));
     }
 
     if let Some(registry) = &registry {

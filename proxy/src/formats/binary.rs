@@ -29,6 +29,7 @@ pub fn encode_records(records: &[RawRecord<'_>]) -> Result<EncodedRecords, Forma
             value: r.value.map(|v| decode_into(&mut arena, v)).transpose()?,
             partition: r.partition,
             headers: Vec::new(),
+            timestamp: None,
         });
     }
     Ok(EncodedRecords {

@@ -21,6 +21,7 @@ pub fn encode_records(body: &Bytes, records: &[RawRecord<'_>]) -> EncodedRecords
             value: r.value.map(range),
             partition: r.partition,
             headers: Vec::new(),
+            timestamp: None,
         })
         .collect();
     EncodedRecords {

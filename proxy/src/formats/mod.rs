@@ -115,6 +115,8 @@ struct EncodedRecord {
     partition: Option<i32>,
     /// Record headers (MQTT ingestion sets them; REST records have none, with no allocation).
     headers: Vec<Header>,
+    /// The record's own CreateTime in ms (MQTT: its arrival); `None` takes the request's.
+    timestamp: Option<i64>,
 }
 
 /// A Kafka record header: name and value.
@@ -127,6 +129,8 @@ pub struct KafkaRecord<'a> {
     pub value: Option<&'a [u8]>,
     pub partition: Option<i32>,
     pub headers: &'a [Header],
+    /// CreateTime in ms, when the record has its own (else the produce call stamps one).
+    pub timestamp: Option<i64>,
 }
 
 impl EncodedRecords {
@@ -146,6 +150,7 @@ impl EncodedRecords {
             value: r.value.clone().map(|range| &self.data[range]),
             partition: r.partition,
             headers: &r.headers,
+            timestamp: r.timestamp,
         }
     }
 
@@ -162,43 +167,85 @@ impl EncodedRecords {
             value: r.value.clone().map(|range| &data[range]),
             partition: r.partition,
             headers: &r.headers,
+            timestamp: r.timestamp,
         })
     }
 }
 
 impl EncodedRecords {
-    /// Builds the records from keys and values (schema formats, MQTT), copied into one arena.
+    /// Builds the records from keys and values (schema formats), copied into one arena.
     pub fn from_owned<B: AsRef<[u8]>>(records: Vec<(Option<B>, Option<B>, Option<i32>)>) -> Self {
         let len = |d: &Option<B>| d.as_ref().map_or(0, |d| d.as_ref().len());
         let size = records.iter().map(|(k, v, _)| len(k) + len(v)).sum();
-        let mut arena = Vec::with_capacity(size);
-        let mut put = |data: Option<B>| {
-            data.map(|d| {
-                let start = arena.len();
-                arena.extend_from_slice(d.as_ref());
-                start..arena.len()
-            })
-        };
-        let encoded = records
-            .into_iter()
-            .map(|(k, v, partition)| EncodedRecord {
-                key: put(k),
-                value: put(v),
-                partition,
-                headers: Vec::new(),
-            })
-            .collect();
-        EncodedRecords {
-            data: arena.into(),
-            records: encoded,
+        let mut builder = RecordsBuilder::with_capacity(records.len(), size);
+        for (k, v, partition) in &records {
+            builder.push(
+                k.as_ref().map(AsRef::as_ref),
+                v.as_ref().map(AsRef::as_ref),
+                *partition,
+                Vec::new(),
+                None,
+            );
         }
+        builder.finish()
     }
 }
 
-impl EncodedRecords {
-    /// Sets the headers of record `i`.
-    pub fn set_headers(&mut self, i: usize, headers: Vec<Header>) {
-        self.records[i].headers = headers;
+/// Appends records one by one into one arena (MQTT's batches of publishes).
+pub struct RecordsBuilder {
+    arena: Vec<u8>,
+    records: Vec<EncodedRecord>,
+}
+
+impl RecordsBuilder {
+    /// Room for `records` records of `bytes` key and value bytes in all.
+    pub fn with_capacity(records: usize, bytes: usize) -> Self {
+        RecordsBuilder {
+            arena: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(records),
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partition: Option<i32>,
+        headers: Vec<Header>,
+        timestamp: Option<i64>,
+    ) {
+        let arena = &mut self.arena;
+        let mut put = |data: Option<&[u8]>| {
+            data.map(|d| {
+                let start = arena.len();
+                arena.extend_from_slice(d);
+                start..arena.len()
+            })
+        };
+        let key = put(key);
+        let value = put(value);
+        self.records.push(EncodedRecord {
+            key,
+            value,
+            partition,
+            headers,
+            timestamp,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn finish(self) -> EncodedRecords {
+        EncodedRecords {
+            data: self.arena.into(),
+            records: self.records,
+        }
     }
 }
 

@@ -142,11 +142,10 @@ fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Ve
                     for &j in members {
                         starts[j] = records.len() as i64;
                         let job = &jobs[j];
-                        records.extend(
-                            job.indexes
-                                .iter()
-                                .map(|&i| (job.timestamp, job.records.get(i))),
-                        );
+                        records.extend(job.indexes.iter().map(|&i| {
+                            let r = job.records.get(i);
+                            (r.timestamp.unwrap_or(job.timestamp), r)
+                        }));
                     }
                     PartitionBatch {
                         partition: *partition,

@@ -209,7 +209,7 @@ impl Producer {
                     .partition(partition);
                 record.key = r.key;
                 record.payload = r.value;
-                record.timestamp = Some(timestamp);
+                record.timestamp = Some(r.timestamp.unwrap_or(timestamp));
                 if !r.headers.is_empty() {
                     let headers = r.headers.iter().fold(
                         rdkafka::message::OwnedHeaders::new_with_capacity(r.headers.len()),

@@ -358,6 +358,7 @@ mod tests {
             value,
             partition: None,
             headers: &[],
+            timestamp: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! MQTT ingestion: devices publish over MQTT 3.1.1 or 5 and each PUBLISH becomes a Kafka record
-//! (key = the MQTT topic, value = the payload bytes unchanged), on the topic the first matching
-//! `mqtt.topic.regex.list` rule names. The listener is publish-only, as Confluent's MQTT Proxy.
+//! (key = the MQTT topic, value = the payload bytes unchanged, headers `mqtt.topic` and
+//! `mqtt.qos`, CreateTime = arrival), on the topic the first matching `mqtt.topic.regex.list`
+//! rule names. The listener is publish-only, as Confluent's MQTT Proxy.
 //!
 //! QoS against Kafka's acks:
 //! - QoS 0: produced without waiting.
@@ -13,12 +14,20 @@
 //! - A publish no rule maps (and no default topic): MQTT 5 answers 0x90 (QoS 0: dropped), 3.1.1
 //!   closes the connection; either way it is logged and counted.
 //!
+//! Publishes of all connections are written to Kafka in batches ([`batcher`]).
+//!
+//! Listeners are plain (`tcp://`) or TLS (`ssl://`, [`tls`]); CONNECT may be checked against a
+//! credentials file ([`auth`]); `mqtt.max.connections` caps open connections.
+//!
 //! Packets are decoded by `rmqtt-codec` (strict: reserved flags, QoS 3, packet id 0, and the
 //! Remaining Length cap `mqtt.message.max.bytes` are refused by closing the connection).
 
+pub mod auth;
+pub mod batcher;
+pub mod tls;
+
 use std::collections::HashSet;
 use std::num::NonZeroU16;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,12 +39,15 @@ use rmqtt_codec::v3::{self, ConnectAck, ConnectAckReason, Packet, SubscribeRetur
 use rmqtt_codec::v5;
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::formats::EncodedRecords;
+use batcher::{Batchers, Publish, Stats};
 
 /// One `kafka_topic:regex` pair of `mqtt.topic.regex.list`.
 #[derive(Debug, Clone)]
@@ -70,73 +82,124 @@ impl TopicRule {
     }
 }
 
-/// The proxy's producer and MQTT settings, and counters an operator can read.
+/// Where an MQTT topic's publishes go: the Kafka topic and its writer's queue.
+struct Route {
+    kafka_topic: String,
+    queue: mpsc::Sender<Publish>,
+}
+
+/// What every MQTT connection shares: routes, credentials, the connection cap and counters.
 pub struct Ingest {
-    pub app: Arc<crate::rest::App>,
-    /// Publishes refused for want of a Kafka topic.
-    pub unmatched: AtomicU64,
-    /// Publishes Kafka acknowledged.
-    pub published: AtomicU64,
+    /// The rules in order, then the default topic's route.
+    rules: Vec<(regex::Regex, Route)>,
+    default: Option<Route>,
+    credentials: Option<auth::Credentials>,
+    slots: Arc<Semaphore>,
+    max_bytes: u32,
+    receive_max: NonZeroU16,
+    pub stats: Arc<Stats>,
+}
+
+/// The MQTT side of the proxy, ready to serve its listeners.
+pub struct Server {
+    ingest: Arc<Ingest>,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Server {
+    /// Loads the credentials file and the TLS certificate (errors stop start-up) and starts the
+    /// topic writers.
+    pub fn new(app: &Arc<crate::rest::App>) -> Result<Server, String> {
+        let config = &app.config;
+        let credentials = config
+            .mqtt_credentials_file
+            .as_deref()
+            .map(auth::Credentials::load)
+            .transpose()?;
+        let tls = match (&config.mqtt_tls_certificate, &config.mqtt_tls_key) {
+            (Some(cert), Some(key)) if config.mqtt_listeners.iter().any(|l| l.tls) => {
+                Some(tls::acceptor(cert, key)?)
+            }
+            _ => None,
+        };
+        let stats = Arc::new(Stats::default());
+        let topics = config
+            .mqtt_topic_rules
+            .iter()
+            .map(|r| r.kafka_topic.clone())
+            .chain(config.mqtt_default_topic.clone());
+        let (batchers, writers) = Batchers::start(topics, app, &stats);
+        let route = |topic: &str| Route {
+            kafka_topic: topic.to_string(),
+            queue: batchers.queues[topic].clone(),
+        };
+        let ingest = Ingest {
+            rules: config
+                .mqtt_topic_rules
+                .iter()
+                .map(|r| (r.regex.clone(), route(&r.kafka_topic)))
+                .collect(),
+            default: config.mqtt_default_topic.as_deref().map(route),
+            credentials,
+            slots: Arc::new(Semaphore::new(config.mqtt_max_connections)),
+            max_bytes: config.mqtt_message_max_bytes,
+            receive_max: config.mqtt_receive_maximum,
+            stats,
+        };
+        Ok(Server {
+            ingest: Arc::new(ingest),
+            writers,
+            tls,
+        })
+    }
+
+    /// Accepts connections on `listeners` (`true`: TLS) until `shutdown`; then lets every
+    /// connection finish its acknowledgements, writes what is queued, and logs the counters.
+    pub async fn serve(self, listeners: Vec<(TcpListener, bool)>, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        for (listener, tls) in listeners {
+            let tls = if tls { self.tls.clone() } else { None };
+            tracker.spawn(accept(
+                listener,
+                tls,
+                self.ingest.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+            ));
+        }
+        shutdown.cancelled().await;
+        tracker.close();
+        tracker.wait().await;
+        let stats = self.ingest.stats.clone();
+        // The last queue senders go with `ingest`: the writers finish what is queued and stop.
+        drop(self.ingest);
+        for writer in self.writers {
+            let _ = writer.await;
+        }
+        tracing::info!(stats = ?stats, "MQTT listeners stopped");
+    }
 }
 
 impl Ingest {
-    pub fn new(app: Arc<crate::rest::App>) -> Self {
-        Ingest {
-            app,
-            unmatched: AtomicU64::new(0),
-            published: AtomicU64::new(0),
-        }
-    }
-
-    /// The Kafka topic of an MQTT topic: the first rule matching it whole, else the default.
-    pub fn kafka_topic(&self, mqtt_topic: &str) -> Option<&str> {
-        let config = &self.app.config;
-        config
-            .mqtt_topic_rules
+    /// The route of an MQTT topic: the first rule matching it whole, else the default.
+    fn route(&self, mqtt_topic: &str) -> Option<&Route> {
+        self.rules
             .iter()
-            .find(|r| r.regex.is_match(mqtt_topic))
-            .map(|r| r.kafka_topic.as_str())
-            .or(config.mqtt_default_topic.as_deref())
-    }
-
-    /// Produces one publish (key = the MQTT topic, value = the payload, headers `mqtt.topic` and
-    /// `mqtt.qos`); resolves once Kafka has acknowledged it (or failed it).
-    async fn produce(
-        &self,
-        kafka_topic: &str,
-        mqtt_topic: &str,
-        qos: QoS,
-        payload: &[u8],
-    ) -> Result<(), String> {
-        let mut records =
-            EncodedRecords::from_owned(vec![(Some(mqtt_topic.as_bytes()), Some(payload), None)]);
-        records.set_headers(
-            0,
-            vec![
-                ("mqtt.topic".to_string(), mqtt_topic.as_bytes().to_vec()),
-                ("mqtt.qos".to_string(), vec![b'0' + u8::from(qos)]),
-            ],
-        );
-        let outcomes = self
-            .app
-            .kafka
-            .producer
-            .produce(kafka_topic, records)
-            .await
-            .map_err(|e| e.to_string())?;
-        match outcomes.into_iter().next() {
-            Some(Ok(_)) => {
-                self.published.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err("no delivery report".into()),
-        }
+            .find(|(regex, _)| regex.is_match(mqtt_topic))
+            .map(|(_, route)| route)
+            .or(self.default.as_ref())
     }
 }
 
-/// Accepts MQTT connections on `listener` until `shutdown`.
-pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: CancellationToken) {
+/// Accepts connections on one listener until `shutdown`.
+async fn accept(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    ingest: Arc<Ingest>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -145,10 +208,23 @@ pub async fn serve(listener: TcpListener, ingest: Arc<Ingest>, shutdown: Cancell
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
+                // Over the cap, the client still hears why (CONNACK), then the connection closes.
+                let slot = ingest.slots.clone().try_acquire_owned().ok();
                 let ingest = ingest.clone();
                 let shutdown = shutdown.clone();
-                tokio::spawn(async move {
-                    if let Err(why) = connection(stream, ingest, shutdown).await {
+                let tls = tls.clone();
+                tracker.spawn(async move {
+                    let outcome = match tls {
+                        None => connection(stream, slot, ingest, shutdown).await,
+                        Some(tls) => {
+                            match tokio::time::timeout(CONNECT_TIMEOUT, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => connection(stream, slot, ingest, shutdown).await,
+                                Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+                                Err(_) => Err("no TLS handshake within 10 s".into()),
+                            }
+                        }
+                    };
+                    if let Err(why) = outcome {
                         tracing::debug!(%peer, %why, "MQTT connection closed");
                     }
                 });
@@ -274,9 +350,6 @@ fn outgoing(version: Version, out: Out) -> MqttPacket {
     }
 }
 
-/// What an acknowledgement future yields: the answer, or why to close the connection.
-type Ack = Result<Out, String>;
-
 /// A connection must send CONNECT within this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -293,13 +366,90 @@ fn close(reason: v5::DisconnectReasonCode, why: impl Into<String>) -> Close {
     }
 }
 
-async fn connection(
-    stream: TcpStream,
+/// Why a CONNECT is refused.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// `mqtt.max.connections` reached.
+    Busy,
+    NoCredentials,
+    BadCredentials,
+    /// MQTT 5 enhanced authentication, which this listener does not offer.
+    AuthMethod,
+    /// 3.1.1: an empty client id without a clean session.
+    ClientId,
+}
+
+impl Refusal {
+    fn v3(self) -> ConnectAckReason {
+        match self {
+            Refusal::Busy => ConnectAckReason::ServiceUnavailable,
+            Refusal::NoCredentials | Refusal::AuthMethod => ConnectAckReason::NotAuthorized,
+            Refusal::BadCredentials => ConnectAckReason::BadUserNameOrPassword,
+            Refusal::ClientId => ConnectAckReason::IdentifierRejected,
+        }
+    }
+
+    fn v5(self) -> v5::ConnectAckReason {
+        match self {
+            Refusal::Busy => v5::ConnectAckReason::ServerBusy,
+            Refusal::NoCredentials => v5::ConnectAckReason::NotAuthorized,
+            Refusal::BadCredentials => v5::ConnectAckReason::BadUserNameOrPassword,
+            Refusal::AuthMethod => v5::ConnectAckReason::BadAuthenticationMethod,
+            Refusal::ClientId => v5::ConnectAckReason::ClientIdentifierNotValid,
+        }
+    }
+
+    fn why(self) -> &'static str {
+        match self {
+            Refusal::Busy => "mqtt.max.connections reached",
+            Refusal::NoCredentials => "CONNECT without username and password",
+            Refusal::BadCredentials => "unknown username or wrong password",
+            Refusal::AuthMethod => "MQTT 5 enhanced authentication is not offered",
+            Refusal::ClientId => "empty client id without a clean session",
+        }
+    }
+}
+
+/// The checks every CONNECT passes: a free connection slot, then the credentials.
+fn admit(
+    ingest: &Ingest,
+    slot: &Option<OwnedSemaphorePermit>,
+    username: Option<&str>,
+    password: Option<&[u8]>,
+) -> Result<(), Refusal> {
+    if slot.is_none() {
+        Stats::add(&ingest.stats.refused_busy, 1);
+        return Err(Refusal::Busy);
+    }
+    let Some(credentials) = &ingest.credentials else {
+        return Ok(());
+    };
+    match credentials.check(username, password) {
+        auth::Verdict::Accepted => Ok(()),
+        verdict => {
+            Stats::add(&ingest.stats.refused_credentials, 1);
+            tracing::warn!(
+                user = username.unwrap_or(""),
+                "MQTT CONNECT refused: {verdict:?} credentials"
+            );
+            Err(match verdict {
+                auth::Verdict::Missing => Refusal::NoCredentials,
+                _ => Refusal::BadCredentials,
+            })
+        }
+    }
+}
+
+async fn connection<S>(
+    stream: S,
+    slot: Option<OwnedSemaphorePermit>,
     ingest: Arc<Ingest>,
     shutdown: CancellationToken,
-) -> Result<(), String> {
-    let config = &ingest.app.config;
-    let max_bytes = config.mqtt_message_max_bytes;
+) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let max_bytes = ingest.max_bytes;
     let mut framed = Framed::new(stream, MqttCodec::Version(VersionCodec));
     let version = match tokio::time::timeout(CONNECT_TIMEOUT, framed.next()).await {
         Ok(Some(Ok((MqttPacket::Version(ProtocolVersion::MQTT3), _)))) => {
@@ -318,16 +468,26 @@ async fn connection(
         }
         _ => return Err("no CONNECT".into()),
     };
-    let keep_alive = match framed.next().await {
-        Some(Ok((MqttPacket::V3(Packet::Connect(c)), _))) => {
+    let connect = match tokio::time::timeout(CONNECT_TIMEOUT, framed.next()).await {
+        Ok(Some(Ok((packet, _)))) => packet,
+        Ok(Some(Err(e))) => return Err(format!("malformed CONNECT: {e}")),
+        _ => return Err("no CONNECT".into()),
+    };
+    let keep_alive = match connect {
+        MqttPacket::V3(Packet::Connect(c)) => {
             // An empty client id is allowed only with a clean session [MQTT-3.1.3-7, -8].
-            if c.client_id.is_empty() && !c.clean_session {
+            let admitted = if c.client_id.is_empty() && !c.clean_session {
+                Err(Refusal::ClientId)
+            } else {
+                admit(&ingest, &slot, c.username.as_deref(), c.password.as_deref())
+            };
+            if let Err(refusal) = admitted {
                 let refused = Packet::ConnectAck(ConnectAck {
-                    return_code: ConnectAckReason::IdentifierRejected,
+                    return_code: refusal.v3(),
                     session_present: false,
                 });
                 let _ = framed.send(MqttPacket::V3(refused)).await;
-                return Err("empty client id without a clean session".into());
+                return Err(refusal.why().into());
             }
             let accepted = Packet::ConnectAck(ConnectAck {
                 return_code: ConnectAckReason::ConnectionAccepted,
@@ -336,7 +496,23 @@ async fn connection(
             send(&mut framed, MqttPacket::V3(accepted)).await?;
             c.keep_alive
         }
-        Some(Ok((MqttPacket::V5(v5::Packet::Connect(c)), _))) => {
+        MqttPacket::V5(v5::Packet::Connect(c)) => {
+            let admitted = if c.auth_method.is_some() {
+                Err(Refusal::AuthMethod)
+            } else {
+                admit(&ingest, &slot, c.username.as_deref(), c.password.as_deref())
+            };
+            if let Err(refusal) = admitted {
+                let refused = v5::ConnectAck {
+                    reason_code: refusal.v5(),
+                    reason_string: Some(refusal.why().into()),
+                    ..v5::ConnectAck::default()
+                };
+                let _ = framed
+                    .send(MqttPacket::V5(v5::Packet::ConnectAck(Box::new(refused))))
+                    .await;
+                return Err(refusal.why().into());
+            }
             // CONNACK says what this listener does not do: no retain, no subscriptions of any
             // kind, no topic aliases; Receive Maximum bounds the QoS 1/2 publishes in flight.
             let assigned = c
@@ -344,7 +520,7 @@ async fn connection(
                 .is_empty()
                 .then(|| format!("kafka-proxy-{}", uuid::Uuid::new_v4()).into());
             let accepted = v5::ConnectAck {
-                receive_max: config.mqtt_receive_maximum,
+                receive_max: ingest.receive_max,
                 max_packet_size: Some(max_bytes),
                 assigned_client_id: assigned,
                 topic_alias_max: 0,
@@ -361,10 +537,12 @@ async fn connection(
             .await?;
             c.keep_alive
         }
-        Some(Err(e)) => return Err(format!("malformed CONNECT: {e}")),
-        _ => return Err("no CONNECT".into()),
+        _ => return Err("the first packet is not CONNECT".into()),
     };
-    match session(&mut framed, version, keep_alive, &ingest, shutdown).await {
+    Stats::add(&ingest.stats.connections, 1);
+    let outcome = session(&mut framed, version, keep_alive, &ingest, shutdown).await;
+    drop(slot);
+    match outcome {
         Ok(()) => Ok(()),
         Err(c) => {
             if version == Version::V5 {
@@ -385,26 +563,38 @@ async fn connection(
 }
 
 /// The packets after CONNECT, until DISCONNECT, the client leaving, or an error.
-async fn session(
-    framed: &mut Framed<TcpStream, MqttCodec>,
+async fn session<S>(
+    framed: &mut Framed<S, MqttCodec>,
     version: Version,
     keep_alive: u16,
     ingest: &Arc<Ingest>,
     shutdown: CancellationToken,
-) -> Result<(), Close> {
+) -> Result<(), Close>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     use v5::DisconnectReasonCode as Reason;
     // Keep-alive: closed after 1.5 times the interval without a packet [MQTT-3.1.2-24].
     let idle = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
-    let receive_max = usize::from(ingest.app.config.mqtt_receive_maximum.get());
+    let receive_max = usize::from(ingest.receive_max.get());
     let mut acks: FuturesOrdered<BoxFuture<'static, Ack>> = FuturesOrdered::new();
     // QoS 1 and 2 publishes not answered yet (MQTT 5's Receive Maximum counts them).
     let mut in_flight = 0usize;
     // QoS 2 packet ids produced and not yet released.
     let mut received: HashSet<NonZeroU16> = HashSet::new();
+    // Set by DISCONNECT or shutdown: answer what is in flight, then close.
     let mut closing = false;
+    let mut shutting_down = false;
     loop {
         if closing && acks.is_empty() {
-            return Ok(());
+            return if shutting_down {
+                Err(close(
+                    Reason::ServerShuttingDown,
+                    "the proxy is shutting down",
+                ))
+            } else {
+                Ok(())
+            };
         }
         let read_deadline = async {
             match idle {
@@ -413,7 +603,10 @@ async fn session(
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled(), if !closing => closing = true,
+            _ = shutdown.cancelled(), if !closing => {
+                closing = true;
+                shutting_down = true;
+            }
             Some(ack) = acks.next(), if !acks.is_empty() => {
                 let out = ack.map_err(|why| close(Reason::UnspecifiedError, why))?;
                 if matches!(out, Out::PubAck(..) | Out::PubRec(..)) {
@@ -443,7 +636,7 @@ async fn session(
                         if publish.properties.as_ref().is_some_and(|p| p.topic_alias.is_some()) {
                             return Err(close(Reason::TopicAliasInvalid, "topic aliases are not available"));
                         }
-                        let topic = publish.topic.to_string();
+                        let topic: &str = &publish.topic;
                         if topic.is_empty() || topic.contains(['+', '#']) {
                             return Err(close(Reason::TopicNameInvalid, format!("invalid PUBLISH topic {topic:?}")));
                         }
@@ -455,68 +648,52 @@ async fn session(
                                 return Err(close(Reason::ReceiveMaximumExceeded, "more QoS 1/2 publishes in flight than Receive Maximum"));
                             }
                         }
-                        let kafka_topic = match ingest.kafka_topic(&topic) {
-                            Some(t) => t.to_string(),
-                            None => {
-                                ingest.unmatched.fetch_add(1, Ordering::Relaxed);
-                                tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
-                                match (version, qos, packet_id) {
-                                    (Version::V311, ..) => {
-                                        return Err(close(Reason::TopicNameInvalid, format!("no Kafka topic for {topic:?}")))
-                                    }
-                                    (_, QoS::AtLeastOnce, Some(id)) => acks.push_back(ready(Out::PubAck(id, TOPIC_NAME_INVALID))),
-                                    (_, QoS::ExactlyOnce, Some(id)) => acks.push_back(ready(Out::PubRec(id, TOPIC_NAME_INVALID))),
-                                    _ => {}
+                        let Some(route) = ingest.route(topic) else {
+                            Stats::add(&ingest.stats.unmatched, 1);
+                            tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
+                            match (version, qos, packet_id) {
+                                (Version::V311, ..) => {
+                                    return Err(close(Reason::TopicNameInvalid, format!("no Kafka topic for {topic:?}")))
                                 }
+                                (_, QoS::AtLeastOnce, Some(id)) => acks.push_back(ready(Out::PubAck(id, TOPIC_NAME_INVALID))),
+                                (_, QoS::ExactlyOnce, Some(id)) => acks.push_back(ready(Out::PubRec(id, TOPIC_NAME_INVALID))),
+                                _ => {}
+                            }
+                            continue;
+                        };
+                        let answer: fn(NonZeroU16, u8) -> Out = match (qos, packet_id) {
+                            (QoS::AtMostOnce, _) => {
+                                enqueue(route, &publish, None).await.map_err(|why| close(Reason::ServerShuttingDown, why))?;
                                 continue;
                             }
-                        };
-                        let payload = publish.payload.clone();
-                        let ingest = ingest.clone();
-                        // A failed produce: MQTT 5 answers with an error reason; 3.1.1 has none,
-                        // so the connection closes unacknowledged.
-                        let failed = move |e: String, answer: Out| match version {
-                            Version::V5 => {
-                                tracing::warn!(error = %e, "publish not produced; answered 0x80");
-                                Ok(answer)
+                            (QoS::AtLeastOnce, Some(_)) => Out::PubAck,
+                            (QoS::ExactlyOnce, Some(id)) if !received.insert(id) => {
+                                // A repeat before PUBREL: acknowledged, not produced again.
+                                acks.push_back(ready(Out::PubRec(id, SUCCESS)));
+                                continue;
                             }
-                            Version::V311 => Err(format!("Kafka did not take a publish: {e}")),
-                        };
-                        match (qos, packet_id) {
-                            (QoS::AtMostOnce, _) => {
-                                tokio::spawn(async move {
-                                    if let Err(e) = ingest.produce(&kafka_topic, &topic, qos, &payload).await {
-                                        tracing::warn!(%kafka_topic, error = %e, "QoS 0 publish not produced");
-                                    }
-                                });
-                            }
-                            (QoS::AtLeastOnce, Some(id)) => acks.push_back(
-                                async move {
-                                    match ingest.produce(&kafka_topic, &topic, qos, &payload).await {
-                                        Ok(()) => Ok(Out::PubAck(id, SUCCESS)),
-                                        Err(e) => failed(e, Out::PubAck(id, UNSPECIFIED_ERROR)),
-                                    }
-                                }
-                                .boxed(),
-                            ),
-                            (QoS::ExactlyOnce, Some(id)) => {
-                                if received.insert(id) {
-                                    acks.push_back(
-                                        async move {
-                                            match ingest.produce(&kafka_topic, &topic, qos, &payload).await {
-                                                Ok(()) => Ok(Out::PubRec(id, SUCCESS)),
-                                                Err(e) => failed(e, Out::PubRec(id, UNSPECIFIED_ERROR)),
-                                            }
-                                        }
-                                        .boxed(),
-                                    );
-                                } else {
-                                    // A repeat before PUBREL: acknowledged, not produced again.
-                                    acks.push_back(ready(Out::PubRec(id, SUCCESS)));
-                                }
-                            }
+                            (QoS::ExactlyOnce, Some(_)) => Out::PubRec,
                             _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
-                        }
+                        };
+                        let id = packet_id.expect("checked above");
+                        let (tx, rx) = oneshot::channel();
+                        enqueue(route, &publish, Some(tx)).await.map_err(|why| close(Reason::ServerShuttingDown, why))?;
+                        acks.push_back(
+                            async move {
+                                let delivered = rx.await.unwrap_or_else(|_| Err("the proxy stopped before Kafka answered".into()));
+                                match (delivered, version) {
+                                    (Ok(()), _) => Ok(answer(id, SUCCESS)),
+                                    // Not acknowledged as delivered: MQTT 5 says so with a
+                                    // reason code; 3.1.1 has none, so the connection closes.
+                                    (Err(e), Version::V5) => {
+                                        tracing::warn!(error = %e, "publish not produced; answered 0x80");
+                                        Ok(answer(id, UNSPECIFIED_ERROR))
+                                    }
+                                    (Err(e), Version::V311) => Err(format!("Kafka did not take a publish: {e}")),
+                                }
+                            }
+                            .boxed(),
+                        );
                     }
                     In::PubRel(id) => {
                         received.remove(&id);
@@ -534,11 +711,38 @@ async fn session(
     }
 }
 
+/// Queues a publish for its topic's writer; waits while the queue is full (backpressure: the
+/// connection stops reading).
+async fn enqueue(
+    route: &Route,
+    publish: &rmqtt_codec::types::Publish,
+    ack: Option<oneshot::Sender<batcher::Delivered>>,
+) -> Result<(), String> {
+    let p = Publish {
+        mqtt_topic: publish.topic.as_bytes().clone(),
+        payload: publish.payload.clone(),
+        qos: publish.qos,
+        arrived: batcher::now_ms(),
+        ack,
+    };
+    route
+        .queue
+        .send(p)
+        .await
+        .map_err(|_| format!("the writer of {} has stopped", route.kafka_topic))
+}
+
+/// What an acknowledgement future yields: the answer, or why to close the connection.
+type Ack = Result<Out, String>;
+
 fn ready(out: Out) -> BoxFuture<'static, Ack> {
     std::future::ready(Ok(out)).boxed()
 }
 
-async fn send(framed: &mut Framed<TcpStream, MqttCodec>, packet: MqttPacket) -> Result<(), String> {
+async fn send<S>(framed: &mut Framed<S, MqttCodec>, packet: MqttPacket) -> Result<(), String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     framed
         .send(packet)
         .await

@@ -1,0 +1,191 @@
+//! Publishes become Kafka records in batches, one writer per Kafka topic, by group commit: a
+//! writer takes every publish waiting in its queue (up to `mqtt.batch.max.records`) as one
+//! produce call, and keeps at most `mqtt.batch.max.in.flight` calls outstanding. No timer holds
+//! a publish back: a lone publish is written at once, and under load publishes gather while the
+//! previous batches are on the wire. The queue is bounded, so a slow Kafka slows the sockets
+//! (the connection stops reading) instead of growing memory.
+//!
+//! Each publish keeps its own arrival time as the record's CreateTime, and hears its own
+//! outcome: one failed record does not fail the others of its batch.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rmqtt_codec::types::QoS;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::formats::RecordsBuilder;
+use crate::kafka::producer::ProduceError;
+use crate::rest::App;
+
+/// Whether Kafka took a publish; the error says why not.
+pub type Delivered = Result<(), String>;
+
+/// One publish on its way to Kafka.
+pub struct Publish {
+    pub mqtt_topic: Bytes,
+    pub payload: Bytes,
+    pub qos: QoS,
+    /// Arrival, in ms since the epoch: the record's CreateTime.
+    pub arrived: i64,
+    /// Told the outcome (QoS 1 and 2); QoS 0 publishes have no one to tell.
+    pub ack: Option<oneshot::Sender<Delivered>>,
+}
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Counters of the MQTT listeners, logged at shutdown.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub refused_busy: AtomicU64,
+    pub refused_credentials: AtomicU64,
+    /// Publishes Kafka acknowledged, by QoS.
+    pub published: [AtomicU64; 3],
+    pub published_bytes: AtomicU64,
+    /// Publishes Kafka did not take.
+    pub failed: AtomicU64,
+    /// Publishes no rule maps, with no default topic.
+    pub unmatched: AtomicU64,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The writers, one per Kafka topic the rules (and the default topic) name.
+pub struct Batchers {
+    pub queues: HashMap<String, mpsc::Sender<Publish>>,
+}
+
+impl Batchers {
+    /// Starts a writer for each of `topics`; the handles finish once every queue sender is gone
+    /// and every batch is answered.
+    pub fn start(
+        topics: impl IntoIterator<Item = String>,
+        app: &Arc<App>,
+        stats: &Arc<Stats>,
+    ) -> (Batchers, Vec<JoinHandle<()>>) {
+        let max_records = app.config.mqtt_batch_max_records;
+        let max_in_flight = app.config.mqtt_batch_max_in_flight;
+        let mut queues = HashMap::new();
+        let mut tasks = Vec::new();
+        for topic in topics {
+            if queues.contains_key(&topic) {
+                continue;
+            }
+            let (tx, rx) = mpsc::channel(max_records * max_in_flight);
+            let writer = Writer {
+                topic: topic.clone(),
+                app: app.clone(),
+                stats: stats.clone(),
+            };
+            tasks.push(tokio::spawn(writer.run(rx, max_records, max_in_flight)));
+            queues.insert(topic, tx);
+        }
+        (Batchers { queues }, tasks)
+    }
+}
+
+struct Writer {
+    topic: String,
+    app: Arc<App>,
+    stats: Arc<Stats>,
+}
+
+impl Writer {
+    async fn run(self, mut rx: mpsc::Receiver<Publish>, max_records: usize, max_in_flight: usize) {
+        let writer = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(max_in_flight));
+        loop {
+            // A free slot first: while none is, publishes gather in the queue.
+            let slot = slots.clone().acquire_owned().await.expect("never closed");
+            let mut batch = Vec::with_capacity(max_records.min(rx.len().max(1)));
+            if rx.recv_many(&mut batch, max_records).await == 0 {
+                break;
+            }
+            tokio::spawn(writer.clone().write(batch, slot));
+        }
+        // Every sender is gone (shutdown): wait for the batches still being written.
+        let _ = slots.acquire_many(max_in_flight as u32).await;
+    }
+
+    async fn write(self: Arc<Self>, mut batch: Vec<Publish>, _slot: OwnedSemaphorePermit) {
+        while !batch.is_empty() {
+            let bytes: usize = batch
+                .iter()
+                .map(|p| 2 * p.mqtt_topic.len() + p.payload.len())
+                .sum();
+            let mut records = RecordsBuilder::with_capacity(batch.len(), bytes);
+            for p in &batch {
+                let headers = vec![
+                    ("mqtt.topic".to_string(), p.mqtt_topic.to_vec()),
+                    ("mqtt.qos".to_string(), vec![b'0' + u8::from(p.qos)]),
+                ];
+                records.push(
+                    Some(&p.mqtt_topic),
+                    Some(&p.payload),
+                    None,
+                    headers,
+                    Some(p.arrived),
+                );
+            }
+            match self
+                .app
+                .kafka
+                .producer
+                .produce(&self.topic, records.finish())
+                .await
+            {
+                Ok(outcomes) => {
+                    for (p, outcome) in batch.drain(..).zip(outcomes) {
+                        self.answer(p, outcome.map(|_| ()).map_err(|e| e.to_string()));
+                    }
+                }
+                // One record the producer will never take: it fails alone, the rest go again.
+                Err(ProduceError::RecordTooLarge { index, .. }) if index < batch.len() => {
+                    let p = batch.remove(index);
+                    self.answer(
+                        p,
+                        Err("the record is larger than the producer's message.max.bytes".into()),
+                    );
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    for p in batch.drain(..) {
+                        self.answer(p, Err(why.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn answer(&self, p: Publish, outcome: Delivered) {
+        match &outcome {
+            Ok(()) => {
+                Stats::add(&self.stats.published[usize::from(u8::from(p.qos))], 1);
+                Stats::add(&self.stats.published_bytes, p.payload.len() as u64);
+            }
+            Err(e) => {
+                Stats::add(&self.stats.failed, 1);
+                if p.ack.is_none() {
+                    tracing::warn!(kafka_topic = %self.topic, error = %e, "QoS 0 publish not produced");
+                }
+            }
+        }
+        if let Some(ack) = p.ack {
+            let _ = ack.send(outcome);
+        }
+    }
+}
