@@ -83,6 +83,7 @@ pub const TANSU_VERSION: &str = "0.6.0";
 /// A running local broker; stopped on drop.
 pub struct LocalBroker {
     bootstrap: String,
+    pid: u32,
     stop: Option<mpsc::Sender<()>>,
     owner: Option<std::thread::JoinHandle<()>>,
 }
@@ -121,17 +122,18 @@ impl LocalBroker {
                         return;
                     }
                 };
-                let _ = started_tx.send(Ok(()));
+                let _ = started_tx.send(Ok(child.id()));
                 // Either stop() asks, or the owner is dropped; both end the broker.
                 let _ = stop_rx.recv();
                 let _ = child.kill();
                 let _ = child.wait();
             })?;
-        started_rx
+        let pid = started_rx
             .recv()
             .map_err(|_| io::Error::other("broker thread died"))??;
         let broker = LocalBroker {
             bootstrap: format!("127.0.0.1:{port}"),
+            pid,
             stop: Some(stop_tx),
             owner: Some(owner),
         };
@@ -151,6 +153,11 @@ impl LocalBroker {
     /// `HOST:PORT` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// The broker's process id (fault-injection tests pause it with SIGSTOP).
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// Keeps the broker running until the process exits (for shared test fixtures).

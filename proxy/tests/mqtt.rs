@@ -7,16 +7,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::mqtt::*;
 use common::*;
-use tokio::process::Command;
-
-/// The tests here run one at a time: each reserves MQTT ports with `free_port` before its proxy
-/// binds them (asynchronously, after it has connected to Kafka), and a parallel test's port-0
-/// binds could take them in between.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The seed's mapping, as written there.
-const SEED_RULES: &str = "temperature:.*temperature, brightness:.*brightness";
 
 async fn start(mqtt_port: u16) -> Proxy {
     start_with(mqtt_port, &[]).await
@@ -31,37 +23,8 @@ async fn start_with(mqtt_port: u16, extra: &[(&str, &str)]) -> Proxy {
     ];
     props.extend_from_slice(extra);
     let proxy = Proxy::start_with(&props).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", mqtt_port))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "MQTT listener never came up"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_port(mqtt_port).await;
     proxy
-}
-
-/// Runs `mosquitto_pub` (bounded to 20 s); its exit status and stderr.
-async fn mosquitto_pub(port: u16, args: &[&str]) -> (bool, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(20),
-        Command::new("mosquitto_pub")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("mosquitto_pub finished within 20 s")
-    .expect("mosquitto_pub runs (scripts/install-deps.sh installs mosquitto-clients)");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,8 +34,8 @@ async fn seed_mapping_at_every_qos() {
     let proxy = start(port).await;
     // The seed's rules write to `temperature` and `brightness`; this broker is shared by the
     // tests, so count this test's records by their unique MQTT topics.
-    create_topic("temperature", 1).await;
-    create_topic("brightness", 1).await;
+    ensure_topic("temperature", 1).await;
+    ensure_topic("brightness", 1).await;
     let device = unique("car");
     let temp_topic = format!("{device}/engine/temperature");
     for qos in ["0", "1", "2"] {

@@ -2,6 +2,8 @@
 //! proxy per test, native rdkafka helpers, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod mqtt;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -84,6 +86,16 @@ pub async fn create_topic(name: &str, partitions: i32) {
     create_topic_on(&broker().bootstrap, name, partitions).await
 }
 
+/// Creates `name` unless it exists (for fixed names several tests share, as the seed's).
+pub async fn ensure_topic(name: &str, partitions: i32) {
+    static CREATED: tokio::sync::Mutex<Vec<String>> = tokio::sync::Mutex::const_new(Vec::new());
+    let mut created = CREATED.lock().await;
+    if !created.iter().any(|t| t == name) {
+        create_topic(name, partitions).await;
+        created.push(name.to_string());
+    }
+}
+
 /// [`create_topic`] on a given broker.
 pub async fn create_topic_on(bootstrap: &str, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -146,9 +158,20 @@ pub fn read_all(
     expected: usize,
     quiet: Duration,
 ) -> Vec<NativeRecord> {
+    read_all_on(&broker().bootstrap, topic, partitions, expected, quiet)
+}
+
+/// [`read_all`] on a given broker.
+pub fn read_all_on(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    quiet: Duration,
+) -> Vec<NativeRecord> {
     // librdkafka wants a group even for a manual assignment; nothing is committed.
     let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &broker().bootstrap)
+        .set("bootstrap.servers", bootstrap)
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "false")
