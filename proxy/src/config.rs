@@ -102,9 +102,10 @@ pub struct Config {
     /// `mqtt.max.connections`: open MQTT connections allowed; more are refused in CONNACK
     /// (3.1.1: 3, server unavailable; 5: 0x89, server busy). Default 10000.
     pub mqtt_max_connections: usize,
-    /// `mqtt.batch.max.records`: the most publishes written to Kafka as one record batch.
-    /// Publishes wait for no timer: while `mqtt.batch.max.in.flight` batches of a topic are being
-    /// written, new publishes gather into the next. Defaults 1000 and 4.
+    /// `mqtt.batch.max.records`: the most publishes written to Kafka as one produce call.
+    /// `mqtt.batch.max.in.flight`: writers per Kafka topic, each with one batch in flight (an
+    /// MQTT topic always uses the same one, so its publishes stay in order). Publishes wait for
+    /// no timer: while a writer's batch is written, the next gathers. Defaults 1000 and 4.
     pub mqtt_batch_max_records: usize,
     pub mqtt_batch_max_in_flight: usize,
     /// `mqtt.topic.regex.list` (flag `--mqtt-topic-regex-list`, env

@@ -1,9 +1,15 @@
-//! Publishes become Kafka records in batches, one writer per Kafka topic, by group commit: a
-//! writer takes every publish waiting in its queue (up to `mqtt.batch.max.records`) as one
-//! produce call, and keeps at most `mqtt.batch.max.in.flight` calls outstanding. No timer holds
-//! a publish back: a lone publish is written at once, and under load publishes gather while the
-//! previous batches are on the wire. The queue is bounded, so a slow Kafka slows the sockets
-//! (the connection stops reading) instead of growing memory.
+//! Publishes become Kafka records in batches, by group commit. Each Kafka topic has
+//! `mqtt.batch.max.in.flight` writers ("lanes"); a writer takes every publish waiting in its
+//! queue (up to `mqtt.batch.max.records`) as one produce call, and sends the next batch only
+//! once Kafka has answered the previous one. No timer holds a publish back: a lone publish is
+//! written at once, and under load publishes gather while the previous batch is on the wire.
+//!
+//! Order: the publishes of one MQTT topic always take the same lane (by a hash of the topic),
+//! and a lane has one batch in flight, so they reach Kafka in the order they were published
+//! (lanes in parallel could otherwise overtake each other on the producer's connections).
+//!
+//! Queues are bounded, so a slow Kafka slows the sockets (the connection stops reading) instead
+//! of growing memory.
 //!
 //! Each publish keeps its own arrival time as the record's CreateTime, and hears its own
 //! outcome: one failed record does not fail the others of its batch.
@@ -15,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rmqtt_codec::types::QoS;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::formats::RecordsBuilder;
@@ -64,9 +70,20 @@ impl Stats {
     }
 }
 
-/// The writers, one per Kafka topic the rules (and the default topic) name.
+/// The queues of one Kafka topic's lanes.
+#[derive(Clone)]
+pub struct Lanes(Vec<mpsc::Sender<Publish>>);
+
+impl Lanes {
+    /// The lane of an MQTT topic: always the same one.
+    pub fn of(&self, mqtt_topic: &[u8]) -> &mpsc::Sender<Publish> {
+        &self.0[crc32c::crc32c(mqtt_topic) as usize % self.0.len()]
+    }
+}
+
+/// The writers of every Kafka topic the rules (and the default topic) name.
 pub struct Batchers {
-    pub queues: HashMap<String, mpsc::Sender<Publish>>,
+    pub queues: HashMap<String, Lanes>,
 }
 
 impl Batchers {
@@ -78,21 +95,25 @@ impl Batchers {
         stats: &Arc<Stats>,
     ) -> (Batchers, Vec<JoinHandle<()>>) {
         let max_records = app.config.mqtt_batch_max_records;
-        let max_in_flight = app.config.mqtt_batch_max_in_flight;
+        let lanes_per_topic = app.config.mqtt_batch_max_in_flight;
         let mut queues = HashMap::new();
         let mut tasks = Vec::new();
         for topic in topics {
             if queues.contains_key(&topic) {
                 continue;
             }
-            let (tx, rx) = mpsc::channel(max_records * max_in_flight);
-            let writer = Writer {
-                topic: topic.clone(),
-                app: app.clone(),
-                stats: stats.clone(),
-            };
-            tasks.push(tokio::spawn(writer.run(rx, max_records, max_in_flight)));
-            queues.insert(topic, tx);
+            let mut lanes = Vec::with_capacity(lanes_per_topic);
+            for _ in 0..lanes_per_topic {
+                let (tx, rx) = mpsc::channel(2 * max_records);
+                let writer = Writer {
+                    topic: topic.clone(),
+                    app: app.clone(),
+                    stats: stats.clone(),
+                };
+                tasks.push(tokio::spawn(writer.run(rx, max_records)));
+                lanes.push(tx);
+            }
+            queues.insert(topic, Lanes(lanes));
         }
         (Batchers { queues }, tasks)
     }
@@ -105,23 +126,19 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(self, mut rx: mpsc::Receiver<Publish>, max_records: usize, max_in_flight: usize) {
-        let writer = Arc::new(self);
-        let slots = Arc::new(Semaphore::new(max_in_flight));
+    /// Writes batch after batch until every sender is gone (shutdown) and the queue is empty.
+    async fn run(self, mut rx: mpsc::Receiver<Publish>, max_records: usize) {
         loop {
-            // A free slot first: while none is, publishes gather in the queue.
-            let slot = slots.clone().acquire_owned().await.expect("never closed");
+            // While a batch is written, the next one gathers in the queue.
             let mut batch = Vec::with_capacity(max_records.min(rx.len().max(1)));
             if rx.recv_many(&mut batch, max_records).await == 0 {
-                break;
+                return;
             }
-            tokio::spawn(writer.clone().write(batch, slot));
+            self.write(batch).await;
         }
-        // Every sender is gone (shutdown): wait for the batches still being written.
-        let _ = slots.acquire_many(max_in_flight as u32).await;
     }
 
-    async fn write(self: Arc<Self>, mut batch: Vec<Publish>, _slot: OwnedSemaphorePermit) {
+    async fn write(&self, mut batch: Vec<Publish>) {
         while !batch.is_empty() {
             let bytes: usize = batch
                 .iter()

@@ -41,7 +41,7 @@ use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -82,10 +82,10 @@ impl TopicRule {
     }
 }
 
-/// Where an MQTT topic's publishes go: the Kafka topic and its writer's queue.
+/// Where an MQTT topic's publishes go: the Kafka topic and its writers' queues.
 struct Route {
     kafka_topic: String,
-    queue: mpsc::Sender<Publish>,
+    lanes: batcher::Lanes,
 }
 
 /// What every MQTT connection shares: routes, credentials, the connection cap and counters.
@@ -132,7 +132,7 @@ impl Server {
         let (batchers, writers) = Batchers::start(topics, app, &stats);
         let route = |topic: &str| Route {
             kafka_topic: topic.to_string(),
-            queue: batchers.queues[topic].clone(),
+            lanes: batchers.queues[topic].clone(),
         };
         let ingest = Ingest {
             rules: config
@@ -726,7 +726,8 @@ async fn enqueue(
         ack,
     };
     route
-        .queue
+        .lanes
+        .of(&p.mqtt_topic)
         .send(p)
         .await
         .map_err(|_| format!("the writer of {} has stopped", route.kafka_topic))
