@@ -169,9 +169,10 @@ pub fn latency(s: &Summary) -> Result<String, String> {
 
 /// REST/native ratio bars with the seed's reference lines (0.66 produce, 0.20 consume).
 pub fn ratios(s: &Summary) -> Result<String, String> {
+    let produce_label = s.scenario.workload.produce_label();
     let bars: Vec<(&str, f64, f64)> = [
         (
-            s.scenario.workload.format.produce_label(),
+            produce_label.as_str(),
             Some(s.produce_ratio),
             PRODUCE_REFERENCE,
         ),

@@ -28,7 +28,10 @@ use targets::Targets;
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub name: String,
+    /// A REST base URL, or for MQTT the listener's `HOST:PORT`.
     pub url: String,
+    /// Publishes over MQTT at this QoS instead of REST.
+    pub mqtt_qos: Option<u8>,
 }
 
 /// The cluster a run measures: one given by address, or one started for the run.
@@ -48,13 +51,37 @@ pub async fn run(
 ) -> anyhow::Result<Summary> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let needs_registry = scenario.workload.format == Format::Avro;
-    let mut targets =
-        Targets::start(bootstrap, proxy_url, schema_registry_url, needs_registry).await?;
     let w = scenario.workload.clone();
+    let tag = format!("{}-{}", scenario.name, std::process::id());
+    // MQTT drivers publish on `lg/<driver>-<round>/...`; the proxy maps each to its Kafka topic.
+    let mqtt_drivers: Vec<(String, u8)> = w
+        .mqtt_qos
+        .iter()
+        .map(|q| (format!("mqtt-qos{q}"), *q))
+        .collect();
+    let mqtt = (!mqtt_drivers.is_empty()).then(|| targets::Mqtt {
+        rules: (0..w.rounds)
+            .flat_map(|round| {
+                let tag = &tag;
+                mqtt_drivers.iter().map(move |(name, _)| {
+                    format!("loadgen-{tag}-{name}-{round}:lg/{name}-{round}/.*")
+                })
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        receive_maximum: w.mqtt_receive_maximum,
+    });
+    let mut targets = Targets::start(
+        bootstrap,
+        proxy_url,
+        schema_registry_url,
+        needs_registry,
+        mqtt,
+    )
+    .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let proxy_rss_idle_bytes = targets.proxy_rss();
 
-    let tag = format!("{}-{}", scenario.name, std::process::id());
     if let Some(sw) = scenario.sweep.clone() {
         let (phases, points, checks) = sweep::run(&scenario, &sw, &targets, &tag).await?;
         targets.stop().await;
@@ -77,10 +104,21 @@ pub async fn run(
     // Produce rounds alternate the drivers (ABBA...), so drift in the machine's speed during the
     // run affects both alike; the produce ratio is the median of the rounds' paired ratios.
     // Every REST endpoint measured: this project's proxy ("rest"), then the peers.
-    let mut endpoints = vec![Peer {
-        name: "rest".into(),
-        url: targets.proxy_url.clone(),
-    }];
+    let mut endpoints = match &targets.mqtt_addr {
+        Some(addr) => mqtt_drivers
+            .iter()
+            .map(|(name, q)| Peer {
+                name: name.clone(),
+                url: addr.clone(),
+                mqtt_qos: Some(*q),
+            })
+            .collect(),
+        None => vec![Peer {
+            name: "rest".into(),
+            url: targets.proxy_url.clone(),
+            mqtt_qos: None,
+        }],
+    };
     endpoints.extend(peers);
     let mut rounds: Vec<Round> = Vec::new();
     for round in 0..w.rounds {
@@ -128,19 +166,40 @@ pub async fn run(
                 native = Some(EndToEnd::attach(e2e, observe(&targets, &w, &p, run).await?).await?);
             } else {
                 let (e, topic) = &rest[turn - 1];
-                say(&format!(
-                    "round {}/{}: {} produce, {} {} records per request, {} clients",
-                    round + 1,
-                    w.rounds,
-                    e.name,
-                    w.format.name(),
-                    w.records_per_request,
-                    w.concurrency
-                ));
-                let run =
-                    drivers::rest::produce(&e.name, &e.url, topic, &warmup_topic, &w, p.clone());
-                measured[turn - 1] =
-                    Some(EndToEnd::attach(e2e, observe(&targets, &w, &p, run).await?).await?);
+                let result = if let Some(qos) = e.mqtt_qos {
+                    say(&format!(
+                        "round {}/{}: {} produce, {} records of {}, {} MQTT clients",
+                        round + 1,
+                        w.rounds,
+                        e.name,
+                        w.records,
+                        w.value_sizes(),
+                        w.concurrency
+                    ));
+                    let prefix = format!("lg/{}-{round}", e.name);
+                    let run = drivers::mqtt::produce(&e.name, &e.url, &prefix, qos, &w, p.clone());
+                    observe(&targets, &w, &p, run).await?
+                } else {
+                    say(&format!(
+                        "round {}/{}: {} produce, {} {} records per request, {} clients",
+                        round + 1,
+                        w.rounds,
+                        e.name,
+                        w.format.name(),
+                        w.records_per_request,
+                        w.concurrency
+                    ));
+                    let run = drivers::rest::produce(
+                        &e.name,
+                        &e.url,
+                        topic,
+                        &warmup_topic,
+                        &w,
+                        p.clone(),
+                    );
+                    observe(&targets, &w, &p, run).await?
+                };
+                measured[turn - 1] = Some(EndToEnd::attach(e2e, result).await?);
             }
         }
         let rest = rest

@@ -155,6 +155,7 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
             Ok(loadgen::Peer {
                 name: name.to_string(),
                 url: url.trim_end_matches('/').to_string(),
+                mqtt_qos: None,
             })
         }
         _ => anyhow::bail!(

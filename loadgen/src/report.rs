@@ -197,8 +197,9 @@ pub fn terminal(s: &Summary) -> String {
     }
     let _ = writeln!(
         t,
-        "REST/native: {} {:.2} (reference {PRODUCE_REFERENCE}), consume {consume} (reference {CONSUME_REFERENCE})",
-        s.scenario.workload.format.produce_label(),
+        "{}/native: {} {:.2} (reference {PRODUCE_REFERENCE}), consume {consume} (reference {CONSUME_REFERENCE})",
+        s.scenario.workload.transport(),
+        s.scenario.workload.produce_label(),
         s.produce_ratio
     );
     let rss_load = s.phases.iter().filter_map(|p| p.proxy_rss_max_bytes).max();

@@ -85,9 +85,34 @@ pub struct Workload {
     /// Open loop: produce at this fixed rate (records/s) and measure latency from each send's
     /// intended time. Absent: closed loop, as fast as possible.
     pub rate_records_per_s: Option<f64>,
+    /// MQTT ingestion instead of REST: `concurrency` MQTT 5 clients publish through the
+    /// proxy's MQTT listener at each of these QoS levels (a driver `mqtt-qos<N>` each), against
+    /// the native producer. The first level is the headline ratio. Empty (default): REST.
+    pub mqtt_qos: Vec<u8>,
+    /// MQTT: the Receive Maximum the proxy grants each client (`mqtt.receive.maximum`), i.e.
+    /// the QoS 1/2 publishes a client keeps in flight. Default: the proxy's (64).
+    pub mqtt_receive_maximum: Option<u16>,
 }
 
 impl Workload {
+    /// How reports name the headline produce comparison: `produce`, `avro produce`, or
+    /// `mqtt qos1 produce`.
+    pub fn produce_label(&self) -> String {
+        match self.mqtt_qos.first() {
+            Some(q) => format!("mqtt qos{q} produce"),
+            None => self.format.produce_label().to_string(),
+        }
+    }
+
+    /// `REST` or `MQTT`: what the headline ratio compares with native.
+    pub fn transport(&self) -> &'static str {
+        if self.mqtt_qos.is_empty() {
+            "REST"
+        } else {
+            "MQTT"
+        }
+    }
+
     /// The value size of record `id`.
     pub fn value_size(&self, id: u64) -> usize {
         match self.value_bytes_max {
@@ -135,7 +160,7 @@ impl Format {
         }
     }
 
-    /// How reports name the produce comparison: `produce`, or `avro produce`.
+    /// How reports name the produce comparison (see [`Workload::produce_label`]).
     pub fn produce_label(self) -> &'static str {
         match self {
             Format::Binary => "produce",
@@ -171,6 +196,8 @@ impl Default for Workload {
             bucket_ms: 1000,
             rounds: 1,
             rate_records_per_s: None,
+            mqtt_qos: Vec::new(),
+            mqtt_receive_maximum: None,
         }
     }
 }
@@ -251,6 +278,23 @@ impl Scenario {
                 max >= w.value_bytes,
                 "workload.value_bytes_max ({max}) must be at least workload.value_bytes ({})",
                 w.value_bytes
+            );
+        }
+        if !w.mqtt_qos.is_empty() {
+            anyhow::ensure!(
+                w.mqtt_qos.iter().all(|&q| q <= 2),
+                "workload.mqtt_qos levels are 0, 1 and 2"
+            );
+            anyhow::ensure!(
+                w.format == Format::Binary
+                    && w.phases == [Phase::Produce]
+                    && w.rate_records_per_s.is_none()
+                    && self.sweep.is_none(),
+                "an MQTT workload (workload.mqtt_qos) is a closed-loop produce phase of binary values"
+            );
+            anyhow::ensure!(
+                w.mqtt_receive_maximum != Some(0),
+                "workload.mqtt_receive_maximum must be at least 1"
             );
         }
         if w.format == Format::Avro {

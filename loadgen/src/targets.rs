@@ -15,9 +15,19 @@ use rdkafka::ClientConfig;
 use tokio::process::{Child, Command};
 
 /// The broker and proxy of a run. Whatever was started here is stopped on drop.
+/// MQTT settings of the proxy a run starts.
+#[derive(Debug, Clone)]
+pub struct Mqtt {
+    /// `mqtt.topic.regex.list`.
+    pub rules: String,
+    pub receive_maximum: Option<u16>,
+}
+
 pub struct Targets {
     pub bootstrap: String,
     pub proxy_url: String,
+    /// The proxy's MQTT listener, `127.0.0.1:PORT`, for MQTT workloads.
+    pub mqtt_addr: Option<String>,
     /// The Schema Registry the proxy uses, for native clients of schema formats; None when the
     /// workload needs none.
     pub schema_registry_url: Option<String>,
@@ -36,7 +46,12 @@ impl Targets {
         proxy_url: Option<String>,
         schema_registry_url: Option<String>,
         needs_registry: bool,
+        mqtt: Option<Mqtt>,
     ) -> anyhow::Result<Targets> {
+        anyhow::ensure!(
+            !(mqtt.is_some() && proxy_url.is_some()),
+            "an MQTT workload needs the proxy loadgen starts (its topic rules are set per run); drop --proxy-url"
+        );
         let schema_registry_url = schema_registry_url.map(|u| u.trim_end_matches('/').to_string());
         anyhow::ensure!(
             !(needs_registry && proxy_url.is_some() && schema_registry_url.is_none()),
@@ -52,6 +67,7 @@ impl Targets {
             }
         };
         wait_for_metadata(&bootstrap).await?;
+        let mut mqtt_addr = None;
         let (proxy_url, proxy, schema_registry_url) = match proxy_url {
             Some(url) => (
                 url.trim_end_matches('/').to_string(),
@@ -67,7 +83,15 @@ impl Targets {
                     )),
                     None => Registry::Off,
                 };
-                let (url, child) = start_proxy(&bootstrap, &registry).await?;
+                let mqtt = match mqtt {
+                    Some(m) => {
+                        let addr = format!("127.0.0.1:{}", local_broker::free_port()?);
+                        mqtt_addr = Some(addr.clone());
+                        Some((addr, m))
+                    }
+                    None => None,
+                };
+                let (url, child) = start_proxy(&bootstrap, &registry, mqtt.as_ref()).await?;
                 (url, Some(child), registry.url())
             }
         };
@@ -75,6 +99,7 @@ impl Targets {
         Ok(Targets {
             bootstrap,
             proxy_url,
+            mqtt_addr,
             schema_registry_url,
             proxy_pid,
             proxy,
@@ -163,7 +188,11 @@ impl Registry {
     }
 }
 
-async fn start_proxy(bootstrap: &str, registry: &Registry) -> anyhow::Result<(String, Child)> {
+async fn start_proxy(
+    bootstrap: &str,
+    registry: &Registry,
+    mqtt: Option<&(String, Mqtt)>,
+) -> anyhow::Result<(String, Child)> {
     let port = local_broker::free_port()?;
     let url = format!("http://127.0.0.1:{port}");
     let mut command = Command::new(proxy_binary()?);
@@ -175,6 +204,13 @@ async fn start_proxy(bootstrap: &str, registry: &Registry) -> anyhow::Result<(St
             .args(["--schema-registry-listeners", ""])
             .args(["--set", &format!("schema.registry.url={external}")]),
     };
+    if let Some((addr, m)) = mqtt {
+        command.args(["--mqtt-listeners", &format!("tcp://{addr}")]);
+        command.args(["--mqtt-topic-regex-list", &m.rules]);
+        if let Some(n) = m.receive_maximum {
+            command.args(["--set", &format!("mqtt.receive.maximum={n}")]);
+        }
+    }
     let child = command
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -183,6 +219,7 @@ async fn start_proxy(bootstrap: &str, registry: &Registry) -> anyhow::Result<(St
         .context("starting kafka-proxy")?;
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
+    // The proxy answers HTTP only once its MQTT listeners are bound.
     while client.get(format!("{url}/")).send().await.is_err() {
         anyhow::ensure!(
             Instant::now() < deadline,

@@ -119,8 +119,9 @@ struct EncodedRecord {
     timestamp: Option<i64>,
 }
 
-/// A Kafka record header: name and value.
-pub type Header = (String, Vec<u8>);
+/// A Kafka record header: name and value (names are fixed by the proxy; values share their
+/// buffers, so a header costs no copy).
+pub type Header = (&'static str, bytes::Bytes);
 
 /// A record ready for the producer.
 #[derive(Debug, Clone, Copy)]

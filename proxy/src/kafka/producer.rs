@@ -216,7 +216,7 @@ impl Producer {
                         |h, (name, value)| {
                             h.insert(rdkafka::message::Header {
                                 key: name,
-                                value: Some(value),
+                                value: Some(&value[..]),
                             })
                         },
                     );

@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rmqtt_codec::types::QoS;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::formats::RecordsBuilder;
@@ -39,7 +39,13 @@ pub struct Publish {
     /// Arrival, in ms since the epoch: the record's CreateTime.
     pub arrived: i64,
     /// Told the outcome (QoS 1 and 2); QoS 0 publishes have no one to tell.
-    pub ack: Option<oneshot::Sender<Delivered>>,
+    pub ack: Option<AckTo>,
+}
+
+/// Where a publish's outcome goes: its connection's channel, with its sequence number there.
+pub struct AckTo {
+    pub tx: mpsc::UnboundedSender<(u64, Delivered)>,
+    pub seq: u64,
 }
 
 /// Now, in ms since the epoch.
@@ -146,9 +152,13 @@ impl Writer {
                 .sum();
             let mut records = RecordsBuilder::with_capacity(batch.len(), bytes);
             for p in &batch {
+                const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
                 let headers = vec![
-                    ("mqtt.topic".to_string(), p.mqtt_topic.to_vec()),
-                    ("mqtt.qos".to_string(), vec![b'0' + u8::from(p.qos)]),
+                    ("mqtt.topic", p.mqtt_topic.clone()),
+                    (
+                        "mqtt.qos",
+                        Bytes::from_static(QOS[usize::from(u8::from(p.qos))]),
+                    ),
                 ];
                 records.push(
                     Some(&p.mqtt_topic),
@@ -202,7 +212,7 @@ impl Writer {
             }
         }
         if let Some(ack) = p.ack {
-            let _ = ack.send(outcome);
+            let _ = ack.tx.send((ack.seq, outcome));
         }
     }
 }

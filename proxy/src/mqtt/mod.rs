@@ -26,14 +26,12 @@ pub mod auth;
 pub mod batcher;
 pub mod tls;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use futures_util::stream::FuturesOrdered;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use rmqtt_codec::types::QoS;
 use rmqtt_codec::v3::{self, ConnectAck, ConnectAckReason, Packet, SubscribeReturnCode};
 use rmqtt_codec::v5;
@@ -41,7 +39,7 @@ use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
@@ -90,9 +88,10 @@ struct Route {
 
 /// What every MQTT connection shares: routes, credentials, the connection cap and counters.
 pub struct Ingest {
-    /// The rules in order, then the default topic's route.
-    rules: Vec<(regex::Regex, Route)>,
-    default: Option<Route>,
+    /// The rules in order, each with its index in `routes`, and the default topic's index.
+    rules: Vec<(regex::Regex, usize)>,
+    default: Option<usize>,
+    routes: Vec<Route>,
     credentials: Option<auth::Credentials>,
     slots: Arc<Semaphore>,
     max_bytes: u32,
@@ -134,13 +133,24 @@ impl Server {
             kafka_topic: topic.to_string(),
             lanes: batchers.queues[topic].clone(),
         };
+        let mut routes: Vec<Route> = Vec::new();
+        let mut index = |topic: &str| match routes.iter().position(|r| r.kafka_topic == topic) {
+            Some(i) => i,
+            None => {
+                routes.push(route(topic));
+                routes.len() - 1
+            }
+        };
+        let rules = config
+            .mqtt_topic_rules
+            .iter()
+            .map(|r| (r.regex.clone(), index(&r.kafka_topic)))
+            .collect();
+        let default = config.mqtt_default_topic.as_deref().map(&mut index);
         let ingest = Ingest {
-            rules: config
-                .mqtt_topic_rules
-                .iter()
-                .map(|r| (r.regex.clone(), route(&r.kafka_topic)))
-                .collect(),
-            default: config.mqtt_default_topic.as_deref().map(route),
+            rules,
+            default,
+            routes,
             credentials,
             slots: Arc::new(Semaphore::new(config.mqtt_max_connections)),
             max_bytes: config.mqtt_message_max_bytes,
@@ -182,13 +192,14 @@ impl Server {
 }
 
 impl Ingest {
-    /// The route of an MQTT topic: the first rule matching it whole, else the default.
-    fn route(&self, mqtt_topic: &str) -> Option<&Route> {
+    /// The route of an MQTT topic (an index into `routes`): the first rule matching it whole,
+    /// else the default.
+    fn route(&self, mqtt_topic: &str) -> Option<usize> {
         self.rules
             .iter()
             .find(|(regex, _)| regex.is_match(mqtt_topic))
-            .map(|(_, route)| route)
-            .or(self.default.as_ref())
+            .map(|(_, route)| *route)
+            .or(self.default)
     }
 }
 
@@ -562,6 +573,50 @@ where
     }
 }
 
+/// An answer owed to the client, in the order of the packets it answers.
+enum Slot {
+    Ready(Out),
+    /// A QoS 1/2 publish waiting for Kafka: its packet id and how to answer it.
+    Waiting(NonZeroU16, fn(NonZeroU16, u8) -> Out),
+    /// Kafka failed a 3.1.1 publish: the connection closes when this slot's turn comes.
+    Failed(String),
+}
+
+/// The answers owed, oldest first; `first` is the sequence number of the front one.
+struct Answers {
+    slots: VecDeque<Slot>,
+    first: u64,
+}
+
+impl Answers {
+    /// Queues an answer; its sequence number.
+    fn push(&mut self, slot: Slot) -> u64 {
+        self.slots.push_back(slot);
+        self.first + self.slots.len() as u64 - 1
+    }
+
+    /// Kafka's outcome for the publish numbered `seq`.
+    fn settle(&mut self, seq: u64, delivered: batcher::Delivered, version: Version) {
+        let Some(slot) = self.slots.get_mut((seq - self.first) as usize) else {
+            return;
+        };
+        if let Slot::Waiting(id, answer) = *slot {
+            *slot = match (delivered, version) {
+                (Ok(()), _) => Slot::Ready(answer(id, SUCCESS)),
+                // Not acknowledged as delivered: MQTT 5 says so with a reason code; 3.1.1 has
+                // none, so the connection closes and the client publishes again.
+                (Err(e), Version::V5) => {
+                    tracing::warn!(error = %e, "publish not produced; answered 0x80");
+                    Slot::Ready(answer(id, UNSPECIFIED_ERROR))
+                }
+                (Err(e), Version::V311) => {
+                    Slot::Failed(format!("Kafka did not take a publish: {e}"))
+                }
+            };
+        }
+    }
+}
+
 /// The packets after CONNECT, until DISCONNECT, the client leaving, or an error.
 async fn session<S>(
     framed: &mut Framed<S, MqttCodec>,
@@ -574,19 +629,60 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     use v5::DisconnectReasonCode as Reason;
-    // Keep-alive: closed after 1.5 times the interval without a packet [MQTT-3.1.2-24].
+    // Keep-alive: closed after 1.5 times the interval without a packet [MQTT-3.1.2-24]. One
+    // timer, moved on only when it fires, not re-armed for every packet.
     let idle = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let keep_alive_timer = tokio::time::sleep(idle.unwrap_or(Duration::from_secs(3600)));
+    tokio::pin!(keep_alive_timer);
+    let mut last_packet = tokio::time::Instant::now();
+    // Arrival times in ms since the epoch, from the monotonic clock read for each packet anyway.
+    let epoch_ms = batcher::now_ms();
+    let epoch = last_packet;
     let receive_max = usize::from(ingest.receive_max.get());
-    let mut acks: FuturesOrdered<BoxFuture<'static, Ack>> = FuturesOrdered::new();
+    let (results_tx, mut results) = mpsc::unbounded_channel::<(u64, batcher::Delivered)>();
+    let mut answers = Answers {
+        slots: VecDeque::new(),
+        first: 0,
+    };
     // QoS 1 and 2 publishes not answered yet (MQTT 5's Receive Maximum counts them).
     let mut in_flight = 0usize;
     // QoS 2 packet ids produced and not yet released.
     let mut received: HashSet<NonZeroU16> = HashSet::new();
+    // Devices publish to the same few topics: the last topic's route is kept.
+    let mut last_route: Option<(bytes::Bytes, Option<usize>)> = None;
     // Set by DISCONNECT or shutdown: answer what is in flight, then close.
     let mut closing = false;
     let mut shutting_down = false;
     loop {
-        if closing && acks.is_empty() {
+        // Every answer whose turn has come goes out, in one write.
+        let mut wrote = false;
+        while let Some(front) = answers.slots.front() {
+            match front {
+                Slot::Waiting(..) => break,
+                Slot::Failed(why) => return Err(close(Reason::UnspecifiedError, why.clone())),
+                Slot::Ready(_) => {
+                    let Some(Slot::Ready(out)) = answers.slots.pop_front() else {
+                        unreachable!("front is ready")
+                    };
+                    answers.first += 1;
+                    if matches!(out, Out::PubAck(..) | Out::PubRec(..)) {
+                        in_flight -= 1;
+                    }
+                    framed
+                        .feed(outgoing(version, out))
+                        .await
+                        .map_err(|e| close(Reason::UnspecifiedError, format!("writing: {e}")))?;
+                    wrote = true;
+                }
+            }
+        }
+        if wrote {
+            framed
+                .flush()
+                .await
+                .map_err(|e| close(Reason::UnspecifiedError, format!("writing: {e}")))?;
+        }
+        if closing && answers.slots.is_empty() {
             return if shutting_down {
                 Err(close(
                     Reason::ServerShuttingDown,
@@ -596,28 +692,23 @@ where
                 Ok(())
             };
         }
-        let read_deadline = async {
-            match idle {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             _ = shutdown.cancelled(), if !closing => {
                 closing = true;
                 shutting_down = true;
             }
-            Some(ack) = acks.next(), if !acks.is_empty() => {
-                let out = ack.map_err(|why| close(Reason::UnspecifiedError, why))?;
-                if matches!(out, Out::PubAck(..) | Out::PubRec(..)) {
-                    in_flight -= 1;
+            Some((seq, delivered)) = results.recv() => {
+                answers.settle(seq, delivered, version);
+                while let Ok((seq, delivered)) = results.try_recv() {
+                    answers.settle(seq, delivered, version);
                 }
-                send(framed, outgoing(version, out))
-                    .await
-                    .map_err(|why| close(Reason::UnspecifiedError, why))?;
             }
-            _ = read_deadline, if !closing => {
-                return Err(close(Reason::KeepAliveTimeout, "keep-alive expired"))
+            () = &mut keep_alive_timer, if idle.is_some() && !closing => {
+                let idle = idle.expect("checked");
+                if last_packet.elapsed() >= idle {
+                    return Err(close(Reason::KeepAliveTimeout, "keep-alive expired"));
+                }
+                keep_alive_timer.as_mut().reset(last_packet + idle);
             }
             packet = framed.next(), if !closing => {
                 let packet = match packet {
@@ -628,6 +719,7 @@ where
                     Some(Err(e)) => return Err(close(Reason::MalformedPacket, format!("malformed packet: {e}"))),
                     Some(Ok((p, _))) => p,
                 };
+                last_packet = tokio::time::Instant::now();
                 match incoming(packet) {
                     In::Publish(publish) => {
                         if publish.retain && version == Version::V5 {
@@ -637,9 +729,6 @@ where
                             return Err(close(Reason::TopicAliasInvalid, "topic aliases are not available"));
                         }
                         let topic: &str = &publish.topic;
-                        if topic.is_empty() || topic.contains(['+', '#']) {
-                            return Err(close(Reason::TopicNameInvalid, format!("invalid PUBLISH topic {topic:?}")));
-                        }
                         let qos = publish.qos;
                         let packet_id = publish.packet_id;
                         if qos != QoS::AtMostOnce {
@@ -648,61 +737,68 @@ where
                                 return Err(close(Reason::ReceiveMaximumExceeded, "more QoS 1/2 publishes in flight than Receive Maximum"));
                             }
                         }
-                        let Some(route) = ingest.route(topic) else {
+                        let route = match &last_route {
+                            Some((t, route)) if t[..] == *topic.as_bytes() => *route,
+                            _ => {
+                                if topic.is_empty() || topic.contains(['+', '#']) {
+                                    return Err(close(Reason::TopicNameInvalid, format!("invalid PUBLISH topic {topic:?}")));
+                                }
+                                let route = ingest.route(topic);
+                                last_route = Some((publish.topic.as_bytes().clone(), route));
+                                route
+                            }
+                        };
+                        let Some(route) = route.map(|i| &ingest.routes[i]) else {
                             Stats::add(&ingest.stats.unmatched, 1);
                             tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
                             match (version, qos, packet_id) {
                                 (Version::V311, ..) => {
                                     return Err(close(Reason::TopicNameInvalid, format!("no Kafka topic for {topic:?}")))
                                 }
-                                (_, QoS::AtLeastOnce, Some(id)) => acks.push_back(ready(Out::PubAck(id, TOPIC_NAME_INVALID))),
-                                (_, QoS::ExactlyOnce, Some(id)) => acks.push_back(ready(Out::PubRec(id, TOPIC_NAME_INVALID))),
+                                (_, QoS::AtLeastOnce, Some(id)) => {
+                                    answers.push(Slot::Ready(Out::PubAck(id, TOPIC_NAME_INVALID)));
+                                }
+                                (_, QoS::ExactlyOnce, Some(id)) => {
+                                    answers.push(Slot::Ready(Out::PubRec(id, TOPIC_NAME_INVALID)));
+                                }
                                 _ => {}
                             }
                             continue;
                         };
+                        let arrived = epoch_ms + last_packet.duration_since(epoch).as_millis() as i64;
                         let answer: fn(NonZeroU16, u8) -> Out = match (qos, packet_id) {
                             (QoS::AtMostOnce, _) => {
-                                enqueue(route, &publish, None).await.map_err(|why| close(Reason::ServerShuttingDown, why))?;
+                                enqueue(route, &publish, arrived, None).await.map_err(|why| close(Reason::ServerShuttingDown, why))?;
                                 continue;
                             }
                             (QoS::AtLeastOnce, Some(_)) => Out::PubAck,
                             (QoS::ExactlyOnce, Some(id)) if !received.insert(id) => {
                                 // A repeat before PUBREL: acknowledged, not produced again.
-                                acks.push_back(ready(Out::PubRec(id, SUCCESS)));
+                                answers.push(Slot::Ready(Out::PubRec(id, SUCCESS)));
                                 continue;
                             }
                             (QoS::ExactlyOnce, Some(_)) => Out::PubRec,
                             _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
                         };
                         let id = packet_id.expect("checked above");
-                        let (tx, rx) = oneshot::channel();
-                        enqueue(route, &publish, Some(tx)).await.map_err(|why| close(Reason::ServerShuttingDown, why))?;
-                        acks.push_back(
-                            async move {
-                                let delivered = rx.await.unwrap_or_else(|_| Err("the proxy stopped before Kafka answered".into()));
-                                match (delivered, version) {
-                                    (Ok(()), _) => Ok(answer(id, SUCCESS)),
-                                    // Not acknowledged as delivered: MQTT 5 says so with a
-                                    // reason code; 3.1.1 has none, so the connection closes.
-                                    (Err(e), Version::V5) => {
-                                        tracing::warn!(error = %e, "publish not produced; answered 0x80");
-                                        Ok(answer(id, UNSPECIFIED_ERROR))
-                                    }
-                                    (Err(e), Version::V311) => Err(format!("Kafka did not take a publish: {e}")),
-                                }
-                            }
-                            .boxed(),
-                        );
+                        let seq = answers.push(Slot::Waiting(id, answer));
+                        let ack = batcher::AckTo { tx: results_tx.clone(), seq };
+                        enqueue(route, &publish, arrived, Some(ack)).await.map_err(|why| close(Reason::ServerShuttingDown, why))?;
                     }
                     In::PubRel(id) => {
                         received.remove(&id);
-                        acks.push_back(ready(Out::PubComp(id)));
+                        answers.push(Slot::Ready(Out::PubComp(id)));
                     }
-                    In::Ping => acks.push_back(ready(Out::PingResp)),
+                    In::Ping => {
+                        answers.push(Slot::Ready(Out::PingResp));
+                    }
                     // Publish-only: every filter is refused.
-                    In::Subscribe(id, n) => acks.push_back(ready(Out::SubAck(id, n))),
-                    In::Unsubscribe(id, n) => acks.push_back(ready(Out::UnsubAck(id, n))),
+                    In::Subscribe(id, n) => {
+                        answers.push(Slot::Ready(Out::SubAck(id, n)));
+                    }
+                    In::Unsubscribe(id, n) => {
+                        answers.push(Slot::Ready(Out::UnsubAck(id, n)));
+                    }
                     In::Disconnect => closing = true,
                     In::Other(what) => return Err(close(Reason::ProtocolError, what)),
                 }
@@ -716,13 +812,14 @@ where
 async fn enqueue(
     route: &Route,
     publish: &rmqtt_codec::types::Publish,
-    ack: Option<oneshot::Sender<batcher::Delivered>>,
+    arrived: i64,
+    ack: Option<batcher::AckTo>,
 ) -> Result<(), String> {
     let p = Publish {
         mqtt_topic: publish.topic.as_bytes().clone(),
         payload: publish.payload.clone(),
         qos: publish.qos,
-        arrived: batcher::now_ms(),
+        arrived,
         ack,
     };
     route
@@ -731,13 +828,6 @@ async fn enqueue(
         .send(p)
         .await
         .map_err(|_| format!("the writer of {} has stopped", route.kafka_topic))
-}
-
-/// What an acknowledgement future yields: the answer, or why to close the connection.
-type Ack = Result<Out, String>;
-
-fn ready(out: Out) -> BoxFuture<'static, Ack> {
-    std::future::ready(Ok(out)).boxed()
 }
 
 async fn send<S>(framed: &mut Framed<S, MqttCodec>, packet: MqttPacket) -> Result<(), String>
