@@ -1,6 +1,6 @@
 //! Publishes become Kafka records in batches, by group commit. Each Kafka topic has
 //! `mqtt.batch.max.in.flight` writers ("lanes"); a writer takes every publish waiting in its
-//! queue (up to `mqtt.batch.max.records`) as one produce call, and sends the next batch only
+//! queue (up to `mqtt.batch.max.records` and `mqtt.batch.max.bytes`) as one produce call, and sends the next batch only
 //! once Kafka has answered the previous one. No timer holds a publish back: a lone publish is
 //! written at once, and under load publishes gather while the previous batch is on the wire.
 //!
@@ -102,6 +102,7 @@ impl Batchers {
     ) -> (Batchers, Vec<JoinHandle<()>>) {
         let max_records = app.config.mqtt_batch_max_records;
         let lanes_per_topic = app.config.mqtt_batch_max_in_flight;
+        let max_bytes = app.config.mqtt_batch_max_bytes;
         let mut queues = HashMap::new();
         let mut tasks = Vec::new();
         for topic in topics {
@@ -110,13 +111,13 @@ impl Batchers {
             }
             let mut lanes = Vec::with_capacity(lanes_per_topic);
             for _ in 0..lanes_per_topic {
-                let (tx, rx) = mpsc::channel(2 * max_records);
+                let (tx, rx) = mpsc::channel(max_records);
                 let writer = Writer {
                     topic: topic.clone(),
                     app: app.clone(),
                     stats: stats.clone(),
                 };
-                tasks.push(tokio::spawn(writer.run(rx, max_records)));
+                tasks.push(tokio::spawn(writer.run(rx, max_records, max_bytes)));
                 lanes.push(tx);
             }
             queues.insert(topic, Lanes(lanes));
@@ -133,12 +134,21 @@ struct Writer {
 
 impl Writer {
     /// Writes batch after batch until every sender is gone (shutdown) and the queue is empty.
-    async fn run(self, mut rx: mpsc::Receiver<Publish>, max_records: usize) {
-        loop {
-            // While a batch is written, the next one gathers in the queue.
-            let mut batch = Vec::with_capacity(max_records.min(rx.len().max(1)));
-            if rx.recv_many(&mut batch, max_records).await == 0 {
-                return;
+    /// A batch is everything queued, up to `max_records` publishes or `max_bytes` of payload.
+    async fn run(self, mut rx: mpsc::Receiver<Publish>, max_records: usize, max_bytes: usize) {
+        // While a batch is written, the next one gathers in the queue.
+        while let Some(first) = rx.recv().await {
+            let mut bytes = first.payload.len();
+            let mut batch = Vec::with_capacity(max_records.min(rx.len() + 1));
+            batch.push(first);
+            while batch.len() < max_records && bytes < max_bytes {
+                match rx.try_recv() {
+                    Ok(p) => {
+                        bytes += p.payload.len();
+                        batch.push(p);
+                    }
+                    Err(_) => break,
+                }
             }
             self.write(batch).await;
         }
