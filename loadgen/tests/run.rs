@@ -350,10 +350,22 @@ fn mqtt_scenario_end_to_end() {
     assert_eq!(checks.len(), 4, "{checks:?}");
     assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
-    assert!(html.contains("mqtt qos1 produce"), "the ratio is not labelled MQTT");
+    assert!(
+        html.contains("mqtt qos1 produce"),
+        "the ratio is not labelled MQTT"
+    );
     // MQTT needs the proxy loadgen starts: a given proxy is refused with a clear error.
-    let out = run(&scenario, broker.bootstrap(), "http://127.0.0.1:9", &tmp.join("given"));
+    let out = run(
+        &scenario,
+        broker.bootstrap(),
+        "http://127.0.0.1:9",
+        &tmp.join("given"),
+    );
     assert!(!out.status.success());
-    assert!(text(&out).contains("MQTT workload needs the proxy loadgen starts"), "{}", text(&out));
+    assert!(
+        text(&out).contains("MQTT workload needs the proxy loadgen starts"),
+        "{}",
+        text(&out)
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }

@@ -326,3 +326,33 @@ async fn mqtt_only_proxy_serves_no_http() {
     let _ = stop.send(());
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_closes_after_one_and_a_half_intervals() {
+    let _serial = SERIAL.lock().await;
+    let (proxy, port) = start_mqtt(&[]).await;
+    // Keep-alive 2 s: PINGREQs every second keep the connection open past 3 s...
+    let mut raw = Raw::open(port).await;
+    raw.send(&connect_keep_alive(V5, "pinger", None, 2)).await;
+    assert_eq!(raw.read().await.expect("CONNACK").0, 0x20);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        raw.send(&[0xC0, 0x00]).await;
+        assert_eq!(raw.read().await, Some((0xD0, vec![])), "PINGRESP");
+    }
+    // ...and silence closes it after 1.5 intervals (3 s), with DISCONNECT 0x8D in MQTT 5.
+    let silent = std::time::Instant::now();
+    let packets = raw.until_closed().await;
+    let waited = silent.elapsed();
+    assert_eq!(disconnect_reason(&packets), Some(0x8D));
+    assert!(
+        waited >= Duration::from_millis(2900) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+    // 3.1.1: the connection just closes.
+    let mut raw = Raw::open(port).await;
+    raw.send(&connect_keep_alive(V311, "quiet", None, 1)).await;
+    assert_eq!(raw.read().await.expect("CONNACK").0, 0x20);
+    assert_eq!(raw.until_closed().await, vec![]);
+    proxy.stop().await;
+}

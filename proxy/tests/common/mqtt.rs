@@ -100,11 +100,21 @@ pub fn packet(first: u8, body: &[u8]) -> Vec<u8> {
 
 /// CONNECT with a clean session, keep-alive 60 s, and optional username and password.
 pub fn connect(level: u8, client_id: &str, login: Option<(&str, &str)>) -> Vec<u8> {
+    connect_keep_alive(level, client_id, login, 60)
+}
+
+/// [`connect`] with a keep-alive of `keep_alive` seconds.
+pub fn connect_keep_alive(
+    level: u8,
+    client_id: &str,
+    login: Option<(&str, &str)>,
+    keep_alive: u16,
+) -> Vec<u8> {
     let mut body = Vec::new();
     string(b"MQTT", &mut body);
     body.push(level);
     body.push(0x02 | if login.is_some() { 0xC0 } else { 0 });
-    body.extend_from_slice(&60u16.to_be_bytes());
+    body.extend_from_slice(&keep_alive.to_be_bytes());
     if level == V5 {
         body.push(0); // no properties
     }
