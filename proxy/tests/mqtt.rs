@@ -10,28 +10,10 @@ use std::time::Duration;
 use common::mqtt::*;
 use common::*;
 
-async fn start(mqtt_port: u16) -> Proxy {
-    start_with(mqtt_port, &[]).await
-}
-
-/// A proxy with the seed's rules and an MQTT listener on `mqtt_port`, once that accepts.
-async fn start_with(mqtt_port: u16, extra: &[(&str, &str)]) -> Proxy {
-    let listener = format!("tcp://127.0.0.1:{mqtt_port}");
-    let mut props = vec![
-        ("mqtt.listeners", listener.as_str()),
-        ("mqtt.topic.regex.list", SEED_RULES),
-    ];
-    props.extend_from_slice(extra);
-    let proxy = Proxy::start_with(&props).await;
-    wait_port(mqtt_port).await;
-    proxy
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_mapping_at_every_qos() {
     let _serial = SERIAL.lock().await;
-    let port = free_port();
-    let proxy = start(port).await;
+    let (proxy, port) = start_mqtt(&[]).await;
     // The seed's rules write to `temperature` and `brightness`; this broker is shared by the
     // tests, so count this test's records by their unique MQTT topics.
     ensure_topic("temperature", 1).await;
@@ -91,8 +73,7 @@ async fn seed_mapping_at_every_qos() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unmatched_topics_are_refused_or_defaulted() {
     let _serial = SERIAL.lock().await;
-    let port = free_port();
-    let proxy = start(port).await;
+    let (proxy, port) = start_mqtt(&[]).await;
     // No rule and no default topic. 3.1.1: the connection is closed, so QoS 1 is never
     // acknowledged; MQTT 5: PUBACK with reason 0x90 (Topic Name invalid).
     let (ok, _) = mosquitto_pub(
@@ -137,8 +118,7 @@ async fn unmatched_topics_are_refused_or_defaulted() {
     // With a default topic, unmatched publishes go there.
     let default = unique("mqtt-default");
     create_topic(&default, 1).await;
-    let port = free_port();
-    let proxy = start_with(port, &[("mqtt.default.topic", default.as_str())]).await;
+    let (proxy, port) = start_mqtt(&[("mqtt.default.topic", default.as_str())]).await;
     let (ok, err) = mosquitto_pub(
         port,
         &[

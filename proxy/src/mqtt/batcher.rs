@@ -14,7 +14,6 @@
 //! Each publish keeps its own arrival time as the record's CreateTime, and hears its own
 //! outcome: one failed record does not fail the others of its batch.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -77,52 +76,37 @@ impl Stats {
 }
 
 /// The queues of one Kafka topic's lanes.
-#[derive(Clone)]
 pub struct Lanes(Vec<mpsc::Sender<Publish>>);
 
 impl Lanes {
-    /// The lane of an MQTT topic: always the same one.
-    pub fn of(&self, mqtt_topic: &[u8]) -> &mpsc::Sender<Publish> {
-        &self.0[crc32c::crc32c(mqtt_topic) as usize % self.0.len()]
-    }
-}
-
-/// The writers of every Kafka topic the rules (and the default topic) name.
-pub struct Batchers {
-    pub queues: HashMap<String, Lanes>,
-}
-
-impl Batchers {
-    /// Starts a writer for each of `topics`; the handles finish once every queue sender is gone
-    /// and every batch is answered.
+    /// Starts the writers of `topic` (their handles go to `tasks`); they finish once every
+    /// queue sender is gone and every batch is answered.
     pub fn start(
-        topics: impl IntoIterator<Item = String>,
+        topic: &str,
         app: &Arc<App>,
         stats: &Arc<Stats>,
-    ) -> (Batchers, Vec<JoinHandle<()>>) {
+        tasks: &mut Vec<JoinHandle<()>>,
+    ) -> Lanes {
         let max_records = app.config.mqtt_batch_max_records;
-        let lanes_per_topic = app.config.mqtt_batch_max_in_flight;
         let max_bytes = app.config.mqtt_batch_max_bytes;
-        let mut queues = HashMap::new();
-        let mut tasks = Vec::new();
-        for topic in topics {
-            if queues.contains_key(&topic) {
-                continue;
-            }
-            let mut lanes = Vec::with_capacity(lanes_per_topic);
-            for _ in 0..lanes_per_topic {
+        let lanes = (0..app.config.mqtt_batch_max_in_flight)
+            .map(|_| {
                 let (tx, rx) = mpsc::channel(max_records);
                 let writer = Writer {
-                    topic: topic.clone(),
+                    topic: topic.to_string(),
                     app: app.clone(),
                     stats: stats.clone(),
                 };
                 tasks.push(tokio::spawn(writer.run(rx, max_records, max_bytes)));
-                lanes.push(tx);
-            }
-            queues.insert(topic, Lanes(lanes));
-        }
-        (Batchers { queues }, tasks)
+                tx
+            })
+            .collect();
+        Lanes(lanes)
+    }
+
+    /// The lane of an MQTT topic: always the same one.
+    pub fn of(&self, mqtt_topic: &[u8]) -> &mpsc::Sender<Publish> {
+        &self.0[crc32c::crc32c(mqtt_topic) as usize % self.0.len()]
     }
 }
 

@@ -24,6 +24,7 @@
 
 pub mod auth;
 pub mod batcher;
+mod packets;
 pub mod tls;
 
 use std::collections::{HashSet, VecDeque};
@@ -33,7 +34,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rmqtt_codec::types::QoS;
-use rmqtt_codec::v3::{self, ConnectAck, ConnectAckReason, Packet, SubscribeReturnCode};
+use rmqtt_codec::v3::{self, ConnectAck, ConnectAckReason, Packet};
 use rmqtt_codec::v5;
 use rmqtt_codec::version::{ProtocolVersion, VersionCodec};
 use rmqtt_codec::{MqttCodec, MqttPacket};
@@ -45,7 +46,10 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use batcher::{Batchers, Publish, Stats};
+use batcher::{Publish, Stats};
+use packets::{
+    incoming, outgoing, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID, UNSPECIFIED_ERROR,
+};
 
 /// One `kafka_topic:regex` pair of `mqtt.topic.regex.list`.
 #[derive(Debug, Clone)]
@@ -123,21 +127,16 @@ impl Server {
             _ => None,
         };
         let stats = Arc::new(Stats::default());
-        let topics = config
-            .mqtt_topic_rules
-            .iter()
-            .map(|r| r.kafka_topic.clone())
-            .chain(config.mqtt_default_topic.clone());
-        let (batchers, writers) = Batchers::start(topics, app, &stats);
-        let route = |topic: &str| Route {
-            kafka_topic: topic.to_string(),
-            lanes: batchers.queues[topic].clone(),
-        };
+        // One route (and set of writers) per Kafka topic the rules and the default name.
+        let mut writers = Vec::new();
         let mut routes: Vec<Route> = Vec::new();
         let mut index = |topic: &str| match routes.iter().position(|r| r.kafka_topic == topic) {
             Some(i) => i,
             None => {
-                routes.push(route(topic));
+                routes.push(Route {
+                    kafka_topic: topic.to_string(),
+                    lanes: batcher::Lanes::start(topic, app, &stats, &mut writers),
+                });
                 routes.len() - 1
             }
         };
@@ -245,119 +244,6 @@ async fn accept(
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-    }
-}
-
-/// The protocol a connection speaks, from its CONNECT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Version {
-    V311,
-    V5,
-}
-
-/// An incoming packet, whatever the version.
-enum In {
-    Publish(Box<rmqtt_codec::types::Publish>),
-    PubRel(NonZeroU16),
-    Ping,
-    Subscribe(NonZeroU16, usize),
-    Unsubscribe(NonZeroU16, usize),
-    Disconnect,
-    Other(&'static str),
-}
-
-fn incoming(packet: MqttPacket) -> In {
-    match packet {
-        MqttPacket::V3(p) => match p {
-            Packet::Publish(p) => In::Publish(p),
-            Packet::PublishRelease { packet_id } => In::PubRel(packet_id),
-            Packet::PingRequest => In::Ping,
-            Packet::Subscribe {
-                packet_id,
-                topic_filters,
-            } => In::Subscribe(packet_id, topic_filters.len()),
-            Packet::Unsubscribe {
-                packet_id,
-                topic_filters,
-            } => In::Unsubscribe(packet_id, topic_filters.len()),
-            Packet::Disconnect => In::Disconnect,
-            Packet::Connect(_) => In::Other("a second CONNECT"),
-            _ => In::Other("a packet a client does not send"),
-        },
-        MqttPacket::V5(p) => match p {
-            v5::Packet::Publish(p) => In::Publish(p),
-            v5::Packet::PublishRelease(ack) => In::PubRel(ack.packet_id),
-            v5::Packet::PingRequest => In::Ping,
-            v5::Packet::Subscribe(s) => In::Subscribe(s.packet_id, s.topic_filters.len()),
-            v5::Packet::Unsubscribe(u) => In::Unsubscribe(u.packet_id, u.topic_filters.len()),
-            v5::Packet::Disconnect(_) => In::Disconnect,
-            v5::Packet::Connect(_) => In::Other("a second CONNECT"),
-            _ => In::Other("a packet a client does not send"),
-        },
-        MqttPacket::Version(_) => In::Other("a second CONNECT"),
-    }
-}
-
-/// An answer, queued in the order of the packets it answers. `reason` is MQTT 5's reason code
-/// (3.1.1 has none: a publish is acknowledged only on success there).
-enum Out {
-    PubAck(NonZeroU16, u8),
-    PubRec(NonZeroU16, u8),
-    PubComp(NonZeroU16),
-    PingResp,
-    SubAck(NonZeroU16, usize),
-    UnsubAck(NonZeroU16, usize),
-}
-
-/// MQTT 5 reason codes used here.
-const SUCCESS: u8 = 0x00;
-const UNSPECIFIED_ERROR: u8 = 0x80;
-const TOPIC_NAME_INVALID: u8 = 0x90;
-
-fn outgoing(version: Version, out: Out) -> MqttPacket {
-    use v5::{PublishAck, PublishAck2, PublishAck2Reason, PublishAckReason};
-    let ack = |packet_id, reason: u8| PublishAck {
-        packet_id,
-        reason_code: PublishAckReason::try_from(reason)
-            .unwrap_or(PublishAckReason::UnspecifiedError),
-        properties: Vec::new(),
-        reason_string: None,
-    };
-    match version {
-        Version::V311 => MqttPacket::V3(match out {
-            Out::PubAck(packet_id, _) => Packet::PublishAck { packet_id },
-            Out::PubRec(packet_id, _) => Packet::PublishReceived { packet_id },
-            Out::PubComp(packet_id) => Packet::PublishComplete { packet_id },
-            Out::PingResp => Packet::PingResponse,
-            Out::SubAck(packet_id, n) => Packet::SubscribeAck {
-                packet_id,
-                status: vec![SubscribeReturnCode::Failure; n],
-            },
-            Out::UnsubAck(packet_id, _) => Packet::UnsubscribeAck { packet_id },
-        }),
-        Version::V5 => MqttPacket::V5(match out {
-            Out::PubAck(packet_id, reason) => v5::Packet::PublishAck(ack(packet_id, reason)),
-            Out::PubRec(packet_id, reason) => v5::Packet::PublishReceived(ack(packet_id, reason)),
-            Out::PubComp(packet_id) => v5::Packet::PublishComplete(PublishAck2 {
-                packet_id,
-                reason_code: PublishAck2Reason::Success,
-                properties: Vec::new(),
-                reason_string: None,
-            }),
-            Out::PingResp => v5::Packet::PingResponse,
-            Out::SubAck(packet_id, n) => v5::Packet::SubscribeAck(v5::SubscribeAck {
-                packet_id,
-                properties: Vec::new(),
-                reason_string: Some("this listener is publish-only".into()),
-                status: vec![v5::SubscribeAckReason::ImplementationSpecificError; n],
-            }),
-            Out::UnsubAck(packet_id, n) => v5::Packet::UnsubscribeAck(v5::UnsubscribeAck {
-                packet_id,
-                properties: Vec::new(),
-                reason_string: None,
-                status: vec![v5::UnsubscribeAckReason::NoSubscriptionExisted; n],
-            }),
-        }),
     }
 }
 
