@@ -1,15 +1,22 @@
 //! Publishes become Kafka records in batches, by group commit. Each Kafka topic has
-//! `mqtt.batch.max.in.flight` writers ("lanes"); a writer takes every publish waiting in its
-//! queue (up to `mqtt.batch.max.records` and `mqtt.batch.max.bytes`) as one produce call, and sends the next batch only
-//! once Kafka has answered the previous one. No timer holds a publish back: a lone publish is
-//! written at once, and under load publishes gather while the previous batch is on the wire.
+//! `mqtt.batch.max.in.flight` writers ("lanes"); a writer takes everything waiting in its
+//! queue (up to `mqtt.batch.max.records` and `mqtt.batch.max.bytes`) as one produce call, and
+//! sends the next batch only once Kafka has answered the previous one. No timer holds a publish
+//! back: a lone publish is written at once, and under load publishes gather while the previous
+//! batch is on the wire.
+//!
+//! Queues carry [`Chunk`]s: a connection handles every packet one socket read brought, then
+//! queues those publishes as one chunk per lane. Outcomes go back to the connection as runs
+//! ([`Settled`]). Queue hand-offs and wake-ups are so paid per read, not per publish; per
+//! publish, they were the largest cost of the hot path (perf, README "MQTT").
 //!
 //! Order: the publishes of one MQTT topic always take the same lane (by a hash of the topic),
-//! and a lane has one batch in flight, so they reach Kafka in the order they were published
-//! (lanes in parallel could otherwise overtake each other on the producer's connections).
+//! a chunk keeps publish order, and a lane has one batch in flight, so they reach Kafka in the
+//! order they were published (lanes in parallel could otherwise overtake each other on the
+//! producer's connections).
 //!
-//! Queues are bounded, so a slow Kafka slows the sockets (the connection stops reading) instead
-//! of growing memory.
+//! Queues are bounded (in chunks, each of bounded size), so a slow Kafka slows the sockets (the
+//! connection stops reading) instead of growing memory.
 //!
 //! Each publish keeps its own arrival time as the record's CreateTime, and hears its own
 //! outcome: one failed record does not fail the others of its batch.
@@ -37,14 +44,27 @@ pub struct Publish {
     pub qos: QoS,
     /// Arrival, in ms since the epoch: the record's CreateTime.
     pub arrived: i64,
-    /// Told the outcome (QoS 1 and 2); QoS 0 publishes have no one to tell.
-    pub ack: Option<AckTo>,
+    /// The number of its answer on its connection (QoS 1 and 2); QoS 0 publishes have no one
+    /// to tell.
+    pub seq: Option<u64>,
 }
 
-/// Where a publish's outcome goes: its connection's channel, with its sequence number there.
-pub struct AckTo {
-    pub tx: mpsc::UnboundedSender<(u64, Delivered)>,
-    pub seq: u64,
+/// Publishes of one connection for one lane, in publish order: what the connection read in one
+/// go. Queues carry chunks rather than single publishes, so a queue hand-off (and the writer's
+/// wake-up) is paid once per socket read, not once per publish.
+pub struct Chunk {
+    pub publishes: Vec<Publish>,
+    /// Where the outcomes go: the connection's channel.
+    pub acks: mpsc::UnboundedSender<Settled>,
+}
+
+/// Kafka's outcome for a connection's publishes numbered `first..=last`. Every publish in that
+/// range whose answer is still waiting belongs to one chunk (a connection starts a new chunk
+/// whenever the lane changes), so a run of successes is one message.
+pub struct Settled {
+    pub first: u64,
+    pub last: u64,
+    pub outcome: Delivered,
 }
 
 /// Now, in ms since the epoch.
@@ -75,8 +95,16 @@ impl Stats {
     }
 }
 
+/// Chunks queued per lane: with chunks of at most [`CHUNK_MAX_PUBLISHES`] publishes, a lane
+/// queues a bounded number of publishes, and a full queue stops the connections reading.
+const QUEUED_CHUNKS: usize = 64;
+
+/// The most publishes (and payload bytes) a connection gathers into one chunk.
+pub const CHUNK_MAX_PUBLISHES: usize = 1024;
+pub const CHUNK_MAX_BYTES: usize = 1 << 20;
+
 /// The queues of one Kafka topic's lanes.
-pub struct Lanes(Vec<mpsc::Sender<Publish>>);
+pub struct Lanes(Vec<mpsc::Sender<Chunk>>);
 
 impl Lanes {
     /// Starts the writers of `topic` (their handles go to `tasks`); they finish once every
@@ -91,7 +119,7 @@ impl Lanes {
         let max_bytes = app.config.mqtt_batch_max_bytes;
         let lanes = (0..app.config.mqtt_batch_max_in_flight)
             .map(|_| {
-                let (tx, rx) = mpsc::channel(max_records);
+                let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
                 let writer = Writer {
                     topic: topic.to_string(),
                     app: app.clone(),
@@ -104,9 +132,13 @@ impl Lanes {
         Lanes(lanes)
     }
 
-    /// The lane of an MQTT topic: always the same one.
-    pub fn of(&self, mqtt_topic: &[u8]) -> &mpsc::Sender<Publish> {
-        &self.0[crc32c::crc32c(mqtt_topic) as usize % self.0.len()]
+    /// The lane of an MQTT topic (an index into the lanes): always the same one.
+    pub fn of(&self, mqtt_topic: &[u8]) -> usize {
+        crc32c::crc32c(mqtt_topic) as usize % self.0.len()
+    }
+
+    pub fn queue(&self, lane: usize) -> &mpsc::Sender<Chunk> {
+        &self.0[lane]
     }
 }
 
@@ -116,36 +148,71 @@ struct Writer {
     stats: Arc<Stats>,
 }
 
+/// The publishes of one batch, chunk by chunk.
+struct Batch(Vec<Chunk>);
+
+impl Batch {
+    fn publishes(&self) -> impl Iterator<Item = &Publish> {
+        self.0.iter().flat_map(|c| c.publishes.iter())
+    }
+
+    /// Takes out the `index`-th publish of the batch, with its chunk's channel.
+    fn remove(&mut self, mut index: usize) -> Option<(Publish, mpsc::UnboundedSender<Settled>)> {
+        for chunk in &mut self.0 {
+            if index < chunk.publishes.len() {
+                return Some((chunk.publishes.remove(index), chunk.acks.clone()));
+            }
+            index -= chunk.publishes.len();
+        }
+        None
+    }
+}
+
 impl Writer {
     /// Writes batch after batch until every sender is gone (shutdown) and the queue is empty.
-    /// A batch is everything queued, up to `max_records` publishes or `max_bytes` of payload.
-    async fn run(self, mut rx: mpsc::Receiver<Publish>, max_records: usize, max_bytes: usize) {
+    /// A batch is every chunk queued, up to `max_records` publishes or `max_bytes` of payload
+    /// (a chunk is never split, so a lone chunk may exceed them).
+    async fn run(self, mut rx: mpsc::Receiver<Chunk>, max_records: usize, max_bytes: usize) {
+        let size = |c: &Chunk| c.publishes.iter().map(|p| p.payload.len()).sum::<usize>();
+        let mut carry = None;
         // While a batch is written, the next one gathers in the queue.
-        while let Some(first) = rx.recv().await {
-            let mut bytes = first.payload.len();
-            let mut batch = Vec::with_capacity(max_records.min(rx.len() + 1));
-            batch.push(first);
-            while batch.len() < max_records && bytes < max_bytes {
-                match rx.try_recv() {
-                    Ok(p) => {
-                        bytes += p.payload.len();
-                        batch.push(p);
-                    }
-                    Err(_) => break,
+        loop {
+            let first = match carry.take() {
+                Some(chunk) => chunk,
+                None => match rx.recv().await {
+                    Some(chunk) => chunk,
+                    None => return,
+                },
+            };
+            let mut records = first.publishes.len();
+            let mut bytes = size(&first);
+            let mut batch = vec![first];
+            while records < max_records && bytes < max_bytes {
+                let Ok(chunk) = rx.try_recv() else { break };
+                let chunk_bytes = size(&chunk);
+                if records + chunk.publishes.len() > max_records || bytes + chunk_bytes > max_bytes
+                {
+                    carry = Some(chunk);
+                    break;
                 }
+                records += chunk.publishes.len();
+                bytes += chunk_bytes;
+                batch.push(chunk);
             }
-            self.write(batch).await;
+            self.write(Batch(batch)).await;
         }
     }
 
-    async fn write(&self, mut batch: Vec<Publish>) {
-        while !batch.is_empty() {
-            let bytes: usize = batch
-                .iter()
-                .map(|p| 2 * p.mqtt_topic.len() + p.payload.len())
-                .sum();
-            let mut records = RecordsBuilder::with_capacity(batch.len(), bytes);
-            for p in &batch {
+    async fn write(&self, mut batch: Batch) {
+        loop {
+            let (count, bytes) = batch.publishes().fold((0, 0), |(n, b), p| {
+                (n + 1, b + 2 * p.mqtt_topic.len() + p.payload.len())
+            });
+            if count == 0 {
+                return;
+            }
+            let mut records = RecordsBuilder::with_capacity(count, bytes);
+            for p in batch.publishes() {
                 const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
                 let headers = vec![
                     ("mqtt.topic", p.mqtt_topic.clone()),
@@ -162,51 +229,152 @@ impl Writer {
                     Some(p.arrived),
                 );
             }
-            match self
+            let outcomes = match self
                 .app
                 .kafka
                 .producer
                 .produce(&self.topic, records.finish())
                 .await
             {
-                Ok(outcomes) => {
-                    for (p, outcome) in batch.drain(..).zip(outcomes) {
-                        self.answer(p, outcome.map(|_| ()).map_err(|e| e.to_string()));
-                    }
-                }
+                Ok(outcomes) => outcomes
+                    .into_iter()
+                    .map(|o| o.map(|_| ()).map_err(|e| e.to_string()))
+                    .collect(),
                 // One record the producer will never take: it fails alone, the rest go again.
-                Err(ProduceError::RecordTooLarge { index, .. }) if index < batch.len() => {
-                    let p = batch.remove(index);
-                    self.answer(
-                        p,
-                        Err("the record is larger than the producer's message.max.bytes".into()),
-                    );
+                Err(ProduceError::RecordTooLarge { index, .. }) if index < count => {
+                    if let Some((p, acks)) = batch.remove(index) {
+                        let why = "the record is larger than the producer's message.max.bytes";
+                        let outcome = std::iter::once(Err(why.into()));
+                        answer(&self.topic, &self.stats, vec![p], &acks, outcome);
+                    }
+                    continue;
                 }
-                Err(e) => {
-                    let why = e.to_string();
-                    for p in batch.drain(..) {
-                        self.answer(p, Err(why.clone()));
+                Err(e) => vec![Err(e.to_string()); count],
+            };
+            let mut outcomes = outcomes.into_iter();
+            for chunk in batch.0 {
+                let n = chunk.publishes.len();
+                let outcomes = outcomes.by_ref().take(n);
+                answer(
+                    &self.topic,
+                    &self.stats,
+                    chunk.publishes,
+                    &chunk.acks,
+                    outcomes,
+                );
+            }
+            return;
+        }
+    }
+}
+
+/// Tells one chunk's connection the outcomes of its publishes: each run of successes as
+/// one message, each failure on its own.
+fn answer(
+    kafka_topic: &str,
+    stats: &Stats,
+    publishes: Vec<Publish>,
+    acks: &mpsc::UnboundedSender<Settled>,
+    outcomes: impl Iterator<Item = Delivered>,
+) {
+    let mut published = [0u64; 3];
+    let mut bytes = 0u64;
+    let mut run: Option<(u64, u64)> = None;
+    let settle_run = |run: &mut Option<(u64, u64)>| {
+        if let Some((first, last)) = run.take() {
+            let _ = acks.send(Settled {
+                first,
+                last,
+                outcome: Ok(()),
+            });
+        }
+    };
+    for (p, outcome) in publishes.into_iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => {
+                published[usize::from(u8::from(p.qos))] += 1;
+                bytes += p.payload.len() as u64;
+                if let Some(seq) = p.seq {
+                    run = Some(run.map_or((seq, seq), |(first, _)| (first, seq)));
+                }
+            }
+            Err(e) => {
+                Stats::add(&stats.failed, 1);
+                settle_run(&mut run);
+                match p.seq {
+                    Some(seq) => {
+                        let _ = acks.send(Settled {
+                            first: seq,
+                            last: seq,
+                            outcome: Err(e),
+                        });
+                    }
+                    None => {
+                        tracing::warn!(%kafka_topic, error = %e, "QoS 0 publish not produced");
                     }
                 }
             }
         }
     }
+    settle_run(&mut run);
+    for (counter, n) in stats.published.iter().zip(published) {
+        if n > 0 {
+            Stats::add(counter, n);
+        }
+    }
+    Stats::add(&stats.published_bytes, bytes);
+}
 
-    fn answer(&self, p: Publish, outcome: Delivered) {
-        match &outcome {
-            Ok(()) => {
-                Stats::add(&self.stats.published[usize::from(u8::from(p.qos))], 1);
-                Stats::add(&self.stats.published_bytes, p.payload.len() as u64);
-            }
-            Err(e) => {
-                Stats::add(&self.stats.failed, 1);
-                if p.ack.is_none() {
-                    tracing::warn!(kafka_topic = %self.topic, error = %e, "QoS 0 publish not produced");
-                }
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(qos: QoS, seq: Option<u64>) -> Publish {
+        Publish {
+            mqtt_topic: Bytes::from_static(b"t"),
+            payload: Bytes::from_static(b"12345"),
+            qos,
+            arrived: 0,
+            seq,
         }
-        if let Some(ack) = p.ack {
-            let _ = ack.tx.send((ack.seq, outcome));
+    }
+
+    #[test]
+    fn successes_are_settled_as_runs_and_failures_alone() {
+        let stats = Stats::default();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let publishes = vec![
+            publish(QoS::AtLeastOnce, Some(0)),
+            publish(QoS::AtMostOnce, None),
+            publish(QoS::ExactlyOnce, Some(2)),
+            publish(QoS::AtLeastOnce, Some(3)),
+            publish(QoS::AtMostOnce, None),
+            publish(QoS::AtLeastOnce, Some(5)),
+            publish(QoS::AtLeastOnce, Some(6)),
+        ];
+        let outcomes = vec![
+            Ok(()),
+            Ok(()),
+            Ok(()),
+            Err("refused".to_string()),
+            Err("refused".to_string()),
+            Ok(()),
+            Ok(()),
+        ];
+        answer("k", &stats, publishes, &tx, outcomes.into_iter());
+        let mut got = Vec::new();
+        while let Ok(s) = rx.try_recv() {
+            got.push((s.first, s.last, s.outcome.is_ok()));
         }
+        // The QoS 0 failure has no one to tell; the runs around the failure stay apart.
+        assert_eq!(got, [(0, 2, true), (3, 3, false), (5, 6, true)]);
+        let published: Vec<u64> = stats
+            .published
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(published, [1, 3, 1]);
+        assert_eq!(stats.failed.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.published_bytes.load(Ordering::Relaxed), 25);
     }
 }
