@@ -1,0 +1,469 @@
+//! A connection's packets after CONNECT: publishes are routed and queued for their Kafka
+//! topic's writer, one chunk per socket read; answers (PUBACK, PUBREC, PUBCOMP, PINGRESP,
+//! SUBACK, ...) go out in the order of the packets they answer, a publish's only once Kafka has
+//! its record; keep-alive, Receive Maximum and shutdown are enforced here.
+
+use std::collections::{HashSet, VecDeque};
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use rmqtt_codec::types::QoS;
+use rmqtt_codec::v5;
+use rmqtt_codec::{MqttCodec, MqttPacket};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+
+use super::batcher::{self, Publish, Settled, Stats};
+use super::packets::{
+    incoming, outgoing, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID, UNSPECIFIED_ERROR,
+};
+use super::Ingest;
+
+/// Why a connection ends early: logged, and for MQTT 5 sent as DISCONNECT's reason code.
+pub(super) struct Close {
+    pub(super) reason: v5::DisconnectReasonCode,
+    pub(super) why: String,
+}
+
+fn close(reason: v5::DisconnectReasonCode, why: impl Into<String>) -> Close {
+    Close {
+        reason,
+        why: why.into(),
+    }
+}
+
+/// An answer owed to the client, in the order of the packets it answers.
+enum Slot {
+    Ready(Out),
+    /// A QoS 1/2 publish waiting for Kafka: its packet id and how to answer it.
+    Waiting(NonZeroU16, fn(NonZeroU16, u8) -> Out),
+    /// Kafka failed a 3.1.1 publish: the connection closes when this slot's turn comes.
+    Failed(String),
+}
+
+/// The answers owed, oldest first; `first` is the sequence number of the front one.
+struct Answers {
+    slots: VecDeque<Slot>,
+    first: u64,
+}
+
+impl Answers {
+    /// Queues an answer; its sequence number.
+    fn push(&mut self, slot: Slot) -> u64 {
+        self.slots.push_back(slot);
+        self.first + self.slots.len() as u64 - 1
+    }
+
+    /// Kafka's outcome for the publishes numbered `first..=last`; slots in that range that
+    /// are not waiting (answers to other packets) are left alone.
+    fn settle(&mut self, settled: Settled, version: Version) {
+        let from = settled.first.max(self.first);
+        let upto = (settled.last + 1).min(self.first + self.slots.len() as u64);
+        for seq in from..upto {
+            let slot = &mut self.slots[(seq - self.first) as usize];
+            if let Slot::Waiting(id, answer) = *slot {
+                *slot = match (&settled.outcome, version) {
+                    (Ok(()), _) => Slot::Ready(answer(id, SUCCESS)),
+                    // Not acknowledged as delivered: MQTT 5 says so with a reason code; 3.1.1
+                    // has none, so the connection closes and the client publishes again.
+                    (Err(e), Version::V5) => {
+                        tracing::warn!(error = %e, "publish not produced; answered 0x80");
+                        Slot::Ready(answer(id, UNSPECIFIED_ERROR))
+                    }
+                    (Err(e), Version::V311) => {
+                        Slot::Failed(format!("Kafka did not take a publish: {e}"))
+                    }
+                };
+            }
+        }
+    }
+}
+
+/// A connection's state after CONNECT, between packets.
+struct Conn<'a> {
+    ingest: &'a Ingest,
+    version: Version,
+    receive_max: usize,
+    answers: Answers,
+    /// QoS 1 and 2 publishes not answered yet (MQTT 5's Receive Maximum counts them).
+    in_flight: usize,
+    /// QoS 2 packet ids produced and not yet released.
+    received: HashSet<NonZeroU16>,
+    /// Devices publish to the same few topics: the last topic (an owned copy, shared by its
+    /// records) is kept with its route and lane (None: no rule maps it).
+    last_route: Option<(Bytes, Option<(usize, usize)>)>,
+    /// Set by DISCONNECT or shutdown: answer what is in flight, then close.
+    closing: bool,
+    /// Where the writers send Kafka's outcomes.
+    acks: mpsc::UnboundedSender<batcher::Settled>,
+    /// Publishes read and not queued yet, as (route, lane, publishes) in publish order.
+    pending: Vec<(usize, usize, Vec<Publish>)>,
+    pending_count: usize,
+    pending_bytes: usize,
+}
+
+impl Conn<'_> {
+    /// Handles one packet; publishes go to `pending`, answers to `answers`.
+    fn handle(&mut self, packet: MqttPacket, arrived: i64) -> Result<(), Close> {
+        use v5::DisconnectReasonCode as Reason;
+        let version = self.version;
+        match incoming(packet) {
+            In::Publish(publish) => {
+                if publish.retain && version == Version::V5 {
+                    return Err(close(Reason::RetainNotSupported, "RETAIN is not available"));
+                }
+                if publish
+                    .properties
+                    .as_ref()
+                    .is_some_and(|p| p.topic_alias.is_some())
+                {
+                    return Err(close(
+                        Reason::TopicAliasInvalid,
+                        "topic aliases are not available",
+                    ));
+                }
+                let qos = publish.qos;
+                let packet_id = publish.packet_id;
+                if qos != QoS::AtMostOnce {
+                    self.in_flight += 1;
+                    if version == Version::V5 && self.in_flight > self.receive_max {
+                        return Err(close(
+                            Reason::ReceiveMaximumExceeded,
+                            "more QoS 1/2 publishes in flight than Receive Maximum",
+                        ));
+                    }
+                }
+                let (mqtt_topic, route) = match &self.last_route {
+                    Some((t, route)) if t[..] == *publish.topic.as_bytes() => (t.clone(), *route),
+                    _ => {
+                        let topic: &str = &publish.topic;
+                        if topic.is_empty() || topic.contains(['+', '#']) {
+                            return Err(close(
+                                Reason::TopicNameInvalid,
+                                format!("invalid PUBLISH topic {topic:?}"),
+                            ));
+                        }
+                        let route = self
+                            .ingest
+                            .route(topic)
+                            .map(|r| (r, self.ingest.routes[r].lanes.of(topic.as_bytes())));
+                        let owned = Bytes::copy_from_slice(topic.as_bytes());
+                        self.last_route = Some((owned.clone(), route));
+                        (owned, route)
+                    }
+                };
+                let Some((route, lane)) = route else {
+                    let topic: &str = &publish.topic;
+                    Stats::add(&self.ingest.stats.unmatched, 1);
+                    tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
+                    match (version, qos, packet_id) {
+                        (Version::V311, ..) => {
+                            return Err(close(
+                                Reason::TopicNameInvalid,
+                                format!("no Kafka topic for {topic:?}"),
+                            ))
+                        }
+                        (_, QoS::AtLeastOnce, Some(id)) => {
+                            self.answers
+                                .push(Slot::Ready(Out::PubAck(id, TOPIC_NAME_INVALID)));
+                        }
+                        (_, QoS::ExactlyOnce, Some(id)) => {
+                            self.answers
+                                .push(Slot::Ready(Out::PubRec(id, TOPIC_NAME_INVALID)));
+                        }
+                        _ => {}
+                    }
+                    return Ok(());
+                };
+                let seq = match (qos, packet_id) {
+                    (QoS::AtMostOnce, _) => None,
+                    (QoS::AtLeastOnce, Some(id)) => {
+                        Some(self.answers.push(Slot::Waiting(id, Out::PubAck)))
+                    }
+                    (QoS::ExactlyOnce, Some(id)) if !self.received.insert(id) => {
+                        // A repeat before PUBREL: acknowledged, not produced again.
+                        self.answers.push(Slot::Ready(Out::PubRec(id, SUCCESS)));
+                        return Ok(());
+                    }
+                    (QoS::ExactlyOnce, Some(id)) => {
+                        Some(self.answers.push(Slot::Waiting(id, Out::PubRec)))
+                    }
+                    _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
+                };
+                let publish = *publish;
+                self.pending_count += 1;
+                self.pending_bytes += publish.payload.len();
+                let p = Publish {
+                    mqtt_topic,
+                    payload: publish.payload,
+                    qos,
+                    arrived,
+                    seq,
+                };
+                match self.pending.last_mut() {
+                    Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
+                    _ => self.pending.push((route, lane, vec![p])),
+                }
+            }
+            In::PubRel(id) => {
+                self.received.remove(&id);
+                self.answers.push(Slot::Ready(Out::PubComp(id)));
+            }
+            In::Ping => {
+                self.answers.push(Slot::Ready(Out::PingResp));
+            }
+            // Publish-only: every filter is refused.
+            In::Subscribe(id, n) => {
+                self.answers.push(Slot::Ready(Out::SubAck(id, n)));
+            }
+            In::Unsubscribe(id, n) => {
+                self.answers.push(Slot::Ready(Out::UnsubAck(id, n)));
+            }
+            In::Disconnect => self.closing = true,
+            In::Other(what) => return Err(close(Reason::ProtocolError, what)),
+        }
+        Ok(())
+    }
+
+    /// Whether the publishes read make a full chunk.
+    fn chunk_full(&self) -> bool {
+        self.pending_count >= batcher::CHUNK_MAX_PUBLISHES
+            || self.pending_bytes >= batcher::CHUNK_MAX_BYTES
+    }
+
+    /// Queues the pending publishes for their writers, in order; waits while a queue is full
+    /// (backpressure: the connection stops reading).
+    async fn queue(&mut self) -> Result<(), Close> {
+        let ingest = self.ingest;
+        for (route, lane, publishes) in self.pending.drain(..) {
+            let route = &ingest.routes[route];
+            let chunk = batcher::Chunk {
+                publishes,
+                acks: self.acks.clone(),
+            };
+            route.lanes.queue(lane).send(chunk).await.map_err(|_| {
+                close(
+                    v5::DisconnectReasonCode::ServerShuttingDown,
+                    format!("the writer of {} has stopped", route.kafka_topic),
+                )
+            })?;
+        }
+        self.pending_count = 0;
+        self.pending_bytes = 0;
+        Ok(())
+    }
+}
+
+/// The packets after CONNECT, until DISCONNECT, the client leaving, or an error.
+pub(super) async fn session<S>(
+    framed: &mut Framed<S, MqttCodec>,
+    version: Version,
+    keep_alive: u16,
+    ingest: &Arc<Ingest>,
+    shutdown: CancellationToken,
+) -> Result<(), Close>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use v5::DisconnectReasonCode as Reason;
+    // Keep-alive: closed after 1.5 times the interval without a packet [MQTT-3.1.2-24]. One
+    // timer, moved on only when it fires, not re-armed for every packet.
+    let idle = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+    let keep_alive_timer = tokio::time::sleep(idle.unwrap_or(Duration::from_secs(3600)));
+    tokio::pin!(keep_alive_timer);
+    let mut last_packet = tokio::time::Instant::now();
+    // Arrival times in ms since the epoch, from the monotonic clock read for each read anyway.
+    let epoch_ms = batcher::now_ms();
+    let epoch = last_packet;
+    let (acks, mut results) = mpsc::unbounded_channel::<batcher::Settled>();
+    let mut conn = Conn {
+        ingest,
+        version,
+        receive_max: usize::from(ingest.receive_max.get()),
+        answers: Answers {
+            slots: VecDeque::new(),
+            first: 0,
+        },
+        in_flight: 0,
+        received: HashSet::new(),
+        last_route: None,
+        closing: false,
+        acks,
+        pending: Vec::new(),
+        pending_count: 0,
+        pending_bytes: 0,
+    };
+    let mut shutting_down = false;
+    loop {
+        // Every answer whose turn has come goes out, in one write.
+        let mut wrote = false;
+        let answers = &mut conn.answers;
+        while let Some(front) = answers.slots.front() {
+            match front {
+                Slot::Waiting(..) => break,
+                Slot::Failed(why) => return Err(close(Reason::UnspecifiedError, why.clone())),
+                Slot::Ready(_) => {
+                    let Some(Slot::Ready(out)) = answers.slots.pop_front() else {
+                        unreachable!("front is ready")
+                    };
+                    answers.first += 1;
+                    if matches!(out, Out::PubAck(..) | Out::PubRec(..)) {
+                        conn.in_flight -= 1;
+                    }
+                    framed
+                        .feed(outgoing(version, out))
+                        .await
+                        .map_err(|e| close(Reason::UnspecifiedError, format!("writing: {e}")))?;
+                    wrote = true;
+                }
+            }
+        }
+        if wrote {
+            framed
+                .flush()
+                .await
+                .map_err(|e| close(Reason::UnspecifiedError, format!("writing: {e}")))?;
+        }
+        if conn.closing && conn.answers.slots.is_empty() {
+            return if shutting_down {
+                Err(close(
+                    Reason::ServerShuttingDown,
+                    "the proxy is shutting down",
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        tokio::select! {
+            _ = shutdown.cancelled(), if !conn.closing => {
+                conn.closing = true;
+                shutting_down = true;
+            }
+            Some(settled) = results.recv() => {
+                conn.answers.settle(settled, version);
+                while let Ok(settled) = results.try_recv() {
+                    conn.answers.settle(settled, version);
+                }
+            }
+            () = &mut keep_alive_timer, if idle.is_some() && !conn.closing => {
+                let idle = idle.expect("checked");
+                if last_packet.elapsed() >= idle {
+                    return Err(close(Reason::KeepAliveTimeout, "keep-alive expired"));
+                }
+                keep_alive_timer.as_mut().reset(last_packet + idle);
+            }
+            packet = framed.next(), if !conn.closing => {
+                // Every packet already read is handled before the publishes are queued: one
+                // chunk per read, not one queue hand-off per publish.
+                last_packet = tokio::time::Instant::now();
+                let arrived = epoch_ms + last_packet.duration_since(epoch).as_millis() as i64;
+                let mut packet = packet;
+                let mut burst = 0;
+                let outcome = loop {
+                    let p = match packet {
+                        None => break Err(None),
+                        Some(Err(rmqtt_codec::error::DecodeError::MaxSizeExceeded)) => {
+                            break Err(Some(close(Reason::PacketTooLarge, "packet larger than mqtt.message.max.bytes")))
+                        }
+                        Some(Err(e)) => break Err(Some(close(Reason::MalformedPacket, format!("malformed packet: {e}")))),
+                        Some(Ok((p, _))) => p,
+                    };
+                    if let Err(c) = conn.handle(p, arrived) {
+                        break Err(Some(c));
+                    }
+                    burst += 1;
+                    if conn.closing || conn.chunk_full() || burst >= batcher::CHUNK_MAX_PUBLISHES {
+                        break Ok(());
+                    }
+                    match framed.next().now_or_never() {
+                        Some(next) => packet = next,
+                        None => break Ok(()),
+                    }
+                };
+                // What was read before an error or the end of the stream is still produced,
+                // as it would have been had the packets come one per read.
+                conn.queue().await?;
+                match outcome {
+                    Ok(()) => {}
+                    Err(None) => return Ok(()),
+                    Err(Some(c)) => return Err(c),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u16) -> NonZeroU16 {
+        NonZeroU16::new(n).unwrap()
+    }
+
+    /// Slots 10..=14: three publishes waiting, a PINGRESP among them, and one more publish.
+    fn answers() -> Answers {
+        Answers {
+            slots: VecDeque::from([
+                Slot::Waiting(id(1), Out::PubAck),
+                Slot::Ready(Out::PingResp),
+                Slot::Waiting(id(2), Out::PubRec),
+                Slot::Waiting(id(3), Out::PubAck),
+                Slot::Waiting(id(4), Out::PubAck),
+            ]),
+            first: 10,
+        }
+    }
+
+    fn reasons(a: &Answers) -> Vec<Option<u8>> {
+        a.slots
+            .iter()
+            .map(|s| match s {
+                Slot::Ready(Out::PubAck(_, r) | Out::PubRec(_, r)) => Some(*r),
+                Slot::Ready(_) => Some(0xFF),
+                Slot::Waiting(..) => None,
+                Slot::Failed(_) => Some(0xEE),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_settled_range_answers_only_its_waiting_publishes() {
+        let mut a = answers();
+        let ok = |first, last| Settled {
+            first,
+            last,
+            outcome: Ok(()),
+        };
+        a.settle(ok(10, 12), Version::V5);
+        assert_eq!(reasons(&a), [Some(0), Some(0xFF), Some(0), None, None]);
+        // A failure: 0x80 in MQTT 5; in 3.1.1 the connection closes at that slot's turn.
+        let failed = |seq| Settled {
+            first: seq,
+            last: seq,
+            outcome: Err("down".into()),
+        };
+        a.settle(failed(13), Version::V5);
+        assert_eq!(reasons(&a)[3], Some(UNSPECIFIED_ERROR));
+        let mut b = answers();
+        b.settle(failed(13), Version::V311);
+        assert_eq!(reasons(&b)[3], Some(0xEE));
+        // Settled answers are not settled again, and a range past the end is cut short.
+        a.settle(ok(13, 20), Version::V5);
+        assert_eq!(
+            reasons(&a),
+            [
+                Some(0),
+                Some(0xFF),
+                Some(0),
+                Some(UNSPECIFIED_ERROR),
+                Some(0)
+            ]
+        );
+    }
+}
