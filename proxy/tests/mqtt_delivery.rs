@@ -192,6 +192,53 @@ async fn reason_codes_for_unmapped_and_failed_publishes() {
     proxy.stop().await;
 }
 
+/// MQTT 5 QoS 2 when Kafka fails a record: the PUBREC says 0x80, and so does the answer to a
+/// repeat of that packet id sent while the first was waiting (it must not claim SUCCESS). The id
+/// is then free: the client's next PUBLISH with it is a new message, produced and acknowledged,
+/// not taken for a repeat and acknowledged without a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos2_packet_id_reused_after_kafka_refused_it() {
+    let _serial = SERIAL.lock().await;
+    let absent = unique("absent");
+    let here = unique("here");
+    ensure_topic(&here, 1).await;
+    let rules = format!("{absent}:gone/.*, {here}:here/.*");
+    let (proxy, port) = start_mqtt(&[("mqtt.topic.regex.list", rules.as_str())]).await;
+    let (mut raw, code) = Raw::connect(port, V5, None).await;
+    assert_eq!(code, 0);
+    let reason = |body: &[u8]| body.get(2).copied().unwrap_or(0);
+    // The first PUBLISH and its repeat in one write: the repeat is read while the first waits.
+    let mut both = publish(V5, 2, "gone/1", 7, b"refused");
+    both.extend(publish(V5, 2, "gone/1", 7, b"refused"));
+    raw.send(&both).await;
+    for which in ["first", "repeat"] {
+        let (first, body) = raw.read().await.expect("PUBREC");
+        assert_eq!(first, 0x50, "{which}: PUBREC expected, got {first:#x}");
+        assert_eq!(&body[..2], &[0, 7], "{which}");
+        assert_eq!(reason(&body), 0x80, "{which}: not produced, so not SUCCESS");
+    }
+    let mqtt_topic = format!("here/{}", unique("dev"));
+    raw.send(&publish(V5, 2, &mqtt_topic, 7, b"after-refusal"))
+        .await;
+    let (first, body) = raw.read().await.expect("PUBREC");
+    assert_eq!((first, &body[..2], reason(&body)), (0x50, &[0u8, 7][..], 0));
+    raw.send(&packet(0x62, &[0, 7])).await;
+    let (first, body) = raw.read().await.expect("PUBCOMP");
+    assert_eq!((first, &body[..2]), (0x70, &[0u8, 7][..]));
+    let records = read_all(&here, 1, 1, Duration::from_secs(10));
+    let values: Vec<_> = records
+        .iter()
+        .filter(|r| r.key.as_deref() == Some(mqtt_topic.as_bytes()))
+        .map(|r| r.value.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        values,
+        [b"after-refusal".to_vec()],
+        "acknowledged, so in Kafka once"
+    );
+    proxy.stop().await;
+}
+
 /// Publishes `payload(level, seq)` for seq in `0..total` at QoS 1 over one raw connection, with up
 /// to `window` unacknowledged; returns the sequence numbers acknowledged as delivered and those
 /// refused (MQTT 5 reason >= 0x80). Stops early when the proxy closes the connection (3.1.1's

@@ -3,7 +3,7 @@
 //! SUBACK, ...) go out in the order of the packets they answer, a publish's only once Kafka has
 //! its record; keep-alive, Receive Maximum and shutdown are enforced here.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +42,9 @@ enum Slot {
     Ready(Out),
     /// A QoS 1/2 publish waiting for Kafka: its packet id and how to answer it.
     Waiting(NonZeroU16, fn(NonZeroU16, u8) -> Out),
+    /// A QoS 2 PUBLISH repeating the packet id of one still waiting for Kafka: not produced
+    /// again, and answered as that one is (SUCCESS only once Kafka has its record).
+    Repeat(NonZeroU16),
     /// Kafka failed a 3.1.1 publish: the connection closes when this slot's turn comes.
     Failed(String),
 }
@@ -50,7 +53,14 @@ enum Slot {
 struct Answers {
     slots: VecDeque<Slot>,
     first: u64,
+    /// How many [`Slot::Repeat`]s are queued (none, almost always: then settling never looks
+    /// for them).
+    repeats: usize,
 }
+
+/// QoS 2 packet ids produced (or being produced) and not yet released by PUBREL; `true` once
+/// Kafka has the record. A PUBLISH repeating one of them is not produced again.
+type Received = HashMap<NonZeroU16, bool>;
 
 impl Answers {
     /// Queues an answer; its sequence number.
@@ -60,27 +70,61 @@ impl Answers {
     }
 
     /// Kafka's outcome for the publishes numbered `first..=last`; slots in that range that
-    /// are not waiting (answers to other packets) are left alone.
-    fn settle(&mut self, settled: Settled, version: Version) {
+    /// are not waiting (answers to other packets) are left alone. A QoS 2 packet id Kafka
+    /// failed is released from `received` (MQTT 5 lets the client use it again after PUBREC
+    /// 0x80), and repeats of a settled id are answered as it is.
+    fn settle(&mut self, settled: Settled, version: Version, received: &mut Received) {
         let from = settled.first.max(self.first);
         let upto = (settled.last + 1).min(self.first + self.slots.len() as u64);
+        let mut settled_qos2 = Vec::new();
         for seq in from..upto {
             let slot = &mut self.slots[(seq - self.first) as usize];
             if let Slot::Waiting(id, answer) = *slot {
-                *slot = match (&settled.outcome, version) {
-                    (Ok(()), _) => Slot::Ready(answer(id, SUCCESS)),
-                    // Not acknowledged as delivered: MQTT 5 says so with a reason code; 3.1.1
-                    // has none, so the connection closes and the client publishes again.
-                    (Err(e), Version::V5) => {
-                        tracing::warn!(error = %e, "publish not produced; answered 0x80");
-                        Slot::Ready(answer(id, UNSPECIFIED_ERROR))
+                *slot = answer_for(&settled.outcome, version, id, answer);
+                if let Slot::Ready(Out::PubRec(..)) | Slot::Failed(_) = slot {
+                    match settled.outcome {
+                        Ok(()) => {
+                            if let Some(in_kafka) = received.get_mut(&id) {
+                                *in_kafka = true;
+                            }
+                        }
+                        Err(_) => {
+                            received.remove(&id);
+                        }
                     }
-                    (Err(e), Version::V311) => {
-                        Slot::Failed(format!("Kafka did not take a publish: {e}"))
+                    if self.repeats > 0 {
+                        settled_qos2.push(id);
                     }
-                };
+                }
             }
         }
+        for id in settled_qos2 {
+            for slot in self.slots.iter_mut() {
+                if matches!(slot, Slot::Repeat(r) if *r == id) {
+                    *slot = answer_for(&settled.outcome, version, id, Out::PubRec);
+                    self.repeats -= 1;
+                }
+            }
+        }
+    }
+}
+
+/// The answer to a QoS 1/2 publish, given Kafka's outcome.
+fn answer_for(
+    outcome: &batcher::Delivered,
+    version: Version,
+    id: NonZeroU16,
+    answer: fn(NonZeroU16, u8) -> Out,
+) -> Slot {
+    match (outcome, version) {
+        (Ok(()), _) => Slot::Ready(answer(id, SUCCESS)),
+        // Not acknowledged as delivered: MQTT 5 says so with a reason code; 3.1.1 has none, so
+        // the connection closes and the client publishes again.
+        (Err(e), Version::V5) => {
+            tracing::warn!(error = %e, "publish not produced; answered 0x80");
+            Slot::Ready(answer(id, UNSPECIFIED_ERROR))
+        }
+        (Err(e), Version::V311) => Slot::Failed(format!("Kafka did not take a publish: {e}")),
     }
 }
 
@@ -92,8 +136,7 @@ struct Conn<'a> {
     answers: Answers,
     /// QoS 1 and 2 publishes not answered yet (MQTT 5's Receive Maximum counts them).
     in_flight: usize,
-    /// QoS 2 packet ids produced and not yet released.
-    received: HashSet<NonZeroU16>,
+    received: Received,
     /// Devices publish to the same few topics: the last topic (an owned copy, shared by its
     /// records) is kept with its route and lane (None: no rule maps it).
     last_route: Option<(Bytes, Option<(usize, usize)>)>,
@@ -185,14 +228,23 @@ impl Conn<'_> {
                     (QoS::AtLeastOnce, Some(id)) => {
                         Some(self.answers.push(Slot::Waiting(id, Out::PubAck)))
                     }
-                    (QoS::ExactlyOnce, Some(id)) if !self.received.insert(id) => {
-                        // A repeat before PUBREL: acknowledged, not produced again.
-                        self.answers.push(Slot::Ready(Out::PubRec(id, SUCCESS)));
-                        return Ok(());
-                    }
-                    (QoS::ExactlyOnce, Some(id)) => {
-                        Some(self.answers.push(Slot::Waiting(id, Out::PubRec)))
-                    }
+                    (QoS::ExactlyOnce, Some(id)) => match self.received.get(&id) {
+                        // A repeat before PUBREL: not produced again; acknowledged once Kafka
+                        // has the first one's record.
+                        Some(true) => {
+                            self.answers.push(Slot::Ready(Out::PubRec(id, SUCCESS)));
+                            return Ok(());
+                        }
+                        Some(false) => {
+                            self.answers.push(Slot::Repeat(id));
+                            self.answers.repeats += 1;
+                            return Ok(());
+                        }
+                        None => {
+                            self.received.insert(id, false);
+                            Some(self.answers.push(Slot::Waiting(id, Out::PubRec)))
+                        }
+                    },
                     _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
                 };
                 let publish = *publish;
@@ -288,9 +340,10 @@ where
         answers: Answers {
             slots: VecDeque::new(),
             first: 0,
+            repeats: 0,
         },
         in_flight: 0,
-        received: HashSet::new(),
+        received: HashMap::new(),
         last_route: None,
         closing: false,
         acks,
@@ -305,7 +358,7 @@ where
         let answers = &mut conn.answers;
         while let Some(front) = answers.slots.front() {
             match front {
-                Slot::Waiting(..) => break,
+                Slot::Waiting(..) | Slot::Repeat(_) => break,
                 Slot::Failed(why) => return Err(close(Reason::UnspecifiedError, why.clone())),
                 Slot::Ready(_) => {
                     let Some(Slot::Ready(out)) = answers.slots.pop_front() else {
@@ -339,23 +392,20 @@ where
                 Ok(())
             };
         }
+        // Biased: packets already read are handled before the keep-alive timer is looked at, so
+        // a connection that waited on a full writer queue (backpressure) is not closed for the
+        // PINGREQs waiting unread in its socket.
         tokio::select! {
+            biased;
             _ = shutdown.cancelled(), if !conn.closing => {
                 conn.closing = true;
                 shutting_down = true;
             }
             Some(settled) = results.recv() => {
-                conn.answers.settle(settled, version);
+                conn.answers.settle(settled, version, &mut conn.received);
                 while let Ok(settled) = results.try_recv() {
-                    conn.answers.settle(settled, version);
+                    conn.answers.settle(settled, version, &mut conn.received);
                 }
-            }
-            () = &mut keep_alive_timer, if idle.is_some() && !conn.closing => {
-                let idle = idle.expect("checked");
-                if last_packet.elapsed() >= idle {
-                    return Err(close(Reason::KeepAliveTimeout, "keep-alive expired"));
-                }
-                keep_alive_timer.as_mut().reset(last_packet + idle);
             }
             packet = framed.next(), if !conn.closing => {
                 // Every packet already read is handled before the publishes are queued: one
@@ -394,6 +444,13 @@ where
                     Err(Some(c)) => return Err(c),
                 }
             }
+            () = &mut keep_alive_timer, if idle.is_some() && !conn.closing => {
+                let idle = idle.expect("checked");
+                if last_packet.elapsed() >= idle {
+                    return Err(close(Reason::KeepAliveTimeout, "keep-alive expired"));
+                }
+                keep_alive_timer.as_mut().reset(last_packet + idle);
+            }
         }
     }
 }
@@ -417,6 +474,7 @@ mod tests {
                 Slot::Waiting(id(4), Out::PubAck),
             ]),
             first: 10,
+            repeats: 0,
         }
     }
 
@@ -426,7 +484,7 @@ mod tests {
             .map(|s| match s {
                 Slot::Ready(Out::PubAck(_, r) | Out::PubRec(_, r)) => Some(*r),
                 Slot::Ready(_) => Some(0xFF),
-                Slot::Waiting(..) => None,
+                Slot::Waiting(..) | Slot::Repeat(_) => None,
                 Slot::Failed(_) => Some(0xEE),
             })
             .collect()
@@ -440,7 +498,7 @@ mod tests {
             last,
             outcome: Ok(()),
         };
-        a.settle(ok(10, 12), Version::V5);
+        a.settle(ok(10, 12), Version::V5, &mut Received::new());
         assert_eq!(reasons(&a), [Some(0), Some(0xFF), Some(0), None, None]);
         // A failure: 0x80 in MQTT 5; in 3.1.1 the connection closes at that slot's turn.
         let failed = |seq| Settled {
@@ -448,13 +506,13 @@ mod tests {
             last: seq,
             outcome: Err("down".into()),
         };
-        a.settle(failed(13), Version::V5);
+        a.settle(failed(13), Version::V5, &mut Received::new());
         assert_eq!(reasons(&a)[3], Some(UNSPECIFIED_ERROR));
         let mut b = answers();
-        b.settle(failed(13), Version::V311);
+        b.settle(failed(13), Version::V311, &mut Received::new());
         assert_eq!(reasons(&b)[3], Some(0xEE));
         // Settled answers are not settled again, and a range past the end is cut short.
-        a.settle(ok(13, 20), Version::V5);
+        a.settle(ok(13, 20), Version::V5, &mut Received::new());
         assert_eq!(
             reasons(&a),
             [
@@ -465,5 +523,38 @@ mod tests {
                 Some(0)
             ]
         );
+    }
+
+    /// MQTT 5 QoS 2: a repeat of a packet id still waiting for Kafka is answered as the first
+    /// PUBLISH is; an id Kafka failed is released, so the client's next PUBLISH with it is
+    /// produced rather than taken for a repeat; a produced id stays held until PUBREL.
+    #[test]
+    fn qos2_ids_are_released_when_kafka_fails_and_repeats_follow_the_first() {
+        for (outcome, reason, held) in [
+            (Ok(()), SUCCESS, Some(&true)),
+            (Err("down".to_string()), UNSPECIFIED_ERROR, None),
+        ] {
+            let mut received = Received::from([(id(7), false)]);
+            let mut a = Answers {
+                slots: VecDeque::from([
+                    Slot::Waiting(id(7), Out::PubRec),
+                    Slot::Repeat(id(7)),
+                    Slot::Waiting(id(8), Out::PubAck),
+                ]),
+                first: 0,
+                repeats: 1,
+            };
+            // The run covers the repeat's slot too: a repeat is never settled as a publish of
+            // the run, only as a repeat of id 7.
+            let settled = Settled {
+                first: 0,
+                last: 1,
+                outcome: outcome.clone(),
+            };
+            a.settle(settled, Version::V5, &mut received);
+            assert_eq!(reasons(&a), [Some(reason), Some(reason), None]);
+            assert_eq!(a.repeats, 0);
+            assert_eq!(received.get(&id(7)), held);
+        }
     }
 }
