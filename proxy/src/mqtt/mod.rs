@@ -15,7 +15,7 @@
 //!   closes the connection; either way it is logged and counted.
 //!
 //! Modules: this one holds the topic rules, the shared state and the listeners; `connect`
-//! answers CONNECT; `session` handles a connection's packets after it; [`batcher`] writes the
+//! answers CONNECT; `session` handles a connection's packets after it, owing answers in order (`answers`); [`batcher`] writes the
 //! publishes of all connections to Kafka in batches; `packets` maps rmqtt-codec's 3.1.1 and 5
 //! packets to one set.
 //!
@@ -25,6 +25,7 @@
 //! Packets are decoded by `rmqtt-codec` (strict: reserved flags, QoS 3, packet id 0, and the
 //! Remaining Length cap `mqtt.message.max.bytes` are refused by closing the connection).
 
+mod answers;
 pub mod auth;
 pub mod batcher;
 mod connect;
