@@ -17,9 +17,9 @@ fn decode(c: &mut Criterion) {
             group.throughput(Throughput::Elements(n as u64));
             group.bench_with_input(BenchmarkId::new(name, n), &body, |b, body| {
                 b.iter(|| {
-                    let req: ProduceRequest = serde_json::from_slice(body).expect("valid body");
+                    let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");
                     let encoded =
-                        encode_records(format, body, &req.records).expect("valid records");
+                        encode_records(format, body, &req.records, 1000).expect("valid records");
                     assert_eq!(encoded.len(), n);
                     encoded
                 })

@@ -91,8 +91,13 @@ pub struct LocalBroker {
 impl LocalBroker {
     /// Starts Tansu on a free loopback port and waits until it accepts connections.
     pub fn start() -> io::Result<LocalBroker> {
+        Self::start_on_port(free_port()?)
+    }
+
+    /// Starts Tansu on a given loopback port: a restart of a broker that was stopped, as its
+    /// clients see it (Tansu keeps everything in memory, so it comes back empty).
+    pub fn start_on_port(port: u16) -> io::Result<LocalBroker> {
         let binary = tansu_binary();
-        let port = free_port()?;
         let url = format!("tcp://127.0.0.1:{port}");
         let (started_tx, started_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -153,6 +158,14 @@ impl LocalBroker {
     /// `HOST:PORT` for `bootstrap.servers`.
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// The broker's port.
+    pub fn port(&self) -> u16 {
+        self.bootstrap
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .expect("bootstrap is 127.0.0.1:PORT")
     }
 
     /// The broker's process id (fault-injection tests pause it with SIGSTOP).

@@ -125,6 +125,41 @@ pub struct Config {
     /// unacknowledged (backpressure: acks wait for Kafka). Default 1024: a client's throughput
     /// at QoS 1 is this window over the ack latency; memory is bounded by the writers' queues.
     pub mqtt_receive_maximum: std::num::NonZeroU16,
+    /// `protected.topics`: topics REST clients may neither produce to nor consume from (403,
+    /// error code 40301), comma-separated; an entry ending in `*` is a prefix. Default
+    /// `__*,_schemas`; while the built-in registry runs its `schema.registry.topic` is added (a
+    /// forged record there would rewrite the registry). Set it empty to allow every topic.
+    pub protected_topics: crate::kafka::names::TopicPatterns,
+    /// `produce.max.records`: the most records one produce request may carry; more get 422
+    /// before any is parsed further. Bounds the memory of a request of tiny records (each
+    /// costs far more in memory and in the answer than its few body bytes). Default 10000.
+    pub produce_max_records: usize,
+    /// `json.max.nesting.depth`: the deepest nesting of arrays and objects in a json-format key
+    /// or value, checked on produce (400) and on consume (40801), as Jackson's
+    /// `StreamReadConstraints` default. Default 1000.
+    pub json_max_nesting_depth: usize,
+    /// `consumer.instances.max` / `consumer.instances.max.per.group`: consumer instances this
+    /// proxy holds at once, in all and per group; creating one more answers 429. Each instance
+    /// is a librdkafka consumer with its own threads and buffers. Defaults 500 and 100.
+    pub consumer_instances_max: usize,
+    pub consumer_instances_max_per_group: usize,
+    /// `consumer.request.timeout.max.ms`: the longest `consumer.request.timeout.ms` a consumer
+    /// instance may ask for at creation (larger gets 422/42204). Default 60000.
+    pub consumer_request_timeout_max_ms: u64,
+    /// `http.header.read.timeout.ms`: how long a connection may wait for, and take to send, a
+    /// request's headers: a slow-header client is disconnected, and so is a keep-alive
+    /// connection idle this long between requests. Default 10000.
+    pub http_header_read_timeout_ms: u64,
+    /// `http.request.body.timeout.ms`: how long reading one request body may take; a slower
+    /// body gets 408. Default 60000.
+    pub http_body_read_timeout_ms: u64,
+    /// `http.max.connections`: open HTTP connections per server (REST, and the registry's);
+    /// further connections wait in the kernel's accept queue. Default 4096.
+    pub http_max_connections: usize,
+    /// `http.max.concurrent.requests`: requests handled at once per server; more are answered
+    /// 429 (error code 429, as Confluent's rate limiter) at once instead of queueing. Default
+    /// 2048.
+    pub http_max_concurrent_requests: usize,
     /// `produce.engine`: how records reach Kafka. `batch` writes each request's records as one
     /// record batch per partition, sent straight to the leader; `librdkafka` hands every record to
     /// librdkafka's producer (idempotent, every security and compression option). `auto` (default)
@@ -232,6 +267,16 @@ impl Default for Config {
             mqtt_message_max_bytes: 8092,
             mqtt_receive_maximum: std::num::NonZeroU16::new(1024).expect("non-zero"),
             schema_registry_topic: "_schemas".into(),
+            protected_topics: crate::kafka::names::TopicPatterns::parse("__*,_schemas"),
+            produce_max_records: 10_000,
+            json_max_nesting_depth: 1000,
+            consumer_instances_max: 500,
+            consumer_instances_max_per_group: 100,
+            consumer_request_timeout_max_ms: 60_000,
+            http_header_read_timeout_ms: 10_000,
+            http_body_read_timeout_ms: 60_000,
+            http_max_connections: 4096,
+            http_max_concurrent_requests: 2048,
             produce_engine: ProduceEngine::Auto,
             produce_connections_per_broker: 1,
             produce_max_in_flight_per_broker: 2,
@@ -365,6 +410,38 @@ impl Config {
                 "mqtt.message.max.bytes" => {
                     c.mqtt_message_max_bytes = parse_positive::<u32>(k, value)?
                 }
+                "protected.topics" => {
+                    c.protected_topics = crate::kafka::names::TopicPatterns::parse(value);
+                    if let Some(bad) = c.protected_topics.iter().find(|p| {
+                        crate::kafka::names::check_topic(p.strip_suffix('*').unwrap_or(p)).is_err()
+                            && *p != "*"
+                    }) {
+                        return Err(invalid(
+                            k,
+                            value,
+                            format!("`{bad}` is not a topic name or prefix"),
+                        ));
+                    }
+                }
+                "produce.max.records" => c.produce_max_records = parse_positive(k, value)?,
+                "json.max.nesting.depth" => c.json_max_nesting_depth = parse_positive(k, value)?,
+                "consumer.instances.max" => c.consumer_instances_max = parse_positive(k, value)?,
+                "consumer.instances.max.per.group" => {
+                    c.consumer_instances_max_per_group = parse_positive(k, value)?
+                }
+                "consumer.request.timeout.max.ms" => {
+                    c.consumer_request_timeout_max_ms = parse_positive(k, value)?
+                }
+                "http.header.read.timeout.ms" => {
+                    c.http_header_read_timeout_ms = parse_positive(k, value)?
+                }
+                "http.request.body.timeout.ms" => {
+                    c.http_body_read_timeout_ms = parse_positive(k, value)?
+                }
+                "http.max.connections" => c.http_max_connections = parse_positive(k, value)?,
+                "http.max.concurrent.requests" => {
+                    c.http_max_concurrent_requests = parse_positive(k, value)?
+                }
                 "produce.engine" => {
                     c.produce_engine = match value.trim() {
                         "auto" => ProduceEngine::Auto,
@@ -423,6 +500,19 @@ impl Config {
             && !c.listeners.is_empty()
         {
             c.schema_registry_listeners = vec![SocketAddr::from(([0, 0, 0, 0], 8081))];
+        }
+        if !c.schema_registry_listeners.is_empty() && !c.protected_topics.is_empty() {
+            c.protected_topics = c.protected_topics.clone().with(&c.schema_registry_topic);
+        }
+        if c.consumer_request_timeout_ms > c.consumer_request_timeout_max_ms {
+            return Err(invalid(
+                "consumer.request.timeout.ms",
+                &c.consumer_request_timeout_ms.to_string(),
+                format!(
+                    "must not exceed consumer.request.timeout.max.ms ({})",
+                    c.consumer_request_timeout_max_ms
+                ),
+            ));
         }
         if !c.schema_registry_url.is_empty() && !c.schema_registry_listeners.is_empty() {
             return Err(invalid(

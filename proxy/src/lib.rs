@@ -10,13 +10,15 @@
 
 pub mod config;
 pub mod formats;
+pub mod http_server;
 pub mod kafka;
+mod memory;
 pub mod mqtt;
 pub mod properties;
 pub mod rest;
 pub mod schema;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,10 +55,13 @@ pub async fn serve_all(
         None
     } else {
         let client = kafka::client_config(&config, &config.client);
-        let registry =
-            schema::Registry::open(&client, &config.schema_registry_topic, &kafka.metadata)
-                .await
-                .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
+        let registry = schema::Registry::open(
+            &client,
+            &config.schema_registry_topic,
+            kafka.metadata.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
         Some(Arc::new(registry))
     };
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
@@ -92,38 +97,31 @@ pub async fn serve_all(
             bound.push((listener, l.tls));
         }
         let serving = server.serve(bound, token.clone());
-        servers.push(tokio::spawn(async move {
-            serving.await;
-            Ok(())
-        }));
+        servers.push(tokio::spawn(serving));
     }
 
+    let limits = http_server::Limits::from_config(&app.config);
     if let Some(registry) = &registry {
-        let sr_router = schema::api::router(registry.clone());
+        let sr_router = schema::api::router(registry.clone(), &app.config);
         for listener in registry_listeners {
             tracing::info!(addr = %listener.local_addr()?, "schema registry listener ready");
-            let stop = token.clone();
-            servers.push(tokio::spawn(
-                axum::serve(listener, sr_router.clone())
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .into_future(),
-            ));
+            let serving = http_server::serve(listener, sr_router.clone(), limits, token.clone());
+            servers.push(tokio::spawn(serving));
         }
     }
     for listener in listeners {
         tracing::info!(addr = %listener.local_addr()?, "REST listener ready");
-        let stop = token.clone();
-        servers.push(tokio::spawn(
-            axum::serve(listener, router.clone())
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .into_future(),
-        ));
+        let serving = http_server::serve(listener, router.clone(), limits, token.clone());
+        servers.push(tokio::spawn(serving));
     }
 
     shutdown.await;
+    // Everything below shares one deadline, so that shutdown ends within `shutdown.graceful.ms`
+    // even when Kafka is gone (a flush or a consumer's group leave would otherwise wait for it).
+    let deadline = tokio::time::Instant::now() + graceful;
     tracing::info!("shutting down: draining in-flight requests");
     token.cancel();
-    let drained = tokio::time::timeout(graceful, async {
+    let drained = tokio::time::timeout_at(deadline, async {
         for server in servers.iter_mut() {
             let _ = server.await;
         }
@@ -139,19 +137,34 @@ pub async fn serve_all(
     let _ = sweeper.await;
 
     let flushing = app.clone();
-    match tokio::task::spawn_blocking(move || {
-        flushing.kafka.producer.flush(Duration::from_secs(30))
-    })
-    .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, "producer flush failed at shutdown"),
-        Err(err) => tracing::error!(error = %err, "producer flush task failed"),
+    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let flush = tokio::task::spawn_blocking(move || flushing.kafka.producer.flush(left));
+    match tokio::time::timeout_at(deadline, flush).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(err))) => tracing::error!(error = %err, "producer flush failed at shutdown"),
+        Ok(Err(err)) => tracing::error!(error = %err, "producer flush task failed"),
+        Err(_) => tracing::error!("producer flush did not finish within shutdown.graceful.ms"),
     }
     let instances = app.kafka.consumers.take_all();
     let closing = instances.len();
-    futures_util::future::join_all(instances.iter().map(|i| i.close())).await;
-    tracing::info!(closed_instances = closing, "shutdown complete");
+    let closed = tokio::time::timeout_at(
+        deadline,
+        futures_util::future::join_all(instances.iter().map(|i| i.close())),
+    )
+    .await;
+    match closed {
+        Ok(_) => tracing::info!(closed_instances = closing, "shutdown complete"),
+        Err(_) => {
+            tracing::warn!(
+                instances = closing,
+                "consumer instances did not all leave their groups within shutdown.graceful.ms (is Kafka reachable?); exiting anyway"
+            );
+            // Dropping a consumer that has not closed would block in librdkafka's close: the
+            // process is exiting, so its clients are left for the OS to reclaim.
+            std::mem::forget(instances);
+            std::mem::forget(app);
+        }
+    }
     Ok(())
 }
 
@@ -163,9 +176,17 @@ async fn expire_instances(app: Arc<rest::App>, token: CancellationToken) {
             _ = token.cancelled() => return,
             _ = tick.tick() => {}
         }
-        for instance in app.kafka.consumers.take_expired() {
-            tracing::info!(group = %instance.group, instance = %instance.name, "consumer instance expired");
-            tokio::spawn(async move { instance.close().await });
+        let expired = app.kafka.consumers.take_expired();
+        if expired.is_empty() {
+            continue;
         }
+        for instance in &expired {
+            tracing::info!(group = %instance.group, instance = %instance.name, "consumer instance expired");
+        }
+        tokio::spawn(async move {
+            futures_util::future::join_all(expired.iter().map(|i| i.close())).await;
+            drop(expired);
+            memory::release_freed();
+        });
     }
 }

@@ -90,7 +90,11 @@ fn main() -> std::process::ExitCode {
         tracing::warn!(%key, "configuration key has no effect in kafka-proxy");
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match runtime.block_on(run(config)) {
+    let result = runtime.block_on(run(config));
+    // librdkafka calls still blocked on an unreachable cluster (a consumer's close, a flush) must
+    // not hold the exit: `serve` already waited for them as long as shutdown.graceful.ms allows.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -102,6 +102,72 @@ async fn malformed_and_oversized_packets_close_with_the_right_reason() {
     proxy.stop().await;
 }
 
+/// The five spec violations a probe found accepted and written: each closes the connection
+/// (with the MQTT 5 reason, or CONNACK 1 for MQTT 3.1) and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_violations_close_the_connection_and_write_nothing() {
+    let _serial = SERIAL.lock().await;
+    let topic = unique("spec");
+    create_topic(&topic, 1).await;
+    let rules = format!("{topic}:.*");
+    let (proxy, port) = start_mqtt(&[("mqtt.topic.regex.list", rules.as_str())]).await;
+
+    // MQTT 3.1 ("MQIsdp", level 3): CONNACK 1 (unacceptable protocol level), then the close.
+    let mut body = Vec::new();
+    body.extend_from_slice(&[0, 6]);
+    body.extend_from_slice(b"MQIsdp");
+    body.extend_from_slice(&[3, 0x02, 0, 60, 0, 2]);
+    body.extend_from_slice(b"v3");
+    let mut raw = Raw::open(port).await;
+    raw.send(&packet(0x10, &body)).await;
+    assert_eq!(raw.until_closed().await, vec![(0x20, vec![0, 1])]);
+
+    // 3.1.1: a password flag without a user name is a malformed CONNECT: closed, no CONNACK.
+    let mut body = Vec::new();
+    body.extend_from_slice(&[0, 4]);
+    body.extend_from_slice(b"MQTT");
+    body.extend_from_slice(&[4, 0x42, 0, 60, 0, 1, b'p', 0, 2, b'p', b'w']);
+    let mut raw = Raw::open(port).await;
+    raw.send(&packet(0x10, &body)).await;
+    assert_eq!(raw.until_closed().await, vec![]);
+
+    // A topic name holding U+0000: MQTT 5 closes with 0x90, 3.1.1 just closes.
+    let (mut raw, _) = Raw::connect(port, V5, None).await;
+    raw.send(&publish(V5, 1, "a\0b", 1, b"x")).await;
+    assert_eq!(disconnect_reason(&raw.until_closed().await), Some(0x90));
+    let (mut raw, _) = Raw::connect(port, V311, None).await;
+    raw.send(&publish(V311, 1, "a\0b", 1, b"x")).await;
+    assert_eq!(raw.until_closed().await, vec![]);
+
+    // DUP on a QoS 0 publish is malformed: 0x81, or the close.
+    let (mut raw, _) = Raw::connect(port, V5, None).await;
+    let mut dup = publish(V5, 0, "a/b", 0, b"x");
+    dup[0] |= 0x08;
+    raw.send(&dup).await;
+    assert_eq!(disconnect_reason(&raw.until_closed().await), Some(0x81));
+    let (mut raw, _) = Raw::connect(port, V311, None).await;
+    let mut dup = publish(V311, 0, "a/b", 0, b"x");
+    dup[0] |= 0x08;
+    raw.send(&dup).await;
+    assert_eq!(raw.until_closed().await, vec![]);
+
+    // RETAIN over 3.1.1: retained messages are not kept, so the publish is refused (closed)
+    // rather than written as an ordinary record.
+    let (mut raw, _) = Raw::connect(port, V311, None).await;
+    let mut retained = publish(V311, 1, "a/b", 1, b"x");
+    retained[0] |= 0x01;
+    raw.send(&retained).await;
+    assert_eq!(raw.until_closed().await, vec![]);
+
+    let records = read_all(&topic, 1, 0, Duration::from_secs(2));
+    assert!(
+        records.is_empty(),
+        "spec violations were written: {}",
+        records.len()
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_cap_refuses_in_connack() {
     let _serial = SERIAL.lock().await;

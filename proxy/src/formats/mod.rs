@@ -89,15 +89,51 @@ pub enum FormatError {
 
 /// One record as written by a client: raw JSON key and value (None when absent or null),
 /// borrowed from the request body.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy)]
 pub struct RawRecord<'a> {
-    #[serde(borrow, default)]
     pub key: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     pub value: Option<&'a RawValue>,
-    #[serde(default)]
     pub partition: Option<i32>,
+}
+
+/// Only a JSON object is a record (serde's derive would also take an array of the fields in
+/// order, so `[[]]` produced a null record). Unknown and repeated fields are errors.
+impl<'de> serde::Deserialize<'de> for RawRecord<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+        const FIELDS: &[&str] = &["key", "value", "partition"];
+        struct Record;
+        impl<'de> Visitor<'de> for Record {
+            type Value = RawRecord<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a record object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut r = RawRecord {
+                    key: None,
+                    value: None,
+                    partition: None,
+                };
+                let mut seen = [false; 3];
+                while let Some(field) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let i = FIELDS
+                        .iter()
+                        .position(|f| *f == field)
+                        .ok_or_else(|| M::Error::unknown_field(&field, FIELDS))?;
+                    if std::mem::replace(&mut seen[i], true) {
+                        return Err(M::Error::duplicate_field(FIELDS[i]));
+                    }
+                    match i {
+                        0 => r.key = map.next_value()?,
+                        1 => r.value = map.next_value()?,
+                        _ => r.partition = map.next_value()?,
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(Record)
+    }
 }
 
 /// The Kafka bytes of one produce request: ranges into one shared buffer (the request body for
@@ -324,13 +360,15 @@ pub fn encode_schema_records(
 
 /// Converts a request's records into Kafka bytes. Any invalid record fails the whole request.
 /// `body` is the request body the raw values borrow from.
+/// `json_depth` bounds the nesting of json-format values (`json.max.nesting.depth`).
 pub fn encode_records(
     format: EmbeddedFormat,
     body: &Bytes,
     records: &[RawRecord<'_>],
+    json_depth: usize,
 ) -> Result<EncodedRecords, FormatError> {
     match format {
-        EmbeddedFormat::Json => Ok(json::encode_records(body, records)),
+        EmbeddedFormat::Json => json::encode_records(body, records, json_depth),
         EmbeddedFormat::Binary => binary::encode_records(records),
         EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf => {
             Err(FormatError::SchemaRegistryRequired)
@@ -338,11 +376,13 @@ pub fn encode_records(
     }
 }
 
-/// Writes a key or value into a consume response in the consumer's format.
+/// Writes a key or value into a consume response in the consumer's format (`json_depth`: see
+/// [`encode_records`]).
 pub fn write_data(
     format: EmbeddedFormat,
     out: &mut Vec<u8>,
     data: Option<&[u8]>,
+    json_depth: usize,
 ) -> Result<(), FormatError> {
     let Some(data) = data else {
         out.extend_from_slice(b"null");
@@ -353,7 +393,7 @@ pub fn write_data(
             binary::write_base64(out, data);
             Ok(())
         }
-        EmbeddedFormat::Json => json::write_json(out, data),
+        EmbeddedFormat::Json => json::write_json(out, data, json_depth),
         EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf => {
             Err(FormatError::SchemaRegistryRequired)
         }

@@ -16,6 +16,8 @@ pub struct RecordWriter {
     topic: String,
     escaped_topic: Vec<u8>,
     num: itoa::Buffer,
+    /// `json.max.nesting.depth` for json-format records.
+    json_depth: usize,
 }
 
 impl RecordWriter {
@@ -26,12 +28,19 @@ impl RecordWriter {
             topic: String::new(),
             escaped_topic: Vec::new(),
             num: itoa::Buffer::new(),
+            json_depth: 1000,
         }
+    }
+
+    /// Sets the deepest nesting a json-format record may have (default 1000).
+    pub fn json_depth(mut self, depth: usize) -> Self {
+        self.json_depth = depth;
+        self
     }
 
     fn write_data(&self, out: &mut Vec<u8>, data: Option<&[u8]>) -> Result<(), FormatError> {
         if self.format.family() != Family::Schema {
-            return write_data(self.format, out, data);
+            return write_data(self.format, out, data, self.json_depth);
         }
         let Some(data) = data else {
             out.extend_from_slice(b"null");

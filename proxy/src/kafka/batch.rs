@@ -521,7 +521,7 @@ mod tests {
             .unwrap(),
         );
         let raws: Vec<crate::formats::RawRecord<'_>> = serde_json::from_slice(&body).unwrap();
-        let records = crate::formats::json::encode_records(&body, &raws);
+        let records = crate::formats::json::encode_records(&body, &raws, 1000).unwrap();
         let indexes: Vec<usize> = (0..50).collect();
         let batches = engine(1000).split(0, &indexes, &records);
         assert!(batches.len() >= 5, "{} batches", batches.len());

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::alignment::InstanceContext;
 use super::error::{blocking, Error};
-use super::metadata::Metadata;
+use super::metadata::{legal_topic, Metadata};
 use crate::formats::{EmbeddedFormat, FormatError};
 
 type KafkaConsumer = StreamConsumer<InstanceContext>;
@@ -190,14 +190,21 @@ impl Instance {
         topics: Vec<String>,
         pattern: Option<String>,
     ) -> Result<(), Error> {
+        topics.iter().try_for_each(|t| legal_topic(t))?;
         let mut st = self.state.lock().await;
         let consumer = st.consumer()?;
         if st.mode == Mode::Assigned {
             return Err(mutually_exclusive());
         }
         if let Some(pattern) = pattern.filter(|_| topics.is_empty()) {
+            // librdkafka's regex engine is not Java's: a pattern is checked with the regex crate
+            // first (a client mistake is a 400, not a Kafka error), then by librdkafka itself.
+            let invalid = |e: String| Error::InvalidPattern(pattern.clone(), e);
+            regex::Regex::new(&pattern).map_err(|e| invalid(e.to_string()))?;
             // librdkafka treats a leading `^` as a regex; Java matches the whole name.
-            consumer.subscribe(&[&format!("^({pattern})$")])?;
+            consumer
+                .subscribe(&[&format!("^({pattern})$")])
+                .map_err(|e| invalid(e.to_string()))?;
             st.mode = Mode::Pattern;
         } else if !topics.is_empty() {
             let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -241,6 +248,9 @@ impl Instance {
 
     /// Replaces the manual assignment.
     pub async fn assign(&self, partitions: Vec<TopicPartition>) -> Result<(), Error> {
+        partitions
+            .iter()
+            .try_for_each(|tp| legal_topic(&tp.topic))?;
         let mut st = self.state.lock().await;
         let consumer = st.consumer()?;
         if matches!(st.mode, Mode::Topics(_) | Mode::Pattern) {
@@ -268,6 +278,9 @@ impl Instance {
 
     /// Moves the fetch positions. Every partition must be assigned.
     pub async fn seek(&self, targets: Vec<(TopicPartition, SeekTarget)>) -> Result<(), Error> {
+        targets
+            .iter()
+            .try_for_each(|(tp, _)| legal_topic(&tp.topic))?;
         for (_, target) in &targets {
             if let SeekTarget::Offset(o) | SeekTarget::Timestamp(o) = target {
                 if *o < 0 {
@@ -332,6 +345,9 @@ impl Instance {
     /// Commits offsets. With `offsets`, commits each `offset + 1` (the client names the last
     /// record it processed). Without, commits what has been delivered to the client.
     pub async fn commit(&self, offsets: Option<Vec<PartitionOffset>>) -> Result<(), Error> {
+        if let Some(offsets) = &offsets {
+            offsets.iter().try_for_each(|o| legal_topic(&o.topic))?;
+        }
         let st = self.state.lock().await;
         let consumer = st.consumer()?;
         let mut tpl = TopicPartitionList::new();
@@ -375,6 +391,9 @@ impl Instance {
         &self,
         partitions: Vec<TopicPartition>,
     ) -> Result<Vec<PartitionOffset>, Error> {
+        partitions
+            .iter()
+            .try_for_each(|tp| legal_topic(&tp.topic))?;
         let st = self.state.lock().await;
         let consumer = st.consumer()?;
         let mut tpl = TopicPartitionList::new();

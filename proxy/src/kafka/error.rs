@@ -8,6 +8,12 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 pub enum Error {
     #[error("topic {0} not found")]
     TopicNotFound(String),
+    /// A name that is not a legal Kafka topic name; it never reaches librdkafka.
+    #[error("invalid topic name {0:?}: {1}")]
+    InvalidTopic(String, super::names::NameError),
+    /// A subscription pattern that is not a valid regular expression.
+    #[error("invalid topic pattern {0:?}: {1}")]
+    InvalidPattern(String, String),
     #[error("partition {1} of topic {0} not found")]
     PartitionNotFound(String, i32),
     #[error("illegal state: {0}")]
@@ -81,9 +87,11 @@ impl Error {
                 .rdkafka_error_code()
                 .map(classify)
                 .unwrap_or(ErrorClass::Other),
-            Error::InvalidConfig(_) | Error::InvalidOffset(_) | Error::Internal(_) => {
-                ErrorClass::Other
-            }
+            Error::InvalidConfig(_)
+            | Error::InvalidOffset(_)
+            | Error::InvalidTopic(..)
+            | Error::InvalidPattern(..)
+            | Error::Internal(_) => ErrorClass::Other,
         }
     }
 }
@@ -94,7 +102,9 @@ where
     F: FnOnce() -> Result<T, Error> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("blocking task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        // A panic's text is for the log, not for clients.
+        tracing::error!(error = %e, "a blocking Kafka call panicked");
+        Error::Internal("a Kafka call failed unexpectedly".into())
+    })?
 }

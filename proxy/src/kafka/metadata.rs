@@ -13,6 +13,13 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::error::{blocking, classify, Error, ErrorClass};
+use super::names::check_topic;
+
+/// Fails for a name that is not a legal topic name, before it reaches librdkafka (see
+/// [`super::names`]).
+pub(super) fn legal_topic(topic: &str) -> Result<(), Error> {
+    check_topic(topic).map_err(|e| Error::InvalidTopic(topic.to_string(), e))
+}
 
 /// Topics Java's `Admin.listTopics()` hides by default.
 const INTERNAL_TOPICS: &[&str] = &[
@@ -90,6 +97,7 @@ impl Metadata {
 
     /// Partition count of `topic`, from the cache when fresh. Never creates the topic.
     pub async fn partition_count(&self, topic: &str) -> Result<u32, Error> {
+        legal_topic(topic)?;
         if let Some(n) = self.cached_partition_count(topic) {
             return Ok(n);
         }
@@ -135,6 +143,7 @@ impl Metadata {
 
     /// The partitions of `topic`, ordered by id.
     pub async fn partitions(&self, topic: &str) -> Result<Vec<PartitionInfo>, Error> {
+        legal_topic(topic)?;
         let (client, timeout, name) = (self.client.clone(), self.timeout, topic.to_string());
         blocking(move || {
             let md = client.fetch_metadata(Some(&name), timeout)?;
@@ -148,6 +157,7 @@ impl Metadata {
         &self,
         topic: &str,
     ) -> Result<BTreeMap<String, Option<String>>, Error> {
+        legal_topic(topic)?;
         let opts = AdminOptions::new().request_timeout(Some(self.timeout));
         let spec = ResourceSpecifier::Topic(topic);
         let results = self.admin.describe_configs([&spec], &opts).await?;
@@ -178,6 +188,7 @@ impl Metadata {
 
     /// [`Metadata::watermarks`] for a partition known to exist, from blocking code.
     pub fn watermarks_blocking(&self, topic: &str, partition: i32) -> Result<(i64, i64), Error> {
+        legal_topic(topic)?;
         true_watermarks(&self.client, &self.probe, topic, partition, self.timeout)
     }
 
@@ -238,6 +249,7 @@ impl Metadata {
     /// there the base is found by binary search over probes, and the caller drops the records
     /// before `offset`.
     pub fn batch_start(&self, topic: &str, partition: i32, offset: i64) -> Result<i64, Error> {
+        legal_topic(topic)?;
         let probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
         let result = (|| {
             let (low, reported) = self

@@ -8,6 +8,7 @@ pub mod consumer;
 mod error;
 pub mod expiry;
 pub mod metadata;
+pub mod names;
 pub mod partitioner;
 pub mod producer;
 pub mod registry;
@@ -54,6 +55,10 @@ impl Kafka {
             consumer_config(config),
             metadata.clone(),
             Duration::from_millis(config.consumer_instance_timeout_ms),
+            registry::Limits {
+                total: config.consumer_instances_max,
+                per_group: config.consumer_instances_max_per_group,
+            },
         );
         Ok(Kafka {
             metadata,
@@ -93,9 +98,17 @@ pub fn producer_config(config: &Config) -> ClientConfig {
     c
 }
 
-/// Consumer properties shared by all instances: `client.*`, then `consumer.*`.
+/// Consumer properties shared by all instances: `client.*`, then `consumer.*`. Protected topics
+/// are hidden from pattern subscriptions (librdkafka's `topic.blacklist`) unless `consumer.*`
+/// sets that property itself.
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let mut c = client_config(config, &config.client);
+    if !config.protected_topics.is_empty() {
+        c.set(
+            "topic.blacklist",
+            config.protected_topics.as_rdkafka_regexes(),
+        );
+    }
     for (k, v) in &config.consumer {
         c.set(k, v);
     }

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::batch::{BatchEngine, Routes};
 use super::error::{blocking, classify, Error, ErrorClass};
-use super::metadata::{topic_partitions, Metadata};
+use super::metadata::{legal_topic, topic_partitions, Metadata};
 use super::partitioner::partition_for_key;
 use crate::formats::{EncodedRecords, KafkaRecord};
 
@@ -256,6 +256,7 @@ impl Producer {
     /// creates it here as it would for any producer. Tansu does not: an unknown topic answers
     /// within `produce.metadata.timeout.ms`.
     async fn route(&self, topic: &str, refresh: bool) -> Result<Arc<Vec<Option<String>>>, Error> {
+        legal_topic(topic)?;
         if !refresh {
             let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
             if let Some((leaders, at)) = routes.get(topic) {

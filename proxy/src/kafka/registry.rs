@@ -22,6 +22,13 @@ type Key = (String, String);
 pub enum CreateError {
     #[error("consumer instance already exists")]
     Exists,
+    /// A cap on instances is reached (`consumer.instances.max[.per.group]`).
+    #[error("Too many consumer instances: {scope} already has {limit} ({key}); delete unused instances or wait for them to expire")]
+    TooMany {
+        scope: String,
+        limit: usize,
+        key: &'static str,
+    },
     #[error(transparent)]
     Kafka(#[from] Error),
 }
@@ -36,11 +43,24 @@ pub struct Registry {
     epoch: Instant,
     base: ClientConfig,
     metadata: Arc<Metadata>,
+    limits: Limits,
+}
+
+/// Caps on the number of instances.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub total: usize,
+    pub per_group: usize,
 }
 
 impl Registry {
     /// `base` carries the consumer properties shared by every instance.
-    pub fn new(base: ClientConfig, metadata: Arc<Metadata>, idle_timeout: Duration) -> Self {
+    pub fn new(
+        base: ClientConfig,
+        metadata: Arc<Metadata>,
+        idle_timeout: Duration,
+        limits: Limits,
+    ) -> Self {
         Registry {
             instances: Mutex::new(HashMap::new()),
             expiry: Mutex::new(ExpiryQueue::default()),
@@ -49,7 +69,32 @@ impl Registry {
             epoch: Instant::now(),
             base,
             metadata,
+            limits,
         }
+    }
+
+    /// Fails when one more instance in `group` would exceed a cap.
+    fn check_room(
+        &self,
+        map: &HashMap<Key, Arc<Instance>>,
+        group: &str,
+    ) -> Result<(), CreateError> {
+        if map.len() >= self.limits.total {
+            return Err(CreateError::TooMany {
+                scope: "this proxy".into(),
+                limit: self.limits.total,
+                key: "consumer.instances.max",
+            });
+        }
+        // Linear in the instances, which the cap above keeps small; creation is rare.
+        if map.keys().filter(|(g, _)| g == group).count() >= self.limits.per_group {
+            return Err(CreateError::TooMany {
+                scope: format!("group {group}"),
+                limit: self.limits.per_group,
+                key: "consumer.instances.max.per.group",
+            });
+        }
+        Ok(())
     }
 
     fn now_ms(&self) -> u64 {
@@ -73,8 +118,12 @@ impl Registry {
         settings: InstanceSettings,
     ) -> Result<Arc<Instance>, CreateError> {
         let key = (group.to_string(), name.to_string());
-        if self.instances.lock().expect("poisoned").contains_key(&key) {
-            return Err(CreateError::Exists);
+        {
+            let map = self.instances.lock().expect("poisoned");
+            if map.contains_key(&key) {
+                return Err(CreateError::Exists);
+            }
+            self.check_room(&map, group)?;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
@@ -92,6 +141,8 @@ impl Registry {
             if map.contains_key(&key) {
                 return Err(CreateError::Exists);
             }
+            // Another request may have taken the last slot while this consumer was created.
+            self.check_room(&map, group)?;
             map.insert(key.clone(), instance.clone());
         }
         self.expiry

@@ -130,6 +130,24 @@ where
     };
     let keep_alive = match connect {
         MqttPacket::V3(Packet::Connect(c)) => {
+            // MQTT 3.1 ("MQIsdp", level 3) is not 3.1.1: CONNACK 1, then close [MQTT-3.1.2-2].
+            if c.protocol.0 != 4 {
+                let refused = Packet::ConnectAck(ConnectAck {
+                    return_code: ConnectAckReason::UnacceptableProtocolVersion,
+                    session_present: false,
+                });
+                let _ = framed.send(MqttPacket::V3(refused)).await;
+                return Err(format!(
+                    "protocol level {} ({}) is not served; only 3.1.1 and 5",
+                    c.protocol.0,
+                    c.protocol.name()
+                ));
+            }
+            // A password without a user name is a malformed 3.1.1 CONNECT [MQTT-3.1.2-22]:
+            // closed without CONNACK.
+            if c.password.is_some() && c.username.is_none() {
+                return Err("malformed CONNECT: a password flag without a user name".into());
+            }
             // An empty client id is allowed only with a clean session [MQTT-3.1.3-7, -8].
             let admitted = if c.client_id.is_empty() && !c.clean_session {
                 Err(Refusal::ClientId)

@@ -64,8 +64,14 @@ impl Conn<'_> {
         let version = self.version;
         match incoming(packet) {
             In::Publish(publish) => {
-                if publish.retain && version == Version::V5 {
+                // Retained messages are not kept (CONNACK says so in MQTT 5; 3.1.1 has no way
+                // to say it, so the publish is refused rather than written as an ordinary one).
+                if publish.retain {
                     return Err(close(Reason::RetainNotSupported, "RETAIN is not available"));
+                }
+                // [MQTT-3.3.1-2]: a QoS 0 publish has DUP 0; anything else is malformed.
+                if publish.dup && publish.qos == QoS::AtMostOnce {
+                    return Err(close(Reason::MalformedPacket, "DUP set on a QoS 0 PUBLISH"));
                 }
                 if publish
                     .properties
@@ -92,7 +98,8 @@ impl Conn<'_> {
                     Some((t, route)) if t[..] == *publish.topic.as_bytes() => (t.clone(), *route),
                     _ => {
                         let topic: &str = &publish.topic;
-                        if topic.is_empty() || topic.contains(['+', '#']) {
+                        // [MQTT-4.7.3-1, -2]: no wildcards, no U+0000 in a topic name.
+                        if topic.is_empty() || topic.contains(['+', '#', '\0']) {
                             return Err(close(
                                 Reason::TopicNameInvalid,
                                 format!("invalid PUBLISH topic {topic:?}"),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{ApiError, V2_JSON};
-use super::{body, negotiate, ApiPath, App};
+use super::{body, guard, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
 use crate::formats::{self, EmbeddedFormat, FormatError};
 use crate::kafka::consumer::{
@@ -38,7 +38,7 @@ async fn control_body<T: for<'de> Deserialize<'de>>(
     body: Body,
 ) -> Result<Option<T>, ApiError> {
     negotiate::control_body(headers)?;
-    let bytes = body::read(headers, body, app.config.request_body_max_bytes).await?;
+    let bytes = body::read(headers, body, &app.config).await?;
     if body::is_empty(&bytes) {
         return Ok(None);
     }
@@ -52,9 +52,11 @@ fn instance(app: &App, group: &str, name: &str) -> Result<Arc<Instance>, ApiErro
         .ok_or_else(ApiError::instance_not_found)
 }
 
+/// The body of POST /consumers/{group}. (The consumer request bodies are public for the fuzz
+/// targets, which parse them as the handlers do.)
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+pub struct CreateRequest {
     name: Option<String>,
     id: Option<String>,
     format: Option<String>,
@@ -85,6 +87,8 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    guard::group_name(&group)?;
+    let base_url = app.base_url(&headers)?;
     let req: CreateRequest = control_body(&app, &headers, body)
         .await?
         .unwrap_or_default();
@@ -105,9 +109,20 @@ pub async fn create(
     };
     let request_timeout_ms = match &req.request_timeout_ms {
         None => app.config.consumer_request_timeout_ms,
-        Some(v) => u64::try_from(as_i64("consumer.request.timeout.ms", v)?).map_err(|_| {
-            ApiError::unprocessable("consumer.request.timeout.ms must not be negative")
-        })?,
+        Some(v) => {
+            let ms = u64::try_from(as_i64("consumer.request.timeout.ms", v)?).map_err(|_| {
+                ApiError::unprocessable("consumer.request.timeout.ms must not be negative")
+            })?;
+            let max = app.config.consumer_request_timeout_max_ms;
+            if ms > max {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    42204,
+                    format!("Invalid consumer configuration: consumer.request.timeout.ms must be at most {max} (consumer.request.timeout.max.ms)"),
+                ));
+            }
+            ms
+        }
     };
     let auto_commit = match &req.auto_commit_enable {
         None => None,
@@ -123,15 +138,20 @@ pub async fn create(
         }
     };
     let name = match req.id.or(req.name) {
-        Some(name) if !name.is_empty() && !name.contains('/') => name,
-        Some(_) => return Err(ApiError::unprocessable("Invalid consumer instance name.")),
+        Some(name) => {
+            guard::instance_name(&name)?;
+            name
+        }
         None => {
             let prefix = if app.config.id.is_empty() {
                 String::new()
             } else {
                 format!("{}-", app.config.id)
             };
-            format!("rest-consumer-{prefix}{}", uuid::Uuid::new_v4())
+            let name = format!("rest-consumer-{prefix}{}", uuid::Uuid::new_v4());
+            // `id` is the operator's, but the name still has to be a legal path segment.
+            guard::instance_name(&name)?;
+            name
         }
     };
     let settings = InstanceSettings {
@@ -146,12 +166,12 @@ pub async fn create(
         .create(&group, &name, settings)
         .map_err(|e| match e {
             CreateError::Exists => ApiError::instance_exists(),
+            too_many @ CreateError::TooMany { .. } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, 429, format!("{too_many}"))
+            }
             CreateError::Kafka(e) => e.into(),
         })?;
-    let base_uri = format!(
-        "{}/consumers/{group}/instances/{name}",
-        app.base_url(&headers)
-    );
+    let base_uri = format!("{base_url}/consumers/{group}/instances/{name}");
     Ok(v2_json(
         StatusCode::OK,
         json!({ "instance_id": name, "base_uri": base_uri }),
@@ -174,7 +194,7 @@ pub async fn delete(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SubscribeRequest {
+pub struct SubscribeRequest {
     #[serde(default)]
     topics: Vec<String>,
     topic_pattern: Option<String>,
@@ -190,6 +210,7 @@ pub async fn subscribe(
     let req: Option<SubscribeRequest> = control_body(&app, &headers, body).await?;
     let inst = instance(&app, &group, &name)?;
     if let Some(req) = req {
+        guard::topics_allowed(&app.config, req.topics.iter().map(String::as_str))?;
         inst.subscribe(req.topics, req.topic_pattern).await?;
     }
     Ok(no_content())
@@ -215,14 +236,14 @@ pub async fn unsubscribe(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PartitionIn {
+pub struct PartitionIn {
     topic: String,
     partition: i32,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PartitionsRequest {
+pub struct PartitionsRequest {
     #[serde(default)]
     partitions: Vec<PartitionIn>,
 }
@@ -254,9 +275,9 @@ pub async fn assign(
     body: Body,
 ) -> Result<Response, ApiError> {
     let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
-    instance(&app, &group, &name)?
-        .assign(to_partitions(req))
-        .await?;
+    let partitions = to_partitions(req);
+    guard::topics_allowed(&app.config, partitions.iter().map(|tp| tp.topic.as_str()))?;
+    instance(&app, &group, &name)?.assign(partitions).await?;
     Ok(no_content())
 }
 
@@ -271,7 +292,7 @@ pub async fn assignments(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OffsetIn {
+pub struct OffsetIn {
     topic: String,
     partition: i32,
     offset: i64,
@@ -280,7 +301,7 @@ struct OffsetIn {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TimestampIn {
+pub struct TimestampIn {
     topic: String,
     partition: i32,
     timestamp: serde_json::Value,
@@ -290,7 +311,7 @@ struct TimestampIn {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PositionsRequest {
+pub struct PositionsRequest {
     #[serde(default)]
     offsets: Vec<OffsetIn>,
     #[serde(default)]
@@ -389,7 +410,7 @@ pub async fn seek_end(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CommitRequest {
+pub struct CommitRequest {
     offsets: Option<Vec<OffsetIn>>,
 }
 
@@ -474,7 +495,8 @@ pub async fn records(
     // resumes. Each schema is fetched once.
     let mut fetches = 0;
     let body = loop {
-        let mut writer = formats::RecordWriter::new(format, app.schemas.clone());
+        let mut writer = formats::RecordWriter::new(format, app.schemas.clone())
+            .json_depth(app.config.json_max_nesting_depth);
         let read = inst
             .read(wait, max_bytes, |msg, out| writer.write(msg, out))
             .await;

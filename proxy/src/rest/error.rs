@@ -95,6 +95,24 @@ impl ApiError {
             ),
         )
     }
+    pub fn body_timeout(timeout: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            408,
+            format!(
+                "The request body was not received within {} ms (http.request.body.timeout.ms)",
+                timeout.as_millis()
+            ),
+        )
+    }
+    /// A server already handling `http.max.concurrent.requests` requests.
+    pub fn too_busy() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            "Too many requests in progress on this server (http.max.concurrent.requests); retry shortly",
+        )
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,6 +141,10 @@ impl From<kafka::Error> for ApiError {
             kafka::Error::TopicNotFound(_) => return ApiError::topic_not_found(),
             kafka::Error::PartitionNotFound(..) => return ApiError::partition_not_found(),
             kafka::Error::IllegalState(msg) => return ApiError::illegal_state(msg),
+            // Kafka's InvalidTopicException, which Confluent maps to 40002.
+            kafka::Error::InvalidTopic(..) | kafka::Error::InvalidPattern(..) => {
+                return ApiError::new(StatusCode::BAD_REQUEST, 40002, err.to_string())
+            }
             kafka::Error::InvalidOffset(offset) => {
                 return ApiError::unprocessable(format!(
                     "Offset {offset} is out of range: it must be between 0 and {}",

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod consumers;
 pub mod error;
+pub mod guard;
 pub mod negotiate;
 pub mod produce;
 mod schemas;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::Config;
+use crate::http_server::{limit_concurrency, ConcurrencyLimit};
 use crate::kafka::Kafka;
 use error::ApiError;
 
@@ -34,13 +36,13 @@ pub struct App {
 
 impl App {
     /// Scheme and authority clients use to reach us: `advertised.listeners`, else `host.name`,
-    /// else the request's Host.
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
+    /// else the request's Host (400 unless it is a plain `host[:port]`).
+    pub fn base_url(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         if let Some(url) = &self.config.advertised_url {
-            return url.clone();
+            return Ok(url.clone());
         }
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        match (&self.config.host_name, host) {
+        let host = guard::host(headers)?;
+        Ok(match (&self.config.host_name, host) {
             // Confluent: host.name with the listener's port, or no port if the request had none.
             (Some(name), Some(h)) => match h.rsplit_once(':') {
                 Some((_, port)) if port.parse::<u16>().is_ok() => {
@@ -51,7 +53,7 @@ impl App {
             (Some(name), None) => format!("http://{name}"),
             (None, Some(h)) => format!("http://{h}"),
             (None, None) => format!("http://localhost:{}", self.config.listeners[0].port()),
-        }
+        })
     }
 }
 
@@ -118,14 +120,37 @@ pub fn router(app: Arc<App>) -> Router {
             post(consumers::commit).get(consumers::committed),
         )
         .route(&format!("{INSTANCE}/records"), get(consumers::records));
-    // Layers, innermost first. Handlers read bodies themselves under `request.body.max.bytes` so
-    // that an oversized body gets Confluent's JSON 413, hence axum's own limit is off. Outermost,
-    // a panic anywhere becomes a JSON 500 instead of a dropped connection.
+    // Layers, innermost first:
+    // - handlers read bodies themselves under `request.body.max.bytes` and
+    //   `http.request.body.timeout.ms` (rest/body.rs), so that an oversized or slow body gets
+    //   Confluent's JSON 413/408; hence axum's own limit is off;
+    // - at most `http.max.concurrent.requests` run at once, more are answered 429 at once;
+    // - outermost, a panic anywhere becomes a JSON 500 instead of a dropped connection.
+    // Connection-level bounds (connections, header and idle timeouts) are in `http_server`.
+    let concurrency = ConcurrencyLimit::new(app.config.http_max_concurrent_requests, || {
+        ApiError::too_busy().into_response()
+    });
     r.fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::disable())
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::internal().into_response()
-        }))
+        .layer(axum::middleware::from_fn_with_state(
+            concurrency,
+            limit_concurrency,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                tracing::error!(panic = panic_message(&panic), "a request handler panicked");
+                ApiError::internal().into_response()
+            },
+        ))
         .with_state(app)
+}
+
+/// The text of a panic's payload, for the log.
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }

@@ -8,29 +8,157 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::error::{ApiError, V2_JSON};
-use super::{body, negotiate, parse_partition, schemas, ApiPath, App};
+use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::formats::{self, Family, FormatError, RawRecord};
+use crate::kafka::names::check_topic;
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
 
 /// The v2 produce request (identical for every embedded format).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ProduceRequest<'a> {
-    #[serde(borrow, default)]
     pub records: Vec<RawRecord<'a>>,
-    #[serde(borrow, default)]
     pub key_schema: Option<&'a RawValue>,
-    #[serde(default)]
     pub key_schema_id: Option<i64>,
-    #[serde(borrow, default)]
     pub value_schema: Option<&'a RawValue>,
-    #[serde(default)]
     pub value_schema_id: Option<i64>,
+}
+
+impl<'a> ProduceRequest<'a> {
+    /// Parses a body, refusing it (422) as soon as it holds more than `max_records` records
+    /// (`produce.max.records`): a body of tiny records costs far more memory than its bytes, so
+    /// no more than the cap are ever held.
+    pub fn parse(bytes: &'a [u8], max_records: usize) -> Result<Self, ApiError> {
+        let over = std::cell::Cell::new(false);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parsed = RequestSeed {
+            max_records,
+            over: &over,
+        }
+        .deserialize(&mut de)
+        .and_then(|r| de.end().map(|()| r));
+        parsed.map_err(|err| {
+            if over.get() {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    422,
+                    format!("A produce request may carry at most {max_records} records (produce.max.records)"),
+                )
+            } else {
+                body::json_error(err)
+            }
+        })
+    }
+}
+
+/// Deserializes a [`ProduceRequest`] with a cap on its records (serde's derive cannot pass one).
+struct RequestSeed<'c> {
+    max_records: usize,
+    over: &'c std::cell::Cell<bool>,
+}
+
+const FIELDS: &[&str] = &[
+    "records",
+    "key_schema",
+    "key_schema_id",
+    "value_schema",
+    "value_schema_id",
+];
+
+impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
+    type Value = ProduceRequest<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RequestSeed<'_> {
+    type Value = ProduceRequest<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a produce request object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut req = ProduceRequest {
+            records: Vec::new(),
+            key_schema: None,
+            key_schema_id: None,
+            value_schema: None,
+            value_schema_id: None,
+        };
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let i = FIELDS
+                .iter()
+                .position(|f| *f == key)
+                .ok_or_else(|| de::Error::unknown_field(&key, FIELDS))?;
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(de::Error::duplicate_field(FIELDS[i]));
+            }
+            match i {
+                0 => {
+                    req.records = map
+                        .next_value_seed(RecordsSeed {
+                            max: self.max_records,
+                            over: self.over,
+                        })?
+                        .unwrap_or_default()
+                }
+                1 => req.key_schema = map.next_value()?,
+                2 => req.key_schema_id = map.next_value()?,
+                3 => req.value_schema = map.next_value()?,
+                _ => req.value_schema_id = map.next_value()?,
+            }
+        }
+        Ok(req)
+    }
+}
+
+/// `records`: null or an array of at most `max` records.
+struct RecordsSeed<'c> {
+    max: usize,
+    over: &'c std::cell::Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = Option<Vec<RawRecord<'de>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = Option<Vec<RawRecord<'de>>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+        while let Some(record) = seq.next_element::<RawRecord<'de>>()? {
+            if records.len() == self.max {
+                self.over.set(true);
+                return Err(de::Error::custom("too many records"));
+            }
+            records.push(record);
+        }
+        Ok(Some(records))
+    }
 }
 
 pub async fn to_topic(
@@ -60,19 +188,22 @@ async fn produce(
     body: Body,
 ) -> Result<Response, ApiError> {
     let format = negotiate::produce_format(headers)?;
-    let bytes = body::read(headers, body, app.config.request_body_max_bytes).await?;
+    guard::topic_allowed(&app.config, &topic)?;
+    let bytes = body::read(headers, body, &app.config).await?;
     if body::is_empty(&bytes) {
         return Err(ApiError::unprocessable(
             "Request body is empty. Data is required.",
         ));
     }
-    let mut request: ProduceRequest = body::parse_json(&bytes)?;
+    let mut request = ProduceRequest::parse(&bytes, app.config.produce_max_records)?;
     if request.records.is_empty() {
         return Err(ApiError::unprocessable("records may not be empty"));
     }
-    if !valid_topic_name(&topic) {
+    // A name no topic can have is not found (and never reaches librdkafka).
+    if check_topic(&topic).is_err() {
         return Err(ApiError::topic_not_found());
     }
+
     for r in &mut request.records {
         // A record's own partition overrides the path's, as in Confluent.
         r.partition = r.partition.or(path_partition);
@@ -84,8 +215,13 @@ async fn produce(
             .ok_or_else(|| format_error(FormatError::SchemaRegistryRequired))?;
         schemas::encode(registry, &topic, format, &request).await?
     } else {
-        let encoded =
-            formats::encode_records(format, &bytes, &request.records).map_err(format_error)?;
+        let encoded = formats::encode_records(
+            format,
+            &bytes,
+            &request.records,
+            app.config.json_max_nesting_depth,
+        )
+        .map_err(format_error)?;
         (encoded, None, None)
     };
     // Enqueueing runs in its own task: if the client goes away mid-request, the request still
@@ -120,17 +256,6 @@ pub fn format_error(err: FormatError) -> ApiError {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 500, err.to_string())
         }
     }
-}
-
-/// Kafka's legal topic names: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
-fn valid_topic_name(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 249
-        && topic != "."
-        && topic != ".."
-        && topic
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// Builds the response: offsets in request order, per-record errors, 401/403 when any record hit
@@ -198,14 +323,6 @@ fn respond(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topic_names() {
-        assert!(valid_topic_name("rest-binary.v1_x"));
-        for bad in ["", ".", "..", "a b", "a/b", &"x".repeat(250)] {
-            assert!(!valid_topic_name(bad), "{bad}");
-        }
-    }
 
     #[tokio::test]
     async fn response_shape_has_explicit_nulls_and_per_record_errors() {

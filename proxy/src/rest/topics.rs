@@ -108,14 +108,17 @@ pub async fn brokers(State(app): State<Arc<App>>) -> Result<Response, ApiError> 
     ))
 }
 
-/// Metadata lookups of an unknown topic answer as current Confluent does: 404/40403.
+/// Metadata lookups of an unknown topic (or of a name no topic can have) answer as current
+/// Confluent does: 404/40403.
 fn unknown_topic(err: crate::kafka::Error) -> ApiError {
     match err {
-        crate::kafka::Error::TopicNotFound(_) => ApiError::new(
-            axum::http::StatusCode::NOT_FOUND,
-            40403,
-            "This server does not host this topic-partition.",
-        ),
+        crate::kafka::Error::TopicNotFound(_) | crate::kafka::Error::InvalidTopic(..) => {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                40403,
+                "This server does not host this topic-partition.",
+            )
+        }
         other => other.into(),
     }
 }

@@ -6,11 +6,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::DefaultBodyLimit;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::http_server::{limit_concurrency, ConcurrencyLimit};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -51,15 +56,16 @@ fn flag(params: &HashMap<String, String>, name: &str) -> bool {
 /// The body of a registration, lookup or compatibility check.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SchemaBody {
-    schema: String,
+pub struct SchemaBody {
+    pub schema: String,
     #[serde(default)]
-    schema_type: Option<String>,
+    pub schema_type: Option<String>,
     #[serde(default)]
-    references: Vec<Reference>,
+    pub references: Vec<Reference>,
 }
 
-fn schema_body(body: &Bytes) -> Result<(SchemaBody, SchemaType), RegistryError> {
+/// Parses a [`SchemaBody`] and its schema type (public for the fuzz targets).
+pub fn schema_body(body: &[u8]) -> Result<(SchemaBody, SchemaType), RegistryError> {
     let b: SchemaBody = serde_json::from_slice(body).map_err(|e| RegistryError {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         code: 422,
@@ -99,8 +105,103 @@ fn raw_schema(schema: &str) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, MEDIA_TYPE)], body).into_response()
 }
 
+/// Path parameters; a segment that does not decode is a JSON 404, not axum's plain text.
+pub struct SrPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for SrPath<T> {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, RegistryError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(SrPath(value)),
+            Err(_) => Err(not_found()),
+        }
+    }
+}
+
+/// How much of a body the registry reads, and for how long (`request.body.max.bytes`,
+/// `http.request.body.timeout.ms`).
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    max_bytes: usize,
+    timeout: std::time::Duration,
+}
+
+/// A request body read under [`BodyLimits`]: an announced or actual size past the limit is a
+/// JSON 413 before (or as soon as) it is exceeded, a slow body a JSON 408.
+pub struct SrBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for SrBody {
+    type Rejection = RegistryError;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, RegistryError> {
+        use http_body_util::{BodyExt, Limited};
+        let limits = *req
+            .extensions()
+            .get::<BodyLimits>()
+            .expect("the router installs BodyLimits");
+        let too_large = || RegistryError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: 413,
+            message: format!(
+                "Request body is larger than the limit of {} bytes (request.body.max.bytes)",
+                limits.max_bytes
+            ),
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limits.max_bytes as u64) {
+            return Err(too_large());
+        }
+        let reading = Limited::new(req.into_body(), limits.max_bytes).collect();
+        match tokio::time::timeout(limits.timeout, reading).await {
+            Err(_) => Err(RegistryError {
+                status: StatusCode::REQUEST_TIMEOUT,
+                code: 408,
+                message: "The request body was not received in time (http.request.body.timeout.ms)"
+                    .into(),
+            }),
+            Ok(Ok(body)) => Ok(SrBody(body.to_bytes())),
+            Ok(Err(e))
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(too_large())
+            }
+            Ok(Err(e)) => Err(RegistryError {
+                status: StatusCode::BAD_REQUEST,
+                code: 400,
+                message: format!("cannot read request body: {e}"),
+            }),
+        }
+    }
+}
+
+fn not_found() -> RegistryError {
+    RegistryError {
+        status: StatusCode::NOT_FOUND,
+        code: 404,
+        message: "HTTP 404 Not Found".into(),
+    }
+}
+
 /// The router of the registry's own listener.
-pub fn router(registry: Arc<Registry>) -> Router {
+pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router {
+    let limits = BodyLimits {
+        max_bytes: config.request_body_max_bytes,
+        timeout: std::time::Duration::from_millis(config.http_body_read_timeout_ms),
+    };
+    let concurrency = ConcurrencyLimit::new(config.http_max_concurrent_requests, || {
+        RegistryError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: 429,
+            message: "Too many requests in progress on this server (http.max.concurrent.requests); retry shortly".into(),
+        }
+        .into_response()
+    });
     Router::new()
         .route("/", get(|| async { ok(json!({})) }))
         .route(
@@ -136,13 +237,36 @@ pub fn router(registry: Arc<Registry>) -> Router {
             "/compatibility/subjects/{subject}/versions/{version}",
             post(compatibility),
         )
-        .fallback(|| async {
+        // Layers, innermost first: JSON answers for unknown paths and methods; the body limits
+        // the extractor reads; the cap on requests in progress; a panic becomes a JSON 500.
+        .fallback(|| async { not_found() })
+        .method_not_allowed_fallback(|| async {
             RegistryError {
-                status: StatusCode::NOT_FOUND,
-                code: 404,
-                message: "HTTP 404 Not Found".into(),
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: 405,
+                message: "HTTP 405 Method Not Allowed".into(),
             }
         })
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::Extension(limits))
+        .layer(axum::middleware::from_fn_with_state(
+            concurrency,
+            limit_concurrency,
+        ))
+        .layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                tracing::error!(
+                    panic = crate::rest::panic_message(&panic),
+                    "a schema registry handler panicked"
+                );
+                RegistryError {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: 500,
+                    message: "Internal Server Error".into(),
+                }
+                .into_response()
+            },
+        ))
         .with_state(registry)
 }
 
@@ -150,7 +274,7 @@ fn parse_id(id: &str) -> Result<i32, RegistryError> {
     id.parse().map_err(|_| RegistryError::schema_not_found())
 }
 
-async fn schema_by_id(State(r): State<Arc<Registry>>, Path(id): Path<String>) -> Reply {
+async fn schema_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>) -> Reply {
     let s = r.schema(parse_id(&id)?)?;
     let mut out = json!({"schema": s.schema});
     if s.schema_type != SchemaType::Avro {
@@ -162,11 +286,11 @@ async fn schema_by_id(State(r): State<Arc<Registry>>, Path(id): Path<String>) ->
     Ok(ok(out))
 }
 
-async fn raw_schema_by_id(State(r): State<Arc<Registry>>, Path(id): Path<String>) -> Reply {
+async fn raw_schema_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>) -> Reply {
     Ok(raw_schema(&r.schema(parse_id(&id)?)?.schema))
 }
 
-async fn versions_by_id(State(r): State<Arc<Registry>>, Path(id): Path<String>) -> Reply {
+async fn versions_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>) -> Reply {
     let uses = r.uses_of(parse_id(&id)?)?;
     Ok(ok(Value::Array(
         uses.into_iter()
@@ -181,7 +305,7 @@ async fn subjects(State(r): State<Arc<Registry>>, Query(p): Params) -> Reply {
 
 async fn versions(
     State(r): State<Arc<Registry>>,
-    Path(subject): Path<String>,
+    SrPath(subject): SrPath<String>,
     Query(p): Params,
 ) -> Reply {
     Ok(ok(json!(r.versions(&subject, flag(&p, "deleted"))?)))
@@ -189,15 +313,19 @@ async fn versions(
 
 async fn register(
     State(r): State<Arc<Registry>>,
-    Path(subject): Path<String>,
-    body: Bytes,
+    SrPath(subject): SrPath<String>,
+    SrBody(body): SrBody,
 ) -> Reply {
     let (b, kind) = schema_body(&body)?;
     let id = r.register(&subject, &b.schema, kind, b.references).await?;
     Ok(ok(json!({ "id": id })))
 }
 
-async fn lookup(State(r): State<Arc<Registry>>, Path(subject): Path<String>, body: Bytes) -> Reply {
+async fn lookup(
+    State(r): State<Arc<Registry>>,
+    SrPath(subject): SrPath<String>,
+    SrBody(body): SrBody,
+) -> Reply {
     let (b, kind) = schema_body(&body)?;
     Ok(ok(version_json(&r.lookup(
         &subject,
@@ -209,7 +337,7 @@ async fn lookup(State(r): State<Arc<Registry>>, Path(subject): Path<String>, bod
 
 async fn version(
     State(r): State<Arc<Registry>>,
-    Path((subject, version)): Path<(String, String)>,
+    SrPath((subject, version)): SrPath<(String, String)>,
     Query(p): Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
@@ -222,7 +350,7 @@ async fn version(
 
 async fn version_schema(
     State(r): State<Arc<Registry>>,
-    Path((subject, version)): Path<(String, String)>,
+    SrPath((subject, version)): SrPath<(String, String)>,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     Ok(raw_schema(&r.version(&subject, spec, false)?.schema))
@@ -230,7 +358,7 @@ async fn version_schema(
 
 async fn referenced_by(
     State(r): State<Arc<Registry>>,
-    Path((subject, version)): Path<(String, String)>,
+    SrPath((subject, version)): SrPath<(String, String)>,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     Ok(ok(json!(r.referenced_by(&subject, spec)?)))
@@ -238,7 +366,7 @@ async fn referenced_by(
 
 async fn delete_subject(
     State(r): State<Arc<Registry>>,
-    Path(subject): Path<String>,
+    SrPath(subject): SrPath<String>,
     Query(p): Params,
 ) -> Reply {
     Ok(ok(json!(
@@ -248,7 +376,7 @@ async fn delete_subject(
 
 async fn delete_version(
     State(r): State<Arc<Registry>>,
-    Path((subject, version)): Path<(String, String)>,
+    SrPath((subject, version)): SrPath<(String, String)>,
     Query(p): Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
@@ -276,7 +404,7 @@ async fn global_config(State(r): State<Arc<Registry>>) -> Reply {
     ))
 }
 
-async fn set_global_config(State(r): State<Arc<Registry>>, body: Bytes) -> Reply {
+async fn set_global_config(State(r): State<Arc<Registry>>, SrBody(body): SrBody) -> Reply {
     let level = level(&body)?;
     r.set_compatibility(None, Some(level)).await?;
     Ok(ok(json!({"compatibility": level.name()})))
@@ -284,7 +412,7 @@ async fn set_global_config(State(r): State<Arc<Registry>>, body: Bytes) -> Reply
 
 async fn subject_config(
     State(r): State<Arc<Registry>>,
-    Path(subject): Path<String>,
+    SrPath(subject): SrPath<String>,
     Query(p): Params,
 ) -> Reply {
     let level = r.compatibility(Some(&subject), flag(&p, "defaultToGlobal"))?;
@@ -293,8 +421,8 @@ async fn subject_config(
 
 async fn set_subject_config(
     State(r): State<Arc<Registry>>,
-    Path(subject): Path<String>,
-    body: Bytes,
+    SrPath(subject): SrPath<String>,
+    SrBody(body): SrBody,
 ) -> Reply {
     let level = level(&body)?;
     r.set_compatibility(Some(&subject), Some(level)).await?;
@@ -303,7 +431,7 @@ async fn set_subject_config(
 
 async fn delete_subject_config(
     State(r): State<Arc<Registry>>,
-    Path(subject): Path<String>,
+    SrPath(subject): SrPath<String>,
 ) -> Reply {
     let previous = r.compatibility(Some(&subject), false)?;
     r.set_compatibility(Some(&subject), None).await?;
@@ -312,9 +440,9 @@ async fn delete_subject_config(
 
 async fn compatibility(
     State(r): State<Arc<Registry>>,
-    Path((subject, version)): Path<(String, String)>,
+    SrPath((subject, version)): SrPath<(String, String)>,
     Query(p): Params,
-    body: Bytes,
+    SrBody(body): SrBody,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     let (b, kind) = schema_body(&body)?;

@@ -68,6 +68,19 @@ impl AvroSchema {
     /// Parses `text`; named types it uses may come from `dependencies` (referenced schemas'
     /// texts, each defining one named type, dependencies first).
     pub fn parse(text: &str, dependencies: &[&str]) -> Result<Self, String> {
+        for t in dependencies.iter().chain(std::iter::once(&text)) {
+            let doc: serde_json::Value = serde_json::from_str(t).map_err(|e| e.to_string())?;
+            super::avro_names::check(&doc)?;
+        }
+        // The names apache-avro unwraps are checked above; a panic left in the library must
+        // still not take a request or the registry's log reader down with it.
+        std::panic::catch_unwind(|| Self::parse_checked(text, dependencies)).unwrap_or_else(|_| {
+            tracing::error!(schema = %text, "apache-avro panicked parsing a schema");
+            Err("the Avro parser failed on this schema".into())
+        })
+    }
+
+    fn parse_checked(text: &str, dependencies: &[&str]) -> Result<Self, String> {
         let (schema, referenced) = if dependencies.is_empty() {
             (
                 apache_avro::Schema::parse_str(text).map_err(|e| e.to_string())?,

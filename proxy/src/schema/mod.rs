@@ -2,6 +2,7 @@
 //! README) over state kept in the Kafka topic `_schemas`, in Confluent's record format.
 
 pub mod api;
+mod avro_names;
 pub mod client;
 pub mod json_compat;
 pub mod kinds;
@@ -15,6 +16,10 @@ use axum::http::StatusCode;
 
 use kinds::{Compatibility, SchemaType};
 use store::{ConfigValue, DeleteSubjectValue, LogKey, Reference, SchemaValue, Store};
+
+/// The largest `_schemas` record written: Kafka's default `message.max.bytes` (1 MB) less room
+/// for the record's framing. A larger schema is refused as invalid instead of failing the write.
+const MAX_LOG_RECORD_BYTES: usize = 1_000_000 - 1024;
 
 /// A registry error in Confluent's shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +133,7 @@ impl Registry {
     pub async fn open(
         client: &rdkafka::ClientConfig,
         topic: &str,
-        metadata: &crate::kafka::Metadata,
+        metadata: Arc<crate::kafka::Metadata>,
     ) -> Result<Registry, String> {
         let store = Arc::new(RwLock::new(Store::default()));
         let log = log::SchemaLog::open(client, topic, metadata, store.clone()).await?;
@@ -145,6 +150,13 @@ impl Registry {
 
     async fn write(&self, key: &LogKey, value: Option<Vec<u8>>) -> Result<(), RegistryError> {
         let key = serde_json::to_vec(key).expect("keys serialize");
+        let size = key.len() + value.as_ref().map_or(0, Vec::len);
+        if size > MAX_LOG_RECORD_BYTES {
+            return Err(RegistryError::invalid_schema(format!(
+                "Invalid schema: it takes {size} bytes as a record of the registry's topic, more \
+                 than the {MAX_LOG_RECORD_BYTES} a Kafka record holds by default"
+            )));
+        }
         self.log
             .write(&key, value.as_deref())
             .await
@@ -234,10 +246,19 @@ impl Registry {
                         ),
                     ));
                 }
-                (
-                    store.id_of(kind, &canonical).unwrap_or(store.max_id + 1),
-                    store.next_version(subject),
-                )
+                let id = match store.id_of(kind, &canonical) {
+                    Some(id) => id,
+                    None => store.max_id.checked_add(1).ok_or_else(|| {
+                        RegistryError::store(format!(
+                            "no schema id is left: the highest in use is {}",
+                            store.max_id
+                        ))
+                    })?,
+                };
+                let version = store.next_version(subject).ok_or_else(|| {
+                    RegistryError::store(format!("subject {subject} has no version number left"))
+                })?;
+                (id, version)
             };
             let value = SchemaValue {
                 subject: subject.to_string(),

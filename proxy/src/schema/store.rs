@@ -188,6 +188,11 @@ impl Store {
     }
 
     fn apply_schema(&mut self, v: SchemaValue) {
+        // Ids and versions are positive, as Confluent's registry hands them out.
+        if v.id < 1 || v.version < 1 {
+            tracing::warn!(id = v.id, version = v.version, subject = %v.subject, "ignoring a SCHEMA record with an id or version below 1");
+            return;
+        }
         // Parsed only when needed: a record for a known id with the same text (the same schema
         // under another subject, a soft delete) is the common case on replay.
         let parse = |store: &Store| {
@@ -370,12 +375,13 @@ impl Store {
     }
 
     /// The next version number of `subject` (versions are not reused after a soft delete).
-    pub fn next_version(&self, subject: &str) -> i32 {
+    /// None once the highest version is `i32::MAX`.
+    pub fn next_version(&self, subject: &str) -> Option<i32> {
         self.subjects
             .get(subject)
             .and_then(|s| s.versions.keys().next_back().copied())
             .unwrap_or(0)
-            + 1
+            .checked_add(1)
     }
 
     /// `(subject, version)` pairs using schema `id`, live ones only.
@@ -478,7 +484,7 @@ mod tests {
         .unwrap();
         s.apply(&del, Some(&body));
         assert!(!s.subjects["a"].is_live());
-        assert_eq!(s.next_version("a"), 3, "versions are not reused");
+        assert_eq!(s.next_version("a"), Some(3), "versions are not reused");
         s.apply(&key("a", 1), None);
         s.apply(&key("a", 2), None);
         assert!(!s.subjects.contains_key("a"));

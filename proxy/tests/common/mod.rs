@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod mqtt;
+pub mod process;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
