@@ -129,7 +129,7 @@ pub struct Config {
     /// error code 40301), comma-separated; an entry ending in `*` is a prefix. Default
     /// `__*,_schemas`; while the built-in registry runs its `schema.registry.topic` is added (a
     /// forged record there would rewrite the registry). Set it empty to allow every topic.
-    pub protected_topics: crate::kafka::names::TopicPatterns,
+    pub protected_topics: crate::names::TopicPatterns,
     /// `produce.max.records`: the most records one produce request may carry; more get 422
     /// before any is parsed further. Bounds the memory of a request of tiny records (each
     /// costs far more in memory and in the answer than its few body bytes). Default 10000.
@@ -267,7 +267,7 @@ impl Default for Config {
             mqtt_message_max_bytes: 8092,
             mqtt_receive_maximum: std::num::NonZeroU16::new(1024).expect("non-zero"),
             schema_registry_topic: "_schemas".into(),
-            protected_topics: crate::kafka::names::TopicPatterns::parse("__*,_schemas"),
+            protected_topics: crate::names::TopicPatterns::parse("__*,_schemas"),
             produce_max_records: 10_000,
             json_max_nesting_depth: 1000,
             consumer_instances_max: 500,
@@ -411,9 +411,9 @@ impl Config {
                     c.mqtt_message_max_bytes = parse_positive::<u32>(k, value)?
                 }
                 "protected.topics" => {
-                    c.protected_topics = crate::kafka::names::TopicPatterns::parse(value);
+                    c.protected_topics = crate::names::TopicPatterns::parse(value);
                     if let Some(bad) = c.protected_topics.iter().find(|p| {
-                        crate::kafka::names::check_topic(p.strip_suffix('*').unwrap_or(p)).is_err()
+                        crate::names::check_topic(p.strip_suffix('*').unwrap_or(p)).is_err()
                             && *p != "*"
                     }) {
                         return Err(invalid(

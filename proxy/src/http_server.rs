@@ -22,22 +22,11 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
-
 /// Connection-level bounds of one server.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
-}
-
-impl Limits {
-    pub fn from_config(config: &Config) -> Self {
-        Limits {
-            max_connections: config.http_max_connections,
-            header_read_timeout: Duration::from_millis(config.http_header_read_timeout_ms),
-        }
-    }
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then lets every open connection finish

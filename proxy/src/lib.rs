@@ -14,6 +14,7 @@ pub mod http_server;
 pub mod kafka;
 mod memory;
 pub mod mqtt;
+pub mod names;
 pub mod properties;
 pub mod rest;
 pub mod schema;
@@ -100,7 +101,10 @@ pub async fn serve_all(
         servers.push(tokio::spawn(serving));
     }
 
-    let limits = http_server::Limits::from_config(&app.config);
+    let limits = http_server::Limits {
+        max_connections: app.config.http_max_connections,
+        header_read_timeout: Duration::from_millis(app.config.http_header_read_timeout_ms),
+    };
     if let Some(registry) = &registry {
         let sr_router = schema::api::router(registry.clone(), &app.config);
         for listener in registry_listeners {

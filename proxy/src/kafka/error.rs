@@ -10,7 +10,7 @@ pub enum Error {
     TopicNotFound(String),
     /// A name that is not a legal Kafka topic name; it never reaches librdkafka.
     #[error("invalid topic name {0:?}: {1}")]
-    InvalidTopic(String, super::names::NameError),
+    InvalidTopic(String, crate::names::NameError),
     /// A subscription pattern that is not a valid regular expression.
     #[error("invalid topic pattern {0:?}: {1}")]
     InvalidPattern(String, String),

@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::error::{blocking, classify, Error, ErrorClass};
-use super::names::check_topic;
+use crate::names::check_topic;
 
 /// Fails for a name that is not a legal topic name, before it reaches librdkafka (see
 /// [`super::names`]).

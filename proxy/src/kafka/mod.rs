@@ -8,7 +8,6 @@ pub mod consumer;
 mod error;
 pub mod expiry;
 pub mod metadata;
-pub mod names;
 pub mod partitioner;
 pub mod producer;
 pub mod registry;

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 
 use super::error::ApiError;
 use crate::config::Config;
-use crate::kafka::names::check_member_name;
+use crate::names::check_member_name;
 
 /// 403/40301 for a topic in `protected.topics` (Kafka's authorization error code, as a cluster
 /// with ACLs would answer).

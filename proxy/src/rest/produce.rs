@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::error::{ApiError, V2_JSON};
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::formats::{self, Family, FormatError, RawRecord};
-use crate::kafka::names::check_topic;
+use crate::names::check_topic;
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
 

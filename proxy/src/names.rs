@@ -1,10 +1,11 @@
-//! Kafka's rules for the names a client hands us, checked before a name reaches librdkafka.
+//! Kafka's rules for the names a client hands us (a small utility: `kafka/` checks every topic
+//! name with it before the name reaches librdkafka, `rest/` and `config` use it too).
 //!
 //! librdkafka refuses topic names longer than 512 bytes in `rd_kafka_topic_new`, and parts of it
 //! (and of the rdkafka crate) do not expect that refusal: an assignment naming such a topic
 //! crashed the process, and a metadata request for one panicked. Kafka itself only allows 1-249
-//! characters of `[a-zA-Z0-9._-]`, so every topic name is checked against Kafka's rule here,
-//! at the edge of the Kafka module, and nothing else ever reaches librdkafka.
+//! characters of `[a-zA-Z0-9._-]`, so every topic name is checked against Kafka's rule, and
+//! nothing else ever reaches librdkafka.
 
 /// Kafka's longest topic name (`Topic.MAX_NAME_LENGTH`).
 pub const MAX_TOPIC_LENGTH: usize = 249;
