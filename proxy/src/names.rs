@@ -73,6 +73,21 @@ pub fn check_member_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The deepest nesting of groups and repetitions a pattern may have: regex-syntax's own default
+/// (250) still overflowed a 2 MiB thread stack in a debug build (found by the `properties` fuzz
+/// target), and patterns come from clients (`topic_pattern`, JSON Schema `patternProperties`).
+const PATTERN_NEST_LIMIT: u32 = 64;
+
+/// Compiles a regular expression over names (a subscription pattern, an MQTT topic rule, a JSON
+/// Schema property-name pattern) with its nesting bounded, so that a hostile pattern is an
+/// error, never a stack overflow.
+pub fn pattern(text: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(text)
+        .nest_limit(PATTERN_NEST_LIMIT)
+        .size_limit(1 << 20)
+        .build()
+}
+
 /// Topic names matched by a `protected.topics` entry: an exact name, or a prefix ending in `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicPatterns(Vec<String>);
@@ -168,6 +183,14 @@ mod tests {
         ] {
             assert!(check_member_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn patterns_are_bounded() {
+        assert!(pattern("a.*|b(c)+").unwrap().is_match("bcc"));
+        let deep = "(".repeat(300) + &")".repeat(300);
+        assert!(pattern(&deep).is_err());
+        assert!(pattern("(").is_err());
     }
 
     #[test]

@@ -106,6 +106,15 @@ async fn names_librdkafka_refuses_are_client_errors() {
     )
     .await
     .assert_error(400, 40002);
+    // A pattern nested deep enough to exhaust a thread's stack while compiling is refused.
+    let deep = "(".repeat(5000) + "a" + &")".repeat(5000);
+    post(
+        &format!("{base}/subscription"),
+        V2,
+        &json!({ "topic_pattern": deep }),
+    )
+    .await
+    .assert_error(400, 40002);
     p.assert_healthy("after names librdkafka refuses").await;
 }
 

@@ -200,7 +200,7 @@ impl Instance {
             // librdkafka's regex engine is not Java's: a pattern is checked with the regex crate
             // first (a client mistake is a 400, not a Kafka error), then by librdkafka itself.
             let invalid = |e: String| Error::InvalidPattern(pattern.clone(), e);
-            regex::Regex::new(&pattern).map_err(|e| invalid(e.to_string()))?;
+            crate::names::pattern(&pattern).map_err(|e| invalid(e.to_string()))?;
             // librdkafka treats a leading `^` as a regex; Java matches the whole name.
             consumer
                 .subscribe(&[&format!("^({pattern})$")])

@@ -68,7 +68,7 @@ impl TopicRule {
                 if topic.is_empty() || pattern.is_empty() {
                     return Err(format!("`{pair}` is not kafka_topic:regex"));
                 }
-                let regex = regex::Regex::new(&format!("^(?:{pattern})$"))
+                let regex = crate::names::pattern(&format!("^(?:{pattern})$"))
                     .map_err(|e| format!("`{pattern}`: {e}"))?;
                 Ok(TopicRule {
                     kafka_topic: topic.to_string(),

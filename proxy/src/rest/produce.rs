@@ -14,9 +14,9 @@ use serde_json::value::RawValue;
 use super::error::{ApiError, V2_JSON};
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::formats::{self, Family, FormatError, RawRecord};
-use crate::names::check_topic;
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::kafka::{classify, ErrorClass};
+use crate::names::check_topic;
 
 /// The v2 produce request (identical for every embedded format).
 pub struct ProduceRequest<'a> {

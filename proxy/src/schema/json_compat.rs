@@ -677,7 +677,7 @@ enum Model<'a> {
 fn model<'a>(m: &'a Map<String, Value>, name: &str) -> Model<'a> {
     if let Some(patterns) = m.get("patternProperties").and_then(Value::as_object) {
         for (pattern, schema) in patterns {
-            if regex::Regex::new(pattern).is_ok_and(|re| re.is_match(name)) {
+            if crate::names::pattern(pattern).is_ok_and(|re| re.is_match(name)) {
                 return Model::Partial(schema);
             }
         }
