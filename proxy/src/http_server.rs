@@ -6,15 +6,19 @@
 //! and a time limit on reading a request body (`http.request.body.timeout.ms`, answered 408).
 //!
 //! axum's own `serve` exposes none of these, so connections are served with hyper directly.
+//! [`read_body`] is the body-reading bound both front ends use, each answering in its own shape.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
+use http_body_util::{BodyExt, Limited};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -109,4 +113,45 @@ pub async fn limit_concurrency(
         return Ok((limit.refuse)());
     };
     Ok(next.run(request).await)
+}
+
+/// Why a request body was not read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Announced (Content-Length) or found larger than the limit.
+    TooLarge,
+    /// Not received within the time limit.
+    TimedOut,
+    /// The connection failed while reading.
+    Failed(String),
+}
+
+/// Reads a whole request body of at most `max_bytes`, in at most `timeout` in all (a slow drip
+/// cannot hold the connection and its buffer). An announced Content-Length over the limit is
+/// refused before anything is read.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    max_bytes: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_bytes as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let reading = Limited::new(body, max_bytes).collect();
+    match tokio::time::timeout(timeout, reading).await {
+        Err(_) => Err(BodyError::TimedOut),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(BodyError::TooLarge)
+        }
+        Ok(Err(e)) => Err(BodyError::Failed(e.to_string())),
+    }
 }

@@ -256,7 +256,6 @@ impl Producer {
     /// creates it here as it would for any producer. Tansu does not: an unknown topic answers
     /// within `produce.metadata.timeout.ms`.
     async fn route(&self, topic: &str, refresh: bool) -> Result<Arc<Vec<Option<String>>>, Error> {
-        legal_topic(topic)?;
         if !refresh {
             let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
             if let Some((leaders, at)) = routes.get(topic) {
@@ -265,6 +264,8 @@ impl Producer {
                 }
             }
         }
+        // Only names that pass are ever cached, so the check is paid on a miss alone.
+        legal_topic(topic)?;
         let (client, name, timeout) = (
             self.inner.clone(),
             topic.to_string(),

@@ -3,43 +3,25 @@
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap};
-use http_body_util::{BodyExt, Limited};
+use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::error::ApiError;
 use crate::config::Config;
+use crate::http_server::{read_body, BodyError};
 
-/// Reads the whole body, failing with 413 past `request.body.max.bytes` (checked against
-/// Content-Length first, so an oversized upload is refused before it is read) and with 408 when
-/// it takes longer than `http.request.body.timeout.ms` in all (a slow drip cannot hold the
-/// connection and its buffer).
+/// Reads the whole body ([`read_body`]): 413 past `request.body.max.bytes` (checked against
+/// Content-Length first), 408 past `http.request.body.timeout.ms`.
 pub async fn read(headers: &HeaderMap, body: Body, config: &Config) -> Result<Bytes, ApiError> {
     let limit = config.request_body_max_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::payload_too_large(limit));
-    }
     let timeout = Duration::from_millis(config.http_body_read_timeout_ms);
-    let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
+    read_body(headers, body, limit, timeout)
         .await
-        .map_err(|_| ApiError::body_timeout(timeout))?;
-    match collected {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err)
-            if err
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::payload_too_large(limit))
-        }
-        Err(err) => Err(ApiError::bad_request(format!(
-            "cannot read request body: {err}"
-        ))),
-    }
+        .map_err(|e| match e {
+            BodyError::TooLarge => ApiError::payload_too_large(limit),
+            BodyError::TimedOut => ApiError::body_timeout(timeout),
+            BodyError::Failed(e) => ApiError::bad_request(format!("cannot read request body: {e}")),
+        })
 }
 
 /// True when the body holds nothing but whitespace or a JSON `null`.

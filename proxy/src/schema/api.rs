@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::http_server::{limit_concurrency, ConcurrencyLimit};
+use crate::http_server::{limit_concurrency, read_body, BodyError, ConcurrencyLimit};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -135,47 +135,36 @@ impl<S: Send + Sync> FromRequest<S> for SrBody {
     type Rejection = RegistryError;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, RegistryError> {
-        use http_body_util::{BodyExt, Limited};
         let limits = *req
             .extensions()
             .get::<BodyLimits>()
             .expect("the router installs BodyLimits");
-        let too_large = || RegistryError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: 413,
-            message: format!(
-                "Request body is larger than the limit of {} bytes (request.body.max.bytes)",
-                limits.max_bytes
-            ),
+        let (parts, body) = req.into_parts();
+        let error = |status, code, message| RegistryError {
+            status,
+            code,
+            message,
         };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limits.max_bytes as u64) {
-            return Err(too_large());
-        }
-        let reading = Limited::new(req.into_body(), limits.max_bytes).collect();
-        match tokio::time::timeout(limits.timeout, reading).await {
-            Err(_) => Err(RegistryError {
-                status: StatusCode::REQUEST_TIMEOUT,
-                code: 408,
-                message: "The request body was not received in time (http.request.body.timeout.ms)"
-                    .into(),
-            }),
-            Ok(Ok(body)) => Ok(SrBody(body.to_bytes())),
-            Ok(Err(e))
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some() =>
-            {
-                Err(too_large())
-            }
-            Ok(Err(e)) => Err(RegistryError {
-                status: StatusCode::BAD_REQUEST,
-                code: 400,
-                message: format!("cannot read request body: {e}"),
-            }),
+        match read_body(&parts.headers, body, limits.max_bytes, limits.timeout).await {
+            Ok(body) => Ok(SrBody(body)),
+            Err(BodyError::TooLarge) => Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                413,
+                format!(
+                    "Request body is larger than the limit of {} bytes (request.body.max.bytes)",
+                    limits.max_bytes
+                ),
+            )),
+            Err(BodyError::TimedOut) => Err(error(
+                StatusCode::REQUEST_TIMEOUT,
+                408,
+                "The request body was not received in time (http.request.body.timeout.ms)".into(),
+            )),
+            Err(BodyError::Failed(e)) => Err(error(
+                StatusCode::BAD_REQUEST,
+                400,
+                format!("cannot read request body: {e}"),
+            )),
         }
     }
 }
