@@ -9,7 +9,12 @@ use loadgen::scenario::Scenario;
 
 /// REST proxy vs native Kafka, measured side by side.
 #[derive(Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Exit status: 0 every gate and check passed; 1 a gate or a delivery check failed \
+                  (one line names each); 2 an error stopped the run (bad scenario, unreachable \
+                  broker or proxy, a phase timed out)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -23,8 +28,10 @@ enum Cmd {
         /// Use this Kafka cluster instead of starting a broker.
         #[arg(long, conflicts_with = "broker")]
         bootstrap_servers: Option<String>,
-        /// The broker to start when no --bootstrap-servers is given: `tansu` (local, default) or
-        /// `docker` (Apache Kafka through testcontainers; needs a Docker engine).
+        /// The broker to start when no --bootstrap-servers is given: `tansu` (local, default),
+        /// `mock` (librdkafka's mock cluster in a process of its own: a fetch path that keeps up
+        /// with consumers; at most 5 MiB kept per partition) or `docker` (Apache Kafka through
+        /// testcontainers; needs a Docker engine).
         #[arg(long, value_parser = parse_broker)]
         broker: Option<local_broker::BrokerKind>,
         /// Use this REST proxy instead of starting kafka-proxy.
@@ -41,6 +48,16 @@ enum Cmd {
         /// Parent directory of the report directory.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
+        /// Prefix of every topic the run creates (overrides workload.topic_prefix).
+        #[arg(long)]
+        topic_prefix: Option<String>,
+        /// Replication factor of the topics the run creates (overrides
+        /// workload.replication_factor; a real cluster usually wants 3).
+        #[arg(long)]
+        replication_factor: Option<i32>,
+        /// Keep the topics the run created on a --bootstrap-servers cluster (deleted otherwise).
+        #[arg(long)]
+        keep_topics: bool,
     },
     /// Re-render one summary.json, or merge several from concurrent runs on several machines
     /// (throughputs add up, histograms merge exactly) into one report.
@@ -55,9 +72,14 @@ enum Cmd {
     /// max_regression gate.
     Gate {
         summary: PathBuf,
+        /// A baseline summary.json: each driver's rate may drop at most the scenario's
+        /// gates.max_regression against it (required with --baseline; an error without).
         #[arg(long)]
         baseline: Option<PathBuf>,
     },
+    /// Serves librdkafka's mock cluster until standard input closes (what `--broker mock` starts).
+    #[command(hide = true)]
+    MockBroker,
 }
 
 #[tokio::main]
@@ -74,6 +96,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.command {
+        Cmd::MockBroker => {
+            tokio::task::spawn_blocking(local_broker::mock::serve).await??;
+            Ok(true)
+        }
         Cmd::Run {
             scenario,
             bootstrap_servers,
@@ -82,6 +108,9 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             schema_registry_url,
             peers,
             out,
+            topic_prefix,
+            replication_factor,
+            keep_topics,
         } => {
             let target = match bootstrap_servers {
                 Some(b) => loadgen::BrokerTarget::Existing(b),
@@ -89,7 +118,15 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                     loadgen::BrokerTarget::Start(broker.unwrap_or(local_broker::BrokerKind::Tansu))
                 }
             };
-            let scenario = Scenario::load(&scenario)?;
+            let mut scenario = Scenario::load(&scenario)?;
+            if let Some(prefix) = topic_prefix {
+                scenario.workload.topic_prefix = prefix;
+            }
+            if let Some(rf) = replication_factor {
+                scenario.workload.replication_factor = rf;
+            }
+            scenario.workload.keep_topics |= keep_topics;
+            scenario.validate()?;
             let peers = peers
                 .iter()
                 .map(|p| parse_peer(p))
@@ -129,14 +166,20 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         Cmd::Gate { summary, baseline } => {
             let mut s = read_summary(&summary)?;
             let baseline = baseline.as_ref().map(read_summary).transpose()?;
+            anyhow::ensure!(
+                baseline.is_none() || s.scenario.gates.max_regression.is_some(),
+                "--baseline needs a regression bound: set gates.max_regression in the scenario \
+                 (e.g. 0.10 fails a run 10% slower than the baseline)"
+            );
             s.gates = report::evaluate_gates(&s, baseline.as_ref());
             for g in &s.gates {
                 println!(
-                    "{} {}: measured {:.3}, bound {:.3}",
+                    "{} {}: measured {:.3}, bound {:.3} ({})",
                     if g.passed { "ok  " } else { "FAIL" },
                     g.name,
                     g.value,
-                    g.bound
+                    g.bound,
+                    g.basis
                 );
             }
             Ok(report::print_failures(&s))
@@ -148,18 +191,18 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
     match p.split_once('=') {
         Some((name, url))
             if !name.is_empty()
-                && name != "rest"
-                && name != "native"
+                && !["rest", "native", "nginx"].contains(&name)
                 && url.starts_with("http") =>
         {
             Ok(loadgen::Peer {
                 name: name.to_string(),
                 url: url.trim_end_matches('/').to_string(),
                 mqtt_qos: None,
+                ceiling: false,
             })
         }
         _ => anyhow::bail!(
-            "--peer expects NAME=URL (a name other than rest/native, an http URL), got `{p}`"
+            "--peer expects NAME=URL (a name other than rest/native/nginx, an http URL), got `{p}`"
         ),
     }
 }

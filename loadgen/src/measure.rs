@@ -1,4 +1,5 @@
-//! Measurements: µs latency histograms, per-phase results and the run summary (`summary.json`).
+//! Measurements: µs latency histograms, progress of a running phase, and per-phase results.
+//! The run's summary (`summary.json`) is in [`crate::summary`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -9,7 +10,7 @@ use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::Scenario;
+pub use crate::summary::*;
 
 /// A latency recorder in microseconds (1 µs .. 10 min, 3 significant digits).
 #[derive(Clone)]
@@ -69,23 +70,81 @@ pub struct Latency {
     pub histogram_v2: String,
 }
 
-/// A driver's running count of completed records, and when its measured window started.
+/// A driver's running count of completed records, when its measured window started (and the
+/// CPU time of the run's processes then), and the latencies of the current time-series bucket.
 #[derive(Default)]
 pub struct Progress {
     records: AtomicU64,
     started: OnceLock<Instant>,
+    processes: crate::cpu::Processes,
+    cpu_at_start: OnceLock<crate::cpu::Snapshot>,
+    /// Latencies since the sampler last took them (2 significant digits: for the series only).
+    window: std::sync::Mutex<Option<Histogram<u64>>>,
+    /// Open loop: each record id's intended send time, for the end-to-end reader.
+    due: OnceLock<DueFn>,
 }
 
+/// A record id's intended send time (None for an id the phase does not send).
+pub type DueFn = Box<dyn Fn(u64) -> Option<Instant> + Send + Sync>;
+
 impl Progress {
+    /// Progress of a phase whose window accounts the CPU of `processes`.
+    pub fn new(processes: crate::cpu::Processes) -> Progress {
+        Progress {
+            processes,
+            ..Progress::default()
+        }
+    }
+
     /// Marks the start of the measured window (after warm-up and payload building); what was
-    /// counted before (warm-up) is forgotten.
-    pub fn start(&self) {
+    /// counted before (warm-up) is forgotten. Returns the window's start.
+    pub fn start(&self) -> Instant {
         self.records.store(0, Ordering::Relaxed);
-        let _ = self.started.set(Instant::now());
+        let _ = self.cpu_at_start.set(self.processes.snapshot());
+        *self.window.lock().expect("poisoned") = None;
+        *self.started.get_or_init(Instant::now)
+    }
+
+    /// Open loop: publishes when each record is due (set once, at the window's start).
+    pub fn set_due(&self, due: DueFn) {
+        let _ = self.due.set(due);
+    }
+
+    /// When record `id` was due to be sent, once the driver has said.
+    pub fn due(&self, id: u64) -> Option<Instant> {
+        (self.due.get()?)(id)
+    }
+
+    /// When the measured window started.
+    pub fn started(&self) -> Option<Instant> {
+        self.started.get().copied()
+    }
+
+    /// CPU used by the run's processes since the window started, for `records` records.
+    pub fn cpu_since_start(&self, records: u64) -> Option<crate::cpu::Cpu> {
+        let start = self.cpu_at_start.get()?;
+        Some(start.until(&self.processes.snapshot(), records))
     }
 
     pub fn add(&self, records: u64) {
         self.records.fetch_add(records, Ordering::Relaxed);
+    }
+
+    /// Adds one latency sample to the current time-series bucket (drivers also keep their own
+    /// full-precision histogram).
+    pub fn latency(&self, elapsed: std::time::Duration) {
+        let us = (elapsed.as_micros() as u64).clamp(1, 600_000_000);
+        let mut w = self.window.lock().expect("poisoned");
+        let h = w.get_or_insert_with(|| {
+            Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")
+        });
+        let _ = h.record(us);
+    }
+
+    /// Takes the latencies recorded since the last call: (p50, p99, count), if any.
+    pub fn take_latency(&self) -> Option<(u64, u64, u64)> {
+        let h = self.window.lock().expect("poisoned").take()?;
+        Some((h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.len()))
     }
 
     /// (seconds since the window started, records completed), once started.
@@ -104,6 +163,16 @@ pub struct SeriesPoint {
     /// End of the bucket, seconds since the measured window started.
     pub t_s: f64,
     pub records_per_s: f64,
+}
+
+/// Latency over time: one point per time-series bucket that had samples.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LatencyPoint {
+    /// End of the bucket, seconds since the measured window started.
+    pub t_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub count: u64,
 }
 
 /// Turns cumulative samples into fixed buckets of `bucket_s` seconds (the last one partial).
@@ -180,10 +249,16 @@ pub struct PhaseResult {
     /// Open loop only: how late sends were against their intended times.
     #[serde(default)]
     pub schedule_lag: Option<Latency>,
-    /// Open loop only: per record, from its timestamp to a concurrent consumer reading it (1 ms
-    /// resolution).
+    /// Open loop only: per record, from its intended send time to a concurrent consumer of the
+    /// same kind (native or REST) reading it, in µs.
     #[serde(default)]
     pub end_to_end: Option<Latency>,
+    /// CPU time of the proxy, the broker and the client during the measured window.
+    #[serde(default)]
+    pub cpu: Option<crate::cpu::Cpu>,
+    /// Latency (of what `latency_of` says) over time, per bucket.
+    #[serde(default)]
+    pub latency_series: Vec<LatencyPoint>,
 }
 
 impl PhaseResult {
@@ -234,7 +309,14 @@ impl PhaseResult {
             steady_records_per_s: None,
             schedule_lag: None,
             end_to_end: None,
+            cpu: None,
+            latency_series: Vec::new(),
         }
+    }
+
+    /// Whether `latency` holds measurements (a phase that measures none says "n/a").
+    pub fn latency_measured(&self) -> bool {
+        self.latency.count > 0
     }
 }
 
@@ -256,6 +338,10 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
     let mut rounds = rounds.into_iter();
     let mut merged = rounds.next().expect("at least one round");
     let mut histogram = decode_histogram(&merged.latency.histogram_v2);
+    let mut e2e = merged
+        .end_to_end
+        .as_ref()
+        .and_then(|l| decode_histogram(&l.histogram_v2));
     let mut steady: Vec<f64> = merged.steady_records_per_s.into_iter().collect();
     for r in rounds {
         let offset = merged.elapsed_s;
@@ -263,6 +349,19 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
             t_s: p.t_s + offset,
             ..p.clone()
         }));
+        merged
+            .latency_series
+            .extend(r.latency_series.iter().map(|p| LatencyPoint {
+                t_s: p.t_s + offset,
+                ..p.clone()
+            }));
+        merged.cpu = match (merged.cpu, r.cpu) {
+            (Some(mut a), Some(b)) => {
+                a.add(&b);
+                Some(a)
+            }
+            _ => None,
+        };
         merged.records += r.records;
         merged.bytes += r.bytes;
         merged.requests += r.requests;
@@ -277,6 +376,16 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
         ) {
             h.merge(&other);
         }
+        match (
+            e2e.as_mut(),
+            r.end_to_end
+                .as_ref()
+                .and_then(|l| decode_histogram(&l.histogram_v2)),
+        ) {
+            (Some(h), Some(other)) => h.merge(&other),
+            (None, Some(other)) => e2e = Some(other),
+            _ => {}
+        }
     }
     let s = merged.elapsed_s.max(1e-9);
     merged.records_per_s = merged.records as f64 / s;
@@ -286,6 +395,7 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
     if let Some(h) = histogram {
         merged.latency = h.summary();
     }
+    merged.end_to_end = e2e.map(|h| h.summary());
     merged
 }
 
@@ -320,112 +430,6 @@ pub fn value_checksum(value: &[u8]) -> u64 {
     value.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-/// A delivery or consistency check.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Check {
-    pub name: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
-/// One point of a capacity sweep (REST produce).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SweepPoint {
-    pub value_bytes: usize,
-    pub records_per_request: usize,
-    pub concurrency: usize,
-    pub records_per_s: f64,
-    pub requests_per_s: f64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-    /// REST/native for this value size.
-    pub ratio: f64,
-    /// Every acknowledged record of the point is in Kafka exactly once.
-    pub verified: bool,
-    /// The highest rate with p99 under the bound, for its value size.
-    pub capacity: bool,
-}
-
-/// A peer proxy's throughput ratios to native.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PeerRatio {
-    pub name: String,
-    pub produce: f64,
-    pub consume: Option<f64>,
-}
-
-/// A gate's verdict.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GateResult {
-    pub name: String,
-    pub value: f64,
-    pub bound: f64,
-    pub passed: bool,
-}
-
-/// Facts about the machine the run happened on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Machine {
-    pub cores: usize,
-    pub memory_bytes: Option<u64>,
-    pub os: String,
-}
-
-impl Machine {
-    pub fn current() -> Machine {
-        let memory_bytes = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
-            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kb * 1024)
-        });
-        Machine {
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_bytes,
-            os: std::env::consts::OS.to_string(),
-        }
-    }
-}
-
-/// Everything a run measured: `summary.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    pub scenario: Scenario,
-    pub started_at: String,
-    pub git_commit: Option<String>,
-    pub machine: Machine,
-    pub bootstrap_servers: String,
-    pub proxy_url: String,
-    pub proxy_rss_idle_bytes: Option<u64>,
-    pub phases: Vec<PhaseResult>,
-    /// REST/native records-per-second ratio of produce: the median of the rounds' ratios.
-    pub produce_ratio: f64,
-    /// Each produce round's REST/native ratio, in run order.
-    #[serde(default)]
-    pub produce_round_ratios: Vec<f64>,
-    /// Other REST proxies measured in the same run (`--peer`), against the same native baseline.
-    #[serde(default)]
-    pub peers: Vec<PeerRatio>,
-    /// Capacity sweep points, when the scenario has a `[sweep]`.
-    #[serde(default)]
-    pub sweep: Vec<SweepPoint>,
-    /// None when the run had no consume phase.
-    pub consume_ratio: Option<f64>,
-    pub checks: Vec<Check>,
-    pub gates: Vec<GateResult>,
-}
-
-impl Summary {
-    pub fn phase(&self, driver: &str, phase: &str) -> Option<&PhaseResult> {
-        self.phases
-            .iter()
-            .find(|p| p.driver == driver && p.phase == phase)
-    }
-
-    pub fn passed(&self) -> bool {
-        self.checks.iter().all(|c| c.passed) && self.gates.iter().all(|g| g.passed)
-    }
 }
 
 #[cfg(test)]

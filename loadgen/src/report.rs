@@ -3,82 +3,172 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::interval::Interval;
 use crate::measure::{GateResult, Summary};
 
 /// The seed's reference ratios, drawn on every ratio chart.
 pub const PRODUCE_REFERENCE: f64 = 0.66;
 pub const CONSUME_REFERENCE: f64 = 0.20;
 
-/// Evaluates the scenario's gates; regression gates need a `baseline` summary.
+/// What a ratio gate compares: the lower bound of the median's interval when there are rounds
+/// to have one, else the single ratio; and the words the report uses for it.
+fn ratio_basis(ratio: f64, interval: Option<&Interval>) -> (f64, String) {
+    match interval {
+        Some(i) if i.rounds >= 2 => (
+            i.low,
+            format!(
+                "lower bound of the median's {:.0}% interval over {} rounds (median {:.3})",
+                (i.confidence * 100.0).floor(),
+                i.rounds,
+                i.median
+            ),
+        ),
+        _ => (ratio, "the single round's ratio (no interval)".to_string()),
+    }
+}
+
+/// Evaluates the scenario's gates; regression gates need a `baseline` summary. A gate whose
+/// figure the run did not measure fails, saying so.
 pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult> {
     let g = &s.scenario.gates;
     let mut out = Vec::new();
-    let mut at_least = |name: String, value: f64, bound: Option<f64>| {
-        if let Some(bound) = bound {
-            out.push(GateResult {
-                name,
+    let mut gate = |name: &str, bound: Option<f64>, measured: Option<(f64, String)>, min: bool| {
+        let Some(bound) = bound else { return };
+        out.push(match measured {
+            Some((value, basis)) => GateResult {
+                name: name.to_string(),
                 value,
                 bound,
-                passed: value >= bound,
-            });
-        }
+                passed: if min { value >= bound } else { value <= bound },
+                basis,
+            },
+            None => GateResult {
+                name: name.to_string(),
+                value: 0.0,
+                bound,
+                passed: false,
+                basis: "not measured by this run".to_string(),
+            },
+        });
     };
-    at_least(
-        "produce_ratio_min".into(),
-        s.produce_ratio,
+    gate(
+        "produce_ratio_min",
         g.produce_ratio_min,
+        Some(ratio_basis(s.produce_ratio, s.produce_interval.as_ref())),
+        true,
     );
-    if let Some(ratio) = s.consume_ratio {
-        at_least("consume_ratio_min".into(), ratio, g.consume_ratio_min);
-    }
-    if let Some(p) = s.phase("rest", "produce") {
-        at_least(
-            "rest_produce_min_records_per_s".into(),
-            p.rate(),
-            g.rest_produce_min_records_per_s,
-        );
-    }
-    if let Some(p) = s.phase("rest", "consume") {
-        at_least(
-            "rest_consume_min_records_per_s".into(),
-            p.rate(),
-            g.rest_consume_min_records_per_s,
-        );
-    }
+    gate(
+        "consume_ratio_min",
+        g.consume_ratio_min,
+        s.consume_ratio
+            .map(|r| ratio_basis(r, s.consume_interval.as_ref())),
+        true,
+    );
+    let steady = |driver: &str, phase: &str| {
+        s.phase(driver, phase)
+            .map(|p| (p.rate(), "steady records/s, rounds' median".to_string()))
+    };
+    gate(
+        "rest_produce_min_records_per_s",
+        g.rest_produce_min_records_per_s,
+        steady("rest", "produce"),
+        true,
+    );
+    gate(
+        "rest_consume_min_records_per_s",
+        g.rest_consume_min_records_per_s,
+        steady("rest", "consume"),
+        true,
+    );
+    let p99 = |phase: &str| {
+        s.phase("rest", phase)
+            .filter(|p| p.latency_measured())
+            .map(|p| (p.latency.p99_us as f64, "p99 µs per request".to_string()))
+    };
+    gate(
+        "rest_produce_p99_max_us",
+        g.rest_produce_p99_max_us.map(|b| b as f64),
+        p99("produce"),
+        false,
+    );
+    gate(
+        "rest_consume_p99_max_us",
+        g.rest_consume_p99_max_us.map(|b| b as f64),
+        p99("consume"),
+        false,
+    );
+    let cpu = |r: Option<f64>| {
+        r.map(|r| {
+            (
+                r,
+                "proxy CPU µs per record / native client CPU µs per record".to_string(),
+            )
+        })
+    };
+    gate(
+        "produce_cpu_ratio_max",
+        g.produce_cpu_ratio_max,
+        cpu(s.cpu_ratios.produce),
+        false,
+    );
+    gate(
+        "consume_cpu_ratio_max",
+        g.consume_cpu_ratio_max,
+        cpu(s.cpu_ratios.consume),
+        false,
+    );
+    gate(
+        "ceiling_fraction_min",
+        g.ceiling_fraction_min,
+        s.ceiling
+            .as_ref()
+            .map(|c| ratio_basis(c.fraction, c.interval.as_ref())),
+        true,
+    );
+    gate(
+        "driver_vs_wrk_min",
+        g.driver_vs_wrk_min,
+        s.crosscheck.as_ref().map(|c| {
+            (
+                c.ratio,
+                format!(
+                    "driver {:.0} / wrk {:.0} requests/s",
+                    c.driver_requests_per_s, c.wrk_requests_per_s
+                ),
+            )
+        }),
+        true,
+    );
+    gate(
+        "added_p99_max_us",
+        g.added_p99_max_us,
+        s.added_latency.as_ref().map(|a| {
+            (
+                a.p99_us,
+                "end-to-end p99, REST minus native, µs".to_string(),
+            )
+        }),
+        false,
+    );
     if let (Some(max), Some(base)) = (g.max_regression, baseline) {
         for p in &s.phases {
             if let Some(before) = base.phase(&p.driver, &p.phase) {
-                at_least(
-                    format!("max_regression {} {}", p.driver, p.phase),
-                    p.rate(),
+                let name = format!("max_regression {} {}", p.driver, p.phase);
+                gate(
+                    &name,
                     Some(before.rate() * (1.0 - max)),
+                    Some((
+                        p.rate(),
+                        format!(
+                            "steady records/s against the baseline's {:.0} less {:.0}%",
+                            before.rate(),
+                            max * 100.0
+                        ),
+                    )),
+                    true,
                 );
             }
         }
-    }
-    let mut at_most = |name: &str, value: u64, bound: Option<u64>| {
-        if let Some(bound) = bound {
-            out.push(GateResult {
-                name: name.into(),
-                value: value as f64,
-                bound: bound as f64,
-                passed: value <= bound,
-            });
-        }
-    };
-    if let Some(p) = s.phase("rest", "produce") {
-        at_most(
-            "rest_produce_p99_max_us",
-            p.latency.p99_us,
-            g.rest_produce_p99_max_us,
-        );
-    }
-    if let Some(p) = s.phase("rest", "consume") {
-        at_most(
-            "rest_consume_p99_max_us",
-            p.latency.p99_us,
-            g.rest_consume_p99_max_us,
-        );
     }
     out
 }

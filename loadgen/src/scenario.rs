@@ -17,6 +17,41 @@ pub struct Scenario {
     pub gates: Gates,
     /// A capacity sweep instead of a single comparison.
     pub sweep: Option<Sweep>,
+    /// Settings of the native clients and of the proxy the run starts.
+    #[serde(default)]
+    pub clients: Clients,
+}
+
+/// Client settings, shown in the report: the native baseline's librdkafka properties, and the
+/// `--set` properties of the `kafka-proxy` a run starts. Each native map is laid over defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Clients {
+    /// librdkafka properties of the native producer, over `acks=all`, `linger.ms=5`,
+    /// `enable.idempotence=true` (the proxy's shared producer's settings).
+    pub native_producer: std::collections::BTreeMap<String, String>,
+    /// librdkafka properties of the native consumers (librdkafka's defaults otherwise, as the
+    /// proxy's consumers have).
+    pub native_consumer: std::collections::BTreeMap<String, String>,
+    /// `--set KEY=VALUE` properties for the `kafka-proxy` that `loadgen` starts, e.g.
+    /// `"consumer.fetch.queue.backoff.ms" = "1"`.
+    pub proxy: std::collections::BTreeMap<String, String>,
+}
+
+impl Clients {
+    /// The native producer's properties: the defaults with the scenario's over them.
+    pub fn native_producer(&self) -> std::collections::BTreeMap<String, String> {
+        let mut all: std::collections::BTreeMap<String, String> = [
+            ("acks", "all"),
+            ("linger.ms", "5"),
+            ("enable.idempotence", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        all.extend(self.native_producer.clone());
+        all
+    }
 }
 
 /// Capacity sweep: REST produce over every combination of the lists, each point against the native
@@ -80,8 +115,31 @@ pub struct Workload {
     pub warmup_ms: u64,
     /// Width of the throughput time-series buckets, in milliseconds.
     pub bucket_ms: u64,
-    /// Produce rounds per driver, alternating native and REST; `records` each.
+    /// Rounds at least (produce, and consume), alternating native and REST; `records` each.
     pub rounds: u32,
+    /// Round budget: rounds go on past `rounds` until the headline ratio's 95% interval is
+    /// within ±`ci_half_width` of its median, or this many rounds ran. Default: `rounds`.
+    pub max_rounds: Option<u32>,
+    /// Target half width of the ratios' 95% interval, relative to the median.
+    pub ci_half_width: f64,
+    /// Records the consume rounds read: one topic filled natively once. Default: `records`.
+    pub consume_records: Option<u64>,
+    /// Open loop at this fraction of the measured maximum: a closed-loop calibration round of
+    /// native and the headline endpoint first, then `rate_records_per_s` = fraction × the slower.
+    pub rate_of_max: Option<f64>,
+    /// Also drive nginx answering a fixed produce reply: the HTTP ceiling, in the same rounds.
+    pub http_ceiling: bool,
+    /// After the rounds, run `wrk` against the proxy with the same request and connections.
+    pub wrk_crosscheck: bool,
+    /// How long the `wrk` cross-check runs, in seconds.
+    pub crosscheck_s: u64,
+    /// Prefix of every topic the run creates (`loadgen run --topic-prefix`).
+    pub topic_prefix: String,
+    /// Replication factor of the topics the run creates (`--replication-factor`).
+    pub replication_factor: i32,
+    /// Keep the run's topics on a cluster given by `--bootstrap-servers` (they are deleted at
+    /// the end otherwise; a broker started by the run goes with it anyway).
+    pub keep_topics: bool,
     /// Open loop: produce at this fixed rate (records/s) and measure latency from each send's
     /// intended time. Absent: closed loop, as fast as possible.
     pub rate_records_per_s: Option<f64>,
@@ -127,6 +185,16 @@ impl Workload {
             }
             _ => self.value_bytes,
         }
+    }
+
+    /// The round budget (at least `rounds`).
+    pub fn max_rounds(&self) -> u32 {
+        self.max_rounds.unwrap_or(self.rounds).max(self.rounds)
+    }
+
+    /// Records each consume round reads.
+    pub fn consume_records(&self) -> u64 {
+        self.consume_records.unwrap_or(self.records)
     }
 
     /// The value size, as text: `100 B` or `100-4096 B`.
@@ -195,6 +263,16 @@ impl Default for Workload {
             warmup_ms: 250,
             bucket_ms: 1000,
             rounds: 1,
+            max_rounds: None,
+            ci_half_width: 0.05,
+            consume_records: None,
+            rate_of_max: None,
+            http_ceiling: false,
+            wrk_crosscheck: false,
+            crosscheck_s: 5,
+            topic_prefix: "loadgen-".into(),
+            replication_factor: 1,
+            keep_topics: false,
             rate_records_per_s: None,
             mqtt_qos: Vec::new(),
             mqtt_receive_maximum: None,
@@ -218,6 +296,17 @@ pub struct Gates {
     pub rest_produce_p99_max_us: Option<u64>,
     /// Maximum p99 latency of a REST GET records request, µs.
     pub rest_consume_p99_max_us: Option<u64>,
+    /// Maximum proxy CPU µs per produced record over the native producer's client CPU µs per
+    /// record.
+    pub produce_cpu_ratio_max: Option<f64>,
+    /// Maximum proxy CPU µs per consumed record over the native consumer's.
+    pub consume_cpu_ratio_max: Option<f64>,
+    /// Minimum fraction of the HTTP ceiling (nginx) the proxy reaches (needs `http_ceiling`).
+    pub ceiling_fraction_min: Option<f64>,
+    /// Minimum REST-driver/`wrk` requests-per-second ratio (needs `wrk_crosscheck`).
+    pub driver_vs_wrk_min: Option<f64>,
+    /// Maximum end-to-end p99 latency REST adds over native, µs (open-loop runs).
+    pub added_p99_max_us: Option<f64>,
     /// Largest allowed drop of each driver's throughput against a baseline summary
     /// (`loadgen gate --baseline`), as a fraction: 0.10 fails a run 10% slower.
     pub max_regression: Option<f64>,
@@ -233,7 +322,8 @@ impl Scenario {
         Ok(s)
     }
 
-    fn validate(&self) -> anyhow::Result<()> {
+    /// Checks the scenario's values (after any command-line overrides).
+    pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(sw) = &self.sweep {
             anyhow::ensure!(
                 !sw.records_per_request.is_empty()
@@ -311,6 +401,61 @@ impl Scenario {
         anyhow::ensure!(
             w.phase_timeout_s >= 1,
             "workload.phase_timeout_s must be at least 1"
+        );
+        anyhow::ensure!(w.rounds >= 1, "workload.rounds must be at least 1");
+        if let Some(max) = w.max_rounds {
+            anyhow::ensure!(
+                max >= w.rounds,
+                "workload.max_rounds ({max}) must be at least workload.rounds ({})",
+                w.rounds
+            );
+        }
+        anyhow::ensure!(
+            w.ci_half_width > 0.0 && w.ci_half_width < 1.0,
+            "workload.ci_half_width is a fraction of the median, between 0 and 1"
+        );
+        anyhow::ensure!(
+            w.consume_records != Some(0),
+            "workload.consume_records must be at least 1"
+        );
+        if let Some(f) = w.rate_of_max {
+            anyhow::ensure!(
+                f > 0.0 && f <= 1.0,
+                "workload.rate_of_max is a fraction of the maximum rate, in (0, 1]"
+            );
+            anyhow::ensure!(
+                w.rate_records_per_s.is_none(),
+                "workload.rate_of_max and workload.rate_records_per_s exclude each other"
+            );
+        }
+        let open = w.rate_records_per_s.is_some() || w.rate_of_max.is_some();
+        if open {
+            anyhow::ensure!(
+                w.format == Format::Binary && w.mqtt_qos.is_empty(),
+                "open-loop runs measure end-to-end latency by the id in binary values: REST or native, format = \"binary\""
+            );
+        }
+        if w.wrk_crosscheck || w.http_ceiling {
+            anyhow::ensure!(
+                w.format == Format::Binary && w.mqtt_qos.is_empty() && self.sweep.is_none(),
+                "workload.wrk_crosscheck and workload.http_ceiling compare binary REST produce"
+            );
+            anyhow::ensure!(
+                w.crosscheck_s >= 1,
+                "workload.crosscheck_s must be at least 1"
+            );
+        }
+        anyhow::ensure!(
+            w.replication_factor >= 1,
+            "workload.replication_factor must be at least 1"
+        );
+        anyhow::ensure!(
+            !w.topic_prefix.is_empty()
+                && w.topic_prefix.len() <= 100
+                && w.topic_prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+            "workload.topic_prefix must be 1-100 characters of [a-zA-Z0-9._-] (Kafka's topic names)"
         );
         Ok(())
     }

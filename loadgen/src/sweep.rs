@@ -2,12 +2,11 @@
 //! value size, each point verified, against the native baseline for its value size. The point
 //! with the highest rate whose p99 stays under the bound is the capacity for that value size.
 
-use std::sync::Arc;
-
-use crate::measure::{Check, PhaseResult, Progress, SweepPoint};
+use crate::drivers;
+use crate::measure::{Check, PhaseResult, SweepPoint};
+use crate::run::{check, observe, say};
 use crate::scenario::{Scenario, Sweep, Workload};
 use crate::targets::Targets;
-use crate::{check, drivers, observe, say};
 
 /// Runs the sweep; returns the native baselines (one per value size), the points and the checks.
 pub async fn run(
@@ -16,7 +15,7 @@ pub async fn run(
     targets: &Targets,
     tag: &str,
 ) -> anyhow::Result<(Vec<PhaseResult>, Vec<SweepPoint>, Vec<Check>)> {
-    let warmup_topic = format!("loadgen-{tag}-warmup");
+    let warmup_topic = format!("{tag}-warmup");
     targets
         .create_topic(&warmup_topic, scenario.workload.partitions)
         .await?;
@@ -27,23 +26,25 @@ pub async fn run(
             value_bytes_max: None,
             ..scenario.workload.clone()
         };
-        let topic = format!("loadgen-{tag}-native-{value_bytes}");
+        let topic = format!("{tag}-native-{value_bytes}");
         targets.create_topic(&topic, base.partitions).await?;
         say(&format!(
             "sweep: native baseline, {} records of {value_bytes} B",
             base.records
         ));
-        let p = Arc::new(Progress::default());
+        let p = targets.progress();
         let native = observe(
             targets,
             &base,
             &p,
+            ("native baseline", base.records),
             drivers::native::produce(
                 &targets.bootstrap,
                 targets.schema_registry_url.as_deref(),
                 &topic,
                 &warmup_topic,
                 &base,
+                &targets.clients,
                 p.clone(),
             ),
         )
@@ -59,12 +60,11 @@ pub async fn run(
                     records,
                     ..base.clone()
                 };
-                let topic = format!(
-                    "loadgen-{tag}-sweep-{value_bytes}-{records_per_request}-{concurrency}"
-                );
+                let topic =
+                    format!("{tag}-sweep-{value_bytes}-{records_per_request}-{concurrency}");
                 targets.create_topic(&topic, w.partitions).await?;
                 say(&format!("sweep: {value_bytes} B, {records_per_request} records/request, {concurrency} clients"));
-                let p = Arc::new(Progress::default());
+                let p = targets.progress();
                 let run = drivers::rest::produce(
                     "rest",
                     &targets.proxy_url,
@@ -73,7 +73,7 @@ pub async fn run(
                     &w,
                     p.clone(),
                 );
-                let rest = observe(targets, &w, &p, run).await?;
+                let rest = observe(targets, &w, &p, ("sweep point", w.records), run).await?;
                 let (stored, checksum) =
                     drivers::native::verify(&targets.bootstrap, &topic, w.partitions, rest.records)
                         .await?;

@@ -14,6 +14,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use tokio::process::{Child, Command};
 
+use crate::cpu::Processes;
+use crate::measure::Progress;
+use crate::scenario::Clients;
+
 /// The broker and proxy of a run. Whatever was started here is stopped on drop.
 /// MQTT settings of the proxy a run starts.
 #[derive(Debug, Clone)]
@@ -31,10 +35,21 @@ pub struct Targets {
     /// The Schema Registry the proxy uses, for native clients of schema formats; None when the
     /// workload needs none.
     pub schema_registry_url: Option<String>,
-    /// Set when the proxy runs here, so its memory can be sampled.
+    /// Set when the proxy runs here, so its memory and CPU can be sampled.
     pub proxy_pid: Option<u32>,
+    /// Set when the broker is a process started here, for its CPU time.
+    pub broker_pid: Option<u32>,
+    /// What the broker is (`tansu 0.6.0`, ...), or `external` for --bootstrap-servers.
+    pub broker_kind: String,
+    /// `kafka-proxy 0.1.0` for the proxy started here, else `external`.
+    pub proxy_version: String,
+    /// The scenario's client settings (native clients; the started proxy's `--set`s).
+    pub clients: Clients,
+    replication_factor: i32,
+    /// Topics this run created, for clean-up on clusters that outlive the run.
+    created: std::sync::Mutex<Vec<String>>,
     proxy: Option<Child>,
-    _broker: Option<Broker>,
+    broker: Option<Broker>,
 }
 
 impl Targets {
@@ -47,6 +62,8 @@ impl Targets {
         schema_registry_url: Option<String>,
         needs_registry: bool,
         mqtt: Option<Mqtt>,
+        clients: &Clients,
+        replication_factor: i32,
     ) -> anyhow::Result<Targets> {
         anyhow::ensure!(
             !(mqtt.is_some() && proxy_url.is_some()),
@@ -91,19 +108,32 @@ impl Targets {
                     }
                     None => None,
                 };
-                let (url, child) = start_proxy(&bootstrap, &registry, mqtt.as_ref()).await?;
+                let (url, child) =
+                    start_proxy(&bootstrap, &registry, mqtt.as_ref(), &clients.proxy).await?;
                 (url, Some(child), registry.url())
             }
         };
         let proxy_pid = proxy.as_ref().and_then(Child::id);
+        let proxy_version = match &proxy {
+            Some(_) => proxy_version().await,
+            None => "external".to_string(),
+        };
         Ok(Targets {
             bootstrap,
             proxy_url,
             mqtt_addr,
             schema_registry_url,
             proxy_pid,
+            broker_pid: broker.as_ref().and_then(Broker::pid),
+            broker_kind: broker
+                .as_ref()
+                .map_or_else(|| "external".to_string(), Broker::describe),
+            proxy_version,
+            clients: clients.clone(),
+            replication_factor,
+            created: std::sync::Mutex::new(Vec::new()),
             proxy,
-            _broker: broker,
+            broker,
         })
     }
 
@@ -114,16 +144,84 @@ impl Targets {
         Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
     }
 
-    /// Creates a topic through the admin API.
+    /// A phase's progress, accounting the CPU of this run's local processes.
+    pub fn progress(&self) -> std::sync::Arc<Progress> {
+        std::sync::Arc::new(Progress::new(Processes::this_run(
+            self.proxy_pid,
+            self.broker_pid,
+        )))
+    }
+
+    /// Whether the broker was started here (and dies with the run).
+    pub fn broker_started_here(&self) -> bool {
+        self.broker.is_some()
+    }
+
+    /// Creates a topic through the admin API (or the mock broker's pipe: it refuses the API),
+    /// with the run's replication factor, and remembers it for [`Targets::delete_created_topics`].
     pub async fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()?;
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        self.created
+            .lock()
+            .expect("poisoned")
+            .push(name.to_string());
+        if let Some(made) = self
+            .broker
+            .as_ref()
+            .and_then(|b| b.create_topic(name, partitions))
+        {
+            return made.map_err(anyhow::Error::msg);
+        }
+        let admin = self.admin()?;
+        let topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(self.replication_factor),
+        );
         for r in admin.create_topics([&topic], &AdminOptions::new()).await? {
             r.map_err(|(t, e)| anyhow::anyhow!("creating topic {t}: {e}"))?;
         }
         Ok(())
+    }
+
+    fn admin(&self) -> anyhow::Result<AdminClient<DefaultClientContext>> {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap);
+        // The native clients' settings carry a real cluster's security properties.
+        for (k, v) in &self.clients.native_consumer {
+            if k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") {
+                config.set(k, v);
+            }
+        }
+        Ok(config.create()?)
+    }
+
+    /// Deletes the topics this run created (runs against a cluster that outlives them); a
+    /// failure is reported, not fatal.
+    pub async fn delete_created_topics(&self) {
+        let topics = std::mem::take(&mut *self.created.lock().expect("poisoned"));
+        if topics.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let outcome = match self.admin() {
+            Ok(admin) => admin
+                .delete_topics(&names, &AdminOptions::new())
+                .await
+                .map_err(|e| e.to_string())
+                .map(|results| results.into_iter().filter(Result::is_err).count()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(0) => crate::run::say(&format!(
+                "deleted the {} topics this run created",
+                names.len()
+            )),
+            Ok(failed) => crate::run::say(&format!(
+                "deleting the run's topics: {failed} of {} could not be deleted",
+                names.len()
+            )),
+            Err(e) => crate::run::say(&format!("deleting the run's topics: {e}")),
+        }
     }
 
     /// Stops the local proxy with SIGTERM and waits for it.
@@ -188,10 +286,22 @@ impl Registry {
     }
 }
 
+/// `kafka-proxy --version` of the binary the run starts.
+async fn proxy_version() -> String {
+    let Ok(binary) = proxy_binary() else {
+        return "kafka-proxy (version unknown)".into();
+    };
+    match Command::new(binary).arg("--version").output().await {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        _ => "kafka-proxy (version unknown)".into(),
+    }
+}
+
 async fn start_proxy(
     bootstrap: &str,
     registry: &Registry,
     mqtt: Option<&(String, Mqtt)>,
+    settings: &std::collections::BTreeMap<String, String>,
 ) -> anyhow::Result<(String, Child)> {
     let port = local_broker::free_port()?;
     let url = format!("http://127.0.0.1:{port}");
@@ -210,6 +320,9 @@ async fn start_proxy(
         if let Some(n) = m.receive_maximum {
             command.args(["--set", &format!("mqtt.receive.maximum={n}")]);
         }
+    }
+    for (k, v) in settings {
+        command.args(["--set", &format!("{k}={v}")]);
     }
     let child = command
         .env("RUST_LOG", "warn")

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub mod docker;
+pub mod mock;
 
 /// Which broker a harness run or the tests use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub enum BrokerKind {
     Tansu,
     /// Apache Kafka in Docker through testcontainers.
     Docker,
+    /// librdkafka's mock cluster in a process of its own ([`mock`]): a broker whose fetch path
+    /// keeps up with a consumer on a small machine. Started by a program that can serve it.
+    Mock,
 }
 
 impl BrokerKind {
@@ -28,8 +32,9 @@ impl BrokerKind {
         match name {
             "tansu" | "local" => Ok(BrokerKind::Tansu),
             "docker" => Ok(BrokerKind::Docker),
+            "mock" => Ok(BrokerKind::Mock),
             other => Err(format!(
-                "unknown broker {other:?}: expected tansu or docker"
+                "unknown broker {other:?}: expected tansu, docker or mock"
             )),
         }
     }
@@ -47,12 +52,18 @@ impl BrokerKind {
 pub enum Broker {
     Tansu(LocalBroker),
     Docker(Box<docker::DockerKafka>),
+    Mock(mock::MockBroker),
 }
 
 impl Broker {
-    /// Starts a broker of `kind`. Blocking.
+    /// Starts a broker of `kind`. Blocking. A mock broker is this executable run with the
+    /// argument `mock-broker` (a program that starts one must serve [`mock::serve`] there).
     pub fn start(kind: BrokerKind) -> Result<Broker, String> {
         match kind {
+            BrokerKind::Mock => {
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                mock::MockBroker::start(&exe, &["mock-broker"]).map(Broker::Mock)
+            }
             BrokerKind::Tansu => LocalBroker::start()
                 .map(Broker::Tansu)
                 .map_err(|e| e.to_string()),
@@ -65,6 +76,37 @@ impl Broker {
         match self {
             Broker::Tansu(b) => b.bootstrap(),
             Broker::Docker(b) => b.bootstrap(),
+            Broker::Mock(b) => b.bootstrap(),
+        }
+    }
+
+    /// The broker's process id, when it is a process on this machine (not in a container).
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Broker::Tansu(b) => Some(b.pid()),
+            Broker::Docker(_) => None,
+            Broker::Mock(b) => Some(b.pid()),
+        }
+    }
+
+    /// `tansu 0.6.0`, `apache/kafka (docker)`, `librdkafka mock cluster`: for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Broker::Tansu(_) => format!("tansu {TANSU_VERSION}"),
+            Broker::Docker(_) => "apache/kafka (docker, testcontainers)".to_string(),
+            Broker::Mock(_) => format!(
+                "librdkafka {} mock cluster",
+                rdkafka::util::get_rdkafka_version().1
+            ),
+        }
+    }
+
+    /// Creates a topic on a broker that refuses CreateTopics (the mock cluster); None for the
+    /// others, which take the admin API. Blocking.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Option<Result<(), String>> {
+        match self {
+            Broker::Mock(b) => Some(b.create_topic(name, partitions)),
+            _ => None,
         }
     }
 
@@ -73,6 +115,11 @@ impl Broker {
         match self {
             Broker::Tansu(b) => b.keep_for_process(),
             Broker::Docker(b) => (*b).keep_for_process(),
+            Broker::Mock(b) => {
+                let bootstrap = b.bootstrap().to_string();
+                std::mem::forget(b);
+                bootstrap
+            }
         }
     }
 }
@@ -213,7 +260,7 @@ pub fn free_port() -> io::Result<u16> {
 }
 
 #[allow(unsafe_code)]
-fn die_with_owner_thread(cmd: &mut Command) {
+pub(crate) fn die_with_owner_thread(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which is
     // async-signal-safe and touches no memory shared with the parent.

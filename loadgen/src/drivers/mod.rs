@@ -3,6 +3,7 @@
 //! the values both write for an Avro workload.
 
 pub mod avro;
+pub mod http1;
 pub mod mqtt;
 pub mod native;
 pub mod rest;

@@ -15,7 +15,7 @@ use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::{avro, deal};
 use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
-use crate::scenario::{Format, Workload};
+use crate::scenario::{Clients, Format, Workload};
 
 /// Collects delivery reports: acknowledgements, errors and send-to-ack latency.
 struct Deliveries {
@@ -23,6 +23,7 @@ struct Deliveries {
     epoch: Instant,
     latency: Mutex<Recorder>,
     errors: AtomicU64,
+    sampled: AtomicU64,
 }
 
 impl ClientContext for Deliveries {}
@@ -40,6 +41,10 @@ impl ProducerContext for Deliveries {
                     .elapsed()
                     .saturating_sub(Duration::from_nanos(sent_ns as u64));
                 self.latency.lock().expect("poisoned").record(waited);
+                // The time series needs a sample, not every record (this is the client's CPU).
+                if self.sampled.fetch_add(1, Ordering::Relaxed) % 8 == 0 {
+                    self.progress.latency(waited);
+                }
             }
             Err(_) => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
@@ -62,6 +67,7 @@ pub async fn produce(
     topic: &str,
     warmup_topic: &str,
     w: &Workload,
+    clients: &Clients,
     progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
     let schema_id = match w.format {
@@ -78,15 +84,15 @@ pub async fn produce(
         epoch: Instant::now(),
         latency: Mutex::new(Recorder::default()),
         errors: AtomicU64::new(0),
+        sampled: AtomicU64::new(0),
     };
-    let producer: Arc<ThreadedProducer<Deliveries>> = Arc::new(
-        ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("enable.idempotence", "true")
-            .create_with_context(context)?,
-    );
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    for (k, v) in clients.native_producer() {
+        config.set(k, v);
+    }
+    let producer: Arc<ThreadedProducer<Deliveries>> =
+        Arc::new(config.create_with_context(context)?);
     producer
         .send(BaseRecord::<(), [u8], usize>::with_opaque_to(warmup_topic, 0).payload(b"warm-up"))
         .map_err(|(e, _)| anyhow::anyhow!("native warm-up: {e}"))?;
@@ -106,8 +112,14 @@ pub async fn produce(
             (id, id.to_string(), data)
         })
         .collect()];
-    progress.start();
-    let start = Instant::now();
+    let start = progress.start();
+    if let Some(rate) = w.rate_records_per_s {
+        // One send loop in id order: record `id` is due at start + id / rate.
+        let records = w.records;
+        progress.set_due(Box::new(move |id| {
+            (id < records).then(|| start + Duration::from_secs_f64(id as f64 / rate))
+        }));
+    }
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let mut senders = Vec::new();
     for records in work {
@@ -210,26 +222,36 @@ pub async fn produce(
     Ok(result)
 }
 
+/// A native consumer with the scenario's settings, in its own group, no auto commit.
+fn consumer(bootstrap: &str, group: &str, clients: &Clients) -> anyhow::Result<BaseConsumer> {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false");
+    for (k, v) in &clients.native_consumer {
+        config.set(k, v);
+    }
+    Ok(config.create()?)
+}
+
 /// Reads `expected` records of `topic` from the beginning with `w.consumers` consumers.
-/// No latency is recorded: reading pre-filled data has no meaningful per-record latency.
+/// No latency is recorded (a poll returns a record librdkafka already holds, so there is no
+/// request to time); the report says "n/a", and open-loop runs measure consume latency end to
+/// end.
 pub async fn consume(
     bootstrap: &str,
     topic: &str,
     w: &Workload,
+    clients: &Clients,
     expected: u64,
     progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
     let total = Arc::new(AtomicU64::new(0));
     let mut consumers = Vec::new();
     for (i, partitions) in deal(w.partitions, w.consumers).into_iter().enumerate() {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set(
-                "group.id",
-                format!("loadgen-native-{}-{topic}-{i}", std::process::id()),
-            )
-            .set("enable.auto.commit", "false")
-            .create()?;
+        let group = format!("loadgen-native-{}-{topic}-{i}", std::process::id());
+        let c = consumer(bootstrap, &group, clients)?;
         let mut tpl = TopicPartitionList::new();
         for p in partitions {
             tpl.add_partition_offset(topic, p, Offset::Beginning)?;
@@ -237,8 +259,7 @@ pub async fn consume(
         c.assign(&tpl)?;
         consumers.push(c);
     }
-    progress.start();
-    let start = Instant::now();
+    let start = progress.start();
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let mut tasks = Vec::new();
     for c in consumers {
@@ -278,7 +299,7 @@ pub async fn consume(
     }
     let elapsed = start.elapsed();
     Ok(PhaseResult::new(
-        "native", "consume", records, bytes, records, 0, elapsed, "none", &rec, checksum,
+        "native", "consume", records, bytes, records, 0, elapsed, "n/a", &rec, checksum,
     ))
 }
 
@@ -322,23 +343,25 @@ pub async fn verify(
     .await?
 }
 
-/// Reads `topic` while it is being produced and records, per record, the time from its timestamp
-/// (set when it was produced) to now: end-to-end latency, at the timestamps' 1 ms resolution.
-/// Ends after `expected` records, or `patience` after `stop` is raised. Blocking.
+/// Reads `topic` natively while it is produced (open loop) and records, per record, the time
+/// from its intended send time (`progress.due`, by the id its value starts with) to its arrival
+/// here, in µs. Ends after `expected` records, or `patience` after `stop` is raised. Blocking.
+#[allow(clippy::too_many_arguments)]
 pub fn end_to_end(
     bootstrap: &str,
     topic: &str,
     partitions: i32,
     expected: u64,
+    clients: &Clients,
     stop: &std::sync::atomic::AtomicBool,
     patience: Duration,
+    progress: &Progress,
 ) -> anyhow::Result<Recorder> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("loadgen-e2e-{}", std::process::id()))
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "5")
-        .create()?;
+    let c = consumer(
+        bootstrap,
+        &format!("loadgen-e2e-{}", std::process::id()),
+        clients,
+    )?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p, Offset::Beginning)?;
@@ -355,11 +378,13 @@ pub fn end_to_end(
         }
         if let Some(m) = c.poll(Duration::from_millis(50)) {
             let m = m?;
-            if let Some(ts) = m.timestamp().to_millis() {
-                let now_ms = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                rec.record(Duration::from_millis((now_ms - ts).max(0) as u64));
+            let now = Instant::now();
+            if let Some(due) = m
+                .payload()
+                .and_then(|v| v.get(..8))
+                .and_then(|b| progress.due(u64::from_le_bytes(b.try_into().expect("8 bytes"))))
+            {
+                rec.record(now.saturating_duration_since(due));
             }
             seen += 1;
         }

@@ -13,12 +13,14 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::http1::{Conn, Endpoint};
 use super::schedule::Schedule;
 use super::{avro, deal, split};
 use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
 use crate::scenario::{Format, Workload};
 
-const BINARY: &str = "application/vnd.kafka.binary.v2+json";
+/// The binary embedded format's content type.
+pub const BINARY: &str = "application/vnd.kafka.binary.v2+json";
 const V2: &str = "application/vnd.kafka.v2+json";
 
 #[derive(Deserialize)]
@@ -54,8 +56,7 @@ pub async fn produce(
     w: &Workload,
     progress: Arc<Progress>,
 ) -> anyhow::Result<PhaseResult> {
-    let http = client(w.concurrency)?;
-    let warmup = format!("{proxy}/topics/{warmup_topic}");
+    let endpoint = Endpoint::parse(proxy)?;
     let (content_type, warmup_body) = match w.format {
         Format::Binary => (
             BINARY,
@@ -71,37 +72,54 @@ pub async fn produce(
             (avro::CONTENT_TYPE, body)
         }
     };
-    let warmups = (0..w.concurrency).map(|_| {
-        http.post(&warmup)
-            .header("content-type", content_type)
-            .body(warmup_body.clone())
-            .send()
-    });
-    for r in futures_util::future::join_all(warmups).await {
-        let r = r?;
-        anyhow::ensure!(r.status() == 200, "REST warm-up: {}", r.text().await?);
-    }
-    // Bodies are built before the clock starts: the run measures the proxy, not JSON building.
+    // One connection per client, opened and used once on the warm-up topic before the clock.
+    let warmup = endpoint.request(
+        "POST",
+        &format!("/topics/{warmup_topic}"),
+        &[("Content-Type", content_type)],
+        warmup_body.as_bytes(),
+    );
+    let conns = futures_util::future::try_join_all((0..w.concurrency).map(|_| async {
+        let mut conn = Conn::connect(&endpoint).await?;
+        let r = conn.send(&warmup).await?;
+        anyhow::ensure!(
+            r.status == 200,
+            "REST warm-up: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        Ok(tokio::sync::Mutex::new(conn))
+    }))
+    .await?;
+    // Requests are built before the clock starts: the run measures the proxy, not JSON building.
+    let path = format!("/topics/{topic}");
     let mut work = Vec::new();
     for range in split(w.records, w.concurrency) {
         let ids: Vec<u64> = range.clone().collect();
         let (mut checksum, mut bytes) = (0u64, 0u64);
-        let bodies: Vec<(bytes::Bytes, u64)> = ids
+        let requests: Vec<(bytes::Bytes, u64)> = ids
             .chunks(w.records_per_request)
             .map(|chunk| {
                 let (body, c, b) = produce_body(chunk, w);
                 checksum = checksum.wrapping_add(c);
                 bytes += b;
-                (body, chunk.len() as u64)
+                let request = match w.format {
+                    Format::Binary => {
+                        endpoint.request("POST", &path, &[("Content-Type", BINARY)], &body)
+                    }
+                    // The schema (or its id) opens the body: built per request.
+                    Format::Avro => body,
+                };
+                (request, chunk.len() as u64)
             })
             .collect();
-        work.push((bodies, checksum, bytes, range));
+        work.push((requests, checksum, bytes, range));
     }
     let users: Vec<std::sync::Mutex<UserWork>> = work
         .into_iter()
-        .map(|(bodies, checksum, bytes, ids)| {
+        .map(|(requests, checksum, bytes, ids)| {
             std::sync::Mutex::new(UserWork {
-                bodies,
+                requests,
                 checksum,
                 bytes,
                 ids,
@@ -111,28 +129,39 @@ pub async fn produce(
         .collect();
     let iterations = users
         .iter()
-        .map(|u| u.lock().expect("fresh").bodies.len())
+        .map(|u| u.lock().expect("fresh").requests.len())
         .max()
         .unwrap_or(0);
     let streams = users.len();
-    progress.start();
-    let start = Instant::now();
     let request_rate = w
         .rate_records_per_s
         .map(|r| r / w.records_per_request as f64);
+    let ranges = split(w.records, w.concurrency);
+    let start = progress.start();
+    let schedules: Vec<Schedule> = (0..streams)
+        .map(|j| match request_rate {
+            Some(rate) => Schedule::open(start, rate, j, streams),
+            None => Schedule::closed(start),
+        })
+        .collect();
+    if request_rate.is_some() {
+        // Each record's intended time, for the end-to-end reader: its request's.
+        let (schedules, rpr) = (schedules.clone(), w.records_per_request as u64);
+        progress.set_due(Box::new(move |id| {
+            let j = ranges.iter().position(|r| r.contains(&id))?;
+            Some(schedules[j].intended((id - ranges[j].start) / rpr))
+        }));
+    }
     let shared = Arc::new(GooseShared {
-        path: format!("/topics/{topic}"),
+        endpoint: endpoint.clone(),
+        path,
         format: w.format,
         value_schema: avro::value_schema_member(),
         deadline: start + Duration::from_secs(w.phase_timeout_s),
-        schedules: (0..streams)
-            .map(|j| match request_rate {
-                Some(rate) => Schedule::open(start, rate, j, streams),
-                None => Schedule::closed(start),
-            })
-            .collect(),
+        schedules,
         users,
-        progress,
+        conns,
+        progress: progress.clone(),
     });
     run_goose(proxy, streams, iterations, shared.clone()).await?;
     // The window ends with the last answer: goose's teardown after it is not the proxy's time.
@@ -153,10 +182,10 @@ pub async fn produce(
             anyhow::bail!("REST produce, user {j}: {failure}");
         }
         anyhow::ensure!(
-            u.next == u.bodies.len(),
+            u.next == u.requests.len(),
             "REST produce, user {j}: sent {} of {} requests",
             u.next,
-            u.bodies.len()
+            u.requests.len()
         );
         rec.merge(&u.rec);
         lag.merge(&u.lag);
@@ -170,7 +199,7 @@ pub async fn produce(
             }
         });
         errors += u.errors;
-        requests += u.requests;
+        requests += u.requests_sent;
         bytes += u.bytes;
     }
     let open = w.rate_records_per_s.is_some();
@@ -198,8 +227,9 @@ pub async fn produce(
 /// One goose user's share of a produce phase, and what it measured.
 #[derive(Default)]
 struct UserWork {
-    /// Request bodies and their record counts; for Avro, without the opening `{` and schema.
-    bodies: Vec<(bytes::Bytes, u64)>,
+    /// Whole requests (binary) or bodies without the opening `{` and schema (Avro), and their
+    /// record counts.
+    requests: Vec<(bytes::Bytes, u64)>,
     /// The record ids of `bodies`.
     ids: std::ops::Range<u64>,
     /// Avro: the value schema id the proxy answered with, sent instead of the schema from then on.
@@ -210,7 +240,7 @@ struct UserWork {
     rec: Recorder,
     lag: Recorder,
     errors: u64,
-    requests: u64,
+    requests_sent: u64,
     failure: Option<String>,
     /// When this user's last answer arrived.
     finished: Option<Instant>,
@@ -218,6 +248,7 @@ struct UserWork {
 
 /// What every goose user of a produce phase shares.
 struct GooseShared {
+    endpoint: Endpoint,
     path: String,
     format: Format,
     /// Avro: the `"value_schema":"..."` member of a client's first request.
@@ -225,6 +256,8 @@ struct GooseShared {
     deadline: Instant,
     schedules: Vec<Schedule>,
     users: Vec<std::sync::Mutex<UserWork>>,
+    /// Each user's connection (only that user takes its lock).
+    conns: Vec<tokio::sync::Mutex<Conn>>,
     progress: Arc<Progress>,
 }
 
@@ -265,18 +298,18 @@ async fn run_goose(
     Ok(())
 }
 
-/// The goose transaction: this user's next body, POSTed once, timed in µs from its intended send
-/// time. Failures are kept for the phase to report (goose would only log them).
+/// The goose transaction: this user's next request, sent once on the user's own connection,
+/// timed in µs from its intended send time. Failures are kept for the phase to report (goose
+/// would only log them).
 async fn goose_produce(
     shared: &GooseShared,
     user: &mut goose::goose::GooseUser,
 ) -> goose::goose::TransactionResult {
-    use goose::goose::{GooseMethod, GooseRequest};
     let j = user.weighted_users_index;
     let slot = &shared.users[j];
-    let (body, records, k, schema_id) = {
+    let (request, records, k, schema_id) = {
         let mut u = slot.lock().expect("poisoned");
-        if u.failure.is_some() || u.next >= u.bodies.len() {
+        if u.failure.is_some() || u.next >= u.requests.len() {
             return Ok(());
         }
         if Instant::now() > shared.deadline {
@@ -285,71 +318,62 @@ async fn goose_produce(
         }
         let k = u.next;
         u.next += 1;
-        (u.bodies[k].0.clone(), u.bodies[k].1, k, u.schema_id)
+        (u.requests[k].0.clone(), u.requests[k].1, k, u.schema_id)
     };
     let sent = shared.schedules[j].wait(k as u64).await;
     let lag = sent.elapsed();
-    let (content_type, body) = match shared.format {
-        Format::Binary => (BINARY, body),
+    let request = match shared.format {
+        Format::Binary => request,
         // The schema (or its id) opens the prebuilt records: one copy of the body, client-side.
         Format::Avro => {
             let head = match schema_id {
                 Some(id) => format!("{{\"value_schema_id\":{id},"),
                 None => format!("{{{},", shared.value_schema),
             };
-            let mut full = bytes::BytesMut::with_capacity(head.len() + body.len());
-            full.extend_from_slice(head.as_bytes());
-            full.extend_from_slice(&body);
-            (avro::CONTENT_TYPE, full.freeze())
+            let mut body = Vec::with_capacity(head.len() + request.len());
+            body.extend_from_slice(head.as_bytes());
+            body.extend_from_slice(&request);
+            shared.endpoint.request(
+                "POST",
+                &shared.path,
+                &[("Content-Type", avro::CONTENT_TYPE)],
+                &body,
+            )
         }
     };
-    let builder = user
-        .get_request_builder(&GooseMethod::Post, &shared.path)?
-        .header("content-type", content_type)
-        .body(body);
-    let request = GooseRequest::builder()
-        .method(GooseMethod::Post)
-        .path(shared.path.as_str())
-        .set_request_builder(builder)
-        .build();
-    let outcome = match user.request(request).await?.response {
-        Ok(resp) => {
-            let status = resp.status();
-            match resp.bytes().await {
-                Ok(text) if status == 200 => serde_json::from_slice::<ProduceReply>(&text)
-                    .map_err(|e| format!("bad produce reply: {e}"))
-                    .and_then(|reply| {
-                        let failed = reply
-                            .offsets
-                            .iter()
-                            .filter(|o| o.error_code.is_some())
-                            .count() as u64;
-                        match (shared.format, schema_id, reply.value_schema_id) {
-                            (Format::Binary, _, _) => Ok((failed, None)),
-                            (Format::Avro, None, Some(id)) => Ok((failed, Some(id))),
-                            (Format::Avro, Some(sent), Some(id)) if sent == id => {
-                                Ok((failed, None))
-                            }
-                            (Format::Avro, sent, answered) => Err(format!(
-                                "avro produce sent schema id {sent:?}, answered {answered:?}"
-                            )),
-                        }
-                    }),
-                Ok(text) => Err(format!(
-                    "produce answered {status}: {}",
-                    String::from_utf8_lossy(&text)
-                )),
-                Err(e) => Err(format!("reading the produce reply: {e}")),
-            }
-        }
-        Err(e) => Err(format!("produce request failed: {e}")),
+    let answer = shared.conns[j].lock().await.send(&request).await;
+    let outcome = match answer {
+        Ok(r) if r.status == 200 => serde_json::from_slice::<ProduceReply>(&r.body)
+            .map_err(|e| format!("bad produce reply: {e}"))
+            .and_then(|reply| {
+                let failed = reply
+                    .offsets
+                    .iter()
+                    .filter(|o| o.error_code.is_some())
+                    .count() as u64;
+                match (shared.format, schema_id, reply.value_schema_id) {
+                    (Format::Binary, _, _) => Ok((failed, None)),
+                    (Format::Avro, None, Some(id)) => Ok((failed, Some(id))),
+                    (Format::Avro, Some(sent), Some(id)) if sent == id => Ok((failed, None)),
+                    (Format::Avro, sent, answered) => Err(format!(
+                        "avro produce sent schema id {sent:?}, answered {answered:?}"
+                    )),
+                }
+            }),
+        Ok(r) => Err(format!(
+            "produce answered {}: {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )),
+        Err(e) => Err(format!("produce request failed: {e:#}")),
     };
     let latency = sent.elapsed();
+    shared.progress.latency(latency);
     let mut u = slot.lock().expect("poisoned");
     u.finished = Some(Instant::now());
     u.lag.record(lag);
     u.rec.record(latency);
-    u.requests += 1;
+    u.requests_sent += 1;
     match outcome {
         Ok((failed, schema_id)) => {
             if schema_id.is_some() {
@@ -385,6 +409,18 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
         body.push_str("]}");
         return (body.into(), 0, bytes);
     }
+    let (body, checksum, bytes) = binary(ids, w);
+    (body.into(), checksum, bytes)
+}
+
+/// A binary produce body for `ids`, as every REST request of a binary workload is built (the
+/// `wrk` cross-check sends the same).
+pub fn binary_body(ids: &[u64], w: &Workload) -> String {
+    binary(ids, w).0
+}
+
+/// (body, checksum of values, key+value bytes) of a binary produce request.
+fn binary(ids: &[u64], w: &Workload) -> (String, u64, u64) {
     let (mut checksum, mut bytes) = (0u64, 0u64);
     let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 48) + 16);
     body.push_str("{\"records\":[");
@@ -408,7 +444,7 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
         body.push_str("\"}");
     }
     body.push_str("]}");
-    (body.into(), checksum, bytes)
+    (body, checksum, bytes)
 }
 
 /// The checksum of the framed Avro values of `ids` under `schema_id`: what the proxy should have
@@ -434,6 +470,70 @@ struct RecordReply<'a> {
     value: Option<&'a str>,
 }
 
+/// Creates a consumer instance in `group` (binary, no auto commit), assigns it `partitions` of
+/// `topic` from the beginning, and returns its base URI.
+async fn open_instance(
+    http: &reqwest::Client,
+    proxy: &str,
+    group: &str,
+    name: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> anyhow::Result<String> {
+    let create = json!({"name": name, "format": "binary", "auto.commit.enable": "false"});
+    let r = http
+        .post(format!("{proxy}/consumers/{group}"))
+        .header("content-type", V2)
+        .body(create.to_string())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        r.status() == 200,
+        "creating a consumer instance: {}",
+        r.text().await?
+    );
+    let base: serde_json::Value = r.json().await?;
+    let base = base["base_uri"].as_str().unwrap_or_default().to_string();
+    let tps: Vec<_> = partitions
+        .iter()
+        .map(|p| json!({"topic": topic, "partition": p}))
+        .collect();
+    let body = json!({"partitions": tps}).to_string();
+    for path in ["assignments", "positions/beginning"] {
+        let r = http
+            .post(format!("{base}/{path}"))
+            .header("content-type", V2)
+            .body(body.clone())
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 204, "{path}: {}", r.text().await?);
+    }
+    Ok(base)
+}
+
+/// One GET records on an instance's connection: the decoded values, handed to `each`.
+async fn fetch(
+    conn: &mut Conn,
+    request: &[u8],
+    value: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8], usize),
+) -> anyhow::Result<usize> {
+    let r = conn.send(request).await?;
+    anyhow::ensure!(
+        r.status == 200,
+        "GET records answered {}: {}",
+        r.status,
+        String::from_utf8_lossy(&r.body)
+    );
+    let batch: Vec<RecordReply> = serde_json::from_slice(&r.body)?;
+    for rec in &batch {
+        value.clear();
+        STANDARD.decode_vec(rec.value.unwrap_or_default(), value)?;
+        each(value, rec.key.map_or(0, |k| k.len() * 3 / 4));
+    }
+    Ok(batch.len())
+}
+
 /// Reads `expected` records of `topic` from the beginning with `w.consumers` instances, each
 /// manually assigned its share of partitions; latency is per GET records.
 pub async fn consume(
@@ -448,49 +548,26 @@ pub async fn consume(
     let group = format!("loadgen-{driver}-{}-{}", std::process::id(), topic);
     let mut instances = Vec::new();
     for (i, partitions) in deal(w.partitions, w.consumers).into_iter().enumerate() {
-        let create =
-            json!({"name": format!("c{i}"), "format": "binary", "auto.commit.enable": "false"});
-        let r = http
-            .post(format!("{proxy}/consumers/{group}"))
-            .header("content-type", V2)
-            .body(create.to_string())
-            .send()
-            .await?;
-        anyhow::ensure!(
-            r.status() == 200,
-            "creating a consumer instance: {}",
-            r.text().await?
+        instances
+            .push(open_instance(&http, proxy, &group, &format!("c{i}"), topic, &partitions).await?);
+    }
+    let mut conns = Vec::new();
+    for base in &instances {
+        let e = Endpoint::parse(base)?;
+        let get = e.request(
+            "GET",
+            &format!("/records?max_bytes={}", w.max_bytes),
+            &[("Accept", BINARY)],
+            b"",
         );
-        let base: serde_json::Value = r.json().await?;
-        let base = base["base_uri"].as_str().unwrap_or_default().to_string();
-        let tps: Vec<_> = partitions
-            .iter()
-            .map(|p| json!({"topic": topic, "partition": p}))
-            .collect();
-        let body = json!({"partitions": tps}).to_string();
-        for path in ["assignments", "positions/beginning"] {
-            let r = http
-                .post(format!("{base}/{path}"))
-                .header("content-type", V2)
-                .body(body.clone())
-                .send()
-                .await?;
-            anyhow::ensure!(r.status() == 204, "{path}: {}", r.text().await?);
-        }
-        instances.push(base);
+        conns.push((Conn::connect(&e).await?, get));
     }
     let total = Arc::new(AtomicU64::new(0));
-    progress.start();
-    let start = Instant::now();
+    let start = progress.start();
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let mut tasks = Vec::new();
-    for base in &instances {
-        let progress = progress.clone();
-        let (http, url, total) = (
-            http.clone(),
-            format!("{base}/records?max_bytes={}", w.max_bytes),
-            total.clone(),
-        );
+    for (mut conn, get) in conns {
+        let (progress, total) = (progress.clone(), total.clone());
         tasks.push(tokio::spawn(async move {
             let mut rec = Recorder::default();
             let (mut records, mut bytes, mut checksum, mut requests) = (0u64, 0u64, 0u64, 0u64);
@@ -501,26 +578,18 @@ pub async fn consume(
                     "REST consume exceeded phase_timeout_s"
                 );
                 let sent = Instant::now();
-                let resp = http.get(&url).header("accept", BINARY).send().await?;
-                let status = resp.status();
-                let text = resp.bytes().await?;
-                rec.record(sent.elapsed());
+                let n = fetch(&mut conn, &get, &mut value, |v, key_len| {
+                    checksum = checksum.wrapping_add(value_checksum(v));
+                    bytes += (v.len() + key_len) as u64;
+                })
+                .await?;
+                let took = sent.elapsed();
+                rec.record(took);
+                progress.latency(took);
                 requests += 1;
-                anyhow::ensure!(
-                    status == 200,
-                    "GET records answered {status}: {}",
-                    String::from_utf8_lossy(&text)
-                );
-                let batch: Vec<RecordReply> = serde_json::from_slice(&text)?;
-                for r in &batch {
-                    value.clear();
-                    STANDARD.decode_vec(r.value.unwrap_or_default(), &mut value)?;
-                    checksum = checksum.wrapping_add(value_checksum(&value));
-                    bytes += (value.len() + r.key.map_or(0, |k| k.len() * 3 / 4)) as u64;
-                }
-                records += batch.len() as u64;
-                total.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                progress.add(batch.len() as u64);
+                records += n as u64;
+                total.fetch_add(n as u64, Ordering::Relaxed);
+                progress.add(n as u64);
             }
             Ok((rec, records, bytes, checksum, requests))
         }));
@@ -542,4 +611,55 @@ pub async fn consume(
     Ok(PhaseResult::new(
         driver, "consume", records, bytes, requests, 0, elapsed, "request", &rec, checksum,
     ))
+}
+
+/// Reads `topic` over REST while it is produced (open loop) and records, per record, the time
+/// from its intended send time (`progress.due`, by the id its value starts with) to its arrival
+/// here. Ends after `expected` records, or `patience` after `stop` is raised.
+pub async fn end_to_end(
+    proxy: &str,
+    topic: &str,
+    partitions: i32,
+    expected: u64,
+    max_bytes: u64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    patience: Duration,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Recorder> {
+    let http = client(1)?;
+    let group = format!("loadgen-e2e-{}-{topic}", std::process::id());
+    let all: Vec<i32> = (0..partitions).collect();
+    let base = open_instance(&http, proxy, &group, "e2e", topic, &all).await?;
+    let e = Endpoint::parse(&base)?;
+    let get = e.request(
+        "GET",
+        &format!("/records?max_bytes={max_bytes}"),
+        &[("Accept", BINARY)],
+        b"",
+    );
+    let mut conn = Conn::connect(&e).await?;
+    let mut rec = Recorder::default();
+    let (mut seen, mut stopped_at) = (0u64, None::<Instant>);
+    let mut value = Vec::new();
+    while seen < expected {
+        if stop.load(Ordering::Relaxed) {
+            let at = *stopped_at.get_or_insert_with(Instant::now);
+            if at.elapsed() > patience {
+                break;
+            }
+        }
+        let n = fetch(&mut conn, &get, &mut value, |v, _| {
+            let now = Instant::now();
+            if let Some(due) = v
+                .get(..8)
+                .and_then(|b| progress.due(u64::from_le_bytes(b.try_into().expect("8 bytes"))))
+            {
+                rec.record(now.saturating_duration_since(due));
+            }
+        })
+        .await?;
+        seen += n as u64;
+    }
+    let _ = http.delete(base).send().await;
+    Ok(rec)
 }

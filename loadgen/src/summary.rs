@@ -1,0 +1,232 @@
+//! The run's summary, `summary.json`: everything a run measured, the ratios with their
+//! intervals, the environment, the checks and the gates' verdicts. Fields added after a summary
+//! was written default when it is read back (`loadgen report`, `loadgen gate`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::interval::Interval;
+use crate::measure::PhaseResult;
+use crate::scenario::Scenario;
+
+/// A delivery or consistency check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Check {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// One point of a capacity sweep (REST produce).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepPoint {
+    pub value_bytes: usize,
+    pub records_per_request: usize,
+    pub concurrency: usize,
+    pub records_per_s: f64,
+    pub requests_per_s: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// REST/native for this value size.
+    pub ratio: f64,
+    /// Every acknowledged record of the point is in Kafka exactly once.
+    pub verified: bool,
+    /// The highest rate with p99 under the bound, for its value size.
+    pub capacity: bool,
+}
+
+/// A peer proxy's throughput ratios to native.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerRatio {
+    pub name: String,
+    pub produce: f64,
+    pub consume: Option<f64>,
+}
+
+/// A gate's verdict.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GateResult {
+    pub name: String,
+    pub value: f64,
+    pub bound: f64,
+    pub passed: bool,
+    /// What `value` is: e.g. "lower bound of the 95% interval of the median".
+    #[serde(default)]
+    pub basis: String,
+}
+
+/// Proxy CPU µs per record over the native client's CPU µs per record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CpuRatios {
+    pub produce: Option<f64>,
+    pub consume: Option<f64>,
+}
+
+/// The HTTP ceiling: nginx answering a fixed produce reply, driven like the proxy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ceiling {
+    pub name: String,
+    /// nginx's steady requests/s (median over rounds).
+    pub requests_per_s: f64,
+    /// The proxy's rate as a fraction of nginx's: the median of the rounds' paired fractions.
+    pub fraction: f64,
+    pub interval: Option<Interval>,
+    pub round_fractions: Vec<f64>,
+}
+
+/// The REST driver against `wrk` on the same proxy with the same request and connections.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Crosscheck {
+    pub tool: String,
+    pub connections: usize,
+    pub duration_s: u64,
+    pub wrk_requests_per_s: f64,
+    pub wrk_errors: u64,
+    /// The driver's steady requests/s in the produce rounds (median).
+    pub driver_requests_per_s: f64,
+    /// driver / wrk.
+    pub ratio: f64,
+}
+
+/// End-to-end latency the headline transport adds over native, per record, in an open-loop run
+/// (negative: faster than native).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddedLatency {
+    pub rate_records_per_s: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
+}
+
+/// Where and how the run measured, for whoever reads the report.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Environment {
+    /// `tansu 0.6.0`, `librdkafka 2.12.1 mock cluster`, or `external`.
+    pub broker: String,
+    /// The broker is a process on this machine (its CPU is accounted).
+    pub broker_local: bool,
+    /// `kafka-proxy 0.1.0`, or `external`.
+    pub proxy: String,
+    pub proxy_local: bool,
+    /// The proxy's `produce.engine`.
+    pub produce_engine: String,
+    /// Other `--set` properties of the started proxy.
+    pub proxy_settings: BTreeMap<String, String>,
+    pub native_producer: BTreeMap<String, String>,
+    pub native_consumer: BTreeMap<String, String>,
+    pub rest_driver: String,
+    /// Who shares the machine's cores.
+    pub sharing: String,
+}
+
+/// Facts about the machine the run happened on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub memory_bytes: Option<u64>,
+    pub os: String,
+}
+
+impl Machine {
+    pub fn current() -> Machine {
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        });
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_bytes,
+            os: std::env::consts::OS.to_string(),
+        }
+    }
+}
+
+/// Everything a run measured: `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: Scenario,
+    pub started_at: String,
+    pub git_commit: Option<String>,
+    pub machine: Machine,
+    pub bootstrap_servers: String,
+    pub proxy_url: String,
+    pub proxy_rss_idle_bytes: Option<u64>,
+    pub phases: Vec<PhaseResult>,
+    /// REST/native records-per-second ratio of produce: the median of the rounds' ratios.
+    pub produce_ratio: f64,
+    /// Each produce round's REST/native ratio, in run order.
+    #[serde(default)]
+    pub produce_round_ratios: Vec<f64>,
+    /// Other REST proxies measured in the same run (`--peer`), against the same native baseline.
+    #[serde(default)]
+    pub peers: Vec<PeerRatio>,
+    /// Capacity sweep points, when the scenario has a `[sweep]`.
+    #[serde(default)]
+    pub sweep: Vec<SweepPoint>,
+    /// None when the run had no consume phase.
+    pub consume_ratio: Option<f64>,
+    pub checks: Vec<Check>,
+    pub gates: Vec<GateResult>,
+    #[serde(default)]
+    pub environment: Environment,
+    /// The produce ratio's median with its confidence interval over rounds.
+    #[serde(default)]
+    pub produce_interval: Option<Interval>,
+    #[serde(default)]
+    pub consume_interval: Option<Interval>,
+    /// Each consume round's REST/native ratio, in run order.
+    #[serde(default)]
+    pub consume_round_ratios: Vec<f64>,
+    /// Proxy CPU per record over the native client's.
+    #[serde(default)]
+    pub cpu_ratios: CpuRatios,
+    #[serde(default)]
+    pub ceiling: Option<Ceiling>,
+    #[serde(default)]
+    pub crosscheck: Option<Crosscheck>,
+    #[serde(default)]
+    pub added_latency: Option<AddedLatency>,
+}
+
+impl Summary {
+    /// A summary of `scenario` with nothing measured yet.
+    pub fn empty(scenario: Scenario) -> Summary {
+        Summary {
+            scenario,
+            started_at: String::new(),
+            git_commit: None,
+            machine: Machine::current(),
+            bootstrap_servers: String::new(),
+            proxy_url: String::new(),
+            proxy_rss_idle_bytes: None,
+            phases: Vec::new(),
+            produce_ratio: 0.0,
+            produce_round_ratios: Vec::new(),
+            peers: Vec::new(),
+            sweep: Vec::new(),
+            consume_ratio: None,
+            checks: Vec::new(),
+            gates: Vec::new(),
+            environment: Environment::default(),
+            produce_interval: None,
+            consume_interval: None,
+            consume_round_ratios: Vec::new(),
+            cpu_ratios: CpuRatios::default(),
+            ceiling: None,
+            crosscheck: None,
+            added_latency: None,
+        }
+    }
+
+    pub fn phase(&self, driver: &str, phase: &str) -> Option<&PhaseResult> {
+        self.phases
+            .iter()
+            .find(|p| p.driver == driver && p.phase == phase)
+    }
+
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed) && self.gates.iter().all(|g| g.passed)
+    }
+}
