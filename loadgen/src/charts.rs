@@ -5,18 +5,31 @@
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
+use crate::interval::Interval;
 use crate::measure::{decode_histogram, PhaseResult, Summary};
 use crate::report::{CONSUME_REFERENCE, PRODUCE_REFERENCE};
 
 const WIDTH: u32 = 900;
-const HEIGHT: u32 = 360;
+const HEIGHT: u32 = 400;
 
 fn color(driver: &str, phase: &str) -> RGBColor {
     match (driver, phase) {
         ("native", "produce") => RGBColor(25, 118, 210),
         ("rest", "produce") => RGBColor(230, 81, 0),
         ("native", _) => RGBColor(0, 137, 123),
-        _ => RGBColor(142, 36, 170),
+        ("rest", _) => RGBColor(142, 36, 170),
+        ("nginx", _) => RGBColor(97, 97, 97),
+        (other, _) => {
+            // Peers and MQTT levels: a stable colour from the name.
+            let h = other
+                .bytes()
+                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            RGBColor(
+                60 + (h % 150) as u8,
+                60 + (h / 150 % 150) as u8,
+                60 + (h / 22500 % 150) as u8,
+            )
+        }
     }
 }
 
@@ -43,7 +56,7 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
             .fold(0.0, f64::max)
             .max(1.0);
         let mut chart = ChartBuilder::on(&root)
-            .caption("Throughput over time", ("sans-serif", 20))
+            .caption("Throughput over time", ("sans-serif", 24))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
@@ -51,7 +64,9 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc("seconds since the measured window started")
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .x_desc("seconds of measured windows, rounds laid end to end (dashed: a round starts)")
             .y_desc("records/s")
             .y_label_formatter(&|v| format!("{:.0}k", v / 1000.0))
             .draw()
@@ -75,12 +90,109 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
                         .map(|b| Circle::new((b.t_s, b.records_per_s), 3, c.filled())),
                 )
                 .map_err(|e| e.to_string())?;
+            // Where each round after the first starts on this driver's time line (rounds are
+            // laid end to end); the first warmup_ms of each is left out of the steady rate.
+            for &at in p.round_starts.iter().skip(1) {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(at, 0.0), (at, max_y * 1.1)],
+                        4,
+                        4,
+                        c.mix(0.6).stroke_width(1),
+                    ))
+                    .map_err(|e| e.to_string())?;
+            }
         }
         chart
             .configure_series_labels()
+            .label_font(("sans-serif", 15))
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Latency over time per driver: p50 (solid) and p99 (dashed) per time-series bucket, log scale.
+pub fn latency_over_time(s: &Summary) -> Result<String, String> {
+    let phases: Vec<&PhaseResult> = s
+        .phases
+        .iter()
+        .filter(|p| !p.latency_series.is_empty())
+        .collect();
+    if phases.is_empty() {
+        return Err("no driver measured latency over time (n/a)".into());
+    }
+    let max_t = phases
+        .iter()
+        .flat_map(|p| p.latency_series.iter().map(|b| b.t_s))
+        .fold(0.0, f64::max)
+        .max(1.0);
+    let max_y = phases
+        .iter()
+        .flat_map(|p| p.latency_series.iter().map(|b| b.p99_us as f64))
+        .fold(1.0, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Latency over time: p50 solid, p99 dashed (µs, log scale)",
+                ("sans-serif", 24),
+            )
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..max_t * 1.02, (1.0..max_y * 2.0).log_scale())
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
+            .x_desc("seconds of measured windows, rounds laid end to end")
+            .y_desc("latency")
+            .y_label_formatter(&|us| match *us {
+                v if v >= 1e6 => format!("{:.0} s", v / 1e6),
+                v if v >= 1e3 => format!("{:.0} ms", v / 1e3),
+                v => format!("{v:.0} µs"),
+            })
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for p in phases {
+            let c = color(&p.driver, &p.phase);
+            chart
+                .draw_series(LineSeries::new(
+                    p.latency_series
+                        .iter()
+                        .map(|b| (b.t_s, b.p50_us.max(1) as f64)),
+                    c.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?
+                .label(format!("{} (per {})", label(p), p.latency_of))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+                });
+            chart
+                .draw_series(DashedLineSeries::new(
+                    p.latency_series
+                        .iter()
+                        .map(|b| (b.t_s, b.p99_us.max(1) as f64)),
+                    6,
+                    4,
+                    c.stroke_width(2),
+                ))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .label_font(("sans-serif", 15))
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
             .draw()
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
@@ -120,7 +232,7 @@ pub fn latency(s: &Summary) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Latency by percentile (µs, log scale)", ("sans-serif", 20))
+            .caption("Latency by percentile (µs, log scale)", ("sans-serif", 24))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
@@ -128,6 +240,8 @@ pub fn latency(s: &Summary) -> Result<String, String> {
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
             .x_desc("percentile")
             .y_desc("latency")
             .y_label_formatter(&|us| match *us {
@@ -157,6 +271,7 @@ pub fn latency(s: &Summary) -> Result<String, String> {
         }
         chart
             .configure_series_labels()
+            .label_font(("sans-serif", 15))
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperLeft)
@@ -170,18 +285,29 @@ pub fn latency(s: &Summary) -> Result<String, String> {
 /// REST/native ratio bars with the seed's reference lines (0.66 produce, 0.20 consume).
 pub fn ratios(s: &Summary) -> Result<String, String> {
     let produce_label = s.scenario.workload.produce_label();
-    let bars: Vec<(&str, f64, f64)> = [
+    type Bar<'a> = (&'a str, f64, f64, Option<&'a Interval>);
+    let bars: Vec<Bar> = [
         (
             produce_label.as_str(),
             Some(s.produce_ratio),
             PRODUCE_REFERENCE,
+            s.produce_interval.as_ref(),
         ),
-        ("consume", s.consume_ratio, CONSUME_REFERENCE),
+        (
+            "consume",
+            s.consume_ratio,
+            CONSUME_REFERENCE,
+            s.consume_interval.as_ref(),
+        ),
     ]
     .into_iter()
-    .filter_map(|(l, v, r)| v.map(|v| (l, v, r)))
+    .filter_map(|(l, v, r, i)| v.map(|v| (l, v, r, i)))
     .collect();
-    let max_x = bars.iter().map(|(_, v, _)| *v).fold(1.0, f64::max) * 1.15;
+    let max_x = bars
+        .iter()
+        .map(|(_, v, _, i)| i.map_or(*v, |i| i.high.max(*v)))
+        .fold(1.0, f64::max)
+        * 1.15;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 90 + 70 * bars.len() as u32))
@@ -190,16 +316,18 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 "REST / native throughput (dashed: the seed's reference)",
-                ("sans-serif", 20),
+                ("sans-serif", 24),
             )
             .margin(12)
             .x_label_area_size(35)
             .y_label_area_size(80)
             .build_cartesian_2d(0.0..max_x, 0.0..bars.len() as f64)
             .map_err(|e| e.to_string())?;
-        let names: Vec<String> = bars.iter().map(|(l, _, _)| l.to_string()).collect();
+        let names: Vec<String> = bars.iter().map(|(l, _, _, _)| l.to_string()).collect();
         chart
             .configure_mesh()
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
             .disable_y_mesh()
             .y_labels(bars.len() * 2 + 1)
             .y_label_formatter(&|y| {
@@ -213,7 +341,7 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
             .x_desc("ratio")
             .draw()
             .map_err(|e| e.to_string())?;
-        for (i, (_, value, reference)) in bars.iter().enumerate() {
+        for (i, (_, value, reference, interval)) in bars.iter().enumerate() {
             let y = i as f64;
             let fill = if value >= reference {
                 RGBColor(46, 125, 50)
@@ -226,10 +354,33 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
                     fill.filled(),
                 )))
                 .map_err(|e| e.to_string())?;
+            // The median's interval over rounds, as an error bar.
+            if let Some(iv) = interval.filter(|iv| iv.rounds >= 2) {
+                let mid = y + 0.5;
+                for segment in [
+                    vec![(iv.low, mid), (iv.high, mid)],
+                    vec![(iv.low, mid - 0.12), (iv.low, mid + 0.12)],
+                    vec![(iv.high, mid - 0.12), (iv.high, mid + 0.12)],
+                ] {
+                    chart
+                        .draw_series(LineSeries::new(segment, BLACK.stroke_width(2)))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            let text = match interval.filter(|iv| iv.rounds >= 2) {
+                Some(iv) => format!(
+                    "{value:.2} [{:.2}, {:.2}] {:.0}%",
+                    iv.low,
+                    iv.high,
+                    (iv.confidence * 100.0).floor()
+                ),
+                None => format!("{value:.2}"),
+            };
+            let right = interval.map_or(*value, |iv| iv.high.max(*value));
             chart
                 .draw_series(std::iter::once(Text::new(
-                    format!("{value:.2}"),
-                    (*value + max_x * 0.01, y + 0.45),
+                    text,
+                    (right + max_x * 0.01, y + 0.40),
                     ("sans-serif", 16),
                 )))
                 .map_err(|e| e.to_string())?;
@@ -288,7 +439,7 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
             format!("REST produce rate vs batch size ({value_bytes} B values); ringed: capacity")
         };
         let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
+            .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
@@ -296,6 +447,8 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 16))
             .x_desc("records per request (log scale)")
             .y_desc(if p99 { "p99 µs" } else { "records/s" })
             .y_label_formatter(&|v| {
@@ -346,6 +499,7 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
         }
         chart
             .configure_series_labels()
+            .label_font(("sans-serif", 15))
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperLeft)

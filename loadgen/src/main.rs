@@ -112,13 +112,17 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             replication_factor,
             keep_topics,
         } => {
+            let mut scenario = Scenario::load(&scenario)?;
             let target = match bootstrap_servers {
                 Some(b) => loadgen::BrokerTarget::Existing(b),
-                None => {
-                    loadgen::BrokerTarget::Start(broker.unwrap_or(local_broker::BrokerKind::Tansu))
-                }
+                None => loadgen::BrokerTarget::Start(match (broker, &scenario.broker) {
+                    (Some(kind), _) => kind,
+                    (None, Some(name)) => {
+                        local_broker::BrokerKind::parse(name).map_err(anyhow::Error::msg)?
+                    }
+                    (None, None) => local_broker::BrokerKind::Tansu,
+                }),
             };
-            let mut scenario = Scenario::load(&scenario)?;
             if let Some(prefix) = topic_prefix {
                 scenario.workload.topic_prefix = prefix;
             }

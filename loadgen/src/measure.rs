@@ -259,6 +259,9 @@ pub struct PhaseResult {
     /// Latency (of what `latency_of` says) over time, per bucket.
     #[serde(default)]
     pub latency_series: Vec<LatencyPoint>,
+    /// Merged rounds: where each round starts on the series' time line.
+    #[serde(default)]
+    pub round_starts: Vec<f64>,
 }
 
 impl PhaseResult {
@@ -311,6 +314,7 @@ impl PhaseResult {
             end_to_end: None,
             cpu: None,
             latency_series: Vec::new(),
+            round_starts: Vec::new(),
         }
     }
 
@@ -343,8 +347,10 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
         .as_ref()
         .and_then(|l| decode_histogram(&l.histogram_v2));
     let mut steady: Vec<f64> = merged.steady_records_per_s.into_iter().collect();
+    merged.round_starts = vec![0.0];
     for r in rounds {
         let offset = merged.elapsed_s;
+        merged.round_starts.push(offset);
         merged.series.extend(r.series.iter().map(|p| SeriesPoint {
             t_s: p.t_s + offset,
             ..p.clone()

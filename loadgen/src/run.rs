@@ -519,7 +519,10 @@ async fn consume_rounds(
 }
 
 /// Open loop at a fraction of the maximum: one closed-loop round of native and the headline
-/// endpoint, and the rate is `fraction` of the slower one's steady rate.
+/// endpoint, producing and then reading what they produced, and the rate is `fraction` of the
+/// slowest of the four steady rates. End-to-end latency needs the consumers to keep up too: on
+/// a broker whose fetch path is slower than its produce path, the pipeline's maximum is the
+/// consumer's.
 async fn calibrate(
     w: &Workload,
     targets: &Targets,
@@ -562,13 +565,52 @@ async fn calibrate(
         p.clone(),
     );
     let rest = observe(targets, &closed, &p, ("calibrating REST", w.records), run).await?;
-    let max = native.rate().min(rest.rate());
+    say("calibrating: native and REST consume, closed loop");
+    let p = targets.progress();
+    let run = drivers::native::consume(
+        &targets.bootstrap,
+        &native_topic,
+        &closed,
+        &targets.clients,
+        native.records,
+        p.clone(),
+    );
+    let native_read = observe(
+        targets,
+        &closed,
+        &p,
+        ("calibrating native", native.records),
+        run,
+    )
+    .await?;
+    let p = targets.progress();
+    let run = drivers::rest::consume(
+        &headline.name,
+        &headline.url,
+        &topic,
+        &closed,
+        rest.records,
+        p.clone(),
+    );
+    let rest_read = observe(
+        targets,
+        &closed,
+        &p,
+        ("calibrating REST", rest.records),
+        run,
+    )
+    .await?;
+    let rates = [
+        native.rate(),
+        rest.rate(),
+        native_read.rate(),
+        rest_read.rate(),
+    ];
+    let max = rates.iter().copied().fold(f64::INFINITY, f64::min);
     let rate = (max * fraction).max(1.0);
     say(&format!(
-        "calibrated: native {:.0}, {} {:.0} records/s; open loop at {rate:.0} records/s ({:.0}% of the slower)",
-        native.rate(),
-        headline.name,
-        rest.rate(),
+        "calibrated: produce native {:.0} / {} {:.0}, consume native {:.0} / {} {:.0} records/s; open loop at {rate:.0} records/s ({:.0}% of the slowest)",
+        rates[0], headline.name, rates[1], rates[2], headline.name, rates[3],
         fraction * 100.0
     ));
     Ok(rate)

@@ -20,6 +20,9 @@ pub struct Scenario {
     /// Settings of the native clients and of the proxy the run starts.
     #[serde(default)]
     pub clients: Clients,
+    /// The broker to start when the command line names none: `tansu` (default), `mock` or
+    /// `docker` (see `loadgen run --broker`).
+    pub broker: Option<String>,
 }
 
 /// Client settings, shown in the report: the native baseline's librdkafka properties, and the
@@ -324,6 +327,9 @@ impl Scenario {
 
     /// Checks the scenario's values (after any command-line overrides).
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(b) = &self.broker {
+            local_broker::BrokerKind::parse(b).map_err(anyhow::Error::msg)?;
+        }
         if let Some(sw) = &self.sweep {
             anyhow::ensure!(
                 !sw.records_per_request.is_empty()
