@@ -51,6 +51,28 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
         produce.ok_or_else(|| anyhow::anyhow!("the summaries have no produce phases"))?;
     merged.consume_ratio = consume;
     merged.produce_round_ratios = Vec::new();
+    // Rounds ran on each machine at its own pace: the merged ratios have no rounds, and the
+    // per-machine extras (ceiling, cross-check, added latency) stay in each machine's summary.
+    merged.produce_interval = None;
+    merged.consume_interval = None;
+    merged.consume_round_ratios = Vec::new();
+    merged.ceiling = None;
+    merged.crosscheck = None;
+    merged.added_latency = None;
+    let cpu = |driver: &str, phase: &str, who: fn(&crate::cpu::Cpu) -> Option<f64>| {
+        merged
+            .phase(driver, phase)
+            .and_then(|p| p.cpu.as_ref().and_then(who))
+    };
+    let cpu_ratio = |phase: &str| {
+        let proxy = cpu("rest", phase, crate::cpu::Cpu::proxy_us)?;
+        let native = cpu("native", phase, crate::cpu::Cpu::client_us)?;
+        (native > 0.0).then(|| proxy / native)
+    };
+    merged.cpu_ratios = crate::measure::CpuRatios {
+        produce: cpu_ratio("produce"),
+        consume: cpu_ratio("consume"),
+    };
     merged.peers = Vec::new(); // peers' ratios are in the merged phases
     merged.gates = Vec::new();
     Ok(merged)
@@ -71,6 +93,14 @@ fn merge_concurrent(parts: &[&PhaseResult]) -> PhaseResult {
         out.elapsed_s = out.elapsed_s.max(p.elapsed_s);
         out.checksum = out.checksum.wrapping_add(p.checksum);
         out.proxy_rss_max_bytes = out.proxy_rss_max_bytes.max(p.proxy_rss_max_bytes);
+        // CPU seconds and records add up: per-record figures are weighted by each machine's.
+        out.cpu = match (out.cpu, p.cpu) {
+            (Some(mut a), Some(b)) => {
+                a.add(&b);
+                Some(a)
+            }
+            _ => None,
+        };
         out.steady_records_per_s = out
             .steady_records_per_s
             .zip(p.steady_records_per_s)
@@ -123,28 +153,18 @@ mod tests {
     fn summary(native_k: u64, rest_k: u64, latencies_ms: &[u64]) -> Summary {
         let scenario: Scenario = toml::from_str("name = 'm'").unwrap();
         Summary {
-            scenario,
             started_at: "2026-01-01T00:00:00Z".into(),
-            git_commit: None,
             machine: Machine {
                 cores: 2,
                 memory_bytes: Some(1),
                 os: "linux".into(),
             },
-            bootstrap_servers: String::new(),
-            proxy_url: String::new(),
-            proxy_rss_idle_bytes: None,
             phases: vec![
                 phase("native", native_k, &[1]),
                 phase("rest", rest_k, latencies_ms),
             ],
             produce_ratio: rest_k as f64 / native_k as f64,
-            produce_round_ratios: vec![],
-            peers: vec![],
-            sweep: vec![],
-            consume_ratio: None,
-            checks: vec![],
-            gates: vec![],
+            ..Summary::empty(scenario)
         }
     }
 

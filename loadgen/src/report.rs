@@ -659,3 +659,91 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
     let _ = write!(h, "</table><h2>Scenario</h2><pre>{}</pre><p>Every figure comes from <code>summary.json</code> beside this page.</p></body></html>", esc(&config));
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn summary(gates: &str) -> Summary {
+        let scenario: Scenario = toml::from_str(&format!("name = 'g'\n[gates]\n{gates}")).unwrap();
+        Summary::empty(scenario)
+    }
+
+    #[test]
+    fn ratio_gates_compare_the_intervals_lower_bound_and_say_so() {
+        let mut s = summary("produce_ratio_min = 0.9");
+        s.produce_round_ratios = vec![0.8, 1.0, 1.0, 1.1, 1.0, 1.0];
+        s.produce_interval = Interval::of(&s.produce_round_ratios);
+        s.produce_ratio = 1.0;
+        let g = &evaluate_gates(&s, None)[0];
+        assert_eq!(g.value, 0.8, "the lower bound, not the median");
+        assert!(!g.passed);
+        assert!(g.basis.contains("lower bound"), "{}", g.basis);
+        // One round: the ratio itself, said so.
+        s.produce_interval = Interval::of(&[1.0]);
+        let g = &evaluate_gates(&s, None)[0];
+        assert!(g.passed && g.basis.contains("single round"), "{g:?}");
+    }
+
+    #[test]
+    fn a_gate_on_something_not_measured_fails() {
+        let s = summary(
+            "consume_ratio_min = 0.2\nproduce_cpu_ratio_max = 2.0\nadded_p99_max_us = 1000.0",
+        );
+        let gates = evaluate_gates(&s, None);
+        assert_eq!(gates.len(), 3);
+        assert!(
+            gates
+                .iter()
+                .all(|g| !g.passed && g.basis.contains("not measured")),
+            "{gates:?}"
+        );
+    }
+
+    #[test]
+    fn cpu_gates_are_upper_bounds() {
+        let mut s = summary("produce_cpu_ratio_max = 1.0\nconsume_cpu_ratio_max = 1.0");
+        s.cpu_ratios = crate::measure::CpuRatios {
+            produce: Some(0.5),
+            consume: Some(1.5),
+        };
+        let gates = evaluate_gates(&s, None);
+        assert!(gates[0].passed);
+        assert!(!gates[1].passed);
+    }
+
+    #[test]
+    fn numbers_are_readable() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(-1234.0), "-1,234");
+        assert_eq!(thousands(f64::NAN), "n/a");
+        assert_eq!(duration_us(850.0), "850 µs");
+        assert_eq!(duration_us(2300.0), "2.30 ms");
+        assert_eq!(duration_us(37100.0), "37.1 ms");
+        assert_eq!(duration_us(-1_200_000.0), "-1.20 s");
+    }
+
+    #[test]
+    fn unmeasured_latency_reads_n_a() {
+        let mut s = summary("");
+        let rec = crate::measure::Recorder::default();
+        s.phases.push(PhaseResult::new(
+            "native",
+            "consume",
+            10,
+            1000,
+            10,
+            0,
+            std::time::Duration::from_secs(1),
+            "n/a",
+            &rec,
+            0,
+        ));
+        let t = terminal(&s);
+        let row = t.lines().find(|l| l.starts_with("native")).unwrap();
+        assert!(row.contains("n/a"), "{row}");
+        assert!(!html(&s).contains("<td>0</td><td>0</td><td>0</td>"));
+    }
+}

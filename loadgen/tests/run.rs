@@ -369,3 +369,149 @@ fn mqtt_scenario_end_to_end() {
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// Issue 13's measurements end to end, on the mock broker loadgen starts in a process of its
+/// own and the kafka-proxy it starts: CPU time per record lands on the right process, ratios
+/// come with intervals over a round budget, the HTTP ceiling (nginx) and the wrk cross-check
+/// are measured, gates say what they compared, and `gate --baseline` needs a bound.
+#[test]
+fn cpu_intervals_ceiling_and_crosscheck_end_to_end() {
+    let tmp = std::env::temp_dir().join(format!("loadgen-measure-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let scenario = tmp.join("measure.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"measure\"\nbroker = \"mock\"\n\
+         [workload]\npartitions = 4\nrecords = 3000\nvalue_bytes = 100\nrecords_per_request = 1\n\
+         concurrency = 8\nconsumers = 1\nrounds = 6\nmax_rounds = 6\nconsume_records = 3000\n\
+         warmup_ms = 50\nbucket_ms = 100\nphase_timeout_s = 60\nhttp_ceiling = true\n\
+         wrk_crosscheck = true\ncrosscheck_s = 1\n\
+         [gates]\nproduce_ratio_min = 0.0001\nconsume_ratio_min = 0.0001\n\
+         produce_cpu_ratio_max = 100000.0\ndriver_vs_wrk_min = 0.0001\nceiling_fraction_min = 0.0001\n",
+    )
+    .unwrap();
+    let out_dir = tmp.join("out");
+    let out = loadgen(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--topic-prefix",
+        "lgtest-",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = report_dir(&out_dir);
+    let summary_path = dir.join("summary.json");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    let phase = |driver: &str, phase: &str| {
+        summary["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["driver"] == driver && p["phase"] == phase)
+            .unwrap_or_else(|| panic!("no {driver} {phase} in {summary}"))
+            .clone()
+    };
+    let per_record = |p: &serde_json::Value, who: &str| {
+        let cpu = &p["cpu"];
+        cpu[format!("{who}_s")]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{who} CPU missing: {p}"))
+            * 1e6
+            / cpu["records"].as_f64().unwrap()
+    };
+    // Every process is accounted; the proxy's CPU goes to the phases that go through it.
+    for (d, ph) in [
+        ("native", "produce"),
+        ("rest", "produce"),
+        ("nginx", "produce"),
+        ("native", "consume"),
+        ("rest", "consume"),
+    ] {
+        let p = phase(d, ph);
+        assert!(per_record(&p, "client") > 0.0, "{p}");
+        let _ = per_record(&p, "broker");
+        let _ = per_record(&p, "proxy");
+    }
+    let (rest, native) = (phase("rest", "produce"), phase("native", "produce"));
+    assert!(
+        per_record(&rest, "proxy") > 10.0 * per_record(&native, "proxy").max(0.01),
+        "REST produce must cost the proxy more than native produce does: {rest} {native}"
+    );
+    assert!(per_record(&rest, "proxy") > 1.0, "{rest}");
+    // Six rounds: a 95% interval of the median, every round reported.
+    let interval = &summary["produce_interval"];
+    assert_eq!(interval["rounds"], 6, "{summary}");
+    assert!(
+        interval["confidence"].as_f64().unwrap() >= 0.95,
+        "{interval}"
+    );
+    assert!(interval["low"].as_f64().unwrap() <= interval["median"].as_f64().unwrap());
+    assert_eq!(summary["produce_round_ratios"].as_array().unwrap().len(), 6);
+    assert_eq!(summary["consume_round_ratios"].as_array().unwrap().len(), 6);
+    assert!(summary["cpu_ratios"]["produce"].as_f64().unwrap() > 0.0);
+    // The ceiling and the cross-check, measured in the same run.
+    let ceiling = &summary["ceiling"];
+    assert!(
+        ceiling["requests_per_s"].as_f64().unwrap() > 0.0,
+        "{ceiling}"
+    );
+    assert!(ceiling["fraction"].as_f64().unwrap() > 0.0, "{ceiling}");
+    let cross = &summary["crosscheck"];
+    assert!(
+        cross["wrk_requests_per_s"].as_f64().unwrap() > 0.0,
+        "{cross}"
+    );
+    assert!(
+        cross["driver_requests_per_s"].as_f64().unwrap() > 0.0,
+        "{cross}"
+    );
+    assert_eq!(cross["connections"], 8);
+    // The environment is named; gates say what they compared.
+    assert!(
+        summary["environment"]["broker"]
+            .as_str()
+            .unwrap()
+            .contains("mock"),
+        "{summary}"
+    );
+    assert_eq!(summary["environment"]["broker_local"], true);
+    let gates = summary["gates"].as_array().unwrap();
+    assert_eq!(gates.len(), 5, "{gates:?}");
+    let ratio_gate = gates
+        .iter()
+        .find(|g| g["name"] == "produce_ratio_min")
+        .unwrap();
+    assert!(
+        ratio_gate["basis"]
+            .as_str()
+            .unwrap()
+            .contains("lower bound"),
+        "{ratio_gate}"
+    );
+    assert_eq!(ratio_gate["value"], interval["low"]);
+    // The report: latency over time, n/a for the native consumer's unmeasured latency, the
+    // environment and the answers.
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for needle in [
+        "Latency over time",
+        "n/a",
+        "Environment",
+        "HTTP ceiling",
+        "wrk",
+    ] {
+        assert!(html.contains(needle), "{needle} missing from the report");
+    }
+    // `gate --baseline` without a regression bound is an error (exit 2), not a silent pass.
+    let gate = loadgen(&[
+        "gate",
+        summary_path.to_str().unwrap(),
+        "--baseline",
+        summary_path.to_str().unwrap(),
+    ]);
+    assert_eq!(gate.status.code(), Some(2), "{}", text(&gate));
+    assert!(text(&gate).contains("max_regression"), "{}", text(&gate));
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
