@@ -46,15 +46,19 @@ fi
 
 # wrk and nginx: the harness's cross-check of its REST driver against wrk, and the HTTP ceiling
 # (nginx answering a fixed produce reply) it measures in the same run.
-for tool in wrk nginx; do
-  if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ]; then
-    say "installing $tool"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool"
-  fi
-done
-# Debian starts nginx's default site on port 80 when it installs it; the harness runs its own.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
-pkill -f 'nginx: master process /usr/sbin/nginx$' 2>/dev/null || true
+if ! command -v wrk >/dev/null 2>&1; then
+  say "installing wrk"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+fi
+if [ ! -x /usr/sbin/nginx ]; then
+  say "installing nginx"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx
+  # The package starts its default site on port 80 where it can; the harness runs its own nginx
+  # on a free loopback port, so the one just installed is stopped (an nginx that was already
+  # here is left alone).
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+  pkill -f 'nginx: master process /usr/sbin/nginx$' 2>/dev/null || true
+fi
 
 # curl: the README's and seed's curl flows.
 if ! command -v curl >/dev/null 2>&1; then

@@ -58,8 +58,7 @@ impl Nginx {
             .arg("-e")
             .arg(dir.join("error.log"))
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            .stderr(Stdio::null())
             .spawn()
             .context("starting nginx")?;
         let nginx = Nginx {
@@ -89,11 +88,19 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        // The master stops its workers on SIGTERM (SIGKILL would leave them running).
+        // The master stops its workers on SIGTERM (SIGKILL would leave them running); wait for
+        // it, then kill it if it hangs.
         if let Some(pid) = self.child.id() {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if matches!(self.child.try_wait(), Ok(None)) {
+                let _ = self.child.start_kill();
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -78,6 +78,7 @@ pub struct Progress {
     started: OnceLock<Instant>,
     processes: crate::cpu::Processes,
     cpu_at_start: OnceLock<crate::cpu::Snapshot>,
+    cpu_at_stop: OnceLock<crate::cpu::Snapshot>,
     /// Latencies since the sampler last took them (2 significant digits: for the series only).
     window: std::sync::Mutex<Option<Histogram<u64>>>,
     /// Open loop: each record id's intended send time, for the end-to-end reader.
@@ -120,10 +121,21 @@ impl Progress {
         self.started.get().copied()
     }
 
-    /// CPU used by the run's processes since the window started, for `records` records.
+    /// Marks the end of the measured window for CPU accounting (a driver's teardown after its
+    /// last record is not the proxy's work). Only the first call counts.
+    pub fn stop(&self) {
+        let _ = self.cpu_at_stop.set(self.processes.snapshot());
+    }
+
+    /// CPU used by the run's processes in the window (to [`Progress::stop`], or now), for
+    /// `records` records.
     pub fn cpu_since_start(&self, records: u64) -> Option<crate::cpu::Cpu> {
         let start = self.cpu_at_start.get()?;
-        Some(start.until(&self.processes.snapshot(), records))
+        let end = match self.cpu_at_stop.get() {
+            Some(end) => *end,
+            None => self.processes.snapshot(),
+        };
+        Some(start.until(&end, records))
     }
 
     pub fn add(&self, records: u64) {

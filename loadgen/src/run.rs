@@ -173,8 +173,14 @@ async fn compare(
             if e.ceiling {
                 continue;
             }
-            let (stored, checksum) =
-                drivers::native::verify(&targets.bootstrap, topic, w.partitions, r.records).await?;
+            let (stored, checksum) = drivers::native::verify(
+                &targets.bootstrap,
+                topic,
+                w.partitions,
+                r.records,
+                &targets.clients,
+            )
+            .await?;
             checks.push(check(
                 &format!(
                     "round {n}: {} produce: every acknowledged record is in Kafka exactly once",
@@ -286,12 +292,7 @@ async fn produce_rounds(
     let mut rounds: Vec<Round> = Vec::new();
     let mut headline = Vec::new();
     for round in 0..w.max_rounds() {
-        if enough_rounds(
-            &headline,
-            w.rounds as usize,
-            w.max_rounds() as usize,
-            w.ci_half_width,
-        ) {
+        if stop_rounds(&headline, w) {
             break;
         }
         let native_topic = format!("{prefix}-native-{round}");
@@ -331,7 +332,7 @@ async fn produce_rounds(
                 native = Some(
                     EndToEnd::attach(
                         e2e,
-                        observe(targets, w, &p, ("native produce", w.records), run).await?,
+                        observe(targets, w, &p, ("native produce", w.records), run).await,
                     )
                     .await?,
                 );
@@ -349,14 +350,15 @@ async fn produce_rounds(
                 let e2e = EndToEnd::start(targets, None, topic, w, &p);
                 let topic_prefix = format!("lg/{}-{round}", e.name);
                 let run = drivers::mqtt::produce(&e.name, &e.url, &topic_prefix, qos, w, p.clone());
-                let mut result = observe(targets, w, &p, (&e.name, w.records), run).await?;
+                let result = observe(targets, w, &p, (&e.name, w.records), run).await;
+                let mut result = EndToEnd::attach(e2e, result).await?;
                 if qos == 0 {
                     // QoS 0's series counts publishes as the proxy reads them, which socket
                     // buffers front-load; only the whole window (to each client's fence
                     // PUBACK) says when the records were in Kafka.
                     result.steady_records_per_s = None;
                 }
-                EndToEnd::attach(e2e, result).await?
+                result
             } else {
                 say(&format!(
                     "round {n}: {} produce, {} {} records per request, {} clients",
@@ -371,7 +373,7 @@ async fn produce_rounds(
                     drivers::rest::produce(&e.name, &e.url, topic, warmup_topic, w, p.clone());
                 EndToEnd::attach(
                     e2e,
-                    observe(targets, w, &p, (&e.name, w.records), run).await?,
+                    observe(targets, w, &p, (&e.name, w.records), run).await,
                 )
                 .await?
             };
@@ -390,6 +392,13 @@ async fn produce_rounds(
         rounds.push(Round { native, rest });
     }
     Ok(rounds)
+}
+
+/// Whether the rounds can stop: the interval settled (or the budget is spent), after an even
+/// number of rounds so that each driver went first equally often.
+fn stop_rounds(ratios: &[f64], w: &Workload) -> bool {
+    let (n, max) = (ratios.len(), w.max_rounds() as usize);
+    n >= max || (n % 2 == 0 && enough_rounds(ratios, w.rounds as usize, max, w.ci_half_width))
 }
 
 /// What the consume rounds measured: native's rounds, each REST endpoint's (None for MQTT and
@@ -447,12 +456,7 @@ async fn consume_rounds(
     };
     let mut headline = Vec::new();
     for round in 0..w.max_rounds() {
-        if enough_rounds(
-            &headline,
-            w.rounds as usize,
-            w.max_rounds() as usize,
-            w.ci_half_width,
-        ) {
+        if stop_rounds(&headline, w) {
             break;
         }
         let n = round + 1;
@@ -709,7 +713,7 @@ fn environment(scenario: &Scenario, targets: &Targets) -> Environment {
         .cloned()
         .unwrap_or_else(|| "auto (batch unless a librdkafka-only producer property is set)".into());
     proxy_settings.remove("produce.engine");
-    let local = [targets.broker_pid.is_some(), targets.proxy_pid.is_some()];
+    let local = [targets.broker_started_here(), targets.proxy_pid.is_some()];
     Environment {
         broker: targets.broker_kind.clone(),
         broker_local: local[0],
@@ -786,12 +790,23 @@ impl EndToEnd {
         Some(EndToEnd { stop, reader })
     }
 
-    /// Stops the reader once the produce phase is over and attaches what it measured.
-    async fn attach(e2e: Option<EndToEnd>, mut result: PhaseResult) -> anyhow::Result<PhaseResult> {
-        if let Some(e) = e2e {
-            e.stop.store(true, Ordering::Relaxed);
-            result.end_to_end = Some(e.reader.await??.summary());
-        }
+    /// Stops the reader once the produce phase is over (whether it succeeded or not: a reader
+    /// left running would keep the process from exiting) and attaches what it measured.
+    async fn attach(
+        e2e: Option<EndToEnd>,
+        result: anyhow::Result<PhaseResult>,
+    ) -> anyhow::Result<PhaseResult> {
+        let Some(e) = e2e else { return result };
+        e.stop.store(true, Ordering::Relaxed);
+        let mut result = match result {
+            Ok(r) => r,
+            Err(err) => {
+                // Stopped: the reader ends within its patience; its outcome no longer matters.
+                let _ = e.reader.await;
+                return Err(err);
+            }
+        };
+        result.end_to_end = Some(e.reader.await??.summary());
         Ok(result)
     }
 }

@@ -447,6 +447,10 @@ impl Scenario {
                 "workload.wrk_crosscheck and workload.http_ceiling compare binary REST produce"
             );
             anyhow::ensure!(
+                !open,
+                "workload.wrk_crosscheck and workload.http_ceiling compare maximum rates: not in an open-loop run"
+            );
+            anyhow::ensure!(
                 w.crosscheck_s >= 1,
                 "workload.crosscheck_s must be at least 1"
             );

@@ -74,9 +74,14 @@ pub async fn run(
                     p.clone(),
                 );
                 let rest = observe(targets, &w, &p, ("sweep point", w.records), run).await?;
-                let (stored, checksum) =
-                    drivers::native::verify(&targets.bootstrap, &topic, w.partitions, rest.records)
-                        .await?;
+                let (stored, checksum) = drivers::native::verify(
+                    &targets.bootstrap,
+                    &topic,
+                    w.partitions,
+                    rest.records,
+                    &targets.clients,
+                )
+                .await?;
                 let verified = rest.errors == 0 && stored == records && checksum == rest.checksum;
                 checks.push(check(
                     &format!("sweep {value_bytes} B x {records_per_request}/request x {concurrency}: every acknowledged record is in Kafka exactly once"),

@@ -115,6 +115,20 @@ impl Conn {
         })
     }
 
+    /// Sends a request built by [`Endpoint::request`] and reads its answer, giving up at
+    /// `deadline` (the phase's timeout: a proxy that stops answering fails the run, exit 2).
+    pub async fn send_by(
+        &mut self,
+        request: &[u8],
+        deadline: std::time::Instant,
+    ) -> anyhow::Result<Response> {
+        tokio::time::timeout_at(deadline.into(), self.send(request))
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("no answer before the phase's deadline (phase_timeout_s)")
+            })?
+    }
+
     /// Sends a request built by [`Endpoint::request`] and reads its answer.
     pub async fn send(&mut self, request: &[u8]) -> anyhow::Result<Response> {
         if self.closed {
@@ -168,7 +182,10 @@ impl Conn {
             }
         } else {
             let length = length.unwrap_or(0);
-            if self.buf.len() < head_len + length {
+            let end = head_len
+                .checked_add(length)
+                .ok_or_else(|| anyhow::anyhow!("Content-Length {length} out of range"))?;
+            if self.buf.len() < end {
                 return Ok(None);
             }
             self.buf.advance(head_len);
@@ -205,7 +222,11 @@ fn dechunk(data: &[u8]) -> anyhow::Result<Option<(Bytes, usize)>> {
                 }
             }
         }
-        if data.len() < at + size + 2 {
+        let end = at
+            .checked_add(size)
+            .and_then(|n| n.checked_add(2))
+            .ok_or_else(|| anyhow::anyhow!("chunk size {size} out of range"))?;
+        if data.len() < end {
             return Ok(None);
         }
         body.extend_from_slice(&data[at..at + size]);
@@ -250,6 +271,10 @@ mod tests {
             assert!(dechunk(&data[..cut]).unwrap().is_none(), "cut at {cut}");
         }
         assert!(dechunk(b"zz\r\n").is_err());
+        assert!(
+            dechunk(b"ffffffffffffffff\r\nx").is_err(),
+            "an absurd size is an error"
+        );
     }
 
     #[tokio::test]

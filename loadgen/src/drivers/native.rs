@@ -198,6 +198,7 @@ pub async fn produce(
     let flusher = producer.clone();
     tokio::task::spawn_blocking(move || flusher.flush(remaining)).await??;
     let elapsed = start.elapsed();
+    progress.stop();
     let errors = failed + producer.context().errors.load(Ordering::Relaxed);
     let latency = std::mem::take(&mut *producer.context().latency.lock().expect("poisoned"));
     let open = w.rate_records_per_s.is_some();
@@ -298,6 +299,7 @@ pub async fn consume(
         checksum = checksum.wrapping_add(c);
     }
     let elapsed = start.elapsed();
+    progress.stop();
     Ok(PhaseResult::new(
         "native", "consume", records, bytes, records, 0, elapsed, "n/a", &rec, checksum,
     ))
@@ -310,14 +312,15 @@ pub async fn verify(
     topic: &str,
     partitions: i32,
     expected: u64,
+    clients: &Clients,
 ) -> anyhow::Result<(u64, u64)> {
-    let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+    let (bootstrap, topic, clients) = (bootstrap.to_string(), topic.to_string(), clients.clone());
     tokio::task::spawn_blocking(move || {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", format!("loadgen-verify-{}", std::process::id()))
-            .set("enable.auto.commit", "false")
-            .create()?;
+        let c = consumer(
+            &bootstrap,
+            &format!("loadgen-verify-{}", std::process::id()),
+            &clients,
+        )?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
             tpl.add_partition_offset(&topic, p, Offset::Beginning)?;

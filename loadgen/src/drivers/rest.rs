@@ -207,6 +207,7 @@ async fn produce_here(
         value_schema: avro::value_schema_member(),
         deadline: start + Duration::from_secs(w.phase_timeout_s),
         schedules,
+        running: std::sync::atomic::AtomicUsize::new(users.len()),
         users,
         conns,
         progress: progress.clone(),
@@ -306,6 +307,8 @@ struct GooseShared {
     users: Vec<std::sync::Mutex<UserWork>>,
     /// Each user's connection (only that user takes its lock).
     conns: Vec<tokio::sync::Mutex<Conn>>,
+    /// Users with requests still to answer.
+    running: std::sync::atomic::AtomicUsize,
     progress: Arc<Progress>,
 }
 
@@ -392,7 +395,11 @@ async fn goose_produce(
             )
         }
     };
-    let answer = shared.conns[j].lock().await.send(&request).await;
+    let answer = shared.conns[j]
+        .lock()
+        .await
+        .send_by(&request, shared.deadline)
+        .await;
     let outcome = match answer {
         Ok(r) if r.status == 200 => serde_json::from_slice::<ProduceReply>(&r.body)
             .map_err(|e| format!("bad produce reply: {e}"))
@@ -423,6 +430,10 @@ async fn goose_produce(
     shared.progress.latency(latency);
     let mut u = slot.lock().expect("poisoned");
     u.finished = Some(done);
+    if u.next == u.requests.len() && shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // The last answer of the last user: the window (and its CPU) ends before goose's teardown.
+        shared.progress.stop();
+    }
     if let Some(lag) = lag {
         u.lag.record(lag);
     }
@@ -569,10 +580,11 @@ async fn open_instance(
 async fn fetch(
     conn: &mut Conn,
     request: &[u8],
+    deadline: Instant,
     value: &mut Vec<u8>,
     mut each: impl FnMut(&[u8], usize),
 ) -> anyhow::Result<usize> {
-    let r = conn.send(request).await?;
+    let r = conn.send_by(request, deadline).await?;
     anyhow::ensure!(
         r.status == 200,
         "GET records answered {}: {}",
@@ -632,7 +644,7 @@ pub async fn consume(
                     "REST consume exceeded phase_timeout_s"
                 );
                 let sent = Instant::now();
-                let n = fetch(&mut conn, &get, &mut value, |v, key_len| {
+                let n = fetch(&mut conn, &get, deadline, &mut value, |v, key_len| {
                     checksum = checksum.wrapping_add(value_checksum(v));
                     bytes += (v.len() + key_len) as u64;
                 })
@@ -659,6 +671,8 @@ pub async fn consume(
         requests += q;
     }
     let elapsed = start.elapsed();
+    // The window (and its CPU) ends here: deleting the instances is teardown.
+    progress.stop();
     for base in instances {
         let _ = http.delete(base).send().await;
     }
@@ -702,7 +716,9 @@ pub async fn end_to_end(
                 break;
             }
         }
-        let n = fetch(&mut conn, &get, &mut value, |v, _| {
+        // A GET long-polls for at most the proxy's request timeout; a minute is far past it.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let n = fetch(&mut conn, &get, deadline, &mut value, |v, _| {
             let now = Instant::now();
             if let Some(due) = v
                 .get(..8)
