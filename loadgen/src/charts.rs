@@ -6,8 +6,8 @@ use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
 use crate::interval::Interval;
-use crate::measure::{decode_histogram, PhaseResult, Summary};
-use crate::report::{CONSUME_REFERENCE, PRODUCE_REFERENCE};
+use crate::measure::{decode_histogram, PhaseResult};
+use crate::summary::{Summary, CONSUME_REFERENCE, PRODUCE_REFERENCE};
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 400;
@@ -406,7 +406,7 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
         .iter()
         .filter(|p| p.value_bytes == value_bytes)
         .collect();
-    let y_of = |p: &crate::measure::SweepPoint| {
+    let y_of = |p: &crate::summary::SweepPoint| {
         if p99 {
             p.p99_us as f64
         } else {

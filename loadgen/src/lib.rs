@@ -2,7 +2,7 @@
 //! broker with the same workload in the same run, and checks the ratios against gates.
 //!
 //! [`scenario`] reads the TOML workload; [`targets`] starts (or points at) the broker and proxy;
-//! [`run`] runs the rounds; [`drivers`] run the workload natively and over REST or MQTT;
+//! [`run`] runs the rounds, [`phase`] one phase of a driver; [`drivers`] run the workload natively and over REST or MQTT;
 //! [`measure`] holds the µs histograms and phase results, [`cpu`] the CPU time per process,
 //! [`interval`] the medians' confidence intervals, [`summary`] the `summary.json` types;
 //! [`ceiling`] (nginx) and [`wrk`] are the HTTP ceiling and the driver's cross-check;
@@ -15,6 +15,7 @@ pub mod drivers;
 pub mod interval;
 pub mod measure;
 pub mod merge;
+pub mod phase;
 pub mod progress_bar;
 pub mod report;
 pub mod run;

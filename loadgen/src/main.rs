@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use loadgen::measure::Summary;
 use loadgen::report;
 use loadgen::scenario::Scenario;
+use loadgen::summary::Summary;
 
 /// REST proxy vs native Kafka, measured side by side.
 #[derive(Parser)]

@@ -10,8 +10,6 @@ use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-pub use crate::summary::*;
-
 /// A latency recorder in microseconds (1 µs .. 10 min, 3 significant digits).
 #[derive(Clone)]
 pub struct Recorder(Histogram<u64>);

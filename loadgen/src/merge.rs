@@ -2,7 +2,8 @@
 //! load beyond one box needs no coordinator: throughputs add up, latency histograms merge exactly,
 //! and the ratios are recomputed from the merged rates.
 
-use crate::measure::{decode_histogram, Check, PhaseResult, SeriesPoint, Summary};
+use crate::measure::{decode_histogram, PhaseResult, SeriesPoint};
+use crate::summary::{Check, Summary};
 
 /// Merges concurrent runs of the same scenario. `summaries` must not be empty.
 pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
@@ -69,7 +70,7 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
         let native = cpu("native", phase, crate::cpu::Cpu::client_us)?;
         (native > 0.0).then(|| proxy / native)
     };
-    merged.cpu_ratios = crate::measure::CpuRatios {
+    merged.cpu_ratios = crate::summary::CpuRatios {
         produce: cpu_ratio("produce"),
         consume: cpu_ratio("consume"),
     };
@@ -127,8 +128,9 @@ fn merge_concurrent(parts: &[&PhaseResult]) -> PhaseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{Machine, PhaseResult, Recorder};
+    use crate::measure::{PhaseResult, Recorder};
     use crate::scenario::Scenario;
+    use crate::summary::Machine;
     use std::time::Duration;
 
     fn phase(driver: &str, rate_k: u64, latencies_ms: &[u64]) -> PhaseResult {

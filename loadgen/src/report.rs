@@ -4,11 +4,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::interval::Interval;
-use crate::measure::{GateResult, PhaseResult, Summary};
+use crate::measure::PhaseResult;
+use crate::summary::{GateResult, Summary};
 
-/// The seed's reference ratios, drawn on every ratio chart.
-pub const PRODUCE_REFERENCE: f64 = 0.66;
-pub const CONSUME_REFERENCE: f64 = 0.20;
+pub use crate::summary::{CONSUME_REFERENCE, PRODUCE_REFERENCE};
 
 /// What a ratio gate compares: the lower bound of the median's interval when there are rounds
 /// to have one, else the single ratio; and the words the report uses for it.
@@ -704,7 +703,7 @@ mod tests {
     #[test]
     fn cpu_gates_are_upper_bounds() {
         let mut s = summary("produce_cpu_ratio_max = 1.0\nconsume_cpu_ratio_max = 1.0");
-        s.cpu_ratios = crate::measure::CpuRatios {
+        s.cpu_ratios = crate::summary::CpuRatios {
             produce: Some(0.5),
             consume: Some(1.5),
         };

@@ -2,19 +2,19 @@
 //! interval settles (or the round budget is spent), consume rounds the same way on a topic
 //! filled once, then delivery checks, the `wrk` cross-check, and the summary.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::ceiling::Nginx;
 use crate::cpu::Cpu;
 use crate::interval::{enough_rounds, Interval};
-use crate::measure::{
-    self, AddedLatency, Ceiling, Check, Crosscheck, Environment, LatencyPoint, Machine, PeerRatio,
-    PhaseResult, Progress, Summary,
-};
+use crate::measure::{self, PhaseResult, Progress};
+use crate::phase::{check, observe, say};
 use crate::scenario::{Format, Phase, Scenario, Workload};
+use crate::summary::{
+    AddedLatency, Ceiling, Check, CpuRatios, Crosscheck, Environment, Machine, PeerRatio, Summary,
+};
 use crate::targets::Targets;
 use crate::{drivers, report, sweep, BrokerTarget, Peer};
 
@@ -72,7 +72,7 @@ pub async fn run(
     )
     .await;
     if !w.keep_topics && !targets.broker_started_here() {
-        targets.delete_created_topics().await;
+        say(&targets.delete_created_topics().await);
     }
     targets.stop().await;
     let (phases, checks, figures) = result?;
@@ -665,7 +665,7 @@ async fn crosscheck(
 }
 
 /// Proxy CPU µs per record over the native client's, per phase kind.
-fn cpu_ratios(phases: &[PhaseResult], headline: &str) -> measure::CpuRatios {
+fn cpu_ratios(phases: &[PhaseResult], headline: &str) -> CpuRatios {
     let find = |driver: &str, phase: &str| {
         phases
             .iter()
@@ -677,7 +677,7 @@ fn cpu_ratios(phases: &[PhaseResult], headline: &str) -> measure::CpuRatios {
         let native = find("native", phase).as_ref().and_then(Cpu::client_us)?;
         (native > 0.0).then(|| proxy / native)
     };
-    measure::CpuRatios {
+    CpuRatios {
         produce: ratio("produce"),
         consume: ratio("consume"),
     }
@@ -809,83 +809,6 @@ impl EndToEnd {
         result.end_to_end = Some(e.reader.await??.summary());
         Ok(result)
     }
-}
-
-pub(crate) fn say(msg: &str) {
-    eprintln!("loadgen: {msg}");
-}
-
-pub(crate) fn check(name: &str, passed: bool, detail: String) -> Check {
-    Check {
-        name: name.to_string(),
-        passed,
-        detail,
-    }
-}
-
-/// Runs a phase while sampling, every 20 ms, its progress (for the time series and the
-/// steady-state rate), its latencies per bucket, and the local proxy's resident memory; then
-/// accounts the CPU each process used in the measured window.
-pub(crate) async fn observe<F>(
-    targets: &Targets,
-    w: &Workload,
-    progress: &Progress,
-    (label, total): (&str, u64),
-    phase: F,
-) -> anyhow::Result<PhaseResult>
-where
-    F: Future<Output = anyhow::Result<PhaseResult>>,
-{
-    let bar = crate::progress_bar::phase(label, total);
-    let max_rss = AtomicU64::new(0);
-    let samples = std::sync::Mutex::new(vec![(0.0, 0u64)]);
-    let latencies = std::sync::Mutex::new(Vec::new());
-    let bucket_s = w.bucket_ms as f64 / 1000.0;
-    let take = |t: f64| {
-        if let Some((p50_us, p99_us, count)) = progress.take_latency() {
-            latencies.lock().expect("poisoned").push(LatencyPoint {
-                t_s: t,
-                p50_us,
-                p99_us,
-                count,
-            });
-        }
-    };
-    let sampler = async {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        let mut next_bucket = bucket_s;
-        loop {
-            tick.tick().await;
-            if let Some(rss) = targets.proxy_rss() {
-                max_rss.fetch_max(rss, Ordering::Relaxed);
-            }
-            if let Some(sample) = progress.sample() {
-                bar.set_position(sample.1);
-                if sample.0 >= next_bucket {
-                    take(next_bucket);
-                    next_bucket += bucket_s;
-                }
-                samples.lock().expect("poisoned").push(sample);
-            }
-        }
-    };
-    let result = tokio::select! {
-        r = phase => r,
-        _ = sampler => unreachable!("the sampler never ends"),
-    };
-    bar.finish_and_clear();
-    let mut result = result?;
-    result.cpu = progress.cpu_since_start(result.records);
-    take(result.elapsed_s);
-    let mut samples = samples.into_inner().expect("poisoned");
-    // The window ends when the driver's clock stopped, with everything counted.
-    samples.retain(|(t, _)| *t < result.elapsed_s);
-    samples.push((result.elapsed_s, result.records));
-    result.series = measure::buckets(&samples, bucket_s);
-    result.latency_series = latencies.into_inner().expect("poisoned");
-    result.steady_records_per_s = measure::steady_rate(&samples, w.warmup_ms as f64 / 1000.0);
-    result.proxy_rss_max_bytes = Some(max_rss.load(Ordering::Relaxed)).filter(|&m| m > 0);
-    Ok(result)
 }
 
 fn git_commit() -> Option<String> {

@@ -10,6 +10,10 @@ use crate::interval::Interval;
 use crate::measure::PhaseResult;
 use crate::scenario::Scenario;
 
+/// The seed's reference ratios, drawn on every ratio chart.
+pub const PRODUCE_REFERENCE: f64 = 0.66;
+pub const CONSUME_REFERENCE: f64 = 0.20;
+
 /// A delivery or consistency check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Check {

@@ -3,9 +3,10 @@
 //! with the highest rate whose p99 stays under the bound is the capacity for that value size.
 
 use crate::drivers;
-use crate::measure::{Check, PhaseResult, SweepPoint};
-use crate::run::{check, observe, say};
+use crate::measure::PhaseResult;
+use crate::phase::{check, observe, say};
 use crate::scenario::{Scenario, Sweep, Workload};
+use crate::summary::{Check, SweepPoint};
 use crate::targets::Targets;
 
 /// Runs the sweep; returns the native baselines (one per value size), the points and the checks.

@@ -195,12 +195,12 @@ impl Targets {
         Ok(config.create()?)
     }
 
-    /// Deletes the topics this run created (runs against a cluster that outlives them); a
-    /// failure is reported, not fatal.
-    pub async fn delete_created_topics(&self) {
+    /// Deletes the topics this run created (runs against a cluster that outlives them) and says
+    /// how it went; a failure is reported, not fatal.
+    pub async fn delete_created_topics(&self) -> String {
         let topics = std::mem::take(&mut *self.created.lock().expect("poisoned"));
         if topics.is_empty() {
-            return;
+            return "the run created no topics".into();
         }
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         let outcome = match self.admin() {
@@ -212,15 +212,12 @@ impl Targets {
             Err(e) => Err(e.to_string()),
         };
         match outcome {
-            Ok(0) => crate::run::say(&format!(
-                "deleted the {} topics this run created",
-                names.len()
-            )),
-            Ok(failed) => crate::run::say(&format!(
+            Ok(0) => format!("deleted the {} topics this run created", names.len()),
+            Ok(failed) => format!(
                 "deleting the run's topics: {failed} of {} could not be deleted",
                 names.len()
-            )),
-            Err(e) => crate::run::say(&format!("deleting the run's topics: {e}")),
+            ),
+            Err(e) => format!("deleting the run's topics: {e}"),
         }
     }
 

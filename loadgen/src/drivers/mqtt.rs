@@ -276,7 +276,7 @@ async fn client(
                     let took = at.elapsed();
                     outcome.rec.record(took);
                     // The time series needs a sample, not every publish.
-                    if next % 8 == 0 {
+                    if next.is_multiple_of(8) {
                         progress.latency(took);
                     }
                 }

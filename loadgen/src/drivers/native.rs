@@ -42,7 +42,11 @@ impl ProducerContext for Deliveries {
                     .saturating_sub(Duration::from_nanos(sent_ns as u64));
                 self.latency.lock().expect("poisoned").record(waited);
                 // The time series needs a sample, not every record (this is the client's CPU).
-                if self.sampled.fetch_add(1, Ordering::Relaxed) % 8 == 0 {
+                if self
+                    .sampled
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(8)
+                {
                     self.progress.latency(waited);
                 }
             }

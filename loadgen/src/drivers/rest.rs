@@ -684,6 +684,7 @@ pub async fn consume(
 /// Reads `topic` over REST while it is produced (open loop) and records, per record, the time
 /// from its intended send time (`progress.due`, by the id its value starts with) to its arrival
 /// here. Ends after `expected` records, or `patience` after `stop` is raised.
+#[allow(clippy::too_many_arguments)]
 pub async fn end_to_end(
     proxy: &str,
     topic: &str,
