@@ -307,7 +307,12 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
         .iter()
         .map(|(_, v, _, i)| i.map_or(*v, |i| i.high.max(*v)))
         .fold(1.0, f64::max)
-        * 1.15;
+        // Room right of the widest bar for its label (`1.04 [0.93, 1.26] 96%`).
+        * if bars.iter().any(|(_, _, _, i)| i.is_some_and(|i| i.rounds >= 2)) {
+            1.5
+        } else {
+            1.15
+        };
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 90 + 70 * bars.len() as u32))
