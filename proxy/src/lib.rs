@@ -18,6 +18,7 @@ pub mod names;
 pub mod properties;
 pub mod rest;
 pub mod schema;
+pub mod varint;
 
 use std::future::Future;
 use std::sync::Arc;

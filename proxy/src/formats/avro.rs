@@ -8,6 +8,7 @@ use apache_avro::types::Value as Avro;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::schema::kinds::AvroSchema;
+use crate::varint::put_long;
 
 /// Where in a record a value sits, for error messages; built on the stack, formatted only when a
 /// value is refused.
@@ -31,16 +32,6 @@ impl std::fmt::Display for At<'_> {
 
 fn type_err(at: &At<'_>, expected: &str, json: &Json) -> String {
     format!("{at}: expected {expected}, got {json}")
-}
-
-/// Appends `n` as a zig-zag varint (Avro's `int` and `long`).
-pub(crate) fn put_long(out: &mut Vec<u8>, n: i64) {
-    let mut v = ((n << 1) ^ (n >> 63)) as u64;
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {

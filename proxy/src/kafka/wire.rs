@@ -9,6 +9,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::formats::KafkaRecord;
+use crate::varint;
 
 pub const API_PRODUCE: i16 = 0;
 pub const API_VERSIONS: i16 = 18;
@@ -123,37 +124,12 @@ pub fn parse_api_versions(body: Bytes, api_key: i16) -> Result<Option<(i16, i16)
     Ok(found)
 }
 
-fn zigzag32(v: i32) -> u32 {
-    ((v << 1) ^ (v >> 31)) as u32
-}
-
-fn zigzag64(v: i64) -> u64 {
-    ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn put_uvarint(out: &mut BytesMut, mut v: u64) {
-    while v >= 0x80 {
-        out.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
-}
-
-fn varint_len(mut v: u64) -> usize {
-    let mut n = 1;
-    while v >= 0x80 {
-        v >>= 7;
-        n += 1;
-    }
-    n
-}
-
 fn put_varint(out: &mut BytesMut, v: i32) {
-    put_uvarint(out, u64::from(zigzag32(v)));
+    varint::put_long(out, i64::from(v));
 }
 
 fn varint_size(v: i32) -> usize {
-    varint_len(u64::from(zigzag32(v)))
+    varint::long_len(i64::from(v))
 }
 
 fn bytes_field_size(data: Option<&[u8]>) -> usize {
@@ -166,7 +142,7 @@ fn bytes_field_size(data: Option<&[u8]>) -> usize {
 /// The body of one record after its length prefix: attributes, timestamp delta, offset delta,
 /// key, value, headers.
 fn record_body_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>) -> usize {
-    1 + varint_len(zigzag64(timestamp_delta))
+    1 + varint::long_len(timestamp_delta)
         + varint_size(offset_delta)
         + bytes_field_size(r.key)
         + bytes_field_size(r.value)
@@ -233,7 +209,7 @@ pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>]) {
         let ts_delta = ts - base_ts;
         put_varint(out, record_body_size(delta, ts_delta, r) as i32);
         out.put_i8(0); // attributes
-        put_uvarint(out, zigzag64(ts_delta));
+        varint::put_long(out, ts_delta);
         put_varint(out, delta);
         put_bytes_field(out, r.key);
         put_bytes_field(out, r.value);

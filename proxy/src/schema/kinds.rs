@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 
 pub use super::proto::ProtoSchema;
 
+/// A schema reference (`references` in the API): the name a schema imports and the subject
+/// version it resolves to. Here, beside the kinds that resolve them, so the store depends on the
+/// kinds and not the other way round.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reference {
+    pub name: String,
+    pub subject: String,
+    pub version: i32,
+}
+
 /// The schema types of Confluent's Schema Registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
@@ -226,7 +236,7 @@ pub fn parse_with(
 
 /// The form two registrations are compared in: Avro's Parsing Canonical Form, compact JSON,
 /// the compiled Protobuf descriptor; plus the references, which are part of a schema's identity.
-pub fn canonical(parsed: &Parsed, references: &[super::store::Reference]) -> String {
+pub fn canonical(parsed: &Parsed, references: &[Reference]) -> String {
     let mut form = match parsed {
         Parsed::Avro(s) => s.schema.canonical_form(),
         Parsed::Json(j) => j.value.to_string(),

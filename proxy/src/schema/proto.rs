@@ -379,7 +379,7 @@ fn read_zigzag(data: &mut &[u8]) -> Result<i32, String> {
 
 /// Zig-zag varints of 32-bit values are those of the same 64-bit values (Avro's `long`).
 fn write_zigzag(value: i32, out: &mut Vec<u8>) {
-    crate::formats::avro::put_long(out, i64::from(value));
+    crate::varint::put_long(out, i64::from(value));
 }
 
 #[cfg(test)]

@@ -35,13 +35,7 @@ pub enum LogKey {
     },
 }
 
-/// A schema reference (`references` in the API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reference {
-    pub name: String,
-    pub subject: String,
-    pub version: i32,
-}
+pub use super::kinds::Reference;
 
 /// The value of a SCHEMA record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
