@@ -13,8 +13,8 @@ use rdkafka::message::Message;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::consumer::TopicPartition;
 use super::metadata::Metadata;
+use super::topic_partition::TopicPartition;
 
 /// How long the committed-offset lookup in a rebalance may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);

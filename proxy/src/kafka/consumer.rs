@@ -38,12 +38,7 @@ pub struct InstanceSettings {
     pub request_timeout: Duration,
 }
 
-/// A topic-partition.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    pub topic: String,
-    pub partition: i32,
-}
+pub use super::topic_partition::TopicPartition;
 
 /// An offset (or timestamp) for one partition.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod partitioner;
 pub mod producer;
 pub mod registry;
+mod topic_partition;
 mod wire;
 
 use std::sync::Arc;
