@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kafka_proxy::formats::{encode_records, EmbeddedFormat};
-use kafka_proxy::rest::produce::ProduceRequest;
+use kafka_proxy::rest::produce_request::ProduceRequest;
 use proxy_benches::produce_body;
 
 fn decode(c: &mut Criterion) {

@@ -9,7 +9,7 @@ use kafka_proxy::rest::body::parse_json;
 use kafka_proxy::rest::consumers::{
     CommitRequest, CreateRequest, PartitionsRequest, PositionsRequest, SubscribeRequest,
 };
-use kafka_proxy::rest::produce::ProduceRequest;
+use kafka_proxy::rest::produce_request::ProduceRequest;
 use tokio_util::codec::Decoder;
 
 /// A produce request body, then its records in the binary and json formats.

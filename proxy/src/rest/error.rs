@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use crate::formats::FormatError;
 use crate::kafka::{self, ErrorClass};
 
 /// Content type of every v2 error body.
@@ -132,6 +133,24 @@ impl IntoResponse for ApiError {
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(V2_JSON));
         resp
+    }
+}
+
+/// A conversion failure of a produce request's records.
+impl From<FormatError> for ApiError {
+    fn from(err: FormatError) -> Self {
+        match err {
+            FormatError::SchemaRegistryRequired => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42206, err.to_string())
+            }
+            FormatError::InvalidBase64(_)
+            | FormatError::InvalidJson(_)
+            | FormatError::Schema(_) => ApiError::bad_request(err),
+            // Only consume decodes records with fetched schemas.
+            FormatError::SchemaNotFetched(_) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 500, err.to_string())
+            }
+        }
     }
 }
 

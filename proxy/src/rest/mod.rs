@@ -7,6 +7,7 @@ pub mod error;
 pub mod guard;
 pub mod negotiate;
 pub mod produce;
+pub mod produce_request;
 mod schemas;
 pub mod topics;
 

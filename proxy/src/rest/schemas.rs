@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::value::RawValue;
 
 use super::error::ApiError;
-use super::produce::{format_error, ProduceRequest};
+use super::produce_request::ProduceRequest;
 use crate::formats::{self, EmbeddedFormat, EncodedRecords, RawRecord, ResolvedSchema};
 use crate::schema::client::Schemas;
 use crate::schema::kinds::SchemaType;
@@ -53,7 +53,7 @@ pub async fn encode(
     let value = resolve(registry, topic, Part::Value, request, kind).await?;
     let encoded =
         formats::encode_schema_records(format, &request.records, key.as_ref(), value.as_ref())
-            .map_err(format_error)?;
+            .map_err(ApiError::from)?;
     Ok((encoded, key.map(|k| k.id), value.map(|v| v.id)))
 }
 

@@ -1,0 +1,153 @@
+//! The body of a v2 produce request (identical for every embedded format), parsed with borrowed
+//! raw values and a cap on its records (`produce.max.records`).
+
+use axum::http::StatusCode;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::body;
+use super::error::ApiError;
+use crate::formats::RawRecord;
+
+/// The v2 produce request (identical for every embedded format).
+pub struct ProduceRequest<'a> {
+    pub records: Vec<RawRecord<'a>>,
+    pub key_schema: Option<&'a RawValue>,
+    pub key_schema_id: Option<i64>,
+    pub value_schema: Option<&'a RawValue>,
+    pub value_schema_id: Option<i64>,
+}
+
+impl<'a> ProduceRequest<'a> {
+    /// Parses a body, refusing it (422) as soon as it holds more than `max_records` records
+    /// (`produce.max.records`): a body of tiny records costs far more memory than its bytes, so
+    /// no more than the cap are ever held.
+    pub fn parse(bytes: &'a [u8], max_records: usize) -> Result<Self, ApiError> {
+        let over = std::cell::Cell::new(false);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let parsed = RequestSeed {
+            max_records,
+            over: &over,
+        }
+        .deserialize(&mut de)
+        .and_then(|r| de.end().map(|()| r));
+        parsed.map_err(|err| {
+            if over.get() {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    422,
+                    format!("A produce request may carry at most {max_records} records (produce.max.records)"),
+                )
+            } else {
+                body::json_error(err)
+            }
+        })
+    }
+}
+
+/// Deserializes a [`ProduceRequest`] with a cap on its records (serde's derive cannot pass one).
+struct RequestSeed<'c> {
+    max_records: usize,
+    over: &'c std::cell::Cell<bool>,
+}
+
+const FIELDS: &[&str] = &[
+    "records",
+    "key_schema",
+    "key_schema_id",
+    "value_schema",
+    "value_schema_id",
+];
+
+impl<'de> DeserializeSeed<'de> for RequestSeed<'_> {
+    type Value = ProduceRequest<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RequestSeed<'_> {
+    type Value = ProduceRequest<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a produce request object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut req = ProduceRequest {
+            records: Vec::new(),
+            key_schema: None,
+            key_schema_id: None,
+            value_schema: None,
+            value_schema_id: None,
+        };
+        let mut seen = [false; 5];
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let i = FIELDS
+                .iter()
+                .position(|f| *f == key)
+                .ok_or_else(|| de::Error::unknown_field(&key, FIELDS))?;
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(de::Error::duplicate_field(FIELDS[i]));
+            }
+            match i {
+                0 => {
+                    req.records = map
+                        .next_value_seed(RecordsSeed {
+                            max: self.max_records,
+                            over: self.over,
+                        })?
+                        .unwrap_or_default()
+                }
+                1 => req.key_schema = map.next_value()?,
+                2 => req.key_schema_id = map.next_value()?,
+                3 => req.value_schema = map.next_value()?,
+                _ => req.value_schema_id = map.next_value()?,
+            }
+        }
+        Ok(req)
+    }
+}
+
+/// `records`: null or an array of at most `max` records.
+struct RecordsSeed<'c> {
+    max: usize,
+    over: &'c std::cell::Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
+    type Value = Option<Vec<RawRecord<'de>>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecordsSeed<'_> {
+    type Value = Option<Vec<RawRecord<'de>>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+        while let Some(record) = seq.next_element::<RawRecord<'de>>()? {
+            if records.len() == self.max {
+                self.over.set(true);
+                return Err(de::Error::custom("too many records"));
+            }
+            records.push(record);
+        }
+        Ok(Some(records))
+    }
+}
