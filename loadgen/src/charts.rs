@@ -155,11 +155,7 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
             .axis_desc_style(("sans-serif", 16))
             .x_desc("seconds of measured windows, rounds laid end to end")
             .y_desc("latency")
-            .y_label_formatter(&|us| match *us {
-                v if v >= 1e6 => format!("{:.0} s", v / 1e6),
-                v if v >= 1e3 => format!("{:.0} ms", v / 1e3),
-                v => format!("{v:.0} µs"),
-            })
+            .y_label_formatter(&us_axis)
             .draw()
             .map_err(|e| e.to_string())?;
         for p in phases {
@@ -198,6 +194,15 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
+}
+
+/// A log-scale latency axis label: `500 µs`, `20 ms`, `1 s`.
+fn us_axis(us: &f64) -> String {
+    match *us {
+        v if v >= 1e6 => format!("{:.0} s", v / 1e6),
+        v if v >= 1e3 => format!("{:.0} ms", v / 1e3),
+        v => format!("{v:.0} µs"),
+    }
 }
 
 fn histogram(p: &PhaseResult) -> Option<Histogram<u64>> {
@@ -244,11 +249,7 @@ pub fn latency(s: &Summary) -> Result<String, String> {
             .axis_desc_style(("sans-serif", 16))
             .x_desc("percentile")
             .y_desc("latency")
-            .y_label_formatter(&|us| match *us {
-                v if v >= 1e6 => format!("{:.0} s", v / 1e6),
-                v if v >= 1e3 => format!("{:.0} ms", v / 1e3),
-                v => format!("{v:.0} µs"),
-            })
+            .y_label_formatter(&us_axis)
             .x_labels(5)
             .x_label_formatter(&|v| match v.round() as i64 {
                 0 => "p0".into(),

@@ -20,10 +20,16 @@ impl Default for Recorder {
     }
 }
 
+/// A duration as whole µs within the histograms' bounds.
+fn bounded_us(elapsed: std::time::Duration) -> u64 {
+    (elapsed.as_micros() as u64).clamp(1, 600_000_000)
+}
+
 impl Recorder {
     pub fn record(&mut self, elapsed: std::time::Duration) {
-        let us = (elapsed.as_micros() as u64).clamp(1, 600_000_000);
-        self.0.record(us).expect("clamped into bounds");
+        self.0
+            .record(bounded_us(elapsed))
+            .expect("clamped into bounds");
     }
 
     pub fn histogram(&self) -> &Histogram<u64> {
@@ -143,7 +149,7 @@ impl Progress {
     /// Adds one latency sample to the current time-series bucket (drivers also keep their own
     /// full-precision histogram).
     pub fn latency(&self, elapsed: std::time::Duration) {
-        let us = (elapsed.as_micros() as u64).clamp(1, 600_000_000);
+        let us = bounded_us(elapsed);
         let mut w = self.window.lock().expect("poisoned");
         let h = w.get_or_insert_with(|| {
             Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid bounds")

@@ -60,20 +60,7 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
     merged.ceiling = None;
     merged.crosscheck = None;
     merged.added_latency = None;
-    let cpu = |driver: &str, phase: &str, who: fn(&crate::cpu::Cpu) -> Option<f64>| {
-        merged
-            .phase(driver, phase)
-            .and_then(|p| p.cpu.as_ref().and_then(who))
-    };
-    let cpu_ratio = |phase: &str| {
-        let proxy = cpu("rest", phase, crate::cpu::Cpu::proxy_us)?;
-        let native = cpu("native", phase, crate::cpu::Cpu::client_us)?;
-        (native > 0.0).then(|| proxy / native)
-    };
-    merged.cpu_ratios = crate::summary::CpuRatios {
-        produce: cpu_ratio("produce"),
-        consume: cpu_ratio("consume"),
-    };
+    merged.cpu_ratios = crate::summary::CpuRatios::of(&merged.phases, "rest");
     merged.peers = Vec::new(); // peers' ratios are in the merged phases
     merged.gates = Vec::new();
     Ok(merged)

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::ceiling::Nginx;
-use crate::cpu::Cpu;
 use crate::interval::{enough_rounds, Interval};
 use crate::measure::{self, PhaseResult, Progress};
 use crate::phase::{check, observe, say};
@@ -218,15 +217,14 @@ async fn compare(
     let mut consume_ratios: Vec<Option<Vec<f64>>> = vec![None; endpoints.len()];
     if let Some(c) = &consumed {
         phases.push(measure::merge_rounds(c.native.clone()));
-        for (i, e) in endpoints.iter().enumerate() {
-            if let Some(rest) = &c.rest[i] {
+        for (i, rest) in c.rest.iter().enumerate() {
+            if let Some(rest) = rest {
                 consume_ratios[i] = Some(
                     rest.iter()
                         .zip(&c.native)
                         .map(|(r, n)| r.ratio_to(n))
                         .collect(),
                 );
-                let _ = e;
                 phases.push(measure::merge_rounds(rest.clone()));
             }
         }
@@ -268,7 +266,7 @@ async fn compare(
         });
     }
     figures.crosscheck = crosscheck;
-    figures.cpu_ratios = cpu_ratios(&phases, &endpoints[0].name);
+    figures.cpu_ratios = CpuRatios::of(&phases, &endpoints[0].name);
     figures.added_latency = added_latency(&phases, &endpoints[0].name, w.rate_records_per_s);
     drop(nginx);
     Ok((phases, checks, figures))
@@ -442,10 +440,6 @@ async fn consume_rounds(
         "filling {topic}: {} errors",
         written.errors
     );
-    let readers: Vec<&Peer> = endpoints
-        .iter()
-        .filter(|e| e.mqtt_qos.is_none() && !e.ceiling)
-        .collect();
     let mut out = Consumed {
         native: Vec::new(),
         rest: endpoints
@@ -454,6 +448,10 @@ async fn consume_rounds(
             .collect(),
         checks: Vec::new(),
     };
+    // The endpoints that have a consume path, by index into `endpoints` (and `out.rest`).
+    let readers: Vec<usize> = (0..endpoints.len())
+        .filter(|&i| out.rest[i].is_some())
+        .collect();
     let mut headline = Vec::new();
     for round in 0..w.max_rounds() {
         if stop_rounds(&headline, w) {
@@ -479,7 +477,7 @@ async fn consume_rounds(
                 );
                 observe(targets, w, &p, ("native consume", fill.records), run).await?
             } else {
-                let e = readers[turn - 1];
+                let e = &endpoints[readers[turn - 1]];
                 say(&format!(
                     "consume round {n}: {}, max_bytes {}, {} instances",
                     e.name, w.max_bytes, w.consumers
@@ -499,15 +497,12 @@ async fn consume_rounds(
                     result.records, written.records, result.checksum, written.checksum
                 ),
             ));
-            if turn == 0 {
-                out.native.push(result);
-            } else {
-                let e = readers[turn - 1];
-                let i = endpoints
-                    .iter()
-                    .position(|x| x.name == e.name)
-                    .expect("listed");
-                out.rest[i].as_mut().expect("a reader").push(result);
+            match turn {
+                0 => out.native.push(result),
+                _ => out.rest[readers[turn - 1]]
+                    .as_mut()
+                    .expect("a reader")
+                    .push(result),
             }
         }
         if let (Some(native), Some(Some(rest))) = (out.native.last(), out.rest.first()) {
@@ -662,25 +657,6 @@ async fn crosscheck(
         driver_requests_per_s: driver,
         ratio: driver / wrk.requests_per_s.max(1e-9),
     })
-}
-
-/// Proxy CPU µs per record over the native client's, per phase kind.
-fn cpu_ratios(phases: &[PhaseResult], headline: &str) -> CpuRatios {
-    let find = |driver: &str, phase: &str| {
-        phases
-            .iter()
-            .find(|p| p.driver == driver && p.phase == phase)
-            .and_then(|p| p.cpu)
-    };
-    let ratio = |phase: &str| {
-        let proxy = find(headline, phase).as_ref().and_then(Cpu::proxy_us)?;
-        let native = find("native", phase).as_ref().and_then(Cpu::client_us)?;
-        (native > 0.0).then(|| proxy / native)
-    };
-    CpuRatios {
-        produce: ratio("produce"),
-        consume: ratio("consume"),
-    }
 }
 
 /// The headline endpoint's end-to-end latency minus native's, at p50, p99 and p99.9.

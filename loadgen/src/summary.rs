@@ -67,6 +67,27 @@ pub struct CpuRatios {
     pub consume: Option<f64>,
 }
 
+impl CpuRatios {
+    /// The ratios of `headline`'s phases (its proxy's CPU) to native's (its client's CPU).
+    pub fn of(phases: &[PhaseResult], headline: &str) -> CpuRatios {
+        let cpu = |driver: &str, phase: &str| {
+            phases
+                .iter()
+                .find(|p| p.driver == driver && p.phase == phase)
+                .and_then(|p| p.cpu)
+        };
+        let ratio = |phase: &str| {
+            let proxy = cpu(headline, phase)?.proxy_us()?;
+            let native = cpu("native", phase)?.client_us()?;
+            (native > 0.0).then(|| proxy / native)
+        };
+        CpuRatios {
+            produce: ratio("produce"),
+            consume: ratio("consume"),
+        }
+    }
+}
+
 /// The HTTP ceiling: nginx answering a fixed produce reply, driven like the proxy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
