@@ -55,7 +55,8 @@ enum Cmd {
         /// workload.replication_factor; a real cluster usually wants 3).
         #[arg(long)]
         replication_factor: Option<i32>,
-        /// Keep the topics the run created on a --bootstrap-servers cluster (deleted otherwise).
+        /// Keep the topics the run created (each produce round's are deleted once read back, and
+        /// the rest at the end on a --bootstrap-servers cluster, otherwise).
         #[arg(long)]
         keep_topics: bool,
     },

@@ -140,8 +140,9 @@ pub struct Workload {
     pub topic_prefix: String,
     /// Replication factor of the topics the run creates (`--replication-factor`).
     pub replication_factor: i32,
-    /// Keep the run's topics on a cluster given by `--bootstrap-servers` (they are deleted at
-    /// the end otherwise; a broker started by the run goes with it anyway).
+    /// Keep the run's topics. Otherwise each produce round's topics are deleted once read back
+    /// (so an in-memory broker does not fill up round by round), and on a cluster given by
+    /// `--bootstrap-servers` the rest at the end (a broker started by the run goes with it).
     pub keep_topics: bool,
     /// Open loop: produce at this fixed rate (records/s) and measure latency from each send's
     /// intended time. Absent: closed loop, as fast as possible.

@@ -79,7 +79,6 @@ pub async fn run(
                     &targets.bootstrap,
                     &topic,
                     w.partitions,
-                    rest.records,
                     &targets.clients,
                 )
                 .await?;

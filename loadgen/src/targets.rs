@@ -198,27 +198,36 @@ impl Targets {
     /// Deletes the topics this run created (runs against a cluster that outlives them) and says
     /// how it went; a failure is reported, not fatal.
     pub async fn delete_created_topics(&self) -> String {
-        let topics = std::mem::take(&mut *self.created.lock().expect("poisoned"));
+        let topics = self.created.lock().expect("poisoned").clone();
         if topics.is_empty() {
-            return "the run created no topics".into();
+            return "the run created no topics still standing".into();
         }
-        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let outcome = match self.admin() {
-            Ok(admin) => admin
-                .delete_topics(&names, &AdminOptions::new())
-                .await
-                .map_err(|e| e.to_string())
-                .map(|results| results.into_iter().filter(Result::is_err).count()),
-            Err(e) => Err(e.to_string()),
-        };
-        match outcome {
-            Ok(0) => format!("deleted the {} topics this run created", names.len()),
+        match self.delete_topics(&topics).await {
+            Ok(0) => format!("deleted the {} topics this run created", topics.len()),
             Ok(failed) => format!(
                 "deleting the run's topics: {failed} of {} could not be deleted",
-                names.len()
+                topics.len()
             ),
             Err(e) => format!("deleting the run's topics: {e}"),
         }
+    }
+
+    /// Whether the broker takes DeleteTopics (not the mock cluster this run started).
+    pub fn deletes_topics(&self) -> bool {
+        self.broker.as_ref().is_none_or(|b| b.deletes_topics())
+    }
+
+    /// Deletes `topics` (created by this run) and forgets those deleted: how many could not be.
+    pub async fn delete_topics(&self, topics: &[String]) -> anyhow::Result<usize> {
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
+        let results = self.admin()?.delete_topics(&names, &options).await?;
+        let deleted: Vec<String> = results.iter().filter_map(|r| r.clone().ok()).collect();
+        self.created
+            .lock()
+            .expect("poisoned")
+            .retain(|t| !deleted.contains(t));
+        Ok(results.len() - deleted.len())
     }
 
     /// Stops the local proxy with SIGTERM and waits for it.

@@ -110,6 +110,12 @@ impl Broker {
         }
     }
 
+    /// Whether the broker takes DeleteTopics. The mock cluster does not (it keeps at most 5 MiB
+    /// per partition, so its topics need no deleting).
+    pub fn deletes_topics(&self) -> bool {
+        !matches!(self, Broker::Mock(_))
+    }
+
     /// Keeps the broker until the process exits.
     pub fn keep_for_process(self) -> String {
         match self {

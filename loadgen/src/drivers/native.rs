@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::{avro, deal};
@@ -57,9 +57,50 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// A phase's records, packed back to back: ids 0.., each with its key (the id in decimal) and
+/// its data. Two allocations instead of two per record, read in order from contiguous memory,
+/// as the REST driver reads its pre-built bodies; 1.2M records kept as separate `Vec`s and
+/// `String`s cost the send loop cache and TLB misses that varied from round to round.
+struct Packed {
+    data: Vec<u8>,
+    data_ends: Vec<usize>,
+    keys: String,
+    key_ends: Vec<usize>,
+}
+
+impl Packed {
+    fn build(records: u64, data: impl Fn(u64) -> Vec<u8>) -> Packed {
+        let mut p = Packed {
+            data: Vec::new(),
+            data_ends: Vec::with_capacity(records as usize),
+            keys: String::new(),
+            key_ends: Vec::with_capacity(records as usize),
+        };
+        for id in 0..records {
+            p.data.extend_from_slice(&data(id));
+            p.data_ends.push(p.data.len());
+            p.keys.push_str(&id.to_string());
+            p.key_ends.push(p.keys.len());
+        }
+        p
+    }
+
+    /// (id, key, data) in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &str, &[u8])> {
+        let starts = |ends: &[usize], i: usize| if i == 0 { 0 } else { ends[i - 1] };
+        (0..self.data_ends.len()).map(move |i| {
+            (
+                i as u64,
+                &self.keys[starts(&self.key_ends, i)..self.key_ends[i]],
+                &self.data[starts(&self.data_ends, i)..self.data_ends[i]],
+            )
+        })
+    }
+}
+
 /// Produces `w.records` records to `topic` the way a plain rdkafka producer loop does: send as
-/// fast as the queue allows, delivery reports on librdkafka's thread. Latency is per record, send
-/// to acknowledgement. One record to `warmup_topic` first connects the producer and initialises
+/// fast as the queue allows, serving delivery reports between sends on the same thread. Latency
+/// is per record, send to acknowledgement. One record to `warmup_topic` first connects the producer and initialises
 /// idempotence, outside the measured window.
 ///
 /// With `w.format = avro`, the schema is first registered once at `registry` under
@@ -95,8 +136,7 @@ pub async fn produce(
     for (k, v) in clients.native_producer() {
         config.set(k, v);
     }
-    let producer: Arc<ThreadedProducer<Deliveries>> =
-        Arc::new(config.create_with_context(context)?);
+    let producer: BaseProducer<Deliveries> = config.create_with_context(context)?;
     producer
         .send(BaseRecord::<(), [u8], usize>::with_opaque_to(warmup_topic, 0).payload(b"warm-up"))
         .map_err(|(e, _)| anyhow::anyhow!("native warm-up: {e}"))?;
@@ -104,18 +144,28 @@ pub async fn produce(
     *producer.context().latency.lock().expect("poisoned") = Recorder::default();
     // Records are built before the clock starts, as the REST driver's bodies are: binary values
     // as they are sent, Avro ones as the record's payload (the application's data), encoded to
-    // Avro in the loop. One send loop: librdkafka pipelines internally, and more sender threads
-    // than cores only slow it down.
-    let work: Vec<Vec<(u64, String, Vec<u8>)>> = vec![(0..w.records)
-        .map(|id| {
-            let size = w.value_size(id);
-            let data = match w.format {
-                Format::Binary => make_value(id, size),
-                Format::Avro => avro::payload(id, size),
-            };
-            (id, id.to_string(), data)
-        })
-        .collect()];
+    // Avro in the loop. The harness's own bookkeeping (checksum and bytes of what is sent) is
+    // done here too, so the measured loop is what an application's loop is.
+    let records = Packed::build(w.records, |id| {
+        let size = w.value_size(id);
+        match w.format {
+            Format::Binary => make_value(id, size),
+            Format::Avro => avro::payload(id, size),
+        }
+    });
+    let (mut checksum, mut bytes) = (0u64, 0u64);
+    let mut encoded = Vec::new();
+    for (id, key, data) in records.iter() {
+        let value: &[u8] = match schema_id {
+            Some(schema_id) => {
+                avro::encode(schema_id, id, data, &mut encoded);
+                &encoded
+            }
+            None => data,
+        };
+        checksum = checksum.wrapping_add(value_checksum(value));
+        bytes += (value.len() + if w.keys { key.len() } else { 0 }) as u64;
+    }
     let start = progress.start();
     if let Some(rate) = w.rate_records_per_s {
         // One send loop in id order: record `id` is due at start + id / rate.
@@ -125,82 +175,86 @@ pub async fn produce(
         }));
     }
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
-    let mut senders = Vec::new();
-    for records in work {
-        let (producer, topic, keys) = (producer.clone(), topic.to_string(), w.keys);
-        let rate = w.rate_records_per_s;
-        senders.push(tokio::task::spawn_blocking(
-            move || -> anyhow::Result<(u64, u64, u64, Recorder)> {
-                let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
-                let mut lag = Recorder::default();
-                let epoch = producer.context().epoch;
-                let mut encoded = Vec::new();
-                for (i, (id, key, data)) in records.iter().enumerate() {
-                    // Open loop: record i is due at start + i / rate, and its latency counts from then.
-                    let intended = match rate {
-                        Some(rate) => {
-                            let due = start + Duration::from_secs_f64(i as f64 / rate);
-                            let now = Instant::now();
-                            if due > now {
-                                std::thread::sleep(due - now);
+    let (topic, keys, rate) = (topic.to_string(), w.keys, w.rate_records_per_s);
+    // librdkafka's own pattern (rdkafka_performance): one thread sends and serves the delivery
+    // reports between sends (`poll`), so the client runs no thread beyond librdkafka's. The
+    // loop reads the clock once per record (its send time, for latency); the deadline is
+    // checked every `CHECK_EVERY` records and while the queue is full.
+    const CHECK_EVERY: usize = 1024;
+    const POLL_EVERY: usize = 16;
+    let (producer, failed, lag) = tokio::task::spawn_blocking(
+        move || -> anyhow::Result<(BaseProducer<Deliveries>, u64, Recorder)> {
+            let mut failed = 0u64;
+            let mut lag = Recorder::default();
+            let epoch = producer.context().epoch;
+            let mut encoded = Vec::new();
+            for (i, (id, key, data)) in records.iter().enumerate() {
+                // Open loop: record i is due at start + i / rate, and its latency counts from
+                // then. A wait of a millisecond or more serves delivery reports meanwhile;
+                // librdkafka's poll counts whole milliseconds, so a shorter one would spin and
+                // is slept instead.
+                let intended = match rate {
+                    Some(rate) => {
+                        let due = start + Duration::from_secs_f64(i as f64 / rate);
+                        while let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            if wait >= Duration::from_millis(1) {
+                                producer.poll(wait);
+                            } else {
+                                std::thread::sleep(wait);
                             }
-                            lag.record(due.elapsed());
-                            due
                         }
-                        None => Instant::now(),
-                    };
-                    let value: &[u8] = match schema_id {
-                        Some(schema_id) => {
-                            avro::encode(schema_id, *id, data, &mut encoded);
-                            &encoded
+                        lag.record(due.elapsed());
+                        due
+                    }
+                    None => Instant::now(),
+                };
+                if i % CHECK_EVERY == 0 {
+                    anyhow::ensure!(
+                        intended < deadline,
+                        "native produce exceeded phase_timeout_s"
+                    );
+                }
+                let value: &[u8] = match schema_id {
+                    Some(schema_id) => {
+                        avro::encode(schema_id, id, data, &mut encoded);
+                        &encoded
+                    }
+                    None => data,
+                };
+                let sent_ns = intended.saturating_duration_since(epoch).as_nanos() as usize;
+                loop {
+                    let mut record =
+                        BaseRecord::<str, [u8], usize>::with_opaque_to(&topic, sent_ns)
+                            .payload(value);
+                    if keys {
+                        record = record.key(key);
+                    }
+                    match producer.send(record) {
+                        Ok(()) => break,
+                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                            anyhow::ensure!(
+                                Instant::now() < deadline,
+                                "native produce exceeded phase_timeout_s"
+                            );
+                            // Full: wait for delivery reports, which free the queue.
+                            producer.poll(Duration::from_millis(1));
                         }
-                        None => data,
-                    };
-                    checksum = checksum.wrapping_add(value_checksum(value));
-                    bytes += (value.len() + if keys { key.len() } else { 0 }) as u64;
-                    loop {
-                        anyhow::ensure!(
-                            Instant::now() < deadline,
-                            "native produce exceeded phase_timeout_s"
-                        );
-                        let sent_ns = intended.saturating_duration_since(epoch).as_nanos() as usize;
-                        let mut record =
-                            BaseRecord::<str, [u8], usize>::with_opaque_to(&topic, sent_ns)
-                                .payload(value);
-                        if keys {
-                            record = record.key(key);
-                        }
-                        match producer.send(record) {
-                            Ok(()) => break,
-                            Err((
-                                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
-                                _,
-                            )) => {
-                                std::thread::sleep(Duration::from_micros(200));
-                            }
-                            Err(_) => {
-                                failed += 1;
-                                break;
-                            }
+                        Err(_) => {
+                            failed += 1;
+                            break;
                         }
                     }
                 }
-                Ok((checksum, bytes, failed, lag))
-            },
-        ));
-    }
-    let (mut checksum, mut bytes, mut failed) = (0u64, 0u64, 0u64);
-    let mut lag = Recorder::default();
-    for s in senders {
-        let (c, b, f, l) = s.await??;
-        checksum = checksum.wrapping_add(c);
-        bytes += b;
-        failed += f;
-        lag.merge(&l);
-    }
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let flusher = producer.clone();
-    tokio::task::spawn_blocking(move || flusher.flush(remaining)).await??;
+                // Open loop polls after every send, so that no report waits for the next 16.
+                if rate.is_some() || i % POLL_EVERY == 0 {
+                    producer.poll(Duration::ZERO);
+                }
+            }
+            producer.flush(deadline.saturating_duration_since(Instant::now()))?;
+            Ok((producer, failed, lag))
+        },
+    )
+    .await??;
     let elapsed = start.elapsed();
     progress.stop();
     let errors = failed + producer.context().errors.load(Ordering::Relaxed);
@@ -309,45 +363,112 @@ pub async fn consume(
     ))
 }
 
-/// Reads all of a topic, untimed, for delivery verification: (records, checksum). Keeps reading
-/// for a quiet second after `expected` records so that duplicates are counted too.
+/// Reads back every record stored in `topic` (all `partitions`): (records, summed checksum).
 pub async fn verify(
     bootstrap: &str,
     topic: &str,
     partitions: i32,
-    expected: u64,
     clients: &Clients,
 ) -> anyhow::Result<(u64, u64)> {
-    let (bootstrap, topic, clients) = (bootstrap.to_string(), topic.to_string(), clients.clone());
-    tokio::task::spawn_blocking(move || {
-        let c = consumer(
-            &bootstrap,
-            &format!("loadgen-verify-{}", std::process::id()),
-            &clients,
-        )?;
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition_offset(&topic, p, Offset::Beginning)?;
+    let all = verify_all(bootstrap, &[topic.to_string()], partitions, clients).await?;
+    Ok(all[0])
+}
+
+/// Reads back every record stored in each of `topics` (all `partitions` of each): per topic,
+/// (records, summed checksum). Each reader reads to every partition's high watermark (taken
+/// once producing is over), then on until its partitions are quiet for a second, so duplicates
+/// and records a broker left above its watermark (Tansu quirk 7) count too. The partitions are
+/// shared out among `VERIFY_READERS` consumers reading at once: Tansu serves each fetch slowly
+/// but not busily (quirk 6), so parallel readers finish sooner than one.
+pub async fn verify_all(
+    bootstrap: &str,
+    topics: &[String],
+    partitions: i32,
+    clients: &Clients,
+) -> anyhow::Result<Vec<(u64, u64)>> {
+    const VERIFY_READERS: usize = 4;
+    let pairs: Vec<(usize, i32)> = (0..topics.len())
+        .flat_map(|t| (0..partitions).map(move |p| (t, p)))
+        .collect();
+    let mut readers = Vec::new();
+    for k in 0..VERIFY_READERS.min(pairs.len()) {
+        let mine: Vec<(usize, String, i32)> = pairs
+            .iter()
+            .skip(k)
+            .step_by(VERIFY_READERS)
+            .map(|&(t, p)| (t, topics[t].clone(), p))
+            .collect();
+        let (bootstrap, clients) = (bootstrap.to_string(), clients.clone());
+        readers.push(tokio::task::spawn_blocking(move || {
+            read_back(&bootstrap, &mine, &clients, k)
+        }));
+    }
+    let mut out = vec![(0u64, 0u64); topics.len()];
+    for r in readers {
+        for (t, (records, checksum)) in r.await?? {
+            out[t].0 += records;
+            out[t].1 = out[t].1.wrapping_add(checksum);
         }
-        c.assign(&tpl)?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let (mut records, mut checksum) = (0u64, 0u64);
-        let mut last = Instant::now();
-        while records < expected || last.elapsed() < Duration::from_secs(1) {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "verification read of {topic} timed out at {records}/{expected}"
-            );
-            if let Some(m) = c.poll(Duration::from_millis(100)) {
-                let m = m?;
-                checksum = checksum.wrapping_add(value_checksum(m.payload().unwrap_or_default()));
-                records += 1;
-                last = Instant::now();
-            }
+    }
+    Ok(out)
+}
+
+/// One reader of [`verify_all`]: its partitions as (topic index, topic, partition); returns
+/// (topic index, (records, checksum)) per partition read.
+fn read_back(
+    bootstrap: &str,
+    partitions: &[(usize, String, i32)],
+    clients: &Clients,
+    reader: usize,
+) -> anyhow::Result<Vec<(usize, (u64, u64))>> {
+    let c = consumer(
+        bootstrap,
+        &format!("loadgen-verify-{}-{reader}", std::process::id()),
+        clients,
+    )?;
+    let index: std::collections::HashMap<(&str, i32), usize> = partitions
+        .iter()
+        .enumerate()
+        .map(|(j, (_, t, p))| ((t.as_str(), *p), j))
+        .collect();
+    // Per partition read: the high watermark still to reach.
+    let mut ends = std::collections::HashMap::new();
+    let mut tpl = TopicPartitionList::new();
+    let mut stored = 0u64;
+    for (j, (_, topic, p)) in partitions.iter().enumerate() {
+        let (low, high) = c.fetch_watermarks(topic, *p, Duration::from_secs(30))?;
+        if high > low {
+            ends.insert(j, high);
+            stored += (high - low) as u64;
         }
-        Ok((records, checksum))
-    })
-    .await?
+        tpl.add_partition_offset(topic, *p, Offset::Offset(low))?;
+    }
+    c.assign(&tpl)?;
+    let deadline = Instant::now() + Duration::from_secs(120 + stored / 20_000);
+    let mut out = vec![(0u64, 0u64); partitions.len()];
+    let mut last = Instant::now();
+    while !ends.is_empty() || last.elapsed() < Duration::from_secs(1) {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "verification read timed out with {} partitions short of their end",
+            ends.len()
+        );
+        let Some(m) = c.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        let m = m?;
+        let Some(&j) = index.get(&(m.topic(), m.partition())) else {
+            continue;
+        };
+        last = Instant::now();
+        let (records, checksum) = &mut out[j];
+        *records += 1;
+        *checksum = checksum.wrapping_add(value_checksum(m.payload().unwrap_or_default()));
+        if ends.get(&j).is_some_and(|&high| m.offset() + 1 >= high) {
+            ends.remove(&j);
+        }
+    }
+    Ok(partitions.iter().map(|(t, _, _)| *t).zip(out).collect())
 }
 
 /// Reads `topic` natively while it is produced (open loop) and records, per record, the time
@@ -397,4 +518,24 @@ pub fn end_to_end(
         }
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_records_come_back_whole_and_in_order() {
+        let data = |id: u64| make_value(id, 16 + (id as usize % 5) * 7);
+        let packed = Packed::build(1003, data);
+        let mut n = 0;
+        for (id, key, value) in packed.iter() {
+            assert_eq!(id, n);
+            assert_eq!(key, id.to_string());
+            assert_eq!(value, data(id).as_slice());
+            n += 1;
+        }
+        assert_eq!(n, 1003);
+        assert_eq!(Packed::build(0, data).iter().count(), 0);
+    }
 }
