@@ -114,7 +114,7 @@ pub struct Config {
     /// `mqtt.topic.regex.list` (flag `--mqtt-topic-regex-list`, env
     /// `KAFKA_MQTT_TOPIC_REGEX_LIST`): `kafka_topic:regex, ...`, Confluent's MQTT Proxy syntax; a
     /// regex matches the whole MQTT topic and the first match wins.
-    pub mqtt_topic_rules: Vec<crate::mqtt::TopicRule>,
+    pub mqtt_topic_rules: Vec<crate::mqtt::topic_rule::TopicRule>,
     /// `mqtt.default.topic`: the Kafka topic of publishes no rule matches. Default none: such a
     /// publish is refused.
     pub mqtt_default_topic: Option<String>,
@@ -182,7 +182,7 @@ pub struct Config {
 
 impl Config {
     /// The external registry client's settings.
-    pub fn schema_registry_client(&self) -> crate::schema::client::ClientSettings {
+    pub fn schema_registry_client(&self) -> RegistryClientSettings {
         let mut url = self.schema_registry_url.clone();
         let mut basic_auth = None;
         // Credentials in the URL (`http://user:pass@host`) are used with source URL, and always
@@ -204,12 +204,23 @@ impl Config {
                 .and_then(|i| i.split_once(':'))
                 .map(|(u, p)| (u.to_string(), p.to_string()));
         }
-        crate::schema::client::ClientSettings {
+        RegistryClientSettings {
             url,
             basic_auth,
             timeout: std::time::Duration::from_millis(self.schema_registry_timeout_ms),
         }
     }
+}
+
+/// How the client for an external Schema Registry reaches it (`schema.registry.*`).
+#[derive(Debug, Clone)]
+pub struct RegistryClientSettings {
+    /// Base URL (the first of `schema.registry.url`'s list).
+    pub url: String,
+    /// `schema.registry.basic.auth.user.info` (`user:password`), or the URL's user info.
+    pub basic_auth: Option<(String, String)>,
+    /// `schema.registry.request.timeout.ms`.
+    pub timeout: std::time::Duration,
 }
 
 /// The `produce.engine` setting.
@@ -396,7 +407,7 @@ impl Config {
                     c.mqtt_batch_max_in_flight = parse_positive(k, value)?
                 }
                 "mqtt.topic.regex.list" | "topic.regex.list" => {
-                    c.mqtt_topic_rules = crate::mqtt::TopicRule::parse_list(value)
+                    c.mqtt_topic_rules = crate::mqtt::topic_rule::TopicRule::parse_list(value)
                         .map_err(|e| invalid(k, value, e))?
                 }
                 "mqtt.default.topic" => {

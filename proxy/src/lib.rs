@@ -5,7 +5,8 @@
 //! touches rdkafka: one shared producer batches every request's records into librdkafka and
 //! answers from per-request delivery batches; consumer instances live in a registry with O(log n)
 //! idle expiry and long-poll on async streams. [`config`] resolves flags, `KAFKA_REST_*`
-//! environment and `kafka-rest.properties` files. [`serve`] ties it together with graceful
+//! environment and `kafka-rest.properties` files; [`state::App`] is what the front ends (REST,
+//! [`mqtt`]) share. [`serve`] ties it together with graceful
 //! shutdown: stop accepting, finish in-flight requests, flush the producer, close every instance.
 
 pub mod config;
@@ -18,6 +19,7 @@ pub mod names;
 pub mod properties;
 pub mod rest;
 pub mod schema;
+pub mod state;
 pub mod varint;
 
 use std::future::Future;
@@ -76,7 +78,7 @@ pub async fn serve_all(
         }
         None => None,
     };
-    let app = Arc::new(rest::App {
+    let app = Arc::new(state::App {
         config,
         kafka,
         schemas,
@@ -174,7 +176,7 @@ pub async fn serve_all(
 }
 
 /// Closes idle consumer instances once a second until cancelled.
-async fn expire_instances(app: Arc<rest::App>, token: CancellationToken) {
+async fn expire_instances(app: Arc<state::App>, token: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {

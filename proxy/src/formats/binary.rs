@@ -7,7 +7,8 @@ use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use serde_json::value::RawValue;
 
-use super::{EncodedRecord, EncodedRecords, FormatError, RawRecord};
+use super::embedded::FormatError;
+use super::encoded::{EncodedRecord, EncodedRecords, RawRecord};
 
 /// Standard alphabet; padding optional on input (as Guava's decoder), always written on output.
 const DECODER: GeneralPurpose = GeneralPurpose::new(

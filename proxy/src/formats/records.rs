@@ -3,7 +3,8 @@
 
 use rdkafka::message::{Message, OwnedMessage};
 
-use super::{write_data, EmbeddedFormat, Family, FormatError};
+use super::embedded::{EmbeddedFormat, Family, FormatError};
+use super::{binary, json};
 use crate::schema::client::Schemas;
 use crate::schema::kinds::Parsed;
 
@@ -91,6 +92,30 @@ impl RecordWriter {
         out.extend_from_slice(self.num.format(msg.offset()).as_bytes());
         out.push(b'}');
         Ok(())
+    }
+}
+
+/// Writes a key or value into a consume response in the consumer's format (`json_depth`: see
+/// [`super::encode_records`]).
+pub fn write_data(
+    format: EmbeddedFormat,
+    out: &mut Vec<u8>,
+    data: Option<&[u8]>,
+    json_depth: usize,
+) -> Result<(), FormatError> {
+    let Some(data) = data else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    match format {
+        EmbeddedFormat::Binary => {
+            binary::write_base64(out, data);
+            Ok(())
+        }
+        EmbeddedFormat::Json => json::write_json(out, data, json_depth),
+        EmbeddedFormat::Avro | EmbeddedFormat::JsonSchema | EmbeddedFormat::Protobuf => {
+            Err(FormatError::SchemaRegistryRequired)
+        }
     }
 }
 

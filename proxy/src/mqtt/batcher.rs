@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::formats::RecordsBuilder;
 use crate::kafka::producer::ProduceError;
-use crate::rest::App;
+use crate::state::App;
 
 /// Whether Kafka took a publish; the error says why not.
 pub type Delivered = Result<(), String>;

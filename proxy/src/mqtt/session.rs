@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::answers::{Answers, Received, Slot};
 use super::batcher::{self, Publish, Stats};
+use super::ingest::Ingest;
 use super::packets::{incoming, outgoing, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID};
-use super::Ingest;
 
 /// Why a connection ends early: logged, and for MQTT 5 sent as DISCONNECT's reason code.
 pub(super) struct Close {

@@ -80,6 +80,28 @@ fn as_i64(field: &str, v: &serde_json::Value) -> Result<i64, ApiError> {
     .ok_or_else(|| ApiError::bad_request(format!("{field} must be an integer")))
 }
 
+/// Scheme and authority clients use to reach us, for an instance's `base_uri`:
+/// `advertised.listeners`, else `host.name`, else the request's Host (400 unless it is a plain
+/// `host[:port]`).
+fn base_url(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
+    if let Some(url) = &app.config.advertised_url {
+        return Ok(url.clone());
+    }
+    let host = guard::host(headers)?;
+    Ok(match (&app.config.host_name, host) {
+        // Confluent: host.name with the listener's port, or no port if the request had none.
+        (Some(name), Some(h)) => match h.rsplit_once(':') {
+            Some((_, port)) if port.parse::<u16>().is_ok() => {
+                format!("http://{name}:{}", app.config.listeners[0].port())
+            }
+            _ => format!("http://{name}"),
+        },
+        (Some(name), None) => format!("http://{name}"),
+        (None, Some(h)) => format!("http://{h}"),
+        (None, None) => format!("http://localhost:{}", app.config.listeners[0].port()),
+    })
+}
+
 /// POST /consumers/{group}
 pub async fn create(
     State(app): State<Arc<App>>,
@@ -88,7 +110,7 @@ pub async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     guard::group_name(&group)?;
-    let base_url = app.base_url(&headers)?;
+    let base_url = base_url(&app, &headers)?;
     let req: CreateRequest = control_body(&app, &headers, body)
         .await?
         .unwrap_or_default();

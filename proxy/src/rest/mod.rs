@@ -15,48 +15,15 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::config::Config;
 use crate::http_server::{limit_concurrency, ConcurrencyLimit};
-use crate::kafka::Kafka;
+pub use crate::state::App;
 use error::ApiError;
-
-/// Shared state of every request.
-pub struct App {
-    pub config: Config,
-    pub kafka: Kafka,
-    /// The schemas of the schema formats: the built-in registry, or a remote one.
-    pub schemas: Option<crate::schema::client::Schemas>,
-}
-
-impl App {
-    /// Scheme and authority clients use to reach us: `advertised.listeners`, else `host.name`,
-    /// else the request's Host (400 unless it is a plain `host[:port]`).
-    pub fn base_url(&self, headers: &HeaderMap) -> Result<String, ApiError> {
-        if let Some(url) = &self.config.advertised_url {
-            return Ok(url.clone());
-        }
-        let host = guard::host(headers)?;
-        Ok(match (&self.config.host_name, host) {
-            // Confluent: host.name with the listener's port, or no port if the request had none.
-            (Some(name), Some(h)) => match h.rsplit_once(':') {
-                Some((_, port)) if port.parse::<u16>().is_ok() => {
-                    format!("http://{name}:{}", self.config.listeners[0].port())
-                }
-                _ => format!("http://{name}"),
-            },
-            (Some(name), None) => format!("http://{name}"),
-            (None, Some(h)) => format!("http://{h}"),
-            (None, None) => format!("http://localhost:{}", self.config.listeners[0].port()),
-        })
-    }
-}
 
 /// Path parameters. A segment that does not decode (e.g. invalid UTF-8) is a 404 in Confluent's
 /// error shape rather than axum's plain-text rejection.

@@ -9,20 +9,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
+use super::error::RegistryError;
 use super::kinds::{self, Dependency, SchemaType};
 use super::store::{Reference, Stored};
-use super::RegistryError;
 
-/// Settings of the client.
-#[derive(Debug, Clone)]
-pub struct ClientSettings {
-    /// Base URL (the first of `schema.registry.url`'s list).
-    pub url: String,
-    /// `schema.registry.basic.auth.user.info` (`user:password`), or the URL's user info.
-    pub basic_auth: Option<(String, String)>,
-    /// `schema.registry.request.timeout.ms`.
-    pub timeout: Duration,
-}
+/// Settings of the client (defined with the rest of the configuration).
+pub use crate::config::RegistryClientSettings as ClientSettings;
 
 pub struct RemoteRegistry {
     settings: ClientSettings,

@@ -4,6 +4,7 @@
 pub mod api;
 mod avro_names;
 pub mod client;
+mod error;
 pub mod json_compat;
 pub mod kinds;
 pub mod log;
@@ -12,71 +13,13 @@ pub mod store;
 
 use std::sync::{Arc, RwLock};
 
-use axum::http::StatusCode;
-
+pub use error::RegistryError;
 use kinds::{Compatibility, SchemaType};
 use store::{ConfigValue, DeleteSubjectValue, LogKey, Reference, SchemaValue, Store};
 
 /// The largest `_schemas` record written: Kafka's default `message.max.bytes` (1 MB) less room
 /// for the record's framing. A larger schema is refused as invalid instead of failing the write.
 const MAX_LOG_RECORD_BYTES: usize = 1_000_000 - 1024;
-
-/// A registry error in Confluent's shape.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryError {
-    pub status: StatusCode,
-    pub code: u32,
-    pub message: String,
-}
-
-impl RegistryError {
-    fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
-        RegistryError {
-            status: StatusCode::from_u16(status).expect("valid status"),
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn subject_not_found(s: &str) -> Self {
-        Self::new(404, 40401, format!("Subject '{s}' not found."))
-    }
-    pub fn version_not_found(v: impl std::fmt::Display) -> Self {
-        Self::new(404, 40402, format!("Version {v} not found."))
-    }
-    pub fn schema_not_found() -> Self {
-        Self::new(404, 40403, "Schema not found")
-    }
-    pub fn invalid_schema(why: impl Into<String>) -> Self {
-        Self::new(422, 42201, why)
-    }
-    pub fn invalid_version(v: &str) -> Self {
-        Self::new(
-            422,
-            42202,
-            format!(
-                "The specified version '{v}' is not a valid version id. Allowed values are between \
-                 [1, 2^31-1] and the string \"latest\""
-            ),
-        )
-    }
-    pub fn invalid_compatibility(level: &str) -> Self {
-        Self::new(
-            422,
-            42203,
-            format!(
-                "Invalid compatibility level. Valid values are none, backward, forward, full, \
-                 backward_transitive, forward_transitive, and full_transitive (got {level:?})"
-            ),
-        )
-    }
-    fn store(why: String) -> Self {
-        Self::new(
-            500,
-            50001,
-            format!("Error in the backend data store - {why}"),
-        )
-    }
-}
 
 /// A subject version as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
