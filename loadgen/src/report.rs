@@ -128,13 +128,12 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         "driver_vs_wrk_min",
         g.driver_vs_wrk_min,
         s.crosscheck.as_ref().map(|c| {
-            (
-                c.ratio,
-                format!(
-                    "driver {:.0} / wrk {:.0} requests/s",
-                    c.driver_requests_per_s, c.wrk_requests_per_s
-                ),
-            )
+            let (value, basis) = ratio_basis(c.ratio, c.interval.as_ref());
+            let rates = format!(
+                "driver {:.0} / wrk {:.0} requests/s",
+                c.driver_requests_per_s, c.wrk_requests_per_s
+            );
+            (value, format!("{basis}; {rates}"))
         }),
         true,
     );
@@ -315,13 +314,14 @@ pub fn headlines(s: &Summary) -> Vec<String> {
     }
     if let Some(c) = &s.crosscheck {
         out.push(format!(
-            "REST driver vs {} ({} connections, {} s): {} vs {} requests/s = {:.2}{}",
+            "REST driver vs {} ({} connections, a {} s turn of every round): {} vs {} requests/s = {}; rounds: {}{}",
             c.tool,
             c.connections,
             c.duration_s,
             thousands(c.driver_requests_per_s),
             thousands(c.wrk_requests_per_s),
-            c.ratio,
+            interval(c.interval.as_ref(), c.ratio),
+            rounds(&c.round_ratios),
             if c.wrk_errors > 0 {
                 format!(" ({} wrk errors)", c.wrk_errors)
             } else {

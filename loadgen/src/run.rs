@@ -1,6 +1,7 @@
 //! One comparison run: produce rounds alternating the drivers until the headline ratio's 95%
 //! interval settles (or the round budget is spent), consume rounds the same way on a topic
-//! filled once, then delivery checks, the `wrk` cross-check, and the summary.
+//! filled once, then delivery checks, the `wrk` cross-check (a turn of every produce round),
+//! and the summary.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::summary::{
     AddedLatency, Ceiling, Check, CpuRatios, Crosscheck, Environment, Machine, PeerRatio, Summary,
 };
 use crate::targets::Targets;
+use crate::wrk::{Wrk, WrkResult};
 use crate::{drivers, report, sweep, BrokerTarget, Peer};
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
@@ -183,12 +185,16 @@ async fn compare(
                 ),
             ));
         }
+        if !round.wrk.is_empty() {
+            let requests: u64 = round.wrk.iter().map(|t| t.requests).sum();
+            let errors: u64 = round.wrk.iter().map(|t| t.errors).sum();
+            checks.push(check(
+                &format!("round {n}: wrk: every request answered 2xx"),
+                errors == 0,
+                format!("{requests} requests, {errors} errors"),
+            ));
+        }
     }
-
-    let crosscheck = match w.wrk_crosscheck {
-        true => Some(crosscheck(w, targets, prefix, &rounds).await?),
-        false => None,
-    };
 
     // Phases: every driver's rounds merged; ratios: medians of the rounds' paired ratios.
     let mut phases = vec![measure::merge_rounds(
@@ -256,7 +262,7 @@ async fn compare(
             round_fractions: fractions,
         });
     }
-    figures.crosscheck = crosscheck;
+    figures.crosscheck = crosscheck(w, &rounds);
     figures.cpu_ratios = CpuRatios::of(&phases, &endpoints[0].name);
     figures.added_latency = added_latency(&phases, &endpoints[0].name, w.rate_records_per_s);
     drop(nginx);
@@ -270,10 +276,53 @@ struct Round {
     /// What each REST topic held when read back after the round: (records, checksum); None for
     /// the HTTP ceiling, which writes nothing.
     stored: Vec<Option<(u64, u64)>>,
+    /// `wrk`'s turns against the proxy, before and after the REST driver's (`wrk_crosscheck`).
+    wrk: Vec<WrkResult>,
 }
 
-/// Produce rounds, the drivers' turns rotating (ABBA for one proxy) so drift in the machine's
-/// speed hits every driver alike, until the headline ratio's interval settles.
+impl Round {
+    /// The REST driver's steady requests/s and `wrk`'s (the mean of its turns), when `wrk` ran.
+    fn driver_and_wrk(&self, w: &Workload) -> Option<(f64, f64)> {
+        if self.wrk.is_empty() {
+            return None;
+        }
+        let driver = self.rest[0].1.rate() / w.records_per_request as f64;
+        let wrk = self.wrk.iter().map(|t| t.requests_per_s).sum::<f64>() / self.wrk.len() as f64;
+        Some((driver, wrk))
+    }
+}
+
+/// Who drives in one turn of a produce round.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Turn {
+    Native,
+    /// `endpoints[i]`.
+    Endpoint(usize),
+    /// `wrk` against the headline proxy: the REST driver's cross-check.
+    Wrk,
+}
+
+/// The order of a round's turns: native, the headline endpoint between two turns of `wrk`
+/// (the driver is compared with their mean, which cancels the machine's drift over the round
+/// when it is linear), then the other endpoints; reversed every other round (ABBA), so that
+/// drift hits every driver alike.
+fn turn_order(round: u32, endpoints: usize, wrk: bool) -> Vec<Turn> {
+    let mut turns = vec![Turn::Native];
+    for i in 0..endpoints {
+        if i == 0 && wrk {
+            turns.extend([Turn::Wrk, Turn::Endpoint(0), Turn::Wrk]);
+        } else {
+            turns.push(Turn::Endpoint(i));
+        }
+    }
+    if round % 2 == 1 {
+        turns.reverse();
+    }
+    turns
+}
+
+/// Produce rounds, the drivers' turns rotating (see [`turn_order`]) until the headline ratio's
+/// interval settles, and the cross-check's when `wrk` runs.
 async fn produce_rounds(
     w: &Workload,
     targets: &Targets,
@@ -281,10 +330,14 @@ async fn produce_rounds(
     prefix: &str,
     warmup_topic: &str,
 ) -> anyhow::Result<Vec<Round>> {
+    let wrk_request = match w.wrk_crosscheck {
+        true => Some(wrk_request(w)?),
+        false => None,
+    };
     let mut rounds: Vec<Round> = Vec::new();
-    let mut headline = Vec::new();
+    let (mut headline, mut crosscheck) = (Vec::new(), Vec::new());
     for round in 0..w.max_rounds() {
-        if stop_rounds(&headline, w) {
+        if stop_rounds(&headline, w) && (crosscheck.is_empty() || stop_rounds(&crosscheck, w)) {
             break;
         }
         let native_topic = format!("{prefix}-native-{round}");
@@ -297,40 +350,57 @@ async fn produce_rounds(
             }
             rest.push((e.clone(), topic));
         }
-        let turns = rest.len() + 1;
+        let wrk_topic = format!("{prefix}-wrk-{round}");
+        if wrk_request.is_some() {
+            targets.create_topic(&wrk_topic, w.partitions).await?;
+        }
         let mut native = None;
+        let mut wrk = Vec::new();
         let mut measured = vec![None; rest.len()];
         let n = round + 1;
-        for k in 0..turns {
-            let turn = if round % 2 == 0 { k } else { turns - 1 - k };
+        for turn in turn_order(round, rest.len(), wrk_request.is_some()) {
             let p = targets.progress();
-            if turn == 0 {
-                say(&format!(
-                    "round {n}: native produce, {} {} records of {}",
-                    w.records,
-                    w.format.name(),
-                    w.value_sizes()
-                ));
-                let e2e = EndToEnd::start(targets, None, &native_topic, w, &p);
-                let run = drivers::native::produce(
-                    &targets.bootstrap,
-                    targets.schema_registry_url.as_deref(),
-                    &native_topic,
-                    warmup_topic,
-                    w,
-                    &targets.clients,
-                    p.clone(),
-                );
-                native = Some(
-                    EndToEnd::attach(
-                        e2e,
-                        observe(targets, w, &p, ("native produce", w.records), run).await,
-                    )
-                    .await?,
-                );
-                continue;
-            }
-            let (e, topic) = &rest[turn - 1];
+            let i = match turn {
+                Turn::Native => {
+                    say(&format!(
+                        "round {n}: native produce, {} {} records of {}",
+                        w.records,
+                        w.format.name(),
+                        w.value_sizes()
+                    ));
+                    let e2e = EndToEnd::start(targets, None, &native_topic, w, &p);
+                    let run = drivers::native::produce(
+                        &targets.bootstrap,
+                        targets.schema_registry_url.as_deref(),
+                        &native_topic,
+                        warmup_topic,
+                        w,
+                        &targets.clients,
+                        p.clone(),
+                    );
+                    native = Some(
+                        EndToEnd::attach(
+                            e2e,
+                            observe(targets, w, &p, ("native produce", w.records), run).await,
+                        )
+                        .await?,
+                    );
+                    continue;
+                }
+                Turn::Wrk => {
+                    let request = wrk_request.as_ref().expect("a wrk turn has a request");
+                    say(&format!(
+                        "round {n}: wrk -t1, {} connections, {} s",
+                        w.concurrency, w.crosscheck_s
+                    ));
+                    let url = format!("{}/topics/{wrk_topic}", targets.proxy_url);
+                    let duration = Duration::from_secs(w.crosscheck_s);
+                    wrk.push(request.run(&url, w.concurrency, duration).await?);
+                    continue;
+                }
+                Turn::Endpoint(i) => i,
+            };
+            let (e, topic) = &rest[i];
             let result = if let Some(qos) = e.mqtt_qos {
                 say(&format!(
                     "round {n}: {} produce, {} records of {}, {} MQTT clients",
@@ -369,7 +439,7 @@ async fn produce_rounds(
                 )
                 .await?
             };
-            measured[turn - 1] = Some(result);
+            measured[i] = Some(result);
         }
         let native = native.expect("ran");
         let rest: Vec<(Peer, PhaseResult, String)> = rest
@@ -381,24 +451,36 @@ async fn produce_rounds(
         if let Some(i) = Interval::of(&headline) {
             say(&format!("produce ratio so far: {}", i.describe()));
         }
-        let stored = verify_and_drop(w, targets, &native_topic, &rest).await?;
-        rounds.push(Round {
+        let mut dropped = vec![native_topic];
+        if !wrk.is_empty() {
+            dropped.push(wrk_topic);
+        }
+        let stored = verify_and_drop(w, targets, dropped, &rest).await?;
+        let round = Round {
             native,
             rest,
             stored,
-        });
+            wrk,
+        };
+        if let Some((driver, wrk)) = round.driver_and_wrk(w) {
+            crosscheck.push(driver / wrk.max(1e-9));
+            let i = Interval::of(&crosscheck).expect("a ratio");
+            say(&format!("REST driver / wrk so far: {}", i.describe()));
+        }
+        rounds.push(round);
     }
     Ok(rounds)
 }
 
 /// Between rounds, outside any measured window: reads back each REST topic of the round (all
-/// of it, duplicates included), then deletes the round's topics unless `keep_topics`. Without
-/// the deletes an in-memory broker holds every round's data (Tansu: 120 MB per 1.2M-record
-/// topic), and grew slower round by round: the rates of later rounds measured a fuller broker.
+/// of it, duplicates included), then deletes them and the round's `unread` topics (native's and
+/// wrk's, which are not read back) unless `keep_topics`. Without the deletes an in-memory broker
+/// holds every round's data (Tansu: 120 MB per 1.2M-record topic), and grew slower round by
+/// round: the rates of later rounds measured a fuller broker.
 async fn verify_and_drop(
     w: &Workload,
     targets: &Targets,
-    native_topic: &str,
+    unread: Vec<String>,
     rest: &[(Peer, PhaseResult, String)],
 ) -> anyhow::Result<Vec<Option<(u64, u64)>>> {
     let written: Vec<String> = rest
@@ -416,7 +498,7 @@ async fn verify_and_drop(
         .collect();
     if !w.keep_topics && targets.deletes_topics() {
         let mut dropped = written;
-        dropped.push(native_topic.to_string());
+        dropped.extend(unread);
         // On a given cluster, a topic that could not be deleted now is tried again at the end.
         let _ = targets.delete_topics(&dropped).await;
     }
@@ -646,47 +728,40 @@ async fn calibrate(
     Ok(rate)
 }
 
-/// `wrk` against this project's proxy with the REST driver's request and connection count, for
-/// as long as `crosscheck_s`; compared with the driver's steady request rate in the rounds.
-async fn crosscheck(
-    w: &Workload,
-    targets: &Targets,
-    prefix: &str,
-    rounds: &[Round],
-) -> anyhow::Result<Crosscheck> {
+/// `wrk` sending the REST driver's request: one produce request of `records_per_request`
+/// binary records, the body the driver sends.
+fn wrk_request(w: &Workload) -> anyhow::Result<Wrk> {
     anyhow::ensure!(
         w.format == Format::Binary && w.mqtt_qos.is_empty(),
         "the wrk cross-check compares binary REST produce"
     );
-    let topic = format!("{prefix}-wrk");
-    targets.create_topic(&topic, w.partitions).await?;
     let ids: Vec<u64> = (0..w.records_per_request as u64).collect();
-    let body = drivers::rest::binary_body(&ids, w);
-    say(&format!(
-        "wrk cross-check: {} connections, {} s",
-        w.concurrency, w.crosscheck_s
-    ));
-    let wrk = crate::wrk::run(
-        &format!("{}/topics/{topic}", targets.proxy_url),
-        w.concurrency,
-        Duration::from_secs(w.crosscheck_s),
-        &body,
-        drivers::rest::BINARY,
-    )
-    .await?;
-    let per_round: Vec<f64> = rounds
-        .iter()
-        .map(|r| r.rest[0].1.rate() / w.records_per_request as f64)
-        .collect();
-    let driver = measure::median(&per_round).unwrap_or(0.0);
-    Ok(Crosscheck {
+    Wrk::new(&drivers::rest::binary_body(&ids, w), drivers::rest::BINARY)
+}
+
+/// The REST driver's requests/s over `wrk`'s (the mean of its turns around the driver's)
+/// against the same proxy, paired by round.
+fn crosscheck(w: &Workload, rounds: &[Round]) -> Option<Crosscheck> {
+    let (mut driver, mut wrk, mut ratios, mut errors) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for r in rounds {
+        let Some((d, t)) = r.driver_and_wrk(w) else {
+            continue;
+        };
+        driver.push(d);
+        wrk.push(t);
+        ratios.push(d / t.max(1e-9));
+        errors += r.wrk.iter().map(|t| t.errors).sum::<u64>();
+    }
+    Some(Crosscheck {
         tool: "wrk -t1".into(),
         connections: w.concurrency,
         duration_s: w.crosscheck_s,
-        wrk_requests_per_s: wrk.requests_per_s,
-        wrk_errors: wrk.errors,
-        driver_requests_per_s: driver,
-        ratio: driver / wrk.requests_per_s.max(1e-9),
+        wrk_requests_per_s: measure::median(&wrk)?,
+        wrk_errors: errors,
+        driver_requests_per_s: measure::median(&driver)?,
+        ratio: measure::median(&ratios)?,
+        interval: Interval::of(&ratios),
+        round_ratios: ratios,
     })
 }
 

@@ -100,18 +100,26 @@ pub struct Ceiling {
     pub round_fractions: Vec<f64>,
 }
 
-/// The REST driver against `wrk` on the same proxy with the same request and connections.
+/// The REST driver against `wrk` on the same proxy with the same request and connections, `wrk`
+/// taking a turn of its own in every produce round (next to the driver's).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Crosscheck {
     pub tool: String,
     pub connections: usize,
     pub duration_s: u64,
+    /// wrk's requests/s (median over rounds).
     pub wrk_requests_per_s: f64,
+    /// Non-2xx answers and socket errors, over all of wrk's turns.
     pub wrk_errors: u64,
-    /// The driver's steady requests/s in the produce rounds (median).
+    /// The driver's steady requests/s (median over rounds).
     pub driver_requests_per_s: f64,
-    /// driver / wrk.
+    /// driver / wrk: the median of the rounds' paired ratios.
     pub ratio: f64,
+    #[serde(default)]
+    pub interval: Option<Interval>,
+    /// Each round's driver / wrk.
+    #[serde(default)]
+    pub round_ratios: Vec<f64>,
 }
 
 /// End-to-end latency the headline transport adds over native, per record, in an open-loop run

@@ -54,35 +54,52 @@ pub fn parse(out: &str) -> anyhow::Result<WrkResult> {
     Ok(result)
 }
 
-/// Runs `wrk -t1 -cN -dS` against `url` (a produce URL) with one request body.
-pub async fn run(
-    url: &str,
-    connections: usize,
-    duration: Duration,
-    body: &str,
-    content_type: &str,
-) -> anyhow::Result<WrkResult> {
-    let path = std::env::temp_dir().join(format!("loadgen-wrk-{}.lua", std::process::id()));
-    std::fs::write(&path, script(body, content_type))?;
-    let out = tokio::process::Command::new("wrk")
-        .arg("-t1")
-        .arg(format!("-c{connections}"))
-        .arg(format!("-d{}s", duration.as_secs().max(1)))
-        .arg("-s")
-        .arg(&path)
-        .arg(url)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .context("running wrk (install it with scripts/install-deps.sh)")?;
-    let _ = std::fs::remove_file(&path);
-    let text = String::from_utf8_lossy(&out.stdout);
-    anyhow::ensure!(
-        out.status.success(),
-        "wrk failed: {text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    parse(&text)
+/// `wrk` set up to send one request: its Lua script, written once and removed on drop.
+pub struct Wrk {
+    script: std::path::PathBuf,
+}
+
+impl Wrk {
+    /// `wrk` POSTing `body` with `content_type`.
+    pub fn new(body: &str, content_type: &str) -> anyhow::Result<Wrk> {
+        let script = std::env::temp_dir().join(format!("loadgen-wrk-{}.lua", std::process::id()));
+        std::fs::write(&script, self::script(body, content_type))?;
+        Ok(Wrk { script })
+    }
+
+    /// Runs `wrk -t1 -cN -dS` against `url` (a produce URL).
+    pub async fn run(
+        &self,
+        url: &str,
+        connections: usize,
+        duration: Duration,
+    ) -> anyhow::Result<WrkResult> {
+        let out = tokio::process::Command::new("wrk")
+            .arg("-t1")
+            .arg(format!("-c{connections}"))
+            .arg(format!("-d{}s", duration.as_secs().max(1)))
+            .arg("-s")
+            .arg(&self.script)
+            .arg(url)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .context("running wrk (install it with scripts/install-deps.sh)")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        anyhow::ensure!(
+            out.status.success(),
+            "wrk failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        parse(&text)
+    }
+}
+
+impl Drop for Wrk {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.script);
+    }
 }
 
 #[cfg(test)]

@@ -469,6 +469,12 @@ fn cpu_intervals_ceiling_and_crosscheck_end_to_end() {
         "{cross}"
     );
     assert_eq!(cross["connections"], 8);
+    // wrk ran in every produce round, paired with the driver's turn; and answered 2xx.
+    let paired = cross["round_ratios"].as_array().unwrap();
+    assert_eq!(paired.len(), 6, "{cross}");
+    assert!(paired.iter().all(|r| r.as_f64().unwrap() > 0.0), "{cross}");
+    assert_eq!(cross["interval"]["rounds"], 6, "{cross}");
+    assert_eq!(cross["wrk_errors"], 0, "{cross}");
     // The environment is named; gates say what they compared.
     assert!(
         summary["environment"]["broker"]

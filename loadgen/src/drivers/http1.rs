@@ -7,8 +7,8 @@
 //! Hand-written for speed, as the guide allows: the harness must measure the proxy, not its own
 //! client, and on a 2-core machine every µs the client spends is taken from the proxy. Through
 //! goose's reqwest client the driver reached 13.2k single-record requests/s where `wrk` (same
-//! proxy, same connection count) reached 22.0k; the cross-check (`loadgen crosscheck`) keeps the
-//! two side by side.
+//! proxy, same connection count) reached 22.0k; the cross-check (`workload.wrk_crosscheck`) keeps
+//! the two side by side.
 
 use std::time::Duration;
 
