@@ -1,0 +1,336 @@
+//! One comparison run: produce rounds alternating the drivers until the headline ratio's 95%
+//! interval settles (or the round budget is spent), consume rounds the same way on a topic
+//! filled once, then delivery checks, the `wrk` cross-check, and the summary.
+
+use std::time::{Duration, SystemTime};
+
+use crate::ceiling::Nginx;
+use crate::interval::Interval;
+use crate::measure::{self, PhaseResult};
+use crate::phase::{check, say};
+use crate::scenario::{Format, Phase, Scenario, Workload};
+use crate::summary::{
+    AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PeerRatio, Summary,
+};
+use crate::targets::Targets;
+use crate::{report, sweep, BrokerTarget, Peer};
+
+use super::calibrate::calibrate;
+use super::consume::consume_rounds;
+use super::crosscheck::crosscheck;
+use super::produce::produce_rounds;
+
+/// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
+/// `schema_registry_url`: the registry the proxy uses (Avro workloads; see [`Targets::start`]).
+pub async fn run(
+    scenario: Scenario,
+    bootstrap: BrokerTarget,
+    proxy_url: Option<String>,
+    schema_registry_url: Option<String>,
+    peers: Vec<Peer>,
+) -> anyhow::Result<Summary> {
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let needs_registry = scenario.workload.format == Format::Avro;
+    let mut w = scenario.workload.clone();
+    let tag = format!("{}-{}", scenario.name, std::process::id());
+    let prefix = format!("{}{tag}", w.topic_prefix);
+    // MQTT drivers publish on `lg/<driver>-<round>/...`; the proxy maps each to its Kafka topic.
+    let mqtt_drivers: Vec<(String, u8)> = w
+        .mqtt_qos
+        .iter()
+        .map(|q| (format!("mqtt-qos{q}"), *q))
+        .collect();
+    let mqtt = (!mqtt_drivers.is_empty()).then(|| crate::targets::Mqtt {
+        rules: (0..w.max_rounds())
+            .flat_map(|round| {
+                let prefix = &prefix;
+                mqtt_drivers
+                    .iter()
+                    .map(move |(name, _)| format!("{prefix}-{name}-{round}:lg/{name}-{round}/.*"))
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        receive_maximum: w.mqtt_receive_maximum,
+    });
+    let mut targets = Targets::start(
+        bootstrap,
+        proxy_url,
+        schema_registry_url,
+        needs_registry,
+        mqtt,
+        &scenario.clients,
+        w.replication_factor,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let proxy_rss_idle_bytes = targets.proxy_rss();
+    let result = compare(
+        &scenario,
+        &mut w,
+        &mut targets,
+        &prefix,
+        &mqtt_drivers,
+        peers,
+    )
+    .await;
+    if !w.keep_topics && !targets.broker_started_here() {
+        say(&targets.delete_created_topics().await);
+    }
+    targets.stop().await;
+    let (phases, checks, figures) = result?;
+    let mut summary = Summary {
+        environment: environment(&scenario, &targets),
+        scenario,
+        started_at,
+        git_commit: git_commit(),
+        machine: Machine::current(),
+        bootstrap_servers: targets.bootstrap.clone(),
+        proxy_url: targets.proxy_url.clone(),
+        proxy_rss_idle_bytes,
+        phases,
+        checks,
+        ..figures
+    };
+    summary.scenario.workload.rate_records_per_s = w.rate_records_per_s;
+    summary.gates = report::evaluate_gates(&summary, None);
+    Ok(summary)
+}
+
+/// What [`compare`] measured beyond phases and checks: a summary without the run's facts.
+type Measured = (Vec<PhaseResult>, Vec<Check>, Summary);
+
+async fn compare(
+    scenario: &Scenario,
+    w: &mut Workload,
+    targets: &mut Targets,
+    prefix: &str,
+    mqtt_drivers: &[(String, u8)],
+    peers: Vec<Peer>,
+) -> anyhow::Result<Measured> {
+    let mut figures = Summary::empty(scenario.clone());
+    if let Some(sw) = scenario.sweep.clone() {
+        let (phases, points, checks) = sweep::run(scenario, &sw, targets, prefix).await?;
+        figures.produce_ratio = sweep::capacity_ratio(&points).unwrap_or(0.0);
+        figures.sweep = points;
+        return Ok((phases, checks, figures));
+    }
+    let warmup_topic = format!("{prefix}-warmup");
+    targets.create_topic(&warmup_topic, w.partitions).await?;
+
+    // Every endpoint measured against native: this project's proxy ("rest") or its MQTT
+    // listener, then the peers, then the HTTP ceiling.
+    let mut endpoints = match &targets.mqtt_addr {
+        Some(addr) => mqtt_drivers
+            .iter()
+            .map(|(name, q)| Peer {
+                name: name.clone(),
+                url: addr.clone(),
+                mqtt_qos: Some(*q),
+                ceiling: false,
+            })
+            .collect(),
+        None => vec![Peer {
+            name: "rest".into(),
+            url: targets.proxy_url.clone(),
+            mqtt_qos: None,
+            ceiling: false,
+        }],
+    };
+    endpoints.extend(peers);
+    let nginx = match w.http_ceiling {
+        true => Some(Nginx::start().await?),
+        false => None,
+    };
+    if let Some(n) = &nginx {
+        endpoints.push(Peer {
+            name: "nginx".into(),
+            url: n.url.clone(),
+            mqtt_qos: None,
+            ceiling: true,
+        });
+    }
+
+    if let Some(fraction) = w.rate_of_max {
+        w.rate_records_per_s =
+            Some(calibrate(w, targets, &endpoints[0], prefix, &warmup_topic, fraction).await?);
+    }
+
+    let rounds = produce_rounds(w, targets, &endpoints, prefix, &warmup_topic).await?;
+    let consumed = match w.phases.contains(&Phase::Consume) {
+        true => Some(consume_rounds(w, targets, &endpoints, prefix, &warmup_topic).await?),
+        false => None,
+    };
+
+    let mut checks = Vec::new();
+    for (i, round) in rounds.iter().enumerate() {
+        let n = i + 1;
+        let native = &round.native;
+        checks.push(check(
+            &format!("round {n}: native produce: no errors"),
+            native.errors == 0,
+            format!("{} errors", native.errors),
+        ));
+        for ((e, r, _), stored) in round.rest.iter().zip(&round.stored) {
+            let Some((stored, checksum)) = *stored else {
+                continue;
+            };
+            checks.push(check(
+                &format!(
+                    "round {n}: {} produce: every acknowledged record is in Kafka exactly once",
+                    e.name
+                ),
+                r.errors == 0 && stored == w.records && checksum == r.checksum,
+                format!(
+                    "{} acknowledged, {stored} stored, checksums {} / {checksum}",
+                    r.records, r.checksum
+                ),
+            ));
+        }
+        if !round.wrk.is_empty() {
+            let requests: u64 = round.wrk.iter().map(|t| t.requests).sum();
+            let errors: u64 = round.wrk.iter().map(|t| t.errors).sum();
+            checks.push(check(
+                &format!("round {n}: wrk: every request answered 2xx"),
+                errors == 0,
+                format!("{requests} requests, {errors} errors"),
+            ));
+        }
+    }
+
+    // Phases: every driver's rounds merged; ratios: medians of the rounds' paired ratios.
+    let mut phases = vec![measure::merge_rounds(
+        rounds.iter().map(|r| r.native.clone()).collect(),
+    )];
+    let mut produce = Vec::new();
+    for (i, e) in endpoints.iter().enumerate() {
+        let paired: Vec<f64> = rounds
+            .iter()
+            .map(|r| r.rest[i].1.ratio_to(&r.native))
+            .collect();
+        produce.push((e, paired));
+        phases.push(measure::merge_rounds(
+            rounds.iter().map(|r| r.rest[i].1.clone()).collect(),
+        ));
+    }
+    let mut consume_ratios: Vec<Option<Vec<f64>>> = vec![None; endpoints.len()];
+    if let Some(c) = &consumed {
+        phases.push(measure::merge_rounds(c.native.clone()));
+        for (i, rest) in c.rest.iter().enumerate() {
+            if let Some(rest) = rest {
+                consume_ratios[i] = Some(
+                    rest.iter()
+                        .zip(&c.native)
+                        .map(|(r, n)| r.ratio_to(n))
+                        .collect(),
+                );
+                phases.push(measure::merge_rounds(rest.clone()));
+            }
+        }
+        checks.extend(c.checks.iter().cloned());
+    }
+    let headline = &produce[0].1;
+    figures.produce_interval = Interval::of(headline);
+    figures.produce_ratio = measure::median(headline).unwrap_or(0.0);
+    figures.produce_round_ratios = headline.clone();
+    if let Some(Some(c)) = consume_ratios.first() {
+        figures.consume_interval = Interval::of(c);
+        figures.consume_ratio = measure::median(c);
+        figures.consume_round_ratios = c.clone();
+    }
+    figures.peers = produce
+        .iter()
+        .zip(&consume_ratios)
+        .skip(1)
+        .filter(|((e, _), _)| !e.ceiling)
+        .map(|((e, paired), consume)| PeerRatio {
+            name: e.name.clone(),
+            produce: measure::median(paired).unwrap_or(0.0),
+            consume: consume.as_ref().and_then(|c| measure::median(c)),
+        })
+        .collect();
+    if let Some(i) = endpoints.iter().position(|e| e.ceiling) {
+        // The proxy's rate over nginx's, paired by round.
+        let fractions: Vec<f64> = rounds
+            .iter()
+            .map(|r| r.rest[0].1.ratio_to(&r.rest[i].1))
+            .collect();
+        let nginx_phase = &phases[1 + i];
+        figures.ceiling = Some(Ceiling {
+            name: "nginx".into(),
+            requests_per_s: nginx_phase.rate() / w.records_per_request as f64,
+            fraction: measure::median(&fractions).unwrap_or(0.0),
+            interval: Interval::of(&fractions),
+            round_fractions: fractions,
+        });
+    }
+    figures.crosscheck = crosscheck(w, &rounds);
+    figures.cpu_ratios = CpuRatios::of(&phases, &endpoints[0].name);
+    figures.added_latency = added_latency(&phases, &endpoints[0].name, w.rate_records_per_s);
+    drop(nginx);
+    Ok((phases, checks, figures))
+}
+
+/// The headline endpoint's end-to-end latency minus native's, at p50, p99 and p99.9.
+fn added_latency(
+    phases: &[PhaseResult],
+    headline: &str,
+    rate: Option<f64>,
+) -> Option<AddedLatency> {
+    let e2e = |driver: &str| {
+        phases
+            .iter()
+            .find(|p| p.driver == driver && p.phase == "produce")
+            .and_then(|p| p.end_to_end.clone())
+    };
+    let (rest, native) = (e2e(headline)?, e2e("native")?);
+    let d = |a: u64, b: u64| a as f64 - b as f64;
+    Some(AddedLatency {
+        rate_records_per_s: rate.unwrap_or(0.0),
+        p50_us: d(rest.p50_us, native.p50_us),
+        p99_us: d(rest.p99_us, native.p99_us),
+        p999_us: d(rest.p999_us, native.p999_us),
+    })
+}
+
+/// The run's environment, for the report's reader.
+fn environment(scenario: &Scenario, targets: &Targets) -> Environment {
+    let mut proxy_settings = scenario.clients.proxy.clone();
+    let engine = proxy_settings
+        .get("produce.engine")
+        .cloned()
+        .unwrap_or_else(|| "auto (batch unless a librdkafka-only producer property is set)".into());
+    proxy_settings.remove("produce.engine");
+    let local = [targets.broker_started_here(), targets.proxy_pid.is_some()];
+    Environment {
+        broker: targets.broker_kind.clone(),
+        broker_local: local[0],
+        proxy: targets.proxy_version.clone(),
+        proxy_local: local[1],
+        produce_engine: engine,
+        proxy_settings,
+        native_producer: scenario.clients.native_producer(),
+        native_consumer: scenario.clients.native_consumer.clone(),
+        rest_driver: "goose users, one kept-open HTTP/1.1 connection each, requests built before \
+                      the clock"
+            .into(),
+        sharing: match local {
+            [true, true] => format!(
+                "broker, proxy and loadgen share this machine's {} cores",
+                Machine::current().cores
+            ),
+            [false, true] => "proxy and loadgen share this machine; the broker is elsewhere".into(),
+            [true, false] => "broker and loadgen share this machine; the proxy is elsewhere".into(),
+            [false, false] => "broker and proxy are elsewhere".into(),
+        },
+    }
+}
+
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -1,0 +1,83 @@
+//! Per-record end-to-end latency in open-loop runs: a reader of the topic being produced.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::drivers;
+use crate::measure::{self, PhaseResult, Progress};
+use crate::scenario::Workload;
+use crate::targets::Targets;
+
+/// A reader of a topic while it is produced (open-loop runs), for per-record end-to-end latency:
+/// native for the native and MQTT drivers, a REST consumer for REST endpoints.
+pub(super) struct EndToEnd {
+    stop: Arc<AtomicBool>,
+    reader: tokio::task::JoinHandle<anyhow::Result<measure::Recorder>>,
+}
+
+impl EndToEnd {
+    /// Starts a reader when the workload is open loop; `rest` is the proxy to read through.
+    pub(super) fn start(
+        targets: &Targets,
+        rest: Option<&str>,
+        topic: &str,
+        w: &Workload,
+        progress: &Arc<Progress>,
+    ) -> Option<EndToEnd> {
+        w.rate_records_per_s?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (topic, partitions, records, patience) = (
+            topic.to_string(),
+            w.partitions,
+            w.records,
+            Duration::from_secs(10),
+        );
+        let progress = progress.clone();
+        let reader = match rest {
+            Some(url) => {
+                let (url, stop, max_bytes) = (url.to_string(), stop.clone(), w.max_bytes);
+                tokio::spawn(async move {
+                    drivers::rest::end_to_end(
+                        &url, &topic, partitions, records, max_bytes, stop, patience, progress,
+                    )
+                    .await
+                })
+            }
+            None => {
+                let (bootstrap, clients, stop) = (
+                    targets.bootstrap.clone(),
+                    targets.clients.clone(),
+                    stop.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    drivers::native::end_to_end(
+                        &bootstrap, &topic, partitions, records, &clients, &stop, patience,
+                        &progress,
+                    )
+                })
+            }
+        };
+        Some(EndToEnd { stop, reader })
+    }
+
+    /// Stops the reader once the produce phase is over (whether it succeeded or not: a reader
+    /// left running would keep the process from exiting) and attaches what it measured.
+    pub(super) async fn attach(
+        e2e: Option<EndToEnd>,
+        result: anyhow::Result<PhaseResult>,
+    ) -> anyhow::Result<PhaseResult> {
+        let Some(e) = e2e else { return result };
+        e.stop.store(true, Ordering::Relaxed);
+        let mut result = match result {
+            Ok(r) => r,
+            Err(err) => {
+                // Stopped: the reader ends within its patience; its outcome no longer matters.
+                let _ = e.reader.await;
+                return Err(err);
+            }
+        };
+        result.end_to_end = Some(e.reader.await??.summary());
+        Ok(result)
+    }
+}

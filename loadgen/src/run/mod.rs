@@ -1,0 +1,11 @@
+//! One comparison run, from targets started to summary: `compare` is its outline.
+
+mod calibrate;
+mod compare;
+mod consume;
+mod crosscheck;
+mod end_to_end;
+mod produce;
+mod rounds;
+
+pub use compare::run;

@@ -1,0 +1,262 @@
+//! Produce rounds: every driver's turn in a rotating order, each round's topics read back and
+//! dropped between rounds.
+
+use std::time::Duration;
+
+use crate::interval::Interval;
+use crate::measure::PhaseResult;
+use crate::phase::{observe, say};
+use crate::scenario::{Format, Workload};
+use crate::targets::Targets;
+use crate::wrk::{Wrk, WrkResult};
+use crate::{drivers, Peer};
+
+use super::end_to_end::EndToEnd;
+use super::rounds::stop_rounds;
+
+/// One produce round: the native run, and each endpoint's (endpoint, result, topic).
+pub(super) struct Round {
+    pub(super) native: PhaseResult,
+    pub(super) rest: Vec<(Peer, PhaseResult, String)>,
+    /// What each REST topic held when read back after the round: (records, checksum); None for
+    /// the HTTP ceiling, which writes nothing.
+    pub(super) stored: Vec<Option<(u64, u64)>>,
+    /// `wrk`'s turns against the proxy, before and after the REST driver's (`wrk_crosscheck`).
+    pub(super) wrk: Vec<WrkResult>,
+}
+
+impl Round {
+    /// The REST driver's steady requests/s and `wrk`'s (the mean of its turns), when `wrk` ran.
+    pub(super) fn driver_and_wrk(&self, w: &Workload) -> Option<(f64, f64)> {
+        if self.wrk.is_empty() {
+            return None;
+        }
+        let driver = self.rest[0].1.rate() / w.records_per_request as f64;
+        let wrk = self.wrk.iter().map(|t| t.requests_per_s).sum::<f64>() / self.wrk.len() as f64;
+        Some((driver, wrk))
+    }
+}
+
+/// Who drives in one turn of a produce round.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Turn {
+    Native,
+    /// `endpoints[i]`.
+    Endpoint(usize),
+    /// `wrk` against the headline proxy: the REST driver's cross-check.
+    Wrk,
+}
+
+/// The order of a round's turns: native, the headline endpoint between two turns of `wrk`
+/// (the driver is compared with their mean, which cancels the machine's drift over the round
+/// when it is linear), then the other endpoints; reversed every other round (ABBA), so that
+/// drift hits every driver alike.
+fn turn_order(round: u32, endpoints: usize, wrk: bool) -> Vec<Turn> {
+    let mut turns = vec![Turn::Native];
+    for i in 0..endpoints {
+        if i == 0 && wrk {
+            turns.extend([Turn::Wrk, Turn::Endpoint(0), Turn::Wrk]);
+        } else {
+            turns.push(Turn::Endpoint(i));
+        }
+    }
+    if round % 2 == 1 {
+        turns.reverse();
+    }
+    turns
+}
+
+/// Produce rounds, the drivers' turns rotating (see [`turn_order`]) until the headline ratio's
+/// interval settles, and the cross-check's when `wrk` runs.
+pub(super) async fn produce_rounds(
+    w: &Workload,
+    targets: &Targets,
+    endpoints: &[Peer],
+    prefix: &str,
+    warmup_topic: &str,
+) -> anyhow::Result<Vec<Round>> {
+    let wrk_request = match w.wrk_crosscheck {
+        true => Some(wrk_request(w)?),
+        false => None,
+    };
+    let mut rounds: Vec<Round> = Vec::new();
+    let (mut headline, mut crosscheck) = (Vec::new(), Vec::new());
+    for round in 0..w.max_rounds() {
+        if stop_rounds(&headline, w) && (crosscheck.is_empty() || stop_rounds(&crosscheck, w)) {
+            break;
+        }
+        let native_topic = format!("{prefix}-native-{round}");
+        targets.create_topic(&native_topic, w.partitions).await?;
+        let mut rest = Vec::new();
+        for e in endpoints {
+            let topic = format!("{prefix}-{}-{round}", e.name);
+            if !e.ceiling {
+                targets.create_topic(&topic, w.partitions).await?;
+            }
+            rest.push((e.clone(), topic));
+        }
+        let wrk_topic = format!("{prefix}-wrk-{round}");
+        if wrk_request.is_some() {
+            targets.create_topic(&wrk_topic, w.partitions).await?;
+        }
+        let mut native = None;
+        let mut wrk = Vec::new();
+        let mut measured = vec![None; rest.len()];
+        let n = round + 1;
+        for turn in turn_order(round, rest.len(), wrk_request.is_some()) {
+            let p = targets.progress();
+            let i = match turn {
+                Turn::Native => {
+                    say(&format!(
+                        "round {n}: native produce, {} {} records of {}",
+                        w.records,
+                        w.format.name(),
+                        w.value_sizes()
+                    ));
+                    let e2e = EndToEnd::start(targets, None, &native_topic, w, &p);
+                    let run = drivers::native::produce(
+                        &targets.bootstrap,
+                        targets.schema_registry_url.as_deref(),
+                        &native_topic,
+                        warmup_topic,
+                        w,
+                        &targets.clients,
+                        p.clone(),
+                    );
+                    native = Some(
+                        EndToEnd::attach(
+                            e2e,
+                            observe(targets, w, &p, ("native produce", w.records), run).await,
+                        )
+                        .await?,
+                    );
+                    continue;
+                }
+                Turn::Wrk => {
+                    let request = wrk_request.as_ref().expect("a wrk turn has a request");
+                    say(&format!(
+                        "round {n}: wrk -t1, {} connections, {} s",
+                        w.concurrency, w.crosscheck_s
+                    ));
+                    let url = format!("{}/topics/{wrk_topic}", targets.proxy_url);
+                    let duration = Duration::from_secs(w.crosscheck_s);
+                    wrk.push(request.run(&url, w.concurrency, duration).await?);
+                    continue;
+                }
+                Turn::Endpoint(i) => i,
+            };
+            let (e, topic) = &rest[i];
+            let result = if let Some(qos) = e.mqtt_qos {
+                say(&format!(
+                    "round {n}: {} produce, {} records of {}, {} MQTT clients",
+                    e.name,
+                    w.records,
+                    w.value_sizes(),
+                    w.concurrency
+                ));
+                let e2e = EndToEnd::start(targets, None, topic, w, &p);
+                let topic_prefix = format!("lg/{}-{round}", e.name);
+                let run = drivers::mqtt::produce(&e.name, &e.url, &topic_prefix, qos, w, p.clone());
+                let result = observe(targets, w, &p, (&e.name, w.records), run).await;
+                let mut result = EndToEnd::attach(e2e, result).await?;
+                if qos == 0 {
+                    // QoS 0's series counts publishes as the proxy reads them, which socket
+                    // buffers front-load; only the whole window (to each client's fence
+                    // PUBACK) says when the records were in Kafka.
+                    result.steady_records_per_s = None;
+                }
+                result
+            } else {
+                say(&format!(
+                    "round {n}: {} produce, {} {} records per request, {} clients",
+                    e.name,
+                    w.format.name(),
+                    w.records_per_request,
+                    w.concurrency
+                ));
+                let reader = (!e.ceiling).then_some(e.url.as_str());
+                let e2e = reader.and_then(|url| EndToEnd::start(targets, Some(url), topic, w, &p));
+                let run =
+                    drivers::rest::produce(&e.name, &e.url, topic, warmup_topic, w, p.clone());
+                EndToEnd::attach(
+                    e2e,
+                    observe(targets, w, &p, (&e.name, w.records), run).await,
+                )
+                .await?
+            };
+            measured[i] = Some(result);
+        }
+        let native = native.expect("ran");
+        let rest: Vec<(Peer, PhaseResult, String)> = rest
+            .into_iter()
+            .zip(measured)
+            .map(|((e, topic), r)| (e, r.expect("ran"), topic))
+            .collect();
+        headline.push(rest[0].1.ratio_to(&native));
+        if let Some(i) = Interval::of(&headline) {
+            say(&format!("produce ratio so far: {}", i.describe()));
+        }
+        let mut dropped = vec![native_topic];
+        if !wrk.is_empty() {
+            dropped.push(wrk_topic);
+        }
+        let stored = verify_and_drop(w, targets, dropped, &rest).await?;
+        let round = Round {
+            native,
+            rest,
+            stored,
+            wrk,
+        };
+        if let Some((driver, wrk)) = round.driver_and_wrk(w) {
+            crosscheck.push(driver / wrk.max(1e-9));
+            let i = Interval::of(&crosscheck).expect("a ratio");
+            say(&format!("REST driver / wrk so far: {}", i.describe()));
+        }
+        rounds.push(round);
+    }
+    Ok(rounds)
+}
+
+/// Between rounds, outside any measured window: reads back each REST topic of the round (all
+/// of it, duplicates included), then deletes them and the round's `unread` topics (native's and
+/// wrk's, which are not read back) unless `keep_topics`. Without the deletes an in-memory broker
+/// holds every round's data (Tansu: 120 MB per 1.2M-record topic), and grew slower round by
+/// round: the rates of later rounds measured a fuller broker.
+async fn verify_and_drop(
+    w: &Workload,
+    targets: &Targets,
+    unread: Vec<String>,
+    rest: &[(Peer, PhaseResult, String)],
+) -> anyhow::Result<Vec<Option<(u64, u64)>>> {
+    let written: Vec<String> = rest
+        .iter()
+        .filter(|(e, _, _)| !e.ceiling)
+        .map(|(_, _, topic)| topic.clone())
+        .collect();
+    let mut read =
+        drivers::native::verify_all(&targets.bootstrap, &written, w.partitions, &targets.clients)
+            .await?
+            .into_iter();
+    let stored = rest
+        .iter()
+        .map(|(e, _, _)| (!e.ceiling).then(|| read.next().expect("one read per topic")))
+        .collect();
+    if !w.keep_topics && targets.deletes_topics() {
+        let mut dropped = written;
+        dropped.extend(unread);
+        // On a given cluster, a topic that could not be deleted now is tried again at the end.
+        let _ = targets.delete_topics(&dropped).await;
+    }
+    Ok(stored)
+}
+
+/// `wrk` sending the REST driver's request: one produce request of `records_per_request`
+/// binary records, the body the driver sends.
+fn wrk_request(w: &Workload) -> anyhow::Result<Wrk> {
+    anyhow::ensure!(
+        w.format == Format::Binary && w.mqtt_qos.is_empty(),
+        "the wrk cross-check compares binary REST produce"
+    );
+    let ids: Vec<u64> = (0..w.records_per_request as u64).collect();
+    Wrk::new(&drivers::rest::binary_body(&ids, w), drivers::rest::BINARY)
+}
