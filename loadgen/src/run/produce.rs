@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::interval::Interval;
 use crate::measure::PhaseResult;
 use crate::phase::{observe, say};
-use crate::scenario::{Format, Workload};
+use crate::scenario::Workload;
 use crate::targets::Targets;
 use crate::wrk::{Wrk, WrkResult};
 use crate::{drivers, Peer};
@@ -38,7 +38,7 @@ impl Round {
 }
 
 /// Who drives in one turn of a produce round.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Turn {
     Native,
     /// `endpoints[i]`.
@@ -75,8 +75,14 @@ pub(super) async fn produce_rounds(
     prefix: &str,
     warmup_topic: &str,
 ) -> anyhow::Result<Vec<Round>> {
+    // wrk sends the driver's request: `records_per_request` binary records (the scenario's
+    // validation keeps the cross-check to binary REST produce).
     let wrk_request = match w.wrk_crosscheck {
-        true => Some(wrk_request(w)?),
+        true => {
+            let ids: Vec<u64> = (0..w.records_per_request as u64).collect();
+            let body = drivers::rest::binary_body(&ids, w);
+            Some(Wrk::new(&body, drivers::rest::BINARY)?)
+        }
         false => None,
     };
     let mut rounds: Vec<Round> = Vec::new();
@@ -248,15 +254,4 @@ async fn verify_and_drop(
         let _ = targets.delete_topics(&dropped).await;
     }
     Ok(stored)
-}
-
-/// `wrk` sending the REST driver's request: one produce request of `records_per_request`
-/// binary records, the body the driver sends.
-fn wrk_request(w: &Workload) -> anyhow::Result<Wrk> {
-    anyhow::ensure!(
-        w.format == Format::Binary && w.mqtt_qos.is_empty(),
-        "the wrk cross-check compares binary REST produce"
-    );
-    let ids: Vec<u64> = (0..w.records_per_request as u64).collect();
-    Wrk::new(&drivers::rest::binary_body(&ids, w), drivers::rest::BINARY)
 }
