@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# Dependencies point one way: no import circles between a crate's files (README, Layout).
+python3 scripts/import_circles.py --self-test
+python3 scripts/import_circles.py proxy/src loadgen/src local-broker/src
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace "$@"
