@@ -2,10 +2,10 @@
 //! validated raw JSON for json).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use kafka_proxy::formats::{EmbeddedFormat, RecordWriter};
-use rdkafka::message::{OwnedMessage, Timestamp};
+use kafka_proxy::formats::{ConsumedRecord, EmbeddedFormat, RecordWriter};
 
-fn records(n: usize, json: bool) -> Vec<OwnedMessage> {
+/// (key, value, offset) of `n` records.
+fn records(n: usize, json: bool) -> Vec<(Vec<u8>, Vec<u8>, i64)> {
     (0..n)
         .map(|i| {
             let value = if json {
@@ -19,15 +19,7 @@ fn records(n: usize, json: bool) -> Vec<OwnedMessage> {
             } else {
                 format!("k{i}")
             };
-            OwnedMessage::new(
-                Some(value),
-                Some(key.into_bytes()),
-                "bench-topic".into(),
-                Timestamp::NotAvailable,
-                0,
-                i as i64,
-                None,
-            )
+            (key.into_bytes(), value, i as i64)
         })
         .collect()
 }
@@ -46,11 +38,18 @@ fn encode(c: &mut Criterion) {
                     let mut writer = RecordWriter::new(format, None);
                     let mut out = Vec::with_capacity(msgs.len() * 200);
                     out.push(b'[');
-                    for (i, m) in msgs.iter().enumerate() {
+                    for (i, (key, value, offset)) in msgs.iter().enumerate() {
                         if i > 0 {
                             out.push(b',');
                         }
-                        writer.write(m, &mut out).expect("encodable");
+                        let record = ConsumedRecord {
+                            topic: "bench-topic",
+                            key: Some(key),
+                            value: Some(value),
+                            partition: 0,
+                            offset: *offset,
+                        };
+                        writer.write(&record, &mut out).expect("encodable");
                     }
                     out.push(b']');
                     out

@@ -2,9 +2,11 @@
 //!
 //! Requests enter through [`rest`] (axum), which negotiates media types, parses bodies with
 //! borrowed raw JSON and converts records with [`formats`]. [`kafka`] is the only module that
-//! touches rdkafka: one shared producer batches every request's records into librdkafka and
-//! answers from per-request delivery batches; consumer instances live in a registry with O(log n)
-//! idle expiry and long-poll on async streams. [`config`] resolves flags, `KAFKA_REST_*`
+//! touches the Kafka client library or the Kafka wire protocol: one shared producer batches every
+//! request's records and answers from per-request delivery batches; consumer instances live in a
+//! registry with O(log n) idle expiry and long-poll on async streams; the built-in registry's
+//! `_schemas` topic is a [`kafka::log::CompactedLog`]; what crosses out of it is the proxy's own
+//! types ([`kafka::RecordError`], [`formats::ConsumedRecord`]). [`config`] resolves flags, `KAFKA_REST_*`
 //! environment and `kafka-rest.properties` files; [`state::App`] is what the front ends (REST,
 //! [`mqtt`]) share. [`serve`] ties it together with graceful
 //! shutdown: stop accepting, finish in-flight requests, flush the producer, close every instance.
@@ -58,14 +60,10 @@ pub async fn serve_all(
     let registry = if registry_listeners.is_empty() {
         None
     } else {
-        let client = kafka::client_config(&config, &config.client);
-        let registry = schema::Registry::open(
-            &client,
-            &config.schema_registry_topic,
-            kafka.metadata.clone(),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
+        let topic = &config.schema_registry_topic;
+        let registry = schema::Registry::open(|apply| kafka.open_log("schema log", topic, apply))
+            .await
+            .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
         Some(Arc::new(registry))
     };
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
@@ -166,7 +164,7 @@ pub async fn serve_all(
                 instances = closing,
                 "consumer instances did not all leave their groups within shutdown.graceful.ms (is Kafka reachable?); exiting anyway"
             );
-            // Dropping a consumer that has not closed would block in librdkafka's close: the
+            // Dropping a consumer that has not closed would block in its client's close: the
             // process is exiting, so its clients are left for the OS to reclaim.
             std::mem::forget(instances);
             std::mem::forget(app);

@@ -83,7 +83,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,librdkafka=warn".into()),
+                .unwrap_or_else(|_| format!("info,{}=warn", kafka_proxy::kafka::LOG_TARGET).into()),
         )
         .init();
     for key in ignored {
@@ -91,7 +91,7 @@ fn main() -> std::process::ExitCode {
     }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(run(config));
-    // librdkafka calls still blocked on an unreachable cluster (a consumer's close, a flush) must
+    // Kafka client calls still blocked on an unreachable cluster (a consumer's close, a flush) must
     // not hold the exit: `serve` already waited for them as long as shutdown.graceful.ms allows.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {

@@ -1,6 +1,6 @@
 //! Giving memory back to the operating system after a burst.
 //!
-//! Every consumer instance is a librdkafka client with its own threads, and glibc gives busy
+//! Every consumer instance is a Kafka client with its own threads, and glibc gives busy
 //! threads arenas of their own. When hundreds of abandoned instances expire, their memory is
 //! freed into those arenas but stays resident: measured, 2000 instance creations (500 admitted)
 //! left 185 MB of 264 MB resident after all had expired. `malloc_trim` returns the free pages of

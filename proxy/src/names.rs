@@ -1,11 +1,11 @@
 //! Kafka's rules for the names a client hands us (a small utility: `kafka/` checks every topic
-//! name with it before the name reaches librdkafka, `rest/` and `config` use it too).
+//! name with it before the name reaches the Kafka client library, `rest/` and `config` use it too).
 //!
-//! librdkafka refuses topic names longer than 512 bytes in `rd_kafka_topic_new`, and parts of it
-//! (and of the rdkafka crate) do not expect that refusal: an assignment naming such a topic
+//! The Kafka client library refuses topic names longer than 512 bytes in `rd_kafka_topic_new`,
+//! and parts of it (and of its Rust binding) do not expect that refusal: an assignment naming such a topic
 //! crashed the process, and a metadata request for one panicked. Kafka itself only allows 1-249
 //! characters of `[a-zA-Z0-9._-]`, so every topic name is checked against Kafka's rule, and
-//! nothing else ever reaches librdkafka.
+//! nothing else ever reaches the client library.
 
 /// Kafka's longest topic name (`Topic.MAX_NAME_LENGTH`).
 pub const MAX_TOPIC_LENGTH: usize = 249;
@@ -123,9 +123,9 @@ impl TopicPatterns {
         self.0.is_empty()
     }
 
-    /// The same patterns as librdkafka `topic.blacklist` regexes, so that pattern subscriptions
-    /// never see these topics.
-    pub fn as_rdkafka_regexes(&self) -> String {
+    /// The same patterns as a comma-separated list of regexes (the consumers' `topic.blacklist`),
+    /// so that pattern subscriptions never see these topics.
+    pub fn as_regex_list(&self) -> String {
         self.0
             .iter()
             .map(|p| match p.strip_suffix('*') {
@@ -142,7 +142,7 @@ impl TopicPatterns {
 }
 
 /// Escapes the one regex metacharacter a legal topic name can hold (`.`); any other character
-/// is kept, as librdkafka's small regex engine may not know every escape.
+/// is kept, as the client library's small regex engine may not know every escape.
 fn escape(name: &str) -> String {
     name.replace('.', r"\.")
 }
@@ -203,8 +203,8 @@ mod tests {
         assert!(p.matches("my-registry"));
         assert!(!p.matches("_schemas2"));
         assert!(!p.matches("_x"));
-        assert_eq!(p.as_rdkafka_regexes(), r"^__.*,^_schemas$,^my-registry$");
-        assert_eq!(TopicPatterns::parse("a.b").as_rdkafka_regexes(), r"^a\.b$");
+        assert_eq!(p.as_regex_list(), r"^__.*,^_schemas$,^my-registry$");
+        assert_eq!(TopicPatterns::parse("a.b").as_regex_list(), r"^a\.b$");
         assert!(TopicPatterns::parse(" , ").is_empty());
     }
 }

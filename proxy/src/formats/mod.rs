@@ -16,4 +16,4 @@ mod records;
 pub use embedded::{EmbeddedFormat, Family, FormatError};
 pub use encode::{encode_records, encode_schema_records, ResolvedSchema};
 pub use encoded::{EncodedRecords, Header, KafkaRecord, RawRecord, RecordsBuilder};
-pub use records::{write_data, RecordWriter};
+pub use records::{write_data, ConsumedRecord, RecordWriter};

@@ -1,12 +1,20 @@
 //! Consume responses: records written straight into the response buffer as
 //! `{"topic","key","value","partition","offset"}`, in the consumer's embedded format.
 
-use rdkafka::message::{Message, OwnedMessage};
-
 use super::embedded::{EmbeddedFormat, Family, FormatError};
 use super::{binary, json};
 use crate::schema::client::Schemas;
 use crate::schema::kinds::Parsed;
+
+/// One consumed record as a response shows it, lent by the Kafka module from its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumedRecord<'a> {
+    pub topic: &'a str,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub partition: i32,
+    pub offset: i64,
+}
 
 /// Writes the records of one GET records response.
 pub struct RecordWriter {
@@ -73,23 +81,27 @@ impl RecordWriter {
 
     /// Appends one record object to `out`; on error `out` may hold a partial object, which the
     /// caller truncates.
-    pub fn write(&mut self, msg: &OwnedMessage, out: &mut Vec<u8>) -> Result<(), FormatError> {
-        if self.escaped_topic.is_empty() || self.topic != msg.topic() {
+    pub fn write(
+        &mut self,
+        record: &ConsumedRecord<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), FormatError> {
+        if self.escaped_topic.is_empty() || self.topic != record.topic {
             self.topic.clear();
-            self.topic.push_str(msg.topic());
+            self.topic.push_str(record.topic);
             self.escaped_topic.clear();
-            serde_json::to_writer(&mut self.escaped_topic, msg.topic()).expect("writing to a Vec");
+            serde_json::to_writer(&mut self.escaped_topic, record.topic).expect("writing to a Vec");
         }
         out.extend_from_slice(b"{\"topic\":");
         out.extend_from_slice(&self.escaped_topic);
         out.extend_from_slice(b",\"key\":");
-        self.write_data(out, msg.key())?;
+        self.write_data(out, record.key)?;
         out.extend_from_slice(b",\"value\":");
-        self.write_data(out, msg.payload())?;
+        self.write_data(out, record.value)?;
         out.extend_from_slice(b",\"partition\":");
-        out.extend_from_slice(self.num.format(msg.partition()).as_bytes());
+        out.extend_from_slice(self.num.format(record.partition).as_bytes());
         out.extend_from_slice(b",\"offset\":");
-        out.extend_from_slice(self.num.format(msg.offset()).as_bytes());
+        out.extend_from_slice(self.num.format(record.offset).as_bytes());
         out.push(b'}');
         Ok(())
     }
@@ -122,18 +134,20 @@ pub fn write_data(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdkafka::message::Timestamp;
 
-    fn msg(topic: &str, key: Option<&[u8]>, value: &[u8], offset: i64) -> OwnedMessage {
-        OwnedMessage::new(
-            Some(value.to_vec()),
-            key.map(<[u8]>::to_vec),
-            topic.into(),
-            Timestamp::NotAvailable,
-            3,
+    fn msg<'a>(
+        topic: &'a str,
+        key: Option<&'a [u8]>,
+        value: &'a [u8],
+        offset: i64,
+    ) -> ConsumedRecord<'a> {
+        ConsumedRecord {
+            topic,
+            key,
+            value: Some(value),
+            partition: 3,
             offset,
-            None,
-        )
+        }
     }
 
     #[test]

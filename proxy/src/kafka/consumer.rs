@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::alignment::InstanceContext;
 use super::error::{blocking, Error};
 use super::metadata::{legal_topic, Metadata};
-use crate::formats::{EmbeddedFormat, FormatError};
+use crate::formats::{ConsumedRecord, EmbeddedFormat, FormatError};
 
 type KafkaConsumer = StreamConsumer<InstanceContext>;
 
@@ -424,7 +424,7 @@ impl Instance {
         mut encode: F,
     ) -> Result<Vec<u8>, ReadError>
     where
-        F: FnMut(&OwnedMessage, &mut Vec<u8>) -> Result<(), FormatError>,
+        F: FnMut(&ConsumedRecord<'_>, &mut Vec<u8>) -> Result<(), FormatError>,
     {
         let deadline = Instant::now() + wait;
         let mut st = self.state.lock().await;
@@ -500,7 +500,14 @@ impl Instance {
             if ok > 0 {
                 out.push(b',');
             }
-            if let Err(err) = encode(msg, &mut out) {
+            let record = ConsumedRecord {
+                topic: msg.topic(),
+                key: msg.key(),
+                value: msg.payload(),
+                partition: msg.partition(),
+                offset: msg.offset(),
+            };
+            if let Err(err) = encode(&record, &mut out) {
                 out.truncate(mark);
                 failure = Some((msg.topic().to_string(), msg.partition(), msg.offset(), err));
                 break;

@@ -28,6 +28,27 @@ pub enum Error {
     Internal(String),
 }
 
+/// Why one record of a produce request was not written: what leaves the Kafka module in place of
+/// librdkafka's error, classified here once. Displays as librdkafka's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RecordError {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl From<KafkaError> for RecordError {
+    fn from(err: KafkaError) -> Self {
+        RecordError {
+            class: err
+                .rdkafka_error_code()
+                .map(classify)
+                .unwrap_or(ErrorClass::Other),
+            message: err.to_string(),
+        }
+    }
+}
+
 /// How a Kafka failure should be reported, independent of HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -107,4 +128,30 @@ where
         tracing::error!(error = %e, "a blocking Kafka call panicked");
         Error::Internal("a Kafka call failed unexpectedly".into())
     })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_error_keeps_librdkafkas_message_and_is_classified_once() {
+        let timed_out = RecordError::from(KafkaError::MessageProduction(
+            RDKafkaErrorCode::MessageTimedOut,
+        ));
+        assert_eq!(timed_out.class, ErrorClass::Retriable);
+        assert_eq!(
+            timed_out.to_string(),
+            KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut).to_string()
+        );
+        let denied = RecordError::from(KafkaError::MessageProduction(
+            RDKafkaErrorCode::TopicAuthorizationFailed,
+        ));
+        assert_eq!(denied.class, ErrorClass::Authorization);
+        // An error without a librdkafka code is still an error, of no known class.
+        assert_eq!(
+            RecordError::from(KafkaError::Canceled).class,
+            ErrorClass::Other
+        );
+    }
 }

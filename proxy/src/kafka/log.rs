@@ -1,28 +1,73 @@
-//! The `_schemas` topic: one partition, read from the beginning at start-up and then tailed by a
-//! background thread that applies every record to the [`Store`]. Writes are produced with
-//! acks=all and return once this instance's reader has applied them, so a registration is
-//! visible here as soon as it is answered, and in every other instance a moment later.
+//! A compacted one-partition log held in memory by whoever reads it: read from the beginning at
+//! start-up and then tailed by a background thread that hands every record to an [`Apply`]
+//! function. Writes are produced with acks=all and return once this instance's reader has applied
+//! them, so a write is visible here as soon as it is answered, and in every other instance a
+//! moment later. The built-in Schema Registry keeps its `_schemas` topic this way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use super::store::Store;
-use crate::kafka::Metadata;
+use super::error::Error;
+use super::metadata::Metadata;
+
+/// What the reader does with each record (key, value or None for a tombstone), in log order.
+pub type Apply = Box<dyn Fn(&[u8], Option<&[u8]>) + Send>;
+
+/// What can go wrong opening, reading or writing a log. The texts name the log (`name`, e.g.
+/// "schema log") and its topic.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{name} {role}: {source}")]
+    Client {
+        name: &'static str,
+        role: &'static str,
+        source: KafkaError,
+    },
+    #[error("admin client: {0}")]
+    Admin(KafkaError),
+    #[error("{0}")]
+    Assign(KafkaError),
+    #[error("{0}")]
+    Thread(std::io::Error),
+    #[error("{0}")]
+    Metadata(Error),
+    #[error("reading the end of {topic}: {source}")]
+    End { topic: String, source: Error },
+    #[error("could not read {topic} to its end (offset {end}) within 60 s")]
+    ReadToEnd { topic: String, end: i64 },
+    #[error("creating {topic}: {source}")]
+    Create { topic: String, source: KafkaError },
+    #[error("creating {topic}: {code}")]
+    CreateRefused {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error("{0} was created but never appeared in metadata")]
+    NeverAppeared(String),
+    #[error("writing to {topic}: {source}")]
+    Write { topic: String, source: KafkaError },
+    #[error("record {offset} of {topic} was not read back in time")]
+    NotReadBack { topic: String, offset: i64 },
+    #[error("the reader of {0} did not start over")]
+    NoRestart(String),
+}
 
 /// How long a write waits to be acknowledged and read back.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct SchemaLog {
+/// An open log: its writer, and the reader's progress.
+pub struct CompactedLog {
     topic: String,
     client: ClientConfig,
     metadata: Arc<Metadata>,
@@ -41,14 +86,17 @@ struct Restart {
     done: std::sync::atomic::AtomicU64,
 }
 
-impl SchemaLog {
-    /// Creates the topic if needed, reads it to its end into `store`, and starts tailing it.
+impl CompactedLog {
+    /// Creates the topic if needed, reads it to its end through `apply`, and starts tailing it
+    /// on a thread of its own. `name` (e.g. "schema log") names the log in errors and the
+    /// thread.
     pub async fn open(
+        name: &'static str,
         client: &ClientConfig,
         topic: &str,
         metadata: Arc<Metadata>,
-        store: Arc<RwLock<Store>>,
-    ) -> Result<SchemaLog, String> {
+        apply: Apply,
+    ) -> Result<CompactedLog, LogError> {
         ensure_topic(client, topic, &metadata).await?;
         let producer: FutureProducer = client
             .clone()
@@ -63,11 +111,17 @@ impl SchemaLog {
             // again), instead of waiting out librdkafka's 30 s propagation grace.
             .set("topic.metadata.propagation.max.ms", "1000")
             .create()
-            .map_err(|e| format!("schema log producer: {e}"))?;
+            .map_err(|source| LogError::Client {
+                name,
+                role: "producer",
+                source,
+            })?;
         let consumer: BaseConsumer = client
             .clone()
             .set(
                 "group.id",
+                // Never committed (the partition is assigned, not subscribed): the name only has
+                // to be unique. The registry's log is the only one, and keeps its old name.
                 format!("kafka-proxy-schemas-{}", uuid::Uuid::new_v4()),
             )
             .set("enable.auto.commit", "false")
@@ -77,27 +131,31 @@ impl SchemaLog {
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "50")
             .create()
-            .map_err(|e| format!("schema log consumer: {e}"))?;
+            .map_err(|source| LogError::Client {
+                name,
+                role: "consumer",
+                source,
+            })?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset(topic, 0, Offset::Beginning)
-            .map_err(|e| e.to_string())?;
-        consumer.assign(&tpl).map_err(|e| e.to_string())?;
+            .map_err(LogError::Assign)?;
+        consumer.assign(&tpl).map_err(LogError::Assign)?;
         let (tx, applied) = watch::channel(0i64);
         let stop = Arc::new(AtomicBool::new(false));
         let restart = Arc::new(Restart::default());
         let reader = Reader {
             consumer,
             beginning: tpl,
-            store,
+            apply,
             applied: tx,
             restart: restart.clone(),
             stop: stop.clone(),
         };
         std::thread::Builder::new()
-            .name("schema-log".into())
+            .name(name.replace(' ', "-"))
             .spawn(move || reader.tail())
-            .map_err(|e| e.to_string())?;
-        let log = SchemaLog {
+            .map_err(LogError::Thread)?;
+        let log = CompactedLog {
             topic: topic.to_string(),
             client: client.clone(),
             metadata: metadata.clone(),
@@ -109,10 +167,16 @@ impl SchemaLog {
         let (_, end) = metadata
             .watermarks(topic, 0)
             .await
-            .map_err(|e| format!("reading the end of {topic}: {e}"))?;
+            .map_err(|source| LogError::End {
+                topic: topic.to_string(),
+                source,
+            })?;
         log.wait_applied(end, Duration::from_secs(60))
             .await
-            .map_err(|_| format!("could not read {topic} to its end (offset {end}) within 60 s"))?;
+            .map_err(|_| LogError::ReadToEnd {
+                topic: topic.to_string(),
+                end,
+            })?;
         Ok(log)
     }
 
@@ -128,7 +192,7 @@ impl SchemaLog {
     /// Writes one record and waits until this instance has applied it. When the topic is gone
     /// (deleted, or lost with the broker), it is created again and the write retried once: the
     /// registry keeps its state in memory and carries on in the new log.
-    pub async fn write(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+    pub async fn write(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), LogError> {
         match self.write_once(key, value).await {
             Ok(()) => Ok(()),
             Err(err) => {
@@ -146,20 +210,20 @@ impl SchemaLog {
 
     /// Has the reader start over at the new log's beginning (its watermark back at 0), and
     /// waits until it has, so that a write into the new log waits for its own record.
-    async fn restart_reader(&self) -> Result<(), String> {
+    async fn restart_reader(&self) -> Result<(), LogError> {
         let before = self.restart.done.load(Ordering::Acquire);
         self.restart.asked.store(true, Ordering::Release);
         let deadline = Instant::now() + WRITE_TIMEOUT;
         while self.restart.done.load(Ordering::Acquire) == before {
             if Instant::now() > deadline {
-                return Err(format!("the reader of {} did not start over", self.topic));
+                return Err(LogError::NoRestart(self.topic.clone()));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         Ok(())
     }
 
-    async fn write_once(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), String> {
+    async fn write_once(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), LogError> {
         let mut record = FutureRecord::<[u8], [u8]>::to(&self.topic)
             .key(key)
             .partition(0);
@@ -171,30 +235,33 @@ impl SchemaLog {
             .producer
             .send(record, WRITE_TIMEOUT)
             .await
-            .map_err(|(e, _)| format!("writing to {}: {e}", self.topic))?
+            .map_err(|(source, _)| LogError::Write {
+                topic: self.topic.clone(),
+                source,
+            })?
             .offset;
         let left = WRITE_TIMEOUT.saturating_sub(started.elapsed());
-        self.wait_applied(offset + 1, left).await.map_err(|_| {
-            format!(
-                "record {offset} of {} was not read back in time",
-                self.topic
-            )
-        })
+        self.wait_applied(offset + 1, left)
+            .await
+            .map_err(|_| LogError::NotReadBack {
+                topic: self.topic.clone(),
+                offset,
+            })
     }
 }
 
-impl Drop for SchemaLog {
+impl Drop for CompactedLog {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
 
-/// The thread that applies the log to the store.
+/// The thread that applies the log.
 struct Reader {
     consumer: BaseConsumer,
     /// The assignment at the log's beginning.
     beginning: TopicPartitionList,
-    store: Arc<RwLock<Store>>,
+    apply: Apply,
     applied: watch::Sender<i64>,
     restart: Arc<Restart>,
     stop: Arc<AtomicBool>,
@@ -214,7 +281,7 @@ impl Reader {
                     let _ = self.applied.send(m.offset() + 1);
                 }
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "reading the schema log");
+                    tracing::warn!(error = %e, "reading a compacted log");
                     // The topic is gone: whatever comes next is a new log starting at 0.
                     if e.rdkafka_error_code().is_some_and(|c| {
                         matches!(
@@ -236,20 +303,13 @@ impl Reader {
         }
     }
 
-    /// A record that trips a bug in a parser is skipped, never the end of the reader: every
-    /// later registration waits for this thread.
+    /// A record that trips a bug in its reader's parser is skipped, never the end of the
+    /// reader: every later write waits for this thread.
     fn apply(&self, key: &[u8], value: Option<&[u8]>, offset: i64) {
-        let applying = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.store
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .apply(key, value)
-        }));
+        let applying =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.apply)(key, value)));
         if applying.is_err() {
-            tracing::error!(
-                offset,
-                "skipping a schema log record that could not be applied"
-            );
+            tracing::error!(offset, "skipping a log record that could not be applied");
         }
     }
 
@@ -257,7 +317,7 @@ impl Reader {
     /// applied apply again as no-ops), with the watermark back at 0.
     fn start_over(&self) {
         if let Err(e) = self.consumer.assign(&self.beginning) {
-            tracing::warn!(error = %e, "re-assigning the schema log");
+            tracing::warn!(error = %e, "re-assigning a compacted log");
         }
         self.applied.send_replace(0);
         self.restart.done.fetch_add(1, Ordering::AcqRel);
@@ -268,25 +328,27 @@ async fn ensure_topic(
     client: &ClientConfig,
     topic: &str,
     metadata: &Metadata,
-) -> Result<(), String> {
+) -> Result<(), LogError> {
     if metadata.partition_count(topic).await.is_ok() {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> =
-        client.create().map_err(|e| format!("admin client: {e}"))?;
-    let brokers = metadata.brokers().await.map_err(|e| e.to_string())?.len();
+    let admin: AdminClient<DefaultClientContext> = client.create().map_err(LogError::Admin)?;
+    let brokers = metadata.brokers().await.map_err(LogError::Metadata)?.len();
     let replication = brokers.clamp(1, 3) as i32;
     let new = NewTopic::new(topic, 1, TopicReplication::Fixed(replication))
         .set("cleanup.policy", "compact");
     let results = admin
         .create_topics([&new], &AdminOptions::new())
         .await
-        .map_err(|e| format!("creating {topic}: {e}"))?;
+        .map_err(|source| LogError::Create {
+            topic: topic.to_string(),
+            source,
+        })?;
     for r in results {
         match r {
             Ok(_) => {}
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((t, e)) => return Err(format!("creating {t}: {e}")),
+            Err((topic, code)) => return Err(LogError::CreateRefused { topic, code }),
         }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -296,9 +358,7 @@ async fn ensure_topic(
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!(
-                "{topic} was created but never appeared in metadata"
-            ));
+            return Err(LogError::NeverAppeared(topic.to_string()));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

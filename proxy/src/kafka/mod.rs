@@ -1,5 +1,8 @@
-//! Everything that touches rdkafka: the shared producer, consumer instances and their registry,
-//! cluster metadata, and the classification of Kafka errors.
+//! Everything that touches rdkafka or the Kafka wire protocol: the shared producer, consumer
+//! instances and their registry, cluster metadata, compacted logs (the built-in registry's
+//! `_schemas`), and the classification of Kafka errors. What leaves this module is the proxy's
+//! own types: [`RecordError`] for a record not written, [`crate::formats::ConsumedRecord`] for a
+//! record read.
 
 mod alignment;
 pub mod batch;
@@ -7,6 +10,7 @@ mod connection;
 pub mod consumer;
 mod error;
 pub mod expiry;
+pub mod log;
 pub mod metadata;
 pub mod partitioner;
 pub mod producer;
@@ -19,15 +23,20 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
-pub use error::{blocking, classify, Error, ErrorClass};
+pub use error::{blocking, classify, Error, ErrorClass, RecordError};
 
 use crate::config::{Config, ProduceEngine};
+
+/// The tracing target the client library's own log lines arrive under (`warn` by default).
+pub const LOG_TARGET: &str = "librdkafka";
 
 /// The Kafka side of the proxy.
 pub struct Kafka {
     pub metadata: Arc<Metadata>,
     pub producer: producer::Producer,
     pub consumers: registry::Registry,
+    /// The settings every client shares (`bootstrap.servers`, `client.*`).
+    client: ClientConfig,
 }
 
 pub use metadata::Metadata;
@@ -64,7 +73,19 @@ impl Kafka {
             metadata,
             producer,
             consumers,
+            client,
         })
+    }
+
+    /// Opens the compacted log on `topic` (created when missing), read to its end through
+    /// `apply` and then tailed: see [`log::CompactedLog`].
+    pub async fn open_log(
+        &self,
+        name: &'static str,
+        topic: &str,
+        apply: log::Apply,
+    ) -> Result<log::CompactedLog, log::LogError> {
+        log::CompactedLog::open(name, &self.client, topic, self.metadata.clone(), apply).await
     }
 }
 
@@ -104,10 +125,7 @@ pub fn producer_config(config: &Config) -> ClientConfig {
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let mut c = client_config(config, &config.client);
     if !config.protected_topics.is_empty() {
-        c.set(
-            "topic.blacklist",
-            config.protected_topics.as_rdkafka_regexes(),
-        );
+        c.set("topic.blacklist", config.protected_topics.as_regex_list());
     }
     for (k, v) in &config.consumer {
         c.set(k, v);

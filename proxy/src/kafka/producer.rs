@@ -14,13 +14,16 @@ use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
 use super::batch::{BatchEngine, Routes};
-use super::error::{blocking, classify, Error, ErrorClass};
+use super::error::{blocking, classify, Error, ErrorClass, RecordError};
 use super::metadata::{legal_topic, topic_partitions, Metadata};
 use super::partitioner::partition_for_key;
 use crate::formats::{EncodedRecords, KafkaRecord};
 
-/// Where one record went, or why it failed.
-pub type Outcome = Result<(i32, i64), KafkaError>;
+/// Where one record went, or why it failed: what [`Producer::produce`] answers.
+pub type Outcome = Result<(i32, i64), RecordError>;
+
+/// A record's delivery report inside this module, in librdkafka's terms.
+type Delivery = Result<(i32, i64), KafkaError>;
 
 /// Bytes a record adds to its key and value when `message.max.bytes` is checked: a v2 batch
 /// header (61) and the record's varint fields (at most 36), rounded up.
@@ -29,7 +32,7 @@ const RECORD_OVERHEAD_BYTES: usize = 100;
 /// Collects the delivery reports of one request. Each record's slot is written once, without a
 /// lock; the last report wakes the request.
 struct Batch {
-    results: Vec<OnceLock<Outcome>>,
+    results: Vec<OnceLock<Delivery>>,
     remaining: AtomicUsize,
     done: Mutex<Option<oneshot::Sender<()>>>,
 }
@@ -45,7 +48,7 @@ impl Batch {
         (Arc::new(batch), rx)
     }
 
-    fn complete(&self, index: usize, outcome: Outcome) {
+    fn complete(&self, index: usize, outcome: Delivery) {
         let _ = self.results[index].set(outcome);
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             if let Some(tx) = self.done.lock().expect("poisoned").take() {
@@ -168,7 +171,7 @@ impl Producer {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let outcomes = match &self.batch {
+        let outcomes: Vec<Delivery> = match &self.batch {
             Some(engine) => {
                 engine
                     .produce(self, topic, timestamp, Arc::new(records))
@@ -186,7 +189,10 @@ impl Producer {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(topic);
         }
-        Ok(outcomes)
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.map_err(RecordError::from))
+            .collect())
     }
 
     /// The librdkafka engine: enqueues every record with its request's [`Batch`] as opaque and
@@ -196,7 +202,7 @@ impl Producer {
         topic: &str,
         timestamp: i64,
         records: impl ExactSizeIterator<Item = KafkaRecord<'r>>,
-    ) -> Vec<Outcome> {
+    ) -> Vec<Delivery> {
         let (batch, done) = Batch::new(records.len());
         for (index, r) in records.enumerate() {
             let partition = r.partition.expect("partition assigned");

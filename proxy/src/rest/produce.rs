@@ -14,7 +14,7 @@ use super::produce_request::ProduceRequest;
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::formats::{self, Family, FormatError};
 use crate::kafka::producer::{Outcome, ProduceError};
-use crate::kafka::{classify, ErrorClass};
+use crate::kafka::ErrorClass;
 use crate::names::check_topic;
 
 pub async fn to_topic(
@@ -55,7 +55,7 @@ async fn produce(
     if request.records.is_empty() {
         return Err(ApiError::unprocessable("records may not be empty"));
     }
-    // A name no topic can have is not found (and never reaches librdkafka).
+    // A name no topic can have is not found (and never reaches the Kafka client).
     if check_topic(&topic).is_err() {
         return Err(ApiError::topic_not_found());
     }
@@ -122,20 +122,20 @@ fn respond(
                 out.extend_from_slice(b",\"error_code\":null,\"error\":null}");
             }
             Err(err) => {
-                let code = match err.rdkafka_error_code().map(classify) {
-                    Some(ErrorClass::Authentication) => {
+                let code = match err.class {
+                    ErrorClass::Authentication => {
                         status = StatusCode::UNAUTHORIZED;
                         40101
                     }
-                    Some(ErrorClass::Authorization) => {
+                    ErrorClass::Authorization => {
                         if status == StatusCode::OK {
                             status = StatusCode::FORBIDDEN;
                         }
                         40301
                     }
-                    Some(ErrorClass::Retriable)
-                    | Some(ErrorClass::BrokerNotAvailable)
-                    | Some(ErrorClass::UnknownTopicOrPartition) => 50003,
+                    ErrorClass::Retriable
+                    | ErrorClass::BrokerNotAvailable
+                    | ErrorClass::UnknownTopicOrPartition => 50003,
                     _ => 50002,
                 };
                 out.extend_from_slice(b"{\"partition\":null,\"offset\":null,\"error_code\":");
@@ -166,16 +166,21 @@ mod tests {
 
     #[tokio::test]
     async fn response_shape_has_explicit_nulls_and_per_record_errors() {
-        use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+        use crate::kafka::RecordError;
         use serde_json::Value;
         let outcomes = vec![
             Ok((0, 3)),
-            Err(KafkaError::MessageProduction(
-                RDKafkaErrorCode::MessageTimedOut,
-            )),
-            Err(KafkaError::MessageProduction(
-                RDKafkaErrorCode::TopicAuthorizationFailed,
-            )),
+            Err(RecordError {
+                class: ErrorClass::Retriable,
+                message: "Message production error: MessageTimedOut (Local: Message timed out)"
+                    .into(),
+            }),
+            Err(RecordError {
+                class: ErrorClass::Authorization,
+                message: "Message production error: TopicAuthorizationFailed (Broker: Topic \
+                          authorization failed)"
+                    .into(),
+            }),
         ];
         let resp = respond(outcomes, None, None);
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);

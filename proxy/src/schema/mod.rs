@@ -7,11 +7,12 @@ pub mod client;
 mod error;
 pub mod json_compat;
 pub mod kinds;
-pub mod log;
 pub mod proto;
 pub mod store;
 
 use std::sync::{Arc, RwLock};
+
+use crate::kafka::log::{Apply, CompactedLog, LogError};
 
 pub use error::RegistryError;
 use kinds::{Compatibility, SchemaType};
@@ -67,19 +68,28 @@ fn visible<'s>(
 /// The registry: state, its log, and a lock serialising this instance's writes.
 pub struct Registry {
     pub store: Arc<RwLock<Store>>,
-    log: log::SchemaLog,
+    log: CompactedLog,
     writes: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
-    /// Opens the registry on `topic` (reading it to its end).
-    pub async fn open(
-        client: &rdkafka::ClientConfig,
-        topic: &str,
-        metadata: Arc<crate::kafka::Metadata>,
-    ) -> Result<Registry, String> {
+    /// Opens the registry on the log `open_log` opens with the function given to it, which
+    /// applies each of the log's records to the registry's state (the log is read to its end
+    /// before this returns).
+    pub async fn open<F, Fut>(open_log: F) -> Result<Registry, LogError>
+    where
+        F: FnOnce(Apply) -> Fut,
+        Fut: std::future::Future<Output = Result<CompactedLog, LogError>>,
+    {
         let store = Arc::new(RwLock::new(Store::default()));
-        let log = log::SchemaLog::open(client, topic, metadata, store.clone()).await?;
+        let applied = store.clone();
+        let apply: Apply = Box::new(move |key, value| {
+            applied
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .apply(key, value)
+        });
+        let log = open_log(apply).await?;
         Ok(Registry {
             store,
             log,
@@ -103,7 +113,7 @@ impl Registry {
         self.log
             .write(&key, value.as_deref())
             .await
-            .map_err(RegistryError::store)
+            .map_err(|e| RegistryError::store(e.to_string()))
     }
 
     /// Parses `schema` with its references resolved; its parsed and canonical forms.
