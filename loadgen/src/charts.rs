@@ -5,8 +5,9 @@
 use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
+use crate::histogram::decode_histogram;
 use crate::interval::Interval;
-use crate::measure::{decode_histogram, PhaseResult};
+use crate::measure::PhaseResult;
 use crate::summary::{Summary, CONSUME_REFERENCE, PRODUCE_REFERENCE};
 
 const WIDTH: u32 = 900;

@@ -3,23 +3,31 @@
 //!
 //! [`scenario`] reads the TOML workload; [`targets`] starts (or points at) the broker and proxy;
 //! [`run`] runs the rounds, [`phase`] one phase of a driver; [`drivers`] run the workload natively and over REST or MQTT;
-//! [`measure`] holds the µs histograms and phase results, [`cpu`] the CPU time per process,
+//! [`measure`] holds the phase results, [`histogram`] the µs histograms, [`series`] the time
+//! series and steady rates, [`progress`] a running phase's shared counters, [`payload`] the
+//! records' values and checksums, [`cpu`] the CPU time per process,
 //! [`interval`] the medians' confidence intervals, [`summary`] the `summary.json` types;
 //! [`ceiling`] (nginx) and [`wrk`] are the HTTP ceiling and the driver's cross-check;
-//! [`report`] and [`charts`] render the terminal table and the HTML report.
+//! [`gates`] gives the verdicts; [`report`] and [`charts`] render the terminal table and the
+//! HTML report.
 
 pub mod ceiling;
 pub mod charts;
 pub mod cpu;
 pub mod drivers;
+pub mod gates;
+pub mod histogram;
 pub mod interval;
 pub mod measure;
 pub mod merge;
+pub mod payload;
 pub mod phase;
+pub mod progress;
 pub mod progress_bar;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod series;
 pub mod summary;
 pub mod sweep;
 pub mod targets;

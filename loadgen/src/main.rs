@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use loadgen::report;
 use loadgen::scenario::Scenario;
 use loadgen::summary::Summary;
+use loadgen::{gates, report};
 
 /// REST proxy vs native Kafka, measured side by side.
 #[derive(Parser)]
@@ -141,7 +141,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let dir = report::write(&summary, &out)?;
             print!("{}", report::terminal(&summary));
             println!("report: {}", dir.join("index.html").display());
-            Ok(report::print_failures(&summary))
+            Ok(gates::print_failures(&summary))
         }
         Cmd::Report { summaries, out } => {
             let single = summaries.len() == 1;
@@ -150,7 +150,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 .map(read_summary)
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let mut s = loadgen::merge::merge(parsed)?;
-            s.gates = report::evaluate_gates(&s, None);
+            s.gates = gates::evaluate_gates(&s, None);
             let dir = match out {
                 Some(dir) => {
                     std::fs::create_dir_all(&dir)?;
@@ -166,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             };
             print!("{}", report::terminal(&s));
             println!("report: {}", dir.join("index.html").display());
-            Ok(report::print_failures(&s))
+            Ok(gates::print_failures(&s))
         }
         Cmd::Gate { summary, baseline } => {
             let mut s = read_summary(&summary)?;
@@ -176,7 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 "--baseline needs a regression bound: set gates.max_regression in the scenario \
                  (e.g. 0.10 fails a run 10% slower than the baseline)"
             );
-            s.gates = report::evaluate_gates(&s, baseline.as_ref());
+            s.gates = gates::evaluate_gates(&s, baseline.as_ref());
             for g in &s.gates {
                 println!(
                     "{} {}: measured {:.3}, bound {:.3} ({})",
@@ -187,7 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                     g.basis
                 );
             }
-            Ok(report::print_failures(&s))
+            Ok(gates::print_failures(&s))
         }
     }
 }

@@ -2,7 +2,9 @@
 //! load beyond one box needs no coordinator: throughputs add up, latency histograms merge exactly,
 //! and the ratios are recomputed from the merged rates.
 
-use crate::measure::{decode_histogram, PhaseResult, SeriesPoint};
+use crate::histogram::decode_histogram;
+use crate::measure::PhaseResult;
+use crate::series::SeriesPoint;
 use crate::summary::{Check, Summary};
 
 /// Merges concurrent runs of the same scenario. `summaries` must not be empty.
@@ -115,7 +117,8 @@ fn merge_concurrent(parts: &[&PhaseResult]) -> PhaseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::{PhaseResult, Recorder};
+    use crate::histogram::Recorder;
+    use crate::measure::PhaseResult;
     use crate::scenario::Scenario;
     use crate::summary::Machine;
     use std::time::Duration;

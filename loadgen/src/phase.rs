@@ -6,8 +6,10 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::measure::{self, LatencyPoint, PhaseResult, Progress};
+use crate::measure::PhaseResult;
+use crate::progress::Progress;
 use crate::scenario::Workload;
+use crate::series::{self, LatencyPoint};
 use crate::summary::Check;
 use crate::targets::Targets;
 
@@ -81,9 +83,9 @@ where
     // The window ends when the driver's clock stopped, with everything counted.
     samples.retain(|(t, _)| *t < result.elapsed_s);
     samples.push((result.elapsed_s, result.records));
-    result.series = measure::buckets(&samples, bucket_s);
+    result.series = series::buckets(&samples, bucket_s);
     result.latency_series = latencies.into_inner().expect("poisoned");
-    result.steady_records_per_s = measure::steady_rate(&samples, w.warmup_ms as f64 / 1000.0);
+    result.steady_records_per_s = series::steady_rate(&samples, w.warmup_ms as f64 / 1000.0);
     result.proxy_rss_max_bytes = Some(max_rss.load(Ordering::Relaxed)).filter(|&m| m > 0);
     Ok(result)
 }

@@ -15,7 +15,7 @@ use rdkafka::ClientConfig;
 use tokio::process::{Child, Command};
 
 use crate::cpu::Processes;
-use crate::measure::Progress;
+use crate::progress::Progress;
 use crate::scenario::Clients;
 
 /// The broker and proxy of a run. Whatever was started here is stopped on drop.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::measure::make_value;
+use crate::payload::make_value;
 
 /// The record schema every Avro workload uses.
 pub const SCHEMA: &str = r#"{"type":"record","name":"LoadRecord","namespace":"loadgen","fields":[{"name":"id","type":"long"},{"name":"payload","type":"string"}]}"#;

@@ -21,7 +21,10 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use super::split;
-use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
+use crate::histogram::Recorder;
+use crate::measure::PhaseResult;
+use crate::payload::{make_value, value_checksum};
+use crate::progress::Progress;
 use crate::scenario::Workload;
 
 fn varint(mut n: usize, out: &mut Vec<u8>) {

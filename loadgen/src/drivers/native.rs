@@ -14,7 +14,10 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::{avro, deal};
-use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
+use crate::histogram::Recorder;
+use crate::measure::PhaseResult;
+use crate::payload::{make_value, value_checksum};
+use crate::progress::Progress;
 use crate::scenario::{Clients, Format, Workload};
 
 /// Collects delivery reports: acknowledgements, errors and send-to-ack latency.

@@ -16,7 +16,10 @@ use serde_json::json;
 use super::http1::{Conn, Endpoint};
 use super::schedule::Schedule;
 use super::{avro, deal, split};
-use crate::measure::{make_value, value_checksum, PhaseResult, Progress, Recorder};
+use crate::histogram::Recorder;
+use crate::measure::PhaseResult;
+use crate::payload::{make_value, value_checksum};
+use crate::progress::Progress;
 use crate::scenario::{Format, Workload};
 
 /// The binary embedded format's content type.

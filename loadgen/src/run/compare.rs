@@ -13,7 +13,7 @@ use crate::summary::{
     AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PeerRatio, Summary,
 };
 use crate::targets::Targets;
-use crate::{report, sweep, BrokerTarget, Peer};
+use crate::{gates, sweep, BrokerTarget, Peer};
 
 use super::calibrate::calibrate;
 use super::consume::consume_rounds;
@@ -92,7 +92,7 @@ pub async fn run(
         ..figures
     };
     summary.scenario.workload.rate_records_per_s = w.rate_records_per_s;
-    summary.gates = report::evaluate_gates(&summary, None);
+    summary.gates = gates::evaluate_gates(&summary, None);
     Ok(summary)
 }
 

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use crate::interval::Interval;
-use crate::measure::{PhaseResult, Progress};
+use crate::measure::PhaseResult;
 use crate::phase::{check, observe, say};
+use crate::progress::Progress;
 use crate::scenario::Workload;
 use crate::summary::Check;
 use crate::targets::Targets;

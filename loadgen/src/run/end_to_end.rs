@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::drivers;
-use crate::measure::{self, PhaseResult, Progress};
+use crate::histogram::Recorder;
+use crate::measure::PhaseResult;
+use crate::progress::Progress;
 use crate::scenario::Workload;
 use crate::targets::Targets;
 
@@ -13,7 +15,7 @@ use crate::targets::Targets;
 /// native for the native and MQTT drivers, a REST consumer for REST endpoints.
 pub(super) struct EndToEnd {
     stop: Arc<AtomicBool>,
-    reader: tokio::task::JoinHandle<anyhow::Result<measure::Recorder>>,
+    reader: tokio::task::JoinHandle<anyhow::Result<Recorder>>,
 }
 
 impl EndToEnd {
