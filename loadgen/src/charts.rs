@@ -10,6 +10,22 @@ use crate::interval::Interval;
 use crate::measure::PhaseResult;
 use crate::summary::{Summary, CONSUME_REFERENCE, PRODUCE_REFERENCE};
 
+/// Why a chart could not be drawn; the report shows the text in the chart's place.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("no driver measured {0} (n/a)")]
+    NotMeasured(&'static str),
+    /// plotters' own error, as text (its type is generic over the drawing backend).
+    #[error("{0}")]
+    Drawing(String),
+}
+
+impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
+    fn from(err: DrawingAreaErrorKind<E>) -> Self {
+        ChartError::Drawing(err.to_string())
+    }
+}
+
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 400;
 
@@ -39,11 +55,11 @@ fn label(p: &PhaseResult) -> String {
 }
 
 /// Throughput over time, one line per driver and phase.
-pub fn throughput(s: &Summary) -> Result<String, String> {
+pub fn throughput(s: &Summary) -> Result<String, ChartError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let max_t = s
             .phases
             .iter()
@@ -61,8 +77,7 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..max_t * 1.02, 0.0..max_y * 1.1)
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(0.0..max_t * 1.02, 0.0..max_y * 1.1)?;
         chart
             .configure_mesh()
             .label_style(("sans-serif", 15))
@@ -70,38 +85,32 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
             .x_desc("seconds of measured windows, rounds laid end to end (dashed: a round starts)")
             .y_desc("records/s")
             .y_label_formatter(&|v| format!("{:.0}k", v / 1000.0))
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         for p in s.phases.iter().filter(|p| !p.series.is_empty()) {
             let c = color(&p.driver, &p.phase);
             chart
                 .draw_series(LineSeries::new(
                     p.series.iter().map(|b| (b.t_s, b.records_per_s)),
                     c.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?
+                ))?
                 .label(label(p))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
-            chart
-                .draw_series(
-                    p.series
-                        .iter()
-                        .map(|b| Circle::new((b.t_s, b.records_per_s), 3, c.filled())),
-                )
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(
+                p.series
+                    .iter()
+                    .map(|b| Circle::new((b.t_s, b.records_per_s), 3, c.filled())),
+            )?;
             // Where each round after the first starts on this driver's time line (rounds are
             // laid end to end); the first warmup_ms of each is left out of the steady rate.
             for &at in p.round_starts.iter().skip(1) {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        vec![(at, 0.0), (at, max_y * 1.1)],
-                        4,
-                        4,
-                        c.mix(0.6).stroke_width(1),
-                    ))
-                    .map_err(|e| e.to_string())?;
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(at, 0.0), (at, max_y * 1.1)],
+                    4,
+                    4,
+                    c.mix(0.6).stroke_width(1),
+                ))?;
             }
         }
         chart
@@ -110,22 +119,21 @@ pub fn throughput(s: &Summary) -> Result<String, String> {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+            .draw()?;
+        root.present()?;
     }
     Ok(svg)
 }
 
 /// Latency over time per driver: p50 (solid) and p99 (dashed) per time-series bucket, log scale.
-pub fn latency_over_time(s: &Summary) -> Result<String, String> {
+pub fn latency_over_time(s: &Summary) -> Result<String, ChartError> {
     let phases: Vec<&PhaseResult> = s
         .phases
         .iter()
         .filter(|p| !p.latency_series.is_empty())
         .collect();
     if phases.is_empty() {
-        return Err("no driver measured latency over time (n/a)".into());
+        return Err(ChartError::NotMeasured("latency over time"));
     }
     let max_t = phases
         .iter()
@@ -139,7 +147,7 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 "Latency over time: p50 solid, p99 dashed (µs, log scale)",
@@ -148,8 +156,7 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..max_t * 1.02, (1.0..max_y * 2.0).log_scale())
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(0.0..max_t * 1.02, (1.0..max_y * 2.0).log_scale())?;
         chart
             .configure_mesh()
             .label_style(("sans-serif", 15))
@@ -157,8 +164,7 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
             .x_desc("seconds of measured windows, rounds laid end to end")
             .y_desc("latency")
             .y_label_formatter(&us_axis)
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         for p in phases {
             let c = color(&p.driver, &p.phase);
             chart
@@ -167,22 +173,19 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
                         .iter()
                         .map(|b| (b.t_s, b.p50_us.max(1) as f64)),
                     c.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?
+                ))?
                 .label(format!("{} (per {})", label(p), p.latency_of))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
                 });
-            chart
-                .draw_series(DashedLineSeries::new(
-                    p.latency_series
-                        .iter()
-                        .map(|b| (b.t_s, b.p99_us.max(1) as f64)),
-                    6,
-                    4,
-                    c.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(DashedLineSeries::new(
+                p.latency_series
+                    .iter()
+                    .map(|b| (b.t_s, b.p99_us.max(1) as f64)),
+                6,
+                4,
+                c.stroke_width(2),
+            ))?;
         }
         chart
             .configure_series_labels()
@@ -190,9 +193,8 @@ pub fn latency_over_time(s: &Summary) -> Result<String, String> {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+            .draw()?;
+        root.present()?;
     }
     Ok(svg)
 }
@@ -211,7 +213,7 @@ fn histogram(p: &PhaseResult) -> Option<Histogram<u64>> {
 }
 
 /// Latency against percentile (log scale of 1/(1-p)), one curve per driver and phase.
-pub fn latency(s: &Summary) -> Result<String, String> {
+pub fn latency(s: &Summary) -> Result<String, ChartError> {
     const PERCENTILES: &[f64] = &[0.0, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999];
     // x = log10(1 / (1 - p)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9.
     let x = |p: f64| (1.0 / (1.0 - p)).log10();
@@ -236,14 +238,13 @@ pub fn latency(s: &Summary) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption("Latency by percentile (µs, log scale)", ("sans-serif", 24))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..4.0f64, (1.0..max_y * 2.0).log_scale())
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(0.0..4.0f64, (1.0..max_y * 2.0).log_scale())?;
         chart
             .configure_mesh()
             .label_style(("sans-serif", 15))
@@ -259,13 +260,11 @@ pub fn latency(s: &Summary) -> Result<String, String> {
                 3 => "p99.9".into(),
                 _ => "p99.99".into(),
             })
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         for (p, points) in &curves {
             let c = color(&p.driver, &p.phase);
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| e.to_string())?
+                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))?
                 .label(format!("{} (per {})", label(p), p.latency_of))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
@@ -277,15 +276,14 @@ pub fn latency(s: &Summary) -> Result<String, String> {
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+            .draw()?;
+        root.present()?;
     }
     Ok(svg)
 }
 
 /// REST/native ratio bars with the seed's reference lines (0.66 produce, 0.20 consume).
-pub fn ratios(s: &Summary) -> Result<String, String> {
+pub fn ratios(s: &Summary) -> Result<String, ChartError> {
     let produce_label = s.scenario.workload.produce_label();
     type Bar<'a> = (&'a str, f64, f64, Option<&'a Interval>);
     let bars: Vec<Bar> = [
@@ -319,7 +317,7 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 90 + 70 * bars.len() as u32))
             .into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(
                 "REST / native throughput (dashed: the seed's reference)",
@@ -328,8 +326,7 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
             .margin(12)
             .x_label_area_size(35)
             .y_label_area_size(80)
-            .build_cartesian_2d(0.0..max_x, 0.0..bars.len() as f64)
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d(0.0..max_x, 0.0..bars.len() as f64)?;
         let names: Vec<String> = bars.iter().map(|(l, _, _, _)| l.to_string()).collect();
         chart
             .configure_mesh()
@@ -346,8 +343,7 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
                 }
             })
             .x_desc("ratio")
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         for (i, (_, value, reference, interval)) in bars.iter().enumerate() {
             let y = i as f64;
             let fill = if value >= reference {
@@ -355,12 +351,10 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
             } else {
                 RGBColor(198, 40, 40)
             };
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, y + 0.2), (*value, y + 0.8)],
-                    fill.filled(),
-                )))
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, y + 0.2), (*value, y + 0.8)],
+                fill.filled(),
+            )))?;
             // The median's interval over rounds, as an error bar.
             if let Some(iv) = interval.filter(|iv| iv.rounds >= 2) {
                 let mid = y + 0.5;
@@ -369,9 +363,7 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
                     vec![(iv.low, mid - 0.12), (iv.low, mid + 0.12)],
                     vec![(iv.high, mid - 0.12), (iv.high, mid + 0.12)],
                 ] {
-                    chart
-                        .draw_series(LineSeries::new(segment, BLACK.stroke_width(2)))
-                        .map_err(|e| e.to_string())?;
+                    chart.draw_series(LineSeries::new(segment, BLACK.stroke_width(2)))?;
                 }
             }
             let text = match interval.filter(|iv| iv.rounds >= 2) {
@@ -384,30 +376,26 @@ pub fn ratios(s: &Summary) -> Result<String, String> {
                 None => format!("{value:.2}"),
             };
             let right = interval.map_or(*value, |iv| iv.high.max(*value));
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    text,
-                    (right + max_x * 0.01, y + 0.40),
-                    ("sans-serif", 16),
-                )))
-                .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(*reference, y + 0.05), (*reference, y + 0.95)],
-                    6,
-                    4,
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(std::iter::once(Text::new(
+                text,
+                (right + max_x * 0.01, y + 0.40),
+                ("sans-serif", 16),
+            )))?;
+            chart.draw_series(DashedLineSeries::new(
+                vec![(*reference, y + 0.05), (*reference, y + 0.95)],
+                6,
+                4,
+                BLACK.stroke_width(2),
+            ))?;
         }
-        root.present().map_err(|e| e.to_string())?;
+        root.present()?;
     }
     Ok(svg)
 }
 
 /// Capacity sweep for one value size: REST produce rate (or p99) against records per request,
 /// one curve per concurrency, the capacity point ringed.
-pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, String> {
+pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, ChartError> {
     let points: Vec<_> = s
         .sweep
         .iter()
@@ -439,7 +427,7 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE)?;
         let title = if p99 {
             format!("p99 per request vs batch size ({value_bytes} B values)")
         } else {
@@ -450,8 +438,7 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(80)
-            .build_cartesian_2d((0.8..max_x * 1.3).log_scale(), 0.0..max_y * 1.15)
-            .map_err(|e| e.to_string())?;
+            .build_cartesian_2d((0.8..max_x * 1.3).log_scale(), 0.0..max_y * 1.15)?;
         chart
             .configure_mesh()
             .label_style(("sans-serif", 15))
@@ -465,8 +452,7 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
                     format!("{:.0}k", v / 1000.0)
                 }
             })
-            .draw()
-            .map_err(|e| e.to_string())?;
+            .draw()?;
         for (i, c) in concurrencies.iter().enumerate() {
             let color = palette[i % palette.len()];
             let mut line: Vec<(f64, f64)> = points
@@ -476,32 +462,25 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
                 .collect();
             line.sort_by(|a, b| a.0.total_cmp(&b.0));
             chart
-                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
+                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?
                 .label(format!("{c} clients"))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
-            chart
-                .draw_series(
-                    line.iter()
-                        .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
-                )
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(
+                line.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+            )?;
         }
         if let Some(cap) = points.iter().find(|p| p.capacity) {
             let at = (cap.records_per_request as f64, y_of(cap));
-            chart
-                .draw_series(std::iter::once(Circle::new(at, 9, BLACK.stroke_width(2))))
-                .map_err(|e| e.to_string())?;
+            chart.draw_series(std::iter::once(Circle::new(at, 9, BLACK.stroke_width(2))))?;
             if !p99 {
                 // Anchored at the point, drawn up and to the left so it stays inside the plot.
                 let text = format!("capacity {:.0}k/s", cap.records_per_s / 1000.0);
-                chart
-                    .draw_series(std::iter::once(
-                        EmptyElement::at(at) + Text::new(text, (-150, -24), ("sans-serif", 14)),
-                    ))
-                    .map_err(|e| e.to_string())?;
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at(at) + Text::new(text, (-150, -24), ("sans-serif", 14)),
+                ))?;
             }
         }
         chart
@@ -510,9 +489,8 @@ pub fn sweep(s: &Summary, value_bytes: usize, p99: bool) -> Result<String, Strin
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())?;
+            .draw()?;
+        root.present()?;
     }
     Ok(svg)
 }

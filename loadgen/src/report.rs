@@ -372,8 +372,8 @@ fn sweep_html(s: &Summary) -> String {
 }
 
 /// A chart, or a visible note when it could not be drawn.
-fn chart(drawn: Result<String, String>) -> String {
-    drawn.unwrap_or_else(|e| format!("<p>chart unavailable: {}</p>", esc(&e)))
+fn chart(drawn: Result<String, crate::charts::ChartError>) -> String {
+    drawn.unwrap_or_else(|e| format!("<p>chart unavailable: {}</p>", esc(&e.to_string())))
 }
 
 /// The self-contained HTML report.

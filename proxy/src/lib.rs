@@ -41,7 +41,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let mut registry_listeners = Vec::new();
-    for addr in &config.schema_registry_listeners {
+    for addr in &config.registry.listeners {
         registry_listeners.push(TcpListener::bind(addr).await.map_err(|e| {
             anyhow::anyhow!("schema.registry.listeners: cannot listen on {addr}: {e}")
         })?);
@@ -60,7 +60,7 @@ pub async fn serve_all(
     let registry = if registry_listeners.is_empty() {
         None
     } else {
-        let topic = &config.schema_registry_topic;
+        let topic = &config.registry.topic;
         let registry = schema::Registry::open(|apply| kafka.open_log("schema log", topic, apply))
             .await
             .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
@@ -69,8 +69,8 @@ pub async fn serve_all(
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
     let schemas = match &registry {
         Some(r) => Some(schema::client::Schemas::Local(r.clone())),
-        None if !config.schema_registry_url.is_empty() => {
-            let remote = schema::client::RemoteRegistry::new(config.schema_registry_client())
+        None if !config.registry.url.is_empty() => {
+            let remote = schema::client::RemoteRegistry::new(config.registry.client())
                 .map_err(|e| anyhow::anyhow!("schema registry client: {e}"))?;
             Some(schema::client::Schemas::Remote(Arc::new(remote)))
         }
@@ -87,10 +87,10 @@ pub async fn serve_all(
     let router = rest::router(app.clone());
     let mut servers = Vec::new();
     // MQTT listeners are bound before the REST ones answer, so a proxy that answers is whole.
-    if !app.config.mqtt_listeners.is_empty() {
+    if !app.config.mqtt.listeners.is_empty() {
         let server = mqtt::Server::new(&app).map_err(|e| anyhow::anyhow!("MQTT: {e}"))?;
         let mut bound = Vec::new();
-        for l in &app.config.mqtt_listeners {
+        for l in &app.config.mqtt.listeners {
             let listener = tokio::net::TcpListener::bind(l.addr)
                 .await
                 .map_err(|e| anyhow::anyhow!("MQTT listener {}: {e}", l.addr))?;
@@ -103,8 +103,8 @@ pub async fn serve_all(
     }
 
     let limits = http_server::Limits {
-        max_connections: app.config.http_max_connections,
-        header_read_timeout: Duration::from_millis(app.config.http_header_read_timeout_ms),
+        max_connections: app.config.http.max_connections,
+        header_read_timeout: Duration::from_millis(app.config.http.header_read_timeout_ms),
     };
     if let Some(registry) = &registry {
         let sr_router = schema::api::router(registry.clone(), &app.config);

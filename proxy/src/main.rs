@@ -109,7 +109,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let mut listeners = Vec::new();
-    for addr in &config.listeners {
+    for addr in &config.rest.listeners {
         listeners.push(tokio::net::TcpListener::bind(addr).await?);
     }
     kafka_proxy::serve(config, listeners, shutdown_signal()).await

@@ -371,7 +371,7 @@ async fn mqtt_only_proxy_serves_no_http() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
-    assert!(config.listeners.is_empty() && config.schema_registry_listeners.is_empty());
+    assert!(config.rest.listeners.is_empty() && config.registry.listeners.is_empty());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(kafka_proxy::serve_all(
         config,

@@ -47,7 +47,7 @@ impl Kafka {
         let client = client_config(config, &config.client);
         let metadata = Arc::new(Metadata::new(
             &client,
-            Duration::from_millis(config.produce_metadata_timeout_ms),
+            Duration::from_millis(config.produce.metadata_timeout_ms),
             Duration::from_millis(config.metadata_max_age_ms),
         )?);
         let batch = batch_settings(config)?.map(batch::BatchEngine::new);
@@ -63,10 +63,10 @@ impl Kafka {
         let consumers = registry::Registry::new(
             consumer_config(config),
             metadata.clone(),
-            Duration::from_millis(config.consumer_instance_timeout_ms),
+            Duration::from_millis(config.consumers.instance_timeout_ms),
             registry::Limits {
-                total: config.consumer_instances_max,
-                per_group: config.consumer_instances_max_per_group,
+                total: config.consumers.instances_max,
+                per_group: config.consumers.instances_max_per_group,
             },
         );
         Ok(Kafka {
@@ -113,7 +113,7 @@ pub fn producer_config(config: &Config) -> ClientConfig {
         .set("message.timeout.ms", "120000")
         // Retries cannot duplicate or reorder acknowledged records.
         .set("enable.idempotence", "true");
-    for (k, v) in config.client.iter().chain(&config.producer) {
+    for (k, v) in config.client.iter().chain(&config.produce.properties) {
         c.set(k, v);
     }
     c
@@ -127,7 +127,7 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
     if !config.protected_topics.is_empty() {
         c.set("topic.blacklist", config.protected_topics.as_regex_list());
     }
-    for (k, v) in &config.consumer {
+    for (k, v) in &config.consumers.properties {
         c.set(k, v);
     }
     c
@@ -157,13 +157,13 @@ const BATCH_PROPERTIES: &[&str] = &[
 /// is `librdkafka`, or `auto` with a property only librdkafka honours (security, compression,
 /// idempotence choices...). With `batch`, such a property is a configuration error.
 fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error> {
-    if config.produce_engine == ProduceEngine::Librdkafka {
+    if config.produce.engine == ProduceEngine::Librdkafka {
         return Ok(None);
     }
     let merged: std::collections::BTreeMap<&str, &str> = config
         .client
         .iter()
-        .chain(&config.producer)
+        .chain(&config.produce.properties)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let plaintext =
@@ -172,7 +172,7 @@ fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error
         .iter()
         .find(|(k, v)| !BATCH_PROPERTIES.contains(k) && !plaintext(k, v))
     {
-        if config.produce_engine == ProduceEngine::Batch {
+        if config.produce.engine == ProduceEngine::Batch {
             return Err(Error::InvalidConfig(format!(
                 "produce.engine=batch does not support `{key}`; use produce.engine=librdkafka"
             )));
@@ -216,8 +216,8 @@ fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error
         )?),
         retry_backoff: ms(num(&["retry.backoff.ms"], 100)?),
         max_batch_bytes: num(&["message.max.bytes"], 1_000_000)?.max(1024) as usize,
-        connections_per_broker: config.produce_connections_per_broker,
-        max_in_flight: config.produce_max_in_flight_per_broker,
+        connections_per_broker: config.produce.connections_per_broker,
+        max_in_flight: config.produce.max_in_flight_per_broker,
     }))
 }
 

@@ -115,9 +115,9 @@ impl Lanes {
         stats: &Arc<Stats>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> Lanes {
-        let max_records = app.config.mqtt_batch_max_records;
-        let max_bytes = app.config.mqtt_batch_max_bytes;
-        let lanes = (0..app.config.mqtt_batch_max_in_flight)
+        let max_records = app.config.mqtt.batch_max_records;
+        let max_bytes = app.config.mqtt.batch_max_bytes;
+        let lanes = (0..app.config.mqtt.batch_max_in_flight)
             .map(|_| {
                 let (tx, rx) = mpsc::channel(QUEUED_CHUNKS);
                 let writer = Writer {

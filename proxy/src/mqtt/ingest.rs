@@ -53,19 +53,20 @@ impl Ingest {
             }
         };
         let rules = config
-            .mqtt_topic_rules
+            .mqtt
+            .topic_rules
             .iter()
             .map(|r| (r.regex.clone(), index(&r.kafka_topic)))
             .collect();
-        let default = config.mqtt_default_topic.as_deref().map(&mut index);
+        let default = config.mqtt.default_topic.as_deref().map(&mut index);
         Ingest {
             rules,
             default,
             routes,
             credentials,
-            slots: Arc::new(Semaphore::new(config.mqtt_max_connections)),
-            max_bytes: config.mqtt_message_max_bytes,
-            receive_max: config.mqtt_receive_maximum,
+            slots: Arc::new(Semaphore::new(config.mqtt.max_connections)),
+            max_bytes: config.mqtt.message_max_bytes,
+            receive_max: config.mqtt.receive_maximum,
             stats,
         }
     }

@@ -28,12 +28,13 @@ impl Server {
     pub fn new(app: &Arc<App>) -> Result<Server, String> {
         let config = &app.config;
         let credentials = config
-            .mqtt_credentials_file
+            .mqtt
+            .credentials_file
             .as_deref()
             .map(auth::Credentials::load)
             .transpose()?;
-        let tls = match (&config.mqtt_tls_certificate, &config.mqtt_tls_key) {
-            (Some(cert), Some(key)) if config.mqtt_listeners.iter().any(|l| l.tls) => {
+        let tls = match (&config.mqtt.tls_certificate, &config.mqtt.tls_key) {
+            (Some(cert), Some(key)) if config.mqtt.listeners.iter().any(|l| l.tls) => {
                 Some(tls::acceptor(cert, key)?)
             }
             _ => None,

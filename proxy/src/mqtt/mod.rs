@@ -14,7 +14,8 @@
 //! - A publish no rule maps (and no default topic): MQTT 5 answers 0x90 (QoS 0: dropped), 3.1.1
 //!   closes the connection; either way it is logged and counted.
 //!
-//! Modules: [`topic_rule`] parses the topic rules, `ingest` holds what connections share,
+//! Modules: `ingest` holds what connections share (the topic rules, parsed by
+//! [`crate::config::TopicRule`]),
 //! `listener` accepts connections; `connect`
 //! answers CONNECT; `session` handles a connection's packets after it, owing answers in order (`answers`); [`batcher`] writes the
 //! publishes of all connections to Kafka in batches; `packets` maps rmqtt-codec's 3.1.1 and 5
@@ -35,7 +36,5 @@ mod listener;
 mod packets;
 mod session;
 pub mod tls;
-pub mod topic_rule;
 
 pub use listener::Server;
-pub use topic_rule::TopicRule;

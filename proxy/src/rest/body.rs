@@ -13,8 +13,8 @@ use crate::http_server::{read_body, BodyError};
 /// Reads the whole body ([`read_body`]): 413 past `request.body.max.bytes` (checked against
 /// Content-Length first), 408 past `http.request.body.timeout.ms`.
 pub async fn read(headers: &HeaderMap, body: Body, config: &Config) -> Result<Bytes, ApiError> {
-    let limit = config.request_body_max_bytes;
-    let timeout = Duration::from_millis(config.http_body_read_timeout_ms);
+    let limit = config.rest.request_body_max_bytes;
+    let timeout = Duration::from_millis(config.http.body_read_timeout_ms);
     read_body(headers, body, limit, timeout)
         .await
         .map_err(|e| match e {

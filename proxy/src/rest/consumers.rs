@@ -84,21 +84,21 @@ fn as_i64(field: &str, v: &serde_json::Value) -> Result<i64, ApiError> {
 /// `advertised.listeners`, else `host.name`, else the request's Host (400 unless it is a plain
 /// `host[:port]`).
 fn base_url(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    if let Some(url) = &app.config.advertised_url {
+    if let Some(url) = &app.config.rest.advertised_url {
         return Ok(url.clone());
     }
     let host = guard::host(headers)?;
-    Ok(match (&app.config.host_name, host) {
+    Ok(match (&app.config.rest.host_name, host) {
         // Confluent: host.name with the listener's port, or no port if the request had none.
         (Some(name), Some(h)) => match h.rsplit_once(':') {
             Some((_, port)) if port.parse::<u16>().is_ok() => {
-                format!("http://{name}:{}", app.config.listeners[0].port())
+                format!("http://{name}:{}", app.config.rest.listeners[0].port())
             }
             _ => format!("http://{name}"),
         },
         (Some(name), None) => format!("http://{name}"),
         (None, Some(h)) => format!("http://{h}"),
-        (None, None) => format!("http://localhost:{}", app.config.listeners[0].port()),
+        (None, None) => format!("http://localhost:{}", app.config.rest.listeners[0].port()),
     })
 }
 
@@ -120,7 +120,7 @@ pub async fn create(
             .ok_or_else(|| ApiError::unprocessable("Invalid format type."))?,
     };
     let fetch_min_bytes = match &req.fetch_min_bytes {
-        None => app.config.fetch_min_bytes,
+        None => app.config.consumers.fetch_min_bytes,
         Some(v) => check_fetch_min_bytes(as_i64("fetch.min.bytes", v)?).map_err(|reason| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -130,12 +130,12 @@ pub async fn create(
         })?,
     };
     let request_timeout_ms = match &req.request_timeout_ms {
-        None => app.config.consumer_request_timeout_ms,
+        None => app.config.consumers.request_timeout_ms,
         Some(v) => {
             let ms = u64::try_from(as_i64("consumer.request.timeout.ms", v)?).map_err(|_| {
                 ApiError::unprocessable("consumer.request.timeout.ms must not be negative")
             })?;
-            let max = app.config.consumer_request_timeout_max_ms;
+            let max = app.config.consumers.request_timeout_max_ms;
             if ms > max {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,10 +165,10 @@ pub async fn create(
             name
         }
         None => {
-            let prefix = if app.config.id.is_empty() {
+            let prefix = if app.config.rest.id.is_empty() {
                 String::new()
             } else {
-                format!("{}-", app.config.id)
+                format!("{}-", app.config.rest.id)
             };
             let name = format!("rest-consumer-{prefix}{}", uuid::Uuid::new_v4());
             // `id` is the operator's, but the name still has to be a legal path segment.
@@ -507,7 +507,7 @@ pub async fn records(
         Some(ms) if ms > 0 => server_wait.min(Duration::from_millis(ms as u64)),
         _ => server_wait,
     };
-    let cap = app.config.consumer_request_max_bytes;
+    let cap = app.config.consumers.request_max_bytes;
     let max_bytes = match query_i64(&query, "max_bytes")? {
         Some(n) if n > 0 => cap.min(n as u64),
         _ => cap,

@@ -95,7 +95,7 @@ pub fn router(app: Arc<App>) -> Router {
     // - at most `http.max.concurrent.requests` run at once, more are answered 429 at once;
     // - outermost, a panic anywhere becomes a JSON 500 instead of a dropped connection.
     // Connection-level bounds (connections, header and idle timeouts) are in `http_server`.
-    let concurrency = ConcurrencyLimit::new(app.config.http_max_concurrent_requests, || {
+    let concurrency = ConcurrencyLimit::new(app.config.http.max_concurrent_requests, || {
         ApiError::too_busy().into_response()
     });
     r.fallback(|| async { ApiError::not_found() })

@@ -51,7 +51,7 @@ async fn produce(
             "Request body is empty. Data is required.",
         ));
     }
-    let mut request = ProduceRequest::parse(&bytes, app.config.produce_max_records)?;
+    let mut request = ProduceRequest::parse(&bytes, app.config.rest.produce_max_records)?;
     if request.records.is_empty() {
         return Err(ApiError::unprocessable("records may not be empty"));
     }

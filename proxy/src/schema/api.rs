@@ -180,10 +180,10 @@ fn not_found() -> RegistryError {
 /// The router of the registry's own listener.
 pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router {
     let limits = BodyLimits {
-        max_bytes: config.request_body_max_bytes,
-        timeout: std::time::Duration::from_millis(config.http_body_read_timeout_ms),
+        max_bytes: config.rest.request_body_max_bytes,
+        timeout: std::time::Duration::from_millis(config.http.body_read_timeout_ms),
     };
-    let concurrency = ConcurrencyLimit::new(config.http_max_concurrent_requests, || {
+    let concurrency = ConcurrencyLimit::new(config.http.max_concurrent_requests, || {
         RegistryError {
             status: StatusCode::TOO_MANY_REQUESTS,
             code: 429,

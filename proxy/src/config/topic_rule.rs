@@ -1,5 +1,5 @@
-//! `mqtt.topic.regex.list`: which Kafka topic an MQTT topic's publishes go to. A leaf, so that
-//! the configuration can parse the rules without importing the MQTT listener.
+//! `mqtt.topic.regex.list`: which Kafka topic an MQTT topic's publishes go to. Part of the
+//! configuration (the syntax of one key); the MQTT listener matches publishes against it.
 
 /// One `kafka_topic:regex` pair of `mqtt.topic.regex.list`.
 #[derive(Debug, Clone)]

@@ -1,0 +1,71 @@
+//! Value parsers shared by every part of the configuration; each error names its key.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use super::error::ConfigError;
+
+pub(super) fn invalid(key: &str, value: &str, reason: impl ToString) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+pub(super) fn non_empty(value: &str) -> Option<String> {
+    Some(value.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+pub(super) fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.trim().parse().map_err(|e| invalid(key, value, e))
+}
+
+pub(super) fn parse_positive<T: std::str::FromStr + Default + PartialOrd>(
+    key: &str,
+    value: &str,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    let n: T = parse_num(key, value)?;
+    if n <= T::default() {
+        return Err(invalid(key, value, "must be greater than 0"));
+    }
+    Ok(n)
+}
+
+/// `http://HOST:PORT[,...]` listeners.
+pub(super) fn parse_listeners(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let hostport = item
+            .strip_prefix("http://")
+            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with http://")))?
+            .trim_end_matches('/');
+        let addr = hostport
+            .to_socket_addrs()
+            .map_err(|e| invalid(key, value, format!("`{item}`: {e}")))?
+            .next()
+            .ok_or_else(|| invalid(key, value, format!("`{item}` resolves to no address")))?;
+        out.push(addr);
+    }
+    if out.is_empty() {
+        return Err(invalid(key, value, "no listener given"));
+    }
+    Ok(out)
+}
+
+/// `advertised.listeners`: the first http(s) URL of the list.
+pub(super) fn parse_advertised(key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+    // Confluent's key is a list; the first http entry is the one used for http requests.
+    let Some(first) = value.split(',').map(str::trim).find(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if !(first.starts_with("http://") || first.starts_with("https://")) {
+        return Err(invalid(key, value, "must be an absolute http:// URL"));
+    }
+    Ok(Some(first.trim_end_matches('/').to_string()))
+}

@@ -1,0 +1,59 @@
+//! The REST API's settings: where it listens, how it names itself, and what one request may hold.
+
+use std::net::SocketAddr;
+
+use super::error::ConfigError;
+use super::parse::{non_empty, parse_advertised, parse_listeners, parse_positive};
+
+/// The REST API's settings.
+#[derive(Debug, Clone)]
+pub struct RestConfig {
+    /// `listeners`: HTTP listen addresses, `http://HOST:PORT[,...]`. Default `http://0.0.0.0:8082`.
+    pub listeners: Vec<SocketAddr>,
+    /// `advertised.listeners` (flag `--advertised-url`): the absolute URL clients use to reach this
+    /// proxy, used to build consumer `base_uri`s. Default: none, the request's `Host` is used.
+    pub advertised_url: Option<String>,
+    /// `host.name` (deprecated in Confluent): host used in `base_uri` when no advertised URL is set.
+    pub host_name: Option<String>,
+    /// `id`: server id, part of generated consumer instance names. Default empty.
+    pub id: String,
+    /// `request.body.max.bytes`: largest accepted HTTP request body; larger bodies get 413.
+    /// Default 67108864 (64 MiB).
+    pub request_body_max_bytes: usize,
+    /// `produce.max.records`: the most records one produce request may carry; more get 422
+    /// before any is parsed further. Bounds the memory of a request of tiny records (each
+    /// costs far more in memory and in the answer than its few body bytes). Default 10000.
+    pub produce_max_records: usize,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            listeners: vec![SocketAddr::from(([0, 0, 0, 0], 8082))],
+            advertised_url: None,
+            host_name: None,
+            id: String::new(),
+            request_body_max_bytes: 64 * 1024 * 1024,
+            produce_max_records: 10_000,
+        }
+    }
+}
+
+impl RestConfig {
+    /// Takes `key` when it is one of these settings (false: not one of them).
+    pub(super) fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let k = key;
+        match k {
+            // Empty: no REST API (an MQTT-only proxy).
+            "listeners" if value.trim().is_empty() => self.listeners = Vec::new(),
+            "listeners" => self.listeners = parse_listeners(k, value)?,
+            "advertised.listeners" => self.advertised_url = parse_advertised(k, value)?,
+            "host.name" => self.host_name = non_empty(value),
+            "id" => self.id = value.trim().to_string(),
+            "request.body.max.bytes" => self.request_body_max_bytes = parse_positive(k, value)?,
+            "produce.max.records" => self.produce_max_records = parse_positive(k, value)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
