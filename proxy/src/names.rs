@@ -49,28 +49,38 @@ pub fn check_topic(topic: &str) -> Result<(), NameError> {
 /// ids, but both names become path segments of `base_uri` and log fields, so they are held to
 /// the topic rule (with `:` and `@` allowed, which some clients use): 1-249 characters, no
 /// spaces, control characters or URL delimiters, and not `.` or `..`.
-pub fn check_member_name(name: &str) -> Result<(), String> {
+pub fn check_member_name(name: &str) -> Result<(), MemberNameError> {
     if name.is_empty() {
-        return Err("the name is empty".into());
+        return Err(MemberNameError::Empty);
     }
     if name == "." || name == ".." {
-        return Err("the name cannot be \".\" or \"..\"".into());
+        return Err(MemberNameError::Dots);
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@')))
     {
-        return Err(format!(
-            "the name contains {c:?}; allowed are ASCII letters, digits, '.', '_', '-', ':' and '@'"
-        ));
+        return Err(MemberNameError::IllegalCharacter(c));
     }
     if name.len() > MAX_TOPIC_LENGTH {
-        return Err(format!(
-            "the name is {} characters long; at most 249 are allowed",
-            name.len()
-        ));
+        return Err(MemberNameError::TooLong(name.len()));
     }
     Ok(())
+}
+
+/// Why a consumer group or instance name is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemberNameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name cannot be \".\" or \"..\"")]
+    Dots,
+    #[error(
+        "the name contains {0:?}; allowed are ASCII letters, digits, '.', '_', '-', ':' and '@'"
+    )]
+    IllegalCharacter(char),
+    #[error("the name is {0} characters long; at most 249 are allowed")]
+    TooLong(usize),
 }
 
 /// The deepest nesting of groups and repetitions a pattern may have: regex-syntax's own default

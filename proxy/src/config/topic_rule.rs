@@ -1,6 +1,15 @@
 //! `mqtt.topic.regex.list`: which Kafka topic an MQTT topic's publishes go to. Part of the
 //! configuration (the syntax of one key); the MQTT listener matches publishes against it.
 
+/// Why `mqtt.topic.regex.list` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicRuleError {
+    #[error("`{0}` is not kafka_topic:regex")]
+    NotAPair(String),
+    #[error("`{0}`: {1}")]
+    Regex(String, regex::Error),
+}
+
 /// One `kafka_topic:regex` pair of `mqtt.topic.regex.list`.
 #[derive(Debug, Clone)]
 pub struct TopicRule {
@@ -11,20 +20,20 @@ pub struct TopicRule {
 
 impl TopicRule {
     /// Parses Confluent's syntax: pairs split by `,`, each split at its first `:`, trimmed.
-    pub fn parse_list(text: &str) -> Result<Vec<TopicRule>, String> {
+    pub fn parse_list(text: &str) -> Result<Vec<TopicRule>, TopicRuleError> {
         text.split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|pair| {
                 let (topic, pattern) = pair
                     .split_once(':')
-                    .ok_or_else(|| format!("`{pair}` is not kafka_topic:regex"))?;
+                    .ok_or_else(|| TopicRuleError::NotAPair(pair.to_string()))?;
                 let (topic, pattern) = (topic.trim(), pattern.trim());
                 if topic.is_empty() || pattern.is_empty() {
-                    return Err(format!("`{pair}` is not kafka_topic:regex"));
+                    return Err(TopicRuleError::NotAPair(pair.to_string()));
                 }
                 let regex = crate::names::pattern(&format!("^(?:{pattern})$"))
-                    .map_err(|e| format!("`{pattern}`: {e}"))?;
+                    .map_err(|e| TopicRuleError::Regex(pattern.to_string(), e))?;
                 Ok(TopicRule {
                     kafka_topic: topic.to_string(),
                     regex,

@@ -65,38 +65,76 @@ async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<B
     Ok(buf.freeze())
 }
 
+/// Why a connection to a broker could not be opened for the batch engine.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum OpenError {
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    NoDelay(std::io::Error),
+    #[error("{addr}: {source}")]
+    Socket {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{addr}: ApiVersions: {source}")]
+    ApiVersions {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("{addr}: {source}")]
+    Decode {
+        addr: String,
+        source: wire::DecodeError,
+    },
+    #[error("{0} does not support Produce")]
+    NoProduce(String),
+    #[error(
+        "{addr} supports Produce v{min}-v{max}; the batch engine needs v3-v8 \
+         (set produce.engine=librdkafka)"
+    )]
+    ProduceVersions { addr: String, min: i16, max: i16 },
+    #[error("connect to {0}: timed out")]
+    TimedOut(String),
+}
+
 impl Connection {
-    async fn open(addr: &str, client_id: &str, timeout: Duration) -> Result<Connection, String> {
+    async fn open(addr: &str, client_id: &str, timeout: Duration) -> Result<Connection, OpenError> {
+        let at = || addr.to_string();
         let setup = async {
             let mut stream = TcpStream::connect(addr)
                 .await
-                .map_err(|e| format!("connect to {addr}: {e}"))?;
-            stream.set_nodelay(true).map_err(|e| e.to_string())?;
+                .map_err(|source| OpenError::Connect { addr: at(), source })?;
+            stream.set_nodelay(true).map_err(OpenError::NoDelay)?;
             let mut request = wire::api_versions_request(client_id);
             wire::set_correlation_id(&mut request, 0);
             stream
                 .write_all(&request)
                 .await
-                .map_err(|e| format!("{addr}: {e}"))?;
+                .map_err(|source| OpenError::Socket { addr: at(), source })?;
             let mut frame = read_frame(&mut stream)
                 .await
-                .map_err(|e| format!("{addr}: ApiVersions: {e}"))?;
+                .map_err(|source| OpenError::ApiVersions { addr: at(), source })?;
             let body = frame.split_off(4);
             let (min, max) = wire::parse_api_versions(body, wire::API_PRODUCE)
-                .map_err(|e| format!("{addr}: {e}"))?
-                .ok_or_else(|| format!("{addr} does not support Produce"))?;
+                .map_err(|source| OpenError::Decode { addr: at(), source })?
+                .ok_or_else(|| OpenError::NoProduce(at()))?;
             let version = max.min(*wire::PRODUCE_VERSIONS.end());
             if version < *wire::PRODUCE_VERSIONS.start() || version < min {
-                return Err(format!(
-                    "{addr} supports Produce v{min}-v{max}; the batch engine needs v3-v8 \
-                     (set produce.engine=librdkafka)"
-                ));
+                return Err(OpenError::ProduceVersions {
+                    addr: at(),
+                    min,
+                    max,
+                });
             }
             Ok((stream, version))
         };
         let (stream, produce_version) = tokio::time::timeout(timeout, setup)
             .await
-            .map_err(|_| format!("connect to {addr}: timed out"))??;
+            .map_err(|_| OpenError::TimedOut(at()))??;
         let (read, write) = stream.into_split();
         let pending = Arc::new(Mutex::new(Pending::default()));
         let broken = Arc::new(AtomicBool::new(false));
@@ -252,7 +290,7 @@ impl Pool {
         &self,
         client_id: &str,
         timeout: Duration,
-    ) -> Result<Arc<Connection>, String> {
+    ) -> Result<Arc<Connection>, OpenError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut slot = self.slots[i].lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_broken()) {

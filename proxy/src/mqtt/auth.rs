@@ -50,7 +50,7 @@ struct State {
 
 impl Credentials {
     /// Reads the file; an unreadable or malformed file is an error (the proxy does not start).
-    pub fn load(path: &Path) -> Result<Credentials, String> {
+    pub fn load(path: &Path) -> Result<Credentials, CredentialsError> {
         let (modified, users) = read(path)?;
         if users.is_empty() {
             tracing::warn!(path = %path.display(), "MQTT credentials file lists no user: every CONNECT will be refused");
@@ -102,17 +102,42 @@ impl Credentials {
 
 type Loaded = (Option<SystemTime>, HashMap<String, Digest>);
 
-fn read(path: &Path) -> Result<Loaded, String> {
+fn read(path: &Path) -> Result<Loaded, CredentialsError> {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("MQTT credentials file {}: {e}", path.display()))?;
-    let users =
-        parse(&text).map_err(|e| format!("MQTT credentials file {}: {e}", path.display()))?;
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+        path: shown(),
+        source,
+    })?;
+    let users = parse(&text).map_err(|source| CredentialsError::Line {
+        path: shown(),
+        source,
+    })?;
     Ok((modified, users))
 }
 
+/// Why the credentials file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("MQTT credentials file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("MQTT credentials file {path}: {source}")]
+    Line { path: String, source: LineError },
+}
+
+/// A line of the credentials file that is not `username: password`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {what}")]
+pub struct LineError {
+    pub line: usize,
+    pub what: String,
+}
+
 /// Parses the file's text into users and password digests.
-pub fn parse(text: &str) -> Result<HashMap<String, Digest>, String> {
+pub fn parse(text: &str) -> Result<HashMap<String, Digest>, LineError> {
     let mut users = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -121,27 +146,25 @@ pub fn parse(text: &str) -> Result<HashMap<String, Digest>, String> {
         }
         let at = line
             .find([':', '='])
-            .ok_or_else(|| format!("line {}: expected `username: password`", n + 1))?;
+            .ok_or_else(|| line_error(n, "expected `username: password`"))?;
         let user = line[..at].trim();
         // Roles follow the password after a comma; they are not used here.
         let password = line[at + 1..].split(',').next().unwrap_or("").trim();
         if user.is_empty() || password.is_empty() {
-            return Err(format!("line {}: expected `username: password`", n + 1));
+            return Err(line_error(n, "expected `username: password`"));
         }
         let digest = match password.split_once(':') {
             Some((scheme, hex)) if scheme.eq_ignore_ascii_case("SHA256") => {
-                parse_hex(hex.trim()).ok_or_else(|| {
-                    format!("line {}: SHA256: needs 64 hex digits", n + 1)
-                })?
+                parse_hex(hex.trim()).ok_or_else(|| line_error(n, "SHA256: needs 64 hex digits"))?
             }
             Some((scheme, _))
                 if ["MD5", "CRYPT", "OBF"]
                     .iter()
                     .any(|s| scheme.eq_ignore_ascii_case(s)) =>
             {
-                return Err(format!(
-                    "line {}: {scheme}: passwords are not supported; give the password in clear or as SHA256:<hex>",
-                    n + 1
+                return Err(line_error(
+                    n,
+                    format!("{scheme}: passwords are not supported; give the password in clear or as SHA256:<hex>"),
                 ))
             }
             _ => sha256(password.as_bytes()),
@@ -149,6 +172,14 @@ pub fn parse(text: &str) -> Result<HashMap<String, Digest>, String> {
         users.insert(user.to_string(), digest);
     }
     Ok(users)
+}
+
+/// The error of line `n` (0-based).
+fn line_error(n: usize, what: impl Into<String>) -> LineError {
+    LineError {
+        line: n + 1,
+        what: what.into(),
+    }
 }
 
 fn parse_hex(hex: &str) -> Option<Digest> {
@@ -183,9 +214,12 @@ mod tests {
         );
         assert!(same(&users["sensor-2"], &sha256(b"pw2")));
         assert!(same(&users["hashed"], &sha256(b"s3cret")));
-        assert!(parse("nobody").unwrap_err().contains("line 1"));
-        assert!(parse("u: MD5:abc").unwrap_err().contains("MD5"));
-        assert!(parse("u: SHA256:abc").unwrap_err().contains("64 hex"));
+        assert!(parse("nobody").unwrap_err().to_string().contains("line 1"));
+        assert!(parse("u: MD5:abc").unwrap_err().to_string().contains("MD5"));
+        assert!(parse("u: SHA256:abc")
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex"));
         assert!(parse("u:").is_err());
     }
 

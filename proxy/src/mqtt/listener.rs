@@ -22,10 +22,19 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
 }
 
+/// Why the MQTT listener could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Credentials(#[from] auth::CredentialsError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
 impl Server {
     /// Loads the credentials file and the TLS certificate (errors stop start-up) and starts the
     /// topic writers.
-    pub fn new(app: &Arc<App>) -> Result<Server, String> {
+    pub fn new(app: &Arc<App>) -> Result<Server, StartError> {
         let config = &app.config;
         let credentials = config
             .mqtt
