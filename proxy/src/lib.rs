@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod formats;
 pub mod http_server;
+pub mod json_fields;
 pub mod kafka;
 mod memory;
 pub mod mqtt;

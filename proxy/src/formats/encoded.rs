@@ -8,6 +8,8 @@ use bytes::Bytes;
 
 use serde_json::value::RawValue;
 
+use crate::json_fields::Fields;
+
 /// One record as written by a client: raw JSON key and value (None when absent or null),
 /// borrowed from the request body.
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +23,8 @@ pub struct RawRecord<'a> {
 /// order, so `[[]]` produced a null record). Unknown and repeated fields are errors.
 impl<'de> serde::Deserialize<'de> for RawRecord<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::{Error, MapAccess, Visitor};
-        const FIELDS: &[&str] = &["key", "value", "partition"];
+        use serde::de::{MapAccess, Visitor};
+        const FIELDS: &[&str; 3] = &["key", "value", "partition"];
         struct Record;
         impl<'de> Visitor<'de> for Record {
             type Value = RawRecord<'de>;
@@ -35,16 +37,9 @@ impl<'de> serde::Deserialize<'de> for RawRecord<'de> {
                     value: None,
                     partition: None,
                 };
-                let mut seen = [false; 3];
+                let mut fields = Fields::new(FIELDS);
                 while let Some(field) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let i = FIELDS
-                        .iter()
-                        .position(|f| *f == field)
-                        .ok_or_else(|| M::Error::unknown_field(&field, FIELDS))?;
-                    if std::mem::replace(&mut seen[i], true) {
-                        return Err(M::Error::duplicate_field(FIELDS[i]));
-                    }
-                    match i {
+                    match fields.index(&field)? {
                         0 => r.key = map.next_value()?,
                         1 => r.value = map.next_value()?,
                         _ => r.partition = map.next_value()?,

@@ -16,7 +16,7 @@ use super::encoded::{EncodedRecord, EncodedRecords, RawRecord};
 /// Checks one syntactically valid JSON text for what standard parsers refuse (see the module
 /// docs): nesting deeper than `max_depth`, numbers that are not finite as `f64`, lone
 /// surrogate escapes. One pass, no allocation.
-pub fn check(text: &[u8], max_depth: usize) -> Result<(), String> {
+pub fn check(text: &[u8], max_depth: usize) -> Result<(), PortableJsonError> {
     let mut depth = 0usize;
     let mut i = 0;
     while i < text.len() {
@@ -25,9 +25,7 @@ pub fn check(text: &[u8], max_depth: usize) -> Result<(), String> {
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {
-                    return Err(format!(
-                        "JSON nests deeper than {max_depth} levels (json.max.nesting.depth)"
-                    ));
+                    return Err(PortableJsonError::TooDeep(max_depth));
                 }
                 i += 1;
             }
@@ -50,9 +48,8 @@ pub fn check(text: &[u8], max_depth: usize) -> Result<(), String> {
                         .and_then(|n| n.parse::<f64>().ok())
                         .is_some_and(f64::is_finite);
                     if !finite {
-                        return Err(format!(
-                            "the number {} is out of range",
-                            String::from_utf8_lossy(&number[..number.len().min(40)])
+                        return Err(PortableJsonError::NumberOutOfRange(
+                            String::from_utf8_lossy(&number[..number.len().min(40)]).into_owned(),
                         ));
                     }
                 }
@@ -64,7 +61,7 @@ pub fn check(text: &[u8], max_depth: usize) -> Result<(), String> {
 }
 
 /// Scans a string from just after its opening quote; returns the index after its closing quote.
-fn check_string(text: &[u8], mut i: usize) -> Result<usize, String> {
+fn check_string(text: &[u8], mut i: usize) -> Result<usize, PortableJsonError> {
     let hex4 = |at: usize| -> Option<u16> {
         let digits = text.get(at..at + 4)?;
         u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
@@ -73,7 +70,7 @@ fn check_string(text: &[u8], mut i: usize) -> Result<usize, String> {
         match text[i] {
             b'"' => return Ok(i + 1),
             b'\\' if text.get(i + 1) == Some(&b'u') => {
-                let unit = hex4(i + 2).ok_or("invalid \\u escape")?;
+                let unit = hex4(i + 2).ok_or(PortableJsonError::InvalidEscape)?;
                 i += 6;
                 match unit {
                     0xD800..=0xDBFF => {
@@ -82,13 +79,11 @@ fn check_string(text: &[u8], mut i: usize) -> Result<usize, String> {
                             .flatten()
                             .filter(|u| (0xDC00..=0xDFFF).contains(u));
                         if low.is_none() {
-                            return Err(format!("lone UTF-16 surrogate \\u{unit:04x} in a string"));
+                            return Err(PortableJsonError::LoneSurrogate(unit));
                         }
                         i += 6;
                     }
-                    0xDC00..=0xDFFF => {
-                        return Err(format!("lone UTF-16 surrogate \\u{unit:04x} in a string"))
-                    }
+                    0xDC00..=0xDFFF => return Err(PortableJsonError::LoneSurrogate(unit)),
                     _ => {}
                 }
             }
@@ -96,7 +91,22 @@ fn check_string(text: &[u8], mut i: usize) -> Result<usize, String> {
             _ => i += 1,
         }
     }
-    Err("unterminated string".into())
+    Err(PortableJsonError::Unterminated)
+}
+
+/// What standard JSON parsers refuse in a syntactically valid JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortableJsonError {
+    #[error("JSON nests deeper than {0} levels (json.max.nesting.depth)")]
+    TooDeep(usize),
+    #[error("the number {0} is out of range")]
+    NumberOutOfRange(String),
+    #[error("invalid \\u escape")]
+    InvalidEscape,
+    #[error("lone UTF-16 surrogate \\u{0:04x} in a string")]
+    LoneSurrogate(u16),
+    #[error("unterminated string")]
+    Unterminated,
 }
 
 /// Checks every key and value with [`check`], then points them straight into the request body
@@ -217,11 +227,20 @@ mod tests {
         ok(r#"{"a":[1,{"b":"\ud83d\ude00 \\u0000 \" ]]]]"}],"c":-1.5e300}"#).unwrap();
         ok("12345678901234567890").unwrap();
         ok(r#""\u00e9\"\\""#).unwrap();
-        assert!(ok("[[[[1]]]]").unwrap_err().contains("deeper than 3"));
-        assert!(ok("1e999999").unwrap_err().contains("out of range"));
+        assert!(ok("[[[[1]]]]")
+            .unwrap_err()
+            .to_string()
+            .contains("deeper than 3"));
+        assert!(ok("1e999999")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
         assert!(ok("-1e400").is_err());
         assert!(ok(&"9".repeat(400)).is_err());
-        assert!(ok(r#""\ud800""#).unwrap_err().contains("surrogate"));
+        assert!(ok(r#""\ud800""#)
+            .unwrap_err()
+            .to_string()
+            .contains("surrogate"));
         assert!(ok(r#""\ud800\u0041""#).is_err());
         assert!(ok(r#""\udc00\ud800""#).is_err());
         assert!(ok(r#"["\ud800"#).is_err());

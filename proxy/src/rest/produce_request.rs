@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use super::body;
 use super::error::ApiError;
 use crate::formats::RawRecord;
+use crate::json_fields::Fields;
 
 /// The v2 produce request (identical for every embedded format).
 pub struct ProduceRequest<'a> {
@@ -51,7 +52,7 @@ struct RequestSeed<'c> {
     over: &'c std::cell::Cell<bool>,
 }
 
-const FIELDS: &[&str] = &[
+const FIELDS: &[&str; 5] = &[
     "records",
     "key_schema",
     "key_schema_id",
@@ -82,16 +83,9 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
             value_schema: None,
             value_schema_id: None,
         };
-        let mut seen = [false; 5];
+        let mut fields = Fields::new(FIELDS);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let i = FIELDS
-                .iter()
-                .position(|f| *f == key)
-                .ok_or_else(|| de::Error::unknown_field(&key, FIELDS))?;
-            if std::mem::replace(&mut seen[i], true) {
-                return Err(de::Error::duplicate_field(FIELDS[i]));
-            }
-            match i {
+            match fields.index(&key)? {
                 0 => {
                     req.records = map
                         .next_value_seed(RecordsSeed {

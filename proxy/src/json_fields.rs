@@ -1,0 +1,54 @@
+//! The fields of a JSON object read by hand with serde (to borrow raw values): each known field
+//! at most once, any other refused, with serde's own error texts. A small utility that the
+//! produce body (`rest/produce_request.rs`) and its records (`formats/encoded.rs`) share.
+
+use serde::de::Error;
+
+/// The fields seen so far of an object whose known fields are `names`.
+pub struct Fields<const N: usize> {
+    names: &'static [&'static str; N],
+    seen: [bool; N],
+}
+
+impl<const N: usize> Fields<N> {
+    pub fn new(names: &'static [&'static str; N]) -> Self {
+        Fields {
+            names,
+            seen: [false; N],
+        }
+    }
+
+    /// The index of `key` in the known names; an unknown or repeated field is an error.
+    pub fn index<E: Error>(&mut self, key: &str) -> Result<usize, E> {
+        let i = self
+            .names
+            .iter()
+            .position(|f| *f == key)
+            .ok_or_else(|| E::unknown_field(key, self.names))?;
+        if std::mem::replace(&mut self.seen[i], true) {
+            return Err(E::duplicate_field(self.names[i]));
+        }
+        Ok(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_fields_once_each_and_nothing_else() {
+        let mut f = Fields::new(&["key", "value"]);
+        assert_eq!(f.index::<serde_json::Error>("value").unwrap(), 1);
+        assert_eq!(f.index::<serde_json::Error>("key").unwrap(), 0);
+        let twice = f.index::<serde_json::Error>("key").unwrap_err();
+        assert_eq!(twice.to_string(), "duplicate field `key`");
+        let unknown = Fields::new(&["key", "value"])
+            .index::<serde_json::Error>("partition")
+            .unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "unknown field `partition`, expected `key` or `value`"
+        );
+    }
+}
