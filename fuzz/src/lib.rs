@@ -38,7 +38,7 @@ pub fn consumer_bodies(data: &[u8]) {
 
 /// A registration body, then its schema parsed by its type (Avro, JSON Schema, Protobuf).
 pub fn registry_bodies(data: &[u8]) {
-    if let Ok((body, kind)) = kafka_proxy::schema::api::schema_body(data) {
+    if let Ok((body, kind)) = kafka_proxy::registry_api::schema_body(data) {
         let _ = kafka_proxy::schema::kinds::parse(kind, &body.schema);
     }
 }

@@ -1,27 +1,31 @@
 //! `kafka-proxy`: a Confluent REST Proxy v2 compatible HTTP gateway to Kafka.
 //!
-//! Requests enter through [`rest`] (axum), which negotiates media types, parses bodies with
-//! borrowed raw JSON and converts records with [`formats`]. [`kafka`] is the only module that
+//! Requests enter through the front ends: [`rest`] (the REST API, axum), which negotiates media
+//! types, parses bodies with borrowed raw JSON and converts records with [`formats`];
+//! [`registry_api`] (the built-in Schema Registry's API over [`schema`]); and [`mqtt`]. The two
+//! HTTP front ends share [`http`]: the one error type, owning every status and error code, the
+//! one layer stack, the extractors and the server. [`kafka`] is the only module that
 //! touches the Kafka client library or the Kafka wire protocol: one shared producer batches every
 //! request's records and answers from per-request delivery batches; consumer instances live in a
 //! registry with O(log n) idle expiry and long-poll on async streams; the built-in registry's
 //! `_schemas` topic is a [`kafka::log::CompactedLog`]; what crosses out of it is the proxy's own
 //! types ([`kafka::RecordError`], [`formats::ConsumedRecord`]). [`config`] resolves flags
 //! ([`cli`]), `KAFKA_REST_*` environment and `kafka-rest.properties` files; [`state::App`] is
-//! what the front ends (REST, [`mqtt`], the registry's [`schema::api`]) share. [`serve`] ties it
+//! what the front ends share. [`serve`] ties it
 //! together with graceful shutdown: stop accepting, finish in-flight requests, flush the
 //! producer, close every instance.
 
 pub mod cli;
 pub mod config;
 pub mod formats;
-pub mod http_server;
+pub mod http;
 pub mod json_fields;
 pub mod kafka;
 mod memory;
 pub mod mqtt;
 pub mod names;
 pub mod properties;
+pub mod registry_api;
 pub mod rest;
 pub mod schema;
 mod serve;

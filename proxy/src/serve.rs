@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::{http_server, kafka, memory, mqtt, rest, schema, state};
+use crate::http::server;
+use crate::{kafka, memory, mqtt, registry_api, rest, schema, state};
 
 /// Serves the API on `listeners` (and the built-in Schema Registry on its configured listeners)
 /// until `shutdown` completes, then shuts down cleanly.
@@ -81,21 +82,21 @@ pub async fn serve_all(
         servers.push(tokio::spawn(serving));
     }
 
-    let limits = http_server::Limits {
+    let limits = server::Limits {
         max_connections: app.config.http.max_connections,
         header_read_timeout: Duration::from_millis(app.config.http.header_read_timeout_ms),
     };
     if let Some(registry) = &registry {
-        let sr_router = schema::api::router(registry.clone(), &app.config);
+        let sr_router = registry_api::router(registry.clone(), &app.config);
         for listener in registry_listeners {
             tracing::info!(addr = %listener.local_addr()?, "schema registry listener ready");
-            let serving = http_server::serve(listener, sr_router.clone(), limits, token.clone());
+            let serving = server::serve(listener, sr_router.clone(), limits, token.clone());
             servers.push(tokio::spawn(serving));
         }
     }
     for listener in listeners {
         tracing::info!(addr = %listener.local_addr()?, "REST listener ready");
-        let serving = http_server::serve(listener, router.clone(), limits, token.clone());
+        let serving = server::serve(listener, router.clone(), limits, token.clone());
         servers.push(tokio::spawn(serving));
     }
 

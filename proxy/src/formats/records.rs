@@ -62,7 +62,7 @@ impl RecordWriter {
         let (id, payload) = super::avro::unframe(data).map_err(FormatError::Schema)?;
         let stored = registry
             .cached(id)
-            .map_err(|e| FormatError::Schema(format!("schema {id}: {}", e.message)))?
+            .map_err(|e| FormatError::Schema(format!("schema {id}: {e}")))?
             .ok_or(FormatError::SchemaNotFetched(id))?;
         let json = match &stored.parsed {
             Parsed::Avro(schema) => super::avro::decode(schema, payload)

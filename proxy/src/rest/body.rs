@@ -1,27 +1,17 @@
 //! Request bodies: reading under the size limit and JSON parsing with Confluent's error mapping.
 
-use std::time::Duration;
-
 use axum::body::{Body, Bytes};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
-use super::error::ApiError;
 use crate::config::Config;
-use crate::http_server::{read_body, BodyError};
+use crate::http::body::BodyLimits;
+use crate::http::error::ApiError;
 
-/// Reads the whole body ([`read_body`]): 413 past `request.body.max.bytes` (checked against
-/// Content-Length first), 408 past `http.request.body.timeout.ms`.
+/// Reads the whole body ([`crate::http::body::read`]): 413 past `request.body.max.bytes`
+/// (checked against Content-Length first), 408 past `http.request.body.timeout.ms`.
 pub async fn read(headers: &HeaderMap, body: Body, config: &Config) -> Result<Bytes, ApiError> {
-    let limit = config.rest.request_body_max_bytes;
-    let timeout = Duration::from_millis(config.http.body_read_timeout_ms);
-    read_body(headers, body, limit, timeout)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => ApiError::payload_too_large(limit),
-            BodyError::TimedOut => ApiError::body_timeout(timeout),
-            BodyError::Failed(e) => ApiError::bad_request(format!("cannot read request body: {e}")),
-        })
+    crate::http::body::read(headers, body, BodyLimits::of(config)).await
 }
 
 /// True when the body holds nothing but whitespace or a JSON `null`.

@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::error::{ApiError, V2_JSON};
 use super::{body, guard, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
 use crate::formats::{self, EmbeddedFormat, FormatError};
+use crate::http::error::{ApiError, V2_JSON};
 use crate::kafka::consumer::{
     Instance, InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
 };
@@ -121,13 +121,8 @@ pub async fn create(
     };
     let fetch_min_bytes = match &req.fetch_min_bytes {
         None => app.config.consumers.fetch_min_bytes,
-        Some(v) => check_fetch_min_bytes(as_i64("fetch.min.bytes", v)?).map_err(|reason| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                40001,
-                format!("fetch.min.bytes {reason}"),
-            )
-        })?,
+        Some(v) => check_fetch_min_bytes(as_i64("fetch.min.bytes", v)?)
+            .map_err(ApiError::invalid_fetch_min_bytes)?,
     };
     let request_timeout_ms = match &req.request_timeout_ms {
         None => app.config.consumers.request_timeout_ms,
@@ -137,11 +132,9 @@ pub async fn create(
             })?;
             let max = app.config.consumers.request_timeout_max_ms;
             if ms > max {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    42204,
-                    format!("Invalid consumer configuration: consumer.request.timeout.ms must be at most {max} (consumer.request.timeout.max.ms)"),
-                ));
+                return Err(ApiError::invalid_consumer_config(format!(
+                    "consumer.request.timeout.ms must be at most {max} (consumer.request.timeout.max.ms)"
+                )));
             }
             ms
         }
@@ -152,11 +145,9 @@ pub async fn create(
         Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
         Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
         Some(other) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                42204,
-                format!("Invalid consumer configuration: auto.commit.enable must be true or false, not {other}"),
-            ))
+            return Err(ApiError::invalid_consumer_config(format!(
+                "auto.commit.enable must be true or false, not {other}"
+            )))
         }
     };
     let name = match req.id.or(req.name) {
@@ -188,9 +179,7 @@ pub async fn create(
         .create(&group, &name, settings)
         .map_err(|e| match e {
             CreateError::Exists => ApiError::instance_exists(),
-            too_many @ CreateError::TooMany { .. } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, 429, format!("{too_many}"))
-            }
+            too_many @ CreateError::TooMany { .. } => ApiError::too_many_instances(too_many),
             CreateError::Kafka(e) => e.into(),
         })?;
     let base_uri = format!("{base_url}/consumers/{group}/instances/{name}");
@@ -540,7 +529,7 @@ pub async fn records(
                         topic,
                         partition,
                         offset,
-                        source: FormatError::Schema(format!("schema {id}: {}", e.message)),
+                        source: FormatError::Schema(format!("schema {id}: {e}")),
                     },
                 }
             }
@@ -548,9 +537,7 @@ pub async fn records(
         };
         return Err(match err {
             ReadError::Kafka(e) => ApiError::from(e),
-            format_err @ ReadError::Format { .. } => {
-                ApiError::new(StatusCode::REQUEST_TIMEOUT, 40801, format_err.to_string())
-            }
+            format_err @ ReadError::Format { .. } => ApiError::records_not_decoded(format_err),
         });
     };
     app.kafka.consumers.get(&group, &name); // the read counts as use at its end too

@@ -1,21 +1,17 @@
 //! What REST clients may name and touch: protected topics (`protected.topics`), consumer group
 //! and instance names, and the `Host` header that ends up in `base_uri`.
 
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 
-use super::error::ApiError;
 use crate::config::Config;
+use crate::http::error::ApiError;
 use crate::names::check_member_name;
 
 /// 403/40301 for a topic in `protected.topics` (Kafka's authorization error code, as a cluster
 /// with ACLs would answer).
 pub fn topic_allowed(config: &Config, topic: &str) -> Result<(), ApiError> {
     if config.protected_topics.matches(topic) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            40301,
-            format!("Topic {topic} is protected: REST clients may not read or write it (protected.topics)"),
-        ));
+        return Err(ApiError::topic_protected(topic));
     }
     Ok(())
 }

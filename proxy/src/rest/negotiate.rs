@@ -3,8 +3,8 @@
 
 use axum::http::{header, HeaderMap};
 
-use super::error::ApiError;
 use crate::formats::EmbeddedFormat;
+use crate::http::error::ApiError;
 
 const V2_JSON: &str = "application/vnd.kafka.v2+json";
 

@@ -6,15 +6,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
-use super::error::{ApiError, V2_JSON};
 use super::produce_request::ProduceRequest;
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::formats::{self, Family, FormatError};
+use crate::http::error::{ApiError, RecordErrors, V2_JSON};
 use crate::kafka::producer::{Outcome, ProduceError};
-use crate::kafka::ErrorClass;
 use crate::names::check_topic;
 
 pub async fn to_topic(
@@ -92,7 +91,7 @@ async fn produce(
         .map_err(|err| match err {
             ProduceError::Kafka(e) => ApiError::from(e),
             too_large @ ProduceError::RecordTooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, 413, too_large.to_string())
+                ApiError::record_too_large(too_large)
             }
         })?;
     Ok(respond(outcomes, key_schema_id, value_schema_id))
@@ -105,7 +104,7 @@ fn respond(
     key_schema_id: Option<i32>,
     value_schema_id: Option<i32>,
 ) -> Response {
-    let mut status = StatusCode::OK;
+    let mut errors = RecordErrors::default();
     let mut out = Vec::with_capacity(outcomes.len() * 72 + 64);
     let mut num = itoa::Buffer::new();
     out.extend_from_slice(b"{\"offsets\":[");
@@ -122,22 +121,7 @@ fn respond(
                 out.extend_from_slice(b",\"error_code\":null,\"error\":null}");
             }
             Err(err) => {
-                let code = match err.class {
-                    ErrorClass::Authentication => {
-                        status = StatusCode::UNAUTHORIZED;
-                        40101
-                    }
-                    ErrorClass::Authorization => {
-                        if status == StatusCode::OK {
-                            status = StatusCode::FORBIDDEN;
-                        }
-                        40301
-                    }
-                    ErrorClass::Retriable
-                    | ErrorClass::BrokerNotAvailable
-                    | ErrorClass::UnknownTopicOrPartition => 50003,
-                    _ => 50002,
-                };
+                let code = errors.code(err.class);
                 out.extend_from_slice(b"{\"partition\":null,\"offset\":null,\"error_code\":");
                 out.extend_from_slice(num.format(code).as_bytes());
                 out.extend_from_slice(b",\"error\":");
@@ -157,7 +141,7 @@ fn respond(
         None => out.extend_from_slice(b"null"),
     }
     out.push(b'}');
-    (status, [(header::CONTENT_TYPE, V2_JSON)], out).into_response()
+    (errors.status(), [(header::CONTENT_TYPE, V2_JSON)], out).into_response()
 }
 
 #[cfg(test)]
@@ -166,7 +150,8 @@ mod tests {
 
     #[tokio::test]
     async fn response_shape_has_explicit_nulls_and_per_record_errors() {
-        use crate::kafka::RecordError;
+        use crate::kafka::{ErrorClass, RecordError};
+        use axum::http::StatusCode;
         use serde_json::Value;
         let outcomes = vec![
             Ok((0, 3)),

@@ -1,13 +1,12 @@
 //! The body of a v2 produce request (identical for every embedded format), parsed with borrowed
 //! raw values and a cap on its records (`produce.max.records`).
 
-use axum::http::StatusCode;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::body;
-use super::error::ApiError;
 use crate::formats::RawRecord;
+use crate::http::error::ApiError;
 use crate::json_fields::Fields;
 
 /// The v2 produce request (identical for every embedded format).
@@ -34,11 +33,7 @@ impl<'a> ProduceRequest<'a> {
         .and_then(|r| de.end().map(|()| r));
         parsed.map_err(|err| {
             if over.get() {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    422,
-                    format!("A produce request may carry at most {max_records} records (produce.max.records)"),
-                )
+                ApiError::too_many_records(max_records)
             } else {
                 body::json_error(err)
             }

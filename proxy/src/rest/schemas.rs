@@ -3,12 +3,11 @@
 //! (TopicNameStrategy: `<topic>-key` / `<topic>-value`), then encoding the records with them.
 //! Lookups are cached (in memory for the built-in registry).
 
-use axum::http::StatusCode;
 use serde_json::value::RawValue;
 
-use super::error::ApiError;
 use super::produce_request::ProduceRequest;
 use crate::formats::{self, EmbeddedFormat, EncodedRecords, RawRecord, ResolvedSchema};
+use crate::http::error::ApiError;
 use crate::schema::client::Schemas;
 use crate::schema::kinds::SchemaType;
 
@@ -80,27 +79,15 @@ async fn resolve(
                 p = part.name()
             )))
         }
-        (None, None) if has_data => {
-            let (code, what) = match part {
-                Part::Key => (42201, "keys"),
-                Part::Value => (42202, "values"),
-            };
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                format!(
-                    "Request includes {what} but does not include {} schema",
-                    part.name()
-                ),
-            ));
-        }
+        (None, None) if has_data => return Err(ApiError::data_without_schema(part == Part::Key)),
         (None, None) => return Ok(None),
         (None, Some(id)) => {
-            let id = i32::try_from(id).map_err(|_| schema_not_under(&subject, id))?;
+            let not_under = |id| ApiError::schema_not_under(&subject, id);
+            let id = i32::try_from(id).map_err(|_| not_under(id))?;
             match registry.is_under(&subject, id).await {
                 Ok(true) => {}
-                Ok(false) => return Err(schema_not_under(&subject, i64::from(id))),
-                Err(e) => return Err(registry_failure(e)),
+                Ok(false) => return Err(not_under(i64::from(id))),
+                Err(e) => return Err(ApiError::registry_failure(e)),
             }
             id
         }
@@ -114,40 +101,15 @@ async fn resolve(
             registry
                 .register(&subject, &text, kind)
                 .await
-                .map_err(|e| match e.code {
-                    42201 => ApiError::bad_request(format!(
-                        "Error parsing schema with format = {}: {}",
-                        kind.name(),
-                        e.message
-                    )),
-                    _ if is_failure(&e) => registry_failure(e),
-                    _ => ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        42207,
-                        format!(
-                            "Error when registering schema under {subject}: {}",
-                            e.message
-                        ),
-                    ),
-                })?
+                .map_err(|e| ApiError::schema_not_registered(&subject, kind.name(), e))?
         }
     };
     let stored = registry.schema(id).await.map_err(|e| {
-        if is_failure(&e) {
-            registry_failure(e)
-        } else {
-            schema_not_under(&subject, i64::from(id))
-        }
+        ApiError::from_registry_or(e, || ApiError::schema_not_under(&subject, i64::from(id)))
     })?;
     // Confluent's 42205 (invalid schema): a schema of another type than the request's format,
     // or one that gives the format nothing to write (a .proto without a message type).
-    let invalid = |why: String| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            42205,
-            format!("Invalid schema: {why}"),
-        )
-    };
+    let invalid = ApiError::invalid_schema;
     if stored.schema_type != kind {
         return Err(invalid(format!(
             "schema {id} is a {} schema, not {}",
@@ -163,35 +125,4 @@ async fn resolve(
         id,
         schema: stored.parsed.clone(),
     }))
-}
-
-/// Whether a registry error is the registry failing or refusing us, not an answer about schemas.
-fn is_failure(e: &crate::schema::RegistryError) -> bool {
-    e.code == 50003 || e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::FORBIDDEN
-}
-
-/// The registry failed (unreachable, 5xx: 500/50003 naming it) or refused our credentials
-/// (401/40101, 403/40301, as Confluent answers an SR 403).
-fn registry_failure(e: crate::schema::RegistryError) -> ApiError {
-    match e.status {
-        StatusCode::UNAUTHORIZED => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            40101,
-            format!("Schema Registry refused the credentials: {}", e.message),
-        ),
-        StatusCode::FORBIDDEN => ApiError::new(
-            StatusCode::FORBIDDEN,
-            40301,
-            format!("Schema Registry denied access: {}", e.message),
-        ),
-        _ => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, 50003, e.message),
-    }
-}
-
-fn schema_not_under(subject: &str, id: i64) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        42207,
-        format!("Error when fetching schema version: schema {id} is not registered under subject {subject}"),
-    )
 }

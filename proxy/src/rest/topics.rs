@@ -7,8 +7,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::error::{ApiError, V2_JSON};
 use super::{parse_partition, ApiPath, App};
+use crate::http::error::{ApiError, V2_JSON};
 use crate::kafka::metadata::PartitionInfo;
 
 fn v2_json(value: serde_json::Value) -> Response {
@@ -113,11 +113,7 @@ pub async fn brokers(State(app): State<Arc<App>>) -> Result<Response, ApiError> 
 fn unknown_topic(err: crate::kafka::Error) -> ApiError {
     match err {
         crate::kafka::Error::TopicNotFound(_) | crate::kafka::Error::InvalidTopic(..) => {
-            ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                40403,
-                "This server does not host this topic-partition.",
-            )
+            ApiError::unknown_topic_partition()
         }
         other => other.into(),
     }

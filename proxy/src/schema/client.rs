@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use serde_json::{json, Value};
 
 use super::error::RegistryError;
@@ -27,20 +26,18 @@ pub struct RemoteRegistry {
 }
 
 fn unreachable(url: &str, e: impl std::fmt::Display) -> RegistryError {
-    RegistryError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: 50003,
-        message: format!("Schema Registry at {url} is unreachable or failing: {e}"),
+    RegistryError::Unreachable {
+        url: url.to_string(),
+        why: e.to_string(),
     }
 }
 
 impl RemoteRegistry {
-    pub fn new(settings: ClientSettings) -> Result<Self, String> {
+    pub fn new(settings: ClientSettings) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         Ok(RemoteRegistry {
             settings,
             http,
@@ -91,8 +88,8 @@ impl RemoteRegistry {
         if status.is_server_error() {
             return Err(unreachable(&self.settings.url, format!("{status}: {text}")));
         }
-        Err(RegistryError {
-            status: StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+        Err(RegistryError::Remote {
+            status: status.as_u16(),
             code: value["error_code"]
                 .as_u64()
                 .unwrap_or(u64::from(status.as_u16())) as u32,
@@ -238,7 +235,7 @@ impl RemoteRegistry {
         }
         let stored = match self.schema(id).await {
             Ok(s) => s,
-            Err(e) if e.code == 40403 => return Ok(false),
+            Err(e) if e.remote_code() == Some(40403) => return Ok(false),
             Err(e) => return Err(e),
         };
         let mut body = json!({ "schema": stored.schema });
@@ -248,7 +245,7 @@ impl RemoteRegistry {
         let path = format!("/subjects/{}", urlencode(subject));
         let found = match self.call(reqwest::Method::POST, &path, Some(body)).await {
             Ok(reply) => reply["id"].as_i64() == Some(i64::from(id)),
-            Err(e) if e.code == 40401 || e.code == 40403 => false,
+            Err(e) if matches!(e.remote_code(), Some(40401 | 40403)) => false,
             Err(e) => return Err(e),
         };
         if found {

@@ -1,7 +1,6 @@
 //! The built-in Schema Registry: Confluent Schema Registry's API (the subset listed in the
 //! README) over state kept in the Kafka topic `_schemas`, in Confluent's record format.
 
-pub mod api;
 mod avro_names;
 pub mod client;
 mod error;
@@ -142,14 +141,11 @@ impl Registry {
         for &version in versions {
             let ids = store.referenced_by(subject, version);
             if !ids.is_empty() {
-                return Err(RegistryError::new(
-                    422,
-                    42206,
-                    format!(
-                        "One or more references exist to the schema {{subject={subject}, \
-                         version={version}}}: schema ids {ids:?}"
-                    ),
-                ));
+                return Err(RegistryError::Referenced {
+                    subject: subject.to_string(),
+                    version,
+                    ids,
+                });
             }
         }
         Ok(())
@@ -189,15 +185,11 @@ impl Registry {
                 }
                 let level = store.compatibility_of(subject);
                 if let Err(why) = level.check(&parsed, &store.history(subject)) {
-                    return Err(RegistryError::new(
-                        409,
-                        409,
-                        format!(
-                            "Schema being registered is incompatible with an earlier schema for \
-                             subject \"{subject}\" ({}), details: {why:?}",
-                            level.name()
-                        ),
-                    ));
+                    return Err(RegistryError::Incompatible {
+                        subject: subject.to_string(),
+                        level: level.name(),
+                        details: why,
+                    });
                 }
                 let id = match store.id_of(kind, &canonical) {
                     Some(id) => id,
@@ -236,7 +228,7 @@ impl Registry {
             }
         }
         Err(RegistryError::store(
-            "registration kept losing races with other instances".into(),
+            "registration kept losing races with other instances",
         ))
     }
 
@@ -363,13 +355,7 @@ impl Registry {
         Self::check_unreferenced(&self.read(), subject, &all)?;
         if !permanent {
             let Some(&latest) = live.last() else {
-                return Err(RegistryError::new(
-                    404,
-                    40404,
-                    format!(
-                        "Subject '{subject}' was soft deleted.Set permanent=true to delete permanently"
-                    ),
-                ));
+                return Err(RegistryError::SubjectSoftDeleted(subject.to_string()));
             };
             let value = DeleteSubjectValue {
                 subject: subject.to_string(),
@@ -386,13 +372,7 @@ impl Registry {
             return Ok(live);
         }
         if !live.is_empty() {
-            return Err(RegistryError::new(
-                404,
-                40405,
-                format!(
-                    "Subject '{subject}' was not deleted first before being permanently deleted"
-                ),
-            ));
+            return Err(RegistryError::SubjectNotSoftDeleted(subject.to_string()));
         }
         for &version in &all {
             self.write(
@@ -431,15 +411,10 @@ impl Registry {
         };
         if permanent {
             if !deleted {
-                return Err(RegistryError::new(
-                    404,
-                    40407,
-                    format!(
-                        "Subject '{subject}' Version {} was not deleted first before being \
-                         permanently deleted",
-                        current.version
-                    ),
-                ));
+                return Err(RegistryError::VersionNotSoftDeleted {
+                    subject: subject.to_string(),
+                    version: current.version,
+                });
             }
             self.write(&key, None).await?;
         } else {
@@ -471,11 +446,7 @@ impl Registry {
             Some(s) => match store.subjects.get(s).and_then(|s| s.compatibility) {
                 Some(level) => Ok(level),
                 None if default_to_global => Ok(store.compatibility),
-                None => Err(RegistryError::new(
-                    404,
-                    40408,
-                    format!("Subject '{s}' does not have subject-level compatibility configured"),
-                )),
+                None => Err(RegistryError::NoSubjectCompatibility(s.to_string())),
             },
         }
     }

@@ -1,4 +1,5 @@
-//! Confluent Schema Registry's HTTP API over [`Registry`]. Bodies are read as JSON whatever
+//! The built-in registry's front end: Confluent Schema Registry's HTTP API over
+//! [`Registry`], on its own listeners (`schema.registry.listeners`). Bodies are read as JSON whatever
 //! their Content-Type (`application/vnd.schemaregistry.v1+json`, `application/json`, or none);
 //! answers are `application/vnd.schemaregistry.v1+json`; errors are `{"error_code","message"}`.
 
@@ -6,36 +7,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tower_http::catch_panic::CatchPanicLayer;
-
-use crate::http_server::{limit_concurrency, read_body, BodyError, ConcurrencyLimit};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::kinds::{Compatibility, SchemaType};
-use super::store::Reference;
-use super::{Registry, RegistryError, SubjectVersion, VersionSpec};
-
-const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";
-
-impl IntoResponse for RegistryError {
-    fn into_response(self) -> Response {
-        let body = json!({"error_code": self.code, "message": self.message});
-        (
-            self.status,
-            [(header::CONTENT_TYPE, MEDIA_TYPE)],
-            body.to_string(),
-        )
-            .into_response()
-    }
-}
+use crate::http::body::BodyLimits;
+use crate::http::error::REGISTRY_JSON as MEDIA_TYPE;
+use crate::http::extract::{ApiBody, ApiPath};
+use crate::http::layers::{self, StackSettings};
+use crate::http::{Api, ApiError};
+use crate::schema::kinds::{Compatibility, SchemaType};
+use crate::schema::store::Reference;
+use crate::schema::{Registry, RegistryError, SubjectVersion, VersionSpec};
 
 fn ok(value: Value) -> Response {
     (
@@ -46,7 +33,7 @@ fn ok(value: Value) -> Response {
         .into_response()
 }
 
-type Reply = Result<Response, RegistryError>;
+type Reply = Result<Response, ApiError>;
 type Params = Query<HashMap<String, String>>;
 
 fn flag(params: &HashMap<String, String>, name: &str) -> bool {
@@ -66,11 +53,8 @@ pub struct SchemaBody {
 
 /// Parses a [`SchemaBody`] and its schema type (public for the fuzz targets).
 pub fn schema_body(body: &[u8]) -> Result<(SchemaBody, SchemaType), RegistryError> {
-    let b: SchemaBody = serde_json::from_slice(body).map_err(|e| RegistryError {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: 422,
-        message: format!("Unrecognized request body: {e}"),
-    })?;
+    let b: SchemaBody =
+        serde_json::from_slice(body).map_err(|e| RegistryError::UnrecognizedBody(e.to_string()))?;
     let kind = match &b.schema_type {
         None => SchemaType::Avro,
         Some(t) => SchemaType::parse(t)
@@ -105,93 +89,9 @@ fn raw_schema(schema: &str) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, MEDIA_TYPE)], body).into_response()
 }
 
-/// Path parameters; a segment that does not decode is a JSON 404, not axum's plain text.
-pub struct SrPath<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for SrPath<T> {
-    type Rejection = RegistryError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, RegistryError> {
-        match Path::<T>::from_request_parts(parts, state).await {
-            Ok(Path(value)) => Ok(SrPath(value)),
-            Err(_) => Err(not_found()),
-        }
-    }
-}
-
-/// How much of a body the registry reads, and for how long (`request.body.max.bytes`,
-/// `http.request.body.timeout.ms`).
-#[derive(Debug, Clone, Copy)]
-struct BodyLimits {
-    max_bytes: usize,
-    timeout: std::time::Duration,
-}
-
-/// A request body read under [`BodyLimits`]: an announced or actual size past the limit is a
-/// JSON 413 before (or as soon as) it is exceeded, a slow body a JSON 408.
-pub struct SrBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for SrBody {
-    type Rejection = RegistryError;
-
-    async fn from_request(req: Request, _: &S) -> Result<Self, RegistryError> {
-        let limits = *req
-            .extensions()
-            .get::<BodyLimits>()
-            .expect("the router installs BodyLimits");
-        let (parts, body) = req.into_parts();
-        let error = |status, code, message| RegistryError {
-            status,
-            code,
-            message,
-        };
-        match read_body(&parts.headers, body, limits.max_bytes, limits.timeout).await {
-            Ok(body) => Ok(SrBody(body)),
-            Err(BodyError::TooLarge) => Err(error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                413,
-                format!(
-                    "Request body is larger than the limit of {} bytes (request.body.max.bytes)",
-                    limits.max_bytes
-                ),
-            )),
-            Err(BodyError::TimedOut) => Err(error(
-                StatusCode::REQUEST_TIMEOUT,
-                408,
-                "The request body was not received in time (http.request.body.timeout.ms)".into(),
-            )),
-            Err(BodyError::Failed(e)) => Err(error(
-                StatusCode::BAD_REQUEST,
-                400,
-                format!("cannot read request body: {e}"),
-            )),
-        }
-    }
-}
-
-fn not_found() -> RegistryError {
-    RegistryError {
-        status: StatusCode::NOT_FOUND,
-        code: 404,
-        message: "HTTP 404 Not Found".into(),
-    }
-}
-
 /// The router of the registry's own listener.
 pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router {
-    let limits = BodyLimits {
-        max_bytes: config.rest.request_body_max_bytes,
-        timeout: std::time::Duration::from_millis(config.http.body_read_timeout_ms),
-    };
-    let concurrency = ConcurrencyLimit::new(config.http.max_concurrent_requests, || {
-        RegistryError {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: 429,
-            message: "Too many requests in progress on this server (http.max.concurrent.requests); retry shortly".into(),
-        }
-        .into_response()
-    });
-    Router::new()
+    let routes = Router::new()
         .route("/", get(|| async { ok(json!({})) }))
         .route(
             "/schemas/types",
@@ -225,45 +125,22 @@ pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router
         .route(
             "/compatibility/subjects/{subject}/versions/{version}",
             post(compatibility),
-        )
-        // Layers, innermost first: JSON answers for unknown paths and methods; the body limits
-        // the extractor reads; the cap on requests in progress; a panic becomes a JSON 500.
-        .fallback(|| async { not_found() })
-        .method_not_allowed_fallback(|| async {
-            RegistryError {
-                status: StatusCode::METHOD_NOT_ALLOWED,
-                code: 405,
-                message: "HTTP 405 Method Not Allowed".into(),
-            }
-        })
-        .layer(DefaultBodyLimit::disable())
-        .layer(axum::Extension(limits))
-        .layer(axum::middleware::from_fn_with_state(
-            concurrency,
-            limit_concurrency,
-        ))
-        .layer(CatchPanicLayer::custom(
-            |panic: Box<dyn std::any::Any + Send>| {
-                tracing::error!(
-                    panic = crate::rest::panic_message(&panic),
-                    "a schema registry handler panicked"
-                );
-                RegistryError {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    code: 500,
-                    message: "Internal Server Error".into(),
-                }
-                .into_response()
-            },
-        ))
-        .with_state(registry)
+        );
+    // Cross-cutting behaviour is the stack the REST API has too (`http::layers::stack`),
+    // answering in the registry's media type.
+    let settings = StackSettings {
+        api: Api::SchemaRegistry,
+        body: BodyLimits::of(config),
+        max_concurrent_requests: config.http.max_concurrent_requests,
+    };
+    layers::stack(routes, settings).with_state(registry)
 }
 
 fn parse_id(id: &str) -> Result<i32, RegistryError> {
     id.parse().map_err(|_| RegistryError::schema_not_found())
 }
 
-async fn schema_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>) -> Reply {
+async fn schema_by_id(State(r): State<Arc<Registry>>, ApiPath(id): ApiPath<String>) -> Reply {
     let s = r.schema(parse_id(&id)?)?;
     let mut out = json!({"schema": s.schema});
     if s.schema_type != SchemaType::Avro {
@@ -275,11 +152,11 @@ async fn schema_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>
     Ok(ok(out))
 }
 
-async fn raw_schema_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>) -> Reply {
+async fn raw_schema_by_id(State(r): State<Arc<Registry>>, ApiPath(id): ApiPath<String>) -> Reply {
     Ok(raw_schema(&r.schema(parse_id(&id)?)?.schema))
 }
 
-async fn versions_by_id(State(r): State<Arc<Registry>>, SrPath(id): SrPath<String>) -> Reply {
+async fn versions_by_id(State(r): State<Arc<Registry>>, ApiPath(id): ApiPath<String>) -> Reply {
     let uses = r.uses_of(parse_id(&id)?)?;
     Ok(ok(Value::Array(
         uses.into_iter()
@@ -294,7 +171,7 @@ async fn subjects(State(r): State<Arc<Registry>>, Query(p): Params) -> Reply {
 
 async fn versions(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
+    ApiPath(subject): ApiPath<String>,
     Query(p): Params,
 ) -> Reply {
     Ok(ok(json!(r.versions(&subject, flag(&p, "deleted"))?)))
@@ -302,8 +179,8 @@ async fn versions(
 
 async fn register(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
-    SrBody(body): SrBody,
+    ApiPath(subject): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> Reply {
     let (b, kind) = schema_body(&body)?;
     let id = r.register(&subject, &b.schema, kind, b.references).await?;
@@ -312,8 +189,8 @@ async fn register(
 
 async fn lookup(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
-    SrBody(body): SrBody,
+    ApiPath(subject): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> Reply {
     let (b, kind) = schema_body(&body)?;
     Ok(ok(version_json(&r.lookup(
@@ -326,7 +203,7 @@ async fn lookup(
 
 async fn version(
     State(r): State<Arc<Registry>>,
-    SrPath((subject, version)): SrPath<(String, String)>,
+    ApiPath((subject, version)): ApiPath<(String, String)>,
     Query(p): Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
@@ -339,7 +216,7 @@ async fn version(
 
 async fn version_schema(
     State(r): State<Arc<Registry>>,
-    SrPath((subject, version)): SrPath<(String, String)>,
+    ApiPath((subject, version)): ApiPath<(String, String)>,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     Ok(raw_schema(&r.version(&subject, spec, false)?.schema))
@@ -347,7 +224,7 @@ async fn version_schema(
 
 async fn referenced_by(
     State(r): State<Arc<Registry>>,
-    SrPath((subject, version)): SrPath<(String, String)>,
+    ApiPath((subject, version)): ApiPath<(String, String)>,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     Ok(ok(json!(r.referenced_by(&subject, spec)?)))
@@ -355,7 +232,7 @@ async fn referenced_by(
 
 async fn delete_subject(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
+    ApiPath(subject): ApiPath<String>,
     Query(p): Params,
 ) -> Reply {
     Ok(ok(json!(
@@ -365,7 +242,7 @@ async fn delete_subject(
 
 async fn delete_version(
     State(r): State<Arc<Registry>>,
-    SrPath((subject, version)): SrPath<(String, String)>,
+    ApiPath((subject, version)): ApiPath<(String, String)>,
     Query(p): Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
@@ -393,7 +270,7 @@ async fn global_config(State(r): State<Arc<Registry>>) -> Reply {
     ))
 }
 
-async fn set_global_config(State(r): State<Arc<Registry>>, SrBody(body): SrBody) -> Reply {
+async fn set_global_config(State(r): State<Arc<Registry>>, ApiBody(body): ApiBody) -> Reply {
     let level = level(&body)?;
     r.set_compatibility(None, Some(level)).await?;
     Ok(ok(json!({"compatibility": level.name()})))
@@ -401,7 +278,7 @@ async fn set_global_config(State(r): State<Arc<Registry>>, SrBody(body): SrBody)
 
 async fn subject_config(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
+    ApiPath(subject): ApiPath<String>,
     Query(p): Params,
 ) -> Reply {
     let level = r.compatibility(Some(&subject), flag(&p, "defaultToGlobal"))?;
@@ -410,8 +287,8 @@ async fn subject_config(
 
 async fn set_subject_config(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
-    SrBody(body): SrBody,
+    ApiPath(subject): ApiPath<String>,
+    ApiBody(body): ApiBody,
 ) -> Reply {
     let level = level(&body)?;
     r.set_compatibility(Some(&subject), Some(level)).await?;
@@ -420,7 +297,7 @@ async fn set_subject_config(
 
 async fn delete_subject_config(
     State(r): State<Arc<Registry>>,
-    SrPath(subject): SrPath<String>,
+    ApiPath(subject): ApiPath<String>,
 ) -> Reply {
     let previous = r.compatibility(Some(&subject), false)?;
     r.set_compatibility(Some(&subject), None).await?;
@@ -429,9 +306,9 @@ async fn delete_subject_config(
 
 async fn compatibility(
     State(r): State<Arc<Registry>>,
-    SrPath((subject, version)): SrPath<(String, String)>,
+    ApiPath((subject, version)): ApiPath<(String, String)>,
     Query(p): Params,
-    SrBody(body): SrBody,
+    ApiBody(body): ApiBody,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     let (b, kind) = schema_body(&body)?;
