@@ -54,7 +54,7 @@ pub trait Routes: Send + Sync {
         &self,
         topic: &str,
         refresh: bool,
-    ) -> impl std::future::Future<Output = Result<Arc<Vec<Option<String>>>, super::Error>> + Send;
+    ) -> impl std::future::Future<Output = Result<Arc<Vec<Option<String>>>, super::error::Error>> + Send;
 }
 
 /// One partition's records from one HTTP request, waiting for a Produce request to a leader.
@@ -438,9 +438,9 @@ impl BatchEngine {
             Ok(l) => l,
             Err(e) => {
                 let err = match e {
-                    super::Error::Kafka(k) => k,
+                    super::error::Error::Kafka(k) => k,
                     other => KafkaError::MessageProduction(match other.class() {
-                        super::ErrorClass::UnknownTopicOrPartition => {
+                        super::error::ErrorClass::UnknownTopicOrPartition => {
                             RDKafkaErrorCode::UnknownTopicOrPartition
                         }
                         _ => RDKafkaErrorCode::BrokerTransportFailure,

@@ -1,0 +1,191 @@
+//! The client properties the proxy's configuration gives each kind of client (`client.*`,
+//! `producer.*`, `consumer.*` over our defaults), and the choice of produce engine.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+
+use super::batch;
+use super::error::Error;
+use crate::config::{Config, ProduceEngine};
+
+/// Properties every client shares: `bootstrap.servers`, then `extra`.
+pub fn client_config(
+    config: &Config,
+    extra: &std::collections::BTreeMap<String, String>,
+) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.bootstrap_servers);
+    for (k, v) in extra {
+        c.set(k, v);
+    }
+    c
+}
+
+/// Producer properties: our defaults, then `client.*`, then `producer.*`.
+pub fn producer_config(config: &Config) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.bootstrap_servers)
+        // Java client defaults (acks=all, 120 s delivery timeout) but no linger: a request's
+        // records are already a batch, and lingering only delays its answer (measured in the
+        // README: 745k vs 544k records/s at 500 records per request with linger 0 vs 5 ms).
+        .set("acks", "all")
+        .set("linger.ms", "0")
+        .set("message.timeout.ms", "120000")
+        // Retries cannot duplicate or reorder acknowledged records.
+        .set("enable.idempotence", "true");
+    for (k, v) in config.client.iter().chain(&config.produce.properties) {
+        c.set(k, v);
+    }
+    c
+}
+
+/// Consumer properties shared by all instances: `client.*`, then `consumer.*`. Protected topics
+/// are hidden from pattern subscriptions (librdkafka's `topic.blacklist`) unless `consumer.*`
+/// sets that property itself.
+pub fn consumer_config(config: &Config) -> ClientConfig {
+    let mut c = client_config(config, &config.client);
+    if !config.protected_topics.is_empty() {
+        c.set("topic.blacklist", config.protected_topics.as_regex_list());
+    }
+    for (k, v) in &config.consumers.properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// `producer.*`/`client.*` properties the batch engine honours (or that do not apply to it).
+const BATCH_PROPERTIES: &[&str] = &[
+    "acks",
+    "request.required.acks",
+    "request.timeout.ms",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "retry.backoff.ms",
+    "message.max.bytes",
+    "client.id",
+    // Each request is already a batch and is sent at once.
+    "linger.ms",
+    "queue.buffering.max.ms",
+    "batch.size",
+    "batch.num.messages",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "socket.nagle.disable",
+];
+
+/// The batch engine's settings, or None when librdkafka's producer is to be used: `produce.engine`
+/// is `librdkafka`, or `auto` with a property only librdkafka honours (security, compression,
+/// idempotence choices...). With `batch`, such a property is a configuration error.
+pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSettings>, Error> {
+    if config.produce.engine == ProduceEngine::Librdkafka {
+        return Ok(None);
+    }
+    let merged: std::collections::BTreeMap<&str, &str> = config
+        .client
+        .iter()
+        .chain(&config.produce.properties)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let plaintext =
+        |k: &str, v: &str| k == "security.protocol" && v.eq_ignore_ascii_case("plaintext");
+    if let Some((key, _)) = merged
+        .iter()
+        .find(|(k, v)| !BATCH_PROPERTIES.contains(k) && !plaintext(k, v))
+    {
+        if config.produce.engine == ProduceEngine::Batch {
+            return Err(Error::InvalidConfig(format!(
+                "produce.engine=batch does not support `{key}`; use produce.engine=librdkafka"
+            )));
+        }
+        tracing::info!(%key, "produce.engine=auto: using librdkafka for this property");
+        return Ok(None);
+    }
+    let num = |keys: &[&str], default: i64| -> Result<i64, Error> {
+        match keys.iter().find_map(|k| merged.get(k)) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<i64>().map_err(|_| {
+                Error::InvalidConfig(format!("{} must be a number, not {v:?}", keys[0]))
+            }),
+        }
+    };
+    let acks = match merged
+        .get("acks")
+        .or(merged.get("request.required.acks"))
+        .map(|v| v.trim())
+    {
+        None | Some("all") | Some("-1") => -1,
+        Some("0") => 0,
+        Some("1") => 1,
+        Some(v) => {
+            return Err(Error::InvalidConfig(format!(
+                "acks must be all, -1, 0 or 1, not {v:?}"
+            )))
+        }
+    };
+    let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
+    Ok(Some(batch::BatchSettings {
+        client_id: merged
+            .get("client.id")
+            .unwrap_or(&"kafka-proxy")
+            .to_string(),
+        acks,
+        request_timeout: ms(num(&["request.timeout.ms"], 30_000)?),
+        delivery_timeout: ms(num(
+            &["message.timeout.ms", "delivery.timeout.ms"],
+            120_000,
+        )?),
+        retry_backoff: ms(num(&["retry.backoff.ms"], 100)?),
+        max_batch_bytes: num(&["message.max.bytes"], 1_000_000)?.max(1024) as usize,
+        connections_per_broker: config.produce.connections_per_broker,
+        max_in_flight: config.produce.max_in_flight_per_broker,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(props: &[(&str, &str)]) -> Config {
+        let mut all: std::collections::BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.insert("bootstrap.servers".into(), "127.0.0.1:9".into());
+        Config::from_properties(&all).unwrap().0
+    }
+
+    #[test]
+    fn engine_selection() {
+        let s = batch_settings(&config(&[])).unwrap().unwrap();
+        assert_eq!((s.acks, s.max_batch_bytes), (-1, 1_000_000));
+        assert_eq!(s.connections_per_broker, 1);
+        let s = batch_settings(&config(&[
+            ("producer.acks", "1"),
+            ("producer.request.timeout.ms", "500"),
+            ("client.client.id", "me"),
+            ("client.security.protocol", "PLAINTEXT"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.acks, 1);
+        assert_eq!(s.request_timeout, Duration::from_millis(500));
+        assert_eq!(s.client_id, "me");
+        // Properties only librdkafka honours: auto falls back, batch refuses.
+        for (k, v) in [
+            ("client.security.protocol", "SASL_SSL"),
+            ("producer.compression.type", "lz4"),
+            ("producer.enable.idempotence", "true"),
+        ] {
+            assert!(batch_settings(&config(&[(k, v)])).unwrap().is_none(), "{k}");
+            let err = batch_settings(&config(&[(k, v), ("produce.engine", "batch")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(k.split_once('.').unwrap().1), "{err}");
+        }
+        assert!(batch_settings(&config(&[("produce.engine", "librdkafka")]))
+            .unwrap()
+            .is_none());
+        assert!(batch_settings(&config(&[("producer.acks", "most")])).is_err());
+    }
+}
