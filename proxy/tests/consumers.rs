@@ -62,6 +62,30 @@ async fn create_and_delete_instances() {
     get(&format!("{inst}/records"), JSON)
         .await
         .assert_error(404, 40403);
+    // Every route of an instance answers 40403 for a missing one; a bad control body is
+    // answered first, as Confluent (Jersey) parses the body before the resource looks it up.
+    for path in ["subscription", "assignments", "offsets"] {
+        get(&format!("{inst}/{path}"), V2)
+            .await
+            .assert_error(404, 40403);
+    }
+    for path in [
+        "subscription",
+        "assignments",
+        "positions",
+        "positions/beginning",
+        "positions/end",
+        "offsets",
+    ] {
+        let at = format!("{inst}/{path}");
+        post(&at, V2, &json!({})).await.assert_error(404, 40403);
+        post(&at, V2, &json!({"unknown": 1}))
+            .await
+            .assert_error(422, 422);
+        send(http().post(&at).header("content-type", V2).body("{"))
+            .await
+            .assert_error(400, 400);
+    }
     // The name is free again.
     assert_eq!(post(&url, V2, &json!({"name": "c1"})).await.status, 200);
     proxy.stop().await;

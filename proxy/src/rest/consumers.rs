@@ -12,12 +12,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body, guard, negotiate, ApiPath, App};
+use super::instance::{control_body, ConsumerInstance, InstanceWith};
+use super::{guard, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
 use crate::formats::{self, EmbeddedFormat, FormatError};
 use crate::http::error::{ApiError, V2_JSON};
 use crate::kafka::consumer::{
-    Instance, InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
+    InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
 };
 use crate::kafka::registry::CreateError;
 
@@ -29,27 +30,6 @@ fn v2_json(status: StatusCode, value: serde_json::Value) -> Response {
 
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-/// Reads and parses an optional control body; None when empty.
-async fn control_body<T: for<'de> Deserialize<'de>>(
-    app: &App,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Option<T>, ApiError> {
-    negotiate::control_body(headers)?;
-    let bytes = body::read(headers, body, &app.config).await?;
-    if body::is_empty(&bytes) {
-        return Ok(None);
-    }
-    body::parse_json(&bytes).map(Some)
-}
-
-fn instance(app: &App, group: &str, name: &str) -> Result<Arc<Instance>, ApiError> {
-    app.kafka
-        .consumers
-        .get(group, name)
-        .ok_or_else(ApiError::instance_not_found)
 }
 
 /// The body of POST /consumers/{group}. (The consumer request bodies are public for the fuzz
@@ -214,12 +194,11 @@ pub struct SubscribeRequest {
 /// POST .../subscription
 pub async fn subscribe(
     State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
+    InstanceWith {
+        instance: inst,
+        body: req,
+    }: InstanceWith<SubscribeRequest>,
 ) -> Result<Response, ApiError> {
-    let req: Option<SubscribeRequest> = control_body(&app, &headers, body).await?;
-    let inst = instance(&app, &group, &name)?;
     if let Some(req) = req {
         guard::topics_allowed(&app.config, req.topics.iter().map(String::as_str))?;
         inst.subscribe(req.topics, req.topic_pattern).await?;
@@ -228,20 +207,14 @@ pub async fn subscribe(
 }
 
 /// GET .../subscription
-pub async fn subscription(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-) -> Result<Response, ApiError> {
-    let topics = instance(&app, &group, &name)?.subscription().await?;
+pub async fn subscription(c: ConsumerInstance) -> Result<Response, ApiError> {
+    let topics = c.instance.subscription().await?;
     Ok(v2_json(StatusCode::OK, json!({ "topics": topics })))
 }
 
 /// DELETE .../subscription
-pub async fn unsubscribe(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-) -> Result<Response, ApiError> {
-    instance(&app, &group, &name)?.unsubscribe().await?;
+pub async fn unsubscribe(c: ConsumerInstance) -> Result<Response, ApiError> {
+    c.instance.unsubscribe().await?;
     Ok(no_content())
 }
 
@@ -281,23 +254,17 @@ fn partitions_json(partitions: &[TopicPartition]) -> serde_json::Value {
 /// POST .../assignments
 pub async fn assign(
     State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
+    InstanceWith { instance, body }: InstanceWith<PartitionsRequest>,
 ) -> Result<Response, ApiError> {
-    let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
-    let partitions = to_partitions(req);
+    let partitions = to_partitions(body);
     guard::topics_allowed(&app.config, partitions.iter().map(|tp| tp.topic.as_str()))?;
-    instance(&app, &group, &name)?.assign(partitions).await?;
+    instance.assign(partitions).await?;
     Ok(no_content())
 }
 
 /// GET .../assignments
-pub async fn assignments(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-) -> Result<Response, ApiError> {
-    let partitions = instance(&app, &group, &name)?.assignment().await?;
+pub async fn assignments(c: ConsumerInstance) -> Result<Response, ApiError> {
+    let partitions = c.instance.assignment().await?;
     Ok(v2_json(StatusCode::OK, partitions_json(&partitions)))
 }
 
@@ -348,13 +315,11 @@ fn timestamp_ms(v: &serde_json::Value) -> Result<i64, ApiError> {
 
 /// POST .../positions
 pub async fn seek(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
+    InstanceWith {
+        instance: inst,
+        body: req,
+    }: InstanceWith<PositionsRequest>,
 ) -> Result<Response, ApiError> {
-    let req: Option<PositionsRequest> = control_body(&app, &headers, body).await?;
-    let inst = instance(&app, &group, &name)?;
     let mut targets = Vec::new();
     if let Some(req) = req {
         for o in req.offsets {
@@ -380,43 +345,24 @@ pub async fn seek(
 }
 
 async fn seek_all(
-    app: Arc<App>,
-    group: String,
-    name: String,
-    headers: HeaderMap,
-    body: Body,
+    InstanceWith { instance, body }: InstanceWith<PartitionsRequest>,
     target: SeekTarget,
 ) -> Result<Response, ApiError> {
-    let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
-    let inst = instance(&app, &group, &name)?;
-    inst.seek(
-        to_partitions(req)
-            .into_iter()
-            .map(|tp| (tp, target))
-            .collect(),
-    )
-    .await?;
+    let targets = to_partitions(body).into_iter().map(|tp| (tp, target));
+    instance.seek(targets.collect()).await?;
     Ok(no_content())
 }
 
 /// POST .../positions/beginning
 pub async fn seek_beginning(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
+    request: InstanceWith<PartitionsRequest>,
 ) -> Result<Response, ApiError> {
-    seek_all(app, group, name, headers, body, SeekTarget::Beginning).await
+    seek_all(request, SeekTarget::Beginning).await
 }
 
 /// POST .../positions/end
-pub async fn seek_end(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    seek_all(app, group, name, headers, body, SeekTarget::End).await
+pub async fn seek_end(request: InstanceWith<PartitionsRequest>) -> Result<Response, ApiError> {
+    seek_all(request, SeekTarget::End).await
 }
 
 #[derive(Deserialize)]
@@ -427,12 +373,11 @@ pub struct CommitRequest {
 
 /// POST .../offsets: commits synchronously; the `async` query parameter is accepted and ignored.
 pub async fn commit(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
+    InstanceWith {
+        instance,
+        body: req,
+    }: InstanceWith<CommitRequest>,
 ) -> Result<Response, ApiError> {
-    let req: Option<CommitRequest> = control_body(&app, &headers, body).await?;
     let offsets = req.and_then(|r| r.offsets).map(|offsets| {
         offsets
             .into_iter()
@@ -444,19 +389,17 @@ pub async fn commit(
             })
             .collect()
     });
-    instance(&app, &group, &name)?.commit(offsets).await?;
+    instance.commit(offsets).await?;
     Ok(v2_json(StatusCode::OK, json!([])))
 }
 
 /// GET .../offsets (with a JSON body listing the partitions).
 pub async fn committed(
-    State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
-    headers: HeaderMap,
-    body: Body,
+    InstanceWith {
+        instance: inst,
+        body: req,
+    }: InstanceWith<PartitionsRequest>,
 ) -> Result<Response, ApiError> {
-    let req: Option<PartitionsRequest> = control_body(&app, &headers, body).await?;
-    let inst = instance(&app, &group, &name)?;
     let Some(req) = req else {
         return Err(ApiError::partition_not_found());
     };
@@ -485,11 +428,14 @@ fn query_i64(query: &HashMap<String, String>, key: &str) -> Result<Option<i64>, 
 /// GET .../records?timeout=&max_bytes=
 pub async fn records(
     State(app): State<Arc<App>>,
-    ApiPath((group, name)): InstancePath,
+    ConsumerInstance {
+        instance: inst,
+        group,
+        name,
+    }: ConsumerInstance,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let inst = instance(&app, &group, &name)?;
     let format = negotiate::records_format(&headers, inst.settings.format)?;
     let server_wait = inst.settings.request_timeout;
     let wait = match query_i64(&query, "timeout")? {

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod consumers;
 pub mod guard;
+mod instance;
 pub mod negotiate;
 pub mod produce;
 pub mod produce_request;
