@@ -1,8 +1,8 @@
 //! Cluster metadata for the metadata endpoints and for produce: topics, partitions, watermarks,
-//! brokers and topic configs, plus a cache of partition counts used on every produce.
+//! brokers and topic configs, and the route cache ([`RouteCache`]) produce shares.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
@@ -13,6 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::error::{blocking, classify, Error, ErrorClass};
+use super::routes::RouteCache;
 use crate::names::check_topic;
 
 /// Fails for a name that is not a legal topic name, before it reaches librdkafka (see
@@ -44,13 +45,13 @@ pub struct Metadata {
     admin: AdminClient<DefaultClientContext>,
     /// Reads the last batch of a partition to find its true end offset (see [`Metadata::watermarks`]).
     probe: Arc<Mutex<BaseConsumer>>,
-    partition_counts: RwLock<HashMap<String, (u32, Instant)>>,
-    max_age: Duration,
+    /// The one cache of topic routes (partition leaders, so partition counts).
+    pub(super) routes: RouteCache,
     timeout: Duration,
 }
 
 impl Metadata {
-    /// `timeout` bounds each metadata request; `max_age` is how long partition counts are reused.
+    /// `timeout` bounds each metadata request; `max_age` is how long topic routes are reused.
     pub fn new(config: &ClientConfig, timeout: Duration, max_age: Duration) -> Result<Self, Error> {
         Ok(Metadata {
             client: Arc::new(config.create()?),
@@ -68,47 +69,24 @@ impl Metadata {
                     .set("fetch.wait.max.ms", "10")
                     .create()?,
             )),
-            partition_counts: RwLock::new(HashMap::new()),
-            max_age,
+            routes: RouteCache::new(max_age),
             timeout,
         })
     }
 
-    /// The cached partition count of `topic`, if fresh.
-    fn cached_partition_count(&self, topic: &str) -> Option<u32> {
-        let cache = self
-            .partition_counts
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        cache
-            .get(topic)
-            .filter(|(_, at)| at.elapsed() < self.max_age)
-            .map(|(n, _)| *n)
-    }
-
-    /// Caches the partition count of `topic`.
-    pub fn remember_partition_count(&self, topic: &str, count: u32) {
-        let mut cache = self
-            .partition_counts
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        cache.insert(topic.to_string(), (count, Instant::now()));
-    }
-
-    /// Partition count of `topic`, from the cache when fresh. Never creates the topic.
+    /// Partition count of `topic`, from the route cache when fresh. Never creates the topic.
     pub async fn partition_count(&self, topic: &str) -> Result<u32, Error> {
         legal_topic(topic)?;
-        if let Some(n) = self.cached_partition_count(topic) {
-            return Ok(n);
+        if let Some(leaders) = self.routes.get(topic) {
+            return Ok(leaders.len() as u32);
         }
-        let n = self.partitions(topic).await?.len() as u32;
-        self.remember_partition_count(topic, n);
-        Ok(n)
-    }
-
-    /// How long cached topic metadata is reused.
-    pub fn max_age(&self) -> Duration {
-        self.max_age
+        let (client, timeout, name) = (self.client.clone(), self.timeout, topic.to_string());
+        let leaders = blocking(move || {
+            let md = client.fetch_metadata(Some(&name), timeout)?;
+            leaders_in(&md, &name)
+        })
+        .await?;
+        Ok(self.routes.insert(topic, leaders).len() as u32)
     }
 
     /// How long a metadata request may take.
@@ -116,12 +94,9 @@ impl Metadata {
         self.timeout
     }
 
-    /// Forgets a cached partition count (after a produce saw the topic change).
+    /// Forgets the cached route of `topic` (after a produce or a log read saw it change).
     pub fn invalidate(&self, topic: &str) {
-        self.partition_counts
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(topic);
+        self.routes.forget(topic);
     }
 
     /// Topic names, internal topics excluded, sorted.
@@ -203,6 +178,27 @@ impl Metadata {
         })
         .await
     }
+}
+
+/// The route of `name` in a metadata response.
+pub(super) fn leaders_in(
+    md: &rdkafka::metadata::Metadata,
+    name: &str,
+) -> Result<Vec<Option<String>>, Error> {
+    let partitions = topic_partitions(md, name)?;
+    let addr = |id: i32| {
+        md.brokers()
+            .iter()
+            .find(|b| b.id() == id)
+            .map(|b| format!("{}:{}", b.host(), b.port()))
+    };
+    let mut leaders = vec![None; partitions.len()];
+    for p in &partitions {
+        if let Some(slot) = leaders.get_mut(p.id as usize) {
+            *slot = addr(p.leader);
+        }
+    }
+    Ok(leaders)
 }
 
 /// The partitions of `name` in a metadata response, ordered by id.

@@ -16,6 +16,7 @@ pub mod metadata;
 pub mod partitioner;
 pub mod producer;
 pub mod registry;
+mod routes;
 mod settings;
 mod topic_partition;
 mod wire;

@@ -2,9 +2,8 @@
 //! and answered in request order once every delivery report is in. Delivery reports land in a
 //! per-request [`Batch`], so a request costs one allocation for its results, not one per record.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -15,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::batch::{BatchEngine, Routes};
 use super::error::{blocking, classify, Error, ErrorClass, RecordError};
-use super::metadata::{legal_topic, topic_partitions, Metadata};
+use super::metadata::{leaders_in, legal_topic, Metadata};
 use super::partitioner::partition_for_key;
 use crate::formats::{EncodedRecords, KafkaRecord};
 
@@ -94,9 +93,6 @@ pub enum ProduceError {
     },
 }
 
-/// The partitions' leader addresses of one topic, and when they were looked up.
-type Route = (Arc<Vec<Option<String>>>, Instant);
-
 /// The shared producer.
 pub struct Producer {
     /// librdkafka's producer: the delivery path of the `librdkafka` engine, and in every engine the
@@ -105,7 +101,6 @@ pub struct Producer {
     inner: Arc<ThreadedProducer<DeliveryContext>>,
     /// The batch engine, when selected (`produce.engine`).
     batch: Option<BatchEngine>,
-    routes: RwLock<HashMap<String, Route>>,
     metadata: Arc<Metadata>,
     /// Rotates the partition that key-less records of a request go to (sticky per request).
     sticky: AtomicUsize,
@@ -125,7 +120,6 @@ impl Producer {
         Ok(Producer {
             inner: Arc::new(config.create_with_context(DeliveryContext)?),
             batch,
-            routes: RwLock::new(HashMap::new()),
             metadata,
             sticky: AtomicUsize::new(0),
             max_message_bytes,
@@ -184,10 +178,6 @@ impl Producer {
                 == Some(ErrorClass::UnknownTopicOrPartition))
         }) {
             self.metadata.invalidate(topic);
-            self.routes
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(topic);
         }
         Ok(outcomes
             .into_iter()
@@ -263,11 +253,8 @@ impl Producer {
     /// within `produce.metadata.timeout.ms`.
     async fn route(&self, topic: &str, refresh: bool) -> Result<Arc<Vec<Option<String>>>, Error> {
         if !refresh {
-            let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some((leaders, at)) = routes.get(topic) {
-                if at.elapsed() < self.metadata.max_age() {
-                    return Ok(leaders.clone());
-                }
+            if let Some(leaders) = self.metadata.routes.get(topic) {
+                return Ok(leaders);
             }
         }
         // Only names that pass are ever cached, so the check is paid on a miss alone.
@@ -281,7 +268,7 @@ impl Producer {
             let deadline = Instant::now() + timeout;
             loop {
                 let md = client.client().fetch_metadata(Some(&name), timeout)?;
-                match topic_partitions(&md, &name) {
+                match leaders_in(&md, &name) {
                     // A topic being created on demand has no leaders yet: ask again.
                     Err(Error::Kafka(KafkaError::MetadataFetch(
                         RDKafkaErrorCode::LeaderNotAvailable,
@@ -293,34 +280,12 @@ impl Producer {
                     ))) => {
                         return Err(Error::TopicNotFound(name));
                     }
-                    Err(e) => return Err(e),
-                    Ok(partitions) => {
-                        let addr = |id: i32| {
-                            md.brokers()
-                                .iter()
-                                .find(|b| b.id() == id)
-                                .map(|b| format!("{}:{}", b.host(), b.port()))
-                        };
-                        let mut leaders = vec![None; partitions.len()];
-                        for p in &partitions {
-                            if let Some(slot) = leaders.get_mut(p.id as usize) {
-                                *slot = addr(p.leader);
-                            }
-                        }
-                        return Ok(leaders);
-                    }
+                    other => return other,
                 }
             }
         })
         .await?;
-        let leaders = Arc::new(leaders);
-        self.metadata
-            .remember_partition_count(topic, leaders.len() as u32);
-        self.routes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(topic.to_string(), (leaders.clone(), Instant::now()));
-        Ok(leaders)
+        Ok(self.metadata.routes.insert(topic, leaders))
     }
 
     /// Waits for every queued record to be delivered (shutdown).
