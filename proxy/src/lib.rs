@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod config;
 pub mod formats;
+pub mod gather;
 pub mod http;
 pub mod json_fields;
 pub mod kafka;

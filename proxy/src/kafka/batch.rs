@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use super::connection::{OnAnswer, Pool, SendError};
 use super::wire::{self, PartitionBatch};
 use crate::formats::EncodedRecords;
+use crate::gather::{Gather, Limits};
 
 /// Settings of the batch engine, from the `producer.*`/`client.*` properties it honours.
 #[derive(Debug, Clone)]
@@ -81,31 +82,22 @@ struct Lane {
 async fn run_lane(
     pool: Arc<Pool>,
     settings: Arc<BatchSettings>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
+    jobs: mpsc::UnboundedReceiver<Job>,
 ) {
     let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
-    let mut carry: Option<Job> = None;
+    let limits = Limits {
+        max_count: usize::MAX,
+        max_bytes: settings.max_batch_bytes,
+        weigh: |job: &Job| (1, job.bytes),
+    };
+    let mut jobs = Gather::new(jobs, limits);
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let first = match carry.take() {
-            Some(job) => job,
-            None => match jobs.recv().await {
-                Some(job) => job,
-                None => return,
-            },
+        let Some(batch) = jobs.next().await else {
+            return;
         };
-        let mut bytes = first.bytes;
-        let mut batch = vec![first];
-        while let Ok(job) = jobs.try_recv() {
-            if bytes + job.bytes > settings.max_batch_bytes {
-                carry = Some(job);
-                break;
-            }
-            bytes += job.bytes;
-            batch.push(job);
-        }
         dispatch(&pool, &settings, batch, permit).await;
     }
 }

@@ -1,6 +1,6 @@
-//! Publishes become Kafka records in batches, by group commit. Each Kafka topic has
-//! `mqtt.batch.max.in.flight` writers ("lanes"); a writer takes everything waiting in its
-//! queue (up to `mqtt.batch.max.records` and `mqtt.batch.max.bytes`) as one produce call, and
+//! Publishes become Kafka records in batches, by group commit (`crate::gather`, shared with the
+//! batch engine). Each Kafka topic has `mqtt.batch.max.in.flight` writers ("lanes"); a writer
+//! takes everything waiting in its queue (up to `mqtt.batch.max.records` and `mqtt.batch.max.bytes`) as one produce call, and
 //! sends the next batch only once Kafka has answered the previous one. No timer holds a publish
 //! back: a lone publish is written at once, and under load publishes gather while the previous
 //! batch is on the wire.
@@ -31,6 +31,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::formats::RecordsBuilder;
+use crate::gather::{Gather, Limits};
 use crate::kafka::producer::ProduceError;
 use crate::state::App;
 
@@ -172,33 +173,18 @@ impl Writer {
     /// Writes batch after batch until every sender is gone (shutdown) and the queue is empty.
     /// A batch is every chunk queued, up to `max_records` publishes or `max_bytes` of payload
     /// (a chunk is never split, so a lone chunk may exceed them).
-    async fn run(self, mut rx: mpsc::Receiver<Chunk>, max_records: usize, max_bytes: usize) {
-        let size = |c: &Chunk| c.publishes.iter().map(|p| p.payload.len()).sum::<usize>();
-        let mut carry = None;
+    async fn run(self, rx: mpsc::Receiver<Chunk>, max_records: usize, max_bytes: usize) {
+        let limits = Limits {
+            max_count: max_records,
+            max_bytes,
+            weigh: |c: &Chunk| {
+                let bytes = c.publishes.iter().map(|p| p.payload.len()).sum();
+                (c.publishes.len(), bytes)
+            },
+        };
+        let mut chunks = Gather::new(rx, limits);
         // While a batch is written, the next one gathers in the queue.
-        loop {
-            let first = match carry.take() {
-                Some(chunk) => chunk,
-                None => match rx.recv().await {
-                    Some(chunk) => chunk,
-                    None => return,
-                },
-            };
-            let mut records = first.publishes.len();
-            let mut bytes = size(&first);
-            let mut batch = vec![first];
-            while records < max_records && bytes < max_bytes {
-                let Ok(chunk) = rx.try_recv() else { break };
-                let chunk_bytes = size(&chunk);
-                if records + chunk.publishes.len() > max_records || bytes + chunk_bytes > max_bytes
-                {
-                    carry = Some(chunk);
-                    break;
-                }
-                records += chunk.publishes.len();
-                bytes += chunk_bytes;
-                batch.push(chunk);
-            }
+        while let Some(batch) = chunks.next().await {
             self.write(Batch(batch)).await;
         }
     }
