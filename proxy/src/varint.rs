@@ -1,6 +1,6 @@
 //! Zig-zag varints, written the same way by Kafka's record format (`kafka/wire`), Avro's `int` and
 //! `long` (`formats/avro`) and the message indexes of Confluent's Protobuf framing
-//! (`schema/proto`): one leaf that all three use. A zig-zag varint of a 32-bit value is the one of
+//! (`schema/proto`): one leaf that all three use, reading ([`read_int`]) and writing. A zig-zag varint of a 32-bit value is the one of
 //! the same value widened to 64 bits, so one function serves both.
 
 use bytes::BufMut;
@@ -39,9 +39,48 @@ pub fn long_len(n: i64) -> usize {
     uvarint_len(zigzag(n))
 }
 
+/// Reads a zig-zag varint of a 32-bit value from the front of `data`, advancing it.
+pub fn read_int(data: &mut &[u8]) -> Result<i32, VarintError> {
+    let mut value: u32 = 0;
+    for shift in (0..35).step_by(7) {
+        let (&byte, rest) = data.split_first().ok_or(VarintError::Truncated)?;
+        *data = rest;
+        value |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok((value >> 1) as i32 ^ -((value & 1) as i32));
+        }
+    }
+    Err(VarintError::TooLong)
+}
+
+/// Why a varint does not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VarintError {
+    #[error("a truncated varint")]
+    Truncated,
+    #[error("a varint longer than 5 bytes")]
+    TooLong,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ints_read_back_and_bad_varints_are_refused() {
+        for n in [0, 1, -1, 63, -64, 64, i32::MAX, i32::MIN] {
+            let mut out = Vec::new();
+            put_long(&mut out, i64::from(n));
+            let mut data = &out[..];
+            assert_eq!(read_int(&mut data), Ok(n));
+            assert!(data.is_empty());
+        }
+        assert_eq!(read_int(&mut &[0x80][..]), Err(VarintError::Truncated));
+        assert_eq!(
+            read_int(&mut &[0xff, 0xff, 0xff, 0xff, 0xff, 0x01][..]),
+            Err(VarintError::TooLong)
+        );
+    }
 
     #[test]
     fn zigzag_varints_match_the_specifications_examples() {

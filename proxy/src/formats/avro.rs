@@ -8,6 +8,7 @@ use apache_avro::types::Value as Avro;
 use serde_json::{Map, Number, Value as Json};
 
 use crate::schema::kinds::AvroSchema;
+use crate::schema::SchemaError;
 use crate::varint::put_long;
 
 /// Where in a record a value sits, for error messages; built on the stack, formatted only when a
@@ -30,8 +31,33 @@ impl std::fmt::Display for At<'_> {
     }
 }
 
-fn type_err(at: &At<'_>, expected: &str, json: &Json) -> String {
-    format!("{at}: expected {expected}, got {json}")
+/// Why a record does not encode or decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AvroError {
+    /// A JSON value that does not fit the schema where it sits (`f.g[2]: expected an int, ...`).
+    #[error("{at}: {why}")]
+    Value { at: String, why: String },
+    /// A named type the schema does not resolve.
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
+    /// A payload without Confluent's framing.
+    #[error("{0}")]
+    Framing(String),
+    /// Binary data that does not decode with its schema.
+    #[error("{0}")]
+    Decode(String),
+}
+
+/// A value refused at `at`.
+fn value_err(at: &At<'_>, why: impl std::fmt::Display) -> AvroError {
+    AvroError::Value {
+        at: at.to_string(),
+        why: why.to_string(),
+    }
+}
+
+fn type_err(at: &At<'_>, expected: &str, json: &Json) -> AvroError {
+    value_err(at, format!("expected {expected}, got {json}"))
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -40,23 +66,25 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Appends the ISO-8859-1 bytes of `s` (Avro JSON's bytes and fixed), checking each character.
-fn put_latin1(out: &mut Vec<u8>, at: &At<'_>, s: &str) -> Result<(), String> {
+fn put_latin1(out: &mut Vec<u8>, at: &At<'_>, s: &str) -> Result<(), AvroError> {
     for c in s.chars() {
-        out.push(
-            u8::try_from(u32::from(c))
-                .map_err(|_| format!("{at}: bytes must be ISO-8859-1 characters, got {c:?}"))?,
-        );
+        out.push(u8::try_from(u32::from(c)).map_err(|_| {
+            value_err(
+                at,
+                format!("bytes must be ISO-8859-1 characters, got {c:?}"),
+            )
+        })?);
     }
     Ok(())
 }
 
-fn int(at: &At<'_>, json: &Json) -> Result<i32, String> {
+fn int(at: &At<'_>, json: &Json) -> Result<i32, AvroError> {
     json.as_i64()
         .and_then(|n| i32::try_from(n).ok())
         .ok_or_else(|| type_err(at, "an int", json))
 }
 
-fn long(at: &At<'_>, json: &Json) -> Result<i64, String> {
+fn long(at: &At<'_>, json: &Json) -> Result<i64, AvroError> {
     json.as_i64().ok_or_else(|| type_err(at, "a long", json))
 }
 
@@ -68,7 +96,7 @@ fn write<'s>(
     json: &Json,
     at: &At<'_>,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), AvroError> {
     let schema = names.resolve(schema)?;
     match schema {
         Schema::Null => {
@@ -109,7 +137,7 @@ fn write<'s>(
             let s = json
                 .as_str()
                 .ok_or_else(|| type_err(at, "a uuid string", json))?;
-            uuid::Uuid::parse_str(s).map_err(|e| format!("{at}: {e}"))?;
+            uuid::Uuid::parse_str(s).map_err(|e| value_err(at, e))?;
             put_bytes(out, s.as_bytes());
         }
         Schema::Bytes => {
@@ -128,11 +156,14 @@ fn write<'s>(
             put_latin1(&mut bytes, at, s)?;
             match names.resolve(&d.inner)? {
                 Schema::Fixed(f) if bytes.len() != f.size => {
-                    return Err(format!(
-                        "{at}: decimal fixed {} needs {} bytes, got {}",
-                        f.name.name,
-                        f.size,
-                        bytes.len()
+                    return Err(value_err(
+                        at,
+                        format!(
+                            "decimal fixed {} needs {} bytes, got {}",
+                            f.name.name,
+                            f.size,
+                            bytes.len()
+                        ),
                     ))
                 }
                 Schema::Fixed(_) => out.extend_from_slice(&bytes),
@@ -146,11 +177,14 @@ fn write<'s>(
             let start = out.len();
             put_latin1(out, at, s)?;
             if out.len() - start != f.size {
-                return Err(format!(
-                    "{at}: fixed {} needs {} bytes, got {}",
-                    f.name.name,
-                    f.size,
-                    out.len() - start
+                return Err(value_err(
+                    at,
+                    format!(
+                        "fixed {} needs {} bytes, got {}",
+                        f.name.name,
+                        f.size,
+                        out.len() - start
+                    ),
                 ));
             }
         }
@@ -158,10 +192,9 @@ fn write<'s>(
             let symbol = json
                 .as_str()
                 .ok_or_else(|| type_err(at, "an enum symbol", json))?;
-            let index =
-                e.symbols.iter().position(|s| s == symbol).ok_or_else(|| {
-                    format!("{at}: {symbol:?} is not a symbol of {}", e.name.name)
-                })?;
+            let index = e.symbols.iter().position(|s| s == symbol).ok_or_else(|| {
+                value_err(at, format!("{symbol:?} is not a symbol of {}", e.name.name))
+            })?;
             put_long(out, index as i64);
         }
         Schema::Array(a) => {
@@ -192,7 +225,7 @@ fn write<'s>(
         Schema::Record(r) => write_record(names, r, json, at, out)?,
         Schema::Union(u) => write_union(names, u, json, at, out)?,
         Schema::BigDecimal | Schema::Duration | Schema::Ref { .. } => {
-            return Err(format!("{at}: this logical type is not supported"))
+            return Err(value_err(at, "this logical type is not supported"))
         }
     }
     Ok(())
@@ -204,12 +237,15 @@ fn write_record<'s>(
     json: &Json,
     at: &At<'_>,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), AvroError> {
     let obj = json
         .as_object()
         .ok_or_else(|| type_err(at, &format!("a {} record object", r.name.name), json))?;
     if let Some(unknown) = obj.keys().find(|k| !r.lookup.contains_key(*k)) {
-        return Err(format!("{at}: {} has no field {unknown:?}", r.name.name));
+        return Err(value_err(
+            at,
+            format!("{} has no field {unknown:?}", r.name.name),
+        ));
     }
     for f in &r.fields {
         let here = At::Field(at, &f.name);
@@ -221,13 +257,13 @@ fn write_record<'s>(
                     let first = u
                         .variants()
                         .first()
-                        .ok_or_else(|| format!("{here}: empty union"))?;
+                        .ok_or_else(|| value_err(&here, "empty union"))?;
                     put_long(out, 0);
                     write(names, first, default, &here, out)?;
                 }
                 other => write(names, other, default, &here, out)?,
             },
-            (None, None) => return Err(format!("{here}: missing field with no default")),
+            (None, None) => return Err(value_err(&here, "missing field with no default")),
         }
     }
     Ok(())
@@ -272,13 +308,13 @@ fn write_union<'s>(
     json: &Json,
     at: &At<'_>,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), AvroError> {
     let variants = u.variants();
     if json.is_null() {
         let i = variants
             .iter()
             .position(|v| matches!(v, Schema::Null))
-            .ok_or_else(|| format!("{at}: null is not a branch of this union"))?;
+            .ok_or_else(|| value_err(at, "null is not a branch of this union"))?;
         put_long(out, i as i64);
         return Ok(());
     }
@@ -316,19 +352,25 @@ fn write_union<'s>(
             out.extend_from_slice(&bytes);
             Ok(())
         }
-        (0, _) => Err(format!(
-            "{at}: {json} matches no branch of the union {:?}",
-            variants.iter().map(branch_name).collect::<Vec<_>>()
+        (0, _) => Err(value_err(
+            at,
+            format!(
+                "{json} matches no branch of the union {:?}",
+                variants.iter().map(branch_name).collect::<Vec<_>>()
+            ),
         )),
-        _ => Err(format!(
-            "{at}: {json} is ambiguous for the union {:?}; wrap it as {{\"<type>\": value}}",
-            variants.iter().map(branch_name).collect::<Vec<_>>()
+        _ => Err(value_err(
+            at,
+            format!(
+                "{json} is ambiguous for the union {:?}; wrap it as {{\"<type>\": value}}",
+                variants.iter().map(branch_name).collect::<Vec<_>>()
+            ),
         )),
     }
 }
 
 /// Converts an Avro value of `schema` to Avro's JSON encoding.
-pub fn to_json(schema: &AvroSchema, value: &Avro) -> Result<Json, String> {
+pub fn to_json(schema: &AvroSchema, value: &Avro) -> Result<Json, AvroError> {
     json_of(schema, &schema.schema, value)
 }
 
@@ -340,7 +382,7 @@ fn float(f: f64) -> Json {
     Number::from_f64(f).map_or(Json::Null, Json::Number)
 }
 
-fn json_of<'s>(names: &'s AvroSchema, schema: &'s Schema, value: &Avro) -> Result<Json, String> {
+fn json_of<'s>(names: &'s AvroSchema, schema: &'s Schema, value: &Avro) -> Result<Json, AvroError> {
     let schema = names.resolve(schema)?;
     Ok(match (schema, value) {
         (_, Avro::Null) => Json::Null,
@@ -363,7 +405,7 @@ fn json_of<'s>(names: &'s AvroSchema, schema: &'s Schema, value: &Avro) -> Resul
         (_, Avro::Decimal(d)) => {
             let bytes: Vec<u8> = d
                 .try_into()
-                .map_err(|e: apache_avro::Error| e.to_string())?;
+                .map_err(|e: apache_avro::Error| AvroError::Decode(e.to_string()))?;
             latin1_string(&bytes)
         }
         (Schema::Array(a), Avro::Array(items)) => Json::Array(
@@ -392,7 +434,7 @@ fn json_of<'s>(names: &'s AvroSchema, schema: &'s Schema, value: &Avro) -> Resul
             let branch = u
                 .variants()
                 .get(*i as usize)
-                .ok_or_else(|| format!("union branch {i} out of range"))?;
+                .ok_or_else(|| AvroError::Decode(format!("union branch {i} out of range")))?;
             match **inner {
                 Avro::Null => Json::Null,
                 _ => {
@@ -403,10 +445,10 @@ fn json_of<'s>(names: &'s AvroSchema, schema: &'s Schema, value: &Avro) -> Resul
             }
         }
         (s, v) => {
-            return Err(format!(
+            return Err(AvroError::Decode(format!(
                 "value {v:?} does not match schema {}",
                 branch_name(s)
-            ))
+            )))
         }
     })
 }
@@ -419,17 +461,18 @@ pub fn frame(id: i32, payload: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Splits a framed record into its schema id and payload.
-pub fn unframe(data: &[u8]) -> Result<(i32, &[u8]), String> {
+pub fn unframe(data: &[u8]) -> Result<(i32, &[u8]), AvroError> {
+    let framing = |why: String| Err(AvroError::Framing(why));
     match data {
         [0, a, b, c, d, rest @ ..] => Ok((i32::from_be_bytes([*a, *b, *c, *d]), rest)),
-        [] => Err("empty record (no schema framing)".into()),
-        [m, ..] if *m != 0 => Err(format!("unknown magic byte {m}")),
-        _ => Err("record shorter than its framing".into()),
+        [] => framing("empty record (no schema framing)".into()),
+        [m, ..] if *m != 0 => framing(format!("unknown magic byte {m}")),
+        _ => framing("record shorter than its framing".into()),
     }
 }
 
 /// Encodes one JSON value (Avro's JSON encoding) as a framed Avro record of `schema` (id `id`).
-pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, String> {
+pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, AvroError> {
     let mut out = Vec::with_capacity(64);
     frame(id, &[], &mut out);
     write(schema, &schema.schema, json, &At::Root, &mut out)?;
@@ -437,7 +480,7 @@ pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, Stri
 }
 
 /// Decodes an Avro payload (after the framing) written with `schema` to Avro's JSON encoding.
-pub fn decode(schema: &AvroSchema, payload: &[u8]) -> Result<Json, String> {
+pub fn decode(schema: &AvroSchema, payload: &[u8]) -> Result<Json, AvroError> {
     let mut reader = payload;
     let value = if schema.referenced.is_empty() {
         apache_avro::from_avro_datum(&schema.schema, &mut reader, None)
@@ -449,7 +492,7 @@ pub fn decode(schema: &AvroSchema, payload: &[u8]) -> Result<Json, String> {
             None,
         )
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| AvroError::Decode(e.to_string()))?;
     to_json(schema, &value)
 }
 
@@ -526,12 +569,13 @@ mod tests {
             (json!({"name": "a", "age": "x"}), "matches no branch"),
             (json!({"name": "a", "raw": "\u{0100}"}), "ISO-8859-1"),
         ] {
-            let err = encode(&s, 1, &bad).unwrap_err();
+            let err = encode(&s, 1, &bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
         let ambiguous = AvroSchema::parse(r#"["null","int","long"]"#, &[]).unwrap();
         assert!(encode(&ambiguous, 1, &json!(5))
             .unwrap_err()
+            .to_string()
             .contains("ambiguous"));
         let framed = encode(&ambiguous, 1, &json!({"long": 5})).unwrap();
         assert_eq!(

@@ -6,35 +6,64 @@
 use prost::Message;
 use prost_reflect::{DeserializeOptions, DynamicMessage, SerializeOptions};
 
-use crate::schema::proto::{read_indexes, write_indexes, ProtoSchema};
+use crate::schema::proto::{read_indexes, write_indexes, IndexesError, ProtoSchema};
+use crate::schema::SchemaError;
+
+/// Why a record does not encode or decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtobufError {
+    /// The schema has no message type for the record.
+    #[error("{0}")]
+    Schema(#[from] SchemaError),
+    /// A JSON record that is not the message type's proto3 JSON.
+    #[error("{0}")]
+    Json(String),
+    #[error("encoding the message: {0}")]
+    Encode(String),
+    /// A payload whose message indexes do not decode.
+    #[error("{0}")]
+    Indexes(#[from] IndexesError),
+    /// A payload that is not a message of its type.
+    #[error("{0}")]
+    Decode(String),
+}
 
 /// Encodes one JSON value as a framed record of `schema`'s first message type (id `id`).
-pub fn encode(schema: &ProtoSchema, id: i32, json: serde_json::Value) -> Result<Vec<u8>, String> {
+pub fn encode(
+    schema: &ProtoSchema,
+    id: i32,
+    json: serde_json::Value,
+) -> Result<Vec<u8>, ProtobufError> {
     let descriptor = schema.first_message()?;
     let message = DynamicMessage::deserialize_with_options(
         descriptor,
         json,
         &DeserializeOptions::new().deny_unknown_fields(true),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| ProtobufError::Json(e.to_string()))?;
     let mut out = Vec::with_capacity(message.encoded_len() + 6);
     super::avro::frame(id, &[], &mut out);
     write_indexes(&[0], &mut out);
     message
         .encode(&mut out)
-        .map_err(|e| format!("encoding the message: {e}"))?;
+        .map_err(|e| ProtobufError::Encode(e.to_string()))?;
     Ok(out)
 }
 
 /// Decodes a framed payload (after the magic byte and id) and appends its proto3 JSON to `out`.
-pub fn decode(schema: &ProtoSchema, payload: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+pub fn decode(
+    schema: &ProtoSchema,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ProtobufError> {
     let (indexes, data) = read_indexes(payload)?;
     let descriptor = schema.message_at(&indexes)?;
-    let message = DynamicMessage::decode(descriptor, data).map_err(|e| e.to_string())?;
+    let message = DynamicMessage::decode(descriptor, data)
+        .map_err(|e| ProtobufError::Decode(e.to_string()))?;
     let options = SerializeOptions::new().skip_default_fields(false);
     message
         .serialize_with_options(&mut serde_json::Serializer::new(out), &options)
-        .map_err(|e| e.to_string())
+        .map_err(|e| ProtobufError::Decode(e.to_string()))
 }
 
 #[cfg(test)]

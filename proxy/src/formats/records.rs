@@ -59,7 +59,8 @@ impl RecordWriter {
             .schemas
             .as_ref()
             .ok_or(FormatError::SchemaRegistryRequired)?;
-        let (id, payload) = super::avro::unframe(data).map_err(FormatError::Schema)?;
+        let (id, payload) =
+            super::avro::unframe(data).map_err(|e| FormatError::Schema(e.to_string()))?;
         let stored = registry
             .cached(id)
             .map_err(|e| FormatError::Schema(format!("schema {id}: {e}")))?

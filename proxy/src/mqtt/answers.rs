@@ -150,7 +150,7 @@ mod tests {
         let failed = |seq| Settled {
             first: seq,
             last: seq,
-            outcome: Err("down".into()),
+            outcome: Err(batcher::NotDelivered::TooLarge),
         };
         a.settle(failed(13), Version::V5, &mut Received::new());
         assert_eq!(reasons(&a)[3], Some(UNSPECIFIED_ERROR));
@@ -178,7 +178,11 @@ mod tests {
     fn qos2_ids_are_released_when_kafka_fails_and_repeats_follow_the_first() {
         for (outcome, reason, held) in [
             (Ok(()), SUCCESS, Some(&true)),
-            (Err("down".to_string()), UNSPECIFIED_ERROR, None),
+            (
+                Err(batcher::NotDelivered::TooLarge),
+                UNSPECIFIED_ERROR,
+                None,
+            ),
         ] {
             let mut received = Received::from([(id(7), false)]);
             let mut a = Answers {

@@ -33,10 +33,24 @@ use tokio::task::JoinHandle;
 use crate::formats::RecordsBuilder;
 use crate::gather::{Gather, Limits};
 use crate::kafka::producer::ProduceError;
+use crate::kafka::RecordError;
 use crate::state::App;
 
 /// Whether Kafka took a publish; the error says why not.
-pub type Delivered = Result<(), String>;
+pub type Delivered = Result<(), NotDelivered>;
+
+/// Why Kafka did not take a publish.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum NotDelivered {
+    /// Kafka refused or failed this record.
+    #[error("{0}")]
+    Record(#[from] RecordError),
+    /// The produce call of its whole batch was refused (e.g. the topic does not exist).
+    #[error("{0}")]
+    Batch(Arc<ProduceError>),
+    #[error("the record is larger than the producer's message.max.bytes")]
+    TooLarge,
+}
 
 /// One publish on its way to Kafka.
 pub struct Publish {
@@ -224,18 +238,17 @@ impl Writer {
             {
                 Ok(outcomes) => outcomes
                     .into_iter()
-                    .map(|o| o.map(|_| ()).map_err(|e| e.to_string()))
+                    .map(|o| o.map(|_| ()).map_err(NotDelivered::Record))
                     .collect(),
                 // One record the producer will never take: it fails alone, the rest go again.
                 Err(ProduceError::RecordTooLarge { index, .. }) if index < count => {
                     if let Some((p, acks)) = batch.remove(index) {
-                        let why = "the record is larger than the producer's message.max.bytes";
-                        let outcome = std::iter::once(Err(why.into()));
+                        let outcome = std::iter::once(Err(NotDelivered::TooLarge));
                         answer(&self.topic, &self.stats, vec![p], &acks, outcome);
                     }
                     continue;
                 }
-                Err(e) => vec![Err(e.to_string()); count],
+                Err(e) => vec![Err(NotDelivered::Batch(Arc::new(e))); count],
             };
             let mut outcomes = outcomes.into_iter();
             for chunk in batch.0 {
@@ -342,8 +355,8 @@ mod tests {
             Ok(()),
             Ok(()),
             Ok(()),
-            Err("refused".to_string()),
-            Err("refused".to_string()),
+            Err(NotDelivered::TooLarge),
+            Err(NotDelivered::TooLarge),
             Ok(()),
             Ok(()),
         ];

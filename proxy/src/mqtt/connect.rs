@@ -100,7 +100,7 @@ pub(super) async fn connection<S>(
     slot: Option<OwnedSemaphorePermit>,
     ingest: Arc<Ingest>,
     shutdown: CancellationToken,
-) -> Result<(), String>
+) -> Result<(), ConnectionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -120,14 +120,14 @@ where
             // An unknown protocol level gets CONNACK 1 (3.1.1) before the close.
             let mut stream = framed.into_inner();
             let _ = stream.write_all(&[0x20, 0x02, 0x00, 0x01]).await;
-            return Err(format!("not an MQTT 3.1.1 or 5 CONNECT: {e}"));
+            return Err(ConnectionEnd::NotMqtt(e.to_string()));
         }
-        _ => return Err("no CONNECT".into()),
+        _ => return Err(ConnectionEnd::NoConnect),
     };
     let connect = match tokio::time::timeout(CONNECT_TIMEOUT, framed.next()).await {
         Ok(Some(Ok((packet, _)))) => packet,
-        Ok(Some(Err(e))) => return Err(format!("malformed CONNECT: {e}")),
-        _ => return Err("no CONNECT".into()),
+        Ok(Some(Err(e))) => return Err(ConnectionEnd::MalformedConnect(e.to_string())),
+        _ => return Err(ConnectionEnd::NoConnect),
     };
     let keep_alive = match connect {
         MqttPacket::V3(Packet::Connect(c)) => {
@@ -138,16 +138,17 @@ where
                     session_present: false,
                 });
                 let _ = framed.send(MqttPacket::V3(refused)).await;
-                return Err(format!(
-                    "protocol level {} ({}) is not served; only 3.1.1 and 5",
+                return Err(ConnectionEnd::ProtocolLevel(
                     c.protocol.0,
-                    c.protocol.name()
+                    c.protocol.name().to_string(),
                 ));
             }
             // A password without a user name is a malformed 3.1.1 CONNECT [MQTT-3.1.2-22]:
             // closed without CONNACK.
             if c.password.is_some() && c.username.is_none() {
-                return Err("malformed CONNECT: a password flag without a user name".into());
+                return Err(ConnectionEnd::MalformedConnect(
+                    "a password flag without a user name".into(),
+                ));
             }
             // An empty client id is allowed only with a clean session [MQTT-3.1.3-7, -8].
             let admitted = if c.client_id.is_empty() && !c.clean_session {
@@ -161,7 +162,7 @@ where
                     session_present: false,
                 });
                 let _ = framed.send(MqttPacket::V3(refused)).await;
-                return Err(refusal.why().into());
+                return Err(ConnectionEnd::Refused(refusal.why()));
             }
             let accepted = Packet::ConnectAck(ConnectAck {
                 return_code: ConnectAckReason::ConnectionAccepted,
@@ -185,7 +186,7 @@ where
                 let _ = framed
                     .send(MqttPacket::V5(v5::Packet::ConnectAck(Box::new(refused))))
                     .await;
-                return Err(refusal.why().into());
+                return Err(ConnectionEnd::Refused(refusal.why()));
             }
             // CONNACK says what this listener does not do: no retain, no subscriptions of any
             // kind, no topic aliases; Receive Maximum bounds the QoS 1/2 publishes in flight.
@@ -211,7 +212,7 @@ where
             .await?;
             c.keep_alive
         }
-        _ => return Err("the first packet is not CONNECT".into()),
+        _ => return Err(ConnectionEnd::NotConnectFirst),
     };
     Stats::add(&ingest.stats.connections, 1);
     let outcome = session(&mut framed, version, keep_alive, &ingest, shutdown).await;
@@ -231,17 +232,44 @@ where
                     .send(MqttPacket::V5(v5::Packet::Disconnect(disconnect)))
                     .await;
             }
-            Err(c.why)
+            Err(ConnectionEnd::Closed(c.why))
         }
     }
 }
 
-async fn send<S>(framed: &mut Framed<S, MqttCodec>, packet: MqttPacket) -> Result<(), String>
+async fn send<S>(framed: &mut Framed<S, MqttCodec>, packet: MqttPacket) -> Result<(), ConnectionEnd>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     framed
         .send(packet)
         .await
-        .map_err(|e| format!("writing: {e}"))
+        .map_err(|e| ConnectionEnd::Write(e.to_string()))
+}
+
+/// Why a connection ended other than by the client's DISCONNECT (logged at `debug`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ConnectionEnd {
+    #[error("no CONNECT")]
+    NoConnect,
+    #[error("not an MQTT 3.1.1 or 5 CONNECT: {0}")]
+    NotMqtt(String),
+    #[error("malformed CONNECT: {0}")]
+    MalformedConnect(String),
+    #[error("protocol level {0} ({1}) is not served; only 3.1.1 and 5")]
+    ProtocolLevel(u8, String),
+    #[error("the first packet is not CONNECT")]
+    NotConnectFirst,
+    /// CONNECT refused (CONNACK with a reason).
+    #[error("{0}")]
+    Refused(&'static str),
+    /// The session closed it (for MQTT 5, with DISCONNECT and this reason string).
+    #[error("{0}")]
+    Closed(String),
+    #[error("writing: {0}")]
+    Write(String),
+    #[error("TLS handshake failed: {0}")]
+    TlsHandshake(String),
+    #[error("no TLS handshake within {0:?}")]
+    NoTlsHandshake(std::time::Duration),
 }

@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::connect::connection;
+use super::connect::{connection, ConnectionEnd};
 use super::ingest::{Ingest, CONNECT_TIMEOUT};
 use super::{auth, tls};
 use crate::state::App;
@@ -111,8 +111,8 @@ async fn accept(
                         Some(tls) => {
                             match tokio::time::timeout(CONNECT_TIMEOUT, tls.accept(stream)).await {
                                 Ok(Ok(stream)) => connection(stream, slot, ingest, shutdown).await,
-                                Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
-                                Err(_) => Err("no TLS handshake within 10 s".into()),
+                                Ok(Err(e)) => Err(ConnectionEnd::TlsHandshake(e.to_string())),
+                                Err(_) => Err(ConnectionEnd::NoTlsHandshake(CONNECT_TIMEOUT)),
                             }
                         }
                     };

@@ -9,6 +9,11 @@
 
 use serde_json::Value;
 
+use super::error::SchemaError;
+
+/// How deep types may nest: apache-avro parses recursively.
+const MAX_DEPTH: usize = 64;
+
 /// The names the Avro specification reserves for types that are not named types.
 const BUILT_IN: &[&str] = &[
     "null", "boolean", "int", "long", "float", "double", "bytes", "string", "record", "error",
@@ -16,14 +21,14 @@ const BUILT_IN: &[&str] = &[
 ];
 
 /// Checks the names in a parsed Avro schema document.
-pub fn check(schema: &Value) -> Result<(), String> {
+pub fn check(schema: &Value) -> Result<(), SchemaError> {
     check_at(schema, 0)
 }
 
-fn check_at(schema: &Value, depth: usize) -> Result<(), String> {
+fn check_at(schema: &Value, depth: usize) -> Result<(), SchemaError> {
     // apache-avro parses recursively too; a schema this deep is refused before it can be.
-    if depth > 64 {
-        return Err("the schema nests more than 64 types deep".into());
+    if depth > MAX_DEPTH {
+        return Err(SchemaError::TooDeep(MAX_DEPTH));
     }
     match schema {
         Value::String(name) => reference(name),
@@ -33,17 +38,20 @@ fn check_at(schema: &Value, depth: usize) -> Result<(), String> {
             if let Some(Value::String(kind)) = kind {
                 if matches!(kind.as_str(), "record" | "error" | "enum" | "fixed") {
                     if let Some(name) = map.get("name") {
-                        let name = name.as_str().ok_or("a type's name must be a string")?;
+                        let name = name
+                            .as_str()
+                            .ok_or(SchemaError::NotAString("a type's name"))?;
                         full_name(name)?;
                     }
                     if let Some(ns) = map.get("namespace").and_then(Value::as_str) {
                         if !ns.is_empty() {
-                            full_name(ns).map_err(|_| format!("invalid namespace {ns:?}"))?;
+                            full_name(ns)
+                                .map_err(|_| SchemaError::AvroNamespace(ns.to_string()))?;
                         }
                     }
                     if let Some(Value::Array(aliases)) = map.get("aliases") {
                         for alias in aliases {
-                            full_name(alias.as_str().ok_or("aliases must be strings")?)?;
+                            full_name(alias.as_str().ok_or(SchemaError::NotAString("an alias"))?)?;
                         }
                     }
                 }
@@ -70,7 +78,7 @@ fn check_at(schema: &Value, depth: usize) -> Result<(), String> {
 }
 
 /// A type referenced by name (a string where a schema is expected).
-fn reference(name: &str) -> Result<(), String> {
+fn reference(name: &str) -> Result<(), SchemaError> {
     if BUILT_IN.contains(&name) {
         return Ok(());
     }
@@ -78,7 +86,7 @@ fn reference(name: &str) -> Result<(), String> {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*` segments joined by dots.
-fn full_name(name: &str) -> Result<(), String> {
+fn full_name(name: &str) -> Result<(), SchemaError> {
     let segment_ok = |s: &str| {
         let mut bytes = s.bytes();
         bytes
@@ -89,9 +97,7 @@ fn full_name(name: &str) -> Result<(), String> {
     if name.split('.').all(segment_ok) {
         Ok(())
     } else {
-        Err(format!(
-            "invalid Avro name {name:?}: names are letters, digits and '_', not starting with a digit, joined by '.'"
-        ))
+        Err(SchemaError::AvroName(name.to_string()))
     }
 }
 

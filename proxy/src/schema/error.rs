@@ -80,8 +80,8 @@ impl RegistryError {
     pub fn schema_not_found() -> Self {
         RegistryError::SchemaNotFound
     }
-    pub fn invalid_schema(why: impl Into<String>) -> Self {
-        RegistryError::InvalidSchema(why.into())
+    pub fn invalid_schema(why: impl std::fmt::Display) -> Self {
+        RegistryError::InvalidSchema(why.to_string())
     }
     pub fn invalid_version(v: &str) -> Self {
         RegistryError::InvalidVersion(v.to_string())
@@ -100,3 +100,47 @@ impl RegistryError {
         }
     }
 }
+
+/// Why a schema text is not a usable schema; the text is what the parser or the check found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// The text does not parse: not JSON, or not a valid schema of its kind (the parser's words).
+    #[error("{0}")]
+    Parse(String),
+    /// A name or namespace Avro does not allow, found before the parser sees it.
+    #[error("invalid Avro name {0:?}: names are letters, digits and '_', not starting with a digit, joined by '.'")]
+    AvroName(String),
+    #[error("invalid namespace {0:?}")]
+    AvroNamespace(String),
+    /// A name, namespace or alias that is not a JSON string.
+    #[error("{0} must be a string")]
+    NotAString(&'static str),
+    /// Types nested deeper than the parsers may recurse.
+    #[error("the schema nests more than {0} types deep")]
+    TooDeep(usize),
+    /// The Avro parser panicked (a bug in it): the schema is refused, the process goes on.
+    #[error("the Avro parser failed on this schema")]
+    ParserFailed,
+    /// A reference that cannot be used.
+    #[error("{0}")]
+    Reference(String),
+    /// A named type the schema uses that neither it nor its references define.
+    #[error("unknown type {0}")]
+    UnknownType(String),
+    /// A Protobuf schema without a message type: produce has nothing to write.
+    #[error("the Protobuf schema defines no message type")]
+    NoMessage,
+    /// No message type at a payload's message indexes.
+    #[error("the schema has no message type at indexes {0:?}")]
+    NoMessageAt(Vec<i32>),
+}
+
+/// A schema the registry refuses, in Confluent's words ("Invalid schema: ...").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid schema: {0}")]
+pub struct InvalidSchema(#[from] pub SchemaError);
+
+/// Why data written with one schema cannot be read with another, in the checker's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Incompatibility(pub String);

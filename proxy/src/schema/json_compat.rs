@@ -14,8 +14,10 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use super::error::Incompatibility;
+
 /// Whether every instance valid under `writer` stays valid under `reader`, by Confluent's rules.
-pub fn can_read(writer: &Value, reader: &Value) -> Result<(), String> {
+pub fn can_read(writer: &Value, reader: &Value) -> Result<(), Incompatibility> {
     let mut diff = Diff {
         roots: (writer, reader),
         seen: HashSet::new(),
@@ -25,7 +27,7 @@ pub fn can_read(writer: &Value, reader: &Value) -> Result<(), String> {
     if diff.why.is_empty() {
         Ok(())
     } else {
-        Err(diff.why.join("; "))
+        Err(Incompatibility(diff.why.join("; ")))
     }
 }
 
@@ -706,7 +708,7 @@ mod tests {
     use serde_json::json;
 
     fn check(writer: Value, reader: Value) -> Result<(), String> {
-        can_read(&writer, &reader)
+        can_read(&writer, &reader).map_err(|e| e.to_string())
     }
 
     fn fails_with(writer: Value, reader: Value, what: &str) {

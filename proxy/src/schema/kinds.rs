@@ -7,6 +7,7 @@ use std::sync::Arc;
 use apache_avro::schema::{Name, ResolvedSchema};
 use serde::{Deserialize, Serialize};
 
+use super::error::{Incompatibility, InvalidSchema, SchemaError};
 pub use super::proto::ProtoSchema;
 
 /// A schema reference (`references` in the API): the name a schema imports and the subject
@@ -77,33 +78,32 @@ pub struct AvroSchema {
 impl AvroSchema {
     /// Parses `text`; named types it uses may come from `dependencies` (referenced schemas'
     /// texts, each defining one named type, dependencies first).
-    pub fn parse(text: &str, dependencies: &[&str]) -> Result<Self, String> {
+    pub fn parse(text: &str, dependencies: &[&str]) -> Result<Self, SchemaError> {
         for t in dependencies.iter().chain(std::iter::once(&text)) {
-            let doc: serde_json::Value = serde_json::from_str(t).map_err(|e| e.to_string())?;
+            let doc: serde_json::Value = serde_json::from_str(t).map_err(parse_error)?;
             super::avro_names::check(&doc)?;
         }
         // The names apache-avro unwraps are checked above; a panic left in the library must
         // still not take a request or the registry's log reader down with it.
         std::panic::catch_unwind(|| Self::parse_checked(text, dependencies)).unwrap_or_else(|_| {
             tracing::error!(schema = %text, "apache-avro panicked parsing a schema");
-            Err("the Avro parser failed on this schema".into())
+            Err(SchemaError::ParserFailed)
         })
     }
 
-    fn parse_checked(text: &str, dependencies: &[&str]) -> Result<Self, String> {
+    fn parse_checked(text: &str, dependencies: &[&str]) -> Result<Self, SchemaError> {
         let (schema, referenced) = if dependencies.is_empty() {
             (
-                apache_avro::Schema::parse_str(text).map_err(|e| e.to_string())?,
+                apache_avro::Schema::parse_str(text).map_err(parse_error)?,
                 Vec::new(),
             )
         } else {
-            apache_avro::Schema::parse_str_with_list(text, dependencies)
-                .map_err(|e| e.to_string())?
+            apache_avro::Schema::parse_str_with_list(text, dependencies).map_err(parse_error)?
         };
         let all: Vec<&apache_avro::Schema> =
             referenced.iter().chain(std::iter::once(&schema)).collect();
         let names = ResolvedSchema::try_from(all)
-            .map_err(|e| e.to_string())?
+            .map_err(parse_error)?
             .get_names()
             .iter()
             .map(|(n, s)| (n.clone(), (*s).clone()))
@@ -119,12 +119,12 @@ impl AvroSchema {
     pub fn resolve<'s>(
         &'s self,
         schema: &'s apache_avro::Schema,
-    ) -> Result<&'s apache_avro::Schema, String> {
+    ) -> Result<&'s apache_avro::Schema, SchemaError> {
         match schema {
             apache_avro::Schema::Ref { name } => self
                 .names
                 .get(name)
-                .ok_or_else(|| format!("unknown type {}", name.fullname(None))),
+                .ok_or_else(|| SchemaError::UnknownType(name.fullname(None))),
             other => Ok(other),
         }
     }
@@ -145,21 +145,23 @@ pub struct JsonSchema {
 impl JsonSchema {
     /// Compiles `text`; `$ref`s to other documents find them among `dependencies` by name
     /// (the reference name as written in the `$ref`, resolved against the default base URI).
-    pub fn parse(text: &str, dependencies: &[Dependency]) -> Result<Self, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str, dependencies: &[Dependency]) -> Result<Self, SchemaError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(parse_error)?;
         if !(value.is_object() || value.is_boolean()) {
-            return Err("a JSON Schema is an object or a boolean".into());
+            return Err(SchemaError::Parse(
+                "a JSON Schema is an object or a boolean".into(),
+            ));
         }
         let mut documents = HashMap::new();
         for d in dependencies {
             let doc: serde_json::Value = serde_json::from_str(&d.schema)
-                .map_err(|e| format!("reference {}: {e}", d.name))?;
+                .map_err(|e| SchemaError::Reference(format!("reference {}: {e}", d.name)))?;
             documents.insert(d.name.clone(), doc);
         }
         let validator = jsonschema::options()
             .with_retriever(References(documents))
             .build(&value)
-            .map_err(|e| e.to_string())?;
+            .map_err(parse_error)?;
         Ok(JsonSchema { value, validator })
     }
 }
@@ -192,8 +194,13 @@ impl std::fmt::Debug for JsonSchema {
     }
 }
 
+/// A parser's refusal, in its own words.
+fn parse_error(e: impl std::fmt::Display) -> SchemaError {
+    SchemaError::Parse(e.to_string())
+}
+
 /// Parses a schema of `kind` without references; the error says why it is invalid.
-pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, String> {
+pub fn parse(kind: SchemaType, text: &str) -> Result<Parsed, InvalidSchema> {
     parse_with(kind, text, &[])
 }
 
@@ -203,25 +210,25 @@ pub fn parse_with(
     kind: SchemaType,
     text: &str,
     dependencies: &[Dependency],
-) -> Result<Parsed, String> {
+) -> Result<Parsed, InvalidSchema> {
     if let Some(d) = dependencies.iter().find(|d| d.kind != kind) {
-        return Err(format!(
-            "Invalid schema: reference {} is a {} schema, not {}",
+        return Err(InvalidSchema(SchemaError::Reference(format!(
+            "reference {} is a {} schema, not {}",
             d.name,
             d.kind.name(),
             kind.name()
-        ));
+        ))));
     }
     match kind {
         SchemaType::Avro => {
             let texts: Vec<&str> = dependencies.iter().map(|d| d.schema.as_str()).collect();
             AvroSchema::parse(text, &texts)
                 .map(|s| Parsed::Avro(Arc::new(s)))
-                .map_err(|e| format!("Invalid schema: {e}"))
+                .map_err(InvalidSchema)
         }
         SchemaType::Json => JsonSchema::parse(text, dependencies)
             .map(|s| Parsed::Json(Arc::new(s)))
-            .map_err(|e| format!("Invalid schema: {e}")),
+            .map_err(InvalidSchema),
         SchemaType::Protobuf => {
             let imports: Vec<(String, String)> = dependencies
                 .iter()
@@ -229,7 +236,7 @@ pub fn parse_with(
                 .collect();
             ProtoSchema::parse(text, &imports)
                 .map(|s| Parsed::Protobuf(Arc::new(s)))
-                .map_err(|e| format!("Invalid schema: {e}"))
+                .map_err(InvalidSchema)
         }
     }
 }
@@ -249,15 +256,15 @@ pub fn canonical(parsed: &Parsed, references: &[Reference]) -> String {
 }
 
 /// Whether data written with `writer` can be read with `reader`.
-pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), String> {
+pub fn can_read(writer: &Parsed, reader: &Parsed) -> Result<(), Incompatibility> {
     match (writer, reader) {
         (Parsed::Avro(w), Parsed::Avro(r)) => {
             apache_avro::schema_compatibility::SchemaCompatibility::can_read(&w.schema, &r.schema)
-                .map_err(|e| e.to_string())
+                .map_err(|e| Incompatibility(e.to_string()))
         }
         (Parsed::Json(w), Parsed::Json(r)) => super::json_compat::can_read(&w.value, &r.value),
         (Parsed::Protobuf(w), Parsed::Protobuf(r)) => super::proto::can_read(w, r),
-        _ => Err("the schema type changed".into()),
+        _ => Err(Incompatibility("the schema type changed".into())),
     }
 }
 

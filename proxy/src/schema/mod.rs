@@ -12,5 +12,5 @@ pub mod proto;
 mod registry;
 pub mod store;
 
-pub use error::RegistryError;
+pub use error::{Incompatibility, InvalidSchema, RegistryError, SchemaError};
 pub use registry::{Registry, SubjectVersion, VersionSpec};

@@ -9,6 +9,9 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, FileDescriptor, MessageDescriptor};
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
+use super::error::{Incompatibility, SchemaError};
+use crate::varint;
+
 /// The name the registered schema's own file is compiled under; its imports use their own names.
 const MAIN_FILE: &str = "kafka-proxy/registered-schema.proto";
 
@@ -39,25 +42,25 @@ impl ProtoSchema {
     /// Compiles `text` (`.proto` source, or as Confluent also accepts, a base64-encoded
     /// `FileDescriptorProto`). `imports` maps each import name to its text (the transitive
     /// closure of the schema's references); Google's well-known types need no reference.
-    pub fn parse(text: &str, imports: &[(String, String)]) -> Result<Self, String> {
+    pub fn parse(text: &str, imports: &[(String, String)]) -> Result<Self, SchemaError> {
         let mut resolver = ChainFileResolver::new();
         let main = match descriptor_from_base64(text) {
             Some(mut descriptor) => {
                 descriptor.name = Some(MAIN_FILE.to_string());
                 File::from_file_descriptor_proto(descriptor)
             }
-            None => File::from_source(MAIN_FILE, text).map_err(|e| e.to_string())?,
+            None => File::from_source(MAIN_FILE, text).map_err(parse_error)?,
         };
         resolver.add(Imports(imports.iter().cloned().collect()));
         resolver.add(OneFile(main));
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true);
-        compiler.open_file(MAIN_FILE).map_err(|e| e.to_string())?;
+        compiler.open_file(MAIN_FILE).map_err(parse_error)?;
         let pool: DescriptorPool = compiler.descriptor_pool();
         let file = pool
             .get_file_by_name(MAIN_FILE)
-            .ok_or_else(|| "the schema file was not compiled".to_string())?;
+            .ok_or_else(|| parse_error("the schema file was not compiled"))?;
         Ok(ProtoSchema { file })
     }
 
@@ -70,17 +73,14 @@ impl ProtoSchema {
     }
 
     /// The message type produce uses, as Confluent's proxy does: the first one in the file.
-    pub fn first_message(&self) -> Result<MessageDescriptor, String> {
-        self.file
-            .messages()
-            .next()
-            .ok_or_else(|| "the Protobuf schema defines no message type".to_string())
+    pub fn first_message(&self) -> Result<MessageDescriptor, SchemaError> {
+        self.file.messages().next().ok_or(SchemaError::NoMessage)
     }
 
     /// The message type at `indexes` (a top-level message, then nested ones), as written in
     /// Confluent's framing.
-    pub fn message_at(&self, indexes: &[i32]) -> Result<MessageDescriptor, String> {
-        let missing = || format!("the schema has no message type at indexes {indexes:?}");
+    pub fn message_at(&self, indexes: &[i32]) -> Result<MessageDescriptor, SchemaError> {
+        let missing = || SchemaError::NoMessageAt(indexes.to_vec());
         let (&first, rest) = indexes.split_first().ok_or_else(missing)?;
         let mut message = usize::try_from(first)
             .ok()
@@ -104,7 +104,7 @@ impl ProtoSchema {
 /// fields moved into a oneof. Compatible: everything else (added messages and fields, removed
 /// fields, renames, enum changes, string/bytes, int32/int64/uint32/uint64/bool/enum, sint32/sint64,
 /// fixed32/sfixed32, fixed64/sfixed64).
-pub fn can_read(writer: &ProtoSchema, reader: &ProtoSchema) -> Result<(), String> {
+pub fn can_read(writer: &ProtoSchema, reader: &ProtoSchema) -> Result<(), Incompatibility> {
     let mut why = Vec::new();
     if writer.file.package_name() != reader.file.package_name() {
         why.push(format!(
@@ -123,7 +123,7 @@ pub fn can_read(writer: &ProtoSchema, reader: &ProtoSchema) -> Result<(), String
     if why.is_empty() {
         Ok(())
     } else {
-        Err(why.join("; "))
+        Err(Incompatibility(why.join("; ")))
     }
 }
 
@@ -336,16 +336,16 @@ fn descriptor_from_base64(text: &str) -> Option<prost_types::FileDescriptorProto
 /// Reads Confluent's message-index list from the front of a framed payload: a zig-zag varint
 /// count, then that many zig-zag varint indexes; a count of 0 means `[0]` (the first message).
 /// Returns the indexes and the rest of the payload.
-pub fn read_indexes(mut data: &[u8]) -> Result<(Vec<i32>, &[u8]), String> {
-    let count = read_zigzag(&mut data)?;
+pub fn read_indexes(mut data: &[u8]) -> Result<(Vec<i32>, &[u8]), IndexesError> {
+    let count = varint::read_int(&mut data)?;
     if count == 0 {
         return Ok((vec![0], data));
     }
     if !(1..=100).contains(&count) {
-        return Err(format!("invalid message-index count {count}"));
+        return Err(IndexesError::Count(count));
     }
     let indexes = (0..count)
-        .map(|_| read_zigzag(&mut data))
+        .map(|_| varint::read_int(&mut data))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((indexes, data))
 }
@@ -362,24 +362,23 @@ pub fn write_indexes(indexes: &[i32], out: &mut Vec<u8>) {
     }
 }
 
-fn read_zigzag(data: &mut &[u8]) -> Result<i32, String> {
-    let mut value: u32 = 0;
-    for shift in (0..35).step_by(7) {
-        let (&byte, rest) = data
-            .split_first()
-            .ok_or_else(|| "truncated message indexes".to_string())?;
-        *data = rest;
-        value |= u32::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok((value >> 1) as i32 ^ -((value & 1) as i32));
-        }
-    }
-    Err("a message index varint is too long".into())
+/// Why a payload's message indexes do not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexesError {
+    #[error("{0} in the message indexes")]
+    Varint(#[from] varint::VarintError),
+    #[error("invalid message-index count {0}")]
+    Count(i32),
 }
 
 /// Zig-zag varints of 32-bit values are those of the same 64-bit values (Avro's `long`).
 fn write_zigzag(value: i32, out: &mut Vec<u8>) {
-    crate::varint::put_long(out, i64::from(value));
+    varint::put_long(out, i64::from(value));
+}
+
+/// A compiler's refusal, in its own words.
+fn parse_error(e: impl std::fmt::Display) -> SchemaError {
+    SchemaError::Parse(e.to_string())
 }
 
 #[cfg(test)]
@@ -438,6 +437,7 @@ mod tests {
             &ProtoSchema::parse(writer, &[]).unwrap(),
             &ProtoSchema::parse(reader, &[]).unwrap(),
         )
+        .map_err(|e| e.to_string())
     }
 
     #[test]

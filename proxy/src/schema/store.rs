@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{InvalidSchema, SchemaError};
 use super::kinds::{self, Compatibility, Dependency, Parsed, SchemaType};
 
 /// The key of a `_schemas` record.
@@ -275,7 +276,7 @@ impl Store {
 
     /// The schemas `references` resolve to, transitively, dependencies before their users (what
     /// [`kinds::parse_with`] takes). A reference names a subject version (-1: the latest).
-    pub fn dependencies(&self, references: &[Reference]) -> Result<Vec<Dependency>, String> {
+    pub fn dependencies(&self, references: &[Reference]) -> Result<Vec<Dependency>, InvalidSchema> {
         let mut out = Vec::new();
         self.collect_dependencies(references, &mut out, 0)?;
         Ok(out)
@@ -286,9 +287,11 @@ impl Store {
         references: &[Reference],
         out: &mut Vec<Dependency>,
         depth: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), InvalidSchema> {
         if depth > 32 {
-            return Err("Invalid schema: references nest more than 32 deep".into());
+            return Err(InvalidSchema(SchemaError::Reference(
+                "references nest more than 32 deep".into(),
+            )));
         }
         for r in references {
             let stored = self.referenced(r)?;
@@ -305,12 +308,12 @@ impl Store {
     }
 
     /// The schema a reference points at.
-    fn referenced(&self, r: &Reference) -> Result<&Arc<Stored>, String> {
+    fn referenced(&self, r: &Reference) -> Result<&Arc<Stored>, InvalidSchema> {
         let missing = || {
-            format!(
-                "Invalid schema: reference {} names subject {} version {}, which does not exist",
+            InvalidSchema(SchemaError::Reference(format!(
+                "reference {} names subject {} version {}, which does not exist",
                 r.name, r.subject, r.version
-            )
+            )))
         };
         let subject = self.subjects.get(&r.subject).ok_or_else(missing)?;
         let version = if r.version == -1 {
