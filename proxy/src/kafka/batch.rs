@@ -18,11 +18,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::types::RDKafkaRespErr;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::connection::{OnAnswer, Pool, SendError};
+use super::error::BatchFailure;
 use super::wire::{self, PartitionBatch};
 use crate::formats::EncodedRecords;
 use crate::gather::{Gather, Limits};
@@ -175,11 +174,7 @@ async fn dispatch(
         Err(e) => {
             tracing::warn!(%addr, error = %e, "broker connection failed");
             for job in jobs {
-                let _ = job
-                    .reply
-                    .send(Err(Retry::Again(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::BrokerTransportFailure,
-                    ))));
+                let _ = job.reply.send(Err(Retry::Again(BatchFailure::NotSent)));
             }
             return;
         }
@@ -192,9 +187,7 @@ async fn dispatch(
         for job in jobs {
             let _ = job.reply.send(match &written {
                 Ok(()) => Ok(-1),
-                Err(_) => Err(Retry::Again(KafkaError::MessageProduction(
-                    RDKafkaErrorCode::BrokerTransportFailure,
-                ))),
+                Err(_) => Err(Retry::Again(BatchFailure::NotSent)),
             });
         }
         return;
@@ -218,19 +211,15 @@ fn answer_jobs(
     let parts = match answer {
         Ok(body) => wire::parse_produce_response(body, version).map_err(|e| {
             tracing::error!(%addr, error = %e, "bad produce response");
-            Retry::Final(KafkaError::MessageProduction(RDKafkaErrorCode::BadMessage))
+            Retry::Final(BatchFailure::BadAnswer)
         }),
         Err(SendError::NotSent(why)) => {
             tracing::warn!(%addr, %why, "produce request not sent; retrying");
-            Err(Retry::Again(KafkaError::MessageProduction(
-                RDKafkaErrorCode::BrokerTransportFailure,
-            )))
+            Err(Retry::Again(BatchFailure::NotSent))
         }
         Err(SendError::Unknown(why)) => {
             tracing::warn!(%addr, %why, "produce outcome unknown");
-            Err(Retry::Final(KafkaError::MessageProduction(
-                RDKafkaErrorCode::MessageTimedOut,
-            )))
+            Err(Retry::Final(BatchFailure::OutcomeUnknown))
         }
     };
     for (j, job) in jobs.into_iter().enumerate() {
@@ -240,19 +229,17 @@ fn answer_jobs(
                 .iter()
                 .find(|p| p.partition == job.partition && *p.topic == *job.topic)
             {
-                None => Err(Retry::Final(KafkaError::MessageProduction(
-                    RDKafkaErrorCode::InvalidMessage,
-                ))),
+                None => Err(Retry::Final(BatchFailure::NotAnswered)),
                 Some(p) if p.error_code == 0 => Ok(p.base_offset + starts[j]),
-                Some(p) if retriable_unwritten(p.error_code) => {
-                    Err(Retry::Again(broker_error(p.error_code)))
+                Some(p) if BatchFailure::unwritten(p.error_code) => {
+                    Err(Retry::Again(BatchFailure::Broker(p.error_code)))
                 }
                 Some(p) => {
                     if let Some(msg) = &p.error_message {
                         tracing::warn!(topic = %job.topic, partition = p.partition,
                             code = p.error_code, %msg, "produce rejected");
                     }
-                    Err(Retry::Final(broker_error(p.error_code)))
+                    Err(Retry::Final(BatchFailure::Broker(p.error_code)))
                 }
             },
         };
@@ -264,24 +251,6 @@ fn answer_jobs(
 pub struct BatchEngine {
     settings: Arc<BatchSettings>,
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
-}
-
-/// Broker error codes after which the broker has written nothing and a retry on fresh metadata
-/// can succeed.
-fn retriable_unwritten(code: i16) -> bool {
-    matches!(
-        code,
-        3 /* UNKNOWN_TOPIC_OR_PARTITION */ | 5 /* LEADER_NOT_AVAILABLE */ |
-        6 /* NOT_LEADER_OR_FOLLOWER */ | 19 /* NOT_ENOUGH_REPLICAS */
-    )
-}
-
-/// The librdkafka error code for a broker error code (they share numbers).
-fn broker_error(code: i16) -> KafkaError {
-    let code = RDKafkaRespErr::try_from(i32::from(code))
-        .map(RDKafkaErrorCode::from)
-        .unwrap_or(RDKafkaErrorCode::Unknown);
-    KafkaError::MessageProduction(code)
 }
 
 /// Records of one partition still to be sent, as indexes into the request, in request order.
@@ -328,7 +297,7 @@ impl BatchEngine {
         topic: &str,
         timestamp: i64,
         records: Arc<EncodedRecords>,
-    ) -> Vec<Result<(i32, i64), KafkaError>> {
+    ) -> Vec<Result<(i32, i64), BatchFailure>> {
         // Split by partition, keeping request order, then by size into batches.
         let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
         for (i, r) in records.iter().enumerate() {
@@ -344,7 +313,7 @@ impl BatchEngine {
             .collect();
 
         let topic: Arc<str> = Arc::from(topic);
-        let mut outcomes: Vec<Option<Result<(i32, i64), KafkaError>>> =
+        let mut outcomes: Vec<Option<Result<(i32, i64), BatchFailure>>> =
             (0..records.len()).map(|_| None).collect();
         let deadline = Instant::now() + self.settings.delivery_timeout;
         let mut refresh = false;
@@ -385,7 +354,7 @@ impl BatchEngine {
         }
         outcomes
             .into_iter()
-            .map(|o| o.unwrap_or(Err(KafkaError::Canceled)))
+            .map(|o| o.unwrap_or(Err(BatchFailure::Canceled)))
             .collect()
     }
 
@@ -429,15 +398,7 @@ impl BatchEngine {
         let leaders = match routes.leaders(topic, refresh).await {
             Ok(l) => l,
             Err(e) => {
-                let err = match e {
-                    super::error::Error::Kafka(k) => k,
-                    other => KafkaError::MessageProduction(match other.class() {
-                        super::error::ErrorClass::UnknownTopicOrPartition => {
-                            RDKafkaErrorCode::UnknownTopicOrPartition
-                        }
-                        _ => RDKafkaErrorCode::BrokerTransportFailure,
-                    }),
-                };
+                let err = BatchFailure::lookup(&e);
                 return heads
                     .iter()
                     .map(|_| Err(Retry::Again(err.clone())))
@@ -465,14 +426,9 @@ impl BatchEngine {
             });
             async move {
                 if !sent {
-                    return Err(Retry::Again(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::LeaderNotAvailable,
-                    )));
+                    return Err(Retry::Again(BatchFailure::NoLeader));
                 }
-                rx.await
-                    .unwrap_or(Err(Retry::Again(KafkaError::MessageProduction(
-                        RDKafkaErrorCode::BrokerTransportFailure,
-                    ))))
+                rx.await.unwrap_or(Err(Retry::Again(BatchFailure::NotSent)))
             }
         });
         futures_util::future::join_all(replies).await
@@ -482,8 +438,8 @@ impl BatchEngine {
 /// A failed batch: worth sending again, or final.
 #[derive(Debug, Clone)]
 enum Retry {
-    Again(KafkaError),
-    Final(KafkaError),
+    Again(BatchFailure),
+    Final(BatchFailure),
 }
 
 #[cfg(test)]
@@ -530,24 +486,5 @@ mod tests {
         assert_eq!(next, 50);
         // A record above the limit still travels, alone.
         assert_eq!(engine(100).split(0, &[0], &records).len(), 1);
-    }
-
-    #[test]
-    fn only_unwritten_failures_are_retried() {
-        for code in [3, 5, 6, 19] {
-            assert!(retriable_unwritten(code));
-        }
-        // Timed out, written but under-replicated, corrupt, too large: never sent again.
-        for code in [7, 20, 2, 10] {
-            assert!(!retriable_unwritten(code));
-        }
-        assert_eq!(
-            broker_error(6).rdkafka_error_code(),
-            Some(RDKafkaErrorCode::NotLeaderForPartition)
-        );
-        assert_eq!(
-            broker_error(-42).rdkafka_error_code(),
-            Some(RDKafkaErrorCode::Unknown)
-        );
     }
 }

@@ -1,7 +1,8 @@
-//! `kafka::Error`: what can go wrong talking to Kafka, and the one function that classifies
-//! librdkafka error codes.
+//! `kafka::Error`: what can go wrong talking to Kafka, the one function that classifies
+//! librdkafka error codes, and the batch engine's failures ([`BatchFailure`]), mapped onto them.
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::types::RDKafkaRespErr;
 
 /// Errors at the edge of the Kafka module.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,72 @@ impl From<KafkaError> for RecordError {
                 .unwrap_or(ErrorClass::Other),
             message: err.to_string(),
         }
+    }
+}
+
+/// Why the batch engine did not get a partition's records written. The engine speaks the wire
+/// protocol itself, so its failures are its own; they become [`RecordError`]s here, with the
+/// class and the text librdkafka gives the same failure, so that both engines answer alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchFailure {
+    /// The broker answered this error code for the partition.
+    Broker(i16),
+    /// The request never reached the broker (no connection, or not sent): nothing was written.
+    NotSent,
+    /// Sent, but the connection was lost or no answer came in time: it may have been written.
+    OutcomeUnknown,
+    /// The broker's answer did not parse.
+    BadAnswer,
+    /// The broker's answer left the partition out.
+    NotAnswered,
+    /// No leader is known for the partition.
+    NoLeader,
+    /// The topic's leaders could not be looked up.
+    Lookup(RecordError),
+    /// Never settled (a bug if seen).
+    Canceled,
+}
+
+impl BatchFailure {
+    /// The lookup of a topic's leaders failed with `err`.
+    pub fn lookup(err: &Error) -> Self {
+        BatchFailure::Lookup(match err {
+            Error::Kafka(k) => RecordError::from(k.clone()),
+            other => RecordError::from(KafkaError::MessageProduction(match other.class() {
+                ErrorClass::UnknownTopicOrPartition => RDKafkaErrorCode::UnknownTopicOrPartition,
+                _ => RDKafkaErrorCode::BrokerTransportFailure,
+            })),
+        })
+    }
+
+    /// Broker error codes after which the broker has written nothing and a retry on fresh
+    /// metadata can succeed.
+    pub fn unwritten(code: i16) -> bool {
+        matches!(
+            code,
+            3 /* UNKNOWN_TOPIC_OR_PARTITION */ | 5 /* LEADER_NOT_AVAILABLE */ |
+            6 /* NOT_LEADER_OR_FOLLOWER */ | 19 /* NOT_ENOUGH_REPLICAS */
+        )
+    }
+}
+
+impl From<BatchFailure> for RecordError {
+    fn from(failure: BatchFailure) -> Self {
+        use RDKafkaErrorCode as C;
+        let code = match failure {
+            BatchFailure::Lookup(err) => return err,
+            BatchFailure::Canceled => return RecordError::from(KafkaError::Canceled),
+            // Broker and librdkafka error codes share their numbers.
+            BatchFailure::Broker(code) => RDKafkaRespErr::try_from(i32::from(code))
+                .map(RDKafkaErrorCode::from)
+                .unwrap_or(C::Unknown),
+            BatchFailure::NotSent => C::BrokerTransportFailure,
+            BatchFailure::OutcomeUnknown => C::MessageTimedOut,
+            BatchFailure::BadAnswer => C::BadMessage,
+            BatchFailure::NotAnswered => C::InvalidMessage,
+            BatchFailure::NoLeader => C::LeaderNotAvailable,
+        };
+        RecordError::from(KafkaError::MessageProduction(code))
     }
 }
 
@@ -152,6 +219,36 @@ mod tests {
         assert_eq!(
             RecordError::from(KafkaError::Canceled).class,
             ErrorClass::Other
+        );
+    }
+
+    #[test]
+    fn only_unwritten_batch_failures_are_retried_and_all_answer_as_librdkafka() {
+        for code in [3, 5, 6, 19] {
+            assert!(BatchFailure::unwritten(code));
+        }
+        // Timed out, written but under-replicated, corrupt, too large: never sent again.
+        for code in [7, 20, 2, 10] {
+            assert!(!BatchFailure::unwritten(code));
+        }
+        let not_leader = RecordError::from(BatchFailure::Broker(6));
+        assert_eq!(not_leader.class, ErrorClass::Retriable);
+        assert!(
+            not_leader.message.contains("NotLeaderForPartition"),
+            "{not_leader}"
+        );
+        let unknown = RecordError::from(BatchFailure::Broker(-42));
+        assert_eq!(unknown.class, ErrorClass::Other);
+        let lost = RecordError::from(BatchFailure::NotSent);
+        assert_eq!(lost.class, ErrorClass::BrokerNotAvailable);
+        assert_eq!(
+            RecordError::from(BatchFailure::OutcomeUnknown).class,
+            ErrorClass::Retriable
+        );
+        let topic = BatchFailure::lookup(&Error::TopicNotFound("t".into()));
+        assert_eq!(
+            RecordError::from(topic).class,
+            ErrorClass::UnknownTopicOrPartition
         );
     }
 }

@@ -13,7 +13,7 @@ use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
 use super::batch::{BatchEngine, Routes};
-use super::error::{blocking, classify, Error, ErrorClass, RecordError};
+use super::error::{blocking, Error, ErrorClass, RecordError};
 use super::metadata::{leaders_in, legal_topic, Metadata};
 use super::partitioner::partition_for_key;
 use crate::formats::{EncodedRecords, KafkaRecord};
@@ -165,24 +165,27 @@ impl Producer {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let outcomes: Vec<Delivery> = match &self.batch {
-            Some(engine) => {
-                engine
-                    .produce(self, topic, timestamp, Arc::new(records))
-                    .await
-            }
-            None => self.enqueue(topic, timestamp, records.iter()).await,
+        let outcomes: Vec<Outcome> = match &self.batch {
+            Some(engine) => engine
+                .produce(self, topic, timestamp, Arc::new(records))
+                .await
+                .into_iter()
+                .map(|o| o.map_err(RecordError::from))
+                .collect(),
+            None => self
+                .enqueue(topic, timestamp, records.iter())
+                .await
+                .into_iter()
+                .map(|o| o.map_err(RecordError::from))
+                .collect(),
         };
-        if outcomes.iter().any(|o| {
-            matches!(o, Err(e) if e.rdkafka_error_code().map(classify)
-                == Some(ErrorClass::UnknownTopicOrPartition))
-        }) {
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, Err(e) if e.class == ErrorClass::UnknownTopicOrPartition))
+        {
             self.metadata.invalidate(topic);
         }
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.map_err(RecordError::from))
-            .collect())
+        Ok(outcomes)
     }
 
     /// The librdkafka engine: enqueues every record with its request's [`Batch`] as opaque and
