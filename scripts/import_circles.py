@@ -9,7 +9,10 @@ A file's module is its path (`a/b.rs` and `a/b/mod.rs` are `a::b`; `lib.rs` and 
 root). A path names the file of its longest prefix that is a module, so `crate::kafka::Metadata`
 points at `kafka/mod.rs` (where it is re-exported) and `super::error::Error` at `error.rs` beside
 the file. `mod` declarations are not edges: a parent owning a child is not a dependency on it.
-Circles are the strongly connected components of more than one file. This is an approximation
+Circles are the strongly connected components of more than one file. The same is then asked of
+the crate's top-level modules (`kafka`, `formats`, ...), each standing for all its files, so
+that two modules cannot lean on each other through files that do not form a circle themselves
+(`kafka/a.rs -> formats/b.rs`, `formats/c.rs -> kafka/d.rs`). This is an approximation
 of the compiler's view (macros and glob imports are read as written), good enough to keep the
 dependency direction from rotting; the test command runs it on every crate.
 """
@@ -178,8 +181,23 @@ def circles(graph):
     return found
 
 
+def top_level(graph):
+    """The graph between top-level modules: `a::b` and `a::c` both stand for `a`."""
+    tops = {}
+    for module, targets in graph.items():
+        if not module:
+            continue
+        edges_out = tops.setdefault(module[:1], set())
+        edges_out.update(t[:1] for t in targets if t and t[:1] != module[:1])
+    return tops
+
+
 def check(src):
     known, graph = edges(src)
+    between = circles(top_level(graph))
+    for component in between:
+        names = ", ".join("::".join(m) for m in component)
+        print(f"{src}: circle between top-level modules: {names}")
     found = circles(graph)
     for component in found:
         files = [known[m] for m in component]
@@ -188,8 +206,11 @@ def check(src):
             inside = sorted(known[t] for t in graph[m] if t in component)
             print(f"    {known[m]} -> {', '.join(inside)}")
     largest = max((len(c) for c in found), default=0)
-    print(f"{src}: {len(found)} circles, largest {largest} files")
-    return not found
+    print(
+        f"{src}: {len(found)} circles, largest {largest} files; "
+        f"{len(between)} circles between top-level modules"
+    )
+    return not found and not between
 
 
 def self_test():
@@ -211,8 +232,22 @@ def self_test():
             "k/p.rs": "use super::q::{self, Q};\npub struct P;\n",
             "k/q.rs": "pub struct Q(super::p::P);\n",
         },
+        "modules": {
+            "lib.rs": "pub mod k;\npub mod f;\n",
+            "k/mod.rs": "mod a;\nmod d;\n",
+            "k/a.rs": "use crate::f::b::B;\n",
+            "k/d.rs": "pub struct D;\n",
+            "f/mod.rs": "pub mod b;\nmod c;\n",
+            "f/b.rs": "pub struct B;\n",
+            "f/c.rs": "use crate::k::d::D;\n",
+        },
     }
-    expected = {"clean": [], "circle": [[("a",), ("b",)]], "nested": [[("k", "p"), ("k", "q")]]}
+    expected = {
+        "clean": ([], []),
+        "circle": ([[("a",), ("b",)]], [[("a",), ("b",)]]),
+        "nested": ([[("k", "p"), ("k", "q")]], []),
+        "modules": ([], [[("f",), ("k",)]]),
+    }
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         for name, files in crates.items():
@@ -221,7 +256,8 @@ def self_test():
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(text)
-            got = circles(edges(os.path.join(tmp, name))[1])
+            graph = edges(os.path.join(tmp, name))[1]
+            got = (circles(graph), circles(top_level(graph)))
             if got != expected[name]:
                 print(f"self-test {name}: expected {expected[name]}, got {got}")
                 ok = False

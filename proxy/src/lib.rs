@@ -26,6 +26,7 @@ mod memory;
 pub mod mqtt;
 pub mod names;
 pub mod properties;
+pub mod record;
 pub mod registry_api;
 pub mod rest;
 pub mod schema;

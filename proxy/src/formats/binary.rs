@@ -8,7 +8,8 @@ use base64::Engine;
 use serde_json::value::RawValue;
 
 use super::embedded::FormatError;
-use super::encoded::{EncodedRecord, EncodedRecords, RawRecord};
+use super::encoded::RawRecord;
+use crate::record::{EncodedRecord, EncodedRecords};
 
 /// Standard alphabet; padding optional on input (as Guava's decoder), always written on output.
 const DECODER: GeneralPurpose = GeneralPurpose::new(

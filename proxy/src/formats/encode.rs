@@ -5,8 +5,9 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::embedded::{EmbeddedFormat, FormatError};
-use super::encoded::{EncodedRecords, RawRecord};
+use super::encoded::RawRecord;
 use super::{avro, binary, json, protobuf};
+use crate::record::EncodedRecords;
 
 /// A resolved key or value schema of a produce request: its id and parsed form.
 #[derive(Clone)]

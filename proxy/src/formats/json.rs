@@ -11,7 +11,8 @@ use bytes::Bytes;
 use serde::de::IgnoredAny;
 
 use super::embedded::FormatError;
-use super::encoded::{EncodedRecord, EncodedRecords, RawRecord};
+use super::encoded::RawRecord;
+use crate::record::{EncodedRecord, EncodedRecords};
 
 /// Checks one syntactically valid JSON text for what standard parsers refuse (see the module
 /// docs): nesting deeper than `max_depth`, numbers that are not finite as `f64`, lone

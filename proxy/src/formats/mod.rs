@@ -13,7 +13,8 @@ pub mod json;
 pub mod protobuf;
 mod records;
 
+pub use crate::record::{ConsumedRecord, EncodedRecords, Header, KafkaRecord, RecordsBuilder};
 pub use embedded::{EmbeddedFormat, Family, FormatError};
 pub use encode::{encode_records, encode_schema_records, ResolvedSchema};
-pub use encoded::{EncodedRecords, Header, KafkaRecord, RawRecord, RecordsBuilder};
-pub use records::{write_data, ConsumedRecord, RecordWriter};
+pub use encoded::RawRecord;
+pub use records::{write_data, RecordWriter};

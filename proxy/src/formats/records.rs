@@ -1,20 +1,11 @@
 //! Consume responses: records written straight into the response buffer as
 //! `{"topic","key","value","partition","offset"}`, in the consumer's embedded format.
 
-use super::embedded::{EmbeddedFormat, Family, FormatError};
+use super::embedded::FormatError;
 use super::{binary, json};
+use crate::record::{ConsumedRecord, EmbeddedFormat, Family};
 use crate::schema::client::Schemas;
 use crate::schema::kinds::Parsed;
-
-/// One consumed record as a response shows it, lent by the Kafka module from its buffer.
-#[derive(Debug, Clone, Copy)]
-pub struct ConsumedRecord<'a> {
-    pub topic: &'a str,
-    pub key: Option<&'a [u8]>,
-    pub value: Option<&'a [u8]>,
-    pub partition: i32,
-    pub offset: i64,
-}
 
 /// Writes the records of one GET records response.
 pub struct RecordWriter {

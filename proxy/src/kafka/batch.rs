@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use super::connection::{OnAnswer, Pool, SendError};
 use super::error::BatchFailure;
 use super::wire::{self, PartitionBatch};
-use crate::formats::EncodedRecords;
 use crate::gather::{Gather, Limits};
+use crate::record::EncodedRecords;
 
 /// Settings of the batch engine, from the `producer.*`/`client.*` properties it honours.
 #[derive(Debug, Clone)]
@@ -461,15 +461,13 @@ mod tests {
 
     #[test]
     fn split_respects_the_batch_size_and_request_order() {
-        let value = "v".repeat(100);
-        let body = bytes::Bytes::from(
-            serde_json::to_vec(&serde_json::json!((0..50)
-                .map(|_| serde_json::json!({ "value": value }))
-                .collect::<Vec<_>>()))
-            .unwrap(),
-        );
-        let raws: Vec<crate::formats::RawRecord<'_>> = serde_json::from_slice(&body).unwrap();
-        let records = crate::formats::json::encode_records(&body, &raws, 1000).unwrap();
+        // Fifty JSON string values of 100 characters, as a json produce request gives them.
+        let value = format!("\"{}\"", "v".repeat(100));
+        let mut builder = crate::record::RecordsBuilder::with_capacity(50, 50 * value.len());
+        for _ in 0..50 {
+            builder.push(None, Some(value.as_bytes()), None, Vec::new(), None);
+        }
+        let records = builder.finish();
         let indexes: Vec<usize> = (0..50).collect();
         let batches = engine(1000).split(0, &indexes, &records);
         assert!(batches.len() >= 5, "{} batches", batches.len());

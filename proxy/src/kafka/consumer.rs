@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::alignment::InstanceContext;
 use super::error::{blocking, Error};
 use super::metadata::{legal_topic, Metadata};
-use crate::formats::{ConsumedRecord, EmbeddedFormat, FormatError};
+use crate::record::{ConsumedRecord, EmbeddedFormat};
 
 type KafkaConsumer = StreamConsumer<InstanceContext>;
 
@@ -66,9 +66,9 @@ enum Mode {
     Assigned,
 }
 
-/// Why a read failed.
+/// Why a read failed; `E` is the error of the caller's record writer.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
+pub enum ReadError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Kafka(#[from] Error),
     /// The first pending record cannot be shown in the consumer's format. It stays pending: the
@@ -78,7 +78,7 @@ pub enum ReadError {
         topic: String,
         partition: i32,
         offset: i64,
-        source: FormatError,
+        source: E,
     },
 }
 
@@ -417,14 +417,15 @@ impl Instance {
     /// -1) or more than `fetch_min_bytes` are collected. Collects records while their key+value
     /// bytes stay under `max_bytes`, but always returns at least one record. Records not returned
     /// stay buffered for the next read.
-    pub async fn read<F>(
+    pub async fn read<F, E>(
         &self,
         wait: Duration,
         max_bytes: u64,
         mut encode: F,
-    ) -> Result<Vec<u8>, ReadError>
+    ) -> Result<Vec<u8>, ReadError<E>>
     where
-        F: FnMut(&ConsumedRecord<'_>, &mut Vec<u8>) -> Result<(), FormatError>,
+        F: FnMut(&ConsumedRecord<'_>, &mut Vec<u8>) -> Result<(), E>,
+        E: std::error::Error + 'static,
     {
         let deadline = Instant::now() + wait;
         let mut st = self.state.lock().await;

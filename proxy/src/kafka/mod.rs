@@ -1,7 +1,7 @@
 //! Everything that touches rdkafka or the Kafka wire protocol: the shared producer, consumer
 //! instances and their registry, cluster metadata, compacted logs (the built-in registry's
 //! `_schemas`), and the classification of Kafka errors. What leaves this module is the proxy's
-//! own types: [`RecordError`] for a record not written, [`crate::formats::ConsumedRecord`] for a
+//! own types: [`RecordError`] for a record not written, [`crate::record::ConsumedRecord`] for a
 //! record read.
 
 mod alignment;

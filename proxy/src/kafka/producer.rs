@@ -16,7 +16,7 @@ use super::batch::{BatchEngine, Routes};
 use super::error::{blocking, Error, ErrorClass, RecordError};
 use super::metadata::{leaders_in, legal_topic, Metadata};
 use super::partitioner::partition_for_key;
-use crate::formats::{EncodedRecords, KafkaRecord};
+use crate::record::{EncodedRecords, KafkaRecord};
 
 /// Where one record went, or why it failed: what [`Producer::produce`] answers.
 pub type Outcome = Result<(i32, i64), RecordError>;

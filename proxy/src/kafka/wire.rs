@@ -8,7 +8,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::formats::KafkaRecord;
+use crate::record::KafkaRecord;
 use crate::varint;
 
 pub const API_PRODUCE: i16 = 0;

@@ -1,0 +1,222 @@
+//! What a record is on both sides of the Kafka module: the Kafka bytes of a produce
+//! ([`EncodedRecords`]: ranges into one shared buffer, or one arena built record by record with
+//! [`RecordsBuilder`]), a consumed record lent out of the consumer's buffer
+//! ([`ConsumedRecord`]), and the embedded format a consumer instance reads in
+//! ([`EmbeddedFormat`]). A leaf: `kafka/` and `formats/` both build on it, so neither imports
+//! the other.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+/// The v2 embedded formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmbeddedFormat {
+    Binary,
+    Json,
+    Avro,
+    JsonSchema,
+    Protobuf,
+}
+
+/// Consumers are told apart only by family, as in Confluent (an avro consumer may be read with the
+/// protobuf media type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Binary,
+    Json,
+    Schema,
+}
+
+impl EmbeddedFormat {
+    /// Parses a format name (`binary`, `json`, ...), case-insensitively.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "binary" => Self::Binary,
+            "json" => Self::Json,
+            "avro" => Self::Avro,
+            "jsonschema" => Self::JsonSchema,
+            "protobuf" => Self::Protobuf,
+            _ => return None,
+        })
+    }
+
+    /// The v2 media type carrying this format, e.g. `application/vnd.kafka.binary.v2+json`.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Self::Binary => "application/vnd.kafka.binary.v2+json",
+            Self::Json => "application/vnd.kafka.json.v2+json",
+            Self::Avro => "application/vnd.kafka.avro.v2+json",
+            Self::JsonSchema => "application/vnd.kafka.jsonschema.v2+json",
+            Self::Protobuf => "application/vnd.kafka.protobuf.v2+json",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            Self::Binary => Family::Binary,
+            Self::Json => Family::Json,
+            Self::Avro | Self::JsonSchema | Self::Protobuf => Family::Schema,
+        }
+    }
+}
+
+/// One consumed record as a response shows it, lent by the Kafka module from its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumedRecord<'a> {
+    pub topic: &'a str,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// The Kafka bytes of one produce request: ranges into one shared buffer (the request body for
+/// json, one decoded arena for binary). Owned, so it can outlive the request's handler.
+#[derive(Debug)]
+pub struct EncodedRecords {
+    pub(crate) data: Bytes,
+    pub(crate) records: Vec<EncodedRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct EncodedRecord {
+    pub(crate) key: Option<Range<usize>>,
+    pub(crate) value: Option<Range<usize>>,
+    pub(crate) partition: Option<i32>,
+    /// Record headers (MQTT ingestion sets them; REST records have none, with no allocation).
+    pub(crate) headers: Vec<Header>,
+    /// The record's own CreateTime in ms (MQTT: its arrival); `None` takes the request's.
+    pub(crate) timestamp: Option<i64>,
+}
+
+/// A Kafka record header: name and value (names are fixed by the proxy; values share their
+/// buffers, so a header costs no copy).
+pub type Header = (&'static str, bytes::Bytes);
+
+/// A record ready for the producer.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaRecord<'a> {
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub partition: Option<i32>,
+    pub headers: &'a [Header],
+    /// CreateTime in ms, when the record has its own (else the produce call stamps one).
+    pub timestamp: Option<i64>,
+}
+
+impl EncodedRecords {
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Record `i`.
+    pub fn get(&self, i: usize) -> KafkaRecord<'_> {
+        let r = &self.records[i];
+        KafkaRecord {
+            key: r.key.clone().map(|range| &self.data[range]),
+            value: r.value.clone().map(|range| &self.data[range]),
+            partition: r.partition,
+            headers: &r.headers,
+            timestamp: r.timestamp,
+        }
+    }
+
+    /// Sets the partition of record `i`.
+    pub fn set_partition(&mut self, i: usize, partition: i32) {
+        self.records[i].partition = Some(partition);
+    }
+
+    /// The records in request order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = KafkaRecord<'_>> + Clone + '_ {
+        let data: &[u8] = &self.data;
+        self.records.iter().map(move |r| KafkaRecord {
+            key: r.key.clone().map(|range| &data[range]),
+            value: r.value.clone().map(|range| &data[range]),
+            partition: r.partition,
+            headers: &r.headers,
+            timestamp: r.timestamp,
+        })
+    }
+}
+
+impl EncodedRecords {
+    /// Builds the records from keys and values (schema formats), copied into one arena.
+    pub fn from_owned<B: AsRef<[u8]>>(records: Vec<(Option<B>, Option<B>, Option<i32>)>) -> Self {
+        let len = |d: &Option<B>| d.as_ref().map_or(0, |d| d.as_ref().len());
+        let size = records.iter().map(|(k, v, _)| len(k) + len(v)).sum();
+        let mut builder = RecordsBuilder::with_capacity(records.len(), size);
+        for (k, v, partition) in &records {
+            builder.push(
+                k.as_ref().map(AsRef::as_ref),
+                v.as_ref().map(AsRef::as_ref),
+                *partition,
+                Vec::new(),
+                None,
+            );
+        }
+        builder.finish()
+    }
+}
+
+/// Appends records one by one into one arena (MQTT's batches of publishes).
+pub struct RecordsBuilder {
+    arena: Vec<u8>,
+    records: Vec<EncodedRecord>,
+}
+
+impl RecordsBuilder {
+    /// Room for `records` records of `bytes` key and value bytes in all.
+    pub fn with_capacity(records: usize, bytes: usize) -> Self {
+        RecordsBuilder {
+            arena: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(records),
+        }
+    }
+
+    pub fn push(
+        &mut self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partition: Option<i32>,
+        headers: Vec<Header>,
+        timestamp: Option<i64>,
+    ) {
+        let arena = &mut self.arena;
+        let mut put = |data: Option<&[u8]>| {
+            data.map(|d| {
+                let start = arena.len();
+                arena.extend_from_slice(d);
+                start..arena.len()
+            })
+        };
+        let key = put(key);
+        let value = put(value);
+        self.records.push(EncodedRecord {
+            key,
+            value,
+            partition,
+            headers,
+            timestamp,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn finish(self) -> EncodedRecords {
+        EncodedRecords {
+            data: self.arena.into(),
+            records: self.records,
+        }
+    }
+}
