@@ -21,6 +21,7 @@ pub mod formats;
 pub mod gather;
 pub mod http;
 pub mod json_fields;
+pub mod json_int;
 pub mod kafka;
 mod memory;
 pub mod mqtt;

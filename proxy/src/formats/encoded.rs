@@ -4,6 +4,7 @@
 use serde_json::value::RawValue;
 
 use crate::json_fields::Fields;
+use crate::json_int::JsonInt;
 
 /// One record as written by a client: raw JSON key and value (None when absent or null),
 /// borrowed from the request body.
@@ -37,7 +38,7 @@ impl<'de> serde::Deserialize<'de> for RawRecord<'de> {
                     match fields.index(&field)? {
                         0 => r.key = map.next_value()?,
                         1 => r.value = map.next_value()?,
-                        _ => r.partition = map.next_value()?,
+                        _ => r.partition = map.next_value::<Option<JsonInt<i32>>>()?.map(|i| i.0),
                     }
                 }
                 Ok(r)

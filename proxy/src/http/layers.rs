@@ -1,23 +1,26 @@
 //! The request-level behaviour both HTTP front ends share, as one tower layer stack
 //! ([`stack`]): JSON answers for unknown paths and methods, the body bounds the body reader
 //! applies, the cap on requests in progress, panic catching and request tracing. Every answer
-//! it makes is an [`ApiError`] in the API's own media type.
+//! it makes is an [`ApiError`] in the API's own media type. One layer must see a request before
+//! the router does, so it wraps the router from outside ([`before_routing`]): trailing slashes.
 
 use std::any::Any;
 use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::NormalizePath;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use super::body::BodyLimits;
-use super::error::{Api, ApiError};
+use super::error::{Api, ApiError, REGISTRY_JSON};
 
 /// What the stack needs to know of its API and server.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +40,8 @@ pub struct StackSettings {
 ///   extension, with the [`Api`]), so that an oversized or slow body gets a JSON 413 or 408;
 /// - at most `http.max.concurrent.requests` run at once; more are answered 429 at once rather
 ///   than queued behind them;
+/// - the registry answers in the JSON media type the `Accept` header prefers
+///   ([`registry_media_type`]);
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
 /// - outermost, each request runs in a `DEBUG` span (method, URI), its answer is logged at
 ///   `DEBUG` and a 5xx at `WARN`, so that what the layers above refused is traced too.
@@ -67,6 +72,7 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
             concurrency,
             limit_concurrency,
         ))
+        .layer(axum::middleware::from_fn_with_state(api, answer_media_type))
         .layer(CatchPanicLayer::custom(
             move |panic: Box<dyn Any + Send>| {
                 tracing::error!(
@@ -86,6 +92,86 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
                 .on_eos(())
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
+}
+
+/// The layer that runs before routing, around a router that already has its [`stack`] (layers
+/// added with `Router::layer` run only once a route matched): a trailing slash is dropped, so
+/// `POST /consumers/G/` and `GET /topics/` reach `/consumers/G` and `/topics`, as Confluent's
+/// (Jersey's) router accepts them. `/` itself stays `/`.
+pub fn before_routing(router: Router) -> NormalizePath<Router> {
+    NormalizePath::trim_trailing_slash(router)
+}
+
+/// The registry's answers carry the media type `Accept` prefers among the three its JSON is
+/// served as (Confluent's resources produce all three): `application/vnd.schemaregistry.v1+json`
+/// (also for `*/*`, no `Accept`, or nothing acceptable), `application/vnd.schemaregistry+json`
+/// and `application/json`. Answers of the v2 API are negotiated by their handlers.
+async fn answer_media_type(
+    State(api): State<Api>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Infallible> {
+    if api != Api::SchemaRegistry {
+        return Ok(next.run(request).await);
+    }
+    let chosen = registry_media_type(
+        request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let mut response = next.run(request).await;
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == REGISTRY_JSON);
+    if ours && chosen != REGISTRY_JSON {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(chosen));
+    }
+    Ok(response)
+}
+
+/// The registry media type an `Accept` value prefers: the highest client quality, then the most
+/// specific match, then the server's order (v1, unversioned, plain JSON), as Jersey chooses.
+pub fn registry_media_type(accept: Option<&str>) -> &'static str {
+    const OFFERED: [&str; 3] = [
+        REGISTRY_JSON,
+        "application/vnd.schemaregistry+json",
+        "application/json",
+    ];
+    let Some(accept) = accept else {
+        return REGISTRY_JSON;
+    };
+    let mut best: Option<((u32, u8, u8), &'static str)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if quality <= 0.0 {
+            continue;
+        }
+        for (rank, offered) in OFFERED.iter().enumerate() {
+            let specificity = if media == *offered {
+                2
+            } else if media == "application/*" {
+                1
+            } else if media == "*/*" {
+                0
+            } else {
+                continue;
+            };
+            let score = ((quality * 1000.0) as u32, specificity, 2 - rank as u8);
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, offered));
+            }
+        }
+    }
+    best.map_or(REGISTRY_JSON, |(_, m)| m)
 }
 
 /// Requests in progress on one server.
@@ -114,4 +200,33 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(no message)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registry_media_type as chosen;
+
+    #[test]
+    fn registry_answers_in_the_preferred_json_type() {
+        let v1 = "application/vnd.schemaregistry.v1+json";
+        assert_eq!(chosen(None), v1);
+        assert_eq!(chosen(Some("*/*")), v1);
+        assert_eq!(chosen(Some("application/json")), "application/json");
+        assert_eq!(
+            chosen(Some("application/vnd.schemaregistry+json")),
+            "application/vnd.schemaregistry+json"
+        );
+        assert_eq!(
+            chosen(Some("application/json, */*;q=0.1")),
+            "application/json"
+        );
+        assert_eq!(
+            chosen(Some(
+                "application/json;q=0.5, application/vnd.schemaregistry.v1+json"
+            )),
+            v1
+        );
+        assert_eq!(chosen(Some("text/html")), v1);
+        assert_eq!(chosen(Some("application/*")), v1);
+    }
 }

@@ -25,9 +25,11 @@ pub struct Limits {
     pub header_read_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `stop` is cancelled, then lets every open connection finish
-/// its request in progress (idle ones close at once) and returns when all have closed.
+/// Serves `router` (with [`super::layers::before_routing`] around it) on `listener` until `stop`
+/// is cancelled, then lets every open connection finish its request in progress (idle ones close
+/// at once) and returns when all have closed.
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: CancellationToken) {
+    let app = super::layers::before_routing(router);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let connections = TaskTracker::new();
     loop {
@@ -49,7 +51,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(app.clone());
         let stop = stop.clone();
         connections.spawn(async move {
             let _permit = permit;

@@ -17,6 +17,7 @@ use super::{guard, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
 use crate::formats::{self, EmbeddedFormat, FormatError};
 use crate::http::error::{ApiError, V2_JSON};
+use crate::json_int;
 use crate::kafka::consumer::{
     InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
 };
@@ -222,6 +223,7 @@ pub async fn unsubscribe(c: ConsumerInstance) -> Result<Response, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct PartitionIn {
     topic: String,
+    #[serde(deserialize_with = "json_int::int")]
     partition: i32,
 }
 
@@ -272,7 +274,9 @@ pub async fn assignments(c: ConsumerInstance) -> Result<Response, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct OffsetIn {
     topic: String,
+    #[serde(deserialize_with = "json_int::int")]
     partition: i32,
+    #[serde(deserialize_with = "json_int::int")]
     offset: i64,
     metadata: Option<String>,
 }
@@ -281,6 +285,7 @@ pub struct OffsetIn {
 #[serde(deny_unknown_fields)]
 pub struct TimestampIn {
     topic: String,
+    #[serde(deserialize_with = "json_int::int")]
     partition: i32,
     timestamp: serde_json::Value,
     #[allow(dead_code)]

@@ -8,6 +8,7 @@ use super::body;
 use crate::formats::RawRecord;
 use crate::http::error::ApiError;
 use crate::json_fields::Fields;
+use crate::json_int::JsonInt;
 
 /// The v2 produce request (identical for every embedded format).
 pub struct ProduceRequest<'a> {
@@ -90,9 +91,9 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
                         .unwrap_or_default()
                 }
                 1 => req.key_schema = map.next_value()?,
-                2 => req.key_schema_id = map.next_value()?,
+                2 => req.key_schema_id = map.next_value::<Option<JsonInt<i64>>>()?.map(|i| i.0),
                 3 => req.value_schema = map.next_value()?,
-                _ => req.value_schema_id = map.next_value()?,
+                _ => req.value_schema_id = map.next_value::<Option<JsonInt<i64>>>()?.map(|i| i.0),
             }
         }
         Ok(req)
