@@ -1,7 +1,8 @@
 //! The built-in registry's front end: Confluent Schema Registry's HTTP API over
 //! [`Registry`], on its own listeners (`schema.registry.listeners`). Bodies are read as JSON whatever
 //! their Content-Type (`application/vnd.schemaregistry.v1+json`, `application/json`, or none);
-//! answers are `application/vnd.schemaregistry.v1+json`; errors are `{"error_code","message"}`.
+//! answers are in the JSON media type `Accept` prefers (the shared layer stack chooses it);
+//! errors are `{"error_code","message"}`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +22,11 @@ use crate::http::extract::{ApiBody, ApiPath};
 use crate::http::layers::{self, StackSettings};
 use crate::http::{Api, ApiError};
 use crate::schema::kinds::{Compatibility, SchemaType};
+use crate::schema::store::Mode;
 use crate::schema::store::Reference;
-use crate::schema::{Registry, RegistryError, SubjectVersion, VersionSpec};
+use crate::schema::{
+    Registration, Registry, RegistryError, SchemaFilter, SubjectVersion, VersionSpec,
+};
 
 fn ok(value: Value) -> Response {
     (
@@ -40,15 +44,26 @@ fn flag(params: &HashMap<String, String>, name: &str) -> bool {
     params.get(name).is_some_and(|v| v == "true")
 }
 
-/// The body of a registration, lookup or compatibility check.
+/// The body of a registration, lookup or compatibility check. Other fields Confluent's clients
+/// may send (`metadata`, `ruleSet`, schema tags) are ignored, as Confluent ignores unknown ones.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaBody {
     pub schema: String,
     #[serde(default)]
     pub schema_type: Option<String>,
-    #[serde(default)]
+    /// IMPORT mode: the id and version to register under.
+    #[serde(default, deserialize_with = "crate::json_int::opt_int")]
+    pub id: Option<i32>,
+    #[serde(default, deserialize_with = "crate::json_int::opt_int")]
+    pub version: Option<i32>,
+    /// Absent, `null` (as some clients send it) or a list.
+    #[serde(default, deserialize_with = "null_is_empty")]
     pub references: Vec<Reference>,
+}
+
+fn null_is_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Reference>, D::Error> {
+    Option::<Vec<Reference>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// Parses a [`SchemaBody`] and its schema type (public for the fuzz targets).
@@ -61,6 +76,22 @@ pub fn schema_body(body: &[u8]) -> Result<(SchemaBody, SchemaType), RegistryErro
             .ok_or_else(|| RegistryError::invalid_schema(format!("Invalid schema type {t}")))?,
     };
     Ok((b, kind))
+}
+
+/// The registration a body and the `normalize` parameter ask for.
+fn registration(
+    body: &[u8],
+    params: &HashMap<String, String>,
+) -> Result<Registration, RegistryError> {
+    let (b, kind) = schema_body(body)?;
+    Ok(Registration {
+        schema: b.schema,
+        kind,
+        references: b.references,
+        id: b.id.filter(|id| *id >= 0),
+        version: b.version,
+        normalize: flag(params, "normalize"),
+    })
 }
 
 fn version_json(v: &SubjectVersion) -> Value {
@@ -79,14 +110,15 @@ fn version_json(v: &SubjectVersion) -> Value {
     out
 }
 
-/// The schema text as the `/schema` endpoints return it: the schema itself when it is JSON
-/// (Avro, JSON Schema), else as a JSON string (Protobuf).
+/// The schema text as the `/schema` endpoints return it: the stored text itself, as Confluent
+/// writes it (Avro and JSON Schema are JSON; Protobuf is `.proto` text).
 fn raw_schema(schema: &str) -> Response {
-    let body = match serde_json::from_str::<Value>(schema) {
-        Ok(v) => v.to_string(),
-        Err(_) => Value::String(schema.to_string()).to_string(),
-    };
-    (StatusCode::OK, [(header::CONTENT_TYPE, MEDIA_TYPE)], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, MEDIA_TYPE)],
+        schema.to_string(),
+    )
+        .into_response()
 }
 
 /// The router of the registry's own listener.
@@ -97,9 +129,12 @@ pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router
             "/schemas/types",
             get(|| async { ok(json!(["JSON", "PROTOBUF", "AVRO"])) }),
         )
+        .route("/contexts", get(|| async { ok(json!(["."])) }))
+        .route("/schemas", get(schemas))
         .route("/schemas/ids/{id}", get(schema_by_id))
         .route("/schemas/ids/{id}/schema", get(raw_schema_by_id))
         .route("/schemas/ids/{id}/versions", get(versions_by_id))
+        .route("/schemas/ids/{id}/subjects", get(subjects_by_id))
         .route("/subjects", get(subjects))
         .route("/subjects/{subject}", post(lookup).delete(delete_subject))
         .route("/subjects/{subject}/versions", get(versions).post(register))
@@ -115,7 +150,19 @@ pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router
             "/subjects/{subject}/versions/{version}/referencedby",
             get(referenced_by),
         )
-        .route("/config", get(global_config).put(set_global_config))
+        .route(
+            "/config",
+            get(global_config)
+                .put(set_global_config)
+                .delete(delete_global_config),
+        )
+        .route("/mode", get(global_mode).put(set_global_mode))
+        .route(
+            "/mode/{subject}",
+            get(subject_mode)
+                .put(set_subject_mode)
+                .delete(delete_subject_mode),
+        )
         .route(
             "/config/{subject}",
             get(subject_config)
@@ -125,6 +172,10 @@ pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router
         .route(
             "/compatibility/subjects/{subject}/versions/{version}",
             post(compatibility),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(compatibility_all),
         );
     // Cross-cutting behaviour is the stack the REST API has too (`http::layers::stack`),
     // answering in the registry's media type.
@@ -136,8 +187,18 @@ pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router
     layers::stack(routes, settings).with_state(registry)
 }
 
-fn parse_id(id: &str) -> Result<i32, RegistryError> {
-    id.parse().map_err(|_| RegistryError::schema_not_found())
+/// A schema id from the path; anything but an `i32` is Jersey's plain 404, as Confluent answers
+/// a path parameter that does not convert.
+fn parse_id(id: &str) -> Result<i32, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::not_found().for_api(Api::SchemaRegistry))
+}
+
+fn number(params: &HashMap<String, String>, name: &str, default: usize) -> usize {
+    params
+        .get(name)
+        .and_then(|v| v.parse::<i64>().ok())
+        .map_or(default, |n| usize::try_from(n).unwrap_or(default))
 }
 
 async fn schema_by_id(State(r): State<Arc<Registry>>, ApiPath(id): ApiPath<String>) -> Reply {
@@ -156,17 +217,62 @@ async fn raw_schema_by_id(State(r): State<Arc<Registry>>, ApiPath(id): ApiPath<S
     Ok(raw_schema(&r.schema(parse_id(&id)?)?.schema))
 }
 
-async fn versions_by_id(State(r): State<Arc<Registry>>, ApiPath(id): ApiPath<String>) -> Reply {
-    let uses = r.uses_of(parse_id(&id)?)?;
+async fn versions_by_id(
+    State(r): State<Arc<Registry>>,
+    ApiPath(id): ApiPath<String>,
+    Query(p): Params,
+) -> Reply {
+    let uses = r.uses_of(parse_id(&id)?, flag(&p, "deleted"))?;
     Ok(ok(Value::Array(
         uses.into_iter()
+            .filter(|(s, _)| p.get("subject").is_none_or(|wanted| wanted == s))
             .map(|(subject, version)| json!({"subject": subject, "version": version}))
             .collect(),
     )))
 }
 
+async fn subjects_by_id(
+    State(r): State<Arc<Registry>>,
+    ApiPath(id): ApiPath<String>,
+    Query(p): Params,
+) -> Reply {
+    let mut subjects: Vec<String> = r
+        .uses_of(parse_id(&id)?, flag(&p, "deleted"))?
+        .into_iter()
+        .map(|(s, _)| s)
+        .filter(|s| p.get("subject").is_none_or(|wanted| wanted == s))
+        .collect();
+    subjects.dedup();
+    Ok(ok(json!(subjects)))
+}
+
+/// `GET /schemas`: every subject version (with `subjectPrefix`, `deleted`, `latestOnly`,
+/// `offset`, `limit`; at most 1000, Confluent's default cap).
+async fn schemas(State(r): State<Arc<Registry>>, Query(p): Params) -> Reply {
+    const MAX: usize = 1000;
+    let limit = match number(&p, "limit", MAX) {
+        0 => MAX,
+        n => n.min(MAX),
+    };
+    let filter = SchemaFilter {
+        subject_prefix: p.get("subjectPrefix").cloned().unwrap_or_default(),
+        deleted: flag(&p, "deleted"),
+        latest_only: flag(&p, "latestOnly"),
+        offset: number(&p, "offset", 0),
+        limit,
+    };
+    Ok(ok(Value::Array(
+        r.schemas(&filter).iter().map(version_json).collect(),
+    )))
+}
+
 async fn subjects(State(r): State<Arc<Registry>>, Query(p): Params) -> Reply {
-    Ok(ok(json!(r.subjects(flag(&p, "deleted")))))
+    let prefix = p.get("subjectPrefix").map_or("", String::as_str);
+    Ok(ok(json!(r.subjects(
+        prefix,
+        flag(&p, "deleted"),
+        flag(&p, "deletedOnly")
+    ))))
 }
 
 async fn versions(
@@ -180,24 +286,24 @@ async fn versions(
 async fn register(
     State(r): State<Arc<Registry>>,
     ApiPath(subject): ApiPath<String>,
+    Query(p): Params,
     ApiBody(body): ApiBody,
 ) -> Reply {
-    let (b, kind) = schema_body(&body)?;
-    let id = r.register(&subject, &b.schema, kind, b.references).await?;
+    let id = r.register_with(&subject, registration(&body, &p)?).await?;
     Ok(ok(json!({ "id": id })))
 }
 
 async fn lookup(
     State(r): State<Arc<Registry>>,
     ApiPath(subject): ApiPath<String>,
+    Query(p): Params,
     ApiBody(body): ApiBody,
 ) -> Reply {
-    let (b, kind) = schema_body(&body)?;
+    let request = registration(&body, &p)?;
     Ok(ok(version_json(&r.lookup(
         &subject,
-        &b.schema,
-        kind,
-        &b.references,
+        &request,
+        flag(&p, "deleted"),
     )?)))
 }
 
@@ -217,17 +323,25 @@ async fn version(
 async fn version_schema(
     State(r): State<Arc<Registry>>,
     ApiPath((subject, version)): ApiPath<(String, String)>,
+    Query(p): Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    Ok(raw_schema(&r.version(&subject, spec, false)?.schema))
+    Ok(raw_schema(
+        &r.version(&subject, spec, flag(&p, "deleted"))?.schema,
+    ))
 }
 
 async fn referenced_by(
     State(r): State<Arc<Registry>>,
     ApiPath((subject, version)): ApiPath<(String, String)>,
+    Query(p): Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    Ok(ok(json!(r.referenced_by(&subject, spec)?)))
+    Ok(ok(json!(r.referenced_by(
+        &subject,
+        spec,
+        flag(&p, "deleted")
+    )?)))
 }
 
 async fn delete_subject(
@@ -252,16 +366,28 @@ async fn delete_version(
     )))
 }
 
+/// The body of `PUT /config`: every field optional, as in Confluent's `ConfigUpdateRequest`
+/// (a body without `compatibility` keeps the level). Other fields are ignored.
 #[derive(Deserialize)]
 struct ConfigBody {
-    compatibility: String,
+    #[serde(default)]
+    compatibility: Option<String>,
 }
 
-fn level(body: &Bytes) -> Result<Compatibility, RegistryError> {
-    let b: ConfigBody = serde_json::from_slice(body)
-        .map_err(|_| RegistryError::invalid_compatibility("<missing>"))?;
-    Compatibility::parse(&b.compatibility)
-        .ok_or_else(|| RegistryError::invalid_compatibility(&b.compatibility))
+/// The level a `PUT /config` body sets, if any.
+fn level(body: &Bytes) -> Result<Option<Compatibility>, RegistryError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| RegistryError::UnrecognizedBody(e.to_string()))?;
+    if !value.is_object() {
+        return Err(RegistryError::UnrecognizedBody(
+            "the configuration is a JSON object".into(),
+        ));
+    }
+    let b: ConfigBody = serde_json::from_value(value)
+        .map_err(|e| RegistryError::UnrecognizedBody(e.to_string()))?;
+    b.compatibility
+        .map(|name| Compatibility::parse(&name).ok_or(RegistryError::InvalidCompatibility(name)))
+        .transpose()
 }
 
 async fn global_config(State(r): State<Arc<Registry>>) -> Reply {
@@ -270,10 +396,25 @@ async fn global_config(State(r): State<Arc<Registry>>) -> Reply {
     ))
 }
 
-async fn set_global_config(State(r): State<Arc<Registry>>, ApiBody(body): ApiBody) -> Reply {
-    let level = level(&body)?;
-    r.set_compatibility(None, Some(level)).await?;
+async fn put_config(r: &Registry, subject: Option<&str>, body: &Bytes) -> Reply {
+    let level = match level(body)? {
+        Some(level) => {
+            r.set_compatibility(subject, Some(level)).await?;
+            level
+        }
+        None => r.compatibility(subject, true)?,
+    };
     Ok(ok(json!({"compatibility": level.name()})))
+}
+
+async fn set_global_config(State(r): State<Arc<Registry>>, ApiBody(body): ApiBody) -> Reply {
+    put_config(&r, None, &body).await
+}
+
+/// `DELETE /config`: back to the default level (BACKWARD); answers the level before.
+async fn delete_global_config(State(r): State<Arc<Registry>>) -> Reply {
+    let previous = r.set_compatibility(None, None).await?;
+    Ok(ok(json!({"compatibilityLevel": previous.name()})))
 }
 
 async fn subject_config(
@@ -290,18 +431,80 @@ async fn set_subject_config(
     ApiPath(subject): ApiPath<String>,
     ApiBody(body): ApiBody,
 ) -> Reply {
-    let level = level(&body)?;
-    r.set_compatibility(Some(&subject), Some(level)).await?;
-    Ok(ok(json!({"compatibility": level.name()})))
+    put_config(&r, Some(&subject), &body).await
 }
 
 async fn delete_subject_config(
     State(r): State<Arc<Registry>>,
     ApiPath(subject): ApiPath<String>,
 ) -> Reply {
-    let previous = r.compatibility(Some(&subject), false)?;
-    r.set_compatibility(Some(&subject), None).await?;
+    let previous = r.set_compatibility(Some(&subject), None).await?;
     Ok(ok(json!({"compatibilityLevel": previous.name()})))
+}
+
+/// The body of `PUT /mode`.
+#[derive(Deserialize)]
+struct ModeBody {
+    mode: String,
+}
+
+/// The mode a `PUT /mode` body names, and the name as sent (Confluent answers with the body).
+fn mode_of(body: &Bytes) -> Result<(Mode, String), RegistryError> {
+    let b: ModeBody =
+        serde_json::from_slice(body).map_err(|e| RegistryError::UnrecognizedBody(e.to_string()))?;
+    let mode = Mode::parse(&b.mode).ok_or(RegistryError::InvalidMode)?;
+    Ok((mode, b.mode))
+}
+
+async fn global_mode(State(r): State<Arc<Registry>>) -> Reply {
+    Ok(ok(json!({"mode": r.mode(None, true)?.name()})))
+}
+
+async fn set_global_mode(
+    State(r): State<Arc<Registry>>,
+    Query(p): Params,
+    ApiBody(body): ApiBody,
+) -> Reply {
+    let (mode, name) = mode_of(&body)?;
+    r.set_mode(None, mode, flag(&p, "force")).await?;
+    Ok(ok(json!({"mode": name})))
+}
+
+async fn subject_mode(
+    State(r): State<Arc<Registry>>,
+    ApiPath(subject): ApiPath<String>,
+    Query(p): Params,
+) -> Reply {
+    let mode = r.mode(Some(&subject), flag(&p, "defaultToGlobal"))?;
+    Ok(ok(json!({"mode": mode.name()})))
+}
+
+async fn set_subject_mode(
+    State(r): State<Arc<Registry>>,
+    ApiPath(subject): ApiPath<String>,
+    Query(p): Params,
+    ApiBody(body): ApiBody,
+) -> Reply {
+    let (mode, name) = mode_of(&body)?;
+    r.set_mode(Some(&subject), mode, flag(&p, "force")).await?;
+    Ok(ok(json!({"mode": name})))
+}
+
+async fn delete_subject_mode(
+    State(r): State<Arc<Registry>>,
+    ApiPath(subject): ApiPath<String>,
+) -> Reply {
+    let previous = r.delete_mode(&subject).await?;
+    Ok(ok(json!({"mode": previous.name()})))
+}
+
+/// A compatibility verdict; `verbose=true` adds the reasons (an empty list when compatible).
+fn verdict(verdict: Result<(), Vec<String>>, params: &HashMap<String, String>) -> Response {
+    let mut out = json!({"is_compatible": verdict.is_ok()});
+    if flag(params, "verbose") {
+        out["messages"] = json!(verdict.err().unwrap_or_default());
+    }
+    ok(out)
 }
 
 async fn compatibility(
@@ -311,11 +514,24 @@ async fn compatibility(
     ApiBody(body): ApiBody,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    let (b, kind) = schema_body(&body)?;
-    let verdict = r.check_compatibility(&subject, spec, &b.schema, kind, &b.references)?;
-    let mut out = json!({"is_compatible": verdict.is_ok()});
-    if flag(&p, "verbose") {
-        out["messages"] = json!(verdict.err().unwrap_or_default());
-    }
-    Ok(ok(out))
+    let request = registration(&body, &p)?;
+    Ok(verdict(
+        r.check_compatibility(&subject, Some(spec), &request)?,
+        &p,
+    ))
+}
+
+/// `POST /compatibility/subjects/{subject}/versions`: against every live version, as the
+/// subject's level says (transitively or against the latest).
+async fn compatibility_all(
+    State(r): State<Arc<Registry>>,
+    ApiPath(subject): ApiPath<String>,
+    Query(p): Params,
+    ApiBody(body): ApiBody,
+) -> Reply {
+    let request = registration(&body, &p)?;
+    Ok(verdict(
+        r.check_compatibility(&subject, None, &request)?,
+        &p,
+    ))
 }

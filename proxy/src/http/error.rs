@@ -310,7 +310,15 @@ fn registry_status(err: &RegistryError) -> (StatusCode, u32) {
     match err {
         E::SubjectNotFound(_) => (not_found, 40401),
         E::VersionNotFound(_) => (not_found, 40402),
-        E::SchemaNotFound => (not_found, 40403),
+        E::SchemaNotFound | E::SchemaIdNotFound(_) => (not_found, 40403),
+        E::VersionSoftDeleted { .. } => (not_found, 40406),
+        E::NoSubjectMode(_) => (not_found, 40409),
+        E::ReadOnly(_)
+        | E::NotImportMode(_)
+        | E::NotReadWriteMode(_)
+        | E::ImportNotEmpty
+        | E::IdTaken(_) => (unprocessable, 42205),
+        E::InvalidMode => (unprocessable, 42204),
         E::SubjectSoftDeleted(_) => (not_found, 40404),
         E::SubjectNotSoftDeleted(_) => (not_found, 40405),
         E::VersionNotSoftDeleted { .. } => (not_found, 40407),

@@ -302,7 +302,7 @@ impl Schemas {
     pub async fn is_under(&self, subject: &str, id: i32) -> Result<bool, RegistryError> {
         match self {
             Schemas::Local(r) => Ok(r
-                .uses_of(id)
+                .uses_of(id, false)
                 .map(|uses| uses.iter().any(|(s, _)| s == subject))
                 .unwrap_or(false)),
             Schemas::Remote(r) => r.is_under(subject, id).await,

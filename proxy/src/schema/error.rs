@@ -13,6 +13,11 @@ pub enum RegistryError {
     VersionNotFound(String),
     #[error("Schema not found")]
     SchemaNotFound,
+    /// `GET /schemas/ids/{id}` of an id no schema has.
+    #[error("Schema {0} not found")]
+    SchemaIdNotFound(i32),
+    #[error("Subject '{subject}' Version {version} was soft deleted.Set permanent=true to delete permanently")]
+    VersionSoftDeleted { subject: String, version: i32 },
     #[error("Subject '{0}' was soft deleted.Set permanent=true to delete permanently")]
     SubjectSoftDeleted(String),
     #[error("Subject '{0}' was not deleted first before being permanently deleted")]
@@ -23,6 +28,24 @@ pub enum RegistryError {
     VersionNotSoftDeleted { subject: String, version: i32 },
     #[error("Subject '{0}' does not have subject-level compatibility configured")]
     NoSubjectCompatibility(String),
+    #[error("Subject '{0}' does not have subject-level mode configured")]
+    NoSubjectMode(String),
+    /// A write refused by a READONLY or READONLY_OVERRIDE mode (`None`: the global scope).
+    #[error("Subject {} is in read-only mode", .0.as_deref().unwrap_or("null"))]
+    ReadOnly(Option<String>),
+    /// A registration with an explicit id outside IMPORT mode.
+    #[error("Subject {0} is not in import mode")]
+    NotImportMode(String),
+    /// A new schema without an id in IMPORT mode.
+    #[error("Subject {0} is not in read-write mode")]
+    NotReadWriteMode(String),
+    #[error("Cannot import since found existing subjects")]
+    ImportNotEmpty,
+    /// An imported id already bound to another schema.
+    #[error("Overwrite new schema with id {0} is not permitted.")]
+    IdTaken(i32),
+    #[error("Invalid mode. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT.")]
+    InvalidMode,
     #[error(
         "Schema being registered is incompatible with an earlier schema for subject \"{subject}\" \
          ({level}), details: {details:?}"
@@ -39,20 +62,17 @@ pub enum RegistryError {
          [1, 2^31-1] and the string \"latest\""
     )]
     InvalidVersion(String),
+    /// The level given (kept for the log; Confluent's text does not repeat it).
     #[error(
         "Invalid compatibility level. Valid values are none, backward, forward, full, \
-         backward_transitive, forward_transitive, and full_transitive (got {0:?})"
+         backward_transitive, forward_transitive, and full_transitive"
     )]
     InvalidCompatibility(String),
+    /// A version other schemas reference, named as Confluent names it (its `_schemas` key).
     #[error(
-        "One or more references exist to the schema {{subject={subject}, version={version}}}: \
-         schema ids {ids:?}"
+        "One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}."
     )]
-    Referenced {
-        subject: String,
-        version: i32,
-        ids: Vec<i32>,
-    },
+    Referenced { subject: String, version: i32 },
     /// A registration, lookup or compatibility body that is not the JSON the API takes.
     #[error("Unrecognized request body: {0}")]
     UnrecognizedBody(String),

@@ -6,9 +6,11 @@
 //! `multipleOf`, enums, `not`, `anyOf`/`oneOf`/`allOf` (subschemas paired by a maximum
 //! matching), properties under open, partially open (`patternProperties` or an
 //! `additionalProperties` schema) and closed content models, `required`, `additionalProperties`,
-//! tuple and list `items` with `additionalItems`, and local `$ref`s (`#/...`). Not compared:
-//! `dependencies`/`dependentSchemas`, `if`/`then`/`else`, `contains`, `unevaluated*`, `format`;
-//! a `$ref` to another document compares by its text.
+//! tuple and list `items` with `additionalItems`, `dependencies` (and 2020-12's
+//! `dependentRequired`/`dependentSchemas`, `prefixItems`, `unevaluated*`), `min/maxContains`, and
+//! local `$ref`s (`#/...`); the document is first shaped as Confluent's loader models it
+//! ([`prepare`]). Not compared: `if`/`then`/`else`, `contains` itself, `format`; a `$ref` to
+//! another document compares by its text.
 
 use std::collections::HashSet;
 
@@ -18,6 +20,7 @@ use super::error::Incompatibility;
 
 /// Whether every instance valid under `writer` stays valid under `reader`, by Confluent's rules.
 pub fn can_read(writer: &Value, reader: &Value) -> Result<(), Incompatibility> {
+    let (writer, reader) = (&prepare(writer, 0), &prepare(reader, 0));
     let mut diff = Diff {
         roots: (writer, reader),
         seen: HashSet::new(),
@@ -29,6 +32,158 @@ pub fn can_read(writer: &Value, reader: &Value) -> Result<(), Incompatibility> {
     } else {
         Err(Incompatibility(diff.why.join("; ")))
     }
+}
+
+/// Keywords that constrain a value of one type (Everit loads them into one typed schema).
+const TYPED_KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "maxProperties",
+    "minProperties",
+    "dependencies",
+    "propertyNames",
+    "items",
+    "additionalItems",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "contains",
+    "maxContains",
+    "minContains",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "format",
+    "maximum",
+    "minimum",
+    "exclusiveMaximum",
+    "exclusiveMinimum",
+    "multipleOf",
+];
+
+/// Keywords whose values are data, not schemas: never rewritten.
+const DATA_KEYWORDS: &[&str] = &["enum", "const", "default", "examples", "required"];
+
+/// The schema as Confluent's loader models it, before comparing:
+/// - `const` is a one-value `enum`;
+/// - 2020-12 arrays: `prefixItems` are tuple `items` and the `items` after them
+///   `additionalItems`; `unevaluatedItems`/`unevaluatedProperties` bound a content model like
+///   `additionalItems`/`additionalProperties` where those are absent;
+/// - `dependentRequired` and `dependentSchemas` are `dependencies`;
+/// - a schema that combines kinds (a type with an `enum`, a `not` or a combiner) is the `allOf`
+///   of them, as Everit's loader builds it, so removing the `enum` narrows a product type.
+fn prepare(v: &Value, depth: usize) -> Value {
+    let Value::Object(m) = v else {
+        return v.clone();
+    };
+    if depth > 64 {
+        return v.clone();
+    }
+    let mut m: Map<String, Value> = m
+        .iter()
+        .map(|(k, v)| {
+            let v = if DATA_KEYWORDS.contains(&k.as_str()) {
+                v.clone()
+            } else {
+                prepare_nested(v, depth + 1)
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    if let Some(c) = m.remove("const") {
+        m.entry("enum").or_insert(Value::Array(vec![c]));
+    }
+    if let Some(prefix) = m.remove("prefixItems") {
+        if let Some(rest) = m.remove("items") {
+            m.insert("additionalItems".into(), rest);
+        }
+        m.insert("items".into(), prefix);
+    }
+    for (from, to) in [
+        ("unevaluatedItems", "additionalItems"),
+        ("unevaluatedProperties", "additionalProperties"),
+    ] {
+        if let Some(v) = m.remove(from) {
+            m.entry(to).or_insert(v);
+        }
+    }
+    for from in ["dependentRequired", "dependentSchemas"] {
+        if let Some(Value::Object(deps)) = m.remove(from) {
+            let target = m
+                .entry("dependencies")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(target) = target {
+                target.extend(deps);
+            }
+        }
+    }
+    // Split a schema of several kinds into the `allOf` of its parts.
+    let typed_part: Map<String, Value> = m
+        .iter()
+        .filter(|(k, _)| TYPED_KEYWORDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut parts: Vec<Value> = Vec::new();
+    if !typed_part.is_empty() {
+        parts.push(Value::Object(typed_part));
+    }
+    for key in ["enum", "not", "allOf", "anyOf", "oneOf"] {
+        if let Some(v) = m.get(key) {
+            let mut part = Map::new();
+            part.insert(key.to_string(), v.clone());
+            parts.push(Value::Object(part));
+        }
+    }
+    if parts.len() > 1 {
+        m.retain(|k, _| {
+            !TYPED_KEYWORDS.contains(&k.as_str())
+                && !["enum", "not", "allOf", "anyOf", "oneOf"].contains(&k.as_str())
+        });
+        m.insert("allOf".into(), Value::Array(parts));
+    }
+    Value::Object(m)
+}
+
+/// [`prepare`] through a keyword's value: a schema, a list of schemas, or a map of them.
+fn prepare_nested(v: &Value, depth: usize) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(|i| prepare(i, depth)).collect()),
+        Value::Object(m)
+            if m.values()
+                .all(|x| x.is_object() || x.is_boolean() || x.is_array())
+                && !looks_like_schema(m) =>
+        {
+            // `properties`, `definitions`, `dependencies`...: a map of schemas.
+            Value::Object(
+                m.iter()
+                    .map(|(k, x)| (k.clone(), prepare(x, depth)))
+                    .collect(),
+            )
+        }
+        other => prepare(other, depth),
+    }
+}
+
+/// Whether an object is a schema itself rather than a map of named schemas.
+fn looks_like_schema(m: &Map<String, Value>) -> bool {
+    m.keys().any(|k| {
+        TYPED_KEYWORDS.contains(&k.as_str())
+            || [
+                "enum",
+                "const",
+                "not",
+                "allOf",
+                "anyOf",
+                "oneOf",
+                "$ref",
+                "items",
+                "prefixItems",
+            ]
+            .contains(&k.as_str())
+    })
 }
 
 struct Diff<'a> {
@@ -86,6 +241,8 @@ fn typed(m: &Map<String, Value>) -> Option<&'static str> {
                 "patternProperties",
                 "maxProperties",
                 "minProperties",
+                "dependencies",
+                "propertyNames",
             ]) {
                 "object"
             } else if has(&[
@@ -95,6 +252,9 @@ fn typed(m: &Map<String, Value>) -> Option<&'static str> {
                 "minItems",
                 "uniqueItems",
                 "prefixItems",
+                "contains",
+                "maxContains",
+                "minContains",
             ]) {
                 "array"
             } else if has(&["maxLength", "minLength", "pattern"]) {
@@ -160,11 +320,7 @@ impl<'a> Diff<'a> {
         };
         for c in COMBINERS {
             if let Some(Value::Array(subs)) = m.get(c) {
-                let subs: Vec<&'b Value> = subs.iter().collect();
-                if subs.len() == 1 {
-                    return Self::shape(subs[0]);
-                }
-                return Shape::Combined(c, subs);
+                return Shape::Combined(c, subs.iter().collect());
             }
         }
         if let Some(Value::Array(values)) = m.get("enum") {
@@ -268,20 +424,10 @@ impl<'a> Diff<'a> {
             (Shape::Combined(oc, os), Shape::Combined(uc, us)) => {
                 self.compare_combined(oc, &os, uc, &us, path)
             }
-            (_, Shape::Combined(uc, us)) if uc != "allOf" => {
-                if !us.iter().any(|b| self.compatible(o, b, path)) {
-                    self.fail(
-                        path,
-                        "TYPE_CHANGED",
-                        "no branch of the new union reads the old schema",
-                    );
-                }
-            }
-            (_, Shape::Combined(..)) | (Shape::Combined(..), _) => self.fail(
-                path,
-                "TYPE_CHANGED",
-                "a combined schema replaced a plain one or back",
-            ),
+            // A plain schema against a combined one is a combination of one, of the same kind:
+            // a union that gained branches, or a product that lost constraints.
+            (_, Shape::Combined(uc, us)) => self.compare_combined(uc, &[o], uc, &us, path),
+            (Shape::Combined(oc, os), _) => self.compare_combined(oc, &os, oc, &[u], path),
             (Shape::Enum(ov), Shape::Enum(uv)) => {
                 if !ov.iter().all(|v| uv.contains(v)) {
                     let what = if uv.iter().all(|v| ov.contains(v)) {
@@ -391,9 +537,11 @@ impl<'a> Diff<'a> {
     }
 
     fn compare_combined(&mut self, oc: &str, os: &[&Value], uc: &str, us: &[&Value], path: &str) {
+        // Confluent: any combination may become a sum type (COMBINED_TYPE_EXTENDED); a sum
+        // becomes a product only as a combination of one.
         let criterion_ok = oc == uc
             || uc == "anyOf"
-            || (uc == "oneOf" && os.len() == 1)
+            || uc == "oneOf"
             || (uc == "allOf" && os.len() == 1 && us.len() == 1);
         if !criterion_ok {
             self.fail(path, "COMBINED_TYPE_CHANGED", format!("{oc} to {uc}"));
@@ -409,9 +557,10 @@ impl<'a> Diff<'a> {
             out
         }
         let (os, us) = (dedup(os), dedup(us));
+        // A product may lose constraints, a sum may gain branches.
         if uc == "allOf" && us.len() > os.len() {
             self.fail(path, "PRODUCT_TYPE_EXTENDED", "allOf gained subschemas");
-        } else if uc != "allOf" && us.len() < os.len() {
+        } else if oc != "allOf" && uc != "allOf" && us.len() < os.len() {
             self.fail(path, "SUM_TYPE_NARROWED", format!("{uc} lost subschemas"));
         }
         // Maximum bipartite matching of compatible (original, update) pairs (Kuhn's algorithm).
@@ -538,6 +687,7 @@ impl<'a> Diff<'a> {
                 }
             }
         }
+        self.compare_dependencies(om, um, path);
         // additionalProperties itself.
         match (
             om.get("additionalProperties"),
@@ -561,9 +711,47 @@ impl<'a> Diff<'a> {
         }
     }
 
+    /// `dependencies`: a property list may shrink or go, a schema may go or read more; a new
+    /// one, a longer list, or a list become a schema (or back) is incompatible.
+    fn compare_dependencies(
+        &mut self,
+        om: &Map<String, Value>,
+        um: &Map<String, Value>,
+        path: &str,
+    ) {
+        let empty = Map::new();
+        let deps = |m: &Map<String, Value>| -> Map<String, Value> {
+            m.get("dependencies")
+                .and_then(Value::as_object)
+                .unwrap_or(&empty)
+                .clone()
+        };
+        let (od, ud) = (deps(om), deps(um));
+        for (name, uv) in &ud {
+            let p = format!("{path}/dependencies/{name}");
+            match (od.get(name), uv) {
+                (None, Value::Array(_)) => {
+                    self.fail(&p, "DEPENDENCY_ARRAY_ADDED", "a new property dependency")
+                }
+                (None, _) => self.fail(&p, "DEPENDENCY_SCHEMA_ADDED", "a new schema dependency"),
+                (Some(Value::Array(ov)), Value::Array(uv)) => {
+                    if uv.iter().any(|x| !ov.contains(x)) {
+                        self.fail(&p, "DEPENDENCY_ARRAY_EXTENDED", "the dependency grew");
+                    }
+                }
+                (Some(Value::Array(_)), _) | (Some(_), Value::Array(_)) => {
+                    self.fail(&p, "DEPENDENCY_CHANGED", "a list became a schema or back")
+                }
+                (Some(ov), uv) => self.compare(ov, uv, &p),
+            }
+        }
+    }
+
     fn compare_arrays(&mut self, om: &Map<String, Value>, um: &Map<String, Value>, path: &str) {
         self.limit(om, um, "maxItems", true, path);
         self.limit(om, um, "minItems", false, path);
+        self.limit(om, um, "maxContains", true, path);
+        self.limit(om, um, "minContains", false, path);
         if um.get("uniqueItems") == Some(&Value::Bool(true))
             && om.get("uniqueItems") != Some(&Value::Bool(true))
         {
@@ -581,7 +769,33 @@ impl<'a> Diff<'a> {
                 m.get("additionalItems")
             }
         }
-        match (tuple(om), tuple(um)) {
+        // No `items` at all is an open list: against a tuple, a tuple of none.
+        let no_items: Vec<Value> = Vec::new();
+        let (ot, ut) = match (tuple(om), tuple(um)) {
+            (Some(t), None) if !um.contains_key("items") => (Some(t), Some(&no_items)),
+            (None, Some(t)) if !om.contains_key("items") => (Some(&no_items), Some(t)),
+            pair => pair,
+        };
+        {
+            match (om.get("additionalItems"), um.get("additionalItems")) {
+                (Some(Value::Bool(false)), _) => {}
+                (_, Some(Value::Bool(false))) => self.fail(
+                    path,
+                    "ADDITIONAL_ITEMS_REMOVED",
+                    "additional items are no longer allowed",
+                ),
+                (None | Some(Value::Bool(true)), Some(s)) if !is_empty_schema(s) => self.fail(
+                    path,
+                    "ADDITIONAL_ITEMS_NARROWED",
+                    "additional items gained a schema",
+                ),
+                (Some(a @ Value::Object(_)), Some(b @ Value::Object(_))) => {
+                    self.compare(a, b, &format!("{path}/additionalItems"))
+                }
+                _ => {}
+            }
+        }
+        match (ot, ut) {
             (None, None) => {
                 if let (Some(a), Some(b)) = (om.get("items"), um.get("items")) {
                     self.compare(a, b, &format!("{path}/items"));
@@ -784,7 +998,7 @@ mod tests {
         fails_with(
             json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
             json!({"anyOf": [{"type": "string"}]}),
-            "TYPE_CHANGED",
+            "SUM_TYPE_NARROWED",
         );
     }
 

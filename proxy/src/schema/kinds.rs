@@ -8,6 +8,7 @@ use apache_avro::schema::{Name, ResolvedSchema};
 use serde::{Deserialize, Serialize};
 
 use super::error::{Incompatibility, InvalidSchema, SchemaError};
+use super::ordered_json::Ordered;
 pub use super::proto::ProtoSchema;
 
 /// A schema reference (`references` in the API): the name a schema imports and the subject
@@ -70,6 +71,10 @@ pub struct Dependency {
 /// An Avro schema with its named types resolved once, not per record.
 pub struct AvroSchema {
     pub schema: apache_avro::Schema,
+    /// The text Confluent keeps and shows (Avro Java's `toString()`, [`super::avro_text`]).
+    pub text: String,
+    /// The same, normalized (`normalize=true`).
+    pub normalized: String,
     /// The schemas of the references, which define named types `schema` uses.
     pub referenced: Vec<apache_avro::Schema>,
     names: HashMap<Name, apache_avro::Schema>,
@@ -79,16 +84,29 @@ impl AvroSchema {
     /// Parses `text`; named types it uses may come from `dependencies` (referenced schemas'
     /// texts, each defining one named type, dependencies first).
     pub fn parse(text: &str, dependencies: &[&str]) -> Result<Self, SchemaError> {
+        // What apache-avro parses: each text with its mismatched field defaults replaced
+        // (`avro_defaults`: Confluent accepts them).
+        let mut parsed_texts = Vec::with_capacity(dependencies.len() + 1);
         for t in dependencies.iter().chain(std::iter::once(&text)) {
             let doc: serde_json::Value = serde_json::from_str(t).map_err(parse_error)?;
             super::avro_names::check(&doc)?;
+            parsed_texts.push(match super::avro_defaults::with_valid_defaults(&doc) {
+                Some(fixed) => std::borrow::Cow::Owned(fixed.to_string()),
+                None => std::borrow::Cow::Borrowed(*t),
+            });
         }
+        let (own, deps) = parsed_texts.split_last().expect("the schema's own text");
+        let deps: Vec<&str> = deps.iter().map(|t| t.as_ref()).collect();
         // The names apache-avro unwraps are checked above; a panic left in the library must
         // still not take a request or the registry's log reader down with it.
-        std::panic::catch_unwind(|| Self::parse_checked(text, dependencies)).unwrap_or_else(|_| {
-            tracing::error!(schema = %text, "apache-avro panicked parsing a schema");
-            Err(SchemaError::ParserFailed)
-        })
+        let mut schema = std::panic::catch_unwind(|| Self::parse_checked(own, &deps))
+            .unwrap_or_else(|_| {
+                tracing::error!(schema = %text, "apache-avro panicked parsing a schema");
+                Err(SchemaError::ParserFailed)
+            })?;
+        schema.text = super::avro_text::canonical_text(text)?;
+        schema.normalized = super::avro_text::normalized_text(text)?;
+        Ok(schema)
     }
 
     fn parse_checked(text: &str, dependencies: &[&str]) -> Result<Self, SchemaError> {
@@ -110,6 +128,8 @@ impl AvroSchema {
             .collect();
         Ok(AvroSchema {
             schema,
+            text: String::new(),
+            normalized: String::new(),
             referenced,
             names,
         })
@@ -140,6 +160,31 @@ impl std::fmt::Debug for AvroSchema {
 pub struct JsonSchema {
     pub value: serde_json::Value,
     pub validator: jsonschema::Validator,
+    /// Compact JSON in the document's key order: the text Confluent keeps (Jackson's).
+    pub text: String,
+    /// The same with every object's keys sorted: the text under `normalize=true`.
+    pub normalized: String,
+}
+
+/// The draft a JSON Schema is validated by, as Confluent chooses it: the one its `$schema` names
+/// (draft-04, -06, -07, 2019-09, 2020-12; `http` or `https`, one trailing `#` allowed), and
+/// draft-07 when `$schema` is absent or names anything else.
+pub fn json_schema_draft(schema: &serde_json::Value) -> jsonschema::Draft {
+    use jsonschema::Draft;
+    let Some(uri) = schema.get("$schema").and_then(|v| v.as_str()) else {
+        return Draft::Draft7;
+    };
+    let uri = uri.strip_suffix('#').unwrap_or(uri);
+    let path = uri
+        .strip_prefix("https://json-schema.org/")
+        .or_else(|| uri.strip_prefix("http://json-schema.org/"));
+    match path {
+        Some("draft-04/schema" | "schema") => Draft::Draft4,
+        Some("draft-06/schema") => Draft::Draft6,
+        Some("draft/2019-09/schema") => Draft::Draft201909,
+        Some("draft/2020-12/schema") => Draft::Draft202012,
+        _ => Draft::Draft7,
+    }
 }
 
 impl JsonSchema {
@@ -159,10 +204,17 @@ impl JsonSchema {
             documents.insert(d.name.clone(), doc);
         }
         let validator = jsonschema::options()
+            .with_draft(json_schema_draft(&value))
             .with_retriever(References(documents))
             .build(&value)
             .map_err(parse_error)?;
-        Ok(JsonSchema { value, validator })
+        let ordered = Ordered::parse(text).map_err(parse_error)?;
+        Ok(JsonSchema {
+            value,
+            validator,
+            text: ordered.compact(),
+            normalized: ordered.sorted().compact(),
+        })
     }
 }
 
@@ -241,18 +293,41 @@ pub fn parse_with(
     }
 }
 
-/// The form two registrations are compared in: Avro's Parsing Canonical Form, compact JSON,
-/// the compiled Protobuf descriptor; plus the references, which are part of a schema's identity.
+/// The form two registrations are compared in, as Confluent compares them: the text it keeps
+/// ([`text`]: Avro Java's `toString()`, so `doc` and custom properties count; compact JSON in
+/// key order), the compiled Protobuf descriptor; plus the references, which are part of a
+/// schema's identity.
 pub fn canonical(parsed: &Parsed, references: &[Reference]) -> String {
     let mut form = match parsed {
-        Parsed::Avro(s) => s.schema.canonical_form(),
-        Parsed::Json(j) => j.value.to_string(),
+        Parsed::Avro(s) => s.text.clone(),
+        Parsed::Json(j) => j.text.clone(),
         Parsed::Protobuf(p) => p.canonical(),
     };
     for r in references {
         form.push_str(&format!("\n{}={}@{}", r.name, r.subject, r.version));
     }
     form
+}
+
+/// The text the registry keeps and shows for a schema, as Confluent's `canonicalString()`: Avro
+/// Java's `toString()`, compact JSON in key order, `.proto` text.
+pub fn text(parsed: &Parsed) -> String {
+    match parsed {
+        Parsed::Avro(s) => s.text.clone(),
+        Parsed::Json(j) => j.text.clone(),
+        Parsed::Protobuf(p) => p.text(),
+    }
+}
+
+/// The text of a schema under `normalize=true`, as Confluent's `normalize()` leaves it: Avro
+/// with its custom properties and aliases sorted, JSON with every object's keys sorted,
+/// Protobuf printed normalized (fully qualified types, fields by number, sorted options).
+pub fn normalized_text(parsed: &Parsed) -> String {
+    match parsed {
+        Parsed::Avro(s) => s.normalized.clone(),
+        Parsed::Json(j) => j.normalized.clone(),
+        Parsed::Protobuf(p) => p.normalized(),
+    }
 }
 
 /// Whether data written with `writer` can be read with `reader`.
@@ -411,13 +486,35 @@ mod tests {
     }
 
     #[test]
-    fn canonical_forms_ignore_layout() {
+    fn canonical_forms_ignore_layout_but_not_doc() {
         let a = avro(V1);
         let b = avro(
-            r#"{ "name": "User", "type": "record", "doc": "x",
+            r#"{ "name": "User", "type": "record",
                  "fields": [ {"type": "string", "name": "name"} ] }"#,
         );
         assert_eq!(canonical(&a, &[]), canonical(&b, &[]));
+        // Confluent: a `doc` (or a custom property) makes another schema.
+        let c = avro(
+            r#"{ "name": "User", "type": "record", "doc": "x",
+                 "fields": [ {"type": "string", "name": "name"} ] }"#,
+        );
+        assert_ne!(canonical(&a, &[]), canonical(&c, &[]));
+        // JSON Schema: compact text in key order (Jackson's), so layout does not count.
+        let j1 = parse(SchemaType::Json, r#"{ "type": "object",  "title": "t" }"#).unwrap();
+        let j2 = parse(SchemaType::Json, r#"{"type":"object","title":"t"}"#).unwrap();
+        assert_eq!(canonical(&j1, &[]), canonical(&j2, &[]));
+        assert_eq!(text(&j1), r#"{"type":"object","title":"t"}"#);
+        // Tuple-form `items` is draft-07, the draft a schema without `$schema` is read by.
+        assert!(parse(
+            SchemaType::Json,
+            r#"{"type":"array","items":[{"type":"string"}]}"#
+        )
+        .is_ok());
+        assert!(parse(
+            SchemaType::Json,
+            r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"array","prefixItems":[{"type":"string"}]}"#
+        )
+        .is_ok());
         assert!(parse(SchemaType::Avro, r#"{"type":"nope"}"#).is_err());
         assert!(parse(SchemaType::Json, "[1]").is_err());
         assert!(parse(SchemaType::Json, r#"{"type":"object"}"#).is_ok());

@@ -3,14 +3,19 @@
 //! API is the front end `registry_api.rs`; [`client`] serves the proxy's produce and consume
 //! paths from this registry or an external one.
 
+pub mod avro_defaults;
 mod avro_names;
+pub mod avro_text;
 pub mod client;
 mod error;
 pub mod json_compat;
 pub mod kinds;
+pub mod ordered_json;
 pub mod proto;
+mod proto_builtin;
+mod proto_text;
 mod registry;
 pub mod store;
 
 pub use error::{Incompatibility, InvalidSchema, RegistryError, SchemaError};
-pub use registry::{Registry, SubjectVersion, VersionSpec};
+pub use registry::{Registration, Registry, SchemaFilter, SubjectVersion, VersionSpec};

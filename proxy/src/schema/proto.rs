@@ -18,6 +18,8 @@ const MAIN_FILE: &str = "kafka-proxy/registered-schema.proto";
 /// A compiled `.proto` schema.
 pub struct ProtoSchema {
     pub file: FileDescriptor,
+    /// The `.proto` text the registry shows: as posted, or printed from a descriptor.
+    text: String,
 }
 
 impl std::fmt::Debug for ProtoSchema {
@@ -41,10 +43,12 @@ impl FileResolver for Imports {
 impl ProtoSchema {
     /// Compiles `text` (`.proto` source, or as Confluent also accepts, a base64-encoded
     /// `FileDescriptorProto`). `imports` maps each import name to its text (the transitive
-    /// closure of the schema's references); Google's well-known types need no reference.
+    /// closure of the schema's references); Google's well-known types and the other imports
+    /// Confluent has built in (`proto_builtin`) need no reference.
     pub fn parse(text: &str, imports: &[(String, String)]) -> Result<Self, SchemaError> {
         let mut resolver = ChainFileResolver::new();
-        let main = match descriptor_from_base64(text) {
+        let from_descriptor = descriptor_from_base64(text);
+        let main = match from_descriptor.clone() {
             Some(mut descriptor) => {
                 descriptor.name = Some(MAIN_FILE.to_string());
                 File::from_file_descriptor_proto(descriptor)
@@ -53,6 +57,7 @@ impl ProtoSchema {
         };
         resolver.add(Imports(imports.iter().cloned().collect()));
         resolver.add(OneFile(main));
+        resolver.add(super::proto_builtin::Builtin);
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true);
@@ -61,7 +66,22 @@ impl ProtoSchema {
         let file = pool
             .get_file_by_name(MAIN_FILE)
             .ok_or_else(|| parse_error("the schema file was not compiled"))?;
-        Ok(ProtoSchema { file })
+        // A descriptor is shown as `.proto` text, as Confluent does (printed normalized).
+        let text = match from_descriptor {
+            Some(_) => super::proto_text::normalized(&file),
+            None => text.to_string(),
+        };
+        Ok(ProtoSchema { file, text })
+    }
+
+    /// The `.proto` text the registry keeps and shows.
+    pub fn text(&self) -> String {
+        self.text.clone()
+    }
+
+    /// Confluent's normalized text (`normalize=true`).
+    pub fn normalized(&self) -> String {
+        super::proto_text::normalized(&self.file)
     }
 
     /// The form registrations are compared in: the compiled file descriptor, without its name.
@@ -174,34 +194,45 @@ fn compare_message(
             why.push(format!("REQUIRED_FIELD_ADDED: {}", uf.full_name()));
         }
     }
+    compare_oneofs(o, u, why);
+}
+
+/// Oneofs by Confluent's rules (oneofs are matched by the fields they hold, not their names, so a
+/// renamed oneof is the same oneof): a field of a oneof may leave it for the top level or for a
+/// new oneof of its own, but not disappear (ONEOF_FIELD_REMOVED); a oneof of the update may hold
+/// fields of one original oneof, or one former top-level field, but not fields from two places
+/// (FIELD_MOVED_TO_EXISTING_ONEOF) nor several former top-level fields
+/// (MULTIPLE_FIELDS_MOVED_TO_ONEOF).
+fn compare_oneofs(o: &MessageDescriptor, u: &MessageDescriptor, why: &mut Vec<String>) {
     let real_oneof =
         |f: &prost_reflect::FieldDescriptor| f.containing_oneof().filter(|one| !one.is_synthetic());
     for oo in o.oneofs().filter(|one| !one.is_synthetic()) {
-        if let Some(uo) = u.oneofs().find(|one| one.name() == oo.name()) {
-            for of in oo.fields() {
-                if !uo.fields().any(|uf| uf.number() == of.number()) {
-                    why.push(format!("ONEOF_FIELD_REMOVED: {}", of.full_name()));
-                }
+        for of in oo.fields() {
+            if u.get_field(of.number()).is_none() {
+                why.push(format!("ONEOF_FIELD_REMOVED: {}", of.full_name()));
             }
         }
     }
     for uo in u.oneofs().filter(|one| !one.is_synthetic()) {
-        let (mut moved, mut already) = (0, false);
+        // Where the update oneof's fields were: in which original oneof, or at the top level.
+        let (mut from_top, mut from_oneofs) = (0, std::collections::BTreeSet::new());
         for uf in uo.fields() {
             if let Some(of) = o.get_field(uf.number()) {
                 match real_oneof(&of) {
-                    None => moved += 1,
-                    Some(_) => already = true,
+                    None => from_top += 1,
+                    Some(one) => {
+                        from_oneofs.insert(one.name().to_string());
+                    }
                 }
             }
         }
-        if moved > 1 {
+        if from_oneofs.len() > 1 || (from_top > 0 && !from_oneofs.is_empty()) {
+            why.push(format!("FIELD_MOVED_TO_EXISTING_ONEOF: {}", uo.full_name()));
+        } else if from_top > 1 {
             why.push(format!(
                 "MULTIPLE_FIELDS_MOVED_TO_ONEOF: {}",
                 uo.full_name()
             ));
-        } else if moved == 1 && already {
-            why.push(format!("FIELD_MOVED_TO_EXISTING_ONEOF: {}", uo.full_name()));
         }
     }
 }

@@ -31,6 +31,11 @@ pub enum LogKey {
         subject: String,
         magic: i32,
     },
+    Mode {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        magic: i32,
+    },
     Noop {
         magic: i32,
     },
@@ -65,6 +70,56 @@ pub struct ConfigValue {
     pub compatibility_level: Compatibility,
 }
 
+/// A registry's or a subject's mode: which writes it takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Mode {
+    /// Everything (the default).
+    #[default]
+    Readwrite,
+    /// No registrations of new schemas, deletes or configuration changes.
+    Readonly,
+    /// READONLY that, set globally, also overrides every subject's own mode.
+    ReadonlyOverride,
+    /// Registrations carry their ids (and versions), as copied from another registry; no
+    /// compatibility checks.
+    Import,
+}
+
+impl Mode {
+    /// Parses a mode name, case-insensitively as Confluent does.
+    pub fn parse(name: &str) -> Option<Mode> {
+        match name.to_ascii_uppercase().as_str() {
+            "READWRITE" => Some(Mode::Readwrite),
+            "READONLY" => Some(Mode::Readonly),
+            "READONLY_OVERRIDE" => Some(Mode::ReadonlyOverride),
+            "IMPORT" => Some(Mode::Import),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Readwrite => "READWRITE",
+            Mode::Readonly => "READONLY",
+            Mode::ReadonlyOverride => "READONLY_OVERRIDE",
+            Mode::Import => "IMPORT",
+        }
+    }
+
+    pub fn is_read_only(self) -> bool {
+        matches!(self, Mode::Readonly | Mode::ReadonlyOverride)
+    }
+}
+
+/// The value of a MODE record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeValue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub mode: Mode,
+}
+
 /// The value of a DELETE_SUBJECT record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteSubjectValue {
@@ -93,6 +148,7 @@ pub struct Version {
 pub struct Subject {
     pub versions: BTreeMap<i32, Version>,
     pub compatibility: Option<Compatibility>,
+    pub mode: Option<Mode>,
 }
 
 impl Subject {
@@ -115,6 +171,7 @@ pub struct Store {
     pub subjects: BTreeMap<String, Subject>,
     pub schemas: HashMap<i32, Arc<Stored>>,
     pub compatibility: Compatibility,
+    pub mode: Mode,
     /// The highest schema id ever used; ids are never reused, even after a permanent delete.
     pub max_id: i32,
 }
@@ -125,6 +182,7 @@ impl Default for Store {
             subjects: BTreeMap::new(),
             schemas: HashMap::new(),
             compatibility: Compatibility::Backward,
+            mode: Mode::Readwrite,
             max_id: 0,
         }
     }
@@ -149,7 +207,7 @@ impl Store {
                     // Permanent delete of one version.
                     if let Some(s) = self.subjects.get_mut(&subject) {
                         s.versions.remove(&version);
-                        if s.versions.is_empty() && s.compatibility.is_none() {
+                        if s.versions.is_empty() && s.compatibility.is_none() && s.mode.is_none() {
                             self.subjects.remove(&subject);
                         }
                     }
@@ -176,6 +234,15 @@ impl Store {
                             version.deleted = true;
                         }
                     }
+                }
+            }
+            LogKey::Mode { subject, .. } => {
+                let mode = value
+                    .and_then(|v| serde_json::from_slice::<ModeValue>(v).ok())
+                    .map(|m| m.mode);
+                match subject {
+                    None => self.mode = mode.unwrap_or_default(),
+                    Some(s) => self.subjects.entry(s).or_default().mode = mode,
                 }
             }
             LogKey::Noop { .. } => {}
@@ -216,7 +283,8 @@ impl Store {
                     self.schemas.insert(
                         v.id,
                         Arc::new(Stored {
-                            schema: v.schema.clone(),
+                            // Confluent's text, also for records another writer left as posted.
+                            schema: kinds::text(&parsed),
                             schema_type: v.schema_type,
                             references: v.references.clone(),
                             parsed,
@@ -326,8 +394,21 @@ impl Store {
             .ok_or_else(missing)
     }
 
-    /// Ids of live schemas that reference `subject` version `version`.
-    pub fn referenced_by(&self, subject: &str, version: i32) -> Vec<i32> {
+    /// The mode in force for `subject` (None: the global one): a global READONLY_OVERRIDE, else
+    /// the subject's own mode, else the global one.
+    pub fn mode_of(&self, subject: Option<&str>) -> Mode {
+        if self.mode == Mode::ReadonlyOverride {
+            return self.mode;
+        }
+        subject
+            .and_then(|s| self.subjects.get(s))
+            .and_then(|s| s.mode)
+            .unwrap_or(self.mode)
+    }
+
+    /// Ids of schemas that reference `subject` version `version`: used by live versions, or
+    /// by any version when `deleted`.
+    pub fn referenced_by(&self, subject: &str, version: i32, deleted: bool) -> Vec<i32> {
         let latest = self
             .subjects
             .get(subject)
@@ -335,7 +416,12 @@ impl Store {
         let mut ids: Vec<i32> = self
             .subjects
             .values()
-            .flat_map(|s| s.live().map(|(_, v)| v.id))
+            .flat_map(|s| {
+                s.versions
+                    .values()
+                    .filter(move |v| deleted || !v.deleted)
+                    .map(|v| v.id)
+            })
             .filter(|id| {
                 self.schemas.get(id).is_some_and(|st| {
                     st.references.iter().any(|r| {
@@ -381,14 +467,15 @@ impl Store {
             .checked_add(1)
     }
 
-    /// `(subject, version)` pairs using schema `id`, live ones only.
-    pub fn uses_of(&self, id: i32) -> Vec<(String, i32)> {
+    /// `(subject, version)` pairs using schema `id`: live ones, or all when `deleted`.
+    pub fn uses_of(&self, id: i32, deleted: bool) -> Vec<(String, i32)> {
         self.subjects
             .iter()
             .flat_map(|(name, s)| {
-                s.live()
-                    .filter(move |(_, v)| v.id == id)
-                    .map(move |(n, _)| (name.clone(), n))
+                s.versions
+                    .iter()
+                    .filter(move |(_, v)| v.id == id && (deleted || !v.deleted))
+                    .map(move |(n, _)| (name.clone(), *n))
             })
             .collect()
     }
@@ -460,7 +547,7 @@ mod tests {
         assert_eq!(s.subjects["a"].versions[&1].id, 1);
         // The same schema under another subject keeps its id.
         s.apply(&key("c", 1), Some(&value("c", 1, 1, "\"string\"")));
-        assert_eq!(s.uses_of(1).len(), 2);
+        assert_eq!(s.uses_of(1, false).len(), 2);
         assert_eq!(s.max_id, 2);
     }
 
