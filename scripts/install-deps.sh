@@ -16,6 +16,21 @@ else
   cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore
 fi
 
+# OpenSSL headers and pkg-config: librdkafka is built with TLS and SASL (SCRAM needs OpenSSL)
+# against the system's OpenSSL.
+if ! dpkg -s libssl-dev >/dev/null 2>&1 || ! command -v pkg-config >/dev/null 2>&1; then
+  say "installing libssl-dev and pkg-config"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev pkg-config
+fi
+
+# stunnel: the real TLS terminator the secured-Kafka tests put in front of the local broker.
+if ! command -v stunnel4 >/dev/null 2>&1 && ! command -v stunnel >/dev/null 2>&1; then
+  say "installing stunnel4"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq stunnel4
+  # The package's service is not used (the tests start their own stunnel on a free port).
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now stunnel4 >/dev/null 2>&1 || true; fi
+fi
+
 # pip, allowed to install beside Debian's packages (PEP 668) on machines that mark them managed.
 pip_install() {
   python3 -m pip install --quiet "$@" 2>/dev/null \

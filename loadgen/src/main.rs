@@ -30,7 +30,8 @@ enum Cmd {
         bootstrap_servers: Option<String>,
         /// The broker to start when no --bootstrap-servers is given: `tansu` (local, default),
         /// `mock` (librdkafka's mock cluster in a process of its own: a fetch path that keeps up
-        /// with consumers; at most 5 MiB kept per partition) or `docker` (Apache Kafka through
+        /// with consumers; at most 5 MiB kept per partition), `tansu-tls` (Tansu behind a stunnel
+        /// TLS terminator: every client connects with TLS) or `docker` (Apache Kafka through
         /// testcontainers; needs a Docker engine).
         #[arg(long, value_parser = parse_broker)]
         broker: Option<local_broker::BrokerKind>,
@@ -59,6 +60,14 @@ enum Cmd {
         /// the rest at the end on a --bootstrap-servers cluster, otherwise).
         #[arg(long)]
         keep_topics: bool,
+        /// A librdkafka client property for every client of the run, as KEY=VALUE (repeatable),
+        /// e.g. `-X security.protocol=SASL_SSL`: the native producer and consumers, the harness's
+        /// admin client, and the kafka-proxy it starts (as `client.KEY`). Over --client-config.
+        #[arg(short = 'X', value_name = "KEY=VALUE")]
+        client_property: Vec<String>,
+        /// A properties file of such client properties (KEY=VALUE lines, `#` comments).
+        #[arg(long, value_name = "FILE")]
+        client_config: Option<PathBuf>,
     },
     /// Re-render one summary.json, or merge several from concurrent runs on several machines
     /// (throughputs add up, histograms merge exactly) into one report.
@@ -112,8 +121,25 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             topic_prefix,
             replication_factor,
             keep_topics,
+            client_property,
+            client_config,
         } => {
             let mut scenario = Scenario::load(&scenario)?;
+            let mut settings = match &client_config {
+                Some(path) => loadgen::scenario::client_properties(
+                    &std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("--client-config {}: {e}", path.display()))?,
+                )
+                .map_err(|e| anyhow::anyhow!("--client-config {}: {e}", path.display()))?,
+                None => Default::default(),
+            };
+            for p in &client_property {
+                let (k, v) = p
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("-X {p}: expected KEY=VALUE"))?;
+                settings.insert(k.trim().to_string(), v.trim().to_string());
+            }
+            scenario.clients.apply_to_all(&settings);
             let target = match bootstrap_servers {
                 Some(b) => loadgen::BrokerTarget::Existing(b),
                 None => loadgen::BrokerTarget::Start(match (broker, &scenario.broker) {

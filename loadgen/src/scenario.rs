@@ -41,7 +41,34 @@ pub struct Clients {
     pub proxy: std::collections::BTreeMap<String, String>,
 }
 
+/// Client properties from a file: `KEY=VALUE` lines (spaces around either side trimmed),
+/// blank lines and `#` or `!` comments skipped; any other line is an error naming it.
+pub fn client_properties(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("line {}: expected KEY=VALUE, got {line:?}", n + 1))?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
 impl Clients {
+    /// Client properties every client gets (`-X`, `--client-config`): over the scenario's own
+    /// for the native producer and consumers, and as `client.KEY` for the started kafka-proxy.
+    pub fn apply_to_all(&mut self, settings: &std::collections::BTreeMap<String, String>) {
+        for (k, v) in settings {
+            self.native_producer.insert(k.clone(), v.clone());
+            self.native_consumer.insert(k.clone(), v.clone());
+            self.proxy.insert(format!("client.{k}"), v.clone());
+        }
+    }
+
     /// The native producer's properties: the defaults with the scenario's over them.
     pub fn native_producer(&self) -> std::collections::BTreeMap<String, String> {
         let mut all: std::collections::BTreeMap<String, String> = [
@@ -475,6 +502,23 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_settings_reach_every_client() {
+        let file = "# a secured cluster\nsecurity.protocol = SASL_SSL\n\n! also a comment\nsasl.mechanism=SCRAM-SHA-512\n";
+        let settings = client_properties(file).unwrap();
+        assert_eq!(settings.len(), 2);
+        let mut clients = Clients::default();
+        clients
+            .native_producer
+            .insert("security.protocol".into(), "PLAINTEXT".into());
+        clients.apply_to_all(&settings);
+        assert_eq!(clients.native_producer()["security.protocol"], "SASL_SSL");
+        assert_eq!(clients.native_consumer["sasl.mechanism"], "SCRAM-SHA-512");
+        assert_eq!(clients.proxy["client.security.protocol"], "SASL_SSL");
+        let err = client_properties("security.protocol SSL").unwrap_err();
+        assert!(err.contains("line 1"), "{err}");
+    }
 
     #[test]
     fn value_size_distribution_is_uniform_and_deterministic() {

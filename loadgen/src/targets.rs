@@ -83,7 +83,13 @@ impl Targets {
                 (broker.bootstrap().to_string(), Some(broker))
             }
         };
-        wait_for_metadata(&bootstrap).await?;
+        // A broker started here may need client settings (TLS): every client gets them.
+        let mut clients = clients.clone();
+        if let Some(b) = &broker {
+            clients.apply_to_all(&b.client_settings().into_iter().collect());
+        }
+        let clients = &clients;
+        wait_for_metadata(&bootstrap, clients).await?;
         let mut mqtt_addr = None;
         let (proxy_url, proxy, schema_registry_url) = match proxy_url {
             Some(url) => (
@@ -186,11 +192,8 @@ impl Targets {
     fn admin(&self) -> anyhow::Result<AdminClient<DefaultClientContext>> {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.bootstrap);
-        // The native clients' settings carry a real cluster's security properties.
-        for (k, v) in &self.clients.native_consumer {
-            if k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.") {
-                config.set(k, v);
-            }
+        for (k, v) in security_settings(&self.clients) {
+            config.set(k, v);
         }
         Ok(config.create()?)
     }
@@ -244,12 +247,16 @@ impl Targets {
     }
 }
 
-async fn wait_for_metadata(bootstrap: &str) -> anyhow::Result<()> {
+/// Waits for the cluster's metadata, with the native clients' security settings.
+async fn wait_for_metadata(bootstrap: &str, clients: &Clients) -> anyhow::Result<()> {
     let bootstrap = bootstrap.to_string();
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &bootstrap);
+    for (k, v) in security_settings(clients) {
+        config.set(k, v);
+    }
     tokio::task::spawn_blocking(move || {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .create()?;
+        let c: BaseConsumer = config.create()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while c.fetch_metadata(None, Duration::from_secs(1)).is_err() {
             anyhow::ensure!(
@@ -347,4 +354,12 @@ async fn start_proxy(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok((url, child))
+}
+
+/// The native clients' settings that reach a secured cluster (`security.*`, `sasl.*`, `ssl.*`),
+/// for the harness's own admin and metadata clients.
+fn security_settings(clients: &Clients) -> impl Iterator<Item = (&String, &String)> {
+    clients.native_consumer.iter().filter(|(k, _)| {
+        k.starts_with("security.") || k.starts_with("sasl.") || k.starts_with("ssl.")
+    })
 }

@@ -7,12 +7,15 @@
 use std::io;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub mod docker;
 pub mod mock;
+mod owned;
+pub mod tls;
+
+pub use owned::OwnedProcess;
 
 /// Which broker a harness run or the tests use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum BrokerKind {
     /// librdkafka's mock cluster in a process of its own ([`mock`]): a broker whose fetch path
     /// keeps up with a consumer on a small machine. Started by a program that can serve it.
     Mock,
+    /// Tansu behind a TLS terminator ([`tls`]): every client connection is TLS.
+    TansuTls,
 }
 
 impl BrokerKind {
@@ -33,8 +38,9 @@ impl BrokerKind {
             "tansu" | "local" => Ok(BrokerKind::Tansu),
             "docker" => Ok(BrokerKind::Docker),
             "mock" => Ok(BrokerKind::Mock),
+            "tansu-tls" => Ok(BrokerKind::TansuTls),
             other => Err(format!(
-                "unknown broker {other:?}: expected tansu, docker or mock"
+                "unknown broker {other:?}: expected tansu, tansu-tls, docker or mock"
             )),
         }
     }
@@ -51,6 +57,7 @@ impl BrokerKind {
 /// A running broker of either kind.
 pub enum Broker {
     Tansu(LocalBroker),
+    TansuTls(tls::TlsTansu),
     Docker(Box<docker::DockerKafka>),
     Mock(mock::MockBroker),
 }
@@ -68,6 +75,17 @@ impl Broker {
                 .map(Broker::Tansu)
                 .map_err(|e| e.to_string()),
             BrokerKind::Docker => docker::DockerKafka::start().map(|d| Broker::Docker(Box::new(d))),
+            BrokerKind::TansuTls => tls::TlsTansu::start()
+                .map(Broker::TansuTls)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The client properties a librdkafka client needs to reach it (none but for TLS).
+    pub fn client_settings(&self) -> Vec<(String, String)> {
+        match self {
+            Broker::TansuTls(b) => b.client_settings(),
+            _ => Vec::new(),
         }
     }
 
@@ -75,6 +93,7 @@ impl Broker {
     pub fn bootstrap(&self) -> &str {
         match self {
             Broker::Tansu(b) => b.bootstrap(),
+            Broker::TansuTls(b) => b.bootstrap(),
             Broker::Docker(b) => b.bootstrap(),
             Broker::Mock(b) => b.bootstrap(),
         }
@@ -84,6 +103,7 @@ impl Broker {
     pub fn pid(&self) -> Option<u32> {
         match self {
             Broker::Tansu(b) => Some(b.pid()),
+            Broker::TansuTls(b) => b.pid(),
             Broker::Docker(_) => None,
             Broker::Mock(b) => Some(b.pid()),
         }
@@ -93,6 +113,7 @@ impl Broker {
     pub fn describe(&self) -> String {
         match self {
             Broker::Tansu(_) => format!("tansu {TANSU_VERSION}"),
+            Broker::TansuTls(_) => format!("tansu {TANSU_VERSION} behind stunnel (TLS)"),
             Broker::Docker(_) => "apache/kafka (docker, testcontainers)".to_string(),
             Broker::Mock(_) => format!(
                 "librdkafka {} mock cluster",
@@ -120,6 +141,7 @@ impl Broker {
     pub fn keep_for_process(self) -> String {
         match self {
             Broker::Tansu(b) => b.keep_for_process(),
+            Broker::TansuTls(b) => b.keep_for_process(),
             Broker::Docker(b) => (*b).keep_for_process(),
             Broker::Mock(b) => {
                 let bootstrap = b.bootstrap().to_string();
@@ -136,9 +158,7 @@ pub const TANSU_VERSION: &str = "0.6.0";
 /// A running local broker; stopped on drop.
 pub struct LocalBroker {
     bootstrap: String,
-    pid: u32,
-    stop: Option<mpsc::Sender<()>>,
-    owner: Option<std::thread::JoinHandle<()>>,
+    process: OwnedProcess,
 }
 
 impl LocalBroker {
@@ -150,61 +170,35 @@ impl LocalBroker {
     /// Starts Tansu on a given loopback port: a restart of a broker that was stopped, as its
     /// clients see it (Tansu keeps everything in memory, so it comes back empty).
     pub fn start_on_port(port: u16) -> io::Result<LocalBroker> {
+        Self::start_advertising(port, port)
+    }
+
+    /// Starts Tansu on loopback `port`, telling clients in metadata to connect to `advertised`
+    /// instead: a TLS terminator (or another front) listening there and forwarding to `port`.
+    pub fn start_advertising(port: u16, advertised: u16) -> io::Result<LocalBroker> {
         let binary = tansu_binary();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let (started_tx, started_rx) = mpsc::channel();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
-        let owner = std::thread::Builder::new()
-            .name("local-broker".into())
-            .spawn(move || {
-                let mut cmd = Command::new(&binary);
-                cmd.args([
-                    "broker",
-                    "--listener-url",
-                    &url,
-                    "--advertised-listener-url",
-                    &url,
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-                die_with_owner_thread(&mut cmd);
-                let mut child = match cmd.spawn() {
-                    Ok(child) => child,
-                    Err(e) => {
-                        let msg = format!(
-                            "cannot start {}: {e} (run scripts/install-deps.sh)",
-                            binary.display()
-                        );
-                        let _ = started_tx.send(Err(io::Error::new(e.kind(), msg)));
-                        return;
-                    }
-                };
-                let _ = started_tx.send(Ok(child.id()));
-                // Either stop() asks, or the owner is dropped; both end the broker.
-                let _ = stop_rx.recv();
-                let _ = child.kill();
-                let _ = child.wait();
-            })?;
-        let pid = started_rx
-            .recv()
-            .map_err(|_| io::Error::other("broker thread died"))??;
+        let mut cmd = Command::new(&binary);
+        cmd.args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--advertised-listener-url",
+            &format!("tcp://127.0.0.1:{advertised}"),
+        ]);
+        let process = OwnedProcess::spawn(cmd, "local-broker").map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot start {}: {e} (run scripts/install-deps.sh)",
+                    binary.display()
+                ),
+            )
+        })?;
         let broker = LocalBroker {
             bootstrap: format!("127.0.0.1:{port}"),
-            pid,
-            stop: Some(stop_tx),
-            owner: Some(owner),
+            process,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "local broker did not listen within 30 s",
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_port(port, "local broker")?;
         Ok(broker)
     }
 
@@ -223,27 +217,30 @@ impl LocalBroker {
 
     /// The broker's process id (fault-injection tests pause it with SIGSTOP).
     pub fn pid(&self) -> u32 {
-        self.pid
+        self.process.pid()
     }
 
     /// Keeps the broker running until the process exits (for shared test fixtures).
-    pub fn keep_for_process(mut self) -> String {
+    pub fn keep_for_process(self) -> String {
         let bootstrap = self.bootstrap.clone();
-        std::mem::forget(self.stop.take());
-        std::mem::forget(self.owner.take());
+        self.process.keep_for_process();
         bootstrap
     }
 }
 
-impl Drop for LocalBroker {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+/// Waits until something accepts connections on loopback `port`, for at most 30 s.
+pub(crate) fn wait_for_port(port: u16, what: &str) -> io::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what} did not listen within 30 s"),
+            ));
         }
-        if let Some(owner) = self.owner.take() {
-            let _ = owner.join();
-        }
+        std::thread::sleep(Duration::from_millis(20));
     }
+    Ok(())
 }
 
 /// The Tansu binary: `$TANSU_BIN`, else `~/.cargo/bin/tansu`, else `tansu` on the PATH.

@@ -1,0 +1,153 @@
+//! Tansu behind a real TLS terminator (Debian's `stunnel4`): Tansu on a plaintext loopback port,
+//! advertising the port of a stunnel in front of it, with a test CA made here (rcgen). Clients
+//! configured with [`TlsTansu::client_settings`] (`security.protocol=SSL` and the CA) talk TLS on
+//! every connection, bootstrap and partition leaders alike. For the secured-Kafka tests and
+//! `loadgen --broker tansu-tls`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+use crate::{free_port, wait_for_port, LocalBroker, OwnedProcess};
+
+/// Tansu behind stunnel; both stopped on drop, the certificates removed.
+pub struct TlsTansu {
+    /// `127.0.0.1:PORT` of the TLS terminator.
+    bootstrap: String,
+    /// The CA that signed the terminator's certificate (PEM), for `ssl.ca.location`.
+    ca: PathBuf,
+    /// Another CA, which signed nothing the broker shows (for refusal tests).
+    other_ca: PathBuf,
+    stunnel: Option<OwnedProcess>,
+    broker: Option<LocalBroker>,
+    dir: PathBuf,
+}
+
+fn ca() -> Result<(rcgen::Certificate, KeyPair, CertificateParams), rcgen::Error> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "kafka-proxy test CA");
+    let key = KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
+    Ok((cert, key, params))
+}
+
+/// The stunnel binary Debian installs (`stunnel4`, or `stunnel` elsewhere).
+fn stunnel_binary() -> io::Result<&'static str> {
+    ["stunnel4", "stunnel"]
+        .into_iter()
+        .find(|name| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {name}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "stunnel is not installed (run scripts/install-deps.sh)",
+            )
+        })
+}
+
+impl TlsTansu {
+    pub fn start() -> io::Result<TlsTansu> {
+        let tls_err = |e: rcgen::Error| io::Error::other(format!("test certificates: {e}"));
+        let dir =
+            std::env::temp_dir().join(format!("tls-tansu-{}-{}", std::process::id(), free_port()?));
+        std::fs::create_dir_all(&dir)?;
+        let (ca_cert, ca_key, ca_params) = ca().map_err(tls_err)?;
+        let (other_cert, _, _) = ca().map_err(tls_err)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().map_err(tls_err)?;
+        let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .and_then(|p| p.signed_by(&server_key, &issuer))
+            .map_err(tls_err)?;
+        let write = |name: &str, text: String| -> io::Result<PathBuf> {
+            let path = dir.join(name);
+            std::fs::write(&path, text)?;
+            Ok(path)
+        };
+        let ca = write("ca.pem", ca_cert.pem())?;
+        let other_ca = write("other-ca.pem", other_cert.pem())?;
+        let cert = write("server.pem", server.pem())?;
+        let key = write("server.key", server_key.serialize_pem())?;
+
+        let plain = free_port()?;
+        let tls = free_port()?;
+        let broker = LocalBroker::start_advertising(plain, tls)?;
+        let config = write(
+            "stunnel.conf",
+            format!(
+                "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{tls}\nconnect = 127.0.0.1:{plain}\ncert = {}\nkey = {}\n",
+                cert.display(),
+                key.display()
+            ),
+        )?;
+        let mut cmd = Command::new(stunnel_binary()?);
+        cmd.arg(&config);
+        let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
+        wait_for_port(tls, "stunnel")?;
+        Ok(TlsTansu {
+            bootstrap: format!("127.0.0.1:{tls}"),
+            ca,
+            other_ca,
+            stunnel: Some(stunnel),
+            broker: Some(broker),
+            dir,
+        })
+    }
+
+    /// `HOST:PORT` of the TLS listener, for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// The CA certificate (PEM) that signed the broker's certificate.
+    pub fn ca(&self) -> &Path {
+        &self.ca
+    }
+
+    /// A CA certificate that did not.
+    pub fn other_ca(&self) -> &Path {
+        &self.other_ca
+    }
+
+    /// What a librdkafka client needs to reach it.
+    pub fn client_settings(&self) -> Vec<(String, String)> {
+        vec![
+            ("security.protocol".into(), "SSL".into()),
+            ("ssl.ca.location".into(), self.ca.display().to_string()),
+        ]
+    }
+
+    /// Tansu's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.broker.as_ref().map(LocalBroker::pid)
+    }
+
+    /// Keeps both processes (and the certificates) until the program exits.
+    pub fn keep_for_process(mut self) -> String {
+        if let Some(s) = self.stunnel.take() {
+            s.keep_for_process();
+        }
+        if let Some(b) = self.broker.take() {
+            b.keep_for_process();
+        }
+        let bootstrap = self.bootstrap.clone();
+        std::mem::forget(self);
+        bootstrap
+    }
+}
+
+impl Drop for TlsTansu {
+    fn drop(&mut self) {
+        self.stunnel.take();
+        self.broker.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
