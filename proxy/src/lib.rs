@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod formats;
 pub mod gather;
 pub mod http;
@@ -33,6 +34,7 @@ pub mod rest;
 pub mod schema;
 mod serve;
 pub mod state;
+pub mod tls;
 pub mod varint;
 
 pub use config::Config;

@@ -122,7 +122,11 @@ fn raw_schema(schema: &str) -> Response {
 }
 
 /// The router of the registry's own listener.
-pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router {
+pub fn router(
+    registry: Arc<Registry>,
+    config: &crate::config::Config,
+    edge: &crate::http::edge::Edge,
+) -> Router {
     let routes = Router::new()
         .route("/", get(|| async { ok(json!({})) }))
         .route(
@@ -184,7 +188,7 @@ pub fn router(registry: Arc<Registry>, config: &crate::config::Config) -> Router
         body: BodyLimits::of(config),
         max_concurrent_requests: config.http.max_concurrent_requests,
     };
-    layers::stack(routes, settings).with_state(registry)
+    layers::stack(routes, settings, edge).with_state(registry)
 }
 
 /// A schema id from the path; anything but an `i32` is Jersey's plain 404, as Confluent answers

@@ -64,7 +64,10 @@ pub async fn serve_all(
     let token = CancellationToken::new();
 
     let sweeper = tokio::spawn(expire_instances(app.clone(), token.clone()));
-    let router = rest::router(app.clone());
+    // The edge's access control (BASIC, CORS), shared by both APIs.
+    let edge = crate::http::edge::Edge::from_config(&app.config.edge)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let router = rest::router(app.clone(), &edge);
     let mut servers = Vec::new();
     // MQTT listeners are bound before the REST ones answer, so a proxy that answers is whole.
     if !app.config.mqtt.listeners.is_empty() {
@@ -86,17 +89,37 @@ pub async fn serve_all(
         max_connections: app.config.http.max_connections,
         header_read_timeout: Duration::from_millis(app.config.http.header_read_timeout_ms),
     };
+    // `https://` listeners share one acceptor (ssl.keystore.location and the client checks).
+    let edge_config = &app.config.edge;
+    let tls = match &edge_config.keystore {
+        Some(keystore) => Some(
+            crate::tls::http_acceptor(
+                keystore,
+                edge_config.truststore.as_deref(),
+                edge_config.client_auth,
+            )
+            .map_err(|e| anyhow::anyhow!("https listeners: {e}"))?,
+        ),
+        None => None,
+    };
+    let tls_for = |addr: std::net::SocketAddr, https: &[std::net::SocketAddr]| {
+        https.contains(&addr).then(|| tls.clone()).flatten()
+    };
     if let Some(registry) = &registry {
-        let sr_router = registry_api::router(registry.clone(), &app.config);
+        let sr_router = registry_api::router(registry.clone(), &app.config, &edge);
         for listener in registry_listeners {
-            tracing::info!(addr = %listener.local_addr()?, "schema registry listener ready");
-            let serving = server::serve(listener, sr_router.clone(), limits, token.clone());
+            let addr = listener.local_addr()?;
+            let tls = tls_for(addr, &app.config.registry.https);
+            tracing::info!(%addr, https = tls.is_some(), "schema registry listener ready");
+            let serving = server::serve(listener, sr_router.clone(), limits, token.clone(), tls);
             servers.push(tokio::spawn(serving));
         }
     }
     for listener in listeners {
-        tracing::info!(addr = %listener.local_addr()?, "REST listener ready");
-        let serving = server::serve(listener, router.clone(), limits, token.clone());
+        let addr = listener.local_addr()?;
+        let tls = tls_for(addr, &app.config.rest.https);
+        tracing::info!(%addr, https = tls.is_some(), "REST listener ready");
+        let serving = server::serve(listener, router.clone(), limits, token.clone(), tls);
         servers.push(tokio::spawn(serving));
     }
 

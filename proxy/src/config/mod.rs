@@ -3,11 +3,12 @@
 //!
 //! Keys are Confluent's `kafka-rest.properties` keys, so an existing file keeps working. Every key
 //! is validated: an unknown key or a bad value is an error that names the key (the binary exits 2).
-//! Split by concern, each part parsing its own keys: [`rest`], [`http`], [`consumers`],
+//! Split by concern, each part parsing its own keys: [`rest`], [`http`], [`edge`], [`consumers`],
 //! [`produce`], [`registry`], [`mqtt`] (with [`topic_rule`]); [`resolve`] holds the whole and
 //! the checks across parts. It imports none of the modules it configures.
 
 pub mod consumers;
+pub mod edge;
 mod env;
 mod error;
 pub mod http;
@@ -20,6 +21,7 @@ pub mod rest;
 pub mod topic_rule;
 
 pub use consumers::{check_fetch_min_bytes, parse_fetch_min_bytes, ConsumerConfig};
+pub use edge::{ClientAuth, EdgeConfig};
 pub use env::env_properties;
 pub use error::ConfigError;
 pub use http::HttpConfig;

@@ -37,20 +37,45 @@ where
     Ok(n)
 }
 
-/// `http://HOST:PORT[,...]` listeners.
+/// `http://HOST:PORT[,...]` listeners; `https://` ones too (served with TLS, [`https_of`]).
 pub(super) fn parse_listeners(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    Ok(parse_listener_urls(key, value)?
+        .into_iter()
+        .map(|(addr, _)| addr)
+        .collect())
+}
+
+/// The `https://` addresses of a listener list (already checked by [`parse_listeners`]).
+pub(super) fn https_of(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    Ok(parse_listener_urls(key, value)?
+        .into_iter()
+        .filter(|(_, https)| *https)
+        .map(|(addr, _)| addr)
+        .collect())
+}
+
+fn parse_listener_urls(key: &str, value: &str) -> Result<Vec<(SocketAddr, bool)>, ConfigError> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let hostport = item
-            .strip_prefix("http://")
-            .ok_or_else(|| invalid(key, value, format!("`{item}` must start with http://")))?
-            .trim_end_matches('/');
+        let (hostport, https) = match (item.strip_prefix("http://"), item.strip_prefix("https://"))
+        {
+            (Some(h), _) => (h, false),
+            (_, Some(h)) => (h, true),
+            _ => {
+                return Err(invalid(
+                    key,
+                    value,
+                    format!("`{item}` must start with http:// or https://"),
+                ))
+            }
+        };
+        let hostport = hostport.trim_end_matches('/');
         let addr = hostport
             .to_socket_addrs()
             .map_err(|e| invalid(key, value, format!("`{item}`: {e}")))?
             .next()
             .ok_or_else(|| invalid(key, value, format!("`{item}` resolves to no address")))?;
-        out.push(addr);
+        out.push((addr, https));
     }
     if out.is_empty() {
         return Err(invalid(key, value, "no listener given"));

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::error::ConfigError;
-use super::parse::{invalid, non_empty, parse_listeners, parse_positive};
+use super::parse::{https_of, invalid, non_empty, parse_listeners, parse_positive};
 
 /// The Schema Registry's settings.
 #[derive(Debug, Clone)]
@@ -22,8 +22,11 @@ pub struct RegistryConfig {
     pub timeout_ms: u64,
     /// `schema.registry.listeners` (flag `--schema-registry-listeners`): listeners of the built-in
     /// Schema Registry, `http://HOST:PORT[,...]`. Default `http://0.0.0.0:8081` when
-    /// `schema.registry.url` is empty; empty disables the built-in registry.
+    /// `schema.registry.url` is empty; empty disables the built-in registry. `https://` ones are
+    /// served with TLS, as the REST listeners are.
     pub listeners: Vec<SocketAddr>,
+    /// The `https://` ones among `listeners`.
+    pub https: Vec<SocketAddr>,
     /// `schema.registry.topic`: the built-in registry's Kafka topic. Default `_schemas`.
     pub topic: String,
 }
@@ -36,6 +39,7 @@ impl Default for RegistryConfig {
             credentials_source: "USER_INFO".into(),
             timeout_ms: 10_000,
             listeners: Vec::new(),
+            https: Vec::new(),
             topic: "_schemas".into(),
         }
     }
@@ -70,10 +74,10 @@ impl RegistryConfig {
             }
             "schema.registry.request.timeout.ms" => self.timeout_ms = parse_positive(k, value)?,
             "schema.registry.listeners" => {
-                self.listeners = if value.trim().is_empty() {
-                    Vec::new()
+                (self.listeners, self.https) = if value.trim().is_empty() {
+                    (Vec::new(), Vec::new())
                 } else {
-                    parse_listeners(k, value)?
+                    (parse_listeners(k, value)?, https_of(k, value)?)
                 }
             }
             "schema.registry.topic" => self.topic = value.trim().to_string(),

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::consumers::ConsumerConfig;
+use super::edge::EdgeConfig;
 use super::env::env_properties;
 use super::error::ConfigError;
 use super::http::HttpConfig;
@@ -28,6 +29,8 @@ pub struct Config {
     pub rest: RestConfig,
     /// Both HTTP servers' bounds (`http.*`).
     pub http: HttpConfig,
+    /// Both HTTP servers' security: TLS, client certificates, BASIC, CORS.
+    pub edge: EdgeConfig,
     /// Consumer instances (`consumer.*`, `fetch.min.bytes`).
     pub consumers: ConsumerConfig,
     /// The produce path (`produce.*`, `producer.*`).
@@ -73,6 +76,7 @@ impl Default for Config {
             bootstrap_servers: String::new(),
             rest: RestConfig::default(),
             http: HttpConfig::default(),
+            edge: EdgeConfig::default(),
             consumers: ConsumerConfig::default(),
             produce: ProduceConfig::default(),
             registry: RegistryConfig::default(),
@@ -119,6 +123,7 @@ impl Config {
             let k = key.as_str();
             if c.rest.set(k, value)?
                 || c.http.set(k, value)?
+                || c.edge.set(k, value)?
                 || c.consumers.set(k, value)?
                 || c.produce.set(k, value)?
                 || c.registry.set(k, value)?
@@ -188,6 +193,8 @@ impl Config {
             c.protected_topics = c.protected_topics.clone().with(&c.registry.topic);
         }
         c.consumers.check()?;
+        c.edge
+            .check(!c.rest.https.is_empty() || !c.registry.https.is_empty())?;
         if !c.registry.url.is_empty() && !c.registry.listeners.is_empty() {
             return Err(invalid(
                 "schema.registry.listeners",

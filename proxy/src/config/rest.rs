@@ -3,13 +3,16 @@
 use std::net::SocketAddr;
 
 use super::error::ConfigError;
-use super::parse::{non_empty, parse_advertised, parse_listeners, parse_positive};
+use super::parse::{https_of, non_empty, parse_advertised, parse_listeners, parse_positive};
 
 /// The REST API's settings.
 #[derive(Debug, Clone)]
 pub struct RestConfig {
-    /// `listeners`: HTTP listen addresses, `http://HOST:PORT[,...]`. Default `http://0.0.0.0:8082`.
+    /// `listeners`: HTTP listen addresses, `http://HOST:PORT[,...]`; `https://` ones are served
+    /// with TLS (`ssl.*`, [`super::edge`]), and both may be mixed. Default `http://0.0.0.0:8082`.
     pub listeners: Vec<SocketAddr>,
+    /// The `https://` ones among `listeners`.
+    pub https: Vec<SocketAddr>,
     /// `advertised.listeners` (flag `--advertised-url`): the absolute URL clients use to reach this
     /// proxy, used to build consumer `base_uri`s. Default: none, the request's `Host` is used.
     pub advertised_url: Option<String>,
@@ -30,6 +33,7 @@ impl Default for RestConfig {
     fn default() -> Self {
         RestConfig {
             listeners: vec![SocketAddr::from(([0, 0, 0, 0], 8082))],
+            https: Vec::new(),
             advertised_url: None,
             host_name: None,
             id: String::new(),
@@ -45,8 +49,14 @@ impl RestConfig {
         let k = key;
         match k {
             // Empty: no REST API (an MQTT-only proxy).
-            "listeners" if value.trim().is_empty() => self.listeners = Vec::new(),
-            "listeners" => self.listeners = parse_listeners(k, value)?,
+            "listeners" if value.trim().is_empty() => {
+                self.listeners = Vec::new();
+                self.https = Vec::new();
+            }
+            "listeners" => {
+                self.listeners = parse_listeners(k, value)?;
+                self.https = https_of(k, value)?;
+            }
             "advertised.listeners" => self.advertised_url = parse_advertised(k, value)?,
             "host.name" => self.host_name = non_empty(value),
             "id" => self.id = value.trim().to_string(),

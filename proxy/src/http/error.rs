@@ -272,6 +272,10 @@ impl ApiError {
             _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 50003, err.to_string()),
         }
     }
+    /// 401 for a request without valid credentials at the edge (`authentication.method`).
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, 401, "Unauthorized")
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

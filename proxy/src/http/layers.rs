@@ -20,6 +20,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, Tr
 use tracing::Level;
 
 use super::body::BodyLimits;
+use super::edge::Edge;
 use super::error::{Api, ApiError, REGISTRY_JSON};
 
 /// What the stack needs to know of its API and server.
@@ -33,6 +34,27 @@ pub struct StackSettings {
     pub max_concurrent_requests: usize,
 }
 
+/// Wraps `routes` in the edge's access control ([`super::edge`]): CORS outside BASIC, so that
+/// a preflight (which carries no credentials) is answered, and a refusal still carries the CORS
+/// headers a browser needs to read it.
+fn edge_layers<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    edge: &Edge,
+    api: Api,
+) -> Router<S> {
+    let routes = match &edge.auth {
+        Some(auth) => routes.layer(axum::middleware::from_fn_with_state(
+            (auth.clone(), api),
+            super::edge::authenticate,
+        )),
+        None => routes,
+    };
+    match &edge.cors {
+        Some(cors) => routes.layer(cors.clone()),
+        None => routes,
+    }
+}
+
 /// Wraps an API's routes in the shared stack. Layers, innermost first:
 /// - unknown paths and methods are JSON 404 and 405 answers, not axum's plain text;
 /// - axum's own body limit is off: bodies are read by [`super::body::read`] under
@@ -42,6 +64,8 @@ pub struct StackSettings {
 ///   than queued behind them;
 /// - the registry answers in the JSON media type the `Accept` header prefers
 ///   ([`registry_media_type`]);
+/// - the edge's access control, when configured: BASIC authentication (401 otherwise), and
+///   outside it CORS, preflights included ([`super::edge`]);
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
 /// - outermost, each request runs in a `DEBUG` span (method, URI), its answer is logged at
 ///   `DEBUG` and a 5xx at `WARN`, so that what the layers above refused is traced too.
@@ -54,13 +78,14 @@ pub struct StackSettings {
 pub fn stack<S: Clone + Send + Sync + 'static>(
     routes: Router<S>,
     settings: StackSettings,
+    edge: &Edge,
 ) -> Router<S> {
     let api = settings.api;
     let concurrency = ConcurrencyLimit {
         permits: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
         api,
     };
-    routes
+    let routes = routes
         .fallback(move || async move { ApiError::not_found().for_api(api) })
         .method_not_allowed_fallback(
             move || async move { ApiError::method_not_allowed().for_api(api) },
@@ -72,7 +97,8 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
             concurrency,
             limit_concurrency,
         ))
-        .layer(axum::middleware::from_fn_with_state(api, answer_media_type))
+        .layer(axum::middleware::from_fn_with_state(api, answer_media_type));
+    edge_layers(routes, edge, api)
         .layer(CatchPanicLayer::custom(
             move |panic: Box<dyn Any + Send>| {
                 tracing::error!(

@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -27,8 +28,15 @@ pub struct Limits {
 
 /// Serves `router` (with [`super::layers::before_routing`] around it) on `listener` until `stop`
 /// is cancelled, then lets every open connection finish its request in progress (idle ones close
-/// at once) and returns when all have closed.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: CancellationToken) {
+/// at once) and returns when all have closed. With `tls`, each connection first completes a TLS
+/// handshake (within `http.header.read.timeout.ms`): an `https://` listener.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    stop: CancellationToken,
+    tls: Option<TlsAcceptor>,
+) {
     let app = super::layers::before_routing(router);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let connections = TaskTracker::new();
@@ -53,28 +61,64 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
         let stop = stop.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout)
-                .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                _ = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
+            match tls {
+                None => serve_connection(stream, service, limits, stop, peer).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, service, limits, stop, peer).await
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed")
+                        }
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
                 }
-            };
-            if let Err(err) = result {
-                tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
             }
         });
     }
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends or `stop` asks it to finish.
+async fn serve_connection<IO, S>(
+    io: IO,
+    service: TowerToHyperService<S>,
+    limits: Limits,
+    stop: CancellationToken,
+    peer: std::net::SocketAddr,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    TowerToHyperService<S>: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = axum::response::Response,
+        > + Send,
+    <TowerToHyperService<S> as hyper::service::Service<hyper::Request<hyper::body::Incoming>>>::Future: Send + 'static,
+    <TowerToHyperService<S> as hyper::service::Service<hyper::Request<hyper::body::Incoming>>>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
+    }
 }

@@ -14,11 +14,11 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
-use super::auth;
 use super::batcher::Stats;
 use super::ingest::{Ingest, CONNECT_TIMEOUT};
 use super::packets::Version;
 use super::session::session;
+use crate::credentials as auth;
 
 /// Why a CONNECT is refused.
 #[derive(Debug, Clone, Copy)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::auth;
 use super::batcher::{self, Stats};
+use crate::credentials as auth;
 use crate::state::App;
 
 /// Where an MQTT topic's publishes go: the Kafka topic and its writers' queues.

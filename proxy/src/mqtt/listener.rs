@@ -12,8 +12,9 @@ use tokio_util::task::TaskTracker;
 
 use super::connect::{connection, ConnectionEnd};
 use super::ingest::{Ingest, CONNECT_TIMEOUT};
-use super::{auth, tls};
+use crate::credentials as auth;
 use crate::state::App;
+use crate::tls;
 
 /// The MQTT side of the proxy, ready to serve its listeners.
 pub struct Server {

@@ -21,20 +21,18 @@
 //! publishes of all connections to Kafka in batches; `packets` maps rmqtt-codec's 3.1.1 and 5
 //! packets to one set.
 //!
-//! Listeners are plain (`tcp://`) or TLS (`ssl://`, [`tls`]); CONNECT may be checked against a
-//! credentials file ([`auth`]); `mqtt.max.connections` caps open connections.
+//! Listeners are plain (`tcp://`) or TLS (`ssl://`, [`crate::tls`]); CONNECT may be checked against a
+//! credentials file ([`crate::credentials`]); `mqtt.max.connections` caps open connections.
 //!
 //! Packets are decoded by `rmqtt-codec` (strict: reserved flags, QoS 3, packet id 0, and the
 //! Remaining Length cap `mqtt.message.max.bytes` are refused by closing the connection).
 
 mod answers;
-pub mod auth;
 pub mod batcher;
 mod connect;
 mod ingest;
 mod listener;
 mod packets;
 mod session;
-pub mod tls;
 
 pub use listener::Server;

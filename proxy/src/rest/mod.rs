@@ -29,7 +29,7 @@ pub fn parse_partition(segment: &str) -> Result<i32, ApiError> {
 }
 
 /// The v2 routes.
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(app: Arc<App>, edge: &crate::http::edge::Edge) -> Router {
     const INSTANCE: &str = "/consumers/{group}/instances/{instance}";
     let r = Router::new()
         .route("/", get(topics::root).post(topics::root))
@@ -78,5 +78,5 @@ pub fn router(app: Arc<App>) -> Router {
         body: BodyLimits::of(&app.config),
         max_concurrent_requests: app.config.http.max_concurrent_requests,
     };
-    layers::stack(r, settings).with_state(app)
+    layers::stack(r, settings, edge).with_state(app)
 }

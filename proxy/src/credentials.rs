@@ -1,4 +1,5 @@
-//! Username/password authentication of MQTT CONNECTs against a credentials file.
+//! Username/password authentication against a credentials file: MQTT CONNECTs
+//! (`mqtt.credentials.file`) and HTTP BASIC (`authentication.credentials.file`).
 //!
 //! The file uses the format of Jetty's `PropertyFileLoginModule`, which Confluent's MQTT Proxy
 //! (and REST Proxy) point their JAAS configuration at: one `username: password[,role...]` per

@@ -1,0 +1,168 @@
+//! The HTTP edge's security, with Confluent's `kafka-rest.properties` keys: TLS of `https://`
+//! listeners (`ssl.*`), client certificates, BASIC authentication (`authentication.*`) and CORS
+//! (`access.control.*`). Shared by the REST API and the built-in registry.
+
+use std::path::PathBuf;
+
+use super::error::ConfigError;
+use super::parse::{invalid, non_empty};
+
+/// Whether `https://` listeners ask for a client certificate (`ssl.client.authentication`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    #[default]
+    None,
+    /// Asked for and checked against the truststore when given; a client without one is let in.
+    Requested,
+    /// Required: a client without a certificate the truststore's CAs signed cannot connect.
+    Required,
+}
+
+/// The edge's security settings.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// `ssl.keystore.location`: the `https://` listeners' certificate chain and private key, in
+    /// one PEM file (`ssl.keystore.type=PEM`, the default here). PKCS12 is refused with a way out.
+    pub keystore: Option<PathBuf>,
+    /// `ssl.truststore.location`: PEM CA certificates client certificates are checked against.
+    pub truststore: Option<PathBuf>,
+    /// `ssl.client.authentication` (NONE, REQUESTED, REQUIRED), or Confluent's older
+    /// `ssl.client.auth=true` (REQUIRED).
+    pub client_auth: ClientAuth,
+    /// `authentication.method=BASIC`: every request needs `Authorization: Basic` credentials
+    /// from `authentication.credentials.file`. Default NONE.
+    pub basic_auth: bool,
+    /// `authentication.realm`, in the `WWW-Authenticate` challenge. Default `KafkaRest`.
+    pub realm: String,
+    /// `authentication.credentials.file`: `user: password[,role...]` lines (the format
+    /// `mqtt.credentials.file` reads: Jetty's `PropertyFileLoginModule`).
+    pub credentials_file: Option<PathBuf>,
+    /// `access.control.allow.origin`: origins allowed by CORS (comma list, or `*`). Empty: no
+    /// CORS headers, as Confluent.
+    pub cors_origins: Vec<String>,
+    /// `access.control.allow.methods`. Default `GET,POST,PUT,DELETE,HEAD` (Confluent's Jetty
+    /// filter's default).
+    pub cors_methods: Vec<String>,
+    /// `access.control.allow.headers`. Default `X-Requested-With,Content-Type,Accept,Origin`.
+    pub cors_headers: Vec<String>,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        let list = |s: &str| s.split(',').map(str::to_string).collect();
+        EdgeConfig {
+            keystore: None,
+            truststore: None,
+            client_auth: ClientAuth::None,
+            basic_auth: false,
+            realm: "KafkaRest".into(),
+            credentials_file: None,
+            cors_origins: Vec::new(),
+            cors_methods: list("GET,POST,PUT,DELETE,HEAD"),
+            cors_headers: list("X-Requested-With,Content-Type,Accept,Origin"),
+        }
+    }
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl EdgeConfig {
+    /// Takes `key` when it is one of these settings (false: not one of them).
+    pub(super) fn set(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
+        let k = key;
+        match k {
+            "ssl.keystore.location" => self.keystore = non_empty(value).map(PathBuf::from),
+            "ssl.truststore.location" => self.truststore = non_empty(value).map(PathBuf::from),
+            "ssl.keystore.type" | "ssl.truststore.type" => {
+                match value.trim().to_ascii_uppercase().as_str() {
+                    "" | "PEM" => {}
+                    "PKCS12" | "JKS" => {
+                        return Err(invalid(
+                            k,
+                            value,
+                            "only PEM stores are read; convert with `openssl pkcs12 -in store.p12 -nodes -out store.pem` (keytool converts JKS to PKCS12 first)",
+                        ))
+                    }
+                    _ => return Err(invalid(k, value, "expected PEM")),
+                }
+            }
+            // The PEM key must not be encrypted; the passwords of a PEM store are accepted and
+            // not needed.
+            "ssl.keystore.password" | "ssl.key.password" | "ssl.truststore.password" => {}
+            "ssl.client.authentication" => {
+                self.client_auth = match value.trim().to_ascii_uppercase().as_str() {
+                    "NONE" => ClientAuth::None,
+                    "REQUESTED" => ClientAuth::Requested,
+                    "REQUIRED" => ClientAuth::Required,
+                    _ => return Err(invalid(k, value, "expected NONE, REQUESTED or REQUIRED")),
+                }
+            }
+            "ssl.client.auth" => {
+                self.client_auth = match value.trim() {
+                    "true" => ClientAuth::Required,
+                    "false" => ClientAuth::None,
+                    _ => return Err(invalid(k, value, "expected true or false")),
+                }
+            }
+            "authentication.method" => {
+                self.basic_auth = match value.trim().to_ascii_uppercase().as_str() {
+                    "NONE" | "" => false,
+                    "BASIC" => true,
+                    _ => return Err(invalid(k, value, "expected NONE or BASIC")),
+                }
+            }
+            "authentication.realm" => self.realm = value.trim().to_string(),
+            "authentication.roles" => {
+                if value.trim() != "*" {
+                    return Err(invalid(
+                        k,
+                        value,
+                        "only `*` (every authenticated user) is supported",
+                    ));
+                }
+            }
+            "authentication.credentials.file" => {
+                self.credentials_file = non_empty(value).map(PathBuf::from)
+            }
+            "access.control.allow.origin" => self.cors_origins = list(value),
+            "access.control.allow.methods" => self.cors_methods = list(value),
+            "access.control.allow.headers" => self.cors_headers = list(value),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Checks across keys: BASIC needs a credentials file; https listeners need a keystore; a
+    /// client certificate needs a truststore.
+    pub(super) fn check(&self, https: bool) -> Result<(), ConfigError> {
+        if self.basic_auth && self.credentials_file.is_none() {
+            return Err(invalid(
+                "authentication.method",
+                "BASIC",
+                "needs authentication.credentials.file",
+            ));
+        }
+        if https && self.keystore.is_none() {
+            return Err(invalid(
+                "listeners",
+                "https://...",
+                "an https listener needs ssl.keystore.location",
+            ));
+        }
+        if self.client_auth != ClientAuth::None && self.truststore.is_none() {
+            return Err(invalid(
+                "ssl.client.authentication",
+                "REQUESTED/REQUIRED",
+                "needs ssl.truststore.location (the CAs client certificates are checked against)",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! The HTTP edge's access control, built once from `config.edge` and installed by the one layer
+//! stack ([`super::layers::stack`]) on both APIs: BASIC authentication against the credentials
+//! file (`authentication.method=BASIC`), and CORS (`access.control.allow.*`, preflights
+//! answered). The authenticated user rides on the request as a [`Principal`] and is logged.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use super::error::{Api, ApiError};
+use crate::config::EdgeConfig;
+use crate::credentials::{Credentials, CredentialsError, Verdict};
+
+/// What the edge installs: each part only when configured.
+#[derive(Clone, Default)]
+pub struct Edge {
+    pub auth: Option<Arc<BasicAuth>>,
+    pub cors: Option<CorsLayer>,
+}
+
+/// The user a request authenticated as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal(pub String);
+
+/// BASIC authentication: the accounts, and the challenge a 401 carries.
+pub struct BasicAuth {
+    credentials: Credentials,
+    challenge: HeaderValue,
+}
+
+/// Why the edge could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    #[error("authentication.credentials.file: {0}")]
+    Credentials(#[from] CredentialsError),
+    #[error("{key}: {value:?} is not a valid {what}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        what: &'static str,
+    },
+}
+
+impl Edge {
+    pub fn from_config(config: &EdgeConfig) -> Result<Edge, EdgeError> {
+        let auth = match (&config.basic_auth, &config.credentials_file) {
+            (true, Some(path)) => Some(Arc::new(BasicAuth {
+                credentials: Credentials::load(path)?,
+                challenge: HeaderValue::from_str(&format!("Basic realm=\"{}\"", config.realm))
+                    .map_err(|_| EdgeError::Invalid {
+                        key: "authentication.realm",
+                        value: config.realm.clone(),
+                        what: "realm",
+                    })?,
+            })),
+            _ => None,
+        };
+        let cors = if config.cors_origins.is_empty() {
+            None
+        } else {
+            Some(cors_layer(config)?)
+        };
+        Ok(Edge { auth, cors })
+    }
+}
+
+fn cors_layer(config: &EdgeConfig) -> Result<CorsLayer, EdgeError> {
+    let origin = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let origins = config
+            .cors_origins
+            .iter()
+            .map(|o| {
+                HeaderValue::from_str(o).map_err(|_| EdgeError::Invalid {
+                    key: "access.control.allow.origin",
+                    value: o.clone(),
+                    what: "origin",
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(origins)
+    };
+    let methods = config
+        .cors_methods
+        .iter()
+        .map(|m| {
+            Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| EdgeError::Invalid {
+                key: "access.control.allow.methods",
+                value: m.clone(),
+                what: "method",
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let headers = config
+        .cors_headers
+        .iter()
+        .map(|h| {
+            HeaderName::from_bytes(h.as_bytes()).map_err(|_| EdgeError::Invalid {
+                key: "access.control.allow.headers",
+                value: h.clone(),
+                what: "header name",
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods(methods)
+        .allow_headers(headers))
+}
+
+/// `user:password` from an `Authorization: Basic` header.
+fn basic_credentials(request: &Request) -> Option<(String, Vec<u8>)> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
+    Some((user, decoded[colon + 1..].to_vec()))
+}
+
+/// Lets a request with valid BASIC credentials through (with its [`Principal`]); anything else is
+/// 401 with the realm's challenge, in the API's error shape.
+pub async fn authenticate(
+    State((auth, api)): State<(Arc<BasicAuth>, Api)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let given = basic_credentials(&request);
+    let verdict = auth.credentials.check(
+        given.as_ref().map(|(u, _)| u.as_str()),
+        given.as_ref().map(|(_, p)| p.as_slice()),
+    );
+    match (verdict, given) {
+        (Verdict::Accepted, Some((user, _))) => {
+            tracing::debug!(principal = %user, method = %request.method(), path = %request.uri().path(), "authenticated");
+            request.extensions_mut().insert(Principal(user));
+            next.run(request).await
+        }
+        (verdict, given) => {
+            if verdict == Verdict::Wrong {
+                tracing::info!(
+                    user = given.as_ref().map_or("", |(u, _)| u.as_str()),
+                    path = %request.uri().path(),
+                    "refused BASIC credentials"
+                );
+            }
+            let mut response = ApiError::unauthenticated().for_api(api).into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, auth.challenge.clone());
+            response
+        }
+    }
+}

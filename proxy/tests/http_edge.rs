@@ -1,0 +1,408 @@
+//! The HTTP edge (issue 16, item 2), over real HTTP and TLS on loopback: `https://` listeners
+//! beside `http://` ones (Confluent's `ssl.*` keys, PEM keystore), client certificates
+//! (`ssl.client.authentication`), BASIC authentication on both APIs
+//! (`authentication.method=BASIC`), and CORS with preflights (`access.control.allow.*`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+/// A test CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
+struct Pki {
+    dir: PathBuf,
+    ca: PathBuf,
+    /// The server's chain and key in one file (`ssl.keystore.type=PEM`).
+    keystore: PathBuf,
+    /// The client's certificate and key in one file.
+    client: PathBuf,
+    /// A client certificate from another CA.
+    stranger: PathBuf,
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn authority(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert, Issuer::new(params, key))
+}
+
+fn leaf(names: &[&str], issuer: &Issuer<'static, KeyPair>) -> String {
+    let key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, issuer)
+        .unwrap();
+    format!("{}{}", cert.pem(), key.serialize_pem())
+}
+
+fn pki() -> Pki {
+    let dir = std::env::temp_dir().join(unique("edge-pki"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca_cert, ca) = authority("edge test CA");
+    let (_, other) = authority("another CA");
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    Pki {
+        ca: write("ca.pem", ca_cert.pem()),
+        keystore: write("server.pem", leaf(&["127.0.0.1", "localhost"], &ca)),
+        client: write("client.pem", leaf(&["client.example"], &ca)),
+        stranger: write("stranger.pem", leaf(&["stranger.example"], &other)),
+        dir,
+    }
+}
+
+/// A proxy on an http and an https listener (and, with `registry`, the built-in registry on an
+/// https listener), with `extra` properties.
+struct Edge {
+    http: String,
+    https: String,
+    registry: Option<String>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Edge {
+    async fn start(pki: &Pki, registry: bool, extra: &[(&str, &str)]) -> Edge {
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (plain_addr, tls_addr) = (plain.local_addr().unwrap(), tls.local_addr().unwrap());
+        let mut props: BTreeMap<String, String> = BTreeMap::new();
+        props.insert("bootstrap.servers".into(), broker().bootstrap.clone());
+        props.insert(
+            "listeners".into(),
+            format!("http://{plain_addr},https://{tls_addr}"),
+        );
+        props.insert(
+            "ssl.keystore.location".into(),
+            pki.keystore.display().to_string(),
+        );
+        props.insert("ssl.keystore.type".into(), "PEM".into());
+        let mut registry_listeners = Vec::new();
+        let mut registry_url = None;
+        if registry {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            props.insert(
+                "schema.registry.listeners".into(),
+                format!("https://{addr}"),
+            );
+            props.insert("schema.registry.topic".into(), unique("schemas"));
+            registry_url = Some(format!("https://{addr}"));
+            registry_listeners.push(l);
+        } else {
+            props.insert("schema.registry.listeners".into(), String::new());
+        }
+        for (k, v) in extra {
+            props.insert(k.to_string(), v.to_string());
+        }
+        let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(kafka_proxy::serve_all(
+            config,
+            vec![plain, tls],
+            registry_listeners,
+            async {
+                let _ = rx.await;
+            },
+        ));
+        Edge {
+            http: format!("http://{plain_addr}"),
+            https: format!("https://{tls_addr}"),
+            registry: registry_url,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        self.stop.take().map(|s| s.send(()));
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn client(ca: &Path, identity: Option<&Path>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap());
+    if let Some(path) = identity {
+        b = b.identity(reqwest::Identity::from_pem(&std::fs::read(path).unwrap()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// `https://` and `http://` listeners side by side; the https one completes a handshake with a
+/// client that trusts the test CA, and refuses one that does not.
+#[tokio::test]
+async fn https_and_http_listeners_side_by_side() {
+    let pki = pki();
+    let edge = Edge::start(&pki, false, &[]).await;
+    let topic = unique("edge-https");
+    create_topic(&topic, 1).await;
+    let r = send(client(&pki.ca, None).get(format!("{}/topics/{topic}", edge.https))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = send(
+        client(&pki.ca, None)
+            .post(format!("{}/topics/{topic}", edge.https))
+            .header("content-type", JSON)
+            .body(json!({"records": [{"value": {"over": "https"}}]}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = get(&format!("{}/topics/{topic}", edge.http), V2).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // A client that does not trust the CA fails the handshake.
+    let untrusting = reqwest::Client::builder().use_rustls_tls().build().unwrap();
+    assert!(untrusting
+        .get(format!("{}/topics", edge.https))
+        .send()
+        .await
+        .is_err());
+    // Plain HTTP to the https port is not served.
+    assert!(http()
+        .get(format!(
+            "{}/topics",
+            edge.https.replace("https://", "http://")
+        ))
+        .send()
+        .await
+        .map(|r| r.status().as_u16() != 200)
+        .unwrap_or(true));
+    edge.stop().await;
+}
+
+/// `ssl.client.authentication=REQUIRED`: only clients with a certificate the truststore's CA
+/// signed connect; REQUESTED lets a client without one in but still refuses a stranger's.
+#[tokio::test]
+async fn client_certificates() {
+    let pki = pki();
+    let truststore = pki.ca.display().to_string();
+    let edge = Edge::start(
+        &pki,
+        false,
+        &[
+            ("ssl.client.authentication", "REQUIRED"),
+            ("ssl.truststore.location", &truststore),
+        ],
+    )
+    .await;
+    let url = format!("{}/topics", edge.https);
+    let r = send(client(&pki.ca, Some(&pki.client)).get(&url)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(client(&pki.ca, None).get(&url).send().await.is_err());
+    assert!(client(&pki.ca, Some(&pki.stranger))
+        .get(&url)
+        .send()
+        .await
+        .is_err());
+    edge.stop().await;
+
+    let edge = Edge::start(
+        &pki,
+        false,
+        &[
+            ("ssl.client.authentication", "REQUESTED"),
+            ("ssl.truststore.location", &truststore),
+        ],
+    )
+    .await;
+    let url = format!("{}/topics", edge.https);
+    assert_eq!(send(client(&pki.ca, None).get(&url)).await.status, 200);
+    assert_eq!(
+        send(client(&pki.ca, Some(&pki.client)).get(&url))
+            .await
+            .status,
+        200
+    );
+    assert!(client(&pki.ca, Some(&pki.stranger))
+        .get(&url)
+        .send()
+        .await
+        .is_err());
+    edge.stop().await;
+}
+
+/// `authentication.method=BASIC`: both APIs refuse a request without valid credentials with 401,
+/// the realm's challenge and Confluent's error shape, and serve one with them.
+#[tokio::test]
+async fn basic_authentication_on_both_apis() {
+    let pki = pki();
+    let credentials = pki.dir.join("users.properties");
+    std::fs::write(&credentials, "# users\nalice: wonderland,admin\n").unwrap();
+    let credentials = credentials.display().to_string();
+    let edge = Edge::start(
+        &pki,
+        true,
+        &[
+            ("authentication.method", "BASIC"),
+            ("authentication.realm", "KafkaRest"),
+            ("authentication.roles", "*"),
+            ("authentication.credentials.file", &credentials),
+        ],
+    )
+    .await;
+    let c = client(&pki.ca, None);
+    let sr = edge.registry.clone().unwrap();
+    for url in [
+        format!("{}/topics", edge.http),
+        format!("{}/topics", edge.https),
+        format!("{sr}/subjects"),
+    ] {
+        let r = send(c.get(&url)).await;
+        assert_eq!(r.status, 401, "{url}: {r:?}");
+        r.assert_error(401, 401);
+        let challenge = c.get(&url).send().await.unwrap();
+        assert_eq!(
+            challenge.headers()["www-authenticate"],
+            "Basic realm=\"KafkaRest\""
+        );
+        let r = send(c.get(&url).basic_auth("alice", Some("wrong"))).await;
+        assert_eq!(r.status, 401, "{url}: {r:?}");
+        let r = send(c.get(&url).basic_auth("mallory", Some("wonderland"))).await;
+        assert_eq!(r.status, 401, "{url}: {r:?}");
+        // The registry may still be reading its topic: wait for it with credentials.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let r = send(c.get(&url).basic_auth("alice", Some("wonderland"))).await;
+            if r.status == 200 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{url}: {r:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    // Writes too: an unauthenticated produce writes nothing.
+    let topic = unique("edge-basic");
+    create_topic(&topic, 1).await;
+    let r = send(
+        c.post(format!("{}/topics/{topic}", edge.https))
+            .header("content-type", JSON)
+            .body(json!({"records": [{"value": 1}]}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = send(
+        c.post(format!("{}/topics/{topic}", edge.https))
+            .basic_auth("alice", Some("wonderland"))
+            .header("content-type", JSON)
+            .body(json!({"records": [{"value": 2}]}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let stored = read_all(&topic, 1, 1, std::time::Duration::from_secs(10));
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].value.as_deref(), Some(&b"2"[..]));
+    edge.stop().await;
+}
+
+/// CORS (`access.control.allow.origin`): a preflight from an allowed origin is answered with the
+/// allowed methods, even with BASIC on (preflights carry no credentials); another origin gets no
+/// CORS headers.
+#[tokio::test]
+async fn cors_preflight_and_origins() {
+    let pki = pki();
+    let credentials = pki.dir.join("users.properties");
+    std::fs::write(&credentials, "alice: wonderland\n").unwrap();
+    let credentials = credentials.display().to_string();
+    let edge = Edge::start(
+        &pki,
+        false,
+        &[
+            ("access.control.allow.origin", "https://app.example"),
+            ("access.control.allow.methods", "GET,POST,OPTIONS"),
+            ("access.control.allow.headers", "Content-Type,Authorization"),
+            ("authentication.method", "BASIC"),
+            ("authentication.credentials.file", &credentials),
+        ],
+    )
+    .await;
+    let c = http();
+    let preflight = c
+        .request(reqwest::Method::OPTIONS, format!("{}/topics/t", edge.http))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{preflight:?}");
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example");
+    let methods = h["access-control-allow-methods"].to_str().unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let answer = c
+        .get(format!("{}/topics", edge.http))
+        .header("origin", "https://app.example")
+        .basic_auth("alice", Some("wonderland"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let other = c
+        .get(format!("{}/topics", edge.http))
+        .header("origin", "https://evil.example")
+        .basic_auth("alice", Some("wonderland"))
+        .send()
+        .await
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    edge.stop().await;
+}
+
+/// Confluent's keys start the proxy; what cannot be honoured is refused at start-up, naming the
+/// key and the way out.
+#[test]
+fn confluent_edge_keys() {
+    let base = |extra: &[(&str, &str)]| {
+        let mut p: BTreeMap<String, String> = BTreeMap::new();
+        p.insert("bootstrap.servers".into(), "127.0.0.1:9092".into());
+        for (k, v) in extra {
+            p.insert(k.to_string(), v.to_string());
+        }
+        kafka_proxy::Config::from_properties(&p).map(|_| ())
+    };
+    assert!(base(&[
+        ("listeners", "https://127.0.0.1:8443"),
+        ("ssl.keystore.location", "/etc/proxy/keystore.pem"),
+        ("ssl.keystore.password", "x"),
+        ("ssl.key.password", "x"),
+        ("ssl.client.auth", "false"),
+        ("access.control.allow.origin", "*"),
+    ])
+    .is_ok());
+    let err = base(&[("listeners", "https://127.0.0.1:8443")]).unwrap_err();
+    assert!(err.to_string().contains("ssl.keystore.location"), "{err}");
+    let err = base(&[("ssl.keystore.type", "PKCS12")]).unwrap_err();
+    assert!(err.to_string().contains("openssl pkcs12"), "{err}");
+    let err = base(&[("authentication.method", "BASIC")]).unwrap_err();
+    assert!(
+        err.to_string().contains("authentication.credentials.file"),
+        "{err}"
+    );
+    let err = base(&[("ssl.client.authentication", "REQUIRED")]).unwrap_err();
+    assert!(err.to_string().contains("ssl.truststore.location"), "{err}");
+}
