@@ -37,6 +37,10 @@ pub struct Args {
     /// KAFKA_MQTT_TOPIC_REGEX_LIST).
     #[arg(long)]
     pub mqtt_topic_regex_list: Option<String>,
+    /// Log format: `text` (default) or `json` (one JSON object per line). Same as
+    /// `--set log.format=...`.
+    #[arg(long, value_name = "text|json")]
+    pub log_format: Option<String>,
     /// A kafka-rest.properties file.
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -71,6 +75,7 @@ impl Args {
             ("schema.registry.url", &self.schema_registry_url),
             ("mqtt.listeners", &self.mqtt_listeners),
             ("mqtt.topic.regex.list", &self.mqtt_topic_regex_list),
+            ("log.format", &self.log_format),
         ];
         for (key, value) in named {
             if let Some(v) = value {

@@ -21,12 +21,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| format!("info,{}=warn", kafka_proxy::kafka::LOG_TARGET).into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| format!("info,{}=warn", kafka_proxy::kafka::LOG_TARGET).into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.log_json {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
     for key in ignored {
         tracing::warn!(%key, "configuration key has no effect in kafka-proxy");
     }

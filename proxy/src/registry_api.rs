@@ -187,6 +187,7 @@ pub fn router(
         api: Api::SchemaRegistry,
         body: BodyLimits::of(config),
         max_concurrent_requests: config.http.max_concurrent_requests,
+        access_log: config.http.access_log,
     };
     layers::stack(routes, settings, edge).with_state(registry)
 }

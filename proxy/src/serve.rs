@@ -37,14 +37,35 @@ pub async fn serve_all(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let kafka = kafka::Kafka::new(&config)?;
+    let mut shutdown = std::pin::pin!(shutdown);
     let registry = if registry_listeners.is_empty() {
         None
     } else {
+        // The registry's state is its topic: wait for Kafka (saying where it is looked for)
+        // rather than exit, until it answers or the proxy is asked to stop.
         let topic = &config.registry.topic;
-        let registry = schema::Registry::open(|apply| kafka.open_log("schema log", topic, apply))
-            .await
-            .map_err(|e| anyhow::anyhow!("built-in schema registry: {e}"))?;
-        Some(Arc::new(registry))
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let opened =
+                schema::Registry::open(|apply| kafka.open_log("schema log", topic, apply)).await;
+            match opened {
+                Ok(registry) => break Some(Arc::new(registry)),
+                Err(err) => {
+                    tracing::warn!(
+                        bootstrap = %config.bootstrap_servers,
+                        %topic,
+                        error = %err,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "waiting for Kafka to open the built-in schema registry's topic"
+                    );
+                    tokio::select! {
+                        _ = shutdown.as_mut() => return Ok(()),
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
     };
     let graceful = Duration::from_millis(config.shutdown_graceful_ms);
     let schemas = match &registry {
@@ -123,7 +144,7 @@ pub async fn serve_all(
         servers.push(tokio::spawn(serving));
     }
 
-    shutdown.await;
+    shutdown.as_mut().await;
     // Everything below shares one deadline, so that shutdown ends within `shutdown.graceful.ms`
     // even when Kafka is gone (a flush or a consumer's group leave would otherwise wait for it).
     let deadline = tokio::time::Instant::now() + graceful;

@@ -20,6 +20,9 @@ pub struct HttpConfig {
     /// 429 (error code 429, as Confluent's rate limiter) at once instead of queueing. Default
     /// 2048.
     pub max_concurrent_requests: usize,
+    /// `http.access.log`: one `INFO` line per request under the `access` target (method, path,
+    /// status, bytes, µs, principal). Default true.
+    pub access_log: bool,
 }
 
 impl Default for HttpConfig {
@@ -29,6 +32,7 @@ impl Default for HttpConfig {
             body_read_timeout_ms: 60_000,
             max_connections: 4096,
             max_concurrent_requests: 2048,
+            access_log: true,
         }
     }
 }
@@ -45,6 +49,13 @@ impl HttpConfig {
             "http.max.connections" => self.max_connections = parse_positive(k, value)?,
             "http.max.concurrent.requests" => {
                 self.max_concurrent_requests = parse_positive(k, value)?
+            }
+            "http.access.log" => {
+                self.access_log = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(super::parse::invalid(k, value, "expected true or false")),
+                }
             }
             _ => return Ok(false),
         }

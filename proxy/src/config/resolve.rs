@@ -31,6 +31,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Both HTTP servers' security: TLS, client certificates, BASIC, CORS.
     pub edge: EdgeConfig,
+    /// `log.format` (flag `--log-format`): `text` (default) or `json`.
+    pub log_json: bool,
     /// Consumer instances (`consumer.*`, `fetch.min.bytes`).
     pub consumers: ConsumerConfig,
     /// The produce path (`produce.*`, `producer.*`).
@@ -77,6 +79,7 @@ impl Default for Config {
             rest: RestConfig::default(),
             http: HttpConfig::default(),
             edge: EdgeConfig::default(),
+            log_json: false,
             consumers: ConsumerConfig::default(),
             produce: ProduceConfig::default(),
             registry: RegistryConfig::default(),
@@ -150,6 +153,13 @@ impl Config {
                     }
                 }
                 "json.max.nesting.depth" => c.json_max_nesting_depth = parse_positive(k, value)?,
+                "log.format" => {
+                    c.log_json = match value.trim() {
+                        "text" | "" => false,
+                        "json" => true,
+                        _ => return Err(invalid(k, value, "expected text or json")),
+                    }
+                }
                 _ if IGNORED_KEYS.contains(&k) => ignored.push(key.clone()),
                 _ => {
                     let (map, rest) = if let Some(rest) = k.strip_prefix("producer.") {

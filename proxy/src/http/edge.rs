@@ -140,6 +140,10 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // Probes answer without credentials (`rest/health.rs`).
+    if matches!(request.uri().path(), "/healthy" | "/ready") {
+        return next.run(request).await;
+    }
     let given = basic_credentials(&request);
     let verdict = auth.credentials.check(
         given.as_ref().map(|(u, _)| u.as_str()),
@@ -148,8 +152,11 @@ pub async fn authenticate(
     match (verdict, given) {
         (Verdict::Accepted, Some((user, _))) => {
             tracing::debug!(principal = %user, method = %request.method(), path = %request.uri().path(), "authenticated");
-            request.extensions_mut().insert(Principal(user));
-            next.run(request).await
+            request.extensions_mut().insert(Principal(user.clone()));
+            let mut response = next.run(request).await;
+            // For the access log, which runs outside this layer.
+            response.extensions_mut().insert(Principal(user));
+            response
         }
         (verdict, given) => {
             if verdict == Verdict::Wrong {

@@ -26,6 +26,14 @@ pub enum Api {
 }
 
 impl Api {
+    /// The API's name in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::KafkaV2 => "rest",
+            Api::SchemaRegistry => "registry",
+        }
+    }
+
     pub fn media_type(self) -> &'static str {
         match self {
             Api::KafkaV2 => V2_JSON,

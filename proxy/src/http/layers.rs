@@ -32,6 +32,8 @@ pub struct StackSettings {
     pub body: BodyLimits,
     /// `http.max.concurrent.requests`.
     pub max_concurrent_requests: usize,
+    /// `http.access.log`: a line per request.
+    pub access_log: bool,
 }
 
 /// Wraps `routes` in the edge's access control ([`super::edge`]): CORS outside BASIC, so that
@@ -67,6 +69,7 @@ fn edge_layers<S: Clone + Send + Sync + 'static>(
 /// - the edge's access control, when configured: BASIC authentication (401 otherwise), and
 ///   outside it CORS, preflights included ([`super::edge`]);
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
+/// - the access log (`http.access.log`): a line per request, panics' 500s included;
 /// - outermost, each request runs in a `DEBUG` span (method, URI), its answer is logged at
 ///   `DEBUG` and a 5xx at `WARN`, so that what the layers above refused is traced too.
 ///
@@ -98,26 +101,30 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
             limit_concurrency,
         ))
         .layer(axum::middleware::from_fn_with_state(api, answer_media_type));
-    edge_layers(routes, edge, api)
-        .layer(CatchPanicLayer::custom(
-            move |panic: Box<dyn Any + Send>| {
-                tracing::error!(
-                    panic = panic_message(&panic),
-                    ?api,
-                    "a request handler panicked"
-                );
-                ApiError::internal().for_api(api).into_response()
-            },
-        ))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-                .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
-                .on_body_chunk(())
-                .on_eos(())
-                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
-        )
+    let routes = edge_layers(routes, edge, api).layer(CatchPanicLayer::custom(
+        move |panic: Box<dyn Any + Send>| {
+            tracing::error!(
+                panic = panic_message(&panic),
+                ?api,
+                "a request handler panicked"
+            );
+            ApiError::internal().for_api(api).into_response()
+        },
+    ));
+    let routes = if settings.access_log {
+        routes.layer(axum::middleware::from_fn_with_state(api, access_log))
+    } else {
+        routes
+    };
+    routes.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+            .on_request(())
+            .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+            .on_body_chunk(())
+            .on_eos(())
+            .on_failure(DefaultOnFailure::new().level(Level::WARN)),
+    )
 }
 
 /// The layer that runs before routing, around a router that already has its [`stack`] (layers
@@ -198,6 +205,31 @@ pub fn registry_media_type(accept: Option<&str>) -> &'static str {
         }
     }
     best.map_or(REGISTRY_JSON, |(_, m)| m)
+}
+
+/// The access log: one `INFO` line per request under the `access` target, with its method, path,
+/// status, body bytes, time to the answer's headers in µs, and the authenticated principal.
+async fn access_log(State(api): State<Api>, request: Request, next: Next) -> Response {
+    use axum::body::HttpBody;
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let principal = response
+        .extensions()
+        .get::<super::edge::Principal>()
+        .map(|p| p.0.as_str());
+    tracing::info!(
+        target: "access",
+        api = api.name(),
+        %method,
+        path,
+        status = response.status().as_u16(),
+        bytes = response.body().size_hint().exact(),
+        us = started.elapsed().as_micros() as u64,
+        principal,
+    );
+    response
 }
 
 /// Requests in progress on one server.

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod consumers;
 pub mod guard;
+pub mod health;
 mod instance;
 pub mod negotiate;
 pub mod produce;
@@ -33,6 +34,8 @@ pub fn router(app: Arc<App>, edge: &crate::http::edge::Edge) -> Router {
     const INSTANCE: &str = "/consumers/{group}/instances/{instance}";
     let r = Router::new()
         .route("/", get(topics::root).post(topics::root))
+        .route("/healthy", get(health::healthy))
+        .route("/ready", get(health::ready))
         .route("/topics", get(topics::list))
         .route("/topics/{topic}", get(topics::get).post(produce::to_topic))
         .route("/topics/{topic}/partitions", get(topics::partitions))
@@ -77,6 +80,7 @@ pub fn router(app: Arc<App>, edge: &crate::http::edge::Edge) -> Router {
         api: Api::KafkaV2,
         body: BodyLimits::of(&app.config),
         max_concurrent_requests: app.config.http.max_concurrent_requests,
+        access_log: app.config.http.access_log,
     };
     layers::stack(r, settings, edge).with_state(app)
 }

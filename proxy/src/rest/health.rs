@@ -1,0 +1,44 @@
+//! Operations probes on the REST listeners: `GET /healthy` (the process serves requests) and
+//! `GET /ready` (Kafka answers a metadata request within `produce.metadata.timeout.ms`; the
+//! built-in registry, when on, has read its topic, which it does before any listener opens).
+//! Both answer without credentials (BASIC does not apply to them), so that orchestrators can
+//! probe a secured proxy.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::App;
+use crate::http::error::V2_JSON;
+
+fn answer(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, [(header::CONTENT_TYPE, V2_JSON)], body.to_string()).into_response()
+}
+
+/// GET /healthy: 200 while the process serves requests.
+pub async fn healthy() -> Response {
+    answer(StatusCode::OK, json!({"status": "UP"}))
+}
+
+/// GET /ready: 200 when Kafka answers; 503 naming the bootstrap servers and the error otherwise.
+pub async fn ready(State(app): State<Arc<App>>) -> Response {
+    match app.kafka.metadata.brokers().await {
+        Ok(brokers) => answer(
+            StatusCode::OK,
+            json!({"status": "READY", "kafka": {"brokers": brokers.len()}}),
+        ),
+        Err(err) => answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "error_code": 503,
+                "message": format!(
+                    "Kafka at {} is not reachable: {err}",
+                    app.config.bootstrap_servers
+                ),
+            }),
+        ),
+    }
+}

@@ -1,0 +1,163 @@
+//! Operating the proxy (issue 16, item 3, part): `/healthy` and `/ready` probes (open even with
+//! BASIC on), a start-up that waits for Kafka naming its address instead of exiting, and the
+//! access log in JSON (`--log-format json`).
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::process::BIN;
+use common::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+#[tokio::test]
+async fn probes_answer_and_ready_follows_kafka() {
+    let credentials = std::env::temp_dir().join(unique("ops-users"));
+    std::fs::write(&credentials, "ops: secret\n").unwrap();
+    let proxy = Proxy::start_with(&[
+        ("authentication.method", "BASIC"),
+        (
+            "authentication.credentials.file",
+            credentials.to_str().unwrap(),
+        ),
+    ])
+    .await;
+    let r = get(&format!("{}/healthy", proxy.url), "*/*").await;
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"status": "UP"})),
+        "{r:?}"
+    );
+    let r = get(&format!("{}/ready", proxy.url), "*/*").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["status"], "READY");
+    assert!(r.json()["kafka"]["brokers"].as_u64().unwrap() >= 1, "{r:?}");
+    // Everything else still needs credentials.
+    get(&format!("{}/topics", proxy.url), V2)
+        .await
+        .assert_error(401, 401);
+    proxy.stop().await;
+
+    // Against an address where no broker listens: not ready, naming it.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let proxy = Proxy::start_on(&dead, &[]).await;
+    let r = get(&format!("{}/healthy", proxy.url), "*/*").await;
+    assert_eq!(r.status, 200);
+    let r = get(&format!("{}/ready", proxy.url), "*/*").await;
+    let message = r.assert_error(503, 503);
+    assert!(message.contains(&dead), "{message}");
+    proxy.stop().await;
+    let _ = std::fs::remove_file(credentials);
+}
+
+/// With the built-in registry on and Kafka not there yet, the proxy waits (logging where it
+/// looks) instead of exiting, and serves once a broker appears at that address.
+#[tokio::test]
+async fn start_up_waits_for_kafka() {
+    let port = free_port();
+    let bootstrap = format!("127.0.0.1:{port}");
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let registry = format!("http://127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args([
+            "--bootstrap-servers",
+            &bootstrap,
+            "--listeners",
+            &url,
+            "--schema-registry-listeners",
+            &registry,
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let waiting = loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+            .await
+            .expect("a log line within 30 s")
+            .unwrap()
+            .expect("the proxy keeps running");
+        let event: Value = serde_json::from_str(&line).expect("JSON log lines");
+        if event["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("waiting for Kafka"))
+        {
+            break event;
+        }
+    };
+    assert_eq!(waiting["bootstrap"], json!(bootstrap), "{waiting}");
+    assert_eq!(waiting["level"], "WARN");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(child.try_wait().unwrap().is_none(), "the proxy exited");
+
+    // A broker appears at that address: the registry opens and the proxy serves.
+    let _broker = local_broker::LocalBroker::start_on_port(port).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http().get(format!("{url}/ready")).send().await {
+            if r.status() == 200 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "never became ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = get(&format!("{registry}/subjects"), "*/*").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let _ = child.kill().await;
+}
+
+/// `--log-format json`: one JSON object per line; the access log has a line per request with
+/// its method, path, status, bytes and µs.
+#[tokio::test]
+async fn json_access_log() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args([
+            "--bootstrap-servers",
+            &broker().bootstrap,
+            "--listeners",
+            &url,
+            "--schema-registry-listeners",
+            "",
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for(&format!("{url}/healthy")).await;
+    let r = get(&format!("{url}/topics/no-such-topic-here"), V2).await;
+    assert_eq!(r.status, 404);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let access = loop {
+        let line = tokio::time::timeout_at(deadline.into(), lines.next_line())
+            .await
+            .expect("an access line within 20 s")
+            .unwrap()
+            .expect("the proxy keeps running");
+        let event: Value = serde_json::from_str(&line).expect("JSON log lines");
+        if event["target"] == "access" && event["path"] == "/topics/no-such-topic-here" {
+            break event;
+        }
+    };
+    assert_eq!(access["method"], "GET", "{access}");
+    assert_eq!(access["status"], 404, "{access}");
+    assert_eq!(access["api"], "rest", "{access}");
+    assert!(access["us"].as_u64().is_some(), "{access}");
+    assert!(access["bytes"].as_u64().unwrap() > 0, "{access}");
+    let _ = child.kill().await;
+}
