@@ -34,6 +34,7 @@ pub mod rest;
 pub mod schema;
 mod serve;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod varint;
 

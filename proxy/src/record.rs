@@ -41,6 +41,17 @@ impl EmbeddedFormat {
         })
     }
 
+    /// The format's name in requests (`"format"`) and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Binary => "binary",
+            Self::Json => "json",
+            Self::Avro => "avro",
+            Self::JsonSchema => "jsonschema",
+            Self::Protobuf => "protobuf",
+        }
+    }
+
     /// The v2 media type carrying this format, e.g. `application/vnd.kafka.binary.v2+json`.
     pub fn media_type(self) -> &'static str {
         match self {

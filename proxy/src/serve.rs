@@ -36,6 +36,7 @@ pub async fn serve_all(
     registry_listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    crate::telemetry::install();
     let kafka = kafka::Kafka::new(&config)?;
     let mut shutdown = std::pin::pin!(shutdown);
     let registry = if registry_listeners.is_empty() {

@@ -161,3 +161,81 @@ async fn json_access_log() {
     assert!(access["bytes"].as_u64().unwrap() > 0, "{access}");
     let _ = child.kill().await;
 }
+
+/// The value of the first sample of `metric` whose labels include every one of `labels`.
+fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| {
+            l.starts_with(metric)
+                && l[metric.len()..].starts_with(['{', ' '])
+                && labels.iter().all(|label| l.contains(label))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// `GET /metrics`: requests by route and status with µs latency histograms, produce records,
+/// bytes and Kafka's part of the time, consumer instances, in Prometheus' text format.
+#[tokio::test]
+async fn prometheus_metrics() {
+    let proxy = Proxy::start().await;
+    let topic = unique("metrics");
+    create_topic(&topic, 1).await;
+    produce_json(&proxy, &topic, 0, &[json!(1), json!(2), json!(3)]).await;
+    get(&format!("{}/topics/{topic}", proxy.url), V2).await;
+    let base = create_consumer(&proxy, &unique("metrics-group"), json!({"format": "json"})).await;
+    let r = get(&format!("{}/metrics", proxy.url), "*/*").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.content_type.as_deref().unwrap().starts_with("text/plain"),
+        "{r:?}"
+    );
+    let text = r.text;
+    let produced = sample(
+        &text,
+        "kafka_proxy_http_requests_total",
+        &[
+            "api=\"rest\"",
+            "method=\"POST\"",
+            "route=\"/topics/{topic}/partitions/{partition}\"",
+            "status=\"200\"",
+        ],
+    );
+    assert!(produced.is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        sample(
+            &text,
+            "kafka_proxy_produce_records_total",
+            &["format=\"json\""]
+        )
+        .is_some_and(|n| n >= 3.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "kafka_proxy_produce_kafka_duration_us_count",
+            &["format=\"json\""]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "kafka_proxy_http_request_duration_us_bucket",
+            &["route=\"/topics/{topic}\"", "le=\"+Inf\""]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "kafka_proxy_consumer_instances", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    // A path with names is one series per route, not per name.
+    assert!(!text.contains(&topic), "topic names do not become labels");
+    send(http().delete(&base)).await;
+    proxy.stop().await;
+}

@@ -69,7 +69,8 @@ fn edge_layers<S: Clone + Send + Sync + 'static>(
 /// - the edge's access control, when configured: BASIC authentication (401 otherwise), and
 ///   outside it CORS, preflights included ([`super::edge`]);
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
-/// - the access log (`http.access.log`): a line per request, panics' 500s included;
+/// - metrics by route and status, and the access log (`http.access.log`): a line per request,
+///   panics' 500s included;
 /// - outermost, each request runs in a `DEBUG` span (method, URI), its answer is logged at
 ///   `DEBUG` and a 5xx at `WARN`, so that what the layers above refused is traced too.
 ///
@@ -111,11 +112,10 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
             ApiError::internal().for_api(api).into_response()
         },
     ));
-    let routes = if settings.access_log {
-        routes.layer(axum::middleware::from_fn_with_state(api, access_log))
-    } else {
-        routes
-    };
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        (api, settings.access_log),
+        observe,
+    ));
     routes.layer(
         TraceLayer::new_for_http()
             .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
@@ -207,28 +207,53 @@ pub fn registry_media_type(accept: Option<&str>) -> &'static str {
     best.map_or(REGISTRY_JSON, |(_, m)| m)
 }
 
-/// The access log: one `INFO` line per request under the `access` target, with its method, path,
-/// status, body bytes, time to the answer's headers in µs, and the authenticated principal.
-async fn access_log(State(api): State<Api>, request: Request, next: Next) -> Response {
+/// Each request's metrics (`kafka_proxy_http_requests_total` by route and status,
+/// `kafka_proxy_http_request_duration_us` by route; the route is its pattern, so that paths with
+/// names do not make a series each), and with `http.access.log` its access-log line: `INFO` under
+/// the `access` target with the method, path, status, body bytes, µs to the answer's headers and
+/// the authenticated principal.
+async fn observe(
+    State((api, access_log)): State<(Api, bool)>,
+    request: Request,
+    next: Next,
+) -> Response {
     use axum::body::HttpBody;
     let started = std::time::Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let principal = response
+    let route = request
         .extensions()
-        .get::<super::edge::Principal>()
-        .map(|p| p.0.as_str());
-    tracing::info!(
-        target: "access",
-        api = api.name(),
-        %method,
-        path,
-        status = response.status().as_u16(),
-        bytes = response.body().size_hint().exact(),
-        us = started.elapsed().as_micros() as u64,
-        principal,
-    );
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let path = access_log.then(|| request.uri().path().to_owned());
+    let response = next.run(request).await;
+    let us = started.elapsed().as_micros() as u64;
+    let status = response.status().as_u16();
+    metrics::counter!(
+        crate::telemetry::HTTP_REQUESTS,
+        "api" => api.name(),
+        "method" => method.to_string(),
+        "route" => route.clone(),
+        "status" => status.to_string(),
+    )
+    .increment(1);
+    metrics::histogram!(crate::telemetry::HTTP_DURATION, "api" => api.name(), "route" => route)
+        .record(us as f64);
+    if let Some(path) = path {
+        let principal = response
+            .extensions()
+            .get::<super::edge::Principal>()
+            .map(|p| p.0.as_str());
+        tracing::info!(
+            target: "access",
+            api = api.name(),
+            %method,
+            path,
+            status,
+            bytes = response.body().size_hint().exact(),
+            us,
+            principal,
+        );
+    }
     response
 }
 

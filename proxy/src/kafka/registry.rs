@@ -144,6 +144,7 @@ impl Registry {
             // Another request may have taken the last slot while this consumer was created.
             self.check_room(&map, group)?;
             map.insert(key.clone(), instance.clone());
+            instances_gauge(map.len());
         }
         self.expiry
             .lock()
@@ -166,10 +167,10 @@ impl Registry {
 
     /// Removes an instance; the caller closes it.
     pub fn remove(&self, group: &str, name: &str) -> Option<Arc<Instance>> {
-        self.instances
-            .lock()
-            .expect("poisoned")
-            .remove(&(group.to_string(), name.to_string()))
+        let mut map = self.instances.lock().expect("poisoned");
+        let removed = map.remove(&(group.to_string(), name.to_string()));
+        instances_gauge(map.len());
+        removed
     }
 
     /// Removes and returns the instances idle for longer than the timeout.
@@ -188,17 +189,27 @@ impl Registry {
                 Some(_) => Due::Expired,
             }
         });
-        keys.iter().filter_map(|key| map.remove(key)).collect()
+        let expired = keys.iter().filter_map(|key| map.remove(key)).collect();
+        instances_gauge(map.len());
+        expired
     }
 
     /// Removes every instance (shutdown).
     pub fn take_all(&self) -> Vec<Arc<Instance>> {
         self.expiry.lock().expect("poisoned").clear();
-        self.instances
+        let all = self
+            .instances
             .lock()
             .expect("poisoned")
             .drain()
             .map(|(_, i)| i)
-            .collect()
+            .collect();
+        instances_gauge(0);
+        all
     }
+}
+
+/// `kafka_proxy_consumer_instances`: the instances open (of every registry in the process).
+fn instances_gauge(open: usize) {
+    metrics::gauge!(crate::telemetry::CONSUMER_INSTANCES).set(open as f64);
 }

@@ -107,6 +107,8 @@ async fn accept(
                 let shutdown = shutdown.clone();
                 let tls = tls.clone();
                 tracker.spawn(async move {
+                    let connections = metrics::gauge!(crate::telemetry::MQTT_CONNECTIONS);
+                    connections.increment(1.0);
                     let outcome = match tls {
                         None => connection(stream, slot, ingest, shutdown).await,
                         Some(tls) => {
@@ -117,6 +119,7 @@ async fn accept(
                             }
                         }
                     };
+                    connections.decrement(1.0);
                     if let Err(why) = outcome {
                         tracing::debug!(%peer, %why, "MQTT connection closed");
                     }

@@ -64,6 +64,11 @@ impl Conn<'_> {
         let version = self.version;
         match incoming(packet) {
             In::Publish(publish) => {
+                metrics::counter!(
+                    crate::telemetry::MQTT_PUBLISHES,
+                    "qos" => qos_label(publish.qos)
+                )
+                .increment(1);
                 // Retained messages are not kept (CONNACK says so in MQTT 5; 3.1.1 has no way
                 // to say it, so the publish is refused rather than written as an ordinary one).
                 if publish.retain {
@@ -366,5 +371,14 @@ where
                 keep_alive_timer.as_mut().reset(last_packet + idle);
             }
         }
+    }
+}
+
+/// A QoS as a metric label.
+fn qos_label(qos: QoS) -> &'static str {
+    match qos {
+        QoS::AtMostOnce => "0",
+        QoS::AtLeastOnce => "1",
+        QoS::ExactlyOnce => "2",
     }
 }

@@ -1,4 +1,5 @@
-//! Operations probes on the REST listeners: `GET /healthy` (the process serves requests) and
+//! Operations endpoints on the REST listeners: `GET /metrics` (Prometheus text, [`crate::telemetry`]),
+//! and the probes `GET /healthy` (the process serves requests) and
 //! `GET /ready` (Kafka answers a metadata request within `produce.metadata.timeout.ms`; the
 //! built-in registry, when on, has read its topic, which it does before any listener opens).
 //! Both answer without credentials (BASIC does not apply to them), so that orchestrators can
@@ -41,4 +42,14 @@ pub async fn ready(State(app): State<Arc<App>>) -> Response {
             }),
         ),
     }
+}
+
+/// GET /metrics: every metric, in Prometheus' text format.
+pub async fn metrics() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::render(),
+    )
+        .into_response()
 }

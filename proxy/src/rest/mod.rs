@@ -36,6 +36,7 @@ pub fn router(app: Arc<App>, edge: &crate::http::edge::Edge) -> Router {
         .route("/", get(topics::root).post(topics::root))
         .route("/healthy", get(health::healthy))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
         .route("/topics", get(topics::list))
         .route("/topics/{topic}", get(topics::get).post(produce::to_topic))
         .route("/topics/{topic}/partitions", get(topics::partitions))

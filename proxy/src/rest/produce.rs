@@ -15,6 +15,7 @@ use crate::formats::{self, Family, FormatError};
 use crate::http::error::{ApiError, RecordErrors, V2_JSON};
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::names::check_topic;
+use crate::telemetry;
 
 pub async fn to_topic(
     State(app): State<Arc<App>>,
@@ -81,6 +82,8 @@ async fn produce(
     };
     // Enqueueing runs in its own task: if the client goes away mid-request, the request still
     // completes as a whole instead of being cut off half-enqueued.
+    let handed = std::time::Instant::now();
+    let records = request.records.len() as u64;
     let enqueue = tokio::spawn(async move { app.kafka.producer.produce(&topic, encoded).await });
     let outcomes = enqueue
         .await
@@ -94,6 +97,15 @@ async fn produce(
                 ApiError::record_too_large(too_large)
             }
         })?;
+    let name = format.name();
+    metrics::histogram!(telemetry::PRODUCE_KAFKA_DURATION, "format" => name)
+        .record(handed.elapsed().as_micros() as f64);
+    metrics::counter!(telemetry::PRODUCE_RECORDS, "format" => name).increment(records);
+    metrics::counter!(telemetry::PRODUCE_BYTES, "format" => name).increment(bytes.len() as u64);
+    let failed = outcomes.iter().filter(|o| o.is_err()).count() as u64;
+    if failed > 0 {
+        metrics::counter!(telemetry::PRODUCE_FAILED_RECORDS, "format" => name).increment(failed);
+    }
     Ok(respond(outcomes, key_schema_id, value_schema_id))
 }
 
