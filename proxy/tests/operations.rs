@@ -239,3 +239,61 @@ async fn prometheus_metrics() {
     send(http().delete(&base)).await;
     proxy.stop().await;
 }
+
+/// With the broker down, librdkafka reports every failed attempt of every client; the log keeps
+/// one line per kind of failure per 30 s (it had about 150 lines in 15 s), still naming the
+/// address.
+#[tokio::test]
+async fn librdkafka_lines_are_summarised() {
+    let dead = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .args([
+            "--bootstrap-servers",
+            &dead,
+            "--listeners",
+            &url,
+            "--schema-registry-listeners",
+            "",
+            "--log-format",
+            "json",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_for(&format!("{url}/healthy")).await;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let until = Instant::now() + Duration::from_secs(12);
+    let mut kafka_lines = Vec::new();
+    let mut probes = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until.into()) => break,
+            _ = probes.tick() => {
+                // Keep the clients trying: every probe asks Kafka for metadata.
+                let _ = http().get(format!("{url}/ready")).send().await;
+            }
+            line = lines.next_line() => {
+                let Some(line) = line.unwrap() else { break };
+                let event: Value = serde_json::from_str(&line).expect("JSON log lines");
+                if event["target"] == "librdkafka" {
+                    kafka_lines.push(event);
+                }
+            }
+        }
+    }
+    assert!(!kafka_lines.is_empty(), "the failure is logged");
+    assert!(
+        kafka_lines.len() <= 20,
+        "{} librdkafka lines in 12 s: {kafka_lines:#?}",
+        kafka_lines.len()
+    );
+    assert!(
+        kafka_lines.iter().any(|e| e.to_string().contains(&dead)),
+        "the address is named: {kafka_lines:#?}"
+    );
+    let _ = child.kill().await;
+}

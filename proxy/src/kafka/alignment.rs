@@ -28,7 +28,15 @@ pub struct InstanceContext {
     has_skips: AtomicBool,
 }
 
-impl ClientContext for InstanceContext {}
+impl ClientContext for InstanceContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        super::client_log::log(level, fac, message);
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        super::client_log::error(error, reason);
+    }
+}
 
 impl ConsumerContext for InstanceContext {
     fn rebalance(

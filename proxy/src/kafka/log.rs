@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::client_log::QuietContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -71,7 +71,7 @@ pub struct CompactedLog {
     topic: String,
     client: ClientConfig,
     metadata: Arc<Metadata>,
-    producer: FutureProducer,
+    producer: FutureProducer<QuietContext>,
     /// The next offset the reader will apply.
     applied: watch::Receiver<i64>,
     /// Asks the reader to read the topic again from its beginning (it was created again).
@@ -98,7 +98,7 @@ impl CompactedLog {
         apply: Apply,
     ) -> Result<CompactedLog, LogError> {
         ensure_topic(client, topic, &metadata).await?;
-        let producer: FutureProducer = client
+        let producer: FutureProducer<QuietContext> = client
             .clone()
             .set("acks", "all")
             // Not idempotent: an idempotent producer whose broker restarted without its state is
@@ -110,13 +110,13 @@ impl CompactedLog {
             // A write to a topic that vanished fails within a second (then it is created
             // again), instead of waiting out librdkafka's 30 s propagation grace.
             .set("topic.metadata.propagation.max.ms", "1000")
-            .create()
+            .create_with_context(QuietContext)
             .map_err(|source| LogError::Client {
                 name,
                 role: "producer",
                 source,
             })?;
-        let consumer: BaseConsumer = client
+        let consumer: BaseConsumer<QuietContext> = client
             .clone()
             .set(
                 "group.id",
@@ -130,7 +130,7 @@ impl CompactedLog {
             // at offset 0: read the new log from its start, not from its end.
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "50")
-            .create()
+            .create_with_context(QuietContext)
             .map_err(|source| LogError::Client {
                 name,
                 role: "consumer",
@@ -258,7 +258,7 @@ impl Drop for CompactedLog {
 
 /// The thread that applies the log.
 struct Reader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<QuietContext>,
     /// The assignment at the log's beginning.
     beginning: TopicPartitionList,
     apply: Apply,
@@ -332,7 +332,9 @@ async fn ensure_topic(
     if metadata.partition_count(topic).await.is_ok() {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = client.create().map_err(LogError::Admin)?;
+    let admin: AdminClient<QuietContext> = client
+        .create_with_context(QuietContext)
+        .map_err(LogError::Admin)?;
     let brokers = metadata.brokers().await.map_err(LogError::Metadata)?.len();
     let replication = brokers.clamp(1, 3) as i32;
     let new = NewTopic::new(topic, 1, TopicReplication::Fixed(replication))

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::client_log::QuietContext;
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -41,10 +41,10 @@ pub struct PartitionInfo {
 /// Metadata access shared by the whole proxy.
 pub struct Metadata {
     /// A group-less consumer: metadata and watermark queries (Confluent's hidden admin consumer).
-    client: Arc<BaseConsumer>,
-    admin: AdminClient<DefaultClientContext>,
+    client: Arc<BaseConsumer<QuietContext>>,
+    admin: AdminClient<QuietContext>,
     /// Reads the last batch of a partition to find its true end offset (see [`Metadata::watermarks`]).
-    probe: Arc<Mutex<BaseConsumer>>,
+    probe: Arc<Mutex<BaseConsumer<QuietContext>>>,
     /// The one cache of topic routes (partition leaders, so partition counts).
     pub(super) routes: RouteCache,
     timeout: Duration,
@@ -54,8 +54,8 @@ impl Metadata {
     /// `timeout` bounds each metadata request; `max_age` is how long topic routes are reused.
     pub fn new(config: &ClientConfig, timeout: Duration, max_age: Duration) -> Result<Self, Error> {
         Ok(Metadata {
-            client: Arc::new(config.create()?),
-            admin: config.create()?,
+            client: Arc::new(config.create_with_context(QuietContext)?),
+            admin: config.create_with_context(QuietContext)?,
             probe: Arc::new(Mutex::new(
                 config
                     .clone()
@@ -67,7 +67,7 @@ impl Metadata {
                     .set("enable.auto.commit", "false")
                     .set("enable.partition.eof", "true")
                     .set("fetch.wait.max.ms", "10")
-                    .create()?,
+                    .create_with_context(QuietContext)?,
             )),
             routes: RouteCache::new(max_age),
             timeout,
@@ -294,7 +294,7 @@ impl Metadata {
 
 /// The offset of the first record a fetch starting at `start` delivers, if any.
 fn first_offset_from(
-    probe: &BaseConsumer,
+    probe: &BaseConsumer<QuietContext>,
     topic: &str,
     partition: i32,
     start: i64,
@@ -314,8 +314,8 @@ fn first_offset_from(
 }
 
 fn true_watermarks(
-    client: &BaseConsumer,
-    probe: &Mutex<BaseConsumer>,
+    client: &BaseConsumer<QuietContext>,
+    probe: &Mutex<BaseConsumer<QuietContext>>,
     topic: &str,
     partition: i32,
     timeout: Duration,
@@ -332,7 +332,7 @@ fn true_watermarks(
 
 /// One past the last record of the batch that holds offset `reported - 1`, or later ones.
 fn last_batch_end(
-    probe: &BaseConsumer,
+    probe: &BaseConsumer<QuietContext>,
     topic: &str,
     partition: i32,
     reported: i64,

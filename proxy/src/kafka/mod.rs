@@ -7,6 +7,7 @@
 mod alignment;
 pub mod batch;
 mod client;
+pub mod client_log;
 mod connection;
 pub mod consumer;
 mod error;
