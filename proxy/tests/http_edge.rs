@@ -406,3 +406,61 @@ fn confluent_edge_keys() {
     let err = base(&[("ssl.client.authentication", "REQUIRED")]).unwrap_err();
     assert!(err.to_string().contains("ssl.truststore.location"), "{err}");
 }
+
+/// `rate.limit.enable`: each principal has its own bucket (`rate.limit.permits.per.sec`,
+/// `rate.limit.burst`); over it, 429 with `Retry-After`, produce included; probes are never
+/// limited.
+#[tokio::test]
+async fn rate_limits_per_principal() {
+    let pki = pki();
+    let credentials = pki.dir.join("users.properties");
+    std::fs::write(&credentials, "alice: a\nbob: b\n").unwrap();
+    let credentials = credentials.display().to_string();
+    let edge = Edge::start(
+        &pki,
+        false,
+        &[
+            ("authentication.method", "BASIC"),
+            ("authentication.credentials.file", &credentials),
+            ("rate.limit.enable", "true"),
+            ("rate.limit.permits.per.sec", "2"),
+            ("rate.limit.burst", "2"),
+        ],
+    )
+    .await;
+    let topic = unique("edge-rate");
+    create_topic(&topic, 1).await;
+    let c = http();
+    let produce = |user: &'static str, password: &'static str| {
+        c.post(format!("{}/topics/{topic}", edge.http))
+            .basic_auth(user, Some(password))
+            .header("content-type", JSON)
+            .body(json!({"records": [{"value": user}]}).to_string())
+    };
+    assert_eq!(send(produce("alice", "a")).await.status, 200);
+    assert_eq!(send(produce("alice", "a")).await.status, 200);
+    let refused = produce("alice", "a").send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error_code"], 429, "{body}");
+    // Bob's bucket is his own; probes are not limited.
+    assert_eq!(send(produce("bob", "b")).await.status, 200);
+    for _ in 0..5 {
+        assert_eq!(
+            send(c.get(format!("{}/ready", edge.http))).await.status,
+            200
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(send(produce("alice", "a")).await.status, 200);
+    // What was refused was not written: alice 3, bob 1.
+    let stored = read_all(&topic, 1, 4, std::time::Duration::from_secs(10));
+    assert_eq!(stored.len(), 4);
+    edge.stop().await;
+}

@@ -1,11 +1,12 @@
 //! The HTTP edge's security, with Confluent's `kafka-rest.properties` keys: TLS of `https://`
 //! listeners (`ssl.*`), client certificates, BASIC authentication (`authentication.*`) and CORS
-//! (`access.control.*`). Shared by the REST API and the built-in registry.
+//! (`access.control.*`), per-principal rate limits (`rate.limit.*`). Shared by the REST API and
+//! the built-in registry.
 
 use std::path::PathBuf;
 
 use super::error::ConfigError;
-use super::parse::{invalid, non_empty};
+use super::parse::{invalid, non_empty, parse_positive};
 
 /// Whether `https://` listeners ask for a client certificate (`ssl.client.authentication`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,6 +46,13 @@ pub struct EdgeConfig {
     pub cors_methods: Vec<String>,
     /// `access.control.allow.headers`. Default `X-Requested-With,Content-Type,Accept,Origin`.
     pub cors_headers: Vec<String>,
+    /// `rate.limit.enable`: requests per principal (the BASIC user; unauthenticated requests
+    /// share one) are limited to `rate.limit.permits.per.sec` (default 50, Confluent's), in
+    /// bursts of up to `rate.limit.burst` (default: the rate). Over it: 429 with `Retry-After`.
+    pub rate_limit: Option<(u32, u32)>,
+    rate_limit_on: bool,
+    permits_per_sec: u32,
+    burst: Option<u32>,
 }
 
 impl Default for EdgeConfig {
@@ -60,6 +68,10 @@ impl Default for EdgeConfig {
             cors_origins: Vec::new(),
             cors_methods: list("GET,POST,PUT,DELETE,HEAD"),
             cors_headers: list("X-Requested-With,Content-Type,Accept,Origin"),
+            rate_limit: None,
+            rate_limit_on: false,
+            permits_per_sec: 50,
+            burst: None,
         }
     }
 }
@@ -134,8 +146,23 @@ impl EdgeConfig {
             "access.control.allow.origin" => self.cors_origins = list(value),
             "access.control.allow.methods" => self.cors_methods = list(value),
             "access.control.allow.headers" => self.cors_headers = list(value),
+            "rate.limit.enable" => {
+                self.rate_limit_on = match value.trim() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid(k, value, "expected true or false")),
+                }
+            }
+            "rate.limit.permits.per.sec" => self.permits_per_sec = parse_positive(k, value)?,
+            "rate.limit.burst" => self.burst = Some(parse_positive(k, value)?),
             _ => return Ok(false),
         }
+        self.rate_limit = self.rate_limit_on.then(|| {
+            (
+                self.permits_per_sec,
+                self.burst.unwrap_or(self.permits_per_sec),
+            )
+        });
         Ok(true)
     }
 

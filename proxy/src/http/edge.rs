@@ -1,7 +1,7 @@
 //! The HTTP edge's access control, built once from `config.edge` and installed by the one layer
 //! stack ([`super::layers::stack`]) on both APIs: BASIC authentication against the credentials
-//! file (`authentication.method=BASIC`), and CORS (`access.control.allow.*`, preflights
-//! answered). The authenticated user rides on the request as a [`Principal`] and is logged.
+//! file (`authentication.method=BASIC`), CORS (`access.control.allow.*`, preflights
+//! answered), and per-principal rate limits ([`super::rate_limit`]). The authenticated user rides on the request as a [`Principal`] and is logged.
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use crate::credentials::{Credentials, CredentialsError, Verdict};
 pub struct Edge {
     pub auth: Option<Arc<BasicAuth>>,
     pub cors: Option<CorsLayer>,
+    pub rate_limit: Option<Arc<super::rate_limit::RateLimit>>,
 }
 
 /// The user a request authenticated as.
@@ -65,7 +66,14 @@ impl Edge {
         } else {
             Some(cors_layer(config)?)
         };
-        Ok(Edge { auth, cors })
+        let rate_limit = config
+            .rate_limit
+            .map(|(rate, burst)| Arc::new(super::rate_limit::RateLimit::new(rate, burst)));
+        Ok(Edge {
+            auth,
+            cors,
+            rate_limit,
+        })
     }
 }
 

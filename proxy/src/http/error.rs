@@ -280,6 +280,14 @@ impl ApiError {
             _ => Self::new(StatusCode::INTERNAL_SERVER_ERROR, 50003, err.to_string()),
         }
     }
+    /// 429 for a principal over its rate limit (`rate.limit.*`), as Confluent's limiter answers.
+    pub fn rate_limited() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            429,
+            "Request rate limit exceeded",
+        )
+    }
     /// 401 for a request without valid credentials at the edge (`authentication.method`).
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, 401, "Unauthorized")

@@ -44,6 +44,14 @@ fn edge_layers<S: Clone + Send + Sync + 'static>(
     edge: &Edge,
     api: Api,
 ) -> Router<S> {
+    // Innermost: the rate limit, which needs the principal authentication found.
+    let routes = match &edge.rate_limit {
+        Some(limit) => routes.layer(axum::middleware::from_fn_with_state(
+            (limit.clone(), api),
+            super::rate_limit::limit,
+        )),
+        None => routes,
+    };
     let routes = match &edge.auth {
         Some(auth) => routes.layer(axum::middleware::from_fn_with_state(
             (auth.clone(), api),
@@ -66,8 +74,9 @@ fn edge_layers<S: Clone + Send + Sync + 'static>(
 ///   than queued behind them;
 /// - the registry answers in the JSON media type the `Accept` header prefers
 ///   ([`registry_media_type`]);
-/// - the edge's access control, when configured: BASIC authentication (401 otherwise), and
-///   outside it CORS, preflights included ([`super::edge`]);
+/// - the edge's access control, when configured: per-principal rate limits (429 with
+///   `Retry-After`), outside them BASIC authentication (401 otherwise), and outside it CORS,
+///   preflights included ([`super::edge`]);
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
 /// - metrics by route and status, and the access log (`http.access.log`): a line per request,
 ///   panics' 500s included;
