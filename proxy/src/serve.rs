@@ -115,7 +115,7 @@ pub async fn serve_all(
     let edge_config = &app.config.edge;
     let tls = match &edge_config.keystore {
         Some(keystore) => Some(
-            crate::tls::http_acceptor(
+            crate::tls::HttpTls::load(
                 keystore,
                 edge_config.truststore.as_deref(),
                 edge_config.client_auth,

@@ -1,10 +1,12 @@
 //! Server TLS for every listener that has it: `ssl://` MQTT listeners ([`acceptor`]) and
-//! `https://` HTTP listeners ([`http_acceptor`]: with optional client certificates checked
-//! against a CA bundle). rustls with the ring provider, TLS 1.2 and 1.3, a PEM certificate chain
+//! `https://` HTTP listeners ([`HttpTls`]: with optional client certificates checked against a
+//! CA bundle, and the keystore and truststore read again when they change, so a renewed
+//! certificate is served without a restart). rustls with the ring provider, TLS 1.2 and 1.3, a PEM certificate chain
 //! and private key (PKCS#8, PKCS#1 or SEC1).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -24,10 +26,80 @@ pub fn acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError>
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The `https://` listeners' TLS: an acceptor built from the keystore and truststore, rebuilt
+/// when either file's modification time changes (looked at most once a second, on a new
+/// connection). A file that no longer loads keeps the previous acceptor and logs why.
+pub struct HttpTls {
+    keystore: PathBuf,
+    truststore: Option<PathBuf>,
+    client_auth: ClientAuth,
+    state: Mutex<TlsState>,
+}
+
+struct TlsState {
+    acceptor: TlsAcceptor,
+    stamp: (Option<SystemTime>, Option<SystemTime>),
+    checked: Instant,
+}
+
+/// How often the files' modification times are looked at.
+const RELOAD_CHECK: Duration = Duration::from_secs(1);
+
+fn modified(path: Option<&Path>) -> Option<SystemTime> {
+    path.and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+}
+
+impl HttpTls {
+    /// Loads the keystore (and truststore); an error here stops start-up.
+    pub fn load(
+        keystore: &Path,
+        truststore: Option<&Path>,
+        client_auth: ClientAuth,
+    ) -> Result<Arc<HttpTls>, TlsError> {
+        let stamp = (modified(Some(keystore)), modified(truststore));
+        let acceptor = http_acceptor(keystore, truststore, client_auth)?;
+        Ok(Arc::new(HttpTls {
+            keystore: keystore.to_path_buf(),
+            truststore: truststore.map(Path::to_path_buf),
+            client_auth,
+            state: Mutex::new(TlsState {
+                acceptor,
+                stamp,
+                checked: Instant::now(),
+            }),
+        }))
+    }
+
+    /// The acceptor for a new connection, rebuilt first if a file changed.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.checked.elapsed() >= RELOAD_CHECK {
+            state.checked = Instant::now();
+            let stamp = (
+                modified(Some(&self.keystore)),
+                modified(self.truststore.as_deref()),
+            );
+            if stamp != state.stamp {
+                match http_acceptor(&self.keystore, self.truststore.as_deref(), self.client_auth) {
+                    Ok(acceptor) => {
+                        tracing::info!(keystore = %self.keystore.display(), "https certificates reloaded");
+                        state.acceptor = acceptor;
+                        state.stamp = stamp;
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "https certificates changed but do not load; keeping the previous ones")
+                    }
+                }
+            }
+        }
+        state.acceptor.clone()
+    }
+}
+
 /// An acceptor for `https://` listeners: the chain and key of `keystore` (one PEM file, as
 /// Confluent's `ssl.keystore.type=PEM`), and with `client_auth`, client certificates checked
 /// against the CAs in `truststore` (required, or only checked when given). HTTP/1.1 only.
-pub fn http_acceptor(
+fn http_acceptor(
     keystore: &Path,
     truststore: Option<&Path>,
     client_auth: ClientAuth,

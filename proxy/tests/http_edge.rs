@@ -464,3 +464,38 @@ async fn rate_limits_per_principal() {
     assert_eq!(stored.len(), 4);
     edge.stop().await;
 }
+
+/// A renewed certificate is served without a restart: the keystore is read again when it
+/// changes (a file that does not load keeps the previous certificate).
+#[tokio::test]
+async fn the_keystore_is_reloaded_when_it_changes() {
+    let pki = pki();
+    let edge = Edge::start(&pki, false, &[]).await;
+    let url = format!("{}/topics", edge.https);
+    assert_eq!(send(client(&pki.ca, None).get(&url)).await.status, 200);
+
+    // A broken file: the previous certificate stays.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&pki.keystore, "not PEM").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let _ = client(&pki.ca, None).get(&url).send().await;
+    assert_eq!(send(client(&pki.ca, None).get(&url)).await.status, 200);
+
+    // A certificate from another CA: new connections get it.
+    let (renewed_ca, issuer) = authority("renewed CA");
+    let renewed_ca_path = pki.dir.join("renewed-ca.pem");
+    std::fs::write(&renewed_ca_path, renewed_ca.pem()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&pki.keystore, leaf(&["127.0.0.1"], &issuer)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Ok(r) = client(&renewed_ca_path, None).get(&url).send().await {
+            assert_eq!(r.status(), 200);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never reloaded");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(client(&pki.ca, None).get(&url).send().await.is_err());
+    edge.stop().await;
+}

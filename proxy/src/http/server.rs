@@ -10,12 +10,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tls::HttpTls;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -35,7 +35,7 @@ pub async fn serve(
     router: Router,
     limits: Limits,
     stop: CancellationToken,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Arc<HttpTls>>,
 ) {
     let app = super::layers::before_routing(router);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -66,9 +66,11 @@ pub async fn serve(
             let _permit = permit;
             match tls {
                 None => serve_connection(stream, service, limits, stop, peer).await,
-                Some(acceptor) => {
-                    let handshake =
-                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+                Some(tls) => {
+                    let handshake = tokio::time::timeout(
+                        limits.header_read_timeout,
+                        tls.acceptor().accept(stream),
+                    );
                     match handshake.await {
                         Ok(Ok(stream)) => {
                             serve_connection(stream, service, limits, stop, peer).await
