@@ -116,8 +116,21 @@ pub async fn serve_all(
     let tls = match &edge_config.keystore {
         Some(keystore) => Some(
             crate::tls::HttpTls::load(
-                keystore,
-                edge_config.truststore.as_deref(),
+                crate::tls::Store {
+                    path: keystore.clone(),
+                    pkcs12_password: edge_config
+                        .keystore_pkcs12
+                        .then(|| edge_config.keystore_password.clone()),
+                },
+                edge_config
+                    .truststore
+                    .as_ref()
+                    .map(|path| crate::tls::Store {
+                        path: path.clone(),
+                        pkcs12_password: edge_config
+                            .truststore_pkcs12
+                            .then(|| edge_config.truststore_password.clone()),
+                    }),
                 edge_config.client_auth,
             )
             .map_err(|e| anyhow::anyhow!("https listeners: {e}"))?,

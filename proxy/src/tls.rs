@@ -26,12 +26,81 @@ pub fn acceptor(certificate: &Path, key: &Path) -> Result<TlsAcceptor, TlsError>
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// A keystore or truststore file: PEM, or PKCS12 opened with its password.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub path: PathBuf,
+    /// Some: a PKCS12 store and its password; None: PEM.
+    pub pkcs12_password: Option<String>,
+}
+
+impl Store {
+    fn modified(&self) -> Option<SystemTime> {
+        modified(Some(&self.path))
+    }
+
+    /// The certificate chain and private key the store holds.
+    fn identity(&self) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        let Some(password) = &self.pkcs12_password else {
+            return identity(&self.path, &self.path);
+        };
+        let store = self.pkcs12(password)?;
+        let (_, chain) = store.private_key_chain().ok_or_else(|| TlsError::Pkcs12 {
+            path: self.path.display().to_string(),
+            why: "no private key entry".into(),
+        })?;
+        let certs: Vec<CertificateDer<'static>> = chain
+            .chain()
+            .iter()
+            .map(|c| CertificateDer::from(c.as_der().to_vec()))
+            .collect();
+        if certs.is_empty() {
+            return Err(TlsError::NoCertificate(self.path.display().to_string()));
+        }
+        let key = PrivateKeyDer::Pkcs8(chain.key().to_vec().into());
+        Ok((certs, key))
+    }
+
+    /// The CA certificates the store holds.
+    fn certificates(&self) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+        let Some(password) = &self.pkcs12_password else {
+            return CertificateDer::pem_file_iter(&self.path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|source| TlsError::Certificate {
+                    path: self.path.display().to_string(),
+                    source,
+                });
+        };
+        let store = self.pkcs12(password)?;
+        Ok(store
+            .entries()
+            .filter_map(|(_, entry)| match entry {
+                p12_keystore::KeyStoreEntry::Certificate(c) => {
+                    Some(CertificateDer::from(c.as_der().to_vec()))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn pkcs12(&self, password: &str) -> Result<p12_keystore::KeyStore, TlsError> {
+        let data = std::fs::read(&self.path).map_err(|e| TlsError::Pkcs12 {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        p12_keystore::KeyStore::from_pkcs12(&data, password).map_err(|e| TlsError::Pkcs12 {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        })
+    }
+}
+
 /// The `https://` listeners' TLS: an acceptor built from the keystore and truststore, rebuilt
 /// when either file's modification time changes (looked at most once a second, on a new
 /// connection). A file that no longer loads keeps the previous acceptor and logs why.
 pub struct HttpTls {
-    keystore: PathBuf,
-    truststore: Option<PathBuf>,
+    keystore: Store,
+    truststore: Option<Store>,
     client_auth: ClientAuth,
     state: Mutex<TlsState>,
 }
@@ -52,15 +121,18 @@ fn modified(path: Option<&Path>) -> Option<SystemTime> {
 impl HttpTls {
     /// Loads the keystore (and truststore); an error here stops start-up.
     pub fn load(
-        keystore: &Path,
-        truststore: Option<&Path>,
+        keystore: Store,
+        truststore: Option<Store>,
         client_auth: ClientAuth,
     ) -> Result<Arc<HttpTls>, TlsError> {
-        let stamp = (modified(Some(keystore)), modified(truststore));
-        let acceptor = http_acceptor(keystore, truststore, client_auth)?;
+        let stamp = (
+            keystore.modified(),
+            truststore.as_ref().and_then(Store::modified),
+        );
+        let acceptor = http_acceptor(&keystore, truststore.as_ref(), client_auth)?;
         Ok(Arc::new(HttpTls {
-            keystore: keystore.to_path_buf(),
-            truststore: truststore.map(Path::to_path_buf),
+            keystore,
+            truststore,
             client_auth,
             state: Mutex::new(TlsState {
                 acceptor,
@@ -76,13 +148,13 @@ impl HttpTls {
         if state.checked.elapsed() >= RELOAD_CHECK {
             state.checked = Instant::now();
             let stamp = (
-                modified(Some(&self.keystore)),
-                modified(self.truststore.as_deref()),
+                self.keystore.modified(),
+                self.truststore.as_ref().and_then(Store::modified),
             );
             if stamp != state.stamp {
-                match http_acceptor(&self.keystore, self.truststore.as_deref(), self.client_auth) {
+                match http_acceptor(&self.keystore, self.truststore.as_ref(), self.client_auth) {
                     Ok(acceptor) => {
-                        tracing::info!(keystore = %self.keystore.display(), "https certificates reloaded");
+                        tracing::info!(keystore = %self.keystore.path.display(), "https certificates reloaded");
                         state.acceptor = acceptor;
                         state.stamp = stamp;
                     }
@@ -97,29 +169,24 @@ impl HttpTls {
 }
 
 /// An acceptor for `https://` listeners: the chain and key of `keystore` (one PEM file, as
-/// Confluent's `ssl.keystore.type=PEM`), and with `client_auth`, client certificates checked
-/// against the CAs in `truststore` (required, or only checked when given). HTTP/1.1 only.
+/// Confluent's `ssl.keystore.type=PEM`, or a PKCS12 store), and with `client_auth`, client
+/// certificates checked against the CAs in `truststore` (required, or only checked when given).
+/// HTTP/1.1 only.
 fn http_acceptor(
-    keystore: &Path,
-    truststore: Option<&Path>,
+    keystore: &Store,
+    truststore: Option<&Store>,
     client_auth: ClientAuth,
 ) -> Result<TlsAcceptor, TlsError> {
-    let (chain, key) = identity(keystore, keystore)?;
+    let (chain, key) = keystore.identity()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?;
     let builder = match (client_auth, truststore) {
         (ClientAuth::None, _) | (_, None) => builder.with_no_client_auth(),
-        (auth, Some(path)) => {
+        (auth, Some(store)) => {
             let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|source| TlsError::Certificate {
-                    path: path.display().to_string(),
-                    source,
-                })?
-            {
+            for cert in store.certificates()? {
                 roots.add(cert).map_err(TlsError::Config)?;
             }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -132,7 +199,7 @@ fn http_acceptor(
             }
             .build()
             .map_err(|e| TlsError::Truststore {
-                path: path.display().to_string(),
+                path: store.path.display().to_string(),
                 why: e.to_string(),
             })?;
             builder.with_client_cert_verifier(verifier)
@@ -185,4 +252,8 @@ pub enum TlsError {
     Config(rustls::Error),
     #[error("TLS truststore {path}: {why}")]
     Truststore { path: String, why: String },
+    #[error(
+        "PKCS12 store {path}: {why} (is ssl.keystore.password / ssl.truststore.password right?)"
+    )]
+    Pkcs12 { path: String, why: String },
 }

@@ -396,8 +396,9 @@ fn confluent_edge_keys() {
     .is_ok());
     let err = base(&[("listeners", "https://127.0.0.1:8443")]).unwrap_err();
     assert!(err.to_string().contains("ssl.keystore.location"), "{err}");
-    let err = base(&[("ssl.keystore.type", "PKCS12")]).unwrap_err();
-    assert!(err.to_string().contains("openssl pkcs12"), "{err}");
+    let err = base(&[("ssl.keystore.type", "JKS")]).unwrap_err();
+    assert!(err.to_string().contains("keytool -importkeystore"), "{err}");
+    assert!(base(&[("ssl.keystore.type", "PKCS12")]).is_ok());
     let err = base(&[("authentication.method", "BASIC")]).unwrap_err();
     assert!(
         err.to_string().contains("authentication.credentials.file"),
@@ -498,4 +499,110 @@ async fn the_keystore_is_reloaded_when_it_changes() {
     }
     assert!(client(&pki.ca, None).get(&url).send().await.is_err());
     edge.stop().await;
+}
+
+/// `ssl.keystore.type=PKCS12` and `ssl.truststore.type=PKCS12` (stores made by the openssl
+/// command line), with their passwords; a wrong password stops start-up naming the store.
+#[tokio::test]
+async fn pkcs12_stores() {
+    let pki = pki();
+    let keystore = pki.dir.join("server.p12");
+    let truststore = pki.dir.join("trust.p12");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let pem = pki.keystore.to_str().unwrap();
+    run(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        pem,
+        "-inkey",
+        pem,
+        "-out",
+        keystore.to_str().unwrap(),
+        "-passout",
+        "pass:store-secret",
+    ]);
+    // A Java truststore marks its CAs trusted (an Oracle bag attribute), which the openssl 3.0
+    // command line cannot write: this one is written as Java's keytool would, by the same
+    // PKCS12 library the proxy reads it with.
+    let ca_der = first_certificate_der(&pki.ca);
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry(
+        "ca",
+        p12_keystore::KeyStoreEntry::Certificate(
+            p12_keystore::Certificate::from_der(&ca_der).unwrap(),
+        ),
+    );
+    std::fs::write(&truststore, store.writer("trust-secret").write().unwrap()).unwrap();
+    let (k, t) = (
+        keystore.display().to_string(),
+        truststore.display().to_string(),
+    );
+    let edge = Edge::start(
+        &pki,
+        false,
+        &[
+            ("ssl.keystore.location", &k),
+            ("ssl.keystore.type", "PKCS12"),
+            ("ssl.keystore.password", "store-secret"),
+            ("ssl.key.password", "store-secret"),
+            ("ssl.truststore.location", &t),
+            ("ssl.truststore.type", "PKCS12"),
+            ("ssl.truststore.password", "trust-secret"),
+            ("ssl.client.authentication", "REQUIRED"),
+        ],
+    )
+    .await;
+    let url = format!("{}/topics", edge.https);
+    assert_eq!(
+        send(client(&pki.ca, Some(&pki.client)).get(&url))
+            .await
+            .status,
+        200
+    );
+    assert!(client(&pki.ca, None).get(&url).send().await.is_err());
+    edge.stop().await;
+
+    // A wrong password: the proxy does not start, and says which store.
+    let mut props: BTreeMap<String, String> = BTreeMap::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    props.insert("bootstrap.servers".into(), broker().bootstrap.clone());
+    props.insert(
+        "listeners".into(),
+        format!("https://{}", listener.local_addr().unwrap()),
+    );
+    props.insert("schema.registry.listeners".into(), String::new());
+    props.insert("ssl.keystore.location".into(), k.clone());
+    props.insert("ssl.keystore.type".into(), "PKCS12".into());
+    props.insert("ssl.keystore.password".into(), "wrong".into());
+    let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
+    let err = kafka_proxy::serve_all(config, vec![listener], Vec::new(), async {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("server.p12"), "{err}");
+}
+
+/// The DER of the first certificate in a PEM file.
+fn first_certificate_der(path: &Path) -> Vec<u8> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).unwrap();
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }

@@ -23,10 +23,17 @@ pub enum ClientAuth {
 #[derive(Debug, Clone)]
 pub struct EdgeConfig {
     /// `ssl.keystore.location`: the `https://` listeners' certificate chain and private key, in
-    /// one PEM file (`ssl.keystore.type=PEM`, the default here). PKCS12 is refused with a way out.
+    /// one PEM file (`ssl.keystore.type=PEM`, the default here) or a PKCS12 store. JKS is refused
+    /// with the way out.
     pub keystore: Option<PathBuf>,
-    /// `ssl.truststore.location`: PEM CA certificates client certificates are checked against.
+    /// `ssl.keystore.type` PKCS12 (else PEM) and `ssl.keystore.password`.
+    pub keystore_pkcs12: bool,
+    pub keystore_password: String,
+    /// `ssl.truststore.location`: CA certificates client certificates are checked against.
     pub truststore: Option<PathBuf>,
+    /// `ssl.truststore.type` PKCS12 (else PEM) and `ssl.truststore.password`.
+    pub truststore_pkcs12: bool,
+    pub truststore_password: String,
     /// `ssl.client.authentication` (NONE, REQUESTED, REQUIRED), or Confluent's older
     /// `ssl.client.auth=true` (REQUIRED).
     pub client_auth: ClientAuth,
@@ -60,7 +67,11 @@ impl Default for EdgeConfig {
         let list = |s: &str| s.split(',').map(str::to_string).collect();
         EdgeConfig {
             keystore: None,
+            keystore_pkcs12: false,
+            keystore_password: String::new(),
             truststore: None,
+            truststore_pkcs12: false,
+            truststore_password: String::new(),
             client_auth: ClientAuth::None,
             basic_auth: false,
             realm: "KafkaRest".into(),
@@ -93,21 +104,29 @@ impl EdgeConfig {
             "ssl.keystore.location" => self.keystore = non_empty(value).map(PathBuf::from),
             "ssl.truststore.location" => self.truststore = non_empty(value).map(PathBuf::from),
             "ssl.keystore.type" | "ssl.truststore.type" => {
-                match value.trim().to_ascii_uppercase().as_str() {
-                    "" | "PEM" => {}
-                    "PKCS12" | "JKS" => {
+                let pkcs12 = match value.trim().to_ascii_uppercase().as_str() {
+                    "" | "PEM" => false,
+                    "PKCS12" => true,
+                    "JKS" => {
                         return Err(invalid(
                             k,
                             value,
-                            "only PEM stores are read; convert with `openssl pkcs12 -in store.p12 -nodes -out store.pem` (keytool converts JKS to PKCS12 first)",
+                            "JKS stores are not read; convert with `keytool -importkeystore -srckeystore store.jks -destkeystore store.p12 -deststoretype PKCS12` and use PKCS12",
                         ))
                     }
-                    _ => return Err(invalid(k, value, "expected PEM")),
+                    _ => return Err(invalid(k, value, "expected PEM or PKCS12")),
+                };
+                if k == "ssl.keystore.type" {
+                    self.keystore_pkcs12 = pkcs12;
+                } else {
+                    self.truststore_pkcs12 = pkcs12;
                 }
             }
-            // The PEM key must not be encrypted; the passwords of a PEM store are accepted and
-            // not needed.
-            "ssl.keystore.password" | "ssl.key.password" | "ssl.truststore.password" => {}
+            "ssl.keystore.password" => self.keystore_password = value.to_string(),
+            "ssl.truststore.password" => self.truststore_password = value.to_string(),
+            // A PEM key must not be encrypted; a PKCS12 store's key is opened with the store's
+            // password, as Java's does when the two are the same.
+            "ssl.key.password" => {}
             "ssl.client.authentication" => {
                 self.client_auth = match value.trim().to_ascii_uppercase().as_str() {
                     "NONE" => ClientAuth::None,
