@@ -257,3 +257,12 @@ pub enum TlsError {
     )]
     Pkcs12 { path: String, why: String },
 }
+
+/// The subject of the certificate a TLS client presented (`CN=app, O=example`), which is its
+/// principal at the HTTP edge; None without one.
+pub fn peer_subject(connection: &rustls::ServerConnection) -> Option<String> {
+    let leaf = connection.peer_certificates()?.first()?;
+    p12_keystore::Certificate::from_der(leaf.as_ref())
+        .ok()
+        .map(|c| c.subject().to_string())
+}

@@ -606,3 +606,56 @@ fn first_certificate_der(path: &Path) -> Vec<u8> {
         .decode(body)
         .unwrap()
 }
+
+/// With client certificates, a request's principal is its certificate's subject: rate limits
+/// are per certificate when no BASIC user is given.
+#[tokio::test]
+async fn client_certificate_subjects_are_principals() {
+    let pki = pki();
+    let (ca2_cert, issuer) = authority("edge test CA 2");
+    // Two clients of one CA, told apart by their subjects.
+    let named = |cn: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![format!("{cn}.example")]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let path = pki.dir.join(format!("{cn}.pem"));
+        std::fs::write(&path, format!("{}{}", cert.pem(), key.serialize_pem())).unwrap();
+        path
+    };
+    let (alpha, beta) = (named("alpha"), named("beta"));
+    // The truststore holds the second CA, which signed both clients.
+    let ca2 = pki.dir.join("ca2.pem");
+    std::fs::write(&ca2, ca2_cert.pem()).unwrap();
+    let truststore = ca2.display().to_string();
+    let edge = Edge::start(
+        &pki,
+        false,
+        &[
+            ("ssl.client.authentication", "REQUIRED"),
+            ("ssl.truststore.location", &truststore),
+            ("rate.limit.enable", "true"),
+            ("rate.limit.permits.per.sec", "1"),
+            ("rate.limit.burst", "1"),
+        ],
+    )
+    .await;
+    let url = format!("{}/topics", edge.https);
+    let a = client(&pki.ca, Some(&alpha));
+    assert_eq!(send(a.get(&url)).await.status, 200);
+    assert_eq!(
+        send(a.get(&url)).await.status,
+        429,
+        "alpha's bucket is spent"
+    );
+    let b = client(&pki.ca, Some(&beta));
+    assert_eq!(
+        send(b.get(&url)).await.status,
+        200,
+        "beta has its own bucket"
+    );
+    edge.stop().await;
+}

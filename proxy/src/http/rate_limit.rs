@@ -1,6 +1,7 @@
 //! Per-principal rate limits (`rate.limit.enable`, Confluent's key, with
 //! `rate.limit.permits.per.sec` and `rate.limit.burst`): a token bucket per principal (the
-//! BASIC user; every unauthenticated request shares one bucket), checked by the layer stack
+//! BASIC user, else the client certificate's subject; every anonymous request shares one
+//! bucket), checked by the layer stack
 //! before a request reaches its handler, produce included. Over the limit, 429 with
 //! `Retry-After` (whole seconds until a token is back) in the API's error shape. The buckets of
 //! principals idle for a minute are forgotten, so the map stays as small as the active users.
@@ -14,7 +15,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::edge::Principal;
+use super::edge::principal_of;
 use super::error::{Api, ApiError};
 
 /// The limit: `rate` requests per second per principal, bursts of up to `burst`.
@@ -76,10 +77,7 @@ pub async fn limit(
     if matches!(request.uri().path(), "/healthy" | "/ready") {
         return next.run(request).await;
     }
-    let principal = request
-        .extensions()
-        .get::<Principal>()
-        .map_or("", |p| p.0.as_str());
+    let principal = principal_of(request.extensions()).unwrap_or("");
     match limit.take(principal, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {

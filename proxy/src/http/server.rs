@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::add_extension::AddExtension;
 
 /// Connection-level bounds of one server.
 #[derive(Debug, Clone, Copy)]
@@ -59,13 +60,16 @@ pub async fn serve(
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let app = app.clone();
         let stop = stop.clone();
         let tls = tls.clone();
         connections.spawn(async move {
             let _permit = permit;
             match tls {
-                None => serve_connection(stream, service, limits, stop, peer).await,
+                None => {
+                    let service = TowerToHyperService::new(app);
+                    serve_connection(stream, service, limits, stop, peer).await
+                }
                 Some(tls) => {
                     let handshake = tokio::time::timeout(
                         limits.header_read_timeout,
@@ -73,6 +77,13 @@ pub async fn serve(
                     );
                     match handshake.await {
                         Ok(Ok(stream)) => {
+                            // The client certificate's subject rides on every request of the
+                            // connection ([`super::edge::TlsPeer`]).
+                            let subject = crate::tls::peer_subject(stream.get_ref().1);
+                            let service = TowerToHyperService::new(AddExtension::new(
+                                app,
+                                super::edge::TlsPeer(subject.map(Arc::from)),
+                            ));
                             serve_connection(stream, service, limits, stop, peer).await
                         }
                         Ok(Err(err)) => {
