@@ -27,6 +27,7 @@ pub mod kafka;
 mod memory;
 pub mod mqtt;
 pub mod names;
+pub mod openapi;
 pub mod properties;
 pub mod record;
 pub mod registry_api;

@@ -134,6 +134,10 @@ pub fn router(
             get(|| async { ok(json!(["JSON", "PROTOBUF", "AVRO"])) }),
         )
         .route("/contexts", get(|| async { ok(json!(["."])) }))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(crate::openapi::document(Api::SchemaRegistry)) }),
+        )
         .route("/schemas", get(schemas))
         .route("/schemas/ids/{id}", get(schema_by_id))
         .route("/schemas/ids/{id}/schema", get(raw_schema_by_id))

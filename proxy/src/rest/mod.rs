@@ -37,6 +37,10 @@ pub fn router(app: Arc<App>, edge: &crate::http::edge::Edge) -> Router {
         .route("/healthy", get(health::healthy))
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route(
+            "/openapi.json",
+            get(|| async { axum::Json(crate::openapi::document(Api::KafkaV2)) }),
+        )
         .route("/topics", get(topics::list))
         .route("/topics/{topic}", get(topics::get).post(produce::to_topic))
         .route("/topics/{topic}/partitions", get(topics::partitions))

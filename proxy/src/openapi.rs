@@ -1,0 +1,378 @@
+//! The OpenAPI 3.1 documents of both HTTP APIs, served at `GET /openapi.json` on each listener:
+//! every route with its methods, path parameters, request media types and answers, and
+//! Confluent's error shape. Built from one table per API ([`REST`], [`REGISTRY`]); a test sends
+//! every documented method to every documented path, checks that the others are 405, and that
+//! each router has as many routes as its table.
+
+use serde_json::{json, Map, Value};
+
+use crate::http::Api;
+
+/// One operation of a path.
+pub struct Op {
+    pub method: &'static str,
+    pub summary: &'static str,
+    /// Request media types (none: no body).
+    pub request: &'static [&'static str],
+    /// The success status and its media type.
+    pub ok: (u16, &'static str),
+}
+
+/// A path and its operations.
+pub struct PathItem {
+    pub path: &'static str,
+    pub ops: &'static [Op],
+}
+
+const V2: &str = "application/vnd.kafka.v2+json";
+const SR: &str = "application/vnd.schemaregistry.v1+json";
+const PRODUCE: &[&str] = &[
+    "application/vnd.kafka.binary.v2+json",
+    "application/vnd.kafka.json.v2+json",
+    "application/vnd.kafka.avro.v2+json",
+    "application/vnd.kafka.jsonschema.v2+json",
+    "application/vnd.kafka.protobuf.v2+json",
+];
+const CONTROL: &[&str] = &[V2, "application/json"];
+const SR_BODY: &[&str] = &[
+    SR,
+    "application/vnd.schemaregistry+json",
+    "application/json",
+];
+const RECORDS: &str = "application/vnd.kafka.binary.v2+json";
+
+const fn op(
+    method: &'static str,
+    summary: &'static str,
+    request: &'static [&'static str],
+    ok: (u16, &'static str),
+) -> Op {
+    Op {
+        method,
+        summary,
+        request,
+        ok,
+    }
+}
+
+const fn get(summary: &'static str, media: &'static str) -> Op {
+    op("get", summary, &[], (200, media))
+}
+
+/// The REST Proxy v2 API (and the proxy's operations endpoints).
+pub const REST: &[PathItem] = &[
+    PathItem {
+        path: "/",
+        ops: &[
+            get("Liveness (Confluent's root)", V2),
+            op("post", "Liveness", &[], (200, V2)),
+        ],
+    },
+    PathItem {
+        path: "/healthy",
+        ops: &[get("The process serves requests", V2)],
+    },
+    PathItem {
+        path: "/ready",
+        ops: &[get("Kafka answers metadata requests (503 otherwise)", V2)],
+    },
+    PathItem {
+        path: "/metrics",
+        ops: &[get("Prometheus metrics", "text/plain")],
+    },
+    PathItem {
+        path: "/openapi.json",
+        ops: &[get("This document", "application/json")],
+    },
+    PathItem {
+        path: "/topics",
+        ops: &[get("Topic names", V2)],
+    },
+    PathItem {
+        path: "/topics/{topic}",
+        ops: &[
+            get("A topic's metadata", V2),
+            op("post", "Produce to a topic", PRODUCE, (200, V2)),
+        ],
+    },
+    PathItem {
+        path: "/topics/{topic}/partitions",
+        ops: &[get("A topic's partitions", V2)],
+    },
+    PathItem {
+        path: "/topics/{topic}/partitions/{partition}",
+        ops: &[
+            get("A partition's metadata", V2),
+            op("post", "Produce to a partition", PRODUCE, (200, V2)),
+        ],
+    },
+    PathItem {
+        path: "/topics/{topic}/partitions/{partition}/offsets",
+        ops: &[get("A partition's beginning and end offsets", V2)],
+    },
+    PathItem {
+        path: "/brokers",
+        ops: &[get("Broker ids", V2)],
+    },
+    PathItem {
+        path: "/consumers/{group}",
+        ops: &[op("post", "Create a consumer instance", CONTROL, (200, V2))],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}",
+        ops: &[op("delete", "Delete a consumer instance", &[], (204, V2))],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/subscription",
+        ops: &[
+            op(
+                "post",
+                "Subscribe to topics or a pattern",
+                CONTROL,
+                (204, V2),
+            ),
+            get("The subscribed topics", V2),
+            op("delete", "Unsubscribe", &[], (204, V2)),
+        ],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/assignments",
+        ops: &[
+            op("post", "Assign partitions", CONTROL, (204, V2)),
+            get("The assigned partitions", V2),
+        ],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/positions",
+        ops: &[op(
+            "post",
+            "Seek to offsets or timestamps",
+            CONTROL,
+            (204, V2),
+        )],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/positions/beginning",
+        ops: &[op("post", "Seek to the beginning", CONTROL, (204, V2))],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/positions/end",
+        ops: &[op("post", "Seek to the end", CONTROL, (204, V2))],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/offsets",
+        ops: &[
+            op("post", "Commit offsets", CONTROL, (200, V2)),
+            op(
+                "get",
+                "Committed offsets (partitions in the body)",
+                CONTROL,
+                (200, V2),
+            ),
+        ],
+    },
+    PathItem {
+        path: "/consumers/{group}/instances/{instance}/records",
+        ops: &[get(
+            "Read records (long poll; the Accept header picks the format)",
+            RECORDS,
+        )],
+    },
+];
+
+/// The built-in Schema Registry's API (Confluent Schema Registry's).
+pub const REGISTRY: &[PathItem] = &[
+    PathItem {
+        path: "/",
+        ops: &[get("Liveness", SR)],
+    },
+    PathItem {
+        path: "/openapi.json",
+        ops: &[get("This document", "application/json")],
+    },
+    PathItem {
+        path: "/schemas/types",
+        ops: &[get("Schema types", SR)],
+    },
+    PathItem {
+        path: "/contexts",
+        ops: &[get("Contexts (the default one)", SR)],
+    },
+    PathItem {
+        path: "/schemas",
+        ops: &[get(
+            "Subject versions (subjectPrefix, deleted, latestOnly, offset, limit)",
+            SR,
+        )],
+    },
+    PathItem {
+        path: "/schemas/ids/{id}",
+        ops: &[get("A schema by id", SR)],
+    },
+    PathItem {
+        path: "/schemas/ids/{id}/schema",
+        ops: &[get("A schema's text by id", SR)],
+    },
+    PathItem {
+        path: "/schemas/ids/{id}/versions",
+        ops: &[get("Subject versions using a schema", SR)],
+    },
+    PathItem {
+        path: "/schemas/ids/{id}/subjects",
+        ops: &[get("Subjects using a schema", SR)],
+    },
+    PathItem {
+        path: "/subjects",
+        ops: &[get("Subjects (subjectPrefix, deleted, deletedOnly)", SR)],
+    },
+    PathItem {
+        path: "/subjects/{subject}",
+        ops: &[
+            op(
+                "post",
+                "Look a schema up under a subject",
+                SR_BODY,
+                (200, SR),
+            ),
+            op(
+                "delete",
+                "Delete a subject (soft, or permanent=true)",
+                &[],
+                (200, SR),
+            ),
+        ],
+    },
+    PathItem {
+        path: "/subjects/{subject}/versions",
+        ops: &[
+            get("A subject's versions", SR),
+            op("post", "Register a schema", SR_BODY, (200, SR)),
+        ],
+    },
+    PathItem {
+        path: "/subjects/{subject}/versions/{version}",
+        ops: &[
+            get("A subject version", SR),
+            op("delete", "Delete a version", &[], (200, SR)),
+        ],
+    },
+    PathItem {
+        path: "/subjects/{subject}/versions/{version}/schema",
+        ops: &[get("A version's schema text", SR)],
+    },
+    PathItem {
+        path: "/subjects/{subject}/versions/{version}/referencedby",
+        ops: &[get("Ids of schemas referencing a version", SR)],
+    },
+    PathItem {
+        path: "/config",
+        ops: &[
+            get("The global compatibility level", SR),
+            op("put", "Set the global level", SR_BODY, (200, SR)),
+            op("delete", "Back to the default level", &[], (200, SR)),
+        ],
+    },
+    PathItem {
+        path: "/config/{subject}",
+        ops: &[
+            get("A subject's level", SR),
+            op("put", "Set a subject's level", SR_BODY, (200, SR)),
+            op("delete", "Remove a subject's level", &[], (200, SR)),
+        ],
+    },
+    PathItem {
+        path: "/mode",
+        ops: &[
+            get("The global mode", SR),
+            op("put", "Set the global mode (force)", SR_BODY, (200, SR)),
+        ],
+    },
+    PathItem {
+        path: "/mode/{subject}",
+        ops: &[
+            get("A subject's mode", SR),
+            op("put", "Set a subject's mode", SR_BODY, (200, SR)),
+            op("delete", "Remove a subject's mode", &[], (200, SR)),
+        ],
+    },
+    PathItem {
+        path: "/compatibility/subjects/{subject}/versions/{version}",
+        ops: &[op(
+            "post",
+            "Check a schema against a version",
+            SR_BODY,
+            (200, SR),
+        )],
+    },
+    PathItem {
+        path: "/compatibility/subjects/{subject}/versions",
+        ops: &[op(
+            "post",
+            "Check a schema against every version, by the subject's level",
+            SR_BODY,
+            (200, SR),
+        )],
+    },
+];
+
+/// The document of `api`.
+pub fn document(api: Api) -> Value {
+    let (title, table) = match api {
+        Api::KafkaV2 => ("kafka-proxy REST API (Confluent REST Proxy v2)", REST),
+        Api::SchemaRegistry => (
+            "kafka-proxy Schema Registry API (Confluent Schema Registry)",
+            REGISTRY,
+        ),
+    };
+    let mut paths = Map::new();
+    for item in table {
+        let parameters: Vec<Value> = item
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let mut ops = Map::new();
+        for op in item.ops {
+            let mut operation = json!({
+                "summary": op.summary,
+                "responses": {
+                    op.ok.0.to_string(): {
+                        "description": "success",
+                        "content": {op.ok.1: {"schema": {}}},
+                    },
+                    "default": {
+                        "description": "an error in Confluent's shape",
+                        "content": {api.media_type(): {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                },
+            });
+            if !parameters.is_empty() {
+                operation["parameters"] = json!(parameters);
+            }
+            if !op.request.is_empty() {
+                let content: Map<String, Value> = op
+                    .request
+                    .iter()
+                    .map(|m| (m.to_string(), json!({"schema": {"type": "object"}})))
+                    .collect();
+                operation["requestBody"] = json!({"content": content});
+            }
+            ops.insert(op.method.to_string(), operation);
+        }
+        paths.insert(item.path.to_string(), Value::Object(ops));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {"schemas": {"Error": {
+            "type": "object",
+            "required": ["error_code", "message"],
+            "properties": {
+                "error_code": {"type": "integer"},
+                "message": {"type": "string"},
+            },
+        }}},
+    })
+}

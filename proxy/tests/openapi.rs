@@ -1,0 +1,85 @@
+//! The OpenAPI documents (`GET /openapi.json`) match the routes (issue 16, item 3): every
+//! documented method of every documented path reaches a handler (not the 404/405 fallbacks),
+//! every other method of those paths is 405, and each router has as many routes as its
+//! document has paths.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// A path with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment {
+            "{topic}" => "openapi-probe-topic",
+            "{partition}" => "0",
+            "{group}" => "openapi-probe-group",
+            "{instance}" => "openapi-probe-instance",
+            "{subject}" => "openapi-probe-subject",
+            "{version}" => "1",
+            "{id}" => "1",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+const METHODS: [&str; 4] = ["get", "post", "put", "delete"];
+
+async fn check(base: &str, document: &Value) -> Vec<String> {
+    let mut wrong = Vec::new();
+    for (path, ops) in document["paths"].as_object().unwrap() {
+        for method in METHODS {
+            let documented = ops.get(method).is_some();
+            let url = format!("{base}{}", concrete(path));
+            let request = http()
+                .request(method.to_uppercase().parse().unwrap(), &url)
+                .header("content-type", "application/vnd.kafka.v2+json");
+            let r = send(request).await;
+            // The router's own answers for a path or method it does not have.
+            let fallback = r.status == 405
+                || (r.status == 404
+                    && serde_json::from_str::<Value>(&r.text)
+                        .is_ok_and(|b| b["error_code"] == 404));
+            if documented && fallback {
+                wrong.push(format!(
+                    "{method} {path}: documented, but {} {}",
+                    r.status, r.text
+                ));
+            }
+            if !documented && r.status != 405 {
+                wrong.push(format!("{method} {path}: not documented, but {}", r.status));
+            }
+        }
+    }
+    wrong
+}
+
+fn route_count(source: &str) -> usize {
+    source.matches(".route(").count()
+}
+
+#[tokio::test]
+async fn documents_match_the_routes() {
+    let proxy = Proxy::start_with_registry(&[("schema.registry.topic", &unique("schemas"))]).await;
+    let sr = proxy.registry_url.clone().unwrap();
+    wait_for(&format!("{sr}/subjects")).await;
+    for (base, source) in [
+        (proxy.url.clone(), include_str!("../src/rest/mod.rs")),
+        (sr.clone(), include_str!("../src/registry_api.rs")),
+    ] {
+        let r = get(&format!("{base}/openapi.json"), "application/json").await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let document = r.json();
+        assert_eq!(document["openapi"], "3.1.0");
+        assert_eq!(
+            document["paths"].as_object().unwrap().len(),
+            route_count(source),
+            "{base}: every route of the router is documented, and nothing else"
+        );
+        let wrong = check(&base, &document).await;
+        assert!(wrong.is_empty(), "{base}:\n{}", wrong.join("\n"));
+    }
+    proxy.stop().await;
+}
