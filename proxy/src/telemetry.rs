@@ -25,8 +25,13 @@ pub const PRODUCE_FAILED_RECORDS: &str = "kafka_proxy_produce_failed_records_tot
 pub const PRODUCE_KAFKA_DURATION: &str = "kafka_proxy_produce_kafka_duration_us";
 /// Consumer instances open.
 pub const CONSUMER_INSTANCES: &str = "kafka_proxy_consumer_instances";
-/// Records returned by GET records, by `format`.
-pub const CONSUMED_RECORDS: &str = "kafka_proxy_consumed_records_total";
+/// Records not yet read by a consumer instance, by `group` and `instance`: the partitions' high
+/// watermarks (as the instance's last fetch saw them) less its next offsets, after each read.
+pub const CONSUMER_LAG: &str = "kafka_proxy_consumer_lag";
+/// The batch engine's Produce requests awaiting their broker's answer, and batches it sent
+/// again after a failure the broker reported as unwritten.
+pub const BATCH_IN_FLIGHT: &str = "kafka_proxy_batch_in_flight_requests";
+pub const BATCH_RETRIES: &str = "kafka_proxy_batch_retries_total";
 /// MQTT connections open, and PUBLISH packets taken, by `qos`.
 pub const MQTT_CONNECTIONS: &str = "kafka_proxy_mqtt_connections";
 pub const MQTT_PUBLISHES: &str = "kafka_proxy_mqtt_publishes_total";

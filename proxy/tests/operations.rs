@@ -234,8 +234,49 @@ async fn prometheus_metrics() {
         sample(&text, "kafka_proxy_consumer_instances", &[]).is_some_and(|n| n >= 1.0),
         "{text}"
     );
+    // The batch engine answered the produce request: nothing left in flight.
+    assert_eq!(
+        sample(&text, "kafka_proxy_batch_in_flight_requests", &[]),
+        Some(0.0),
+        "{text}"
+    );
     // A path with names is one series per route, not per name.
     assert!(!text.contains(&topic), "topic names do not become labels");
+    send(http().delete(&base)).await;
+
+    // Consumer lag: an instance that read 1 of 10 records lags by 9.
+    let lagging = unique("lag");
+    create_topic(&lagging, 1).await;
+    let values: Vec<Value> = (0..10).map(|i| json!(i)).collect();
+    produce_json(&proxy, &lagging, 0, &values).await;
+    let group = unique("lag-group");
+    let base = create_consumer(
+        &proxy,
+        &group,
+        json!({"name": "slow", "format": "json", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    assign(&base, &lagging, &[0]).await;
+    let mut read = Vec::new();
+    for _ in 0..20 {
+        let r = get(
+            &format!("{base}/records?timeout=1000&max_bytes=1"),
+            "application/vnd.kafka.json.v2+json",
+        )
+        .await;
+        read.extend(r.json().as_array().unwrap().clone());
+        if !read.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(read.len(), 1, "{read:?}");
+    let text = get(&format!("{}/metrics", proxy.url), "*/*").await.text;
+    let lag = sample(
+        &text,
+        "kafka_proxy_consumer_lag",
+        &[&format!("group=\"{group}\""), "instance=\"slow\""],
+    );
+    assert_eq!(lag, Some(9.0), "{text}");
     send(http().delete(&base)).await;
     proxy.stop().await;
 }

@@ -181,8 +181,11 @@ async fn dispatch(
     };
     let version = conn.produce_version;
     let (frame, starts) = build_request(settings, version, &jobs);
+    let in_flight = metrics::gauge!(crate::telemetry::BATCH_IN_FLIGHT);
+    in_flight.increment(1.0);
     if settings.acks == 0 {
         let written = conn.send(frame, None).await;
+        in_flight.decrement(1.0);
         drop(permit);
         for job in jobs {
             let _ = job.reply.send(match &written {
@@ -193,6 +196,7 @@ async fn dispatch(
         return;
     }
     let on_answer: OnAnswer = Box::new(move |answer| {
+        in_flight.decrement(1.0);
         drop(permit);
         answer_jobs(&addr, version, jobs, &starts, answer);
     });
@@ -336,7 +340,10 @@ impl BatchEngine {
                         }
                         q.pop_front();
                     }
-                    Err(Retry::Again(_)) if Instant::now() < deadline => retry = true,
+                    Err(Retry::Again(_)) if Instant::now() < deadline => {
+                        metrics::counter!(crate::telemetry::BATCH_RETRIES).increment(1);
+                        retry = true
+                    }
                     Err(Retry::Again(err) | Retry::Final(err)) => {
                         // This batch failed: so do the partition's later batches, unsent.
                         for batch in q.drain(..) {

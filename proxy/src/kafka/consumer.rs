@@ -528,6 +528,22 @@ impl Instance {
             });
         }
         st.record_delivered(&taken);
+        if !taken.is_empty() {
+            let lag: i64 = st
+                .delivered
+                .iter()
+                .filter_map(|(tp, next)| {
+                    cached_high_watermark(&consumer, &tp.topic, tp.partition)
+                        .map(|high| (high - next).max(0))
+                })
+                .sum();
+            metrics::gauge!(
+                crate::telemetry::CONSUMER_LAG,
+                "group" => self.group.clone(),
+                "instance" => self.name.clone()
+            )
+            .set(lag as f64);
+        }
         if self.auto_commit && !taken.is_empty() {
             // Auto-commit then commits only what the client has received.
             let mut tpl = TopicPartitionList::new();
@@ -545,6 +561,13 @@ impl Instance {
     /// A long-poll in progress returns what it has at once.
     pub async fn close(&self) {
         self.closing.cancel();
+        // A closed instance has no lag (the series would otherwise keep its last value).
+        metrics::gauge!(
+            crate::telemetry::CONSUMER_LAG,
+            "group" => self.group.clone(),
+            "instance" => self.name.clone()
+        )
+        .set(0.0);
         let consumer = self.state.lock().await.consumer.take();
         if let Some(consumer) = consumer {
             // Dropping the last handle runs librdkafka's blocking consumer close.
@@ -671,4 +694,26 @@ fn assigned(consumer: &KafkaConsumer) -> Result<Vec<TopicPartition>, Error> {
 /// Bytes counted against `max_bytes`: unencoded key plus value.
 fn record_size(msg: &OwnedMessage) -> u64 {
     (msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len)) as u64
+}
+
+/// librdkafka's last known high watermark of a partition `consumer` fetches, from its fetch
+/// responses: no request is made (rust-rdkafka only wraps the querying call).
+#[allow(unsafe_code)]
+fn cached_high_watermark(consumer: &KafkaConsumer, topic: &str, partition: i32) -> Option<i64> {
+    use rdkafka::consumer::Consumer as _;
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` is borrowed; `topic` is a valid C
+    // string for the call; the out-parameters are locals librdkafka writes two i64s into.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some(high)
 }
