@@ -35,6 +35,9 @@ pub const BATCH_RETRIES: &str = "kafka_proxy_batch_retries_total";
 /// MQTT connections open, and PUBLISH packets taken, by `qos`.
 pub const MQTT_CONNECTIONS: &str = "kafka_proxy_mqtt_connections";
 pub const MQTT_PUBLISHES: &str = "kafka_proxy_mqtt_publishes_total";
+/// From a batch's oldest PUBLISH arriving to Kafka's acknowledgement of the batch, µs (at
+/// millisecond resolution): what an MQTT client waits for its PUBACK, less the write.
+pub const MQTT_ACK_DURATION: &str = "kafka_proxy_mqtt_ack_duration_us";
 
 const BUCKETS_US: [f64; 16] = [
     50.0,

@@ -338,3 +338,28 @@ async fn librdkafka_lines_are_summarised() {
     );
     let _ = child.kill().await;
 }
+
+/// MQTT in `/metrics`: publishes by QoS and the acknowledgement latency histogram.
+#[tokio::test]
+async fn mqtt_metrics() {
+    let (proxy, port) = common::mqtt::start_mqtt(&[]).await;
+    ensure_topic("temperature", 1).await;
+    let topic = format!("{}/engine/temperature", unique("metrics-car"));
+    let (ok, err) =
+        common::mqtt::mosquitto_pub(port, &["-q", "1", "-t", &topic, "-m", "190F"]).await;
+    assert!(ok, "{err}");
+    let text = get(&format!("{}/metrics", proxy.url), "*/*").await.text;
+    assert!(
+        sample(&text, "kafka_proxy_mqtt_publishes_total", &["qos=\"1\""]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "kafka_proxy_mqtt_ack_duration_us_count", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "kafka_proxy_mqtt_connections", &[]).is_some(),
+        "{text}"
+    );
+    proxy.stop().await;
+}

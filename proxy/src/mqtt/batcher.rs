@@ -250,6 +250,12 @@ impl Writer {
                 }
                 Err(e) => vec![Err(NotDelivered::Batch(Arc::new(e))); count],
             };
+            // Acknowledgement latency, once per batch: from its oldest PUBLISH's arrival to
+            // Kafka's answer (milliseconds, as arrivals are stamped).
+            if let Some(oldest) = batch.publishes().map(|p| p.arrived).min() {
+                metrics::histogram!(crate::telemetry::MQTT_ACK_DURATION)
+                    .record(((now_ms() - oldest).max(0) * 1000) as f64);
+            }
             let mut outcomes = outcomes.into_iter();
             for chunk in batch.0 {
                 let n = chunk.publishes.len();
