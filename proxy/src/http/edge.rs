@@ -13,6 +13,7 @@ use base64::Engine;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::{Api, ApiError};
+use super::principal::Principal;
 use crate::config::EdgeConfig;
 use crate::credentials::{Credentials, CredentialsError, Verdict};
 
@@ -22,23 +23,6 @@ pub struct Edge {
     pub auth: Option<Arc<BasicAuth>>,
     pub cors: Option<CorsLayer>,
     pub rate_limit: Option<Arc<super::rate_limit::RateLimit>>,
-}
-
-/// The user a request authenticated as (BASIC).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal(pub String);
-
-/// The subject of the client certificate of the request's TLS connection, if any (set by the
-/// server for each connection of an `https://` listener).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsPeer(pub Option<Arc<str>>);
-
-/// Who a request is: the BASIC user, else the client certificate's subject.
-pub fn principal_of(extensions: &axum::http::Extensions) -> Option<&str> {
-    extensions
-        .get::<Principal>()
-        .map(|p| p.0.as_str())
-        .or_else(|| extensions.get::<TlsPeer>().and_then(|p| p.0.as_deref()))
 }
 
 /// BASIC authentication: the accounts, and the challenge a 401 carries.

@@ -234,7 +234,10 @@ async fn observe(
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let path = access_log.then(|| request.uri().path().to_owned());
-    let peer = request.extensions().get::<super::edge::TlsPeer>().cloned();
+    let peer = request
+        .extensions()
+        .get::<super::principal::TlsPeer>()
+        .cloned();
     let response = next.run(request).await;
     let us = started.elapsed().as_micros() as u64;
     let status = response.status().as_u16();
@@ -251,7 +254,7 @@ async fn observe(
     if let Some(path) = path {
         let principal = response
             .extensions()
-            .get::<super::edge::Principal>()
+            .get::<super::principal::Principal>()
             .map(|p| p.0.as_str())
             .or_else(|| peer.as_ref().and_then(|p| p.0.as_deref()));
         tracing::info!(

@@ -7,6 +7,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod principal;
 pub mod rate_limit;
 pub mod server;
 

@@ -15,8 +15,8 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::edge::principal_of;
 use super::error::{Api, ApiError};
+use super::principal::principal_of;
 
 /// The limit: `rate` requests per second per principal, bursts of up to `burst`.
 #[derive(Debug)]

@@ -78,11 +78,11 @@ pub async fn serve(
                     match handshake.await {
                         Ok(Ok(stream)) => {
                             // The client certificate's subject rides on every request of the
-                            // connection ([`super::edge::TlsPeer`]).
+                            // connection ([`super::principal::TlsPeer`]).
                             let subject = crate::tls::peer_subject(stream.get_ref().1);
                             let service = TowerToHyperService::new(AddExtension::new(
                                 app,
-                                super::edge::TlsPeer(subject.map(Arc::from)),
+                                super::principal::TlsPeer(subject.map(Arc::from)),
                             ));
                             serve_connection(stream, service, limits, stop, peer).await
                         }

@@ -689,23 +689,38 @@ impl<'a> Diff<'a> {
         }
         self.compare_dependencies(om, um, path);
         // additionalProperties itself.
-        match (
-            om.get("additionalProperties"),
-            um.get("additionalProperties"),
-        ) {
+        self.compare_additional(om, um, "additionalProperties", path);
+    }
+
+    /// `additionalProperties` or `additionalItems` itself: `false` may go, not come; a schema
+    /// may not appear where anything was allowed; two schemas compare.
+    fn compare_additional(
+        &mut self,
+        om: &Map<String, Value>,
+        um: &Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) {
+        let name = to_screaming(key);
+        let noun = if key == "additionalItems" {
+            "items"
+        } else {
+            "properties"
+        };
+        match (om.get(key), um.get(key)) {
             (Some(Value::Bool(false)), _) => {}
             (_, Some(Value::Bool(false))) => self.fail(
                 path,
-                "ADDITIONAL_PROPERTIES_REMOVED",
-                "additional properties are no longer allowed",
+                &format!("{name}_REMOVED"),
+                format!("additional {noun} are no longer allowed"),
             ),
             (None | Some(Value::Bool(true)), Some(s)) if !is_empty_schema(s) => self.fail(
                 path,
-                "ADDITIONAL_PROPERTIES_NARROWED",
-                "additional properties gained a schema",
+                &format!("{name}_NARROWED"),
+                format!("additional {noun} gained a schema"),
             ),
             (Some(a @ Value::Object(_)), Some(b @ Value::Object(_))) => {
-                self.compare(a, b, &format!("{path}/additionalProperties"))
+                self.compare(a, b, &format!("{path}/{key}"))
             }
             _ => {}
         }
@@ -776,25 +791,7 @@ impl<'a> Diff<'a> {
             (None, Some(t)) if !om.contains_key("items") => (Some(&no_items), Some(t)),
             pair => pair,
         };
-        {
-            match (om.get("additionalItems"), um.get("additionalItems")) {
-                (Some(Value::Bool(false)), _) => {}
-                (_, Some(Value::Bool(false))) => self.fail(
-                    path,
-                    "ADDITIONAL_ITEMS_REMOVED",
-                    "additional items are no longer allowed",
-                ),
-                (None | Some(Value::Bool(true)), Some(s)) if !is_empty_schema(s) => self.fail(
-                    path,
-                    "ADDITIONAL_ITEMS_NARROWED",
-                    "additional items gained a schema",
-                ),
-                (Some(a @ Value::Object(_)), Some(b @ Value::Object(_))) => {
-                    self.compare(a, b, &format!("{path}/additionalItems"))
-                }
-                _ => {}
-            }
-        }
+        self.compare_additional(om, um, "additionalItems", path);
         match (ot, ut) {
             (None, None) => {
                 if let (Some(a), Some(b)) = (om.get("items"), um.get("items")) {
