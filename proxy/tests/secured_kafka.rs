@@ -185,3 +185,97 @@ async fn compressed_produce_round_trips() {
         proxy.stop().await;
     }
 }
+
+/// The batch engine speaks TLS itself (`produce.engine=batch`, no librdkafka): records are
+/// written over TLS and read back natively; an untrusted broker certificate fails the request;
+/// SASL is not the batch engine's, and `produce.engine=batch` with it stops start-up.
+#[tokio::test]
+async fn the_batch_engine_over_tls() {
+    let kafka = TlsKafka::start().unwrap();
+    let topic = unique("tls-batch");
+    create_tls_topic(&kafka, &topic).await;
+    let ca = kafka.ca().to_str().unwrap().to_string();
+    let proxy = Proxy::start_on(
+        kafka.bootstrap(),
+        &[
+            ("client.security.protocol", "SSL"),
+            ("client.ssl.ca.location", &ca),
+            ("produce.engine", "batch"),
+        ],
+    )
+    .await;
+    let values: Vec<Value> = (0..200).map(|i| json!({"batch": i})).collect();
+    let records: Vec<Value> = values.iter().map(|v| json!({"value": v})).collect();
+    let r = post(
+        &format!("{}/topics/{topic}", proxy.url),
+        JSON,
+        &json!({"records": records}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let consumer: BaseConsumer = tls_config(&kafka, kafka.ca())
+        .set("group.id", unique("tls-batch-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    tpl.add_partition_offset(&topic, 0, rdkafka::Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut native = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while native.len() < values.len() && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            native.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
+        }
+    }
+    assert_eq!(native, values);
+    proxy.stop().await;
+
+    // A certificate from another CA: the batch engine's handshake fails, nothing is written.
+    let other = kafka.other_ca().to_str().unwrap().to_string();
+    let proxy = Proxy::start_on(
+        kafka.bootstrap(),
+        &[
+            ("client.security.protocol", "SSL"),
+            ("client.ssl.ca.location", &other),
+            ("produce.engine", "batch"),
+            ("produce.metadata.timeout.ms", "2000"),
+        ],
+    )
+    .await;
+    let r = post(
+        &format!("{}/topics/{topic}", proxy.url),
+        JSON,
+        &json!({"records": [{"value": "refused"}]}),
+    )
+    .await;
+    assert!(r.status >= 400, "{r:?}");
+    proxy.stop().await;
+
+    // SASL is librdkafka's: with produce.engine=batch the configuration is refused.
+    let mut props = std::collections::BTreeMap::new();
+    props.insert(
+        "bootstrap.servers".to_string(),
+        kafka.bootstrap().to_string(),
+    );
+    props.insert("listeners".to_string(), "http://127.0.0.1:0".to_string());
+    props.insert("schema.registry.listeners".to_string(), String::new());
+    props.insert("produce.engine".to_string(), "batch".to_string());
+    props.insert(
+        "client.security.protocol".to_string(),
+        "SASL_SSL".to_string(),
+    );
+    props.insert("client.sasl.mechanism".to_string(), "PLAIN".to_string());
+    props.insert("client.sasl.username".to_string(), "u".to_string());
+    props.insert("client.sasl.password".to_string(), "p".to_string());
+    let (config, _) = kafka_proxy::Config::from_properties(&props).unwrap();
+    let err = kafka_proxy::serve_all(config, Vec::new(), Vec::new(), async {})
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("produce.engine=batch does not support `sasl."),
+        "{err}"
+    );
+}

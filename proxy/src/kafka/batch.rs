@@ -45,6 +45,8 @@ pub struct BatchSettings {
     /// `produce.max.in.flight.per.broker`: Produce requests outstanding per broker; requests
     /// arriving meanwhile are merged into the next one.
     pub max_in_flight: usize,
+    /// `security.protocol=SSL`: TLS to the brokers.
+    pub tls: Option<super::tls_client::KafkaTls>,
 }
 
 /// A leader's address and the partitions' leaders of one topic.
@@ -167,7 +169,11 @@ async fn dispatch(
 ) {
     let addr = pool.addr.clone();
     let conn = match pool
-        .connection(&settings.client_id, settings.request_timeout)
+        .connection(
+            &settings.client_id,
+            settings.request_timeout,
+            settings.tls.as_ref(),
+        )
         .await
     {
         Ok(c) => c,
@@ -463,6 +469,7 @@ mod tests {
             max_batch_bytes,
             connections_per_broker: 1,
             max_in_flight: 1,
+            tls: None,
         })
     }
 

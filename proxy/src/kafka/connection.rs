@@ -1,6 +1,7 @@
-//! Pipelined connections to one broker for the batch engine: requests written in order, answers
-//! matched to them in order on a reader task, a deadline on the oldest outstanding request, and
-//! a small pool per broker that reopens broken connections.
+//! Pipelined connections to one broker for the batch engine, plain or TLS
+//! ([`super::tls_client`]): requests written in order, answers matched to them in order on a
+//! reader task, a deadline on the oldest outstanding request, and a small pool per broker that
+//! reopens broken connections.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,11 +9,86 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
+use super::tls_client::KafkaTls;
 use super::wire;
+
+/// A connection's read side: plain TCP, or TLS (`security.protocol=SSL`).
+enum Reader {
+    Plain(OwnedReadHalf),
+    Tls(ReadHalf<TlsStream<TcpStream>>),
+}
+
+/// A connection's write side.
+enum Writer {
+    Plain(OwnedWriteHalf),
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Reader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Reader::Plain(r) => Pin::new(r).poll_read(cx, buf),
+            Reader::Tls(r) => Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Writer {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Writer::Plain(w) => Pin::new(w).poll_write(cx, buf),
+            Writer::Tls(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Writer::Plain(w) => Pin::new(w).poll_flush(cx),
+            Writer::Tls(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Writer::Plain(w) => Pin::new(w).poll_shutdown(cx),
+            Writer::Tls(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Writer::Plain(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+            Writer::Tls(w) => Pin::new(w).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Writer::Plain(w) => w.is_write_vectored(),
+            Writer::Tls(w) => w.is_write_vectored(),
+        }
+    }
+}
 
 /// Why a request to a broker did not produce an answer.
 #[derive(Debug, Clone)]
@@ -42,7 +118,7 @@ struct Pending {
 /// waiters are a FIFO checked against each answer's correlation id, and answers are handled on
 /// the connection's reader task (no hand-off to the sender).
 pub(super) struct Connection {
-    writer: tokio::sync::Mutex<(OwnedWriteHalf, i32)>,
+    writer: tokio::sync::Mutex<(Writer, i32)>,
     pending: Arc<Mutex<Pending>>,
     broken: Arc<AtomicBool>,
     pub(super) produce_version: i16,
@@ -63,6 +139,37 @@ async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<B
     let mut buf = BytesMut::zeroed(size as usize);
     read.read_exact(&mut buf).await?;
     Ok(buf.freeze())
+}
+
+/// The ApiVersions exchange: the Produce version both sides speak.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    addr: &str,
+    client_id: &str,
+) -> Result<i16, OpenError> {
+    let at = || addr.to_string();
+    let mut request = wire::api_versions_request(client_id);
+    wire::set_correlation_id(&mut request, 0);
+    stream
+        .write_all(&request)
+        .await
+        .map_err(|source| OpenError::Socket { addr: at(), source })?;
+    let mut frame = read_frame(stream)
+        .await
+        .map_err(|source| OpenError::ApiVersions { addr: at(), source })?;
+    let body = frame.split_off(4);
+    let (min, max) = wire::parse_api_versions(body, wire::API_PRODUCE)
+        .map_err(|source| OpenError::Decode { addr: at(), source })?
+        .ok_or_else(|| OpenError::NoProduce(at()))?;
+    let version = max.min(*wire::PRODUCE_VERSIONS.end());
+    if version < *wire::PRODUCE_VERSIONS.start() || version < min {
+        return Err(OpenError::ProduceVersions {
+            addr: at(),
+            min,
+            max,
+        });
+    }
+    Ok(version)
 }
 
 /// Why a connection to a broker could not be opened for the batch engine.
@@ -99,43 +206,47 @@ pub(super) enum OpenError {
     ProduceVersions { addr: String, min: i16, max: i16 },
     #[error("connect to {0}: timed out")]
     TimedOut(String),
+    #[error("TLS handshake with {addr}: {source}")]
+    Tls {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 impl Connection {
-    async fn open(addr: &str, client_id: &str, timeout: Duration) -> Result<Connection, OpenError> {
+    async fn open(
+        addr: &str,
+        client_id: &str,
+        timeout: Duration,
+        tls: Option<&KafkaTls>,
+    ) -> Result<Connection, OpenError> {
         let at = || addr.to_string();
         let setup = async {
-            let mut stream = TcpStream::connect(addr)
+            let stream = TcpStream::connect(addr)
                 .await
                 .map_err(|source| OpenError::Connect { addr: at(), source })?;
             stream.set_nodelay(true).map_err(OpenError::NoDelay)?;
-            let mut request = wire::api_versions_request(client_id);
-            wire::set_correlation_id(&mut request, 0);
-            stream
-                .write_all(&request)
-                .await
-                .map_err(|source| OpenError::Socket { addr: at(), source })?;
-            let mut frame = read_frame(&mut stream)
-                .await
-                .map_err(|source| OpenError::ApiVersions { addr: at(), source })?;
-            let body = frame.split_off(4);
-            let (min, max) = wire::parse_api_versions(body, wire::API_PRODUCE)
-                .map_err(|source| OpenError::Decode { addr: at(), source })?
-                .ok_or_else(|| OpenError::NoProduce(at()))?;
-            let version = max.min(*wire::PRODUCE_VERSIONS.end());
-            if version < *wire::PRODUCE_VERSIONS.start() || version < min {
-                return Err(OpenError::ProduceVersions {
-                    addr: at(),
-                    min,
-                    max,
-                });
+            match tls {
+                None => {
+                    let mut stream = stream;
+                    let version = handshake(&mut stream, addr, client_id).await?;
+                    let (read, write) = stream.into_split();
+                    Ok((Reader::Plain(read), Writer::Plain(write), version))
+                }
+                Some(tls) => {
+                    let mut stream = tls
+                        .connect(addr, stream)
+                        .await
+                        .map_err(|source| OpenError::Tls { addr: at(), source })?;
+                    let version = handshake(&mut stream, addr, client_id).await?;
+                    let (read, write) = tokio::io::split(stream);
+                    Ok((Reader::Tls(read), Writer::Tls(write), version))
+                }
             }
-            Ok((stream, version))
         };
-        let (stream, produce_version) = tokio::time::timeout(timeout, setup)
+        let (read, write, produce_version) = tokio::time::timeout(timeout, setup)
             .await
             .map_err(|_| OpenError::TimedOut(at()))??;
-        let (read, write) = stream.into_split();
         let pending = Arc::new(Mutex::new(Pending::default()));
         let broken = Arc::new(AtomicBool::new(false));
         tokio::spawn(read_loop(read, pending.clone(), broken.clone()));
@@ -205,7 +316,7 @@ impl Connection {
 
 /// Reads answers and hands each to its waiter. Cancel-safe buffered reads let it wake at the
 /// oldest request's deadline: past it, the connection is given up and every waiter is told.
-async fn read_loop(mut read: OwnedReadHalf, pending: Arc<Mutex<Pending>>, broken: Arc<AtomicBool>) {
+async fn read_loop(mut read: Reader, pending: Arc<Mutex<Pending>>, broken: Arc<AtomicBool>) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let why = 'conn: loop {
         while buf.len() >= 4 {
@@ -290,13 +401,14 @@ impl Pool {
         &self,
         client_id: &str,
         timeout: Duration,
+        tls: Option<&KafkaTls>,
     ) -> Result<Arc<Connection>, OpenError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut slot = self.slots[i].lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_broken()) {
             return Ok(c.clone());
         }
-        let c = Arc::new(Connection::open(&self.addr, client_id, timeout).await?);
+        let c = Arc::new(Connection::open(&self.addr, client_id, timeout, tls).await?);
         *slot = Some(c.clone());
         Ok(c)
     }

@@ -19,6 +19,7 @@ pub mod producer;
 pub mod registry;
 mod routes;
 mod settings;
+mod tls_client;
 mod topic_partition;
 mod wire;
 

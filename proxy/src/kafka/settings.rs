@@ -87,12 +87,21 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
         .chain(&config.produce.properties)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let plaintext =
-        |k: &str, v: &str| k == "security.protocol" && v.eq_ignore_ascii_case("plaintext");
-    if let Some((key, _)) = merged
-        .iter()
-        .find(|(k, v)| !BATCH_PROPERTIES.contains(k) && !plaintext(k, v))
-    {
+    // TLS (`security.protocol=SSL` with the `ssl.*` keys the engine reads) stays on the fast
+    // path; SASL and anything else go to librdkafka.
+    let ssl = merged
+        .get("security.protocol")
+        .is_some_and(|v| v.eq_ignore_ascii_case("ssl"));
+    let understood = |k: &str, v: &str| {
+        BATCH_PROPERTIES.contains(&k)
+            || (k == "security.protocol"
+                && (v.eq_ignore_ascii_case("plaintext") || v.eq_ignore_ascii_case("ssl")))
+            || (ssl
+                && super::tls_client::TLS_PROPERTIES.contains(&k)
+                && (k != "ssl.endpoint.identification.algorithm"
+                    || v.eq_ignore_ascii_case("https")))
+    };
+    if let Some((key, _)) = merged.iter().find(|(k, v)| !understood(k, v)) {
         if config.produce.engine == ProduceEngine::Batch {
             return Err(Error::InvalidConfig(format!(
                 "produce.engine=batch does not support `{key}`; use produce.engine=librdkafka"
@@ -123,6 +132,20 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
             )))
         }
     };
+    let tls = if ssl {
+        match super::tls_client::KafkaTls::from_properties(|k| merged.get(k).copied()) {
+            Ok(tls) => Some(tls),
+            Err(why) if config.produce.engine == ProduceEngine::Batch => {
+                return Err(Error::InvalidConfig(format!("produce.engine=batch: {why}")))
+            }
+            Err(why) => {
+                tracing::info!(%why, "produce.engine=auto: using librdkafka");
+                return Ok(None);
+            }
+        }
+    } else {
+        None
+    };
     let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
     Ok(Some(batch::BatchSettings {
         client_id: merged
@@ -139,6 +162,7 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
         max_batch_bytes: num(&["message.max.bytes"], 1_000_000)?.max(1024) as usize,
         connections_per_broker: config.produce.connections_per_broker,
         max_in_flight: config.produce.max_in_flight_per_broker,
+        tls,
     }))
 }
 
