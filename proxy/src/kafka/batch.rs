@@ -47,6 +47,8 @@ pub struct BatchSettings {
     pub max_in_flight: usize,
     /// `security.protocol=SSL`: TLS to the brokers.
     pub tls: Option<super::tls_client::KafkaTls>,
+    /// `compression.type` gzip, lz4 or zstd (snappy is librdkafka's).
+    pub compression: wire::Compression,
 }
 
 /// A leader's address and the partitions' leaders of one topic.
@@ -155,6 +157,7 @@ fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Ve
         s.acks,
         s.request_timeout.as_millis().min(i32::MAX as u128) as i32,
         &topics,
+        s.compression,
     );
     (frame, starts)
 }
@@ -470,6 +473,7 @@ mod tests {
             connections_per_broker: 1,
             max_in_flight: 1,
             tls: None,
+            compression: wire::Compression::None,
         })
     }
 

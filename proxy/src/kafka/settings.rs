@@ -94,6 +94,8 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
         .is_some_and(|v| v.eq_ignore_ascii_case("ssl"));
     let understood = |k: &str, v: &str| {
         BATCH_PROPERTIES.contains(&k)
+            || (matches!(k, "compression.type" | "compression.codec")
+                && super::wire::Compression::parse(v).is_some())
             || (k == "security.protocol"
                 && (v.eq_ignore_ascii_case("plaintext") || v.eq_ignore_ascii_case("ssl")))
             || (ssl
@@ -163,6 +165,11 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
         connections_per_broker: config.produce.connections_per_broker,
         max_in_flight: config.produce.max_in_flight_per_broker,
         tls,
+        compression: merged
+            .get("compression.type")
+            .or(merged.get("compression.codec"))
+            .and_then(|v| super::wire::Compression::parse(v))
+            .unwrap_or_default(),
     }))
 }
 
