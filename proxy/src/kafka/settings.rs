@@ -202,10 +202,15 @@ mod tests {
         assert_eq!(s.acks, 1);
         assert_eq!(s.request_timeout, Duration::from_millis(500));
         assert_eq!(s.client_id, "me");
+        // The codecs the batch engine writes stay on it.
+        let s = batch_settings(&config(&[("producer.compression.type", "lz4")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.compression, super::super::wire::Compression::Lz4);
         // Properties only librdkafka honours: auto falls back, batch refuses.
         for (k, v) in [
             ("client.security.protocol", "SASL_SSL"),
-            ("producer.compression.type", "lz4"),
+            ("producer.compression.type", "snappy"),
             ("producer.enable.idempotence", "true"),
         ] {
             assert!(batch_settings(&config(&[(k, v)])).unwrap().is_none(), "{k}");
