@@ -14,7 +14,8 @@ use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::KafkaError;
 use rdkafka::ClientContext;
 
-use super::LOG_TARGET;
+/// The tracing target the client library's own log lines arrive under (`warn` by default).
+pub const LOG_TARGET: &str = "librdkafka";
 
 /// How long the same line is held back after it was logged.
 const WINDOW: Duration = Duration::from_secs(30);

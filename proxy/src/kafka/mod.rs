@@ -24,9 +24,7 @@ mod topic_partition;
 mod wire;
 
 pub use client::Kafka;
+pub use client_log::LOG_TARGET;
 pub use error::{blocking, classify, Error, ErrorClass, RecordError};
 pub use metadata::Metadata;
 pub use settings::{client_config, consumer_config, producer_config};
-
-/// The tracing target the client library's own log lines arrive under (`warn` by default).
-pub const LOG_TARGET: &str = "librdkafka";
