@@ -73,8 +73,6 @@ pub struct AvroSchema {
     pub schema: apache_avro::Schema,
     /// The text Confluent keeps and shows (Avro Java's `toString()`, [`super::avro_text`]).
     pub text: String,
-    /// The same, normalized (`normalize=true`).
-    pub normalized: String,
     /// The schemas of the references, which define named types `schema` uses.
     pub referenced: Vec<apache_avro::Schema>,
     names: HashMap<Name, apache_avro::Schema>,
@@ -105,7 +103,6 @@ impl AvroSchema {
                 Err(SchemaError::ParserFailed)
             })?;
         schema.text = super::avro_text::canonical_text(text)?;
-        schema.normalized = super::avro_text::normalized_text(text)?;
         Ok(schema)
     }
 
@@ -129,7 +126,6 @@ impl AvroSchema {
         Ok(AvroSchema {
             schema,
             text: String::new(),
-            normalized: String::new(),
             referenced,
             names,
         })
@@ -162,8 +158,6 @@ pub struct JsonSchema {
     pub validator: jsonschema::Validator,
     /// Compact JSON in the document's key order: the text Confluent keeps (Jackson's).
     pub text: String,
-    /// The same with every object's keys sorted: the text under `normalize=true`.
-    pub normalized: String,
 }
 
 /// The draft a JSON Schema is validated by, as Confluent chooses it: the one its `$schema` names
@@ -213,7 +207,6 @@ impl JsonSchema {
             value,
             validator,
             text: ordered.compact(),
-            normalized: ordered.sorted().compact(),
         })
     }
 }
@@ -324,8 +317,14 @@ pub fn text(parsed: &Parsed) -> String {
 /// Protobuf printed normalized (fully qualified types, fields by number, sorted options).
 pub fn normalized_text(parsed: &Parsed) -> String {
     match parsed {
-        Parsed::Avro(s) => s.normalized.clone(),
-        Parsed::Json(j) => j.normalized.clone(),
+        // Derived from the kept text when asked (normalizing is idempotent on it), not stored
+        // with every parsed schema: only `normalize=true` and Avro's lookup fallback need it.
+        Parsed::Avro(s) => {
+            super::avro_text::normalized_text(&s.text).unwrap_or_else(|_| s.text.clone())
+        }
+        Parsed::Json(j) => Ordered::parse(&j.text)
+            .map(|o| o.sorted().compact())
+            .unwrap_or_else(|_| j.text.clone()),
         Parsed::Protobuf(p) => p.normalized(),
     }
 }
