@@ -31,8 +31,9 @@ enum Cmd {
         /// The broker to start when no --bootstrap-servers is given: `tansu` (local, default),
         /// `mock` (librdkafka's mock cluster in a process of its own: a fetch path that keeps up
         /// with consumers; at most 5 MiB kept per partition), `tansu-tls` (Tansu behind a stunnel
-        /// TLS terminator: every client connects with TLS) or `docker` (Apache Kafka through
-        /// testcontainers; needs a Docker engine).
+        /// TLS terminator: every client connects with TLS), `tansu-sasl` (Tansu behind a SASL
+        /// front: SCRAM-SHA-512 on every connection), `tansu-sasl-ssl` (both: SASL_SSL) or
+        /// `docker` (Apache Kafka through testcontainers; needs a Docker engine).
         #[arg(long, value_parser = parse_broker)]
         broker: Option<local_broker::BrokerKind>,
         /// Use this REST proxy instead of starting kafka-proxy.

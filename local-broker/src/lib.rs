@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 pub mod docker;
 pub mod mock;
 mod owned;
+pub mod sasl;
 pub mod tls;
 
 pub use owned::OwnedProcess;
@@ -29,6 +30,11 @@ pub enum BrokerKind {
     Mock,
     /// Tansu behind a TLS terminator ([`tls`]): every client connection is TLS.
     TansuTls,
+    /// Tansu behind a SASL front ([`sasl`]): SASL_PLAINTEXT with SCRAM-SHA-512 (or PLAIN,
+    /// SCRAM-SHA-256) as [`sasl::TEST_USER`].
+    TansuSasl,
+    /// The SASL front behind a TLS terminator: SASL_SSL.
+    TansuSaslSsl,
 }
 
 impl BrokerKind {
@@ -39,8 +45,11 @@ impl BrokerKind {
             "docker" => Ok(BrokerKind::Docker),
             "mock" => Ok(BrokerKind::Mock),
             "tansu-tls" => Ok(BrokerKind::TansuTls),
+            "tansu-sasl" => Ok(BrokerKind::TansuSasl),
+            "tansu-sasl-ssl" => Ok(BrokerKind::TansuSaslSsl),
             other => Err(format!(
-                "unknown broker {other:?}: expected tansu, tansu-tls, docker or mock"
+                "unknown broker {other:?}: expected tansu, tansu-tls, tansu-sasl, \
+                 tansu-sasl-ssl, docker or mock"
             )),
         }
     }
@@ -58,6 +67,7 @@ impl BrokerKind {
 pub enum Broker {
     Tansu(LocalBroker),
     TansuTls(tls::TlsTansu),
+    TansuSasl(sasl::SaslTansu),
     Docker(Box<docker::DockerKafka>),
     Mock(mock::MockBroker),
 }
@@ -78,13 +88,19 @@ impl Broker {
             BrokerKind::TansuTls => tls::TlsTansu::start()
                 .map(Broker::TansuTls)
                 .map_err(|e| e.to_string()),
+            BrokerKind::TansuSasl | BrokerKind::TansuSaslSsl => {
+                sasl::SaslTansu::start(kind == BrokerKind::TansuSaslSsl)
+                    .map(Broker::TansuSasl)
+                    .map_err(|e| e.to_string())
+            }
         }
     }
 
-    /// The client properties a librdkafka client needs to reach it (none but for TLS).
+    /// The client properties a librdkafka client needs to reach it (none but for TLS and SASL).
     pub fn client_settings(&self) -> Vec<(String, String)> {
         match self {
             Broker::TansuTls(b) => b.client_settings(),
+            Broker::TansuSasl(b) => b.client_settings(),
             _ => Vec::new(),
         }
     }
@@ -94,6 +110,7 @@ impl Broker {
         match self {
             Broker::Tansu(b) => b.bootstrap(),
             Broker::TansuTls(b) => b.bootstrap(),
+            Broker::TansuSasl(b) => b.bootstrap(),
             Broker::Docker(b) => b.bootstrap(),
             Broker::Mock(b) => b.bootstrap(),
         }
@@ -104,6 +121,7 @@ impl Broker {
         match self {
             Broker::Tansu(b) => Some(b.pid()),
             Broker::TansuTls(b) => b.pid(),
+            Broker::TansuSasl(b) => b.pid(),
             Broker::Docker(_) => None,
             Broker::Mock(b) => Some(b.pid()),
         }
@@ -114,6 +132,10 @@ impl Broker {
         match self {
             Broker::Tansu(_) => format!("tansu {TANSU_VERSION}"),
             Broker::TansuTls(_) => format!("tansu {TANSU_VERSION} behind stunnel (TLS)"),
+            Broker::TansuSasl(b) if b.ca().is_some() => {
+                format!("tansu {TANSU_VERSION} behind a SASL front and stunnel (SASL_SSL)")
+            }
+            Broker::TansuSasl(_) => format!("tansu {TANSU_VERSION} behind a SASL front"),
             Broker::Docker(_) => "apache/kafka (docker, testcontainers)".to_string(),
             Broker::Mock(_) => format!(
                 "librdkafka {} mock cluster",
@@ -142,6 +164,7 @@ impl Broker {
         match self {
             Broker::Tansu(b) => b.keep_for_process(),
             Broker::TansuTls(b) => b.keep_for_process(),
+            Broker::TansuSasl(b) => b.keep_for_process(),
             Broker::Docker(b) => (*b).keep_for_process(),
             Broker::Mock(b) => {
                 let bootstrap = b.bootstrap().to_string();

@@ -12,17 +12,26 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 use crate::{free_port, wait_for_port, LocalBroker, OwnedProcess};
 
-/// Tansu behind stunnel; both stopped on drop, the certificates removed.
-pub struct TlsTansu {
-    /// `127.0.0.1:PORT` of the TLS terminator.
-    bootstrap: String,
+/// A stunnel on a loopback port forwarding to another loopback port, with a test CA made here;
+/// stopped on drop, the certificates removed. In front of Tansu ([`TlsTansu`]) or of the SASL
+/// front ([`crate::sasl::SaslTansu`]).
+pub struct Terminator {
+    /// The TLS port.
+    port: u16,
     /// The CA that signed the terminator's certificate (PEM), for `ssl.ca.location`.
     ca: PathBuf,
     /// Another CA, which signed nothing the broker shows (for refusal tests).
     other_ca: PathBuf,
     stunnel: Option<OwnedProcess>,
-    broker: Option<LocalBroker>,
     dir: PathBuf,
+}
+
+/// Tansu behind stunnel; both stopped on drop.
+pub struct TlsTansu {
+    /// `127.0.0.1:PORT` of the TLS terminator.
+    bootstrap: String,
+    terminator: Option<Terminator>,
+    broker: Option<LocalBroker>,
 }
 
 fn ca() -> Result<(rcgen::Certificate, KeyPair, CertificateParams), rcgen::Error> {
@@ -54,11 +63,11 @@ fn stunnel_binary() -> io::Result<&'static str> {
         })
 }
 
-impl TlsTansu {
-    pub fn start() -> io::Result<TlsTansu> {
+impl Terminator {
+    /// TLS on loopback `port`, forwarding to loopback `forward`.
+    pub fn start(port: u16, forward: u16) -> io::Result<Terminator> {
         let tls_err = |e: rcgen::Error| io::Error::other(format!("test certificates: {e}"));
-        let dir =
-            std::env::temp_dir().join(format!("tls-tansu-{}-{}", std::process::id(), free_port()?));
+        let dir = std::env::temp_dir().join(format!("tls-front-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let (ca_cert, ca_key, ca_params) = ca().map_err(tls_err)?;
         let (other_cert, _, _) = ca().map_err(tls_err)?;
@@ -76,14 +85,10 @@ impl TlsTansu {
         let other_ca = write("other-ca.pem", other_cert.pem())?;
         let cert = write("server.pem", server.pem())?;
         let key = write("server.key", server_key.serialize_pem())?;
-
-        let plain = free_port()?;
-        let tls = free_port()?;
-        let broker = LocalBroker::start_advertising(plain, tls)?;
         let config = write(
             "stunnel.conf",
             format!(
-                "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{tls}\nconnect = 127.0.0.1:{plain}\ncert = {}\nkey = {}\n",
+                "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{forward}\ncert = {}\nkey = {}\n",
                 cert.display(),
                 key.display()
             ),
@@ -91,23 +96,22 @@ impl TlsTansu {
         let mut cmd = Command::new(stunnel_binary()?);
         cmd.arg(&config);
         let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
-        wait_for_port(tls, "stunnel")?;
-        Ok(TlsTansu {
-            bootstrap: format!("127.0.0.1:{tls}"),
+        wait_for_port(port, "stunnel")?;
+        Ok(Terminator {
+            port,
             ca,
             other_ca,
             stunnel: Some(stunnel),
-            broker: Some(broker),
             dir,
         })
     }
 
-    /// `HOST:PORT` of the TLS listener, for `bootstrap.servers`.
-    pub fn bootstrap(&self) -> &str {
-        &self.bootstrap
+    /// The TLS port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
-    /// The CA certificate (PEM) that signed the broker's certificate.
+    /// The CA certificate (PEM) that signed the terminator's certificate.
     pub fn ca(&self) -> &Path {
         &self.ca
     }
@@ -117,11 +121,59 @@ impl TlsTansu {
         &self.other_ca
     }
 
+    /// Keeps stunnel (and the certificates) until the program exits.
+    pub fn keep_for_process(mut self) {
+        if let Some(s) = self.stunnel.take() {
+            s.keep_for_process();
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Terminator {
+    fn drop(&mut self) {
+        self.stunnel.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl TlsTansu {
+    pub fn start() -> io::Result<TlsTansu> {
+        let plain = free_port()?;
+        let tls = free_port()?;
+        let broker = LocalBroker::start_advertising(plain, tls)?;
+        let terminator = Terminator::start(tls, plain)?;
+        Ok(TlsTansu {
+            bootstrap: format!("127.0.0.1:{tls}"),
+            terminator: Some(terminator),
+            broker: Some(broker),
+        })
+    }
+
+    /// `HOST:PORT` of the TLS listener, for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    fn terminator(&self) -> &Terminator {
+        self.terminator.as_ref().expect("kept until drop")
+    }
+
+    /// The CA certificate (PEM) that signed the broker's certificate.
+    pub fn ca(&self) -> &Path {
+        self.terminator().ca()
+    }
+
+    /// A CA certificate that did not.
+    pub fn other_ca(&self) -> &Path {
+        self.terminator().other_ca()
+    }
+
     /// What a librdkafka client needs to reach it.
     pub fn client_settings(&self) -> Vec<(String, String)> {
         vec![
             ("security.protocol".into(), "SSL".into()),
-            ("ssl.ca.location".into(), self.ca.display().to_string()),
+            ("ssl.ca.location".into(), self.ca().display().to_string()),
         ]
     }
 
@@ -132,22 +184,20 @@ impl TlsTansu {
 
     /// Keeps both processes (and the certificates) until the program exits.
     pub fn keep_for_process(mut self) -> String {
-        if let Some(s) = self.stunnel.take() {
-            s.keep_for_process();
+        if let Some(t) = self.terminator.take() {
+            t.keep_for_process();
         }
         if let Some(b) = self.broker.take() {
             b.keep_for_process();
         }
-        let bootstrap = self.bootstrap.clone();
-        std::mem::forget(self);
-        bootstrap
+        self.bootstrap.clone()
     }
 }
 
 impl Drop for TlsTansu {
     fn drop(&mut self) {
-        self.stunnel.take();
+        // stunnel first, then the broker behind it.
+        self.terminator.take();
         self.broker.take();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

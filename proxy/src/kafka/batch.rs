@@ -45,8 +45,10 @@ pub struct BatchSettings {
     /// `produce.max.in.flight.per.broker`: Produce requests outstanding per broker; requests
     /// arriving meanwhile are merged into the next one.
     pub max_in_flight: usize,
-    /// `security.protocol=SSL`: TLS to the brokers.
+    /// `security.protocol=SSL` or `SASL_SSL`: TLS to the brokers.
     pub tls: Option<super::tls_client::KafkaTls>,
+    /// `security.protocol=SASL_PLAINTEXT` or `SASL_SSL`: PLAIN or SCRAM on every connection.
+    pub sasl: Option<super::sasl_client::KafkaSasl>,
     /// `compression.type` gzip, lz4 or zstd (snappy is librdkafka's).
     pub compression: wire::Compression,
 }
@@ -176,14 +178,19 @@ async fn dispatch(
             &settings.client_id,
             settings.request_timeout,
             settings.tls.as_ref(),
+            settings.sasl.as_ref(),
         )
         .await
     {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(%addr, error = %e, "broker connection failed");
+            let failure = match e.refusal() {
+                Some(code) => Retry::Final(BatchFailure::Broker(code)),
+                None => Retry::Again(BatchFailure::NotSent),
+            };
             for job in jobs {
-                let _ = job.reply.send(Err(Retry::Again(BatchFailure::NotSent)));
+                let _ = job.reply.send(Err(failure.clone()));
             }
             return;
         }
@@ -473,6 +480,7 @@ mod tests {
             connections_per_broker: 1,
             max_in_flight: 1,
             tls: None,
+            sasl: None,
             compression: wire::Compression::None,
         })
     }

@@ -103,8 +103,28 @@ pub fn log(level: RDKafkaLogLevel, fac: &str, message: &str) {
     }
 }
 
+/// The last time a cluster refused a client's credentials (librdkafka's `_AUTHENTICATION`), and
+/// its reason: requests that then fail to reach Kafka say so instead of "broker not available".
+static AUTHENTICATION_FAILURE: Mutex<Option<(Instant, String)>> = Mutex::new(None);
+
+/// The reason of an authentication failure seen within `within`, if any.
+pub fn recent_authentication_failure(within: std::time::Duration) -> Option<String> {
+    let last = AUTHENTICATION_FAILURE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    last.as_ref()
+        .filter(|(at, _)| at.elapsed() <= within)
+        .map(|(_, reason)| reason.clone())
+}
+
 /// A librdkafka error callback (a client-wide error such as every broker being down), summarised.
 pub fn error(error: KafkaError, reason: &str) {
+    if error.rdkafka_error_code() == Some(rdkafka::error::RDKafkaErrorCode::Authentication) {
+        *AUTHENTICATION_FAILURE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), reason.to_string()));
+    }
     if let Some(held_back) = admit(kind(&format!("error {error} {reason}")), Instant::now()) {
         tracing::warn!(target: LOG_TARGET, %error, held_back, "{reason}");
     }

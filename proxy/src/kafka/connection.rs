@@ -1,5 +1,6 @@
 //! Pipelined connections to one broker for the batch engine, plain or TLS
-//! ([`super::tls_client`]): requests written in order, answers matched to them in order on a
+//! ([`super::tls_client`]), authenticated with SASL when configured ([`super::sasl_client`]):
+//! requests written in order, answers matched to them in order on a
 //! reader task, a deadline on the oldest outstanding request, and a small pool per broker that
 //! reopens broken connections.
 
@@ -17,6 +18,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use super::sasl_client::{KafkaSasl, SaslError};
 use super::tls_client::KafkaTls;
 use super::wire;
 
@@ -123,12 +125,14 @@ pub(super) struct Connection {
     broken: Arc<AtomicBool>,
     pub(super) produce_version: i16,
     request_timeout: Duration,
+    /// When the broker's SASL session ends (KIP-368): past it, the pool opens a new connection.
+    retire_at: Option<tokio::time::Instant>,
 }
 
 /// Largest answer accepted from a broker.
 const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
 
-async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<Bytes> {
+pub(super) async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<Bytes> {
     let size = read.read_i32().await?;
     if !(4..=MAX_FRAME_BYTES as i32).contains(&size) {
         return Err(std::io::Error::new(
@@ -141,12 +145,14 @@ async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<B
     Ok(buf.freeze())
 }
 
-/// The ApiVersions exchange: the Produce version both sides speak.
+/// The ApiVersions exchange (the Produce version both sides speak), then SASL when configured
+/// (and when the session must be renewed).
 async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     addr: &str,
     client_id: &str,
-) -> Result<i16, OpenError> {
+    sasl: Option<&KafkaSasl>,
+) -> Result<(i16, Option<tokio::time::Instant>), OpenError> {
     let at = || addr.to_string();
     let mut request = wire::api_versions_request(client_id);
     wire::set_correlation_id(&mut request, 0);
@@ -169,7 +175,16 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
             max,
         });
     }
-    Ok(version)
+    let retire_at = match sasl {
+        None => None,
+        Some(sasl) => {
+            sasl.authenticate(stream, client_id)
+                .await
+                .map_err(|source| OpenError::Sasl { addr: at(), source })?
+                .retire_at
+        }
+    };
+    Ok((version, retire_at))
 }
 
 /// Why a connection to a broker could not be opened for the batch engine.
@@ -211,6 +226,33 @@ pub(super) enum OpenError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("SASL with {addr}: {source}")]
+    Sasl { addr: String, source: SaslError },
+}
+
+impl OpenError {
+    /// The broker refused this client's credentials or mechanism: opening again cannot help,
+    /// so the records fail at once with this Kafka error code instead of waiting out
+    /// `delivery.timeout.ms`.
+    pub(super) fn refusal(&self) -> Option<i16> {
+        match self {
+            OpenError::Sasl {
+                source: SaslError::Refused { code, .. },
+                ..
+            } => Some(*code),
+            // UNSUPPORTED_SASL_MECHANISM
+            OpenError::Sasl {
+                source: SaslError::Unsupported { .. },
+                ..
+            } => Some(33),
+            // ILLEGAL_SASL_STATE
+            OpenError::Sasl {
+                source: SaslError::Handshake(_),
+                ..
+            } => Some(34),
+            _ => None,
+        }
+    }
 }
 
 impl Connection {
@@ -219,6 +261,7 @@ impl Connection {
         client_id: &str,
         timeout: Duration,
         tls: Option<&KafkaTls>,
+        sasl: Option<&KafkaSasl>,
     ) -> Result<Connection, OpenError> {
         let at = || addr.to_string();
         let setup = async {
@@ -229,22 +272,24 @@ impl Connection {
             match tls {
                 None => {
                     let mut stream = stream;
-                    let version = handshake(&mut stream, addr, client_id).await?;
+                    let (version, retire_at) =
+                        handshake(&mut stream, addr, client_id, sasl).await?;
                     let (read, write) = stream.into_split();
-                    Ok((Reader::Plain(read), Writer::Plain(write), version))
+                    Ok((Reader::Plain(read), Writer::Plain(write), version, retire_at))
                 }
                 Some(tls) => {
                     let mut stream = tls
                         .connect(addr, stream)
                         .await
                         .map_err(|source| OpenError::Tls { addr: at(), source })?;
-                    let version = handshake(&mut stream, addr, client_id).await?;
+                    let (version, retire_at) =
+                        handshake(&mut stream, addr, client_id, sasl).await?;
                     let (read, write) = tokio::io::split(stream);
-                    Ok((Reader::Tls(read), Writer::Tls(write), version))
+                    Ok((Reader::Tls(read), Writer::Tls(write), version, retire_at))
                 }
             }
         };
-        let (read, write, produce_version) = tokio::time::timeout(timeout, setup)
+        let (read, write, produce_version, retire_at) = tokio::time::timeout(timeout, setup)
             .await
             .map_err(|_| OpenError::TimedOut(at()))??;
         let pending = Arc::new(Mutex::new(Pending::default()));
@@ -256,11 +301,16 @@ impl Connection {
             broken,
             produce_version,
             request_timeout: timeout,
+            retire_at,
         })
     }
 
+    /// Broken, or its SASL session is ending: no new requests go to it (those in flight finish).
     fn is_broken(&self) -> bool {
         self.broken.load(Ordering::Acquire)
+            || self
+                .retire_at
+                .is_some_and(|at| tokio::time::Instant::now() >= at)
     }
 
     /// Writes one request frame. `on_answer`, if any, gets the answer body, or `NotSent` when the
@@ -402,14 +452,75 @@ impl Pool {
         client_id: &str,
         timeout: Duration,
         tls: Option<&KafkaTls>,
+        sasl: Option<&KafkaSasl>,
     ) -> Result<Arc<Connection>, OpenError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut slot = self.slots[i].lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_broken()) {
             return Ok(c.clone());
         }
-        let c = Arc::new(Connection::open(&self.addr, client_id, timeout, tls).await?);
+        let c = Arc::new(Connection::open(&self.addr, client_id, timeout, tls, sasl).await?);
         *slot = Some(c.clone());
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use local_broker::sasl::{SaslTansu, MECHANISMS, TEST_USER};
+
+    fn sasl(mechanism: &str, user: &str, password: &str) -> KafkaSasl {
+        KafkaSasl::from_properties(|k| match k {
+            "sasl.mechanism" => Some(mechanism),
+            "sasl.username" => Some(user),
+            "sasl.password" => Some(password),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    /// Against the local broker's SASL front: every mechanism gets a usable connection with the
+    /// right password, and a refusal the engine does not retry (SASL_AUTHENTICATION_FAILED) with
+    /// a wrong password or an unknown user; without SASL the front closes the connection.
+    #[tokio::test]
+    async fn sasl_on_open() {
+        let kafka = tokio::task::spawn_blocking(|| SaslTansu::start(false))
+            .await
+            .unwrap()
+            .unwrap();
+        let addr = kafka.bootstrap().to_string();
+        let timeout = Duration::from_secs(10);
+        for mechanism in MECHANISMS {
+            let good = sasl(mechanism, TEST_USER.0, TEST_USER.1);
+            let c = Connection::open(&addr, "t", timeout, None, Some(&good))
+                .await
+                .unwrap_or_else(|e| panic!("{mechanism}: {e}"));
+            assert!(!c.is_broken());
+            assert!(c.retire_at.is_none());
+            for (user, password) in [(TEST_USER.0, "wrong"), ("nobody", TEST_USER.1)] {
+                let bad = sasl(mechanism, user, password);
+                let e = match Connection::open(&addr, "t", timeout, None, Some(&bad)).await {
+                    Ok(_) => panic!("{mechanism} {user}/{password} was let in"),
+                    Err(e) => e,
+                };
+                assert_eq!(e.refusal(), Some(58), "{mechanism} {user}: {e}");
+            }
+        }
+        // No SASL: the front answers ApiVersions, then closes on the first other request, as a
+        // SASL listener does; opening succeeds (ApiVersions only) but the connection breaks.
+        let plain = Connection::open(&addr, "t", timeout, None, None).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut frame = wire::api_versions_request("t");
+        frame[4..6].copy_from_slice(&wire::API_PRODUCE.to_be_bytes());
+        let _ = plain
+            .send(
+                frame,
+                Some(Box::new(move |answer| {
+                    let _ = tx.send(answer.is_err());
+                })),
+            )
+            .await;
+        assert!(rx.await.unwrap(), "an unauthenticated request was answered");
     }
 }

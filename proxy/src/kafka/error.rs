@@ -25,6 +25,9 @@ pub enum Error {
     InvalidOffset(i64),
     #[error("{0}")]
     Kafka(#[from] KafkaError),
+    /// The cluster refused the proxy's own credentials (SASL), with librdkafka's reason.
+    #[error("Kafka refused the proxy's credentials: {0}")]
+    Authentication(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -171,6 +174,7 @@ impl Error {
                 ErrorClass::UnknownTopicOrPartition
             }
             Error::IllegalState(_) => ErrorClass::IllegalState,
+            Error::Authentication(_) => ErrorClass::Authentication,
             Error::Kafka(e) => e
                 .rdkafka_error_code()
                 .map(classify)

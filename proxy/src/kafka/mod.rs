@@ -18,6 +18,7 @@ pub mod partitioner;
 pub mod producer;
 pub mod registry;
 mod routes;
+mod sasl_client;
 mod settings;
 mod tls_client;
 mod topic_partition;

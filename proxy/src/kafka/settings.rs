@@ -87,21 +87,28 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
         .chain(&config.produce.properties)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    // TLS (`security.protocol=SSL` with the `ssl.*` keys the engine reads) stays on the fast
-    // path; SASL and anything else go to librdkafka.
-    let ssl = merged
+    // TLS and SASL PLAIN/SCRAM (`security.protocol` SSL, SASL_PLAINTEXT or SASL_SSL, with the
+    // `ssl.*` and `sasl.*` keys the engine reads) stay on the fast path; other mechanisms and
+    // anything else go to librdkafka.
+    let protocol = merged
         .get("security.protocol")
-        .is_some_and(|v| v.eq_ignore_ascii_case("ssl"));
+        .map_or("plaintext".to_string(), |v| v.trim().to_ascii_lowercase());
+    let ssl = matches!(protocol.as_str(), "ssl" | "sasl_ssl");
+    let sasl = matches!(protocol.as_str(), "sasl_plaintext" | "sasl_ssl");
     let understood = |k: &str, v: &str| {
         BATCH_PROPERTIES.contains(&k)
             || (matches!(k, "compression.type" | "compression.codec")
                 && super::wire::Compression::parse(v).is_some())
             || (k == "security.protocol"
-                && (v.eq_ignore_ascii_case("plaintext") || v.eq_ignore_ascii_case("ssl")))
+                && matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "plaintext" | "ssl" | "sasl_plaintext" | "sasl_ssl"
+                ))
             || (ssl
                 && super::tls_client::TLS_PROPERTIES.contains(&k)
                 && (k != "ssl.endpoint.identification.algorithm"
                     || v.eq_ignore_ascii_case("https")))
+            || (sasl && super::sasl_client::SASL_PROPERTIES.contains(&k))
     };
     if let Some((key, _)) = merged.iter().find(|(k, v)| !understood(k, v)) {
         if config.produce.engine == ProduceEngine::Batch {
@@ -148,6 +155,23 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
     } else {
         None
     };
+    let sasl = if sasl {
+        match super::sasl_client::KafkaSasl::from_properties(|k| merged.get(k).copied()) {
+            Ok(sasl) => Some(sasl),
+            Err(why) if config.produce.engine == ProduceEngine::Batch => {
+                return Err(Error::InvalidConfig(format!(
+                    "produce.engine=batch with security.protocol={}: {why}",
+                    protocol.to_ascii_uppercase()
+                )))
+            }
+            Err(why) => {
+                tracing::info!(%why, "produce.engine=auto: using librdkafka");
+                return Ok(None);
+            }
+        }
+    } else {
+        None
+    };
     let ms = |v: i64| Duration::from_millis(v.max(1) as u64);
     Ok(Some(batch::BatchSettings {
         client_id: merged
@@ -165,6 +189,7 @@ pub(super) fn batch_settings(config: &Config) -> Result<Option<batch::BatchSetti
         connections_per_broker: config.produce.connections_per_broker,
         max_in_flight: config.produce.max_in_flight_per_broker,
         tls,
+        sasl,
         compression: merged
             .get("compression.type")
             .or(merged.get("compression.codec"))
@@ -207,9 +232,35 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(s.compression, super::super::wire::Compression::Lz4);
+        // SASL PLAIN and SCRAM stay on the batch engine, over TLS or not.
+        for (protocol, mechanism) in [
+            ("SASL_PLAINTEXT", "PLAIN"),
+            ("sasl_plaintext", "SCRAM-SHA-256"),
+            ("SASL_SSL", "SCRAM-SHA-512"),
+        ] {
+            let mut props = vec![
+                ("client.security.protocol", protocol),
+                ("client.sasl.mechanism", mechanism),
+                ("client.sasl.username", "u"),
+                ("client.sasl.password", "p"),
+            ];
+            if protocol == "SASL_SSL" {
+                props.push(("client.ssl.ca.location", "/nonexistent/ca.pem"));
+            }
+            let s = batch_settings(&config(&props));
+            if protocol == "SASL_SSL" {
+                // The CA is read at start-up: a missing file is librdkafka's to report (auto).
+                assert!(s.unwrap().is_none());
+            } else {
+                let s = s.unwrap().unwrap();
+                assert_eq!(s.sasl.unwrap().mechanism(), mechanism);
+                assert!(s.tls.is_none());
+            }
+        }
         // Properties only librdkafka honours: auto falls back, batch refuses.
         for (k, v) in [
             ("client.security.protocol", "SASL_SSL"),
+            ("client.sasl.mechanism", "OAUTHBEARER"),
             ("producer.compression.type", "snappy"),
             ("producer.enable.idempotence", "true"),
         ] {

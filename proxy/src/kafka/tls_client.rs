@@ -1,8 +1,8 @@
 //! TLS from the batch engine to the brokers (`security.protocol=SSL`), with rustls and the ring
-//! provider: the brokers' certificates are checked against `ssl.ca.location` (PEM) and their
-//! names (librdkafka's default `ssl.endpoint.identification.algorithm=https`), and
+//! provider: the brokers' certificates are checked against `ssl.ca.location` (PEM; the system's
+//! CAs without it) and their names (librdkafka's default `ssl.endpoint.identification.algorithm=https`), and
 //! `ssl.certificate.location` with `ssl.key.location` give a client certificate. Anything else
-//! a secured cluster may need (SASL, other `ssl.*` keys) leaves produce to librdkafka's producer
+//! a secured cluster may need (other `ssl.*` keys) leaves produce to librdkafka's producer
 //! (`produce.engine=auto`).
 
 use std::path::Path;
@@ -44,13 +44,27 @@ fn pem_certs(path: &str, key: &str) -> Result<Vec<CertificateDer<'static>>, Stri
 impl KafkaTls {
     /// The TLS settings of `get` (the merged client and producer properties).
     pub fn from_properties<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<KafkaTls, String> {
-        let ca = get("ssl.ca.location")
-            .ok_or("security.protocol=SSL in the batch engine needs ssl.ca.location")?;
         let mut roots = RootCertStore::empty();
-        for cert in pem_certs(ca, "ssl.ca.location")? {
-            roots
-                .add(cert)
-                .map_err(|e| format!("ssl.ca.location {ca}: {e}"))?;
+        match get("ssl.ca.location") {
+            Some(ca) => {
+                for cert in pem_certs(ca, "ssl.ca.location")? {
+                    roots
+                        .add(cert)
+                        .map_err(|e| format!("ssl.ca.location {ca}: {e}"))?;
+                }
+            }
+            // Like librdkafka without ssl.ca.location: the system's CAs (managed clusters
+            // present certificates from public CAs).
+            None => {
+                let found = rustls_native_certs::load_native_certs();
+                let (added, _) = roots.add_parsable_certificates(found.certs);
+                if added == 0 {
+                    return Err(format!(
+                        "no ssl.ca.location and no system CA certificates ({} errors)",
+                        found.errors.len()
+                    ));
+                }
+            }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
