@@ -53,8 +53,8 @@ where
     pbkdf2::pbkdf2::<SimpleHmac<D>>(password, salt, SCRAM_ITERATIONS, &mut salted)
         .expect("HMAC takes any key length");
     let hmac = |key: &[u8], msg: &[u8]| -> Vec<u8> {
-        let mut mac = <SimpleHmac<D> as KeyInit>::new_from_slice(key)
-            .expect("HMAC takes any key length");
+        let mut mac =
+            <SimpleHmac<D> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
         mac.update(msg);
         mac.finalize().into_bytes().to_vec()
     };
@@ -402,11 +402,19 @@ pub struct SaslTansu {
 impl SaslTansu {
     /// SASL_PLAINTEXT (`tls` false) or SASL_SSL, accepting [`TEST_USER`].
     pub fn start(tls: bool) -> io::Result<SaslTansu> {
+        Self::start_with_users(tls, &[])
+    }
+
+    /// [`SaslTansu::start`], accepting `users` (name, password) as well.
+    pub fn start_with_users(tls: bool, users: &[(&str, &str)]) -> io::Result<SaslTansu> {
         let plain = crate::free_port()?;
         let front_port = crate::free_port()?;
         let outer = if tls { crate::free_port()? } else { front_port };
         let broker = crate::LocalBroker::start_advertising(plain, outer)?;
-        let users = [(TEST_USER.0.to_string(), TEST_USER.1.to_string())];
+        let users: Vec<(String, String)> = std::iter::once(TEST_USER)
+            .chain(users.iter().copied())
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+            .collect();
         let front = SaslFront::start(front_port, plain, &users)?;
         let terminator = if tls {
             Some(crate::tls::Terminator::start(outer, front_port)?)
@@ -436,7 +444,12 @@ impl SaslTansu {
         let mut settings = vec![
             (
                 "security.protocol".to_string(),
-                if self.terminator.is_some() { "SASL_SSL" } else { "SASL_PLAINTEXT" }.to_string(),
+                if self.terminator.is_some() {
+                    "SASL_SSL"
+                } else {
+                    "SASL_PLAINTEXT"
+                }
+                .to_string(),
             ),
             ("sasl.mechanism".into(), "SCRAM-SHA-512".into()),
             ("sasl.username".into(), TEST_USER.0.into()),

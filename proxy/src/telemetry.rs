@@ -32,6 +32,8 @@ pub const CONSUMER_LAG: &str = "kafka_proxy_consumer_lag";
 /// again after a failure the broker reported as unwritten.
 pub const BATCH_IN_FLIGHT: &str = "kafka_proxy_batch_in_flight_requests";
 pub const BATCH_RETRIES: &str = "kafka_proxy_batch_retries_total";
+/// Principals holding a producer of their own (`confluent.rest.auth.propagate.method`).
+pub const PRINCIPAL_PRODUCERS: &str = "kafka_proxy_principal_producers";
 /// MQTT connections open, and PUBLISH packets taken, by `qos`.
 pub const MQTT_CONNECTIONS: &str = "kafka_proxy_mqtt_connections";
 pub const MQTT_PUBLISHES: &str = "kafka_proxy_mqtt_publishes_total";

@@ -349,7 +349,11 @@ fn sasl_props(kafka: &SaslKafka, mechanism: &str) -> Vec<(String, String)> {
         .client_settings()
         .into_iter()
         .map(|(k, v)| {
-            let v = if k == "sasl.mechanism" { mechanism.to_string() } else { v };
+            let v = if k == "sasl.mechanism" {
+                mechanism.to_string()
+            } else {
+                v
+            };
             (format!("client.{k}"), v)
         })
         .collect()
@@ -388,7 +392,11 @@ async fn rest_over_a_sasl_kafka_cluster() {
             .collect();
         let r = produce_values(&proxy, &topic, &values).await;
         assert_eq!(r.status, 200, "{engine} {mechanism}: {r:?}");
-        assert_eq!(read_sasl(&kafka, &topic, values.len()), values, "{engine} {mechanism}");
+        assert_eq!(
+            read_sasl(&kafka, &topic, values.len()),
+            values,
+            "{engine} {mechanism}"
+        );
 
         if mechanism == "SCRAM-SHA-512" && engine == "batch" {
             let base = create_consumer(
@@ -422,7 +430,10 @@ async fn refused_sasl_credentials() {
             .create()
             .unwrap();
         let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(3));
-        assert!(metadata.is_err(), "{mechanism}: a wrong password was let in");
+        assert!(
+            metadata.is_err(),
+            "{mechanism}: a wrong password was let in"
+        );
     }
 
     for engine in ["batch", "librdkafka"] {
@@ -467,3 +478,150 @@ async fn rest_over_a_sasl_ssl_kafka_cluster() {
         proxy.stop().await;
     }
 }
+
+/// Principal propagation (`confluent.rest.auth.propagate.method=JETTY_AUTH`): each BASIC user
+/// produces and consumes with its own credentials. alice and carol are Kafka users and get in
+/// (with room for one producer, each request of one evicts the other's); bob passes the HTTP
+/// edge but is no Kafka user, so Kafka refuses him (401/40101) although the proxy's own
+/// credentials are good, and nothing of his is written. Propagation without BASIC, or without a
+/// SASL mechanism that takes a password, stops start-up.
+#[tokio::test]
+async fn basic_users_reach_kafka_as_themselves() {
+    let kafka = SaslKafka::start_with_users(false, &[("alice", "alice-pw"), ("carol", "carol-pw")])
+        .unwrap();
+    let topic = unique("propagated");
+    create_sasl_topic(&kafka, &topic).await;
+    let dir = std::env::temp_dir().join(unique("propagation"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let credentials = dir.join("users.properties");
+    std::fs::write(
+        &credentials,
+        "alice: alice-pw\nbob: bob-pw\ncarol: carol-pw\n",
+    )
+    .unwrap();
+    let credentials = credentials.to_str().unwrap().to_string();
+    let mut props = sasl_props(&kafka, "SCRAM-SHA-256");
+    for (k, v) in [
+        ("authentication.method", "BASIC"),
+        ("authentication.credentials.file", credentials.as_str()),
+        ("confluent.rest.auth.propagate.method", "JETTY_AUTH"),
+        ("kafka.principal.clients.max", "1"),
+        ("produce.metadata.timeout.ms", "3000"),
+    ] {
+        props.push((k.to_string(), v.to_string()));
+    }
+    let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+    let proxy = Proxy::start_on(kafka.bootstrap(), &props).await;
+    let url = format!("{}/topics/{topic}", proxy.url);
+    let produce_as = |user: &'static str, password: &'static str, n: i64| {
+        let url = url.clone();
+        async move {
+            send(
+                http()
+                    .post(&url)
+                    .basic_auth(user, Some(password))
+                    .header("content-type", JSON)
+                    .body(json!({"records": [{"value": {"n": n, "user": user}}]}).to_string()),
+            )
+            .await
+        }
+    };
+    let mut written = Vec::new();
+    for (i, (user, password)) in [
+        ("alice", "alice-pw"),
+        ("carol", "carol-pw"),
+        ("alice", "alice-pw"),
+        ("carol", "carol-pw"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let r = produce_as(user, password, i as i64).await;
+        assert_eq!(r.status, 200, "{user}: {r:?}");
+        written.push(json!({"n": i, "user": user}));
+    }
+    // The topic's leaders are cached from alice's requests, so bob's producer goes straight to
+    // the broker, whose refusal is the record's error (Confluent's shape: 401, per-record 40101).
+    let r = produce_as("bob", "bob-pw", 99).await;
+    assert_eq!(r.status, 401, "bob: {r:?}");
+    assert_eq!(r.json()["offsets"][0]["error_code"], 40101, "bob: {r:?}");
+    assert!(
+        r.json()["offsets"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("SASL Authentication failed"),
+        "bob: {r:?}"
+    );
+    assert_eq!(read_sasl(&kafka, &topic, written.len()), written);
+
+    // alice's consumer instance reads with alice's credentials.
+    let c = http();
+    let r = send(
+        c.post(format!("{}/consumers/{}", proxy.url, unique("alice-group")))
+            .basic_auth("alice", Some("alice-pw"))
+            .header("content-type", V2_JSON_CT)
+            .body(json!({"format": "json", "auto.offset.reset": "earliest"}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let base = r.json()["base_uri"].as_str().unwrap().to_string();
+    let r = send(
+        c.post(format!("{base}/subscription"))
+            .basic_auth("alice", Some("alice-pw"))
+            .header("content-type", V2_JSON_CT)
+            .body(json!({"topics": [topic]}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut read = Vec::new();
+    while read.len() < written.len() && Instant::now() < deadline {
+        let r = send(
+            c.get(format!("{base}/records"))
+                .basic_auth("alice", Some("alice-pw"))
+                .header("accept", "application/vnd.kafka.json.v2+json"),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        for record in r.json().as_array().unwrap() {
+            read.push(record["value"].clone());
+        }
+    }
+    read.sort_by_key(|v| v["n"].as_i64());
+    assert_eq!(read, written);
+    proxy.stop().await;
+
+    // Start-up checks.
+    for (extra, expected) in [
+        (
+            vec![("client.security.protocol", "PLAINTEXT")],
+            "needs client.security.protocol SASL_PLAINTEXT or SASL_SSL",
+        ),
+        (
+            vec![("authentication.method", "NONE")],
+            "needs authentication.method=BASIC",
+        ),
+    ] {
+        let mut all: std::collections::BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.insert("bootstrap.servers".into(), kafka.bootstrap().into());
+        all.insert("listeners".into(), "http://127.0.0.1:0".into());
+        all.insert("schema.registry.listeners".into(), String::new());
+        for (k, v) in extra {
+            all.insert(k.into(), v.into());
+        }
+        let err = match kafka_proxy::Config::from_properties(&all) {
+            Err(e) => e.to_string(),
+            Ok((config, _)) => kafka_proxy::serve_all(config, Vec::new(), Vec::new(), async {})
+                .await
+                .unwrap_err()
+                .to_string(),
+        };
+        assert!(err.contains(expected), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const V2_JSON_CT: &str = "application/vnd.kafka.v2+json";

@@ -45,6 +45,13 @@ pub struct EdgeConfig {
     /// `authentication.credentials.file`: `user: password[,role...]` lines (the format
     /// `mqtt.credentials.file` reads: Jetty's `PropertyFileLoginModule`).
     pub credentials_file: Option<PathBuf>,
+    /// `confluent.rest.auth.propagate.method=JETTY_AUTH`: produce and consumer instances reach
+    /// Kafka as the request's BASIC user, with its password as the SASL credentials (PLAIN or
+    /// SCRAM, `client.sasl.mechanism`), instead of as the proxy. Default off.
+    pub propagate_principal: bool,
+    /// `kafka.principal.clients.max`: how many principals keep a producer at once; the least
+    /// recently used one is closed to make room. Default 32.
+    pub principal_clients_max: usize,
     /// `access.control.allow.origin`: origins allowed by CORS (comma list, or `*`). Empty: no
     /// CORS headers, as Confluent.
     pub cors_origins: Vec<String>,
@@ -76,6 +83,8 @@ impl Default for EdgeConfig {
             basic_auth: false,
             realm: "KafkaRest".into(),
             credentials_file: None,
+            propagate_principal: false,
+            principal_clients_max: 32,
             cors_origins: Vec::new(),
             cors_methods: list("GET,POST,PUT,DELETE,HEAD"),
             cors_headers: list("X-Requested-With,Content-Type,Accept,Origin"),
@@ -162,6 +171,23 @@ impl EdgeConfig {
             "authentication.credentials.file" => {
                 self.credentials_file = non_empty(value).map(PathBuf::from)
             }
+            "confluent.rest.auth.propagate.method" => {
+                self.propagate_principal = match value.trim().to_ascii_uppercase().as_str() {
+                    "" | "NONE" => false,
+                    "JETTY_AUTH" => true,
+                    "SSL" => {
+                        return Err(invalid(
+                            k,
+                            value,
+                            "SSL (client certificates passed on to Kafka) is not supported: \
+                             the proxy never holds its clients' private keys; use JETTY_AUTH \
+                             (BASIC users as SASL users)",
+                        ))
+                    }
+                    _ => return Err(invalid(k, value, "expected JETTY_AUTH or NONE")),
+                }
+            }
+            "kafka.principal.clients.max" => self.principal_clients_max = parse_positive(k, value)?,
             "access.control.allow.origin" => self.cors_origins = list(value),
             "access.control.allow.methods" => self.cors_methods = list(value),
             "access.control.allow.headers" => self.cors_headers = list(value),
@@ -188,6 +214,13 @@ impl EdgeConfig {
     /// Checks across keys: BASIC needs a credentials file; https listeners need a keystore; a
     /// client certificate needs a truststore.
     pub(super) fn check(&self, https: bool) -> Result<(), ConfigError> {
+        if self.propagate_principal && !self.basic_auth {
+            return Err(invalid(
+                "confluent.rest.auth.propagate.method",
+                "JETTY_AUTH",
+                "needs authentication.method=BASIC (the users whose credentials reach Kafka)",
+            ));
+        }
         if self.basic_auth && self.credentials_file.is_none() {
             return Err(invalid(
                 "authentication.method",

@@ -13,7 +13,7 @@ use base64::Engine;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::error::{Api, ApiError};
-use super::principal::Principal;
+use super::principal::{KafkaCredentials, Principal};
 use crate::config::EdgeConfig;
 use crate::credentials::{Credentials, CredentialsError, Verdict};
 
@@ -29,6 +29,8 @@ pub struct Edge {
 pub struct BasicAuth {
     credentials: Credentials,
     challenge: HeaderValue,
+    /// Pass the user's credentials on to Kafka ([`KafkaCredentials`]).
+    propagate: bool,
 }
 
 /// Why the edge could not be set up.
@@ -48,6 +50,7 @@ impl Edge {
     pub fn from_config(config: &EdgeConfig) -> Result<Edge, EdgeError> {
         let auth = match (&config.basic_auth, &config.credentials_file) {
             (true, Some(path)) => Some(Arc::new(BasicAuth {
+                propagate: config.propagate_principal,
                 credentials: Credentials::load(path)?,
                 challenge: HeaderValue::from_str(&format!("Basic realm=\"{}\"", config.realm))
                     .map_err(|_| EdgeError::Invalid {
@@ -155,8 +158,22 @@ pub async fn authenticate(
         given.as_ref().map(|(_, p)| p.as_slice()),
     );
     match (verdict, given) {
-        (Verdict::Accepted, Some((user, _))) => {
+        (Verdict::Accepted, Some((user, password))) => {
             tracing::debug!(principal = %user, method = %request.method(), path = %request.uri().path(), "authenticated");
+            if auth.propagate {
+                // SASL credentials are text; a password that is not UTF-8 cannot reach Kafka.
+                match String::from_utf8(password) {
+                    Ok(password) => {
+                        request.extensions_mut().insert(KafkaCredentials {
+                            user: user.clone(),
+                            password,
+                        });
+                    }
+                    Err(_) => {
+                        return ApiError::unauthenticated().for_api(api).into_response();
+                    }
+                }
+            }
             request.extensions_mut().insert(Principal(user.clone()));
             let mut response = next.run(request).await;
             // For the access log, which runs outside this layer.

@@ -8,6 +8,22 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal(pub String);
 
+/// The BASIC user's name and password, when they are to reach Kafka as its SASL credentials
+/// (`confluent.rest.auth.propagate.method=JETTY_AUTH`); set by authentication, read by the
+/// handlers that create Kafka clients.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KafkaCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for KafkaCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        write!(f, "KafkaCredentials({})", self.user)
+    }
+}
+
 /// The subject of the client certificate of the request's TLS connection, if any (set by the
 /// server for each connection of an `https://` listener).
 #[derive(Debug, Clone, PartialEq, Eq)]

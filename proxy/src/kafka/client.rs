@@ -9,7 +9,7 @@ use rdkafka::ClientConfig;
 use super::error::Error;
 use super::metadata::Metadata;
 use super::settings::{batch_settings, client_config, consumer_config, producer_config};
-use super::{batch, log, producer, registry};
+use super::{batch, log, principals, producer, registry};
 use crate::config::Config;
 
 /// The Kafka side of the proxy.
@@ -17,6 +17,8 @@ pub struct Kafka {
     pub metadata: Arc<Metadata>,
     pub producer: producer::Producer,
     pub consumers: registry::Registry,
+    /// Producers per BASIC user (`confluent.rest.auth.propagate.method=JETTY_AUTH`).
+    pub principals: Option<principals::PrincipalProducers>,
     /// The settings every client shares (`bootstrap.servers`, `client.*`).
     client: ClientConfig,
 }
@@ -49,10 +51,19 @@ impl Kafka {
                 per_group: config.consumers.instances_max_per_group,
             },
         );
+        let principals = if config.edge.propagate_principal {
+            Some(principals::PrincipalProducers::new(
+                config,
+                metadata.clone(),
+            )?)
+        } else {
+            None
+        };
         Ok(Kafka {
             metadata,
             producer,
             consumers,
+            principals,
             client,
         })
     }

@@ -275,7 +275,12 @@ impl Connection {
                     let (version, retire_at) =
                         handshake(&mut stream, addr, client_id, sasl).await?;
                     let (read, write) = stream.into_split();
-                    Ok((Reader::Plain(read), Writer::Plain(write), version, retire_at))
+                    Ok((
+                        Reader::Plain(read),
+                        Writer::Plain(write),
+                        version,
+                        retire_at,
+                    ))
                 }
                 Some(tls) => {
                     let mut stream = tls
@@ -509,7 +514,9 @@ mod tests {
         }
         // No SASL: the front answers ApiVersions, then closes on the first other request, as a
         // SASL listener does; opening succeeds (ApiVersions only) but the connection breaks.
-        let plain = Connection::open(&addr, "t", timeout, None, None).await.unwrap();
+        let plain = Connection::open(&addr, "t", timeout, None, None)
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut frame = wire::api_versions_request("t");
         frame[4..6].copy_from_slice(&wire::API_PRODUCE.to_be_bytes());

@@ -36,6 +36,9 @@ pub struct InstanceSettings {
     pub auto_commit: Option<bool>,
     pub fetch_min_bytes: i64,
     pub request_timeout: Duration,
+    /// The creating request's user and password as the consumer's SASL credentials
+    /// (`confluent.rest.auth.propagate.method=JETTY_AUTH`); None: the proxy's own.
+    pub sasl: Option<(String, String)>,
 }
 
 pub use super::topic_partition::TopicPartition;
@@ -114,7 +117,7 @@ impl Instance {
         group: &str,
         name: &str,
         id: u64,
-        settings: InstanceSettings,
+        mut settings: InstanceSettings,
         base: &ClientConfig,
         metadata: Arc<Metadata>,
         now_ms: u64,
@@ -139,6 +142,12 @@ impl Instance {
         }
         if let Some(auto_commit) = settings.auto_commit {
             config.set("enable.auto.commit", auto_commit.to_string());
+        }
+        // Taken out: the settings are kept (and printable), the password is not.
+        if let Some((user, password)) = settings.sasl.take() {
+            config
+                .set("sasl.username", user)
+                .set("sasl.password", password);
         }
         let auto_commit = config
             .get("enable.auto.commit")

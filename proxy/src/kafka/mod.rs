@@ -15,6 +15,7 @@ pub mod expiry;
 pub mod log;
 pub mod metadata;
 pub mod partitioner;
+pub mod principals;
 pub mod producer;
 pub mod registry;
 mod routes;

@@ -298,10 +298,10 @@ impl Producer {
         .await
         .map_err(|e| match e {
             // Kafka unreachable because it refused the credentials: say so (401/40101).
-            Error::Kafka(_) => super::client_log::recent_authentication_failure(
-                timeout + Duration::from_secs(10),
-            )
-            .map_or(e, Error::Authentication),
+            Error::Kafka(_) => {
+                super::client_log::recent_authentication_failure(timeout + Duration::from_secs(10))
+                    .map_or(e, Error::Authentication)
+            }
             e => e,
         })?;
         Ok(self.metadata.routes.insert(topic, leaders))

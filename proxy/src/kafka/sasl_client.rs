@@ -84,7 +84,10 @@ pub enum SaslError {
     #[error("authentication failed ({code}): {message}")]
     Refused { code: i16, message: String },
     #[error("{mechanism}: {why}")]
-    Mechanism { mechanism: &'static str, why: String },
+    Mechanism {
+        mechanism: &'static str,
+        why: String,
+    },
     #[error("answer {got} arrived while {want} was expected")]
     Correlation { got: i32, want: i32 },
 }
@@ -149,7 +152,12 @@ impl KafkaSasl {
         match code {
             0 => {}
             // UNSUPPORTED_SASL_MECHANISM
-            33 => return Err(SaslError::Unsupported { wanted: mechanism, offered }),
+            33 => {
+                return Err(SaslError::Unsupported {
+                    wanted: mechanism,
+                    offered,
+                })
+            }
             code => return Err(SaslError::Handshake(code)),
         }
         let name = Mechname::parse(mechanism.as_bytes()).map_err(|e| fail(e.to_string()))?;

@@ -636,7 +636,10 @@ mod tests {
         assert_eq!(&frame[14..16], b"me");
         assert_eq!(&frame[16..18], &[0, 13]);
         assert_eq!(&frame[18..], b"SCRAM-SHA-512");
-        assert_eq!(frame.len() - 4, i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize);
+        assert_eq!(
+            frame.len() - 4,
+            i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize
+        );
         let frame = sasl_authenticate_request("me", b"n,,n=u,r=x");
         assert_eq!(&frame[4..8], &[0, 36, 0, 1]);
         assert_eq!(&frame[16..20], &[0, 0, 0, 10]);
@@ -662,7 +665,12 @@ mod tests {
         b.put_i64(3_600_000);
         let a = parse_sasl_authenticate(b.freeze()).unwrap();
         assert_eq!(
-            (a.error_code, a.error_message.as_deref(), &a.token[..], a.session_lifetime_ms),
+            (
+                a.error_code,
+                a.error_message.as_deref(),
+                &a.token[..],
+                a.session_lifetime_ms
+            ),
             (58, Some("bad"), &b"v="[..], 3_600_000)
         );
         // Cut short: an error, not a panic.

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,6 +18,7 @@ use super::{guard, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
 use crate::formats::{self, EmbeddedFormat, FormatError};
 use crate::http::error::{ApiError, V2_JSON};
+use crate::http::principal::KafkaCredentials;
 use crate::json_int;
 use crate::kafka::consumer::{
     InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
@@ -87,6 +89,7 @@ fn base_url(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
 pub async fn create(
     State(app): State<Arc<App>>,
     ApiPath(group): ApiPath<String>,
+    credentials: Option<Extension<KafkaCredentials>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -154,6 +157,7 @@ pub async fn create(
         auto_commit,
         fetch_min_bytes,
         request_timeout: Duration::from_millis(request_timeout_ms),
+        sasl: credentials.map(|Extension(c)| (c.user, c.password)),
     };
     app.kafka
         .consumers

@@ -8,11 +8,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
 use super::produce_request::ProduceRequest;
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::formats::{self, Family, FormatError};
 use crate::http::error::{ApiError, RecordErrors, V2_JSON};
+use crate::http::principal::KafkaCredentials;
 use crate::kafka::producer::{Outcome, ProduceError};
 use crate::names::check_topic;
 use crate::telemetry;
@@ -20,26 +22,29 @@ use crate::telemetry;
 pub async fn to_topic(
     State(app): State<Arc<App>>,
     ApiPath(topic): ApiPath<String>,
+    credentials: Option<Extension<KafkaCredentials>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    produce(app, topic, None, &headers, body).await
+    produce(app, topic, None, credentials, &headers, body).await
 }
 
 pub async fn to_partition(
     State(app): State<Arc<App>>,
     ApiPath((topic, partition)): ApiPath<(String, String)>,
+    credentials: Option<Extension<KafkaCredentials>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let partition = parse_partition(&partition)?;
-    produce(app, topic, Some(partition), &headers, body).await
+    produce(app, topic, Some(partition), credentials, &headers, body).await
 }
 
 async fn produce(
     app: Arc<App>,
     topic: String,
     path_partition: Option<i32>,
+    credentials: Option<Extension<KafkaCredentials>>,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -84,7 +89,21 @@ async fn produce(
     // completes as a whole instead of being cut off half-enqueued.
     let handed = std::time::Instant::now();
     let records = request.records.len() as u64;
-    let enqueue = tokio::spawn(async move { app.kafka.producer.produce(&topic, encoded).await });
+    // With principal propagation, the user's own producer (its credentials reach Kafka).
+    let own = match (&app.kafka.principals, credentials) {
+        (Some(principals), Some(Extension(c))) => Some(
+            principals
+                .producer(&c.user, &c.password)
+                .map_err(ApiError::from)?,
+        ),
+        _ => None,
+    };
+    let enqueue = tokio::spawn(async move {
+        match own {
+            Some(producer) => producer.produce(&topic, encoded).await,
+            None => app.kafka.producer.produce(&topic, encoded).await,
+        }
+    });
     let outcomes = enqueue
         .await
         .map_err(|e| {
