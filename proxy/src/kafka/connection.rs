@@ -18,6 +18,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use super::framing::{read_frame, MAX_FRAME_BYTES};
 use super::sasl_client::{KafkaSasl, SaslError};
 use super::tls_client::KafkaTls;
 use super::wire;
@@ -127,22 +128,6 @@ pub(super) struct Connection {
     request_timeout: Duration,
     /// When the broker's SASL session ends (KIP-368): past it, the pool opens a new connection.
     retire_at: Option<tokio::time::Instant>,
-}
-
-/// Largest answer accepted from a broker.
-const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
-
-pub(super) async fn read_frame(read: &mut (impl AsyncReadExt + Unpin)) -> std::io::Result<Bytes> {
-    let size = read.read_i32().await?;
-    if !(4..=MAX_FRAME_BYTES as i32).contains(&size) {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("bad response size {size}"),
-        ));
-    }
-    let mut buf = BytesMut::zeroed(size as usize);
-    read.read_exact(&mut buf).await?;
-    Ok(buf.freeze())
 }
 
 /// The ApiVersions exchange (the Produce version both sides speak), then SASL when configured

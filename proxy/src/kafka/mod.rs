@@ -12,6 +12,7 @@ mod connection;
 pub mod consumer;
 mod error;
 pub mod expiry;
+mod framing;
 pub mod log;
 pub mod metadata;
 pub mod partitioner;

@@ -216,7 +216,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Bytes, SaslError> {
     wire::set_correlation_id(&mut request, id);
     stream.write_all(&request).await?;
-    let mut frame = super::connection::read_frame(stream).await?;
+    let mut frame = super::framing::read_frame(stream).await?;
     let got = i32::from_be_bytes(frame[..4].try_into().expect("frames hold 4 bytes"));
     if got != id {
         return Err(SaslError::Correlation { got, want: id });
