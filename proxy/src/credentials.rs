@@ -3,9 +3,11 @@
 //!
 //! The file uses the format of Jetty's `PropertyFileLoginModule`, which Confluent's MQTT Proxy
 //! (and REST Proxy) point their JAAS configuration at: one `username: password[,role...]` per
-//! line (`=` may stand for `:`), `#` and `!` comments, roles ignored. A password is given in
+//! line (`=` may stand for `:`), `#` and `!` comments. A password is given in
 //! clear, or as `SHA256:<64 hex digits>` (an extension: the file then holds no clear password).
-//! Jetty's `MD5:`, `CRYPT:` and `OBF:` forms are refused at start-up rather than misread.
+//! Jetty's `MD5:`, `CRYPT:` and `OBF:` forms are refused at start-up rather than misread. The
+//! roles after the password are kept for the HTTP edge (`authentication.roles`,
+//! `schema.registry.admin.roles`); MQTT does not use them.
 //!
 //! The file is read again when its modification time changes, so accounts can be added or
 //! revoked without a restart; a file that becomes unreadable or malformed keeps the previous
@@ -46,7 +48,14 @@ pub struct Credentials {
 
 struct State {
     modified: Option<SystemTime>,
-    users: HashMap<String, Digest>,
+    users: HashMap<String, Account>,
+}
+
+/// One line of the file: the password's digest and the user's roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    digest: Digest,
+    pub roles: Vec<String>,
 }
 
 impl Credentials {
@@ -54,7 +63,7 @@ impl Credentials {
     pub fn load(path: &Path) -> Result<Credentials, CredentialsError> {
         let (modified, users) = read(path)?;
         if users.is_empty() {
-            tracing::warn!(path = %path.display(), "MQTT credentials file lists no user: every CONNECT will be refused");
+            tracing::warn!(path = %path.display(), "the credentials file lists no user: every login will be refused");
         }
         Ok(Credentials {
             path: path.to_path_buf(),
@@ -71,13 +80,23 @@ impl Credentials {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.reload_if_changed(&mut state);
         // An unknown user costs the same comparison as a known one.
-        let known = state.users.get(username);
+        let known = state.users.get(username).map(|a| &a.digest);
         let matches = same(&given, known.unwrap_or(&[0xff; 32]));
         if known.is_some() && matches {
             Verdict::Accepted
         } else {
             Verdict::Wrong
         }
+    }
+
+    /// The roles of `user` (none for an unknown user), as the file says now.
+    pub fn roles(&self, user: &str) -> Vec<String> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .users
+            .get(user)
+            .map(|a| a.roles.clone())
+            .unwrap_or_default()
     }
 
     fn reload_if_changed(&self, state: &mut State) {
@@ -89,19 +108,19 @@ impl Credentials {
         }
         match read(&self.path) {
             Ok((modified, users)) => {
-                tracing::info!(path = %self.path.display(), users = users.len(), "MQTT credentials reloaded");
+                tracing::info!(path = %self.path.display(), users = users.len(), "credentials reloaded");
                 state.modified = modified;
                 state.users = users;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "MQTT credentials file not reloaded; keeping the previous accounts");
+                tracing::warn!(error = %e, "credentials file not reloaded; keeping the previous accounts");
                 state.modified = modified;
             }
         }
     }
 }
 
-type Loaded = (Option<SystemTime>, HashMap<String, Digest>);
+type Loaded = (Option<SystemTime>, HashMap<String, Account>);
 
 fn read(path: &Path) -> Result<Loaded, CredentialsError> {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
@@ -120,12 +139,12 @@ fn read(path: &Path) -> Result<Loaded, CredentialsError> {
 /// Why the credentials file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    #[error("MQTT credentials file {path}: {source}")]
+    #[error("credentials file {path}: {source}")]
     Read {
         path: String,
         source: std::io::Error,
     },
-    #[error("MQTT credentials file {path}: {source}")]
+    #[error("credentials file {path}: {source}")]
     Line { path: String, source: LineError },
 }
 
@@ -137,8 +156,8 @@ pub struct LineError {
     pub what: String,
 }
 
-/// Parses the file's text into users and password digests.
-pub fn parse(text: &str) -> Result<HashMap<String, Digest>, LineError> {
+/// Parses the file's text into users, password digests and roles.
+pub fn parse(text: &str) -> Result<HashMap<String, Account>, LineError> {
     let mut users = HashMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -149,8 +168,14 @@ pub fn parse(text: &str) -> Result<HashMap<String, Digest>, LineError> {
             .find([':', '='])
             .ok_or_else(|| line_error(n, "expected `username: password`"))?;
         let user = line[..at].trim();
-        // Roles follow the password after a comma; they are not used here.
-        let password = line[at + 1..].split(',').next().unwrap_or("").trim();
+        // Roles follow the password after commas.
+        let mut fields = line[at + 1..].split(',');
+        let password = fields.next().unwrap_or("").trim();
+        let roles: Vec<String> = fields
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
         if user.is_empty() || password.is_empty() {
             return Err(line_error(n, "expected `username: password`"));
         }
@@ -170,7 +195,7 @@ pub fn parse(text: &str) -> Result<HashMap<String, Digest>, LineError> {
             }
             _ => sha256(password.as_bytes()),
         };
-        users.insert(user.to_string(), digest);
+        users.insert(user.to_string(), Account { digest, roles });
     }
     Ok(users)
 }
@@ -205,16 +230,18 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         let text = format!(
-            "# devices\n! also a comment\nsensor-1: pw1,admin\nsensor-2=pw2\nhashed: SHA256:{hashed}\n"
+            "# devices\n! also a comment\nsensor-1: pw1,admin, reader \nsensor-2=pw2\nhashed: SHA256:{hashed}\n"
         );
         let users = parse(&text).unwrap();
         assert_eq!(users.len(), 3);
         assert!(
-            same(&users["sensor-1"], &sha256(b"pw1")),
+            same(&users["sensor-1"].digest, &sha256(b"pw1")),
             "roles are not part of the password"
         );
-        assert!(same(&users["sensor-2"], &sha256(b"pw2")));
-        assert!(same(&users["hashed"], &sha256(b"s3cret")));
+        assert_eq!(users["sensor-1"].roles, ["admin", "reader"]);
+        assert!(users["sensor-2"].roles.is_empty());
+        assert!(same(&users["sensor-2"].digest, &sha256(b"pw2")));
+        assert!(same(&users["hashed"].digest, &sha256(b"s3cret")));
         assert!(parse("nobody").unwrap_err().to_string().contains("line 1"));
         assert!(parse("u: MD5:abc").unwrap_err().to_string().contains("MD5"));
         assert!(parse("u: SHA256:abc")

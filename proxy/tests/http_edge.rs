@@ -315,6 +315,131 @@ async fn basic_authentication_on_both_apis() {
     edge.stop().await;
 }
 
+/// Roles from the credentials file: `authentication.roles` keeps users without an allowed role
+/// out of both APIs (403), and `schema.registry.admin.roles` makes the registry read-only for
+/// the others: they read, look up and check compatibility, but registering, config, mode and
+/// deletes answer 403/40301 and change nothing; an admin does all of it.
+#[tokio::test]
+async fn registry_read_only_and_admin_roles() {
+    let pki = pki();
+    let credentials = pki.dir.join("users.properties");
+    std::fs::write(
+        &credentials,
+        "root: pw-root,admin,developer
+dev: pw-dev,developer
+guest: pw-guest,visitor
+",
+    )
+    .unwrap();
+    let credentials = credentials.display().to_string();
+    let edge = Edge::start(
+        &pki,
+        true,
+        &[
+            ("authentication.method", "BASIC"),
+            ("authentication.credentials.file", &credentials),
+            ("authentication.roles", "admin,developer"),
+            ("schema.registry.admin.roles", "admin"),
+        ],
+    )
+    .await;
+    let c = client(&pki.ca, None);
+    let sr = edge.registry.clone().unwrap();
+    let subject = unique("roles");
+    let schema = json!({"schema": "{\"type\":\"string\"}"}).to_string();
+    let sr_json = "application/vnd.schemaregistry.v1+json";
+    let as_user = |user: &str, pw: &str, req: reqwest::RequestBuilder| {
+        req.basic_auth(user, Some(pw))
+            .header("content-type", sr_json)
+    };
+
+    // guest has no allowed role: 403 on both APIs.
+    for url in [format!("{}/topics", edge.https), format!("{sr}/subjects")] {
+        let r = send(as_user("guest", "pw-guest", c.get(&url))).await;
+        assert_eq!(r.status, 403, "{url}: {r:?}");
+        r.assert_error(403, 403);
+    }
+    // dev reads the REST API and the registry (waiting for the registry to load).
+    let r = send(as_user(
+        "dev",
+        "pw-dev",
+        c.get(format!("{}/topics", edge.https)),
+    ))
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = send(as_user("dev", "pw-dev", c.get(format!("{sr}/subjects")))).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{r:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // dev may not change the registry.
+    let register = format!("{sr}/subjects/{subject}/versions");
+    let r = send(as_user("dev", "pw-dev", c.post(&register)).body(schema.clone())).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    r.assert_error(403, 40301);
+    assert!(r.text.contains("schema.registry.admin.roles"), "{r:?}");
+    for req in [
+        c.put(format!("{sr}/config"))
+            .body(json!({"compatibility": "NONE"}).to_string()),
+        c.put(format!("{sr}/mode"))
+            .body(json!({"mode": "READONLY"}).to_string()),
+        c.delete(format!("{sr}/config")),
+    ] {
+        let r = send(as_user("dev", "pw-dev", req)).await;
+        assert_eq!(r.status, 403, "{r:?}");
+    }
+    let r = send(as_user("dev", "pw-dev", c.get(format!("{sr}/subjects")))).await;
+    assert_eq!(r.json(), json!([]), "a refused registration wrote nothing");
+    let r = send(as_user("dev", "pw-dev", c.get(format!("{sr}/config")))).await;
+    assert_eq!(r.json()["compatibilityLevel"], "BACKWARD", "{r:?}");
+
+    // root (admin) registers; then dev looks it up and checks compatibility (POSTs that read).
+    let r = send(as_user("root", "pw-root", c.post(&register)).body(schema.clone())).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = send(
+        as_user("dev", "pw-dev", c.post(format!("{sr}/subjects/{subject}"))).body(schema.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["version"], 1, "{r:?}");
+    let r = send(
+        as_user(
+            "dev",
+            "pw-dev",
+            c.post(format!(
+                "{sr}/compatibility/subjects/{subject}/versions/latest"
+            )),
+        )
+        .body(schema.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["is_compatible"], true, "{r:?}");
+    // dev may not delete it; root may.
+    let delete = format!("{sr}/subjects/{subject}");
+    let r = send(as_user("dev", "pw-dev", c.delete(&delete))).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = send(as_user("root", "pw-root", c.delete(&delete))).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    edge.stop().await;
+
+    // Roles without BASIC stop start-up.
+    let mut props = BTreeMap::new();
+    props.insert("bootstrap.servers".to_string(), "127.0.0.1:9".to_string());
+    props.insert(
+        "schema.registry.admin.roles".to_string(),
+        "admin".to_string(),
+    );
+    let err = kafka_proxy::Config::from_properties(&props)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs authentication.method=BASIC"), "{err}");
+}
+
 /// CORS (`access.control.allow.origin`): a preflight from an allowed origin is answered with the
 /// allowed methods, even with BASIC on (preflights carry no credentials); another origin gets no
 /// CORS headers.

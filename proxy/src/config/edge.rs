@@ -49,6 +49,13 @@ pub struct EdgeConfig {
     /// Kafka as the request's BASIC user, with its password as the SASL credentials (PLAIN or
     /// SCRAM, `client.sasl.mechanism`), instead of as the proxy. Default off.
     pub propagate_principal: bool,
+    /// `authentication.roles`: the roles (from the credentials file) allowed to use either API;
+    /// an authenticated user with none of them gets 403. None (`*`, the default): every user.
+    pub allowed_roles: Option<Vec<String>>,
+    /// `schema.registry.admin.roles`: the roles that may change the built-in registry (register,
+    /// delete, config, mode); other users allowed in may only read it. None (`*`, the default):
+    /// every user allowed in, as Confluent's Schema Registry with BASIC authentication.
+    pub registry_admin_roles: Option<Vec<String>>,
     /// `kafka.principal.clients.max`: how many principals keep a producer at once; the least
     /// recently used one is closed to make room. Default 32.
     pub principal_clients_max: usize,
@@ -84,6 +91,8 @@ impl Default for EdgeConfig {
             realm: "KafkaRest".into(),
             credentials_file: None,
             propagate_principal: false,
+            allowed_roles: None,
+            registry_admin_roles: None,
             principal_clients_max: 32,
             cors_origins: Vec::new(),
             cors_methods: list("GET,POST,PUT,DELETE,HEAD"),
@@ -94,6 +103,26 @@ impl Default for EdgeConfig {
             burst: None,
         }
     }
+}
+
+/// A role list: `*` (None: every authenticated user) or roles separated by commas.
+fn roles(key: &str, value: &str) -> Result<Option<Vec<String>>, ConfigError> {
+    let roles = list(value);
+    if roles.iter().any(|r| r == "*") {
+        return if roles.len() == 1 {
+            Ok(None)
+        } else {
+            Err(invalid(key, value, "`*` stands alone"))
+        };
+    }
+    if roles.is_empty() {
+        return Err(invalid(
+            key,
+            value,
+            "expected `*` or a comma-separated list of roles",
+        ));
+    }
+    Ok(Some(roles))
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -159,15 +188,8 @@ impl EdgeConfig {
                 }
             }
             "authentication.realm" => self.realm = value.trim().to_string(),
-            "authentication.roles" => {
-                if value.trim() != "*" {
-                    return Err(invalid(
-                        k,
-                        value,
-                        "only `*` (every authenticated user) is supported",
-                    ));
-                }
-            }
+            "authentication.roles" => self.allowed_roles = roles(k, value)?,
+            "schema.registry.admin.roles" => self.registry_admin_roles = roles(k, value)?,
             "authentication.credentials.file" => {
                 self.credentials_file = non_empty(value).map(PathBuf::from)
             }
@@ -214,6 +236,21 @@ impl EdgeConfig {
     /// Checks across keys: BASIC needs a credentials file; https listeners need a keystore; a
     /// client certificate needs a truststore.
     pub(super) fn check(&self, https: bool) -> Result<(), ConfigError> {
+        for (key, set) in [
+            ("authentication.roles", self.allowed_roles.is_some()),
+            (
+                "schema.registry.admin.roles",
+                self.registry_admin_roles.is_some(),
+            ),
+        ] {
+            if set && !self.basic_auth {
+                return Err(invalid(
+                    key,
+                    "roles",
+                    "roles come from authentication.credentials.file: needs authentication.method=BASIC",
+                ));
+            }
+        }
         if self.propagate_principal && !self.basic_auth {
             return Err(invalid(
                 "confluent.rest.auth.propagate.method",

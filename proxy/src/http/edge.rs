@@ -31,6 +31,28 @@ pub struct BasicAuth {
     challenge: HeaderValue,
     /// Pass the user's credentials on to Kafka ([`KafkaCredentials`]).
     propagate: bool,
+    /// `authentication.roles` (None: every user).
+    allowed_roles: Option<Vec<String>>,
+    /// `schema.registry.admin.roles` (None: every user allowed in).
+    registry_admin_roles: Option<Vec<String>>,
+}
+
+/// Whether a registry request changes it. Lookups (`POST /subjects/{s}`) and compatibility
+/// checks are reads that use POST; registering (`POST /subjects/{s}/versions`), PUT and DELETE
+/// change it. Paths may start with `/contexts/{context}`.
+fn registry_changes(method: &Method, path: &str) -> bool {
+    match *method {
+        Method::GET | Method::HEAD | Method::OPTIONS => false,
+        Method::POST => {
+            let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+            let segments = match segments.as_slice() {
+                ["contexts", _, rest @ ..] => rest,
+                all => all,
+            };
+            !(matches!(segments, ["subjects", _]) || segments.first() == Some(&"compatibility"))
+        }
+        _ => true,
+    }
 }
 
 /// Why the edge could not be set up.
@@ -51,6 +73,8 @@ impl Edge {
         let auth = match (&config.basic_auth, &config.credentials_file) {
             (true, Some(path)) => Some(Arc::new(BasicAuth {
                 propagate: config.propagate_principal,
+                allowed_roles: config.allowed_roles.clone(),
+                registry_admin_roles: config.registry_admin_roles.clone(),
                 credentials: Credentials::load(path)?,
                 challenge: HeaderValue::from_str(&format!("Basic realm=\"{}\"", config.realm))
                     .map_err(|_| EdgeError::Invalid {
@@ -160,6 +184,26 @@ pub async fn authenticate(
     match (verdict, given) {
         (Verdict::Accepted, Some((user, password))) => {
             tracing::debug!(principal = %user, method = %request.method(), path = %request.uri().path(), "authenticated");
+            let admin_roles = auth
+                .registry_admin_roles
+                .as_ref()
+                .filter(|_| api == Api::SchemaRegistry);
+            if auth.allowed_roles.is_some() || admin_roles.is_some() {
+                let roles = auth.credentials.roles(&user);
+                let has = |wanted: &[String]| wanted.iter().any(|r| roles.contains(r));
+                if auth.allowed_roles.as_deref().is_some_and(|w| !has(w)) {
+                    tracing::info!(principal = %user, path = %request.uri().path(), "refused: no role authentication.roles allows");
+                    return ApiError::forbidden().for_api(api).into_response();
+                }
+                if let Some(admin) = admin_roles {
+                    if registry_changes(request.method(), request.uri().path()) && !has(admin) {
+                        tracing::info!(principal = %user, method = %request.method(), path = %request.uri().path(), "refused: the registry is read-only for this user");
+                        return ApiError::registry_read_only(&user, admin)
+                            .for_api(api)
+                            .into_response();
+                    }
+                }
+            }
             if auth.propagate {
                 // SASL credentials are text; a password that is not UTF-8 cannot reach Kafka.
                 match String::from_utf8(password) {
@@ -193,6 +237,35 @@ pub async fn authenticate(
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, auth.challenge.clone());
             response
+        }
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+
+    #[test]
+    fn which_registry_requests_change_it() {
+        for (method, path, changes) in [
+            (Method::GET, "/subjects/s/versions", false),
+            (Method::HEAD, "/schemas/ids/1", false),
+            (Method::POST, "/subjects/s", false),
+            (Method::POST, "/subjects/s/", false),
+            (
+                Method::POST,
+                "/compatibility/subjects/s/versions/latest",
+                false,
+            ),
+            (Method::POST, "/contexts/.c/subjects/s", false),
+            (Method::POST, "/subjects/s/versions", true),
+            (Method::POST, "/contexts/.c/subjects/s/versions", true),
+            (Method::PUT, "/config", true),
+            (Method::PUT, "/mode/s", true),
+            (Method::DELETE, "/subjects/s", true),
+            (Method::DELETE, "/config", true),
+        ] {
+            assert_eq!(registry_changes(&method, path), changes, "{method} {path}");
         }
     }
 }

@@ -292,6 +292,22 @@ impl ApiError {
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, 401, "Unauthorized")
     }
+    /// An authenticated user without a role `authentication.roles` allows.
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, 403, "Forbidden")
+    }
+    /// An authenticated user who may read the registry but not change it.
+    pub fn registry_read_only(user: &str, admin_roles: &[String]) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            40301,
+            format!(
+                "User {user} may read the Schema Registry but not change it: that needs one of \
+                 the roles {} (schema.registry.admin.roles)",
+                admin_roles.join(", ")
+            ),
+        )
+    }
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
