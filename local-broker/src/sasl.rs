@@ -156,7 +156,14 @@ pub struct SaslFront {
 impl SaslFront {
     /// Listens on loopback `port`, authenticates clients against `users` (name, password) and
     /// relays them to the broker on loopback `upstream`.
-    pub fn start(port: u16, upstream: u16, users: &[(String, String)]) -> io::Result<SaslFront> {
+    /// With `session_lifetime`, authentication answers report it (KIP-368) and each connection
+    /// is closed when it ends, as a broker closes a connection that did not re-authenticate.
+    pub fn start(
+        port: u16,
+        upstream: u16,
+        users: &[(String, String)],
+        session_lifetime: Option<std::time::Duration>,
+    ) -> io::Result<SaslFront> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let config = SASLConfig::builder()
             .with_defaults()
@@ -176,7 +183,7 @@ impl SaslFront {
                     let _ = std::thread::Builder::new()
                         .name("sasl-conn".into())
                         .spawn(move || {
-                            if let Err(e) = serve(client, upstream, config) {
+                            if let Err(e) = serve(client, upstream, config, session_lifetime) {
                                 if e.kind() != io::ErrorKind::UnexpectedEof {
                                     eprintln!("sasl front: {e}");
                                 }
@@ -262,7 +269,12 @@ fn parse_request(frame: &[u8]) -> io::Result<(i16, i16, i32, &[u8])> {
 }
 
 /// SaslHandshake v0–v1 and SaslAuthenticate v0–v1 with one client, then a byte relay.
-fn serve(mut client: TcpStream, upstream: u16, config: Arc<SASLConfig>) -> io::Result<()> {
+fn serve(
+    mut client: TcpStream,
+    upstream: u16,
+    config: Arc<SASLConfig>,
+    session_lifetime: Option<std::time::Duration>,
+) -> io::Result<()> {
     client.set_nodelay(true)?;
     let mut broker = TcpStream::connect(("127.0.0.1", upstream))?;
     broker.set_nodelay(true)?;
@@ -349,8 +361,9 @@ fn serve(mut client: TcpStream, upstream: u16, config: Arc<SASLConfig>) -> io::R
                     }
                 }
                 if version >= 1 {
-                    // No session lifetime: the session lasts as long as the connection.
-                    out.extend_from_slice(&0i64.to_be_bytes());
+                    // 0: the session lasts as long as the connection.
+                    let ms = session_lifetime.map_or(0, |d| d.as_millis() as i64);
+                    out.extend_from_slice(&ms.to_be_bytes());
                 }
                 write_frame(&mut client, id, &out)?;
                 match outcome {
@@ -367,6 +380,17 @@ fn serve(mut client: TcpStream, upstream: u16, config: Arc<SASLConfig>) -> io::R
                 )))
             }
         }
+    }
+    if let Some(lifetime) = session_lifetime {
+        // The session ends: close the connection (no in-band re-authentication is served).
+        let (c, b) = (client.try_clone()?, broker.try_clone()?);
+        std::thread::Builder::new()
+            .name("sasl-session".into())
+            .spawn(move || {
+                std::thread::sleep(lifetime);
+                let _ = c.shutdown(Shutdown::Both);
+                let _ = b.shutdown(Shutdown::Both);
+            })?;
     }
     relay(client, broker)
 }
@@ -407,6 +431,16 @@ impl SaslTansu {
 
     /// [`SaslTansu::start`], accepting `users` (name, password) as well.
     pub fn start_with_users(tls: bool, users: &[(&str, &str)]) -> io::Result<SaslTansu> {
+        Self::start_with(tls, users, None)
+    }
+
+    /// [`SaslTansu::start_with_users`], with sessions that end after `session_lifetime`
+    /// (KIP-368): the connection is closed then.
+    pub fn start_with(
+        tls: bool,
+        users: &[(&str, &str)],
+        session_lifetime: Option<std::time::Duration>,
+    ) -> io::Result<SaslTansu> {
         let plain = crate::free_port()?;
         let front_port = crate::free_port()?;
         let outer = if tls { crate::free_port()? } else { front_port };
@@ -415,7 +449,7 @@ impl SaslTansu {
             .chain(users.iter().copied())
             .map(|(u, p)| (u.to_string(), p.to_string()))
             .collect();
-        let front = SaslFront::start(front_port, plain, &users)?;
+        let front = SaslFront::start(front_port, plain, &users, session_lifetime)?;
         let terminator = if tls {
             Some(crate::tls::Terminator::start(outer, front_port)?)
         } else {

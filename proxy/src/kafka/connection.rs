@@ -515,4 +515,55 @@ mod tests {
             .await;
         assert!(rx.await.unwrap(), "an unauthenticated request was answered");
     }
+
+    /// KIP-368: a broker's session lifetime retires the connection before the broker would
+    /// close it, and the pool then opens a fresh, freshly authenticated one that works.
+    #[tokio::test]
+    async fn sessions_are_renewed_before_they_end() {
+        let lifetime = Duration::from_millis(3000);
+        let kafka =
+            tokio::task::spawn_blocking(move || SaslTansu::start_with(false, &[], Some(lifetime)))
+                .await
+                .unwrap()
+                .unwrap();
+        let pool = Pool::new(kafka.bootstrap(), 1);
+        let creds = sasl("SCRAM-SHA-512", TEST_USER.0, TEST_USER.1);
+        let timeout = Duration::from_secs(10);
+        let first = pool
+            .connection("t", timeout, None, Some(&creds))
+            .await
+            .unwrap();
+        let retire = first.retire_at.expect("the broker gave a session lifetime");
+        let left = retire - tokio::time::Instant::now();
+        // A tenth of the session, at least a second, at most half: retired 1 s early.
+        assert!(left <= Duration::from_millis(2000), "{left:?}");
+        assert!(left >= Duration::from_millis(1500), "{left:?}");
+        let again = pool
+            .connection("t", timeout, None, Some(&creds))
+            .await
+            .unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "reused while the session lasts"
+        );
+        tokio::time::sleep_until(retire + Duration::from_millis(50)).await;
+        assert!(first.is_broken());
+        let fresh = pool
+            .connection("t", timeout, None, Some(&creds))
+            .await
+            .unwrap();
+        assert!(!Arc::ptr_eq(&first, &fresh));
+        // The fresh connection answers requests (ApiVersions through the relay).
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        fresh
+            .send(
+                wire::api_versions_request("t"),
+                Some(Box::new(move |answer| {
+                    let _ = tx.send(answer.is_ok());
+                })),
+            )
+            .await
+            .unwrap();
+        assert!(rx.await.unwrap());
+    }
 }
