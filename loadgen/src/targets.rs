@@ -337,8 +337,11 @@ async fn start_proxy(
     for (k, v) in settings {
         command.args(["--set", &format!("{k}={v}")]);
     }
+    // `LOADGEN_PROXY_RUST_LOG` measures with more logging, e.g. `warn,access=info` for the
+    // access log (its lines are formatted and written to /dev/null).
+    let log = std::env::var("LOADGEN_PROXY_RUST_LOG").unwrap_or_else(|_| "warn".to_string());
     let child = command
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log)
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
