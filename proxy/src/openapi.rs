@@ -315,17 +315,96 @@ pub const REGISTRY: &[PathItem] = &[
     },
 ];
 
+const V3_JSON: &str = "application/json";
+const V3_BODY: &[&str] = &[V3_JSON];
+
+/// The REST Proxy v3 API (served on the REST listeners).
+pub const V3: &[PathItem] = &[
+    PathItem {
+        path: "/v3/clusters",
+        ops: &[get("The cluster (a list of one)", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}",
+        ops: &[get("The cluster", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/brokers",
+        ops: &[get("The brokers", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/brokers/{broker_id}",
+        ops: &[get("A broker", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/brokers/{broker_id}/partition-replicas",
+        ops: &[get("The replicas a broker holds", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics",
+        ops: &[
+            get("The topics, internal ones included", V3_JSON),
+            op(
+                "post",
+                "Create a topic (201 + Location; 200 with validate_only)",
+                V3_BODY,
+                (201, V3_JSON),
+            ),
+        ],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}",
+        ops: &[
+            get("A topic", V3_JSON),
+            op(
+                "patch",
+                "Raise a topic's partition count",
+                V3_BODY,
+                (200, V3_JSON),
+            ),
+            op("delete", "Delete a topic (204)", &[], (204, V3_JSON)),
+        ],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions",
+        ops: &[get("A topic's partitions", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}",
+        ops: &[get("A partition", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}/offset",
+        ops: &[get(
+            "A partition's earliest and latest offsets (offset_type=earliest_and_latest)",
+            V3_JSON,
+        )],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}/replicas",
+        ops: &[get("A partition's replicas", V3_JSON)],
+    },
+    PathItem {
+        path:
+            "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}/replicas/{broker_id}",
+        ops: &[get("A replica", V3_JSON)],
+    },
+];
+
 /// The document of `api`.
 pub fn document(api: Api) -> Value {
-    let (title, table) = match api {
-        Api::KafkaV2 => ("kafka-proxy REST API (Confluent REST Proxy v2)", REST),
+    let (title, tables): (&str, &[&[PathItem]]) = match api {
+        Api::KafkaV2 | Api::KafkaV3 => (
+            "kafka-proxy REST API (Confluent REST Proxy v2 and v3)",
+            &[REST, V3],
+        ),
         Api::SchemaRegistry => (
             "kafka-proxy Schema Registry API (Confluent Schema Registry)",
-            REGISTRY,
+            &[REGISTRY],
         ),
     };
     let mut paths = Map::new();
-    for item in table {
+    for item in tables.iter().flat_map(|t| t.iter()) {
         let parameters: Vec<Value> = item
             .path
             .split('/')

@@ -8,10 +8,12 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// A path with its parameters filled in.
-fn concrete(path: &str) -> String {
+/// A path with its parameters filled in (the cluster's id and broker from the proxy's v3 API).
+fn concrete(path: &str, cluster: &str, broker: &str) -> String {
     path.split('/')
         .map(|segment| match segment {
+            "{cluster_id}" => cluster,
+            "{broker_id}" => broker,
             "{topic}" => "openapi-probe-topic",
             "{partition}" => "0",
             "{group}" => "openapi-probe-group",
@@ -27,12 +29,12 @@ fn concrete(path: &str) -> String {
 
 const METHODS: [&str; 4] = ["get", "post", "put", "delete"];
 
-async fn check(base: &str, document: &Value) -> Vec<String> {
+async fn check(base: &str, document: &Value, cluster: &str, broker: &str) -> Vec<String> {
     let mut wrong = Vec::new();
     for (path, ops) in document["paths"].as_object().unwrap() {
         for method in METHODS {
             let documented = ops.get(method).is_some();
-            let url = format!("{base}{}", concrete(path));
+            let url = format!("{base}{}", concrete(path, cluster, broker));
             let request = http()
                 .request(method.to_uppercase().parse().unwrap(), &url)
                 .header("content-type", "application/vnd.kafka.v2+json");
@@ -65,8 +67,25 @@ async fn documents_match_the_routes() {
     let proxy = Proxy::start_with_registry(&[("schema.registry.topic", &unique("schemas"))]).await;
     let sr = proxy.registry_url.clone().unwrap();
     wait_for(&format!("{sr}/subjects")).await;
+    // The v3 paths need the cluster's real id and a real broker (others answer 404).
+    let clusters = get(&format!("{}/v3/clusters", proxy.url), "application/json").await;
+    let cluster = clusters.json()["data"][0]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let brokers = get(
+        &format!("{}/v3/clusters/{cluster}/brokers", proxy.url),
+        "application/json",
+    )
+    .await;
+    let broker = brokers.json()["data"][0]["broker_id"].to_string();
+    let rest_routes = [
+        include_str!("../src/rest/mod.rs"),
+        include_str!("../src/rest/v3/mod.rs"),
+    ]
+    .concat();
     for (base, source) in [
-        (proxy.url.clone(), include_str!("../src/rest/mod.rs")),
+        (proxy.url.clone(), rest_routes.as_str()),
         (sr.clone(), include_str!("../src/registry_api.rs")),
     ] {
         let r = get(&format!("{base}/openapi.json"), "application/json").await;
@@ -78,7 +97,7 @@ async fn documents_match_the_routes() {
             route_count(source),
             "{base}: every route of the router is documented, and nothing else"
         );
-        let wrong = check(&base, &document).await;
+        let wrong = check(&base, &document, &cluster, &broker).await;
         assert!(wrong.is_empty(), "{base}:\n{}", wrong.join("\n"));
     }
     proxy.stop().await;

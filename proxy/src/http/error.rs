@@ -21,6 +21,8 @@ pub const REGISTRY_JSON: &str = "application/vnd.schemaregistry.v1+json";
 pub enum Api {
     /// Confluent REST Proxy v2.
     KafkaV2,
+    /// Confluent REST Proxy v3 (`/v3/...` on the same listeners): `application/json`.
+    KafkaV3,
     /// Confluent Schema Registry.
     SchemaRegistry,
 }
@@ -29,7 +31,7 @@ impl Api {
     /// The API's name in logs.
     pub fn name(self) -> &'static str {
         match self {
-            Api::KafkaV2 => "rest",
+            Api::KafkaV2 | Api::KafkaV3 => "rest",
             Api::SchemaRegistry => "registry",
         }
     }
@@ -37,6 +39,7 @@ impl Api {
     pub fn media_type(self) -> &'static str {
         match self {
             Api::KafkaV2 => V2_JSON,
+            Api::KafkaV3 => "application/json",
             Api::SchemaRegistry => REGISTRY_JSON,
         }
     }
@@ -164,6 +167,14 @@ impl ApiError {
     }
     /// Metadata lookups of an unknown topic (or of a name no topic can have) answer as current
     /// Confluent does.
+    /// v3: a partition of a topic that does not exist (Confluent's rewritten 40403).
+    pub fn unknown_topic_partition_named(topic: &str, partition: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            40403,
+            format!("This server does not host topic-partition {partition} for topic {topic}"),
+        )
+    }
     pub fn unknown_topic_partition() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -289,6 +300,37 @@ impl ApiError {
         )
     }
     /// 401 for a request without valid credentials at the edge (`authentication.method`).
+    /// v3: a cluster id that is not the cluster's.
+    pub fn cluster_not_found(cluster_id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            404,
+            format!("Cluster {cluster_id} cannot be found."),
+        )
+        .for_api(Api::KafkaV3)
+    }
+    /// v3: an empty body where one is required (`what` completes Confluent's sentence).
+    pub fn payload_empty(what: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42206,
+            format!("Payload error. Request body is empty. {what}"),
+        )
+        .for_api(Api::KafkaV3)
+    }
+    /// v3: a payload that breaks a rule of the request (an invalid topic name...).
+    pub fn payload_error(what: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42206,
+            format!("Payload error. {what}"),
+        )
+        .for_api(Api::KafkaV3)
+    }
+    /// A 400 whose message is `message` exactly (Confluent's jakarta BadRequestException).
+    pub fn bad_request_plain(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, 400, message)
+    }
     pub fn unauthenticated() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, 401, "Unauthorized")
     }
@@ -468,6 +510,8 @@ impl From<kafka::Error> for ApiError {
             ErrorClass::IllegalState => {
                 (StatusCode::CONFLICT, 40903, format!("Illegal state: {err}"))
             }
+            // Kafka's exception text, as Confluent's KafkaExceptionMapper answers it.
+            ErrorClass::Invalid => (StatusCode::BAD_REQUEST, 40002, err.to_string()),
             ErrorClass::BrokerNotAvailable => {
                 tracing::warn!(error = %err, "Kafka brokers not available");
                 (

@@ -9,12 +9,14 @@ use rdkafka::ClientConfig;
 use super::error::Error;
 use super::metadata::Metadata;
 use super::settings::{batch_settings, client_config, consumer_config, producer_config};
-use super::{batch, log, principals, producer, registry};
+use super::{admin, batch, log, principals, producer, registry};
 use crate::config::Config;
 
 /// The Kafka side of the proxy.
 pub struct Kafka {
     pub metadata: Arc<Metadata>,
+    /// Cluster administration (the v3 API).
+    pub admin: admin::Admin,
     pub producer: producer::Producer,
     pub consumers: registry::Registry,
     /// Producers per BASIC user (`confluent.rest.auth.propagate.method=JETTY_AUTH`).
@@ -59,8 +61,13 @@ impl Kafka {
         } else {
             None
         };
+        let admin = admin::Admin::new(
+            &client,
+            Duration::from_millis(config.produce.metadata_timeout_ms).max(Duration::from_secs(10)),
+        )?;
         Ok(Kafka {
             metadata,
+            admin,
             producer,
             consumers,
             principals,

@@ -25,6 +25,13 @@ pub enum Error {
     InvalidOffset(i64),
     #[error("{0}")]
     Kafka(#[from] KafkaError),
+    /// An admin request the cluster refused (create or delete a topic, add partitions...), with
+    /// Kafka's error code and the text Kafka's clients give it.
+    #[error("{message}")]
+    Admin {
+        code: RDKafkaErrorCode,
+        message: String,
+    },
     /// The cluster refused the proxy's own credentials (SASL), with librdkafka's reason.
     #[error("Kafka refused the proxy's credentials: {0}")]
     Authentication(String),
@@ -126,6 +133,9 @@ pub enum ErrorClass {
     Authorization,
     UnknownTopicOrPartition,
     IllegalState,
+    /// The request cannot succeed as given (a topic that exists, too few partitions, a
+    /// replication factor or config the cluster refuses, an API the broker lacks).
+    Invalid,
     BrokerNotAvailable,
     /// Worth retrying: timeouts, leader changes, queue full.
     Retriable,
@@ -145,6 +155,18 @@ pub fn classify(code: RDKafkaErrorCode) -> ErrorClass {
             ErrorClass::UnknownTopicOrPartition
         }
         C::State | C::IllegalGeneration | C::RebalanceInProgress => ErrorClass::IllegalState,
+        C::TopicAlreadyExists
+        | C::InvalidPartitions
+        | C::InvalidReplicationFactor
+        | C::InvalidReplicaAssignment
+        | C::InvalidConfig
+        | C::PolicyViolation
+        | C::InvalidRequest
+        | C::UnsupportedVersion
+        | C::UnsupportedFeature
+        | C::InvalidTopic
+        | C::TopicDeletionDisabled
+        | C::SecurityDisabled => ErrorClass::Invalid,
         C::AllBrokersDown | C::BrokerNotAvailable | C::BrokerTransportFailure => {
             ErrorClass::BrokerNotAvailable
         }
@@ -175,6 +197,7 @@ impl Error {
             }
             Error::IllegalState(_) => ErrorClass::IllegalState,
             Error::Authentication(_) => ErrorClass::Authentication,
+            Error::Admin { code, .. } => classify(*code),
             Error::Kafka(e) => e
                 .rdkafka_error_code()
                 .map(classify)

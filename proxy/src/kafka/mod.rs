@@ -4,6 +4,7 @@
 //! own types: [`RecordError`] for a record not written, [`crate::record::ConsumedRecord`] for a
 //! record read.
 
+pub mod admin;
 mod alignment;
 pub mod batch;
 mod client;

@@ -13,6 +13,7 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::base_url::base_url;
 use super::instance::{control_body, ConsumerInstance, InstanceWith};
 use super::{guard, negotiate, ApiPath, App};
 use crate::config::check_fetch_min_bytes;
@@ -61,28 +62,6 @@ fn as_i64(field: &str, v: &serde_json::Value) -> Result<i64, ApiError> {
         _ => None,
     }
     .ok_or_else(|| ApiError::bad_request(format!("{field} must be an integer")))
-}
-
-/// Scheme and authority clients use to reach us, for an instance's `base_uri`:
-/// `advertised.listeners`, else `host.name`, else the request's Host (400 unless it is a plain
-/// `host[:port]`).
-fn base_url(app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
-    if let Some(url) = &app.config.rest.advertised_url {
-        return Ok(url.clone());
-    }
-    let host = guard::host(headers)?;
-    Ok(match (&app.config.rest.host_name, host) {
-        // Confluent: host.name with the listener's port, or no port if the request had none.
-        (Some(name), Some(h)) => match h.rsplit_once(':') {
-            Some((_, port)) if port.parse::<u16>().is_ok() => {
-                format!("http://{name}:{}", app.config.rest.listeners[0].port())
-            }
-            _ => format!("http://{name}"),
-        },
-        (Some(name), None) => format!("http://{name}"),
-        (None, Some(h)) => format!("http://{h}"),
-        (None, None) => format!("http://localhost:{}", app.config.rest.listeners[0].port()),
-    })
 }
 
 /// POST /consumers/{group}

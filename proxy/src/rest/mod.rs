@@ -2,6 +2,7 @@
 //! negotiation. Errors, the layer stack and the extractors are `http/`'s, shared with the
 //! Schema Registry's API.
 
+pub mod base_url;
 pub mod body;
 pub mod consumers;
 pub mod guard;
@@ -12,6 +13,7 @@ pub mod produce;
 pub mod produce_request;
 mod schemas;
 pub mod topics;
+pub mod v3;
 
 use std::sync::Arc;
 
@@ -78,7 +80,8 @@ pub fn router(app: Arc<App>, edge: &crate::http::edge::Edge) -> Router {
             &format!("{INSTANCE}/offsets"),
             post(consumers::commit).get(consumers::committed),
         )
-        .route(&format!("{INSTANCE}/records"), get(consumers::records));
+        .route(&format!("{INSTANCE}/records"), get(consumers::records))
+        .merge(v3::routes());
     // Cross-cutting behaviour (404/405 answers, body bounds, concurrency cap, panics, tracing)
     // is the layer stack both HTTP front ends share: see `http::layers::stack`.
     let settings = StackSettings {

@@ -1,0 +1,59 @@
+//! The Confluent REST Proxy v3 API (`/v3/clusters/...`, `application/json`), served on the REST
+//! listeners beside v2: the routes, and one file per resource area. Envelopes, links and the
+//! cluster check are `envelope.rs`'s; errors answer through `error.rs` in Confluent's shape.
+
+mod clusters;
+pub mod envelope;
+pub mod error;
+mod partitions;
+mod topics;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::rest::App;
+
+/// The v3 routes (documented in `openapi::V3`).
+pub fn routes() -> Router<Arc<App>> {
+    const CLUSTER: &str = "/v3/clusters/{cluster_id}";
+    const TOPIC: &str = "/v3/clusters/{cluster_id}/topics/{topic}";
+    const PARTITION: &str = "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}";
+    Router::new()
+        .route("/v3/clusters", get(clusters::list_clusters))
+        .route(CLUSTER, get(clusters::get_cluster))
+        .route(&format!("{CLUSTER}/brokers"), get(clusters::list_brokers))
+        .route(
+            &format!("{CLUSTER}/brokers/{{broker_id}}"),
+            get(clusters::get_broker),
+        )
+        .route(
+            &format!("{CLUSTER}/brokers/{{broker_id}}/partition-replicas"),
+            get(partitions::broker_replicas),
+        )
+        .route(
+            &format!("{CLUSTER}/topics"),
+            get(topics::list_topics).post(topics::create_topic),
+        )
+        .route(
+            TOPIC,
+            get(topics::get_topic)
+                .patch(topics::update_topic)
+                .delete(topics::delete_topic),
+        )
+        .route(
+            &format!("{TOPIC}/partitions"),
+            get(partitions::list_partitions),
+        )
+        .route(PARTITION, get(partitions::get_partition))
+        .route(&format!("{PARTITION}/offset"), get(partitions::get_offsets))
+        .route(
+            &format!("{PARTITION}/replicas"),
+            get(partitions::list_replicas),
+        )
+        .route(
+            &format!("{PARTITION}/replicas/{{broker_id}}"),
+            get(partitions::get_replica),
+        )
+}

@@ -1,0 +1,475 @@
+//! The v3 API's cluster, broker, topic, partition and replica resources (issue 17, items 1–3),
+//! over real HTTP against the local broker: Confluent's envelopes (field order included), the
+//! topic lifecycle (create → produce through v2 → offsets → delete), and every refusal in
+//! Confluent's codes, with nothing changed by a refused request.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+const V3: &str = "application/json";
+
+struct Cluster {
+    proxy: Proxy,
+    id: String,
+    broker: i64,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let proxy = Proxy::start_with(&[]).await;
+        let r = get(&format!("{}/v3/clusters", proxy.url), V3).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let id = r.json()["data"][0]["cluster_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = get(&format!("{}/v3/clusters/{id}/brokers", proxy.url), V3).await;
+        let broker = r.json()["data"][0]["broker_id"].as_i64().unwrap();
+        Cluster { proxy, id, broker }
+    }
+
+    /// `{proxy}/v3/clusters/{id}{path}`.
+    fn url(&self, path: &str) -> String {
+        format!("{}/v3/clusters/{}{path}", self.proxy.url, self.id)
+    }
+
+    async fn post(&self, path: &str, body: &str) -> Reply {
+        send(
+            http()
+                .post(self.url(path))
+                .header("content-type", V3)
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    async fn patch(&self, path: &str, body: &str) -> Reply {
+        send(
+            http()
+                .patch(self.url(path))
+                .header("content-type", V3)
+                .body(body.to_string()),
+        )
+        .await
+    }
+}
+
+fn assert_error(r: &Reply, status: u16, code: u64, message: &str) {
+    assert_eq!(r.status, status, "{r:?}");
+    assert_eq!(r.content_type.as_deref(), Some(V3), "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"error_code": code, "message": message}),
+        "{r:?}"
+    );
+}
+
+/// The cluster and its brokers, with Confluent's kinds, links and member order.
+#[tokio::test]
+async fn cluster_and_brokers() {
+    let c = Cluster::start().await;
+    let base = format!("{}/v3/clusters/{}", c.proxy.url, c.id);
+    let r = get(&format!("{}/v3/clusters", c.proxy.url), V3).await;
+    assert_eq!(r.content_type.as_deref(), Some(V3));
+    assert!(
+        r.text.starts_with(&format!(
+            "{{\"kind\":\"KafkaClusterList\",\"metadata\":{{\"self\":\"{}/v3/clusters\",\"next\":null}},\"data\":[{{\"kind\":\"KafkaCluster\",\"metadata\":{{\"self\":\"{base}\",\"resource_name\":\"crn:///kafka={}\"}},\"cluster_id\":",
+            c.proxy.url, c.id
+        )),
+        "{}",
+        r.text
+    );
+    let cluster = get(&base, V3).await.json();
+    assert_eq!(cluster, r.json()["data"][0]);
+    for (link, path) in [
+        ("controller", format!("/brokers/{}", c.broker)),
+        ("acls", "/acls".into()),
+        ("brokers", "/brokers".into()),
+        ("broker_configs", "/broker-configs".into()),
+        ("consumer_groups", "/consumer-groups".into()),
+        ("topics", "/topics".into()),
+        (
+            "partition_reassignments",
+            "/topics/-/partitions/-/reassignment".into(),
+        ),
+    ] {
+        assert_eq!(cluster[link]["related"], format!("{base}{path}"), "{link}");
+    }
+
+    let brokers = get(&c.url("/brokers"), V3).await.json();
+    assert_eq!(brokers["kind"], "KafkaBrokerList");
+    let broker = &brokers["data"][0];
+    assert_eq!(broker["kind"], "KafkaBroker");
+    assert_eq!(broker["broker_id"], c.broker);
+    assert_eq!(
+        broker["metadata"]["resource_name"],
+        format!("crn:///kafka={}/broker={}", c.id, c.broker)
+    );
+    assert_eq!(broker["host"], "127.0.0.1");
+    assert!(broker["port"].as_i64().unwrap() > 0);
+    assert_eq!(broker["rack"], Value::Null);
+    let one = get(&c.url(&format!("/brokers/{}", c.broker)), V3).await;
+    assert_eq!(&one.json(), broker);
+
+    // Unknown ids: Jersey's plain 404 for the cluster itself and for a broker, Confluent's
+    // "cannot be found" for anything under a wrong cluster.
+    let r = get(&format!("{}/v3/clusters/nope", c.proxy.url), V3).await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    let r = get(&c.url("/brokers/987654"), V3).await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    for path in ["/brokers", "/topics", "/brokers/1", "/topics/t/partitions"] {
+        let r = get(&format!("{}/v3/clusters/nope{path}", c.proxy.url), V3).await;
+        assert_error(&r, 404, 404, "Cluster nope cannot be found.");
+    }
+    c.proxy.stop().await;
+}
+
+/// Create → list → produce through v2 → partitions, offsets, replicas → delete.
+#[tokio::test]
+async fn topic_lifecycle() {
+    let c = Cluster::start().await;
+    let name = unique("v3-topic");
+    let r = c
+        .post(
+            "/topics",
+            &json!({"topic_name": name, "partitions_count": 2, "replication_factor": 1,
+                    "configs": [{"name": "cleanup.policy", "value": "delete"}]})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let topic_url = c.url(&format!("/topics/{name}"));
+    let created = r.json();
+    assert_eq!(created["kind"], "KafkaTopic");
+    assert_eq!(created["metadata"]["self"], topic_url);
+    assert_eq!(
+        created["metadata"]["resource_name"],
+        format!("crn:///kafka={}/topic={name}", c.id)
+    );
+    assert_eq!(
+        (
+            &created["topic_name"],
+            &created["partitions_count"],
+            &created["replication_factor"],
+            &created["is_internal"],
+            &created["authorized_operations"],
+        ),
+        (
+            &json!(name),
+            &json!(2),
+            &json!(1),
+            &json!(false),
+            &json!([])
+        )
+    );
+    assert!(r
+        .text
+        .starts_with("{\"kind\":\"KafkaTopic\",\"metadata\":{\"self\":"));
+    // The Location header names the new topic.
+    let location = send(
+        http()
+            .post(c.url("/topics"))
+            .header("content-type", V3)
+            .body(json!({"topic_name": unique("v3-loc")}).to_string()),
+    )
+    .await;
+    assert_eq!(location.status, 201, "{location:?}");
+    let created_again = location.json();
+    assert_eq!(
+        created_again["metadata"]["self"],
+        c.url(&format!(
+            "/topics/{}",
+            created_again["topic_name"].as_str().unwrap()
+        ))
+    );
+
+    // It exists: GET, and in the list.
+    let got = get(&topic_url, V3).await.json();
+    assert_eq!(got, created);
+    let all = get(&c.url("/topics"), V3).await.json();
+    assert_eq!(all["kind"], "KafkaTopicList");
+    assert!(all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["topic_name"] == json!(name)));
+
+    // Again: Kafka's TopicExistsException.
+    let r = c
+        .post("/topics", &json!({"topic_name": name}).to_string())
+        .await;
+    assert_error(&r, 400, 40002, &format!("Topic '{name}' already exists."));
+
+    // Produce 5 records to partition 1 through v2, then read the offsets through v3.
+    let records: Vec<Value> = (0..5)
+        .map(|i| json!({"value": i, "partition": 1}))
+        .collect();
+    let r = post(
+        &format!("{}/topics/{name}", c.proxy.url),
+        JSON,
+        &json!({ "records": records }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let offsets = get(&c.url(&format!("/topics/{name}/partitions/1/offset")), V3).await;
+    assert_eq!(offsets.status, 200, "{offsets:?}");
+    let o = offsets.json();
+    assert_eq!(o["kind"], "KafkaPartitionWithOffsets");
+    assert_eq!(
+        o["metadata"]["resource_name"],
+        format!(
+            "crn:///kafka={}/topic={name}/partition=1/offset_type=earliest_and_latest",
+            c.id
+        )
+    );
+    assert_eq!(
+        (o["earliest_offset"].clone(), o["latest_offset"].clone()),
+        (json!(0), json!(5))
+    );
+    let explicit = get(
+        &c.url(&format!(
+            "/topics/{name}/partitions/1/offset?offset_type=earliest_and_latest"
+        )),
+        V3,
+    )
+    .await;
+    assert_eq!(explicit.json(), o);
+
+    // Partitions, one partition, its replicas, the broker's replicas.
+    let parts = get(&c.url(&format!("/topics/{name}/partitions")), V3)
+        .await
+        .json();
+    assert_eq!(parts["kind"], "KafkaPartitionList");
+    assert_eq!(parts["data"].as_array().unwrap().len(), 2);
+    let p1 = get(&c.url(&format!("/topics/{name}/partitions/1")), V3)
+        .await
+        .json();
+    assert_eq!(p1, parts["data"][1]);
+    assert_eq!(p1["partition_id"], 1);
+    assert_eq!(
+        p1["leader"]["related"],
+        c.url(&format!(
+            "/topics/{name}/partitions/1/replicas/{}",
+            c.broker
+        ))
+    );
+    let replicas = get(&c.url(&format!("/topics/{name}/partitions/1/replicas")), V3)
+        .await
+        .json();
+    assert_eq!(replicas["kind"], "KafkaReplicaList");
+    let replica = &replicas["data"][0];
+    assert_eq!(
+        (
+            &replica["broker_id"],
+            &replica["is_leader"],
+            &replica["is_in_sync"]
+        ),
+        (&json!(c.broker), &json!(true), &json!(true))
+    );
+    let one = get(
+        &c.url(&format!(
+            "/topics/{name}/partitions/1/replicas/{}",
+            c.broker
+        )),
+        V3,
+    )
+    .await;
+    assert_eq!(&one.json(), replica);
+    let held = get(
+        &c.url(&format!("/brokers/{}/partition-replicas", c.broker)),
+        V3,
+    )
+    .await
+    .json();
+    let mine: Vec<&Value> = held["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["topic_name"] == json!(name))
+        .collect();
+    assert_eq!(mine.len(), 2);
+
+    // Missing partitions and topics.
+    let r = get(&c.url(&format!("/topics/{name}/partitions/7")), V3).await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    let r = get(&c.url("/topics/no-such-topic-v3/partitions/0/offset"), V3).await;
+    assert_error(
+        &r,
+        404,
+        40403,
+        "This server does not host topic-partition 0 for topic no-such-topic-v3",
+    );
+    let r = get(
+        &c.url(&format!(
+            "/topics/{name}/partitions/1/offset?offset_type=latest"
+        )),
+        V3,
+    )
+    .await;
+    assert_error(&r, 400, 400, "offset_type:latest is invalid");
+
+    // PATCH: fewer or as many partitions are Kafka's InvalidPartitionsException; more need
+    // CreatePartitions, which Tansu 0.6 lacks: the broker's refusal is forwarded (400/40002).
+    let r = c
+        .patch(&format!("/topics/{name}"), r#"{"partitions_count":2}"#)
+        .await;
+    assert_error(&r, 400, 40002, "Topic already has 2 partitions.");
+    let r = c
+        .patch(&format!("/topics/{name}"), r#"{"partitions_count":1}"#)
+        .await;
+    assert_error(
+        &r,
+        400,
+        40002,
+        "Topic currently has 2 partitions, which is higher than the requested 1.",
+    );
+    let r = c
+        .patch(&format!("/topics/{name}"), r#"{"partitions_count":3}"#)
+        .await;
+    if r.status == 200 {
+        // A broker with CreatePartitions (Apache Kafka).
+        assert_eq!(r.json()["partitions_count"], 3, "{r:?}");
+    } else {
+        assert_eq!(r.status, 400, "{r:?}");
+        assert_eq!(r.json()["error_code"], 40002, "{r:?}");
+        assert!(r.text.contains("does not support"), "{r:?}");
+    }
+    let r = c.patch(&format!("/topics/{name}"), "").await;
+    assert_error(
+        &r,
+        422,
+        42206,
+        "Payload error. Request body is empty. Partitions_count is required.",
+    );
+
+    // DELETE: 204 and gone; again: 404.
+    let r = send(http().delete(&topic_url)).await;
+    assert_eq!((r.status, r.text.as_str()), (204, ""), "{r:?}");
+    let r = get(&topic_url, V3).await;
+    assert_error(
+        &r,
+        404,
+        40403,
+        "This server does not host this topic-partition.",
+    );
+    let r = send(http().delete(&topic_url)).await;
+    assert_error(
+        &r,
+        404,
+        40403,
+        "This server does not host this topic-partition.",
+    );
+    c.proxy.stop().await;
+}
+
+/// `validate_only`: 200 with the would-be topic and its Location, and nothing created (Tansu
+/// creates it anyway; the proxy removes it again: README quirk 10).
+#[tokio::test]
+async fn validate_only_creates_nothing() {
+    let c = Cluster::start().await;
+    let name = unique("v3-validate");
+    let r = c
+        .post(
+            "/topics",
+            &json!({"topic_name": name, "partitions_count": 4, "validate_only": true}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.json()["partitions_count"], 4, "{r:?}");
+    let r = get(&c.url(&format!("/topics/{name}")), V3).await;
+    assert_error(
+        &r,
+        404,
+        40403,
+        "This server does not host this topic-partition.",
+    );
+    let listed = get(&c.url("/topics"), V3).await.json();
+    assert!(!listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["topic_name"] == json!(name)));
+    // Validating an existing topic's creation: refused, and the topic stays.
+    let existing = unique("v3-validate-existing");
+    create_topic(&existing, 1).await;
+    let r = c
+        .post(
+            "/topics",
+            &json!({"topic_name": existing, "validate_only": true}).to_string(),
+        )
+        .await;
+    assert_error(
+        &r,
+        400,
+        40002,
+        &format!("Topic '{existing}' already exists."),
+    );
+    assert_eq!(
+        get(&c.url(&format!("/topics/{existing}")), V3).await.status,
+        200
+    );
+    c.proxy.stop().await;
+}
+
+/// Bad bodies get Confluent's codes and create nothing.
+#[tokio::test]
+async fn bad_topic_requests_change_nothing() {
+    let c = Cluster::start().await;
+    let name = unique("v3-bad");
+    for (body, status, code) in [
+        ("", 422, 42206),
+        ("null", 422, 42206),
+        (r#"{"topic_name":"has space"}"#, 422, 42206),
+        (r#"{"partitions_count":1}"#, 422, 42206),
+        (
+            &*format!(r#"{{"topic_name":"{name}","bogus":1}}"#),
+            400,
+            400,
+        ),
+        (
+            &*format!(r#"{{"topic_name":"{name}","partitions_count":"many"}}"#),
+            400,
+            400,
+        ),
+        (
+            &*format!(r#"{{"topic_name":"{name}","configs":{{"a":"b"}}}}"#),
+            400,
+            400,
+        ),
+        (
+            &*format!(r#"{{"topic_name":"{name}","replicas_assignments":{{"1":[1]}}}}"#),
+            400,
+            400,
+        ),
+        (&*format!(r#"{{"topic_name":"{name}""#), 400, 400),
+    ] {
+        let r = c.post("/topics", body).await;
+        assert_eq!(
+            (r.status, r.json()["error_code"].as_u64()),
+            (status, Some(code)),
+            "{body}: {r:?}"
+        );
+    }
+    // Numbers as strings are taken, as Jackson does.
+    let r = c
+        .post(
+            "/topics",
+            &format!(r#"{{"topic_name":"{name}-s","partitions_count":"1"}}"#),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // A media type other than JSON.
+    let r = send(
+        http()
+            .post(c.url("/topics"))
+            .header("content-type", "text/plain")
+            .body(json!({"topic_name": name}).to_string()),
+    )
+    .await;
+    assert_eq!(r.status, 415, "{r:?}");
+    let r = get(&c.url(&format!("/topics/{name}")), V3).await;
+    assert_eq!(r.status, 404, "a refused request created the topic: {r:?}");
+    c.proxy.stop().await;
+}
