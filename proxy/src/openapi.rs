@@ -389,6 +389,42 @@ pub const V3: &[PathItem] = &[
             "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}/replicas/{broker_id}",
         ops: &[get("A replica", V3_JSON)],
     },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups",
+        ops: &[get("The consumer groups", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}",
+        ops: &[get("A consumer group", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/consumers",
+        ops: &[get("A group's consumers", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/consumers/{consumer}",
+        ops: &[get("A consumer", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/consumers/{consumer}/assignments",
+        ops: &[get("A consumer's assigned partitions", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/consumers/{consumer}/assignments/{topic}/partitions/{partition}",
+        ops: &[get("One assigned partition", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/lags",
+        ops: &[get("Lags of the group's committed partitions", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/lags/{topic}/partitions/{partition}",
+        ops: &[get("One partition's lag", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/consumer-groups/{group}/lag-summary",
+        ops: &[get("The group's largest and total lag", V3_JSON)],
+    },
 ];
 
 /// The document of `api`.

@@ -17,6 +17,7 @@ fn concrete(path: &str, cluster: &str, broker: &str) -> String {
             "{topic}" => "openapi-probe-topic",
             "{partition}" => "0",
             "{group}" => "openapi-probe-group",
+            "{consumer}" => "openapi-probe-consumer",
             "{instance}" => "openapi-probe-instance",
             "{subject}" => "openapi-probe-subject",
             "{version}" => "1",
@@ -39,9 +40,12 @@ async fn check(base: &str, document: &Value, cluster: &str, broker: &str) -> Vec
                 .request(method.to_uppercase().parse().unwrap(), &url)
                 .header("content-type", "application/vnd.kafka.v2+json");
             let r = send(request).await;
-            // The router's own answers for a path or method it does not have.
+            // The router's own answers for a path or method it does not have. v3 resources
+            // answer their own not-found cases with the same body (Jersey's), but as
+            // `application/json`, which the router's fallback (v2's media type) never is.
             let fallback = r.status == 405
                 || (r.status == 404
+                    && r.content_type.as_deref() != Some("application/json")
                     && serde_json::from_str::<Value>(&r.text)
                         .is_ok_and(|b| b["error_code"] == 404));
             if documented && fallback {

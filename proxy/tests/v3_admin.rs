@@ -473,3 +473,180 @@ async fn bad_topic_requests_change_nothing() {
     assert_eq!(r.status, 404, "a refused request created the topic: {r:?}");
     c.proxy.stop().await;
 }
+
+/// Consumer groups (issue 17, item 4): a v2 consumer instance's group, its committed offsets'
+/// lags and the lag summary through v3, and Confluent's 404s. (Tansu 0.6 describes a group's
+/// members without client ids, assignor or assignments, README quirk 11: the assignment
+/// decoding is `kafka::groups::tests`, and here only what Tansu reports is checked.)
+#[tokio::test]
+async fn consumer_group_lags() {
+    let c = Cluster::start().await;
+    let topic = unique("v3-lag");
+    create_topic(&topic, 2).await;
+    // 5 records in each partition.
+    let records: Vec<Value> = (0..10)
+        .map(|i| json!({"value": i, "partition": i % 2}))
+        .collect();
+    let r = post(
+        &format!("{}/topics/{topic}", c.proxy.url),
+        JSON,
+        &json!({ "records": records }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // A v2 consumer instance reads some and commits what it read.
+    let group = unique("v3-group");
+    let base = create_consumer(
+        &c.proxy,
+        &group,
+        json!({"format": "json", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}),
+    )
+    .await;
+    subscribe(&base, &[&topic]).await;
+    let read = read_records(&base, JSON, 10, std::time::Duration::from_secs(30)).await;
+    assert_eq!(read.len(), 10);
+    // v2 commits the offset after the one named: 2 in partition 0 and 5 in partition 1, so
+    // lags 3 and 0.
+    let r = post(
+        &format!("{base}/offsets"),
+        V2,
+        &json!({"offsets": [
+            {"topic": topic, "partition": 0, "offset": 1},
+            {"topic": topic, "partition": 1, "offset": 4}
+        ]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    let groups = get(&c.url("/consumer-groups"), V3).await;
+    assert_eq!(groups.status, 200, "{groups:?}");
+    let listed = groups.json();
+    assert_eq!(listed["kind"], "KafkaConsumerGroupList");
+    assert!(listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["consumer_group_id"] == json!(group)));
+    let g = get(&c.url(&format!("/consumer-groups/{group}")), V3).await;
+    assert_eq!(g.status, 200, "{g:?}");
+    assert!(
+        g.text.starts_with(&format!(
+            "{{\"kind\":\"KafkaConsumerGroup\",\"metadata\":{{\"self\":\"{}\",\"resource_name\":\"crn:///kafka={}/consumer-group={group}\"}},\"cluster_id\":",
+            c.url(&format!("/consumer-groups/{group}")),
+            c.id
+        )),
+        "{}",
+        g.text
+    );
+    let g = g.json();
+    assert_eq!(g["consumer_group_id"], json!(group));
+    assert_eq!(g["is_simple"], false);
+    assert_eq!(g["type"], "CLASSIC");
+    assert_eq!(
+        g["lag_summary"]["related"],
+        c.url(&format!("/consumer-groups/{group}/lag-summary"))
+    );
+    let consumers = get(&c.url(&format!("/consumer-groups/{group}/consumers")), V3).await;
+    assert_eq!(consumers.status, 200, "{consumers:?}");
+    assert_eq!(consumers.json()["kind"], "KafkaConsumerList");
+    for member in consumers.json()["data"].as_array().unwrap() {
+        let id = member["consumer_id"].as_str().unwrap();
+        let one = get(
+            &c.url(&format!("/consumer-groups/{group}/consumers/{id}")),
+            V3,
+        )
+        .await;
+        assert_eq!(&one.json(), member);
+        let a = get(
+            &c.url(&format!(
+                "/consumer-groups/{group}/consumers/{id}/assignments"
+            )),
+            V3,
+        )
+        .await;
+        assert_eq!(a.json()["kind"], "KafkaConsumerAssignmentList", "{a:?}");
+    }
+
+    // Lags: committed offsets (the next record to read) against the log end, largest first.
+    let lags = get(&c.url(&format!("/consumer-groups/{group}/lags")), V3).await;
+    assert_eq!(lags.status, 200, "{lags:?}");
+    let lags = lags.json();
+    assert_eq!(lags["kind"], "KafkaConsumerLagList");
+    let rows: Vec<(i64, i64, i64, i64)> = lags["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            assert_eq!(l["kind"], "KafkaConsumerLag");
+            assert_eq!(l["topic_name"], json!(topic));
+            (
+                l["partition_id"].as_i64().unwrap(),
+                l["current_offset"].as_i64().unwrap(),
+                l["log_end_offset"].as_i64().unwrap(),
+                l["lag"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, vec![(0, 2, 5, 3), (1, 5, 5, 0)]);
+    let one = get(
+        &c.url(&format!(
+            "/consumer-groups/{group}/lags/{topic}/partitions/1"
+        )),
+        V3,
+    )
+    .await;
+    assert_eq!(one.json(), lags["data"][1]);
+    let summary = get(&c.url(&format!("/consumer-groups/{group}/lag-summary")), V3)
+        .await
+        .json();
+    assert_eq!(summary["kind"], "KafkaConsumerGroupLagSummary");
+    assert_eq!(
+        (
+            &summary["max_lag"],
+            &summary["total_lag"],
+            &summary["max_lag_topic_name"],
+            &summary["max_lag_partition_id"]
+        ),
+        (&json!(3), &json!(3), &json!(topic), &json!(0))
+    );
+    assert_eq!(
+        summary["max_lag_partition"]["related"],
+        c.url(&format!("/topics/{topic}/partitions/0"))
+    );
+
+    // Not found, in Confluent's words for each endpoint.
+    let r = get(
+        &c.url(&format!(
+            "/consumer-groups/{group}/lags/{topic}/partitions/9"
+        )),
+        V3,
+    )
+    .await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    let missing = unique("no-such-group");
+    let r = get(&c.url(&format!("/consumer-groups/{missing}")), V3).await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    let r = get(&c.url(&format!("/consumer-groups/{missing}/lags")), V3).await;
+    assert_error(
+        &r,
+        404,
+        404,
+        &format!("Consumer Group {missing} could not be found."),
+    );
+    let r = get(&c.url(&format!("/consumer-groups/{missing}/consumers")), V3).await;
+    assert_error(
+        &r,
+        404,
+        404,
+        &format!("Consumer Group {missing} does not exist."),
+    );
+    let r = get(
+        &format!("{}/v3/clusters/nope/consumer-groups", c.proxy.url),
+        V3,
+    )
+    .await;
+    assert_error(&r, 404, 404, "Cluster nope could not be found.");
+    let r = send(http().delete(&base)).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    c.proxy.stop().await;
+}

@@ -9,7 +9,7 @@ use rdkafka::ClientConfig;
 use super::error::Error;
 use super::metadata::Metadata;
 use super::settings::{batch_settings, client_config, consumer_config, producer_config};
-use super::{admin, batch, log, principals, producer, registry};
+use super::{admin, batch, groups, log, principals, producer, registry};
 use crate::config::Config;
 
 /// The Kafka side of the proxy.
@@ -17,6 +17,8 @@ pub struct Kafka {
     pub metadata: Arc<Metadata>,
     /// Cluster administration (the v3 API).
     pub admin: admin::Admin,
+    /// Consumer groups and their lags (the v3 API, read-only).
+    pub groups: groups::Groups,
     pub producer: producer::Producer,
     pub consumers: registry::Registry,
     /// Producers per BASIC user (`confluent.rest.auth.propagate.method=JETTY_AUTH`).
@@ -65,9 +67,15 @@ impl Kafka {
             &client,
             Duration::from_millis(config.produce.metadata_timeout_ms).max(Duration::from_secs(10)),
         )?;
+        let groups = groups::Groups::new(
+            &client,
+            metadata.clone(),
+            Duration::from_millis(config.produce.metadata_timeout_ms).max(Duration::from_secs(10)),
+        )?;
         Ok(Kafka {
             metadata,
             admin,
+            groups,
             producer,
             consumers,
             principals,

@@ -14,6 +14,7 @@ pub mod consumer;
 mod error;
 pub mod expiry;
 mod framing;
+pub mod groups;
 pub mod log;
 pub mod metadata;
 pub mod partitioner;

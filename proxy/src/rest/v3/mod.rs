@@ -5,6 +5,7 @@
 mod clusters;
 pub mod envelope;
 pub mod error;
+mod groups;
 mod partitions;
 mod topics;
 
@@ -20,6 +21,8 @@ pub fn routes() -> Router<Arc<App>> {
     const CLUSTER: &str = "/v3/clusters/{cluster_id}";
     const TOPIC: &str = "/v3/clusters/{cluster_id}/topics/{topic}";
     const PARTITION: &str = "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}";
+    const GROUP: &str = "/v3/clusters/{cluster_id}/consumer-groups/{group}";
+    const CONSUMER: &str = "/v3/clusters/{cluster_id}/consumer-groups/{group}/consumers/{consumer}";
     Router::new()
         .route("/v3/clusters", get(clusters::list_clusters))
         .route(CLUSTER, get(clusters::get_cluster))
@@ -56,4 +59,25 @@ pub fn routes() -> Router<Arc<App>> {
             &format!("{PARTITION}/replicas/{{broker_id}}"),
             get(partitions::get_replica),
         )
+        .route(
+            &format!("{CLUSTER}/consumer-groups"),
+            get(groups::list_groups),
+        )
+        .route(GROUP, get(groups::get_group))
+        .route(&format!("{GROUP}/consumers"), get(groups::list_consumers))
+        .route(CONSUMER, get(groups::get_consumer))
+        .route(
+            &format!("{CONSUMER}/assignments"),
+            get(groups::list_assignments),
+        )
+        .route(
+            &format!("{CONSUMER}/assignments/{{topic}}/partitions/{{partition}}"),
+            get(groups::get_assignment),
+        )
+        .route(&format!("{GROUP}/lags"), get(groups::list_lags))
+        .route(
+            &format!("{GROUP}/lags/{{topic}}/partitions/{{partition}}"),
+            get(groups::get_lag),
+        )
+        .route(&format!("{GROUP}/lag-summary"), get(groups::lag_summary))
 }
