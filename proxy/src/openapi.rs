@@ -366,6 +366,15 @@ pub const V3: &[PathItem] = &[
         ],
     },
     PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/records",
+        ops: &[op(
+            "post",
+            "Produce a stream of records (chunked both ways: one delivery report per record, in order)",
+            V3_BODY,
+            (200, V3_JSON),
+        )],
+    },
+    PathItem {
         path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions",
         ops: &[get("A topic's partitions", V3_JSON)],
     },

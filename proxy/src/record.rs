@@ -101,9 +101,9 @@ pub(crate) struct EncodedRecord {
     pub(crate) timestamp: Option<i64>,
 }
 
-/// A Kafka record header: name and value (names are fixed by the proxy; values share their
-/// buffers, so a header costs no copy).
-pub type Header = (&'static str, bytes::Bytes);
+/// A Kafka record header: name and value (null allowed). The proxy's own names are static
+/// and values share their buffers, so an MQTT header costs no copy; v3 produce brings its own.
+pub type Header = (std::borrow::Cow<'static, str>, Option<bytes::Bytes>);
 
 /// A record ready for the producer.
 #[derive(Debug, Clone, Copy)]

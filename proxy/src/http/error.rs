@@ -197,6 +197,16 @@ impl ApiError {
         )
     }
     /// A record larger than the broker takes, found before anything was written.
+    /// A record's failure in a v3 delivery report: Confluent's error code and the reason (the
+    /// status follows the code: 40101 → 401, 50002 → 500).
+    pub fn record_error(code: u32, message: impl Into<String>) -> Self {
+        let status = if code >= 1000 { code / 100 } else { code };
+        Self::new(
+            StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            code,
+            message,
+        )
+    }
     pub fn record_too_large(why: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, 413, why.to_string())
     }

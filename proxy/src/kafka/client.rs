@@ -19,7 +19,7 @@ pub struct Kafka {
     pub admin: admin::Admin,
     /// Consumer groups and their lags (the v3 API, read-only).
     pub groups: groups::Groups,
-    pub producer: producer::Producer,
+    pub producer: Arc<producer::Producer>,
     pub consumers: registry::Registry,
     /// Producers per BASIC user (`confluent.rest.auth.propagate.method=JETTY_AUTH`).
     pub principals: Option<principals::PrincipalProducers>,
@@ -41,7 +41,11 @@ impl Kafka {
             Some(engine) => tracing::info!(settings = ?engine.settings(), "produce engine: batch"),
             None => tracing::info!("produce engine: librdkafka"),
         }
-        let producer = producer::Producer::new(&producer_config(config), batch, metadata.clone())?;
+        let producer = Arc::new(producer::Producer::new(
+            &producer_config(config),
+            batch,
+            metadata.clone(),
+        )?);
         // Instances are created on demand; check their properties now so a typo fails start-up.
         consumer_config(config)
             .set("group.id", "validation")

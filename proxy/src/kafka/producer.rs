@@ -134,6 +134,12 @@ impl Producer {
         })
     }
 
+    /// The largest key and value a record may carry (`message.max.bytes` less the record's
+    /// framing), as [`Producer::produce`] checks it.
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_message_bytes.saturating_sub(RECORD_OVERHEAD_BYTES)
+    }
+
     /// Produces one request's records to `topic` and returns one outcome per record, in order.
     ///
     /// Everything that can be checked up front is (topic exists, partitions in range, sizes), so a
@@ -223,7 +229,7 @@ impl Producer {
                         |h, (name, value)| {
                             h.insert(rdkafka::message::Header {
                                 key: name,
-                                value: Some(&value[..]),
+                                value: value.as_deref(),
                             })
                         },
                     );

@@ -218,7 +218,7 @@ fn record_body_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>
         + r.headers
             .iter()
             .map(|(name, value)| {
-                varint_size(name.len() as i32) + name.len() + bytes_field_size(Some(&value[..]))
+                varint_size(name.len() as i32) + name.len() + bytes_field_size(value.as_deref())
             })
             .sum::<usize>()
 }
@@ -343,7 +343,7 @@ pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>], compression: Compres
         for (name, value) in r.headers {
             put_varint(out, name.len() as i32);
             out.put_slice(name.as_bytes());
-            put_bytes_field(out, Some(&value[..]));
+            put_bytes_field(out, value.as_deref());
         }
     }
     if compression != Compression::None {

@@ -215,10 +215,10 @@ impl Writer {
             for p in batch.publishes() {
                 const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
                 let headers = vec![
-                    ("mqtt.topic", p.mqtt_topic.clone()),
+                    ("mqtt.topic".into(), Some(p.mqtt_topic.clone())),
                     (
-                        "mqtt.qos",
-                        Bytes::from_static(QOS[usize::from(u8::from(p.qos))]),
+                        "mqtt.qos".into(),
+                        Some(Bytes::from_static(QOS[usize::from(u8::from(p.qos))])),
                     ),
                 ];
                 records.push(

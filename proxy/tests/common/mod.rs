@@ -149,6 +149,8 @@ pub struct NativeRecord {
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// CreateTime (or LogAppendTime) in ms.
+    pub timestamp: Option<i64>,
 }
 
 /// Reads every record of `topic` from the beginning with a native client, until `expected`
@@ -205,6 +207,7 @@ pub fn read_all_on(
                                 .collect()
                         })
                         .unwrap_or_default(),
+                    timestamp: m.timestamp().to_millis(),
                 });
                 last = Instant::now();
             }

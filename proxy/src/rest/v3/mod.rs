@@ -7,6 +7,8 @@ pub mod envelope;
 pub mod error;
 mod groups;
 mod partitions;
+mod produce_record;
+mod records;
 mod topics;
 
 use std::sync::Arc;
@@ -44,6 +46,10 @@ pub fn routes() -> Router<Arc<App>> {
             get(topics::get_topic)
                 .patch(topics::update_topic)
                 .delete(topics::delete_topic),
+        )
+        .route(
+            &format!("{TOPIC}/records"),
+            axum::routing::post(records::produce),
         )
         .route(
             &format!("{TOPIC}/partitions"),

@@ -1,0 +1,335 @@
+//! v3 streaming produce (issue 17, item 6): `POST /v3/clusters/{c}/topics/{t}/records` read as
+//! the records arrive, one delivery report per record written back in input order while the
+//! client is still sending. The streaming test is a raw HTTP/1.1 client that sends chunks
+//! slowly and reads each report before sending the next record.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn cluster_id(proxy: &Proxy) -> String {
+    let r = get(&format!("{}/v3/clusters", proxy.url), "application/json").await;
+    r.json()["data"][0]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A raw HTTP/1.1 exchange with a chunked request body and a chunked response.
+struct Raw {
+    stream: TcpStream,
+    /// Response bytes read and not yet decoded.
+    pending: Vec<u8>,
+    headers_done: bool,
+    /// Decoded response body not yet returned as lines.
+    body: Vec<u8>,
+    finished: bool,
+}
+
+impl Raw {
+    async fn start(proxy: &Proxy, path: &str) -> Raw {
+        let addr = proxy.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        Raw {
+            stream,
+            pending: Vec::new(),
+            headers_done: false,
+            body: Vec::new(),
+            finished: false,
+        }
+    }
+
+    async fn send(&mut self, data: &str) {
+        let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+        self.stream.write_all(chunk.as_bytes()).await.unwrap();
+    }
+
+    async fn end(&mut self) {
+        self.stream.write_all(b"0\r\n\r\n").await.unwrap();
+    }
+
+    /// Decodes what was read: the status line and headers once, then chunks.
+    fn decode(&mut self) {
+        if !self.headers_done {
+            let Some(at) = find(&self.pending, b"\r\n\r\n") else {
+                return;
+            };
+            let head = String::from_utf8_lossy(&self.pending[..at]).to_string();
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("transfer-encoding: chunked"),
+                "{head}"
+            );
+            self.pending.drain(..at + 4);
+            self.headers_done = true;
+        }
+        while let Some(at) = find(&self.pending, b"\r\n") {
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&self.pending[..at]).trim(), 16)
+                    .unwrap();
+            if size == 0 {
+                self.finished = true;
+                self.pending.clear();
+                return;
+            }
+            if self.pending.len() < at + 2 + size + 2 {
+                return;
+            }
+            self.body
+                .extend_from_slice(&self.pending[at + 2..at + 2 + size]);
+            self.pending.drain(..at + 2 + size + 2);
+        }
+    }
+
+    /// The next report (a line ending in `\r\n`), waiting at most 20 s; None at the end.
+    async fn report(&mut self) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(at) = find(&self.body, b"\r\n") {
+                let line: Vec<u8> = self.body.drain(..at + 2).collect();
+                return Some(serde_json::from_slice(&line[..at]).unwrap());
+            }
+            if self.finished {
+                return None;
+            }
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut buf))
+                .await
+                .expect("no report within 20 s")
+                .unwrap();
+            if n == 0 {
+                return None;
+            }
+            self.pending.extend_from_slice(&buf[..n]);
+            self.decode();
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Records sent one at a time over one chunked request: each report comes back before the next
+/// record is sent; a bad record gets its own report and the stream goes on; the records are in
+/// Kafka with their keys, headers and timestamps.
+#[tokio::test]
+async fn streaming_reports_arrive_while_the_client_sends() {
+    let proxy = Proxy::start_with(&[]).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = unique("v3-stream");
+    create_topic(&topic, 2).await;
+    let mut raw = Raw::start(
+        &proxy,
+        &format!("/v3/clusters/{cid}/topics/{topic}/records"),
+    )
+    .await;
+
+    raw.send(
+        r#"{"partition_id":1,"key":{"type":"STRING","data":"k1"},"value":{"type":"JSON","data":{"n":1}},
+            "headers":[{"name":"h","value":"AQI="},{"name":"h","value":"Aw=="}],
+            "timestamp":"2024-01-02T03:04:05.678Z"}"#,
+    )
+    .await;
+    let first = raw.report().await.unwrap();
+    assert_eq!(first["error_code"], 200, "{first}");
+    assert_eq!(
+        (
+            &first["cluster_id"],
+            &first["topic_name"],
+            &first["partition_id"],
+            &first["offset"]
+        ),
+        (&json!(cid), &json!(topic), &json!(1), &json!(0))
+    );
+    assert_eq!(first["timestamp"], "2024-01-02T03:04:05.678Z");
+    assert_eq!(first["key"], json!({"type": "STRING", "size": 2}));
+    assert_eq!(first["value"], json!({"type": "JSON", "size": 7}));
+
+    // An invalid record: its own report; the stream goes on.
+    raw.send(r#" {"value":{"type":"BINARY","data":"not base64!"}}"#)
+        .await;
+    let second = raw.report().await.unwrap();
+    assert_eq!(second["error_code"], 400, "{second}");
+    assert_eq!(
+        second["message"],
+        "Bad Request: data=not base64! is not a base64 string."
+    );
+
+    // Two records in one chunk, the second split over two chunks.
+    raw.send(
+        r#"{"partition_id":1,"value":{"type":"BINARY","data":"aGk="}} {"partition_id":1,"value":"#,
+    )
+    .await;
+    let third = raw.report().await.unwrap();
+    assert_eq!(
+        (&third["error_code"], &third["offset"]),
+        (&json!(200), &json!(1)),
+        "{third}"
+    );
+    raw.send(r#"{"type":"STRING","data":"last"}}"#).await;
+    let fourth = raw.report().await.unwrap();
+    assert_eq!(
+        (&fourth["error_code"], &fourth["offset"]),
+        (&json!(200), &json!(2)),
+        "{fourth}"
+    );
+    assert_eq!(fourth["key"], Value::Null);
+    raw.end().await;
+    assert_eq!(
+        raw.report().await,
+        None,
+        "the stream ends after the last report"
+    );
+
+    let stored = read_all(&topic, 2, 3, Duration::from_secs(10));
+    assert_eq!(stored.len(), 3);
+    let values: Vec<&[u8]> = stored.iter().map(|r| r.value.as_deref().unwrap()).collect();
+    assert_eq!(values, vec![&b"{\"n\":1}"[..], b"hi", b"last"]);
+    assert_eq!(stored[0].key.as_deref(), Some(&b"k1"[..]));
+    assert_eq!(stored[0].timestamp, Some(1_704_164_645_678));
+    assert_eq!(
+        stored[0].headers,
+        vec![
+            ("h".to_string(), vec![1u8, 2]),
+            ("h".to_string(), vec![3u8])
+        ]
+    );
+    proxy.stop().await;
+}
+
+/// A whole body of records (not chunked): one report per record in order, offsets in order per
+/// partition; malformed JSON ends the stream with a report; refusals before the stream.
+#[tokio::test]
+async fn bodies_reports_and_refusals() {
+    let proxy = Proxy::start_with(&[]).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = unique("v3-body");
+    create_topic(&topic, 1).await;
+    let url = format!("{}/v3/clusters/{cid}/topics/{topic}/records", proxy.url);
+    let body: String = (0..500)
+        .map(|i| json!({"value": {"type": "JSON", "data": i}}).to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = send(
+        http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let reports: Vec<Value> = r
+        .text
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 500);
+    for (i, report) in reports.iter().enumerate() {
+        assert_eq!(
+            (&report["error_code"], &report["offset"]),
+            (&json!(200), &json!(i)),
+            "{report}"
+        );
+    }
+    assert_eq!(read_all(&topic, 1, 500, Duration::from_secs(10)).len(), 500);
+
+    // Malformed JSON: one report, then the stream ends; nothing after it is produced.
+    let r = send(
+        http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(r#"{"value":{"type":"JSON","data":1}} {"value": ]] {"value":{"type":"JSON","data":2}}"#),
+    )
+    .await;
+    let lines: Vec<Value> = r
+        .text
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{r:?}");
+    assert_eq!(lines[0]["error_code"], 200);
+    assert_eq!(lines[1]["error_code"], 400);
+    // A body that ends inside a record.
+    let r = send(
+        http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(r#"{"value":{"type":"JSON","data":3}} {"value":"#),
+    )
+    .await;
+    let lines: Vec<&str> = r.text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{r:?}");
+    assert!(lines[1].contains("ended inside a record"), "{r:?}");
+    assert_eq!(read_all(&topic, 1, 502, Duration::from_secs(10)).len(), 502);
+
+    // Refused before any stream: empty body, unknown topic, wrong cluster, wrong media type,
+    // a partition the topic does not have (its report).
+    let r = send(http().post(&url).header("content-type", "application/json")).await;
+    assert_eq!(r.status, 422, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"error_code": 42206, "message": "Payload error. Request body is empty. Data is required."})
+    );
+    let r = send(
+        http()
+            .post(format!(
+                "{}/v3/clusters/{cid}/topics/no-such-v3-topic/records",
+                proxy.url
+            ))
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (404, json!(40403)),
+        "{r:?}"
+    );
+    let r = send(
+        http()
+            .post(format!(
+                "{}/v3/clusters/nope/topics/{topic}/records",
+                proxy.url
+            ))
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = send(
+        http()
+            .post(&url)
+            .header("content-type", "text/plain")
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 415, "{r:?}");
+    let r = send(
+        http()
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(r#"{"partition_id":5,"value":{"type":"JSON","data":1}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let line: Value = serde_json::from_str(r.text.trim_end()).unwrap();
+    assert_eq!(
+        line,
+        json!({"error_code": 40402, "message": "Partition not found."})
+    );
+    assert_eq!(read_all(&topic, 1, 502, Duration::from_secs(5)).len(), 502);
+    proxy.stop().await;
+}
