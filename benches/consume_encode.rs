@@ -48,6 +48,8 @@ fn encode(c: &mut Criterion) {
                             value: Some(value),
                             partition: 0,
                             offset: *offset,
+                            headers: &[],
+                            timestamp: None,
                         };
                         writer.write(&record, &mut out).expect("encodable");
                     }

@@ -78,6 +78,10 @@ pub struct ConsumedRecord<'a> {
     pub topic: &'a str,
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
+    /// The record's headers (name, value), when its instance asked for them (`record.headers`).
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+    /// The record's timestamp in ms, when Kafka gave one.
+    pub timestamp: Option<i64>,
     pub partition: i32,
     pub offset: i64,
 }

@@ -333,3 +333,77 @@ async fn bodies_reports_and_refusals() {
     assert_eq!(read_all(&topic, 1, 502, Duration::from_secs(5)).len(), 502);
     proxy.stop().await;
 }
+
+/// Beyond Confluent (issue 17, item 7): a v2 consumer instance created with `record.headers`
+/// and `record.timestamps` gets each record's headers (base64, null kept) and timestamp; an
+/// instance without them gets Confluent's record objects unchanged.
+#[tokio::test]
+async fn v2_consumers_may_ask_for_headers_and_timestamps() {
+    let proxy = Proxy::start_with(&[]).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = unique("v3-meta");
+    create_topic(&topic, 1).await;
+    let r = send(
+        http()
+            .post(format!(
+                "{}/v3/clusters/{cid}/topics/{topic}/records",
+                proxy.url
+            ))
+            .header("content-type", "application/json")
+            .body(
+                json!({"value": {"type": "BINARY", "data": "aGk="},
+                       "headers": [{"name": "h", "value": "AQI="}, {"name": "n", "value": null}],
+                       "timestamp": "2024-01-02T03:04:05.678Z"})
+                .to_string(),
+            ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.text.contains("\"error_code\":200"), "{r:?}");
+    const BINARY: &str = "application/vnd.kafka.binary.v2+json";
+
+    let with = create_consumer(
+        &proxy,
+        &unique("meta-group"),
+        json!({"format": "binary", "auto.offset.reset": "earliest",
+               "record.headers": true, "record.timestamps": "true"}),
+    )
+    .await;
+    subscribe(&with, &[&topic]).await;
+    let read = read_records(&with, BINARY, 1, Duration::from_secs(30)).await;
+    assert_eq!(
+        read[0],
+        json!({"topic": topic, "key": null, "value": "aGk=", "partition": 0, "offset": 0,
+               "timestamp": 1_704_164_645_678i64,
+               "headers": [{"name": "h", "value": "AQI="}, {"name": "n", "value": null}]})
+    );
+
+    let without = create_consumer(
+        &proxy,
+        &unique("plain-group"),
+        json!({"format": "binary", "auto.offset.reset": "earliest"}),
+    )
+    .await;
+    subscribe(&without, &[&topic]).await;
+    let read = read_records(&without, BINARY, 1, Duration::from_secs(30)).await;
+    assert_eq!(
+        read[0],
+        json!({"topic": topic, "key": null, "value": "aGk=", "partition": 0, "offset": 0})
+    );
+
+    let r = post(
+        &format!("{}/consumers/{}", proxy.url, unique("bad-meta")),
+        V2,
+        &json!({"format": "binary", "record.headers": "maybe"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (422, json!(42204)),
+        "{r:?}"
+    );
+    for base in [with, without] {
+        assert_eq!(send(http().delete(&base)).await.status, 204);
+    }
+    proxy.stop().await;
+}

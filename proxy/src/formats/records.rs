@@ -3,6 +3,8 @@
 
 use super::embedded::FormatError;
 use super::{binary, json};
+use base64::Engine;
+
 use crate::record::{ConsumedRecord, EmbeddedFormat, Family};
 use crate::schema::client::Schemas;
 use crate::schema::kinds::Parsed;
@@ -18,6 +20,9 @@ pub struct RecordWriter {
     num: itoa::Buffer,
     /// `json.max.nesting.depth` for json-format records.
     json_depth: usize,
+    /// Beyond Confluent (opt-in per instance): each record's headers and timestamp.
+    headers: bool,
+    timestamp: bool,
 }
 
 impl RecordWriter {
@@ -29,7 +34,17 @@ impl RecordWriter {
             escaped_topic: Vec::new(),
             num: itoa::Buffer::new(),
             json_depth: 1000,
+            headers: false,
+            timestamp: false,
         }
+    }
+
+    /// Adds `"headers":[{"name","value"(base64 or null)}]` and `"timestamp"` (ms, or null) to
+    /// each record (consumer instances created with `record.headers` / `record.timestamps`).
+    pub fn with_metadata(mut self, headers: bool, timestamp: bool) -> Self {
+        self.headers = headers;
+        self.timestamp = timestamp;
+        self
     }
 
     /// Sets the deepest nesting a json-format record may have (default 1000).
@@ -94,6 +109,38 @@ impl RecordWriter {
         out.extend_from_slice(self.num.format(record.partition).as_bytes());
         out.extend_from_slice(b",\"offset\":");
         out.extend_from_slice(self.num.format(record.offset).as_bytes());
+        if self.timestamp {
+            out.extend_from_slice(b",\"timestamp\":");
+            match record.timestamp {
+                Some(ms) => out.extend_from_slice(self.num.format(ms).as_bytes()),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        if self.headers {
+            out.extend_from_slice(b",\"headers\":[");
+            for (i, (name, value)) in record.headers.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"name\":");
+                serde_json::to_writer(&mut *out, name).expect("writing to a Vec");
+                out.extend_from_slice(b",\"value\":");
+                match value {
+                    Some(v) => {
+                        out.push(b'"');
+                        out.extend_from_slice(
+                            base64::engine::general_purpose::STANDARD
+                                .encode(v)
+                                .as_bytes(),
+                        );
+                        out.push(b'"');
+                    }
+                    None => out.extend_from_slice(b"null"),
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
         out.push(b'}');
         Ok(())
     }
@@ -134,6 +181,8 @@ mod tests {
         offset: i64,
     ) -> ConsumedRecord<'a> {
         ConsumedRecord {
+            headers: &[],
+            timestamp: None,
             topic,
             key,
             value: Some(value),

@@ -36,6 +36,10 @@ pub struct InstanceSettings {
     pub auto_commit: Option<bool>,
     pub fetch_min_bytes: i64,
     pub request_timeout: Duration,
+    /// Beyond Confluent: show each record's headers (`record.headers`) and timestamp
+    /// (`record.timestamps`) in GET records.
+    pub record_headers: bool,
+    pub record_timestamps: bool,
     /// The creating request's user and password as the consumer's SASL credentials
     /// (`confluent.rest.auth.propagate.method=JETTY_AUTH`); None: the proxy's own.
     pub sasl: Option<(String, String)>,
@@ -510,12 +514,22 @@ impl Instance {
             if ok > 0 {
                 out.push(b',');
             }
+            // Headers are gathered only for instances that show them (no allocation otherwise).
+            let headers: Vec<(&str, Option<&[u8]>)> =
+                match (self.settings.record_headers, msg.headers()) {
+                    (true, Some(h)) => rdkafka::message::Headers::iter(h)
+                        .map(|h| (h.key, h.value))
+                        .collect(),
+                    _ => Vec::new(),
+                };
             let record = ConsumedRecord {
                 topic: msg.topic(),
                 key: msg.key(),
                 value: msg.payload(),
                 partition: msg.partition(),
                 offset: msg.offset(),
+                headers: &headers,
+                timestamp: msg.timestamp().to_millis(),
             };
             if let Err(err) = encode(&record, &mut out) {
                 out.truncate(mark);

@@ -52,6 +52,24 @@ pub struct CreateRequest {
     fetch_min_bytes: Option<serde_json::Value>,
     #[serde(rename = "consumer.request.timeout.ms", alias = "requestWaitMs")]
     request_timeout_ms: Option<serde_json::Value>,
+    /// Beyond Confluent: records in GET records carry their headers / timestamps.
+    #[serde(rename = "record.headers")]
+    record_headers: Option<serde_json::Value>,
+    #[serde(rename = "record.timestamps")]
+    record_timestamps: Option<serde_json::Value>,
+}
+
+/// A boolean setting: true/false or their strings (Jackson coerces both); absent is false.
+fn as_bool(field: &str, v: &Option<serde_json::Value>) -> Result<bool, ApiError> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(b)) => Ok(*b),
+        Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(serde_json::Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(other) => Err(ApiError::invalid_consumer_config(format!(
+            "{field} must be true or false, not {other}"
+        ))),
+    }
 }
 
 /// A JSON number or a string holding one (Jackson coerces both).
@@ -136,6 +154,8 @@ pub async fn create(
         auto_commit,
         fetch_min_bytes,
         request_timeout: Duration::from_millis(request_timeout_ms),
+        record_headers: as_bool("record.headers", &req.record_headers)?,
+        record_timestamps: as_bool("record.timestamps", &req.record_timestamps)?,
         sasl: credentials.map(|Extension(c)| (c.user, c.password)),
     };
     app.kafka
@@ -441,7 +461,11 @@ pub async fn records(
     let mut fetches = 0;
     let body = loop {
         let mut writer = formats::RecordWriter::new(format, app.schemas.clone())
-            .json_depth(app.config.json_max_nesting_depth);
+            .json_depth(app.config.json_max_nesting_depth)
+            .with_metadata(
+                inst.settings.record_headers,
+                inst.settings.record_timestamps,
+            );
         let read = inst
             .read(wait, max_bytes, |msg, out| writer.write(msg, out))
             .await;
