@@ -375,6 +375,15 @@ pub const V3: &[PathItem] = &[
         )],
     },
     PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/records:batch",
+        ops: &[op(
+            "post",
+            "Produce up to api.v3.produce.batch.maximum.entries records with ids (207)",
+            V3_BODY,
+            (207, V3_JSON),
+        )],
+    },
+    PathItem {
         path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions",
         ops: &[get("A topic's partitions", V3_JSON)],
     },

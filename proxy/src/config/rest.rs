@@ -27,6 +27,15 @@ pub struct RestConfig {
     /// before any is parsed further. Bounds the memory of a request of tiny records (each
     /// costs far more in memory and in the answer than its few body bytes). Default 10000.
     pub produce_max_records: usize,
+    /// `api.v3.produce.batch.maximum.entries`: entries of one v3 `records:batch` (1 to 50).
+    /// Default 10, as Confluent.
+    pub v3_batch_max_entries: usize,
+    /// `streaming.connection.max.duration.ms`: how long one v3 streaming produce may go on;
+    /// records after it get 408 and the stream closes after
+    /// `streaming.connection.max.duration.grace.period.ms`. Defaults 86400000 (a day) and 500,
+    /// as Confluent.
+    pub v3_stream_max_duration_ms: u64,
+    pub v3_stream_grace_ms: u64,
 }
 
 impl Default for RestConfig {
@@ -39,6 +48,9 @@ impl Default for RestConfig {
             id: String::new(),
             request_body_max_bytes: 64 * 1024 * 1024,
             produce_max_records: 10_000,
+            v3_batch_max_entries: 10,
+            v3_stream_max_duration_ms: 86_400_000,
+            v3_stream_grace_ms: 500,
         }
     }
 }
@@ -62,6 +74,19 @@ impl RestConfig {
             "id" => self.id = value.trim().to_string(),
             "request.body.max.bytes" => self.request_body_max_bytes = parse_positive(k, value)?,
             "produce.max.records" => self.produce_max_records = parse_positive(k, value)?,
+            "api.v3.produce.batch.maximum.entries" => {
+                let n: usize = parse_positive(k, value)?;
+                if n > 50 {
+                    return Err(super::parse::invalid(k, value, "at most 50"));
+                }
+                self.v3_batch_max_entries = n;
+            }
+            "streaming.connection.max.duration.ms" => {
+                self.v3_stream_max_duration_ms = parse_positive(k, value)?
+            }
+            "streaming.connection.max.duration.grace.period.ms" => {
+                self.v3_stream_grace_ms = super::parse::parse_num(k, value)?
+            }
             _ => return Ok(false),
         }
         Ok(true)

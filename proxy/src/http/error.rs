@@ -197,6 +197,10 @@ impl ApiError {
         )
     }
     /// A record larger than the broker takes, found before anything was written.
+    /// v3 `records:batch` breaking a batch rule (Confluent's constraint violation 42208).
+    pub fn batch_invalid(message: &str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, 42208, message)
+    }
     /// A record's failure in a v3 delivery report: Confluent's error code and the reason (the
     /// status follows the code: 40101 → 401, 50002 → 500).
     pub fn record_error(code: u32, message: impl Into<String>) -> Self {

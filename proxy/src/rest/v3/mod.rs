@@ -9,6 +9,7 @@ mod groups;
 mod partitions;
 mod produce_record;
 mod records;
+mod records_batch;
 mod topics;
 
 use std::sync::Arc;
@@ -50,6 +51,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route(
             &format!("{TOPIC}/records"),
             axum::routing::post(records::produce),
+        )
+        .route(
+            &format!("{TOPIC}/records:batch"),
+            axum::routing::post(records_batch::produce_batch),
         )
         .route(
             &format!("{TOPIC}/partitions"),

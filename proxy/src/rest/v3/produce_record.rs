@@ -55,11 +55,12 @@ struct DataIn {
     data: Value,
 }
 
-/// A key or value as Kafka gets it, with the type its delivery report names.
+/// A key or value as Kafka gets it (None: a null given with its type), with the type its
+/// delivery report names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Data {
     pub kind: &'static str,
-    pub bytes: Vec<u8>,
+    pub bytes: Option<Vec<u8>>,
 }
 
 /// A record ready for the producer.
@@ -88,23 +89,26 @@ fn data(which: &str, d: DataIn) -> Result<Option<Data>, ApiError> {
         Some(kind @ ("BINARY" | "JSON" | "STRING")) if schema_given => Err(bad(format!(
             "{which}: type {kind} takes no subject, schema_id, schema_version or schema"
         ))),
+        // `data: null` with a type is a null key or value (Confluent's NoSchemaRecordSerializer).
+        Some(kind @ ("BINARY" | "JSON" | "STRING")) if d.data.is_null() => Ok(Some(Data {
+            kind: if kind == "BINARY" { "BINARY" } else if kind == "JSON" { "JSON" } else { "STRING" },
+            bytes: None,
+        })),
         Some("BINARY") => match &d.data {
-            Value::Null => Ok(None),
             Value::String(s) => base64::engine::general_purpose::STANDARD
                 .decode(s)
-                .map(|bytes| Some(Data { kind: "BINARY", bytes }))
+                .map(|bytes| Some(Data { kind: "BINARY", bytes: Some(bytes) }))
                 .map_err(|_| bad(format!("data={s} is not a base64 string."))),
             other => Err(bad(format!("data={other} is not a base64 string."))),
         },
         Some("JSON") => Ok(Some(Data {
             kind: "JSON",
-            bytes: d.data.to_string().into_bytes(),
+            bytes: Some(d.data.to_string().into_bytes()),
         })),
         Some("STRING") => match d.data {
-            Value::Null => Ok(None),
             Value::String(s) => Ok(Some(Data {
                 kind: "STRING",
-                bytes: s.into_bytes(),
+                bytes: Some(s.into_bytes()),
             })),
             other => Err(bad(format!("data={other} is not a string."))),
         },
@@ -182,14 +186,14 @@ mod tests {
             r.key.unwrap(),
             Data {
                 kind: "STRING",
-                bytes: b"k".to_vec()
+                bytes: Some(b"k".to_vec())
             }
         );
         assert_eq!(
             r.value.unwrap(),
             Data {
                 kind: "BINARY",
-                bytes: b"hi".to_vec()
+                bytes: Some(b"hi".to_vec())
             }
         );
         assert_eq!(r.timestamp, Some(1_678_370_843_592));
@@ -197,8 +201,17 @@ mod tests {
         assert_eq!(r.headers[0].1.as_deref(), Some(&[1u8, 2][..]));
         assert_eq!(r.headers[1].1, None);
         let j = parse(br#"{"value":{"type":"JSON","data":{"a":[1,2]}}}"#).unwrap();
-        assert_eq!(j.value.unwrap().bytes, br#"{"a":[1,2]}"#);
+        assert_eq!(j.value.unwrap().bytes.unwrap(), br#"{"a":[1,2]}"#);
         assert!(parse(b"{}").unwrap().value.is_none());
+        assert!(parse(br#"{"value":null}"#).unwrap().value.is_none());
+        let null = parse(br#"{"value":{"type":"JSON","data":null}}"#).unwrap();
+        assert_eq!(
+            null.value.unwrap(),
+            Data {
+                kind: "JSON",
+                bytes: None
+            }
+        );
         for (bad, code, text) in [
             (
                 &br#"{"value":{"type":"BINARY","data":"!!"}}"#[..],

@@ -37,22 +37,29 @@ use crate::rest::{ApiPath, App};
 const IN_FLIGHT: usize = 16;
 
 /// What a record's report needs once Kafka has answered.
-enum Slot {
+pub(super) enum Slot {
     /// Refused before Kafka: its error report.
     Refused(ApiError),
     /// The `i`th record of its group's produce call.
     Sent {
         i: usize,
         timestamp: i64,
-        key: Option<(&'static str, usize)>,
-        value: Option<(&'static str, usize)>,
+        key: Option<(&'static str, i64)>,
+        value: Option<(&'static str, i64)>,
     },
 }
 
+/// Bytes of a key or value (0 when absent or null).
+fn data_len(d: &Option<Data>) -> usize {
+    d.as_ref()
+        .and_then(|d| d.bytes.as_ref())
+        .map_or(0, Vec::len)
+}
+
 /// One group: its records' slots and the produce call's outcome.
-struct Group {
-    slots: Vec<Slot>,
-    produced: Option<JoinHandle<Vec<Outcome>>>,
+pub(super) struct Group {
+    pub(super) slots: Vec<Slot>,
+    pub(super) produced: Option<JoinHandle<Vec<Outcome>>>,
 }
 
 fn now_ms() -> i64 {
@@ -61,12 +68,18 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A timestamp as Java's `Instant.toString()` writes it: milliseconds when there are any
+/// (`2023-03-09T14:07:23.592Z`), none on a whole second (`2023-11-14T22:13:20Z`).
 fn iso(ms: i64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-        .to_string()
+    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    if ms % 1000 == 0 {
+        humantime::format_rfc3339_seconds(at).to_string()
+    } else {
+        humantime::format_rfc3339_millis(at).to_string()
+    }
 }
 
-fn error_report(e: &ApiError) -> Bytes {
+pub(super) fn error_report(e: &ApiError) -> Bytes {
     let mut text = Json::Object(vec![
         ("error_code", json!(e.error_code).into()),
         ("message", json!(e.message).into()),
@@ -76,47 +89,69 @@ fn error_report(e: &ApiError) -> Bytes {
     Bytes::from(text)
 }
 
-fn size_json(d: Option<(&'static str, usize)>) -> Json {
-    match d {
-        None => Json::Plain(serde_json::Value::Null),
-        Some((kind, size)) => Json::Object(vec![
-            ("type", json!(kind).into()),
-            ("size", json!(size).into()),
-        ]),
+/// A key's or value's part of a report: `{"type","size"}` (size -1 for a null given with a
+/// type, as Kafka counts it).
+fn size_json((kind, size): (&'static str, i64)) -> Json {
+    Json::Object(vec![
+        ("type", json!(kind).into()),
+        ("size", json!(size).into()),
+    ])
+}
+
+/// A delivered record's report members after `error_code` (v3 streaming) or `id` (batch):
+/// cluster, topic, partition, offset, timestamp, then key and value when present.
+pub(super) fn delivered_members(
+    cluster_id: &str,
+    topic: &str,
+    slot: &Slot,
+    (partition, offset): (i32, i64),
+) -> Vec<(&'static str, Json)> {
+    let mut members = vec![
+        ("cluster_id", json!(cluster_id).into()),
+        ("topic_name", json!(topic).into()),
+        ("partition_id", json!(partition).into()),
+        ("offset", json!(offset).into()),
+    ];
+    if let Slot::Sent {
+        timestamp,
+        key,
+        value,
+        ..
+    } = slot
+    {
+        members.push(("timestamp", json!(iso(*timestamp)).into()));
+        // An absent key or value is left out, as Confluent's NON_ABSENT fields are.
+        if let Some(k) = key {
+            members.push(("key", size_json(*k)));
+        }
+        if let Some(v) = value {
+            members.push(("value", size_json(*v)));
+        }
     }
+    members
 }
 
 /// The report of one record.
 fn report(cluster_id: &str, topic: &str, slot: &Slot, outcomes: &[Outcome]) -> Bytes {
     match slot {
         Slot::Refused(e) => error_report(e),
-        Slot::Sent {
-            i,
-            timestamp,
-            key,
-            value,
-        } => match &outcomes[*i] {
-            Ok((partition, offset)) => {
-                let mut text = Json::Object(vec![
-                    ("error_code", json!(200).into()),
-                    ("cluster_id", json!(cluster_id).into()),
-                    ("topic_name", json!(topic).into()),
-                    ("partition_id", json!(partition).into()),
-                    ("offset", json!(offset).into()),
-                    ("timestamp", json!(iso(*timestamp)).into()),
-                    ("key", size_json(*key)),
-                    ("value", size_json(*value)),
-                ])
-                .text();
+        Slot::Sent { i, .. } => match &outcomes[*i] {
+            Ok(delivered) => {
+                let mut members = vec![("error_code", json!(200).into())];
+                members.extend(delivered_members(cluster_id, topic, slot, *delivered));
+                let mut text = Json::Object(members).text();
                 text.push_str("\r\n");
                 Bytes::from(text)
             }
-            Err(e) => {
-                let code = RecordErrors::default().code(e.class);
-                error_report(&ApiError::record_error(code, e.to_string()))
-            }
+            Err(e) => error_report(&failure(e)),
         },
     }
+}
+
+/// A record Kafka did not take, as its report's error.
+pub(super) fn failure(e: &crate::kafka::RecordError) -> ApiError {
+    let code = RecordErrors::default().code(e.class);
+    ApiError::record_error(code, e.to_string())
 }
 
 /// Produces a group's valid records as one call; a failure of the whole call (a record too
@@ -129,16 +164,13 @@ async fn produce_group(
     let build = |records: &[Record]| {
         let bytes: usize = records
             .iter()
-            .map(|r| {
-                r.key.as_ref().map_or(0, |d| d.bytes.len())
-                    + r.value.as_ref().map_or(0, |d| d.bytes.len())
-            })
+            .map(|r| data_len(&r.key) + data_len(&r.value))
             .sum();
         let mut b = RecordsBuilder::with_capacity(records.len(), bytes);
         for r in records {
             b.push(
-                r.key.as_ref().map(|d| &d.bytes[..]),
-                r.value.as_ref().map(|d| &d.bytes[..]),
+                r.key.as_ref().and_then(|d| d.bytes.as_deref()),
+                r.value.as_ref().and_then(|d| d.bytes.as_deref()),
                 r.partition,
                 r.headers.clone(),
                 r.timestamp,
@@ -212,7 +244,12 @@ pub async fn produce(
         }
     }
     let (reports, rx) = mpsc::channel::<Bytes>(IN_FLIGHT * 4);
-    tokio::spawn(run(app, producer, c.id, topic, buf, stream, reports));
+    let limit = Limit {
+        until: tokio::time::Instant::now()
+            + Duration::from_millis(app.config.rest.v3_stream_max_duration_ms),
+        grace: Duration::from_millis(app.config.rest.v3_stream_grace_ms),
+    };
+    tokio::spawn(run(app, producer, c.id, topic, buf, stream, reports, limit));
     let body = Body::from_stream(tokio_stream_from(rx).map(Ok::<Bytes, std::convert::Infallible>));
     Ok((
         StatusCode::OK,
@@ -227,8 +264,16 @@ fn tokio_stream_from(mut rx: mpsc::Receiver<Bytes>) -> impl futures_util::Stream
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
+/// `streaming.connection.max.duration.ms` of one stream and its grace period.
+struct Limit {
+    until: tokio::time::Instant,
+    grace: Duration,
+}
+
 /// Reads records as they arrive and hands each group to Kafka; a writer sends the reports in
-/// order as the groups settle.
+/// order as the groups settle. Records read after the stream's time is up are not produced:
+/// each gets 408, and reading stops after the grace period.
+#[allow(clippy::too_many_arguments)]
 async fn run(
     app: Arc<App>,
     producer: Arc<Producer>,
@@ -237,7 +282,9 @@ async fn run(
     mut buf: BytesMut,
     mut stream: axum::body::BodyDataStream,
     reports: mpsc::Sender<Bytes>,
+    limit: Limit,
 ) {
+    let mut close_at: Option<tokio::time::Instant> = None;
     let (groups, mut pending) = mpsc::channel::<Group>(IN_FLIGHT);
     let (cid, name) = (cluster_id.clone(), topic.clone());
     let writer = tokio::spawn(async move {
@@ -276,6 +323,19 @@ async fn run(
                     }
                     Some(Ok(raw)) => {
                         consumed = it.byte_offset();
+                        let now = tokio::time::Instant::now();
+                        if now >= limit.until {
+                            close_at.get_or_insert(now + limit.grace);
+                            slots.push((
+                                records.len(),
+                                Some(ApiError::record_error(
+                                    408,
+                                    "Streaming connection open for longer than allowed: \
+                                     Connection will be closed.",
+                                )),
+                            ));
+                            continue;
+                        }
                         match produce_record::parse(raw.get().as_bytes()) {
                             Ok(r) => records.push(r),
                             Err(e) => slots.push((records.len(), Some(e))),
@@ -301,7 +361,15 @@ async fn run(
         if ended {
             break;
         }
-        match stream.next().await {
+        let next = match close_at {
+            Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
+                Ok(next) => next,
+                // The grace period is over: stop reading.
+                Err(_) => break,
+            },
+            None => stream.next().await,
+        };
+        match next {
             Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
             Some(Err(_)) | None => {
                 if buf.iter().any(|b| !b.is_ascii_whitespace()) {
@@ -324,7 +392,7 @@ async fn run(
 
 /// A group's slots in input order (`refused`: (records before it, its error)), with its valid
 /// records handed to Kafka.
-async fn group_of(
+pub(super) async fn group_of(
     app: &App,
     producer: &Arc<Producer>,
     topic: &str,
@@ -343,8 +411,7 @@ async fn group_of(
             slots.push(Slot::Refused(ApiError::partition_not_found()));
             continue;
         }
-        let size = r.key.as_ref().map_or(0, |d| d.bytes.len())
-            + r.value.as_ref().map_or(0, |d| d.bytes.len());
+        let size = data_len(&r.key) + data_len(&r.value);
         if size > producer.max_record_bytes() {
             slots.push(Slot::Refused(ApiError::record_too_large(format!(
                 "the record has {size} bytes of key and value, above the producer's limit of {} \
@@ -354,7 +421,10 @@ async fn group_of(
             continue;
         }
         let timestamp = *r.timestamp.get_or_insert_with(now_ms);
-        let size = |d: &Option<Data>| d.as_ref().map(|d| (d.kind, d.bytes.len()));
+        let size = |d: &Option<Data>| {
+            d.as_ref()
+                .map(|d| (d.kind, d.bytes.as_ref().map_or(-1, |b| b.len() as i64)))
+        };
         slots.push(Slot::Sent {
             i: valid.len(),
             timestamp,
