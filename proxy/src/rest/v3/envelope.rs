@@ -13,6 +13,7 @@ use crate::http::error::ApiError;
 use crate::kafka::admin::ClusterInfo;
 use crate::rest::base_url::base_url;
 use crate::rest::{body, App};
+use crate::schema::ordered_json::Ordered;
 
 /// Links of one cluster's resources: `{base}/v3/clusters/{cluster_id}/...`.
 pub struct Links {
@@ -75,39 +76,25 @@ impl From<Value> for Json {
 }
 
 impl Json {
-    fn write(&self, out: &mut String) {
+    /// As the registry's order-keeping JSON ([`Ordered`]), whose compact writer is shared.
+    fn ordered(&self) -> Ordered {
         match self {
-            Json::Plain(value) => out.push_str(&value.to_string()),
-            Json::Object(members) => {
-                out.push('{');
-                for (i, (name, value)) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::from(*name).to_string());
-                    out.push(':');
-                    value.write(out);
-                }
-                out.push('}');
+            Json::Plain(value) => {
+                serde_json::from_value(value.clone()).expect("JSON values convert")
             }
-            Json::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    item.write(out);
-                }
-                out.push(']');
-            }
+            Json::Object(members) => Ordered::Object(
+                members
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.ordered()))
+                    .collect(),
+            ),
+            Json::Array(items) => Ordered::Array(items.iter().map(Json::ordered).collect()),
         }
     }
 
     /// The JSON text.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        self.write(&mut out);
-        out
+        self.ordered().compact()
     }
 }
 

@@ -29,6 +29,7 @@ use super::error::V3Result;
 use super::produce_record::{self, Data, Record};
 use crate::http::error::{ApiError, RecordErrors};
 use crate::http::principal::KafkaCredentials;
+use crate::kafka::admin::ClusterInfo;
 use crate::kafka::producer::{Outcome, ProduceError, Producer};
 use crate::record::RecordsBuilder;
 use crate::rest::{ApiPath, App};
@@ -209,6 +210,23 @@ fn settle(e: ProduceError) -> crate::kafka::RecordError {
     }
 }
 
+/// The cluster (checked), the topic (404 when missing) and the producer of a v3 produce: the
+/// request's user's own with principal propagation, else the shared one.
+pub(super) async fn target(
+    app: &Arc<App>,
+    cluster_id: &str,
+    topic: &str,
+    credentials: Option<Extension<KafkaCredentials>>,
+) -> Result<(ClusterInfo, Arc<Producer>), super::error::V3Error> {
+    let c = cluster(app, cluster_id).await?;
+    app.kafka.admin.topic(topic).await?;
+    let producer = match (&app.kafka.principals, credentials) {
+        (Some(principals), Some(Extension(c))) => principals.producer(&c.user, &c.password)?,
+        _ => app.kafka.producer.clone(),
+    };
+    Ok((c, producer))
+}
+
 /// POST /v3/clusters/{cluster_id}/topics/{topic}/records
 pub async fn produce(
     State(app): State<Arc<App>>,
@@ -224,12 +242,7 @@ pub async fn produce(
         }
     }
     crate::rest::guard::topic_allowed(&app.config, &topic)?;
-    let c = cluster(&app, &cluster_id).await?;
-    app.kafka.admin.topic(&topic).await?;
-    let producer = match (&app.kafka.principals, credentials) {
-        (Some(principals), Some(Extension(c))) => principals.producer(&c.user, &c.password)?,
-        _ => app.kafka.producer.clone(),
-    };
+    let (c, producer) = target(&app, &cluster_id, &topic, credentials).await?;
     // Up to the first record's first byte: an empty body is 422, not an empty stream.
     let mut stream = body.into_data_stream();
     let mut buf = BytesMut::new();

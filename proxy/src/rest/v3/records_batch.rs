@@ -12,10 +12,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
 use serde_json::{json, Map, Value};
 
-use super::envelope::{answer, cluster, json_body, Json};
+use super::envelope::{answer, json_body, Json};
 use super::error::V3Result;
 use super::produce_record;
-use super::records::{delivered_members, failure, group_of, Slot};
+use super::records::{delivered_members, failure, group_of, target, Slot};
 use crate::http::error::ApiError;
 use crate::http::principal::KafkaCredentials;
 use crate::rest::{ApiPath, App};
@@ -79,12 +79,7 @@ pub async fn produce_batch(
     if parsed.len() > app.config.rest.v3_batch_max_entries {
         return Err(invalid("Too many entries in batch.").into());
     }
-    let c = cluster(&app, &cluster_id).await?;
-    app.kafka.admin.topic(&topic).await?;
-    let producer = match (&app.kafka.principals, credentials) {
-        (Some(principals), Some(Extension(c))) => principals.producer(&c.user, &c.password)?,
-        _ => app.kafka.producer.clone(),
-    };
+    let (c, producer) = target(&app, &cluster_id, &topic, credentials).await?;
     let mut records = Vec::new();
     let mut refused = Vec::new();
     let mut ids = Vec::with_capacity(parsed.len());
