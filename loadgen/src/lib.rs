@@ -46,6 +46,8 @@ pub struct Peer {
     pub mqtt_qos: Option<u8>,
     /// The HTTP ceiling (nginx): measured for the fraction, stores nothing, not verified.
     pub ceiling: bool,
+    /// Produces through v3 streaming (`workload.v3_stream`) instead of v2 requests.
+    pub v3_stream: bool,
 }
 
 /// The cluster a run measures: one given by address, or one started for the run.

@@ -230,6 +230,7 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
                 name: name.to_string(),
                 url: url.trim_end_matches('/').to_string(),
                 mqtt_qos: None,
+                v3_stream: false,
                 ceiling: false,
             })
         }

@@ -181,6 +181,9 @@ pub struct Workload {
     /// MQTT: the Receive Maximum the proxy grants each client (`mqtt.receive.maximum`), i.e.
     /// the QoS 1/2 publishes a client keeps in flight. Default: the proxy's (64).
     pub mqtt_receive_maximum: Option<u16>,
+    /// REST produce through v3 streaming (`POST /v3/.../records`, one chunked request per
+    /// client, `records_per_request` records per chunk) instead of v2 requests. Default false.
+    pub v3_stream: bool,
 }
 
 impl Workload {
@@ -306,6 +309,7 @@ impl Default for Workload {
             keep_topics: false,
             rate_records_per_s: None,
             mqtt_qos: Vec::new(),
+            v3_stream: false,
             mqtt_receive_maximum: None,
         }
     }
@@ -402,6 +406,16 @@ impl Scenario {
                 max >= w.value_bytes,
                 "workload.value_bytes_max ({max}) must be at least workload.value_bytes ({})",
                 w.value_bytes
+            );
+        }
+        if w.v3_stream {
+            anyhow::ensure!(
+                w.format == Format::Binary
+                    && w.mqtt_qos.is_empty()
+                    && w.rate_records_per_s.is_none()
+                    && self.sweep.is_none(),
+                "a v3 streaming workload (workload.v3_stream) is a closed-loop REST produce of \
+                 binary values"
             );
         }
         if !w.mqtt_qos.is_empty() {

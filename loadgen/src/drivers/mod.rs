@@ -8,6 +8,7 @@ pub mod mqtt;
 pub mod native;
 pub mod rest;
 pub mod schedule;
+pub mod v3stream;
 
 use std::ops::Range;
 

@@ -127,6 +127,7 @@ async fn compare(
                 url: addr.clone(),
                 mqtt_qos: Some(*q),
                 ceiling: false,
+                v3_stream: false,
             })
             .collect(),
         None => vec![Peer {
@@ -134,6 +135,7 @@ async fn compare(
             url: targets.proxy_url.clone(),
             mqtt_qos: None,
             ceiling: false,
+            v3_stream: w.v3_stream,
         }],
     };
     endpoints.extend(peers);
@@ -147,6 +149,7 @@ async fn compare(
             url: n.url.clone(),
             mqtt_qos: None,
             ceiling: true,
+            v3_stream: false,
         });
     }
 

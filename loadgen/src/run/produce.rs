@@ -172,6 +172,18 @@ pub(super) async fn produce_rounds(
                     result.steady_records_per_s = None;
                 }
                 result
+            } else if e.v3_stream {
+                say(&format!(
+                    "round {n}: {} produce, v3 streaming, {} records per chunk, {} streams",
+                    e.name, w.records_per_request, w.concurrency
+                ));
+                let e2e = EndToEnd::start(targets, None, topic, w, &p);
+                let run = drivers::v3stream::produce(&e.name, &e.url, topic, w, p.clone());
+                EndToEnd::attach(
+                    e2e,
+                    observe(targets, w, &p, (&e.name, w.records), run).await,
+                )
+                .await?
             } else {
                 say(&format!(
                     "round {n}: {} produce, {} {} records per request, {} clients",
