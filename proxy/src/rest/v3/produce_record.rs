@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use base64::Engine;
 use bytes::Bytes;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::http::error::ApiError;
@@ -15,15 +16,15 @@ use crate::record::Header;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RecordIn {
+struct RecordIn<'a> {
     #[serde(default, deserialize_with = "crate::json_int::opt_int")]
     partition_id: Option<i32>,
     #[serde(default)]
     headers: Option<Vec<HeaderIn>>,
-    #[serde(default)]
-    key: Option<DataIn>,
-    #[serde(default)]
-    value: Option<DataIn>,
+    #[serde(default, borrow)]
+    key: Option<DataIn<'a>>,
+    #[serde(default, borrow)]
+    value: Option<DataIn<'a>>,
     #[serde(default)]
     timestamp: Option<String>,
 }
@@ -38,7 +39,7 @@ struct HeaderIn {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DataIn {
+struct DataIn<'a> {
     #[serde(rename = "type", default)]
     kind: Option<String>,
     #[serde(default)]
@@ -51,8 +52,9 @@ struct DataIn {
     schema_version: Option<i32>,
     #[serde(default)]
     schema: Option<String>,
-    #[serde(default)]
-    data: Value,
+    /// The data as sent (None: null or absent), decoded by type without a value tree.
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
 }
 
 /// A key or value as Kafka gets it (None: a null given with its type), with the type its
@@ -78,7 +80,7 @@ fn bad(message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(message)
 }
 
-fn data(which: &str, d: DataIn) -> Result<Option<Data>, ApiError> {
+fn data(which: &str, d: DataIn<'_>) -> Result<Option<Data>, ApiError> {
     let schema_given = d.subject.is_some()
         || d.subject_name_strategy.is_some()
         || d.schema_id.is_some()
@@ -90,28 +92,41 @@ fn data(which: &str, d: DataIn) -> Result<Option<Data>, ApiError> {
             "{which}: type {kind} takes no subject, schema_id, schema_version or schema"
         ))),
         // `data: null` with a type is a null key or value (Confluent's NoSchemaRecordSerializer).
-        Some(kind @ ("BINARY" | "JSON" | "STRING")) if d.data.is_null() => Ok(Some(Data {
-            kind: if kind == "BINARY" { "BINARY" } else if kind == "JSON" { "JSON" } else { "STRING" },
+        Some(kind @ ("BINARY" | "JSON" | "STRING")) if d.data.is_none() => Ok(Some(Data {
+            kind: match kind {
+                "BINARY" => "BINARY",
+                "JSON" => "JSON",
+                _ => "STRING",
+            },
             bytes: None,
         })),
-        Some("BINARY") => match &d.data {
-            Value::String(s) => base64::engine::general_purpose::STANDARD
-                .decode(s)
+        Some("BINARY") => {
+            let raw = d.data.map_or("null", RawValue::get);
+            let text: Cow<'_, str> = serde_json::from_str(raw)
+                .map_err(|_| bad(format!("data={raw} is not a base64 string.")))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
                 .map(|bytes| Some(Data { kind: "BINARY", bytes: Some(bytes) }))
-                .map_err(|_| bad(format!("data={s} is not a base64 string."))),
-            other => Err(bad(format!("data={other} is not a base64 string."))),
-        },
-        Some("JSON") => Ok(Some(Data {
-            kind: "JSON",
-            bytes: Some(d.data.to_string().into_bytes()),
-        })),
-        Some("STRING") => match d.data {
-            Value::String(s) => Ok(Some(Data {
+                .map_err(|_| bad(format!("data={text} is not a base64 string.")))
+        }
+        // Written compact, as Jackson writes the tree it read.
+        Some("JSON") => {
+            let raw = d.data.map_or("null", RawValue::get);
+            let value: Value = serde_json::from_str(raw).map_err(bad)?;
+            Ok(Some(Data {
+                kind: "JSON",
+                bytes: Some(value.to_string().into_bytes()),
+            }))
+        }
+        Some("STRING") => {
+            let raw = d.data.map_or("null", RawValue::get);
+            let text: Cow<'_, str> = serde_json::from_str(raw)
+                .map_err(|_| bad(format!("data={raw} is not a string.")))?;
+            Ok(Some(Data {
                 kind: "STRING",
-                bytes: Some(s.into_bytes()),
-            })),
-            other => Err(bad(format!("data={other} is not a string."))),
-        },
+                bytes: Some(text.into_owned().into_bytes()),
+            }))
+        }
         Some(kind @ ("AVRO" | "JSONSCHEMA" | "PROTOBUF")) => Err(bad(format!(
             "{which}: type {kind} (schema-based data) is not served by this proxy's v3 produce \
              yet; produce it through v2 with its embedded format"

@@ -132,20 +132,78 @@ pub(super) fn delivered_members(
     members
 }
 
-/// The report of one record.
-fn report(cluster_id: &str, topic: &str, slot: &Slot, outcomes: &[Outcome]) -> Bytes {
-    match slot {
-        Slot::Refused(e) => error_report(e),
-        Slot::Sent { i, .. } => match &outcomes[*i] {
-            Ok(delivered) => {
-                let mut members = vec![("error_code", json!(200).into())];
-                members.extend(delivered_members(cluster_id, topic, slot, *delivered));
-                let mut text = Json::Object(members).text();
-                text.push_str("\r\n");
-                Bytes::from(text)
+/// Writes a stream's reports. The hot path (one report per record) writes text directly: the
+/// part shared by every success report is escaped once, and a timestamp's text is reused
+/// while records share it.
+struct Reports {
+    /// `{"error_code":200,"cluster_id":"..","topic_name":"..","partition_id":`
+    prefix: String,
+    last_ms: i64,
+    last_iso: String,
+    num: itoa::Buffer,
+}
+
+impl Reports {
+    fn new(cluster_id: &str, topic: &str) -> Reports {
+        Reports {
+            prefix: format!(
+                "{{\"error_code\":200,\"cluster_id\":{},\"topic_name\":{},\"partition_id\":",
+                serde_json::Value::from(cluster_id),
+                serde_json::Value::from(topic)
+            ),
+            last_ms: i64::MIN,
+            last_iso: String::new(),
+            num: itoa::Buffer::new(),
+        }
+    }
+
+    fn data(&mut self, out: &mut String, name: &str, d: Option<(&'static str, i64)>) {
+        if let Some((kind, size)) = d {
+            out.push_str(",\"");
+            out.push_str(name);
+            out.push_str("\":{\"type\":\"");
+            out.push_str(kind);
+            out.push_str("\",\"size\":");
+            out.push_str(self.num.format(size));
+            out.push('}');
+        }
+    }
+
+    /// Appends one record's report and its `\r\n`.
+    fn report(&mut self, out: &mut String, slot: &Slot, outcomes: &[Outcome]) {
+        let (i, timestamp, key, value) = match slot {
+            Slot::Refused(e) => {
+                out.push_str(&String::from_utf8_lossy(&error_report(e)));
+                return;
             }
-            Err(e) => error_report(&failure(e)),
-        },
+            Slot::Sent {
+                i,
+                timestamp,
+                key,
+                value,
+            } => (*i, *timestamp, *key, *value),
+        };
+        let (partition, offset) = match &outcomes[i] {
+            Ok(delivered) => *delivered,
+            Err(e) => {
+                out.push_str(&String::from_utf8_lossy(&error_report(&failure(e))));
+                return;
+            }
+        };
+        if timestamp != self.last_ms {
+            self.last_ms = timestamp;
+            self.last_iso = iso(timestamp);
+        }
+        out.push_str(&self.prefix);
+        out.push_str(self.num.format(partition));
+        out.push_str(",\"offset\":");
+        out.push_str(self.num.format(offset));
+        out.push_str(",\"timestamp\":\"");
+        out.push_str(&self.last_iso);
+        out.push('"');
+        self.data(out, "key", key);
+        self.data(out, "value", value);
+        out.push_str("}\r\n");
     }
 }
 
@@ -299,23 +357,27 @@ async fn run(
 ) {
     let mut close_at: Option<tokio::time::Instant> = None;
     let (groups, mut pending) = mpsc::channel::<Group>(IN_FLIGHT);
-    let (cid, name) = (cluster_id.clone(), topic.clone());
+    let mut writer_state = Reports::new(&cluster_id, &topic);
     let writer = tokio::spawn(async move {
         while let Some(group) = pending.recv().await {
             let outcomes = match group.produced {
                 Some(handle) => handle.await.unwrap_or_default(),
                 None => Vec::new(),
             };
+            // One chunk per group: its reports, each ending in "\r\n".
+            let mut text = String::with_capacity(group.slots.len() * 200);
             for slot in &group.slots {
-                let sent = matches!(slot, Slot::Sent { i, .. } if *i >= outcomes.len());
-                let text = if sent {
-                    error_report(&ApiError::internal())
+                let lost = matches!(slot, Slot::Sent { i, .. } if *i >= outcomes.len());
+                if lost {
+                    text.push_str(&String::from_utf8_lossy(&error_report(
+                        &ApiError::internal(),
+                    )));
                 } else {
-                    report(&cid, &name, slot, &outcomes)
-                };
-                if reports.send(text).await.is_err() {
-                    return; // The client went away.
+                    writer_state.report(&mut text, slot, &outcomes);
                 }
+            }
+            if reports.send(Bytes::from(text)).await.is_err() {
+                return; // The client went away.
             }
         }
     });
@@ -413,6 +475,7 @@ pub(super) async fn group_of(
     refused: Vec<(usize, Option<ApiError>)>,
 ) -> Group {
     let partitions = app.kafka.metadata.partition_count(topic).await.unwrap_or(0);
+    let now = now_ms();
     let mut slots = Vec::with_capacity(records.len() + refused.len());
     let mut refused = refused.into_iter().peekable();
     let mut valid = Vec::with_capacity(records.len());
@@ -433,7 +496,7 @@ pub(super) async fn group_of(
             ))));
             continue;
         }
-        let timestamp = *r.timestamp.get_or_insert_with(now_ms);
+        let timestamp = *r.timestamp.get_or_insert(now);
         let size = |d: &Option<Data>| {
             d.as_ref()
                 .map(|d| (d.kind, d.bytes.as_ref().map_or(-1, |b| b.len() as i64)))
