@@ -162,13 +162,8 @@ pub async fn cluster(app: &Arc<App>, cluster_id: &str) -> Result<ClusterInfo, Ap
     Ok(cluster)
 }
 
-/// A v3 request body: JSON (`application/json`, or no Content-Type), parsed into `T`; an empty
-/// body is None. Malformed JSON or a wrong field is 400 with the parser's text.
-pub async fn json_body<T: DeserializeOwned>(
-    app: &App,
-    headers: &HeaderMap,
-    request: axum::body::Body,
-) -> Result<Option<T>, ApiError> {
+/// A v3 body's media type: `application/json` (or a `+json` type), or none; else 415.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         let essence = ct.split(';').next().unwrap_or("").trim();
@@ -176,6 +171,17 @@ pub async fn json_body<T: DeserializeOwned>(
             return Err(ApiError::unsupported_media_type());
         }
     }
+    Ok(())
+}
+
+/// A v3 request body: JSON (`application/json`, or no Content-Type), parsed into `T`; an empty
+/// body is None. Malformed JSON or a wrong field is 400 with the parser's text.
+pub async fn json_body<T: DeserializeOwned>(
+    app: &App,
+    headers: &HeaderMap,
+    request: axum::body::Body,
+) -> Result<Option<T>, ApiError> {
+    require_json(headers)?;
     let bytes = body::read(headers, request, &app.config).await?;
     if body::is_empty(&bytes) {
         return Ok(None);

@@ -293,12 +293,7 @@ pub async fn produce(
     headers: HeaderMap,
     body: Body,
 ) -> V3Result {
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        if ct.split(';').next().unwrap_or("").trim() != "application/json" {
-            return Err(ApiError::unsupported_media_type().into());
-        }
-    }
+    super::envelope::require_json(&headers)?;
     crate::rest::guard::topic_allowed(&app.config, &topic)?;
     let (c, producer) = target(&app, &cluster_id, &topic, credentials).await?;
     // Up to the first record's first byte: an empty body is 422, not an empty stream.
