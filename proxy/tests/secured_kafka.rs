@@ -28,6 +28,39 @@ fn tls_config(kafka: &TlsKafka, ca: &std::path::Path) -> ClientConfig {
     c
 }
 
+/// The JSON values of `topic`'s first `partitions` partitions from the beginning, read natively
+/// with `config` until `expected` arrived (20 s at most), and one more poll: anything beyond
+/// `expected` would be a duplicate.
+fn read_json(
+    mut config: ClientConfig,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+) -> Vec<Value> {
+    let consumer: BaseConsumer = config
+        .set("group.id", unique("secured-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut read = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while read.len() < expected && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            read.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
+        }
+    }
+    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
+        read.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
+    }
+    read
+}
+
 async fn create_tls_topic(kafka: &TlsKafka, name: &str) {
     let admin: AdminClient<DefaultClientContext> = tls_config(kafka, kafka.ca()).create().unwrap();
     let topic = NewTopic::new(name, 1, TopicReplication::Fixed(1));
@@ -67,22 +100,7 @@ async fn rest_over_a_tls_kafka_cluster() {
     assert_eq!(r.status, 200, "{r:?}");
 
     // In Kafka, read over TLS by a native consumer.
-    let consumer: BaseConsumer = tls_config(&kafka, kafka.ca())
-        .set("group.id", unique("tls-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, rdkafka::Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let mut native = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while native.len() < values.len() && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            native.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
-        }
-    }
+    let native = read_json(tls_config(&kafka, kafka.ca()), &topic, 1, values.len());
     assert_eq!(native, values);
 
     // Back through a REST consumer instance (its own TLS connections).
@@ -224,22 +242,7 @@ async fn the_batch_engine_over_tls() {
     )
     .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let consumer: BaseConsumer = tls_config(&kafka, kafka.ca())
-        .set("group.id", unique("tls-batch-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset(&topic, 0, rdkafka::Offset::Beginning)
-        .unwrap();
-    consumer.assign(&tpl).unwrap();
-    let mut native = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while native.len() < values.len() && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            native.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
-        }
-    }
+    let native = read_json(tls_config(&kafka, kafka.ca()), &topic, 1, values.len());
     assert_eq!(native, values);
     proxy.stop().await;
 
@@ -317,28 +320,7 @@ async fn create_sasl_topic(kafka: &SaslKafka, name: &str) {
 
 /// Every record of `topic` (2 partitions), read natively over SASL, as JSON values.
 fn read_sasl(kafka: &SaslKafka, topic: &str, expected: usize) -> Vec<Value> {
-    let consumer: BaseConsumer = sasl_config(kafka, SASL_USER.1)
-        .set("group.id", unique("sasl-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for p in 0..2 {
-        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let mut read = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while read.len() < expected && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
-            read.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
-        }
-    }
-    // Anything beyond `expected` would be a duplicate.
-    if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
-        read.push(serde_json::from_slice::<Value>(m.payload().unwrap()).unwrap());
-    }
+    let mut read = read_json(sasl_config(kafka, SASL_USER.1), topic, 2, expected);
     read.sort_by_key(|v| v["n"].as_i64());
     read
 }

@@ -140,12 +140,12 @@ pub fn list(kind: &str, self_url: String, data: Vec<Json>) -> Json {
 
 /// A v3 answer (`application/json`).
 pub fn answer(status: StatusCode, value: &Json) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.text(),
-    )
-        .into_response()
+    answer_text(status, value.text())
+}
+
+/// A v3 answer of JSON text written elsewhere.
+pub fn answer_text(status: StatusCode, text: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 /// 200 with `value`.

@@ -271,6 +271,16 @@ async fn member_of(
     Ok((g, m))
 }
 
+/// The member whose assignments are asked for (Confluent's "Consumer c does not exist.").
+async fn assigned_member(
+    app: &App,
+    group: &str,
+    consumer: &str,
+) -> Result<(Group, Member), V3Error> {
+    let missing = format!("Consumer {consumer} does not exist.");
+    member_of(app, group, consumer, Some(missing)).await
+}
+
 /// GET .../consumer-groups/{group}/consumers/{consumer}
 pub async fn get_consumer(
     State(app): State<Arc<App>>,
@@ -291,13 +301,7 @@ pub async fn list_assignments(
 ) -> V3Result {
     let c = group_cluster(&app, &cluster_id).await?;
     let links = Links::new(&app, &headers, &c.id)?;
-    let (g, m) = member_of(
-        &app,
-        &group,
-        &consumer,
-        Some(format!("Consumer {consumer} does not exist.")),
-    )
-    .await?;
+    let (g, m) = assigned_member(&app, &group, &consumer).await?;
     let data = m
         .assignment
         .iter()
@@ -330,13 +334,7 @@ pub async fn get_assignment(
 ) -> V3Result {
     let c = group_cluster(&app, &cluster_id).await?;
     let links = Links::new(&app, &headers, &c.id)?;
-    let (g, m) = member_of(
-        &app,
-        &group,
-        &consumer,
-        Some(format!("Consumer {consumer} does not exist.")),
-    )
-    .await?;
+    let (g, m) = assigned_member(&app, &group, &consumer).await?;
     let p = partition
         .parse::<i32>()
         .ok()

@@ -20,11 +20,10 @@ use axum::response::IntoResponse;
 use axum::Extension;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::envelope::{cluster, Json};
+use super::envelope::cluster;
 use super::error::V3Result;
 use super::produce_record::{self, Data, Record};
 use crate::http::error::{ApiError, RecordErrors};
@@ -80,63 +79,11 @@ fn iso(ms: i64) -> String {
     }
 }
 
-pub(super) fn error_report(e: &ApiError) -> Bytes {
-    let mut text = Json::Object(vec![
-        ("error_code", json!(e.error_code).into()),
-        ("message", json!(e.message).into()),
-    ])
-    .text();
-    text.push_str("\r\n");
-    Bytes::from(text)
-}
-
-/// A key's or value's part of a report: `{"type","size"}` (size -1 for a null given with a
-/// type, as Kafka counts it).
-fn size_json((kind, size): (&'static str, i64)) -> Json {
-    Json::Object(vec![
-        ("type", json!(kind).into()),
-        ("size", json!(size).into()),
-    ])
-}
-
-/// A delivered record's report members after `error_code` (v3 streaming) or `id` (batch):
-/// cluster, topic, partition, offset, timestamp, then key and value when present.
-pub(super) fn delivered_members(
-    cluster_id: &str,
-    topic: &str,
-    slot: &Slot,
-    (partition, offset): (i32, i64),
-) -> Vec<(&'static str, Json)> {
-    let mut members = vec![
-        ("cluster_id", json!(cluster_id).into()),
-        ("topic_name", json!(topic).into()),
-        ("partition_id", json!(partition).into()),
-        ("offset", json!(offset).into()),
-    ];
-    if let Slot::Sent {
-        timestamp,
-        key,
-        value,
-        ..
-    } = slot
-    {
-        members.push(("timestamp", json!(iso(*timestamp)).into()));
-        // An absent key or value is left out, as Confluent's NON_ABSENT fields are.
-        if let Some(k) = key {
-            members.push(("key", size_json(*k)));
-        }
-        if let Some(v) = value {
-            members.push(("value", size_json(*v)));
-        }
-    }
-    members
-}
-
-/// Writes a stream's reports. The hot path (one report per record) writes text directly: the
-/// part shared by every success report is escaped once, and a timestamp's text is reused
-/// while records share it.
-struct Reports {
-    /// `{"error_code":200,"cluster_id":"..","topic_name":"..","partition_id":`
+/// Writes delivery reports (the streams' one per record, and `records:batch`'s entries) as
+/// text directly: the part every delivered report shares is escaped once, and a timestamp's
+/// text is reused while records share it.
+pub(super) struct Reports {
+    /// `"cluster_id":"..","topic_name":"..","partition_id":`
     prefix: String,
     last_ms: i64,
     last_iso: String,
@@ -144,10 +91,10 @@ struct Reports {
 }
 
 impl Reports {
-    fn new(cluster_id: &str, topic: &str) -> Reports {
+    pub(super) fn new(cluster_id: &str, topic: &str) -> Reports {
         Reports {
             prefix: format!(
-                "{{\"error_code\":200,\"cluster_id\":{},\"topic_name\":{},\"partition_id\":",
+                "\"cluster_id\":{},\"topic_name\":{},\"partition_id\":",
                 serde_json::Value::from(cluster_id),
                 serde_json::Value::from(topic)
             ),
@@ -157,52 +104,79 @@ impl Reports {
         }
     }
 
-    fn data(&mut self, out: &mut String, name: &str, d: Option<(&'static str, i64)>) {
-        if let Some((kind, size)) = d {
-            out.push_str(",\"");
-            out.push_str(name);
-            out.push_str("\":{\"type\":\"");
-            out.push_str(kind);
-            out.push_str("\",\"size\":");
-            out.push_str(self.num.format(size));
-            out.push('}');
+    /// Where a record ended: its partition and offset, or the error its report carries.
+    pub(super) fn outcome(slot: &Slot, outcomes: &[Outcome]) -> Result<(i32, i64), ApiError> {
+        match slot {
+            Slot::Refused(e) => Err(e.clone()),
+            Slot::Sent { i, .. } => match outcomes.get(*i) {
+                Some(Ok(delivered)) => Ok(*delivered),
+                Some(Err(e)) => Err(failure(e)),
+                // The produce task ended without an outcome for it.
+                None => Err(ApiError::internal()),
+            },
         }
     }
 
-    /// Appends one record's report and its `\r\n`.
-    fn report(&mut self, out: &mut String, slot: &Slot, outcomes: &[Outcome]) {
-        let (i, timestamp, key, value) = match slot {
-            Slot::Refused(e) => {
-                out.push_str(&String::from_utf8_lossy(&error_report(e)));
-                return;
-            }
-            Slot::Sent {
-                i,
-                timestamp,
-                key,
-                value,
-            } => (*i, *timestamp, *key, *value),
-        };
-        let (partition, offset) = match &outcomes[i] {
-            Ok(delivered) => *delivered,
-            Err(e) => {
-                out.push_str(&String::from_utf8_lossy(&error_report(&failure(e))));
-                return;
-            }
-        };
-        if timestamp != self.last_ms {
-            self.last_ms = timestamp;
-            self.last_iso = iso(timestamp);
-        }
+    /// `"error_code":N,"message":"..."`.
+    pub(super) fn error(&mut self, out: &mut String, e: &ApiError) {
+        out.push_str("\"error_code\":");
+        out.push_str(self.num.format(e.error_code));
+        out.push_str(",\"message\":");
+        out.push_str(&serde_json::Value::from(e.message.as_str()).to_string());
+    }
+
+    /// A delivered record's members: cluster, topic, partition, offset, timestamp, then key and
+    /// value when present (an absent one is left out, as Confluent's NON_ABSENT fields are).
+    pub(super) fn delivered(
+        &mut self,
+        out: &mut String,
+        slot: &Slot,
+        (partition, offset): (i32, i64),
+    ) {
         out.push_str(&self.prefix);
         out.push_str(self.num.format(partition));
         out.push_str(",\"offset\":");
         out.push_str(self.num.format(offset));
+        let Slot::Sent {
+            timestamp,
+            key,
+            value,
+            ..
+        } = slot
+        else {
+            return;
+        };
+        if *timestamp != self.last_ms {
+            self.last_ms = *timestamp;
+            self.last_iso = iso(*timestamp);
+        }
         out.push_str(",\"timestamp\":\"");
         out.push_str(&self.last_iso);
         out.push('"');
-        self.data(out, "key", key);
-        self.data(out, "value", value);
+        for (name, data) in [("key", key), ("value", value)] {
+            // `size` is -1 for a null given with a type, as Kafka counts it.
+            if let Some((kind, size)) = data {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":{\"type\":\"");
+                out.push_str(kind);
+                out.push_str("\",\"size\":");
+                out.push_str(self.num.format(*size));
+                out.push('}');
+            }
+        }
+    }
+
+    /// Appends one record's stream report and its `\r\n`.
+    fn report(&mut self, out: &mut String, slot: &Slot, outcomes: &[Outcome]) {
+        out.push('{');
+        match Self::outcome(slot, outcomes) {
+            Ok(delivered) => {
+                out.push_str("\"error_code\":200,");
+                self.delivered(out, slot, delivered);
+            }
+            Err(e) => self.error(out, &e),
+        }
         out.push_str("}\r\n");
     }
 }
@@ -362,14 +336,7 @@ async fn run(
             // One chunk per group: its reports, each ending in "\r\n".
             let mut text = String::with_capacity(group.slots.len() * 200);
             for slot in &group.slots {
-                let lost = matches!(slot, Slot::Sent { i, .. } if *i >= outcomes.len());
-                if lost {
-                    text.push_str(&String::from_utf8_lossy(&error_report(
-                        &ApiError::internal(),
-                    )));
-                } else {
-                    writer_state.report(&mut text, slot, &outcomes);
-                }
+                writer_state.report(&mut text, slot, &outcomes);
             }
             if reports.send(Bytes::from(text)).await.is_err() {
                 return; // The client went away.

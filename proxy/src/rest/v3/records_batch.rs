@@ -10,12 +10,12 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Extension;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::envelope::{answer, json_body, Json};
+use super::envelope::{answer_text, json_body};
 use super::error::V3Result;
 use super::produce_record;
-use super::records::{delivered_members, failure, group_of, target, Slot};
+use super::records::{group_of, target, Reports};
 use crate::http::error::ApiError;
 use crate::http::principal::KafkaCredentials;
 use crate::rest::{ApiPath, App};
@@ -95,35 +95,30 @@ pub async fn produce_batch(
         Some(handle) => handle.await.unwrap_or_default(),
         None => Vec::new(),
     };
-    let mut successes = Vec::new();
-    let mut failures = Vec::new();
-    for (id, slot) in ids.into_iter().zip(&group.slots) {
-        let refusal = match slot {
-            Slot::Refused(e) => Some(e.clone()),
-            Slot::Sent { i, .. } => match outcomes.get(*i) {
-                Some(Ok(delivered)) => {
-                    let mut members = vec![("id", json!(id).into())];
-                    members.extend(delivered_members(&c.id, &topic, slot, *delivered));
-                    successes.push(Json::Object(members));
-                    None
-                }
-                Some(Err(e)) => Some(failure(e)),
-                None => Some(ApiError::internal()),
-            },
+    // `{"successes":[{"id",...}],"failures":[{"id","error_code","message"}]}`, in order.
+    let mut reports = Reports::new(&c.id, &topic);
+    let (mut successes, mut failures) = (String::new(), String::new());
+    for (id, slot) in ids.iter().zip(&group.slots) {
+        let outcome = Reports::outcome(slot, &outcomes);
+        let list = if outcome.is_ok() {
+            &mut successes
+        } else {
+            &mut failures
         };
-        if let Some(e) = refusal {
-            failures.push(Json::Object(vec![
-                ("id", json!(id).into()),
-                ("error_code", json!(e.error_code).into()),
-                ("message", json!(e.message).into()),
-            ]));
+        if !list.is_empty() {
+            list.push(',');
         }
+        list.push_str("{\"id\":");
+        list.push_str(&Value::from(id.as_str()).to_string());
+        list.push(',');
+        match outcome {
+            Ok(delivered) => reports.delivered(list, slot, delivered),
+            Err(e) => reports.error(list, &e),
+        }
+        list.push('}');
     }
-    Ok(answer(
+    Ok(answer_text(
         StatusCode::MULTI_STATUS,
-        &Json::Object(vec![
-            ("successes", Json::Array(successes)),
-            ("failures", Json::Array(failures)),
-        ]),
+        format!("{{\"successes\":[{successes}],\"failures\":[{failures}]}}"),
     ))
 }
