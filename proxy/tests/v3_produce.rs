@@ -550,3 +550,182 @@ async fn streams_end_after_their_maximum_duration() {
     assert_eq!(read_all(&topic, 1, 1, Duration::from_secs(3)).len(), 1);
     proxy.stop().await;
 }
+
+/// Posts a whole stream body and returns its reports.
+async fn stream_reports(url: &str, records: &[Value]) -> Vec<Value> {
+    let body: String = records
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = send(
+        http()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    r.text
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Schema-based data (item 6): AVRO, JSONSCHEMA and PROTOBUF by raw schema (registered under
+/// the strategy's subject), by `schema_id`, by `schema_version` and by the subject's latest
+/// version, key and value in different formats; reports name subject, id and version; the
+/// bytes in Kafka are Confluent's framing; records that do not fit get their own report and
+/// are not written.
+#[tokio::test]
+async fn schema_based_records() {
+    let proxy = Proxy::start_with_registry(&[]).await;
+    let cid = cluster_id(&proxy).await;
+    let topic = unique("v3-schema");
+    create_topic(&topic, 1).await;
+    let url = format!("{}/v3/clusters/{cid}/topics/{topic}/records", proxy.url);
+    let avro = r#"{"type":"record","name":"Pos","namespace":"hfp","fields":[{"name":"lat","type":"double"}]}"#;
+    let first = stream_reports(
+        &url,
+        &[json!({"key": {"type": "STRING", "data": "k"},
+                 "value": {"type": "AVRO", "schema": avro, "data": {"lat": 60.5}}})],
+    )
+    .await;
+    assert_eq!(first[0]["error_code"], 200, "{first:?}");
+    let id = first[0]["value"]["schema_id"].as_i64().unwrap();
+    assert_eq!(
+        first[0]["value"],
+        json!({"type": "AVRO", "subject": format!("{topic}-value"), "schema_id": id,
+               "schema_version": 1, "size": 13})
+    );
+    assert_eq!(first[0]["key"], json!({"type": "STRING", "size": 1}));
+
+    let proto = "syntax = \"proto3\"; message M { string s = 1; }";
+    let json_schema = r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}"#;
+    let reports = stream_reports(
+        &url,
+        &[
+            json!({"value": {"schema_version": 1, "data": {"lat": 1.5}}}),
+            json!({"value": {"data": {"lat": 2.5}}}),
+            json!({"value": {"schema_id": id, "data": {"lat": 3.5}}}),
+            json!({"value": {"data": {"lat": "north"}}}),
+            json!({"value": {"schema_id": 99999, "data": {"lat": 1.0}}}),
+            json!({"value": {"schema_version": 7, "data": {"lat": 1.0}}}),
+            json!({"key": {"type": "JSONSCHEMA", "schema": json_schema, "data": {"n": 1}},
+                   "value": {"type": "PROTOBUF", "schema": proto, "subject": format!("{topic}-proto"),
+                             "data": {"s": "x"}}}),
+            json!({"key": {"type": "JSONSCHEMA", "schema": json_schema, "data": {"n": "one"}}}),
+            json!({"value": {"type": "AVRO", "schema": avro, "subject_name_strategy": "RECORD_NAME",
+                             "data": {"lat": 4.5}}}),
+            json!({"value": {"type": "AVRO", "schema": "{\"type\":", "data": 1}}),
+        ],
+    )
+    .await;
+    let codes: Vec<i64> = reports
+        .iter()
+        .map(|r| r["error_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [200, 200, 200, 400, 42207, 42207, 200, 400, 200, 400],
+        "{reports:#?}"
+    );
+    for r in &reports[..3] {
+        assert_eq!(r["value"]["schema_id"], id, "{r}");
+        assert_eq!(r["value"]["schema_version"], 1, "{r}");
+    }
+    let (key, value) = (&reports[6]["key"], &reports[6]["value"]);
+    assert_eq!(key["type"], "JSONSCHEMA", "{key}");
+    assert_eq!(key["subject"], format!("{topic}-key"), "{key}");
+    assert_eq!(value["type"], "PROTOBUF", "{value}");
+    assert_eq!(value["subject"], format!("{topic}-proto"), "{value}");
+    assert_eq!(value["schema_version"], 1, "{value}");
+    assert_eq!(
+        reports[8]["value"]["subject"], "hfp.Pos",
+        "{:?}",
+        reports[8]
+    );
+    assert!(
+        reports[9]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Error parsing schema with format = AVRO"),
+        "{:?}",
+        reports[9]
+    );
+
+    // Exactly the accepted records are in Kafka, in Confluent's framing.
+    let records = read_all(&topic, 1, 6, Duration::from_secs(10));
+    assert_eq!(records.len(), 6);
+    let framed = |schema: i64, payload: &[u8]| {
+        let mut out = vec![0u8];
+        out.extend_from_slice(&(schema as i32).to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    };
+    for (record, lat) in records[..4].iter().zip([60.5f64, 1.5, 2.5, 3.5]) {
+        assert_eq!(
+            record.value.as_deref(),
+            Some(&framed(id, &lat.to_le_bytes())[..])
+        );
+    }
+    assert_eq!(records[0].key.as_deref(), Some(&b"k"[..]));
+    let key_id = key["schema_id"].as_i64().unwrap();
+    assert_eq!(
+        records[4].key.as_deref(),
+        Some(&framed(key_id, br#"{"n":1}"#)[..])
+    );
+    let proto_id = value["schema_id"].as_i64().unwrap();
+    assert_eq!(
+        records[4].value.as_deref(),
+        Some(&framed(proto_id, &[0, 0x0a, 1, b'x'])[..])
+    );
+
+    // The same references through an external registry (the first proxy's, over HTTP).
+    let remote = Proxy::start_with(&[(
+        "schema.registry.url",
+        proxy.registry_url.as_deref().unwrap(),
+    )])
+    .await;
+    let reports = stream_reports(
+        &format!("{}/v3/clusters/{cid}/topics/{topic}/records", remote.url),
+        &[
+            json!({"value": {"schema_version": 1, "data": {"lat": 5.5}}}),
+            json!({"value": {"data": {"lat": 6.5}}}),
+            json!({"value": {"schema_id": id, "data": {"lat": 7.5}}}),
+            json!({"value": {"schema_id": proto_id, "data": {"lat": 1.0}}}),
+            json!({"value": {"schema_version": 9, "data": {"lat": 1.0}}}),
+        ],
+    )
+    .await;
+    let codes: Vec<i64> = reports
+        .iter()
+        .map(|r| r["error_code"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [200, 200, 200, 42207, 42207], "{reports:#?}");
+    for r in &reports[..3] {
+        assert_eq!(
+            (&r["value"]["schema_id"], &r["value"]["schema_version"]),
+            (&json!(id), &json!(1)),
+            "{r}"
+        );
+    }
+    remote.stop().await;
+    assert_eq!(read_all(&topic, 1, 9, Duration::from_secs(10)).len(), 9);
+
+    // A proxy without a registry refuses schema-based data, record by record.
+    let bare = Proxy::start_with(&[]).await;
+    let reports = stream_reports(
+        &format!("{}/v3/clusters/{cid}/topics/{topic}/records", bare.url),
+        &[
+            json!({"value": {"schema_id": id, "data": {"lat": 1.0}}}),
+            json!({"value": {"type": "JSON", "data": 1}}),
+        ],
+    )
+    .await;
+    assert_eq!(reports[0]["error_code"], 42206, "{reports:?}");
+    assert_eq!(reports[1]["error_code"], 200, "{reports:?}");
+    bare.stop().await;
+    proxy.stop().await;
+}

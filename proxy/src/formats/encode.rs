@@ -8,12 +8,35 @@ use super::embedded::{EmbeddedFormat, FormatError};
 use super::encoded::RawRecord;
 use super::{avro, binary, json, protobuf};
 use crate::record::EncodedRecords;
+use crate::schema::kinds::Parsed;
 
 /// A resolved key or value schema of a produce request: its id and parsed form.
 #[derive(Clone)]
 pub struct ResolvedSchema {
     pub id: i32,
     pub schema: crate::schema::kinds::Parsed,
+}
+
+/// One key or value as its schema's format writes it, in Confluent's framing (magic byte,
+/// schema id, payload): Avro binary, JSON Schema's compact JSON once the data validates, or
+/// Protobuf's message-index list and binary. The error says why the data does not fit.
+pub fn encode_value(schema: &ResolvedSchema, json: serde_json::Value) -> Result<Vec<u8>, String> {
+    match &schema.schema {
+        Parsed::Avro(s) => avro::encode(s, schema.id, &json).map_err(|e| e.to_string()),
+        Parsed::Json(s) => {
+            if let Some(first) = s.validator.iter_errors(&json).next() {
+                return Err(format!(
+                    "does not match its JSON Schema: {first} (at {})",
+                    first.instance_path()
+                ));
+            }
+            let text = serde_json::to_vec(&json).expect("re-serializing");
+            let mut out = Vec::with_capacity(text.len() + 5);
+            avro::frame(schema.id, &text, &mut out);
+            Ok(out)
+        }
+        Parsed::Protobuf(s) => protobuf::encode(s, schema.id, json).map_err(|e| e.to_string()),
+    }
 }
 
 /// Converts a schema-format request's records (key/value JSON checked against their schemas)
@@ -37,38 +60,22 @@ pub fn encode_schema_records(
         })?;
         let json: serde_json::Value =
             serde_json::from_str(raw.get()).map_err(|e| FormatError::InvalidJson(e.to_string()))?;
-        match (&schema.schema, format) {
-            (crate::schema::kinds::Parsed::Avro(s), EmbeddedFormat::Avro) => {
-                avro::encode(s, schema.id, &json)
-                    .map(Some)
-                    .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}")))
-            }
-            (crate::schema::kinds::Parsed::Json(s), EmbeddedFormat::JsonSchema) => {
-                if let Some(first) = s.validator.iter_errors(&json).next() {
-                    return Err(FormatError::Schema(format!(
-                        "record {index} {what} does not match its JSON Schema: {first} (at {})",
-                        first.instance_path()
-                    )));
-                }
-                let mut out = Vec::with_capacity(raw.get().len() + 5);
-                avro::frame(
-                    schema.id,
-                    &serde_json::to_vec(&json).expect("re-serializing"),
-                    &mut out,
-                );
-                Ok(Some(out))
-            }
-            (crate::schema::kinds::Parsed::Protobuf(s), EmbeddedFormat::Protobuf) => {
-                protobuf::encode(s, schema.id, json)
-                    .map(Some)
-                    .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}")))
-            }
-            _ => Err(FormatError::Schema(format!(
+        let matches = matches!(
+            (&schema.schema, format),
+            (Parsed::Avro(_), EmbeddedFormat::Avro)
+                | (Parsed::Json(_), EmbeddedFormat::JsonSchema)
+                | (Parsed::Protobuf(_), EmbeddedFormat::Protobuf)
+        );
+        if !matches {
+            return Err(FormatError::Schema(format!(
                 "the {what} schema {} is not a schema of the {} format",
                 schema.id,
                 format.media_type()
-            ))),
+            )));
         }
+        encode_value(schema, json)
+            .map(Some)
+            .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}")))
     };
     let mut out = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {

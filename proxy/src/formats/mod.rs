@@ -15,6 +15,6 @@ mod records;
 
 pub use crate::record::{ConsumedRecord, EncodedRecords, Header, KafkaRecord, RecordsBuilder};
 pub use embedded::{EmbeddedFormat, Family, FormatError};
-pub use encode::{encode_records, encode_schema_records, ResolvedSchema};
+pub use encode::{encode_records, encode_schema_records, encode_value, ResolvedSchema};
 pub use encoded::RawRecord;
 pub use records::{write_data, RecordWriter};

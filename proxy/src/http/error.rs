@@ -259,6 +259,16 @@ impl ApiError {
             format!("Error when fetching schema version: schema {id} is not registered under subject {subject}"),
         )
     }
+    /// v3 produce: a subject version that is not registered (42207, a failed schema fetch).
+    pub fn schema_version_missing(subject: &str, version: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42207,
+            format!(
+                "Error when fetching schema version: subject {subject} has no version {version}"
+            ),
+        )
+    }
     /// A schema unusable for the request's format (Confluent's 42205).
     pub fn invalid_schema(why: impl std::fmt::Display) -> Self {
         Self::new(

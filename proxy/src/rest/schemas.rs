@@ -84,9 +84,9 @@ async fn resolve(
         (None, Some(id)) => {
             let not_under = |id| ApiError::schema_not_under(&subject, id);
             let id = i32::try_from(id).map_err(|_| not_under(id))?;
-            match registry.is_under(&subject, id).await {
-                Ok(true) => {}
-                Ok(false) => return Err(not_under(i64::from(id))),
+            match registry.version_under(&subject, id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(not_under(i64::from(id))),
                 Err(e) => return Err(ApiError::registry_failure(e)),
             }
             id

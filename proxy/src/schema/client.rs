@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::error::RegistryError;
 use super::kinds::{self, Dependency, SchemaType};
+use super::registry::VersionSpec;
 use super::store::{Reference, Stored};
 
 /// Settings of the client (defined with the rest of the configuration).
@@ -21,8 +22,8 @@ pub struct RemoteRegistry {
     by_id: RwLock<HashMap<i32, Arc<Stored>>>,
     /// (subject, schema type, canonical form) -> id, from registrations and lookups.
     ids: RwLock<HashMap<(String, SchemaType, String), i32>>,
-    /// (subject, id) pairs known to be registered.
-    under: RwLock<HashMap<(String, i32), bool>>,
+    /// (subject, id) pairs known to be registered, with the version holding them.
+    under: RwLock<HashMap<(String, i32), i32>>,
 }
 
 fn unreachable(url: &str, e: impl std::fmt::Display) -> RegistryError {
@@ -126,10 +127,6 @@ impl RemoteRegistry {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, id);
-        self.under
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((subject.to_string(), id), true);
         self.by_id
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -222,8 +219,13 @@ impl RemoteRegistry {
         })
     }
 
-    /// Whether schema `id` is registered under `subject` (Confluent's `getVersion` check).
-    pub async fn is_under(&self, subject: &str, id: i32) -> Result<bool, RegistryError> {
+    /// The version of `subject` holding schema `id`, or None when it is not registered there
+    /// (Confluent's `getVersion` check).
+    pub async fn version_under(
+        &self,
+        subject: &str,
+        id: i32,
+    ) -> Result<Option<i32>, RegistryError> {
         let key = (subject.to_string(), id);
         if let Some(known) = self
             .under
@@ -231,11 +233,11 @@ impl RemoteRegistry {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return Ok(*known);
+            return Ok(Some(*known));
         }
         let stored = match self.schema(id).await {
             Ok(s) => s,
-            Err(e) if e.remote_code() == Some(40403) => return Ok(false),
+            Err(e) if e.remote_code() == Some(40403) => return Ok(None),
             Err(e) => return Err(e),
         };
         let mut body = json!({ "schema": stored.schema });
@@ -244,18 +246,61 @@ impl RemoteRegistry {
         }
         let path = format!("/subjects/{}", urlencode(subject));
         let found = match self.call(reqwest::Method::POST, &path, Some(body)).await {
-            Ok(reply) => reply["id"].as_i64() == Some(i64::from(id)),
-            Err(e) if matches!(e.remote_code(), Some(40401 | 40403)) => false,
+            Ok(reply) if reply["id"].as_i64() == Some(i64::from(id)) => reply["version"]
+                .as_i64()
+                .and_then(|v| i32::try_from(v).ok()),
+            Ok(_) => None,
+            Err(e) if matches!(e.remote_code(), Some(40401 | 40403)) => None,
             Err(e) => return Err(e),
         };
-        if found {
+        if let Some(version) = found {
             // Only positive answers are cached: a registration may come later.
             self.under
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(key, true);
+                .insert(key, version);
         }
         Ok(found)
+    }
+
+    /// One version of `subject` (`latest`: the newest): its schema id and version number.
+    /// Numbered versions are cached (a version's schema never changes); `latest` is asked
+    /// each time, so a new version is used as soon as it is registered.
+    pub async fn subject_version(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+    ) -> Result<(i32, i32), RegistryError> {
+        let version = match spec {
+            VersionSpec::Latest => "latest".to_string(),
+            VersionSpec::Number(n) => {
+                let cached = self
+                    .under
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .find(|((s, _), v)| s == subject && **v == n)
+                    .map(|((_, id), v)| (*id, *v));
+                if let Some(found) = cached {
+                    return Ok(found);
+                }
+                n.to_string()
+            }
+        };
+        let path = format!("/subjects/{}/versions/{version}", urlencode(subject));
+        let reply = self.call(reqwest::Method::GET, &path, None).await?;
+        let number = |field: &str| {
+            reply[field]
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| unreachable(&self.settings.url, format!("no {field} in {reply}")))
+        };
+        let (id, version) = (number("id")?, number("version")?);
+        self.under
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((subject.to_string(), id), version);
+        Ok((id, version))
     }
 }
 
@@ -299,13 +344,31 @@ impl Schemas {
         }
     }
 
-    pub async fn is_under(&self, subject: &str, id: i32) -> Result<bool, RegistryError> {
+    /// The version of `subject` holding schema `id`, or None when it is not registered there.
+    pub async fn version_under(
+        &self,
+        subject: &str,
+        id: i32,
+    ) -> Result<Option<i32>, RegistryError> {
         match self {
             Schemas::Local(r) => Ok(r
                 .uses_of(id, false)
-                .map(|uses| uses.iter().any(|(s, _)| s == subject))
-                .unwrap_or(false)),
-            Schemas::Remote(r) => r.is_under(subject, id).await,
+                .ok()
+                .and_then(|uses| uses.into_iter().find(|(s, _)| s == subject))
+                .map(|(_, version)| version)),
+            Schemas::Remote(r) => r.version_under(subject, id).await,
+        }
+    }
+
+    /// One version of `subject` (`latest`: the newest live one): its schema id and number.
+    pub async fn subject_version(
+        &self,
+        subject: &str,
+        spec: VersionSpec,
+    ) -> Result<(i32, i32), RegistryError> {
+        match self {
+            Schemas::Local(r) => r.version(subject, spec, false).map(|v| (v.id, v.version)),
+            Schemas::Remote(r) => r.subject_version(subject, spec).await,
         }
     }
 

@@ -10,6 +10,7 @@ mod partitions;
 mod produce_record;
 mod records;
 mod records_batch;
+mod schema_data;
 mod topics;
 
 use std::sync::Arc;

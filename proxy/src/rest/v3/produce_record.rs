@@ -1,9 +1,12 @@
 //! One record of a v3 produce request (`POST /v3/clusters/{c}/topics/{t}/records`): its JSON
 //! (`partition_id`, `headers` with base64 values and repeatable names, `key` and `value` data
 //! objects, an ISO-8601 `timestamp`), turned into Kafka bytes. Data objects of type BINARY
-//! (base64), JSON (any JSON, written as its text) and STRING (UTF-8); key and value may differ.
+//! (base64), JSON (any JSON, written as its text) and STRING (UTF-8) are converted here;
+//! schema-based ones (AVRO, JSONSCHEMA, PROTOBUF, or no type) are read here and resolved
+//! against the registry by [`super::schema_data`]. Key and value may differ.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -11,8 +14,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use super::schema_data::{self, Pending, SchemaUsed};
 use crate::http::error::ApiError;
 use crate::record::Header;
+use crate::schema::kinds::SchemaType;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,11 +63,28 @@ struct DataIn<'a> {
 }
 
 /// A key or value as Kafka gets it (None: a null given with its type), with the type its
-/// delivery report names.
+/// delivery report names, and the schema it was written with when schema-based.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Data {
     pub kind: &'static str,
     pub bytes: Option<Vec<u8>>,
+    pub schema: Option<Arc<SchemaUsed>>,
+}
+
+impl Data {
+    fn plain(kind: &'static str, bytes: Option<Vec<u8>>) -> Self {
+        Data {
+            kind,
+            bytes,
+            schema: None,
+        }
+    }
+}
+
+/// A key or value as read: converted, or schema-based and still to be resolved.
+enum Part {
+    Ready(Data),
+    Schema(Pending),
 }
 
 /// A record ready for the producer.
@@ -74,13 +96,39 @@ pub struct Record {
     pub value: Option<Data>,
     /// CreateTime in ms, if the record gave one.
     pub timestamp: Option<i64>,
+    /// Schema-based key and value, still to be resolved ([`Record::resolve`]).
+    pending: Option<Box<(Option<Pending>, Option<Pending>)>>,
+}
+
+impl Record {
+    /// Resolves a schema-based key and value against the registry (a no-op for the others).
+    pub async fn resolve(
+        &mut self,
+        resolver: &mut schema_data::Resolver<'_>,
+    ) -> Result<(), ApiError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let (key, value) = *pending;
+        for (p, slot) in [(key, &mut self.key), (value, &mut self.value)] {
+            if let Some(p) = p {
+                let (bytes, used) = resolver.encode(p).await?;
+                *slot = Some(Data {
+                    kind: used.kind,
+                    bytes,
+                    schema: Some(used),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 fn bad(message: impl std::fmt::Display) -> ApiError {
     ApiError::bad_request(message)
 }
 
-fn data(which: &str, d: DataIn<'_>) -> Result<Option<Data>, ApiError> {
+fn data(which: &str, d: DataIn<'_>) -> Result<Option<Part>, ApiError> {
     let schema_given = d.subject.is_some()
         || d.subject_name_strategy.is_some()
         || d.schema_id.is_some()
@@ -92,53 +140,67 @@ fn data(which: &str, d: DataIn<'_>) -> Result<Option<Data>, ApiError> {
             "{which}: type {kind} takes no subject, schema_id, schema_version or schema"
         ))),
         // `data: null` with a type is a null key or value (Confluent's NoSchemaRecordSerializer).
-        Some(kind @ ("BINARY" | "JSON" | "STRING")) if d.data.is_none() => Ok(Some(Data {
-            kind: match kind {
-                "BINARY" => "BINARY",
-                "JSON" => "JSON",
-                _ => "STRING",
-            },
-            bytes: None,
-        })),
+        Some(kind @ ("BINARY" | "JSON" | "STRING")) if d.data.is_none() => {
+            Ok(Some(Part::Ready(Data::plain(
+                match kind {
+                    "BINARY" => "BINARY",
+                    "JSON" => "JSON",
+                    _ => "STRING",
+                },
+                None,
+            ))))
+        }
         Some("BINARY") => {
             let raw = d.data.map_or("null", RawValue::get);
             let text: Cow<'_, str> = serde_json::from_str(raw)
                 .map_err(|_| bad(format!("data={raw} is not a base64 string.")))?;
             base64::engine::general_purpose::STANDARD
                 .decode(text.as_bytes())
-                .map(|bytes| Some(Data { kind: "BINARY", bytes: Some(bytes) }))
+                .map(|bytes| Some(Part::Ready(Data::plain("BINARY", Some(bytes)))))
                 .map_err(|_| bad(format!("data={text} is not a base64 string.")))
         }
         // Written compact, as Jackson writes the tree it read.
         Some("JSON") => {
             let raw = d.data.map_or("null", RawValue::get);
             let value: Value = serde_json::from_str(raw).map_err(bad)?;
-            Ok(Some(Data {
-                kind: "JSON",
-                bytes: Some(value.to_string().into_bytes()),
-            }))
+            Ok(Some(Part::Ready(Data::plain(
+                "JSON",
+                Some(value.to_string().into_bytes()),
+            ))))
         }
         Some("STRING") => {
             let raw = d.data.map_or("null", RawValue::get);
             let text: Cow<'_, str> = serde_json::from_str(raw)
                 .map_err(|_| bad(format!("data={raw} is not a string.")))?;
-            Ok(Some(Data {
-                kind: "STRING",
-                bytes: Some(text.into_owned().into_bytes()),
-            }))
+            Ok(Some(Part::Ready(Data::plain(
+                "STRING",
+                Some(text.into_owned().into_bytes()),
+            ))))
         }
-        Some(kind @ ("AVRO" | "JSONSCHEMA" | "PROTOBUF")) => Err(bad(format!(
-            "{which}: type {kind} (schema-based data) is not served by this proxy's v3 produce \
-             yet; produce it through v2 with its embedded format"
-        ))),
+        Some(kind @ ("AVRO" | "JSONSCHEMA" | "PROTOBUF")) => {
+            let kind = match kind {
+                "AVRO" => SchemaType::Avro,
+                "JSONSCHEMA" => SchemaType::Json,
+                _ => SchemaType::Protobuf,
+            };
+            schema_of(which, Some(kind), d).map(|p| Some(Part::Schema(p)))
+        }
         Some(other) => Err(bad(format!(
             "{which}: unknown type {other}: expected BINARY, JSON, STRING, AVRO, JSONSCHEMA or PROTOBUF"
         ))),
-        None => Err(bad(format!(
-            "{which}: a data object without a type is schema-based (the subject's schema), which \
-             this proxy's v3 produce does not serve yet: give type BINARY, JSON or STRING"
-        ))),
+        None => schema_of(which, None, d).map(|p| Some(Part::Schema(p))),
     }
+}
+
+fn schema_of(which: &str, kind: Option<SchemaType>, d: DataIn<'_>) -> Result<Pending, ApiError> {
+    schema_data::pending(
+        which,
+        kind,
+        d.subject,
+        d.subject_name_strategy.as_deref(),
+        (d.schema_id, d.schema_version, d.schema),
+        d.data,
+    )
 }
 
 /// An ISO-8601 timestamp (`2023-03-09T14:07:23.592Z`, an offset or none) in ms since the epoch.
@@ -175,12 +237,22 @@ pub fn parse(json: &[u8]) -> Result<Record, ApiError> {
         };
         headers.push((Cow::Owned(h.name), value));
     }
+    let key = r.key.map(|d| data("key", d)).transpose()?.flatten();
+    let value = r.value.map(|d| data("value", d)).transpose()?.flatten();
+    let split = |p: Option<Part>| match p {
+        None => (None, None),
+        Some(Part::Ready(d)) => (Some(d), None),
+        Some(Part::Schema(p)) => (None, Some(p)),
+    };
+    let ((key, key_schema), (value, value_schema)) = (split(key), split(value));
     Ok(Record {
         partition: r.partition_id,
         headers,
-        key: r.key.map(|d| data("key", d)).transpose()?.flatten(),
-        value: r.value.map(|d| data("value", d)).transpose()?.flatten(),
+        key,
+        value,
         timestamp: r.timestamp.as_deref().map(timestamp).transpose()?,
+        pending: (key_schema.is_some() || value_schema.is_some())
+            .then(|| Box::new((key_schema, value_schema))),
     })
 }
 
@@ -197,19 +269,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.partition, Some(1));
-        assert_eq!(
-            r.key.unwrap(),
-            Data {
-                kind: "STRING",
-                bytes: Some(b"k".to_vec())
-            }
-        );
+        assert_eq!(r.key.unwrap(), Data::plain("STRING", Some(b"k".to_vec())));
         assert_eq!(
             r.value.unwrap(),
-            Data {
-                kind: "BINARY",
-                bytes: Some(b"hi".to_vec())
-            }
+            Data::plain("BINARY", Some(b"hi".to_vec()))
         );
         assert_eq!(r.timestamp, Some(1_678_370_843_592));
         assert_eq!(r.headers.len(), 2);
@@ -220,13 +283,7 @@ mod tests {
         assert!(parse(b"{}").unwrap().value.is_none());
         assert!(parse(br#"{"value":null}"#).unwrap().value.is_none());
         let null = parse(br#"{"value":{"type":"JSON","data":null}}"#).unwrap();
-        assert_eq!(
-            null.value.unwrap(),
-            Data {
-                kind: "JSON",
-                bytes: None
-            }
-        );
+        assert_eq!(null.value.unwrap(), Data::plain("JSON", None));
         for (bad, code, text) in [
             (
                 &br#"{"value":{"type":"BINARY","data":"!!"}}"#[..],
@@ -240,11 +297,35 @@ mod tests {
             ),
             (br#"{"records":[]}"#, 400, "unknown field `records`"),
             (br#"{"partition_id":-1}"#, 40402, "Partition not found."),
-            (br#"{"value":{"data":1}}"#, 400, "schema-based"),
             (
-                br#"{"value":{"type":"AVRO","schema":"\"int\"","data":1}}"#,
+                br#"{"value":{"type":"AVRO","schema_id":1,"data":1}}"#,
                 400,
-                "AVRO",
+                "needs its raw schema",
+            ),
+            (
+                br#"{"value":{"schema":"\"int\"","data":1}}"#,
+                400,
+                "needs its type",
+            ),
+            (
+                br#"{"value":{"schema_id":1,"schema_version":1,"data":1}}"#,
+                400,
+                "schema_id and schema_version cannot be given together",
+            ),
+            (
+                br#"{"value":{"subject":"s","subject_name_strategy":"TOPIC_NAME","data":1}}"#,
+                400,
+                "cannot both be given",
+            ),
+            (
+                br#"{"value":{"subject_name_strategy":"RECORD_NAME","data":1}}"#,
+                400,
+                "record-name strategies",
+            ),
+            (
+                br#"{"value":{"subject_name_strategy":"NOPE","schema_id":1,"data":1}}"#,
+                400,
+                "unknown subject_name_strategy",
             ),
             (
                 br#"{"value":{"type":"STRING","data":1}}"#,

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 use super::envelope::cluster;
 use super::error::V3Result;
 use super::produce_record::{self, Data, Record};
+use super::schema_data::{Resolver, SchemaUsed};
 use crate::http::error::{ApiError, RecordErrors};
 use crate::http::principal::KafkaCredentials;
 use crate::kafka::admin::ClusterInfo;
@@ -44,9 +45,17 @@ pub(super) enum Slot {
     Sent {
         i: usize,
         timestamp: i64,
-        key: Option<(&'static str, i64)>,
-        value: Option<(&'static str, i64)>,
+        key: Option<Sized>,
+        value: Option<Sized>,
     },
+}
+
+/// A delivered key's or value's report: its type, its size (-1 for a null given with its
+/// type, as Kafka counts it), and its schema when schema-based.
+pub(super) struct Sized {
+    kind: &'static str,
+    size: i64,
+    schema: Option<Arc<SchemaUsed>>,
 }
 
 /// Bytes of a key or value (0 when absent or null).
@@ -154,14 +163,22 @@ impl Reports {
         out.push_str(&self.last_iso);
         out.push('"');
         for (name, data) in [("key", key), ("value", value)] {
-            // `size` is -1 for a null given with a type, as Kafka counts it.
-            if let Some((kind, size)) = data {
+            if let Some(d) = data {
                 out.push_str(",\"");
                 out.push_str(name);
                 out.push_str("\":{\"type\":\"");
-                out.push_str(kind);
-                out.push_str("\",\"size\":");
-                out.push_str(self.num.format(*size));
+                out.push_str(d.kind);
+                out.push('"');
+                if let Some(s) = &d.schema {
+                    out.push_str(",\"subject\":");
+                    out.push_str(&serde_json::Value::from(s.subject.as_str()).to_string());
+                    out.push_str(",\"schema_id\":");
+                    out.push_str(self.num.format(s.id));
+                    out.push_str(",\"schema_version\":");
+                    out.push_str(self.num.format(s.version));
+                }
+                out.push_str(",\"size\":");
+                out.push_str(self.num.format(d.size));
                 out.push('}');
             }
         }
@@ -325,6 +342,7 @@ async fn run(
     limit: Limit,
 ) {
     let mut close_at: Option<tokio::time::Instant> = None;
+    let mut resolver = Resolver::new(app.schemas.as_ref(), &topic);
     let (groups, mut pending) = mpsc::channel::<Group>(IN_FLIGHT);
     let mut writer_state = Reports::new(&cluster_id, &topic);
     let writer = tokio::spawn(async move {
@@ -390,7 +408,7 @@ async fn run(
         }
         let _ = buf.split_to(consumed);
         if !records.is_empty() || !slots.is_empty() {
-            let group = group_of(&app, &producer, &topic, records, slots).await;
+            let group = group_of(&app, &producer, &topic, &mut resolver, records, slots).await;
             if groups.send(group).await.is_err() {
                 break;
             }
@@ -433,6 +451,7 @@ pub(super) async fn group_of(
     app: &App,
     producer: &Arc<Producer>,
     topic: &str,
+    resolver: &mut Resolver<'_>,
     records: Vec<Record>,
     refused: Vec<(usize, Option<ApiError>)>,
 ) -> Group {
@@ -449,6 +468,10 @@ pub(super) async fn group_of(
             slots.push(Slot::Refused(ApiError::partition_not_found()));
             continue;
         }
+        if let Err(e) = r.resolve(resolver).await {
+            slots.push(Slot::Refused(e));
+            continue;
+        }
         let size = data_len(&r.key) + data_len(&r.value);
         if size > producer.max_record_bytes() {
             slots.push(Slot::Refused(ApiError::record_too_large(format!(
@@ -460,8 +483,11 @@ pub(super) async fn group_of(
         }
         let timestamp = *r.timestamp.get_or_insert(now);
         let size = |d: &Option<Data>| {
-            d.as_ref()
-                .map(|d| (d.kind, d.bytes.as_ref().map_or(-1, |b| b.len() as i64)))
+            d.as_ref().map(|d| Sized {
+                kind: d.kind,
+                size: d.bytes.as_ref().map_or(-1, |b| b.len() as i64),
+                schema: d.schema.clone(),
+            })
         };
         slots.push(Slot::Sent {
             i: valid.len(),

@@ -16,6 +16,7 @@ use super::envelope::{answer_text, json_body};
 use super::error::V3Result;
 use super::produce_record;
 use super::records::{group_of, target, Reports};
+use super::schema_data::Resolver;
 use crate::http::error::ApiError;
 use crate::http::principal::KafkaCredentials;
 use crate::rest::{ApiPath, App};
@@ -90,7 +91,8 @@ pub async fn produce_batch(
             Err(e) => refused.push((records.len(), Some(e))),
         }
     }
-    let group = group_of(&app, &producer, &topic, records, refused).await;
+    let mut resolver = Resolver::new(app.schemas.as_ref(), &topic);
+    let group = group_of(&app, &producer, &topic, &mut resolver, records, refused).await;
     let outcomes = match group.produced {
         Some(handle) => handle.await.unwrap_or_default(),
         None => Vec::new(),
