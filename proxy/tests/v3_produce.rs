@@ -628,7 +628,7 @@ async fn schema_based_records() {
         .collect();
     assert_eq!(
         codes,
-        [200, 200, 200, 400, 42207, 42207, 200, 400, 200, 400],
+        [200, 200, 200, 400, 422, 400, 200, 400, 200, 422],
         "{reports:#?}"
     );
     for r in &reports[..3] {
@@ -647,10 +647,9 @@ async fn schema_based_records() {
         reports[8]
     );
     assert!(
-        reports[9]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Error parsing schema with format = AVRO"),
+        reports[9]["message"].as_str().unwrap().starts_with(
+            "Error: 42205 : Invalid schema: Error when parsing raw schema. format = AVRO"
+        ),
         "{:?}",
         reports[9]
     );
@@ -703,7 +702,18 @@ async fn schema_based_records() {
         .iter()
         .map(|r| r["error_code"].as_i64().unwrap())
         .collect();
-    assert_eq!(codes, [200, 200, 200, 42207, 42207], "{reports:#?}");
+    assert_eq!(codes, [200, 200, 200, 422, 400], "{reports:#?}");
+    assert!(
+        reports[3]["message"].as_str().unwrap().starts_with(
+            "Error: 42207 : Error serializing message. Error when fetching schema version."
+        ),
+        "{:?}",
+        reports[3]
+    );
+    assert_eq!(
+        reports[4]["message"],
+        format!("Bad Request: Schema does not exist for subject: {topic}-value, version: 9")
+    );
     for r in &reports[..3] {
         assert_eq!(
             (&r["value"]["schema_id"], &r["value"]["schema_version"]),
@@ -724,7 +734,11 @@ async fn schema_based_records() {
         ],
     )
     .await;
-    assert_eq!(reports[0]["error_code"], 42206, "{reports:?}");
+    assert_eq!(
+        reports[0],
+        json!({"error_code": 422, "message":
+            "Error: 42206 : Payload error. Schema Registry must be configured when using schemas."}),
+    );
     assert_eq!(reports[1]["error_code"], 200, "{reports:?}");
     bare.stop().await;
     proxy.stop().await;

@@ -259,14 +259,13 @@ impl ApiError {
             format!("Error when fetching schema version: schema {id} is not registered under subject {subject}"),
         )
     }
-    /// v3 produce: a subject version that is not registered (42207, a failed schema fetch).
-    pub fn schema_version_missing(subject: &str, version: &str) -> Self {
+    /// v3 produce: the registry could not give or take a record's schema (Confluent's 42207,
+    /// "Error serializing message. ..." with what failed).
+    pub fn schema_serialization(what: impl std::fmt::Display) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             42207,
-            format!(
-                "Error when fetching schema version: subject {subject} has no version {version}"
-            ),
+            format!("Error serializing message. {what}"),
         )
     }
     /// A schema unusable for the request's format (Confluent's 42205).

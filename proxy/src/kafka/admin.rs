@@ -15,6 +15,7 @@ use rdkafka::ClientConfig;
 use super::client_log::QuietContext;
 use super::error::{blocking, Error};
 use super::metadata::{legal_topic, topic_partitions, PartitionInfo};
+use super::wire_admin::{WireAccess, WireAdmin};
 
 /// One broker as the cluster describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,16 +73,47 @@ pub struct Admin {
     client: Arc<BaseConsumer<QuietContext>>,
     timeout: Duration,
     cluster_id: OnceLock<String>,
+    /// The requests librdkafka lacks: configs, ACLs, reassignments
+    /// ([`super::configs`], [`super::acls`], [`super::reassignments`]).
+    pub(super) wire: WireAdmin,
 }
 
 impl Admin {
-    pub fn new(config: &ClientConfig, timeout: Duration) -> Result<Admin, Error> {
+    pub fn new(
+        config: &ClientConfig,
+        timeout: Duration,
+        access: Result<WireAccess, String>,
+    ) -> Result<Admin, Error> {
         Ok(Admin {
             admin: config.create_with_context(QuietContext)?,
             client: Arc::new(config.create_with_context(QuietContext)?),
             timeout,
             cluster_id: OnceLock::new(),
+            wire: WireAdmin::new(access),
         })
+    }
+
+    /// The address (`host:port`) of broker `id`, or of the controller (any broker when it is
+    /// not known) for `None`: where cluster-wide admin requests go.
+    pub(super) async fn broker_address(&self, id: Option<i32>) -> Result<String, Error> {
+        let cluster = self.cluster().await?;
+        let wanted = id.or(cluster.controller);
+        let broker = match wanted {
+            Some(id) => cluster.brokers.iter().find(|b| b.id == id),
+            None => None,
+        }
+        .or(if id.is_none() {
+            cluster.brokers.first()
+        } else {
+            None
+        });
+        match broker {
+            Some(b) => Ok(format!("{}:{}", b.host, b.port)),
+            None => Err(Error::Admin {
+                code: RDKafkaErrorCode::BrokerNotAvailable,
+                message: format!("Broker {} not found.", id.unwrap_or(-1)),
+            }),
+        }
     }
 
     fn options(&self, validate_only: bool) -> AdminOptions {

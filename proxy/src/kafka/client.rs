@@ -8,7 +8,9 @@ use rdkafka::ClientConfig;
 
 use super::error::Error;
 use super::metadata::Metadata;
-use super::settings::{batch_settings, client_config, consumer_config, producer_config};
+use super::settings::{
+    batch_settings, client_config, consumer_config, producer_config, wire_access,
+};
 use super::{admin, batch, groups, log, principals, producer, registry};
 use crate::config::Config;
 
@@ -70,6 +72,7 @@ impl Kafka {
         let admin = admin::Admin::new(
             &client,
             Duration::from_millis(config.produce.metadata_timeout_ms).max(Duration::from_secs(10)),
+            wire_access(config),
         )?;
         let groups = groups::Groups::new(
             &client,

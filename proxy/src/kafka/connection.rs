@@ -125,6 +125,8 @@ pub(super) struct Connection {
     pending: Arc<Mutex<Pending>>,
     broken: Arc<AtomicBool>,
     pub(super) produce_version: i16,
+    /// Every API version range the broker announced (the admin requests pick theirs here).
+    pub(super) versions: Arc<wire::ApiVersions>,
     request_timeout: Duration,
     /// When the broker's SASL session ends (KIP-368): past it, the pool opens a new connection.
     retire_at: Option<tokio::time::Instant>,
@@ -137,7 +139,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     addr: &str,
     client_id: &str,
     sasl: Option<&KafkaSasl>,
-) -> Result<(i16, Option<tokio::time::Instant>), OpenError> {
+) -> Result<(i16, Arc<wire::ApiVersions>, Option<tokio::time::Instant>), OpenError> {
     let at = || addr.to_string();
     let mut request = wire::api_versions_request(client_id);
     wire::set_correlation_id(&mut request, 0);
@@ -149,8 +151,10 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(|source| OpenError::ApiVersions { addr: at(), source })?;
     let body = frame.split_off(4);
-    let (min, max) = wire::parse_api_versions(body, wire::API_PRODUCE)
-        .map_err(|source| OpenError::Decode { addr: at(), source })?
+    let versions = wire::parse_api_versions(body)
+        .map_err(|source| OpenError::Decode { addr: at(), source })?;
+    let (min, max) = versions
+        .range(wire::API_PRODUCE)
         .ok_or_else(|| OpenError::NoProduce(at()))?;
     let version = max.min(*wire::PRODUCE_VERSIONS.end());
     if version < *wire::PRODUCE_VERSIONS.start() || version < min {
@@ -169,7 +173,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
                 .retire_at
         }
     };
-    Ok((version, retire_at))
+    Ok((version, Arc::new(versions), retire_at))
 }
 
 /// Why a connection to a broker could not be opened for the batch engine.
@@ -257,13 +261,13 @@ impl Connection {
             match tls {
                 None => {
                     let mut stream = stream;
-                    let (version, retire_at) =
+                    let (version, versions, retire_at) =
                         handshake(&mut stream, addr, client_id, sasl).await?;
                     let (read, write) = stream.into_split();
                     Ok((
                         Reader::Plain(read),
                         Writer::Plain(write),
-                        version,
+                        (version, versions),
                         retire_at,
                     ))
                 }
@@ -272,16 +276,22 @@ impl Connection {
                         .connect(addr, stream)
                         .await
                         .map_err(|source| OpenError::Tls { addr: at(), source })?;
-                    let (version, retire_at) =
+                    let (version, versions, retire_at) =
                         handshake(&mut stream, addr, client_id, sasl).await?;
                     let (read, write) = tokio::io::split(stream);
-                    Ok((Reader::Tls(read), Writer::Tls(write), version, retire_at))
+                    Ok((
+                        Reader::Tls(read),
+                        Writer::Tls(write),
+                        (version, versions),
+                        retire_at,
+                    ))
                 }
             }
         };
-        let (read, write, produce_version, retire_at) = tokio::time::timeout(timeout, setup)
-            .await
-            .map_err(|_| OpenError::TimedOut(at()))??;
+        let (read, write, (produce_version, versions), retire_at) =
+            tokio::time::timeout(timeout, setup)
+                .await
+                .map_err(|_| OpenError::TimedOut(at()))??;
         let pending = Arc::new(Mutex::new(Pending::default()));
         let broken = Arc::new(AtomicBool::new(false));
         tokio::spawn(read_loop(read, pending.clone(), broken.clone()));
@@ -290,6 +300,7 @@ impl Connection {
             pending,
             broken,
             produce_version,
+            versions,
             request_timeout: timeout,
             retire_at,
         })

@@ -27,6 +27,7 @@ mod settings;
 mod tls_client;
 mod topic_partition;
 mod wire;
+pub mod wire_admin;
 
 pub use client::Kafka;
 pub use client_log::LOG_TARGET;

@@ -74,6 +74,41 @@ const BATCH_PROPERTIES: &[&str] = &[
     "socket.nagle.disable",
 ];
 
+/// How the admin requests librdkafka lacks ([`super::wire_admin`]) reach the brokers: the
+/// `client.*` connection settings (`security.protocol`, `ssl.*`, `sasl.*`, `client.id`,
+/// `request.timeout.ms`), or why the proxy cannot connect on its own (a SASL mechanism only
+/// librdkafka speaks).
+pub(super) fn wire_access(config: &Config) -> Result<super::wire_admin::WireAccess, String> {
+    let get = |k: &str| config.client.get(k).map(String::as_str);
+    let protocol =
+        get("security.protocol").map_or("plaintext".to_string(), |v| v.trim().to_ascii_lowercase());
+    let (ssl, sasl) = match protocol.as_str() {
+        "plaintext" => (false, false),
+        "ssl" => (true, false),
+        "sasl_plaintext" => (false, true),
+        "sasl_ssl" => (true, true),
+        other => return Err(format!("security.protocol={other} is not supported")),
+    };
+    let tls = ssl
+        .then(|| super::tls_client::KafkaTls::from_properties(get))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let sasl = sasl
+        .then(|| super::sasl_client::KafkaSasl::from_properties(get))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let timeout = get("request.timeout.ms")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(30_000)
+        .max(1);
+    Ok(super::wire_admin::WireAccess {
+        client_id: get("client.id").unwrap_or("kafka-proxy").to_string(),
+        timeout: Duration::from_millis(timeout),
+        tls,
+        sasl,
+    })
+}
+
 /// The batch engine's settings, or None when librdkafka's producer is to be used: `produce.engine`
 /// is `librdkafka`, or `auto` with a property only librdkafka honours (security, compression,
 /// idempotence choices...). With `batch`, such a property is a configuration error.

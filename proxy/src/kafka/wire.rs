@@ -171,25 +171,36 @@ impl Reader {
     }
 }
 
-/// Parses an ApiVersions v0 response body (after the correlation id): the supported version
-/// range of `api_key`, or None when the broker does not list it.
-pub fn parse_api_versions(body: Bytes, api_key: i16) -> Result<Option<(i16, i16)>, DecodeError> {
+/// The API versions a broker supports: (api key, min, max), from its ApiVersions answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiVersions(pub Vec<(i16, i16, i16)>);
+
+impl ApiVersions {
+    /// The supported version range of `api_key`, or None when the broker does not list it.
+    pub fn range(&self, api_key: i16) -> Option<(i16, i16)> {
+        self.0
+            .iter()
+            .find(|(k, _, _)| *k == api_key)
+            .map(|(_, min, max)| (*min, *max))
+    }
+}
+
+/// Parses an ApiVersions v0 response body (after the correlation id).
+pub fn parse_api_versions(body: Bytes) -> Result<ApiVersions, DecodeError> {
     let mut r = Reader(body);
     let error = r.i16("api versions error code")?;
     if error != 0 {
         return Err(DecodeError("api versions request refused"));
     }
     let n = r.array_len("api versions count")?;
-    let mut found = None;
+    let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let key = r.i16("api key")?;
         let min = r.i16("min version")?;
         let max = r.i16("max version")?;
-        if key == api_key {
-            found = Some((min, max));
-        }
+        out.push((key, min, max));
     }
-    Ok(found)
+    Ok(ApiVersions(out))
 }
 
 fn put_varint(out: &mut BytesMut, v: i32) {
@@ -625,7 +636,10 @@ mod tests {
             b.put_i16(min);
             b.put_i16(max);
         }
-        assert_eq!(parse_api_versions(b.freeze(), 0).unwrap(), Some((0, 9)));
+        assert_eq!(
+            parse_api_versions(b.freeze()).unwrap().range(0),
+            Some((0, 9))
+        );
     }
 
     #[test]

@@ -136,9 +136,22 @@ fn data(which: &str, d: DataIn<'_>) -> Result<Option<Part>, ApiError> {
         || d.schema.is_some();
     let kind = d.kind.as_deref().map(str::to_ascii_uppercase);
     match kind.as_deref() {
-        Some(kind @ ("BINARY" | "JSON" | "STRING")) if schema_given => Err(bad(format!(
-            "{which}: type {kind} takes no subject, schema_id, schema_version or schema"
-        ))),
+        Some(kind @ ("BINARY" | "JSON" | "STRING")) if schema_given => {
+            // Confluent's order and text (ProduceRequestData.Builder).
+            let field = [
+                (d.subject_name_strategy.is_some(), "subject_strategy"),
+                (d.subject.is_some(), "subject"),
+                (d.schema_id.is_some(), "schema_id"),
+                (d.schema_version.is_some(), "schema_version"),
+                (d.schema.is_some(), "schema"),
+            ]
+            .into_iter()
+            .find_map(|(given, name)| given.then_some(name))
+            .unwrap_or("schema");
+            Err(bad(format!(
+                "{which}: 'type={kind}' cannot be used with '{field}'."
+            )))
+        }
         // `data: null` with a type is a null key or value (Confluent's NoSchemaRecordSerializer).
         Some(kind @ ("BINARY" | "JSON" | "STRING")) if d.data.is_none() => {
             Ok(Some(Part::Ready(Data::plain(
@@ -300,7 +313,7 @@ mod tests {
             (
                 br#"{"value":{"type":"AVRO","schema_id":1,"data":1}}"#,
                 400,
-                "needs its raw schema",
+                "'schema_id=1' cannot be used with 'serializer'.",
             ),
             (
                 br#"{"value":{"schema":"\"int\"","data":1}}"#,
@@ -310,17 +323,17 @@ mod tests {
             (
                 br#"{"value":{"schema_id":1,"schema_version":1,"data":1}}"#,
                 400,
-                "schema_id and schema_version cannot be given together",
+                "Only one of 'schema_id', 'schema_version' or 'schema' can be used.",
             ),
             (
                 br#"{"value":{"subject":"s","subject_name_strategy":"TOPIC_NAME","data":1}}"#,
                 400,
-                "cannot both be given",
+                "Only one of 'subject_name_strategy' or 'subject' can be used.",
             ),
             (
                 br#"{"value":{"subject_name_strategy":"RECORD_NAME","data":1}}"#,
                 400,
-                "record-name strategies",
+                "Cannot use schema_subject_strategy=RECORD_NAME without schema_id or schema.",
             ),
             (
                 br#"{"value":{"subject_name_strategy":"NOPE","schema_id":1,"data":1}}"#,
@@ -337,7 +350,7 @@ mod tests {
             (
                 br#"{"value":{"type":"JSON","schema_id":1,"data":1}}"#,
                 400,
-                "takes no",
+                "'type=JSON' cannot be used with 'schema_id'.",
             ),
         ] {
             let e = parse(bad).unwrap_err();

@@ -126,12 +126,21 @@ impl Reports {
         }
     }
 
-    /// `"error_code":N,"message":"..."`.
+    /// `"error_code":N,"message":"..."`. A 422xx constraint violation is reported as
+    /// Confluent's streaming mapper writes it: code 422, message `Error: 422xx : ...`; every
+    /// message is cut at its first line break, as there.
     pub(super) fn error(&mut self, out: &mut String, e: &ApiError) {
+        let first_line = e.message.lines().next().unwrap_or("");
         out.push_str("\"error_code\":");
-        out.push_str(self.num.format(e.error_code));
+        let message = if (42200..42300).contains(&e.error_code) {
+            out.push_str("422");
+            format!("Error: {} : {first_line}", e.error_code)
+        } else {
+            out.push_str(self.num.format(e.error_code));
+            first_line.to_string()
+        };
         out.push_str(",\"message\":");
-        out.push_str(&serde_json::Value::from(e.message.as_str()).to_string());
+        out.push_str(&serde_json::Value::from(message).to_string());
     }
 
     /// A delivered record's members: cluster, topic, partition, offset, timestamp, then key and

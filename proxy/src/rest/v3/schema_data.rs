@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use crate::formats::{encode_value, FormatError, ResolvedSchema};
+use crate::formats::{encode_value, ResolvedSchema};
 use crate::http::error::ApiError;
 use crate::schema::client::Schemas;
 use crate::schema::kinds::{Parsed, SchemaType};
@@ -30,6 +30,14 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    fn name(self) -> &'static str {
+        match self {
+            Strategy::TopicName => "TOPIC_NAME",
+            Strategy::RecordName => "RECORD_NAME",
+            Strategy::TopicRecordName => "TOPIC_RECORD_NAME",
+        }
+    }
+
     fn parse(text: &str) -> Option<Strategy> {
         match text.to_ascii_uppercase().as_str() {
             "TOPIC_NAME" => Some(Strategy::TopicName),
@@ -95,9 +103,10 @@ pub fn pending(
     (schema_id, schema_version, schema): (Option<i32>, Option<i32>, Option<String>),
     data: Option<&RawValue>,
 ) -> Result<Pending, ApiError> {
+    // Confluent's checks and texts (ProduceRequestData.Builder), in its order.
     if subject.is_some() && strategy.is_some() {
         return Err(bad(format!(
-            "{which}: subject and subject_name_strategy cannot both be given"
+            "{which}: Only one of 'subject_name_strategy' or 'subject' can be used."
         )));
     }
     let strategy = match strategy {
@@ -110,26 +119,34 @@ pub fn pending(
         })?,
     };
     let given = [
-        schema_id.map(|_| "schema_id"),
-        schema_version.map(|_| "schema_version"),
-        schema.as_ref().map(|_| "schema"),
+        schema_id.is_some(),
+        schema_version.is_some(),
+        schema.is_some(),
     ];
-    let given: Vec<&str> = given.into_iter().flatten().collect();
-    if given.len() > 1 {
+    if given.into_iter().filter(|g| *g).count() > 1 {
         return Err(bad(format!(
-            "{which}: {} cannot be given together: give one of schema_id, schema_version or schema",
-            given.join(" and ")
+            "{which}: Only one of 'schema_id', 'schema_version' or 'schema' can be used."
         )));
     }
     let source = match (kind, schema_id, schema_version, schema) {
         (Some(kind), None, None, Some(text)) => Source::Text(kind, text),
-        (Some(kind), _, _, _) => {
+        // A schema type takes its raw schema (registered ones are named without a type).
+        (Some(_), Some(id), _, _) => {
             return Err(bad(format!(
-                "{which}: type {} needs its raw schema; to use a registered schema, give \
-                 schema_id or schema_version (or neither, for the subject's latest) without a type",
-                v3_kind(kind)
+                "{which}: 'schema_id={id}' cannot be used with 'serializer'."
             )))
         }
+        (Some(_), _, Some(v), _) => {
+            return Err(bad(format!(
+                "{which}: 'schema_version={v}' cannot be used with 'serializer'."
+            )))
+        }
+        (Some(_), _, _, None) => {
+            return Err(bad(format!(
+                "{which}: 'schema_version=latest' cannot be used with 'serializer'."
+            )))
+        }
+        // Confluent fails this one with a 500 (a null detail in its BadRequestException).
         (None, _, _, Some(_)) => {
             return Err(bad(format!(
                 "{which}: a raw schema needs its type: AVRO, JSONSCHEMA or PROTOBUF"
@@ -144,8 +161,8 @@ pub fn pending(
         && strategy != Strategy::TopicName
     {
         return Err(bad(format!(
-            "{which}: the record-name strategies need the schema to name the subject; give \
-             schema_id or schema, or an explicit subject"
+            "Cannot use schema_subject_strategy={} without schema_id or schema.",
+            strategy.name()
         )));
     }
     if let Source::Version(v) = source {
@@ -218,15 +235,16 @@ impl<'a> Resolver<'a> {
     }
 
     async fn resolve(&self, p: &Pending) -> Result<Resolved, ApiError> {
-        let registry = self
-            .registry
-            .ok_or_else(|| ApiError::from(FormatError::SchemaRegistryRequired))?;
-        let part = if p.key { "key" } else { "value" };
+        let registry = self.registry.ok_or_else(|| {
+            ApiError::payload_error("Schema Registry must be configured when using schemas.")
+        })?;
         let (id, subject, version) = match &p.source {
             Source::Id(id) => {
                 let stored = registry.schema(*id).await.map_err(|e| {
                     ApiError::from_registry_or(e, || {
-                        ApiError::schema_not_under(&format!("{}-{part}", self.topic), (*id).into())
+                        ApiError::schema_serialization(format!(
+                            "Error when fetching schema by id. schemaId = {id}"
+                        ))
                     })
                 })?;
                 let subject = self.subject(p, Some(&stored.parsed))?;
@@ -234,13 +252,18 @@ impl<'a> Resolver<'a> {
                     .version_under(&subject, *id)
                     .await
                     .map_err(ApiError::registry_failure)?
-                    .ok_or_else(|| ApiError::schema_not_under(&subject, (*id).into()))?;
+                    .ok_or_else(|| {
+                        ApiError::schema_serialization(format!(
+                            "Error when fetching schema version. subject = {subject}, schema = {}",
+                            stored.schema
+                        ))
+                    })?;
                 (*id, subject, version)
             }
             Source::Text(kind, text) => {
                 let parsed = crate::schema::kinds::parse(*kind, text).map_err(|e| {
-                    bad(format!(
-                        "Error parsing schema with format = {}: {e}",
+                    ApiError::invalid_schema(format!(
+                        "Error when parsing raw schema. format = {}, schema = {text} ({e})",
                         v3_kind(*kind)
                     ))
                 })?;
@@ -248,7 +271,15 @@ impl<'a> Resolver<'a> {
                 let id = registry
                     .register(&subject, text, *kind)
                     .await
-                    .map_err(|e| ApiError::schema_not_registered(&subject, v3_kind(*kind), e))?;
+                    .map_err(|e| {
+                        ApiError::from_registry_or(e, || {
+                            ApiError::schema_serialization(format!(
+                                "Error when registering schema. format = {}, subject = {subject}, \
+                             schema = {text}",
+                                v3_kind(*kind)
+                            ))
+                        })
+                    })?;
                 let version = registry
                     .version_under(&subject, id)
                     .await
@@ -261,7 +292,13 @@ impl<'a> Resolver<'a> {
                 let (id, version) = registry
                     .subject_version(&subject, VersionSpec::Number(*n))
                     .await
-                    .map_err(|e| version_missing(&subject, &n.to_string(), e))?;
+                    .map_err(|e| {
+                        ApiError::from_registry_or(e, || {
+                            bad(format!(
+                                "Schema does not exist for subject: {subject}, version: {n}"
+                            ))
+                        })
+                    })?;
                 (id, subject, version)
             }
             Source::Latest => {
@@ -269,7 +306,13 @@ impl<'a> Resolver<'a> {
                 let (id, version) = registry
                     .subject_version(&subject, VersionSpec::Latest)
                     .await
-                    .map_err(|e| version_missing(&subject, "latest", e))?;
+                    .map_err(|e| {
+                        ApiError::from_registry_or(e, || {
+                            ApiError::schema_serialization(format!(
+                                "Error when fetching latest schema version. subject = {subject}"
+                            ))
+                        })
+                    })?;
                 (id, subject, version)
             }
         };
@@ -329,9 +372,4 @@ fn record_name(schema: &Parsed) -> Option<String> {
         Parsed::Protobuf(p) => p.first_message().ok().map(|m| m.full_name().to_string()),
         Parsed::Json(j) => j.value["title"].as_str().map(str::to_string),
     }
-}
-
-/// A subject version that is not there (42207), unless the registry itself failed.
-fn version_missing(subject: &str, version: &str, e: crate::schema::RegistryError) -> ApiError {
-    ApiError::from_registry_or(e, || ApiError::schema_version_missing(subject, version))
 }
