@@ -650,3 +650,273 @@ async fn consumer_group_lags() {
     assert_eq!(r.status, 204, "{r:?}");
     c.proxy.stop().await;
 }
+
+impl Cluster {
+    async fn put(&self, path: &str, body: &str) -> Reply {
+        send(
+            http()
+                .put(self.url(path))
+                .header("content-type", V3)
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    async fn delete(&self, path: &str) -> Reply {
+        send(http().delete(self.url(path))).await
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        get(&self.url(path), V3).await
+    }
+
+    /// A topic's configs as name → value.
+    async fn topic_configs(&self, topic: &str) -> Vec<(String, Value)> {
+        let r = self.get(&format!("/topics/{topic}/configs")).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["value"].clone()))
+            .collect()
+    }
+}
+
+/// Topic, broker and cluster configs (issue 17, items 1 and 2): list, get, PUT, DELETE and
+/// `configs:alter` (one topic and many), read back through the broker; Confluent's entity and
+/// its refusals. (Tansu 0.6 describes only the configs a topic was created or altered with, and
+/// keeps no broker configs: README quirk 12.)
+#[tokio::test]
+async fn configs_of_topics_brokers_and_the_cluster() {
+    let c = Cluster::start().await;
+    let (t1, t2) = (unique("v3-cfg-a"), unique("v3-cfg-b"));
+    for (t, retention) in [(&t1, "1000"), (&t2, "5")] {
+        let body = json!({"topic_name": t, "partitions_count": 1, "configs": [
+            {"name": "retention.ms", "value": retention},
+            {"name": "cleanup.policy", "value": "delete"}]});
+        let r = c.post("/topics", &body.to_string()).await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+    // The entity, in Confluent's member order.
+    let r = c.get(&format!("/topics/{t1}/configs/retention.ms")).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let base = c.url("");
+    let v = r.json();
+    let expected = format!(
+        concat!(
+            r#"{{"kind":"KafkaTopicConfig","metadata":{{"self":"{base}/topics/{t}/configs/retention.ms","#,
+            r#""resource_name":"crn:///kafka={id}/topic={t}/config=retention.ms"}},"cluster_id":"{id}","#,
+            r#""topic_name":"{t}","name":"retention.ms","value":"1000","is_default":{d},"#,
+            r#""is_read_only":false,"is_sensitive":false,"source":{source},"synonyms":[]}}"#
+        ),
+        base = base,
+        t = t1,
+        id = c.id,
+        d = v["is_default"],
+        source = v["source"],
+    );
+    assert_eq!(r.text, expected);
+    let list = c.get(&format!("/topics/{t1}/configs")).await;
+    assert_eq!(list.json()["kind"], "KafkaTopicConfigList", "{list:?}");
+    assert_eq!(
+        c.topic_configs(&t1).await,
+        [
+            ("cleanup.policy".to_string(), json!("delete")),
+            ("retention.ms".to_string(), json!("1000"))
+        ]
+    );
+
+    // PUT, DELETE and configs:alter change single keys.
+    let r = c
+        .put(
+            &format!("/topics/{t1}/configs/retention.ms"),
+            r#"{"value":"2000"}"#,
+        )
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (204, ""), "{r:?}");
+    let r = c
+        .delete(&format!("/topics/{t1}/configs/cleanup.policy"))
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(
+        c.topic_configs(&t1).await,
+        [("retention.ms".to_string(), json!("2000"))]
+    );
+    let r = c.get(&format!("/topics/{t1}/configs/cleanup.policy")).await;
+    assert_error(
+        &r,
+        404,
+        404,
+        &format!(
+            "Config cleanup.policy cannot be found for TOPIC {t1} in cluster {}.",
+            c.id
+        ),
+    );
+    let r = c
+        .post(
+            &format!("/topics/{t2}/configs:alter"),
+            r#"{"data":[{"name":"retention.ms","value":"6"},{"name":"cleanup.policy","operation":"DELETE"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(
+        c.topic_configs(&t2).await,
+        [("retention.ms".to_string(), json!("6"))]
+    );
+    // Many topics at once; the later entry for a topic wins.
+    let body = json!({"data": [
+        {"topic_name": t1, "configs": [{"name": "retention.ms", "value": "1"}]},
+        {"topic_name": t2, "configs": [{"name": "retention.ms", "value": "7"}]},
+        {"topic_name": t1, "configs": [{"name": "retention.ms", "value": "3000"}]}]});
+    let r = c.post("/topics/-/configs:alter", &body.to_string()).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(c.topic_configs(&t1).await[0].1, json!("3000"));
+    assert_eq!(c.topic_configs(&t2).await[0].1, json!("7"));
+    let all = c.get("/topics/-/configs").await;
+    assert_eq!(all.status, 200, "{all:?}");
+    let of = |t: &str| {
+        all.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["topic_name"] == t)
+            .count()
+    };
+    assert_eq!((of(&t1), of(&t2)), (1, 1), "{all:?}");
+
+    // Refusals change nothing.
+    let r = c
+        .put(
+            &format!("/topics/{t1}/configs/no.such.config"),
+            r#"{"value":"1"}"#,
+        )
+        .await;
+    assert_error(
+        &r,
+        404,
+        404,
+        &format!(
+            "Config no.such.config cannot be found for TOPIC {t1} in cluster {}.",
+            c.id
+        ),
+    );
+    let body = json!({"data": [
+        {"topic_name": t1, "configs": [{"name": "retention.ms", "value": "9"}]},
+        {"topic_name": t2, "configs": [{"name": "no.such.config", "value": "9"}]}]});
+    let r = c.post("/topics/-/configs:alter", &body.to_string()).await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let body = json!({"data": [{"topic_name": "no-such-topic-cfg", "configs": []}]});
+    let r = c.post("/topics/-/configs:alter", &body.to_string()).await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (404, json!(40403)),
+        "{r:?}"
+    );
+    let r = c.get("/topics/no-such-topic-cfg/configs").await;
+    assert_error(
+        &r,
+        404,
+        40403,
+        "This server does not host this topic-partition.",
+    );
+    let r = c
+        .post(
+            &format!("/topics/{t1}/configs:alter"),
+            r#"{"data":[{"name":"retention.ms","operation":"delete"}]}"#,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (400, json!(400)),
+        "{r:?}"
+    );
+    let r = c
+        .put(
+            &format!("/topics/{t1}/configs/retention.ms"),
+            r#"{"valu":"1"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = c.post(&format!("/topics/{t1}/configs:alter"), "").await;
+    assert_error(
+        &r,
+        422,
+        42206,
+        "Payload error. Null input provided. Data is required.",
+    );
+    assert_eq!(c.topic_configs(&t1).await[0].1, json!("3000"));
+    assert_eq!(c.topic_configs(&t2).await[0].1, json!("7"));
+
+    // Brokers and the cluster-wide defaults: lists answer (Tansu keeps none), names it does
+    // not have are 404, cluster PUT and alter are upserts the broker accepts.
+    let b = c.broker;
+    for path in [
+        format!("/brokers/{b}/configs"),
+        "/brokers/-/configs".to_string(),
+    ] {
+        let r = c.get(&path).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.json()["kind"], "KafkaBrokerConfigList", "{r:?}");
+        assert_eq!(r.json()["metadata"]["self"], c.url(&path), "{r:?}");
+    }
+    let r = c
+        .get(&format!("/brokers/{b}/configs/log.retention.ms"))
+        .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    let r = c.get("/brokers/4242/configs").await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    let r = c
+        .put(
+            &format!("/brokers/{b}/configs/log.retention.ms"),
+            r#"{"value":"1"}"#,
+        )
+        .await;
+    assert_error(
+        &r,
+        404,
+        404,
+        &format!(
+            "Config log.retention.ms cannot be found for BROKER {b} in cluster {}.",
+            c.id
+        ),
+    );
+    let r = c
+        .post(&format!("/brokers/{b}/configs:alter"), r#"{"data":[]}"#)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = c.get("/broker-configs").await;
+    assert_eq!(
+        (r.status, r.json()["kind"].clone()),
+        (200, json!("KafkaClusterConfigList")),
+        "{r:?}"
+    );
+    let r = c
+        .put("/broker-configs/log.retention.ms", r#"{"value":"100"}"#)
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = c
+        .post(
+            "/broker-configs:alter",
+            r#"{"data":[{"name":"log.retention.ms","value":"100"}]}"#,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = c.delete("/broker-configs/no.such.config").await;
+    assert_error(
+        &r,
+        404,
+        404,
+        &format!(
+            "Config no.such.config cannot be found for BROKER  in cluster {}.",
+            c.id
+        ),
+    );
+    let r = get(
+        &format!("{}/v3/clusters/nope/topics/{t1}/configs", c.proxy.url),
+        V3,
+    )
+    .await;
+    assert_eq!(r.status, 404, "{r:?}");
+    c.proxy.stop().await;
+}

@@ -345,6 +345,16 @@ impl ApiError {
         )
         .for_api(Api::KafkaV3)
     }
+    /// v3: a body that is JSON null or absent where data is required (Confluent's
+    /// "Null input provided").
+    pub fn payload_null(what: &str) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42206,
+            format!("Payload error. Null input provided. {what}"),
+        )
+        .for_api(Api::KafkaV3)
+    }
     /// v3: a payload that breaks a rule of the request (an invalid topic name...).
     pub fn payload_error(what: &str) -> Self {
         Self::new(

@@ -9,6 +9,7 @@ mod alignment;
 pub mod batch;
 mod client;
 pub mod client_log;
+pub mod configs;
 mod connection;
 pub mod consumer;
 mod error;

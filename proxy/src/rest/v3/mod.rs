@@ -3,6 +3,7 @@
 //! cluster check are `envelope.rs`'s; errors answer through `error.rs` in Confluent's shape.
 
 mod clusters;
+mod configs;
 pub mod envelope;
 pub mod error;
 mod groups;
@@ -15,7 +16,7 @@ mod topics;
 
 use std::sync::Arc;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::rest::App;
@@ -38,6 +39,48 @@ pub fn routes() -> Router<Arc<App>> {
         .route(
             &format!("{CLUSTER}/brokers/{{broker_id}}/partition-replicas"),
             get(partitions::broker_replicas),
+        )
+        .route(
+            &format!("{CLUSTER}/brokers/{{broker_id}}/configs"),
+            get(configs::list_broker_configs),
+        )
+        .route(
+            &format!("{CLUSTER}/brokers/{{broker_id}}/configs/{{name}}"),
+            get(configs::get_broker_config)
+                .put(configs::put_broker_config)
+                .delete(configs::delete_broker_config),
+        )
+        .route(
+            &format!("{CLUSTER}/brokers/{{broker_id}}/configs:alter"),
+            post(configs::alter_broker_configs),
+        )
+        .route(
+            &format!("{CLUSTER}/broker-configs"),
+            get(configs::list_cluster_configs),
+        )
+        .route(
+            &format!("{CLUSTER}/broker-configs/{{name}}"),
+            get(configs::get_cluster_config)
+                .put(configs::put_cluster_config)
+                .delete(configs::delete_cluster_config),
+        )
+        .route(
+            &format!("{CLUSTER}/broker-configs:alter"),
+            post(configs::alter_cluster_configs),
+        )
+        .route(
+            &format!("{TOPIC}/configs"),
+            get(configs::list_topic_configs),
+        )
+        .route(
+            &format!("{TOPIC}/configs/{{name}}"),
+            get(configs::get_topic_config)
+                .put(configs::put_topic_config)
+                .delete(configs::delete_topic_config),
+        )
+        .route(
+            &format!("{TOPIC}/configs:alter"),
+            post(configs::alter_topic_configs),
         )
         .route(
             &format!("{CLUSTER}/topics"),

@@ -24,25 +24,25 @@ use crate::schema::VersionSpec;
 /// `subject_name_strategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Strategy {
-    TopicName,
-    RecordName,
-    TopicRecordName,
+    Topic,
+    Record,
+    TopicRecord,
 }
 
 impl Strategy {
     fn name(self) -> &'static str {
         match self {
-            Strategy::TopicName => "TOPIC_NAME",
-            Strategy::RecordName => "RECORD_NAME",
-            Strategy::TopicRecordName => "TOPIC_RECORD_NAME",
+            Strategy::Topic => "TOPIC_NAME",
+            Strategy::Record => "RECORD_NAME",
+            Strategy::TopicRecord => "TOPIC_RECORD_NAME",
         }
     }
 
     fn parse(text: &str) -> Option<Strategy> {
         match text.to_ascii_uppercase().as_str() {
-            "TOPIC_NAME" => Some(Strategy::TopicName),
-            "RECORD_NAME" => Some(Strategy::RecordName),
-            "TOPIC_RECORD_NAME" => Some(Strategy::TopicRecordName),
+            "TOPIC_NAME" => Some(Strategy::Topic),
+            "RECORD_NAME" => Some(Strategy::Record),
+            "TOPIC_RECORD_NAME" => Some(Strategy::TopicRecord),
             _ => None,
         }
     }
@@ -110,7 +110,7 @@ pub fn pending(
         )));
     }
     let strategy = match strategy {
-        None => Strategy::TopicName,
+        None => Strategy::Topic,
         Some(s) => Strategy::parse(s).ok_or_else(|| {
             bad(format!(
                 "{which}: unknown subject_name_strategy {s}: expected TOPIC_NAME, RECORD_NAME or \
@@ -158,7 +158,7 @@ pub fn pending(
     };
     if matches!(source, Source::Version(_) | Source::Latest)
         && subject.is_none()
-        && strategy != Strategy::TopicName
+        && strategy != Strategy::Topic
     {
         return Err(bad(format!(
             "Cannot use schema_subject_strategy={} without schema_id or schema.",
@@ -352,9 +352,9 @@ impl<'a> Resolver<'a> {
             })
         };
         Ok(match p.strategy {
-            Strategy::TopicName => format!("{}-{part}", self.topic),
-            Strategy::RecordName => record()?,
-            Strategy::TopicRecordName => format!("{}-{}", self.topic, record()?),
+            Strategy::Topic => format!("{}-{part}", self.topic),
+            Strategy::Record => record()?,
+            Strategy::TopicRecord => format!("{}-{}", self.topic, record()?),
         })
     }
 }
