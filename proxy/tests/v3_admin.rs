@@ -920,3 +920,145 @@ async fn configs_of_topics_brokers_and_the_cluster() {
     assert_eq!(r.status, 404, "{r:?}");
     c.proxy.stop().await;
 }
+
+/// ACLs (issue 17, item 5) against Tansu 0.6, which has no authorizer: DescribeAcls answers an
+/// empty list, CreateAcls answers a malformed null result list (nothing is stored), and DeleteAcls is not offered
+/// (README quirk 13). So the listing is tested end to end, creation and deletion reach the
+/// broker and its answers are forwarded, and every refusal the proxy makes itself is checked
+/// here; Kafka's answers with ACLs in them are `kafka::acls::tests` (recorded wire bytes).
+#[tokio::test]
+async fn acls() {
+    let c = Cluster::start().await;
+    let r = c.get("/acls").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"kind": "KafkaAclList", "metadata": {
+            "self": c.url("/acls?resource_type=ANY&resource_name=&pattern_type=ANY&principal=&host=&operation=ANY&permission=ANY"),
+            "next": null}, "data": []})
+    );
+    let r = c
+        .get("/acls?resource_type=topic&principal=User:alice")
+        .await;
+    assert_eq!(
+        r.json()["metadata"]["self"],
+        c.url("/acls?resource_type=TOPIC&resource_name=&pattern_type=ANY&principal=User%3Aalice&host=&operation=ANY&permission=ANY"),
+        "{r:?}"
+    );
+    assert_error(
+        &c.get("/acls?resource_type=teapot").await,
+        404,
+        404,
+        "The valid values for ResourceType do not include 'teapot'",
+    );
+    assert_error(
+        &c.get("/acls?operation=UNKNOWN").await,
+        400,
+        400,
+        "operation cannot be UNKNOWN",
+    );
+
+    let acl = json!({"resource_type": "TOPIC", "resource_name": "t", "pattern_type": "LITERAL",
+        "principal": "User:alice", "host": "*", "operation": "READ", "permission": "ALLOW"});
+    // Tansu's answer is malformed (a null results array): the proxy does not claim a creation.
+    let r = c.post("/acls", &acl.to_string()).await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (500, json!(50002)),
+        "{r:?}"
+    );
+    assert!(r.text.contains("to CreateAcls does not decode"), "{r:?}");
+    let mut bad = acl.clone();
+    bad["pattern_type"] = json!("MATCH");
+    assert_error(
+        &c.post("/acls", &bad.to_string()).await,
+        400,
+        400,
+        "pattern_type cannot be MATCH",
+    );
+    let mut missing = acl.clone();
+    missing.as_object_mut().unwrap().remove("host");
+    let r = c.post("/acls", &missing.to_string()).await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (400, json!(400)),
+        "{r:?}"
+    );
+    assert_error(
+        &c.post("/acls", "").await,
+        422,
+        42206,
+        "Payload error. Null input provided. Data is required.",
+    );
+    let r = c.post("/acls:batch", r#"{"data":[]}"#).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_error(
+        &c.post("/acls:batch", "{}").await,
+        422,
+        42206,
+        "Payload error. Empty input provided. Data is required.",
+    );
+    let batch = json!({"data": [acl, bad]});
+    assert_error(
+        &c.post("/acls:batch", &batch.to_string()).await,
+        400,
+        400,
+        "pattern_type cannot be MATCH",
+    );
+
+    let delete = |query: &str| {
+        let url = c.url(&format!("/acls{query}"));
+        async move { send(http().delete(url)).await }
+    };
+    assert_error(
+        &delete("").await,
+        400,
+        400,
+        "resource_type cannot be unspecified or UNKNOWN",
+    );
+    assert_error(
+        &delete("?resource_type=TOPIC&pattern_type=ANY&operation=ANY").await,
+        400,
+        400,
+        "permission cannot be unspecified or UNKNOWN",
+    );
+    // Tansu has no DeleteAcls: Kafka's UNSUPPORTED_VERSION, as Confluent forwards it.
+    let r = delete("?resource_type=TOPIC&pattern_type=ANY&operation=ANY&permission=ANY").await;
+    assert_eq!(
+        (r.status, r.json()["error_code"].clone()),
+        (400, json!(40002)),
+        "{r:?}"
+    );
+    assert!(r.text.contains("does not support DeleteAcls"), "{r:?}");
+    let r = get(&format!("{}/v3/clusters/nope/acls", c.proxy.url), V3).await;
+    assert_error(&r, 404, 404, "Cluster nope cannot be found.");
+    c.proxy.stop().await;
+}
+
+/// Partition reassignments (issue 17, item 3): none is ongoing on a one-broker cluster, so the
+/// lists are empty and one partition's is 404. (Tansu 0.6 lists every partition as moving
+/// nothing; the proxy drops such entries, README quirk 13. Entities with replicas being added
+/// and removed are `kafka::reassignments::tests` and `rest::v3::reassignments::tests`.)
+#[tokio::test]
+async fn reassignments() {
+    let c = Cluster::start().await;
+    let topic = unique("v3-moves");
+    create_topic(&topic, 2).await;
+    for path in [
+        "/topics/-/partitions/-/reassignment".to_string(),
+        format!("/topics/{topic}/partitions/-/reassignment"),
+    ] {
+        let r = c.get(&path).await;
+        assert_eq!(
+            r.json(),
+            json!({"kind": "KafkaReassignmentList",
+                   "metadata": {"self": c.url(&path), "next": null}, "data": []}),
+            "{r:?}"
+        );
+    }
+    let r = c
+        .get(&format!("/topics/{topic}/partitions/0/reassignment"))
+        .await;
+    assert_error(&r, 404, 404, "HTTP 404 Not Found");
+    c.proxy.stop().await;
+}

@@ -116,6 +116,11 @@ impl Admin {
         }
     }
 
+    /// How long an admin request may take.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn options(&self, validate_only: bool) -> AdminOptions {
         AdminOptions::new()
             .request_timeout(Some(self.timeout))

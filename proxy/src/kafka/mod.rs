@@ -4,6 +4,7 @@
 //! own types: [`RecordError`] for a record not written, [`crate::record::ConsumedRecord`] for a
 //! record read.
 
+pub mod acls;
 pub mod admin;
 mod alignment;
 pub mod batch;
@@ -21,6 +22,7 @@ pub mod metadata;
 pub mod partitioner;
 pub mod principals;
 pub mod producer;
+pub mod reassignments;
 pub mod registry;
 mod routes;
 mod sasl_client;

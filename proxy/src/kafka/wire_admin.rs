@@ -161,8 +161,12 @@ impl WireAdmin {
             }
             Err(_) => return Err(unavailable("the connection closed".into())),
         };
-        decode::<R>(body, version)
-            .map_err(|e| Error::Internal(format!("decoding the answer to {:?}: {e}", R::KEY)))
+        decode::<R>(body, version).map_err(|e| {
+            Error::Internal(format!(
+                "the answer of {addr} to {:?} does not decode: {e}",
+                R::KEY
+            ))
+        })
     }
 }
 

@@ -30,6 +30,15 @@ impl Links {
         })
     }
 
+    /// Links under `base` (unit tests of the entities).
+    #[cfg(test)]
+    pub fn for_tests(base: &str, cluster_id: &str) -> Links {
+        Links {
+            base: base.to_string(),
+            cluster_id: cluster_id.to_string(),
+        }
+    }
+
     /// `{base}/v3/clusters` (without a cluster).
     pub fn clusters(&self) -> String {
         format!("{}/v3/clusters", self.base)

@@ -2,6 +2,7 @@
 //! listeners beside v2: the routes, and one file per resource area. Envelopes, links and the
 //! cluster check are `envelope.rs`'s; errors answer through `error.rs` in Confluent's shape.
 
+mod acls;
 mod clusters;
 mod configs;
 pub mod envelope;
@@ -9,6 +10,7 @@ pub mod error;
 mod groups;
 mod partitions;
 mod produce_record;
+mod reassignments;
 mod records;
 mod records_batch;
 mod schema_data;
@@ -31,6 +33,13 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/v3/clusters", get(clusters::list_clusters))
         .route(CLUSTER, get(clusters::get_cluster))
+        .route(
+            &format!("{CLUSTER}/acls"),
+            get(acls::list_acls)
+                .post(acls::create_acl)
+                .delete(acls::delete_acls),
+        )
+        .route(&format!("{CLUSTER}/acls:batch"), post(acls::create_acls))
         .route(&format!("{CLUSTER}/brokers"), get(clusters::list_brokers))
         .route(
             &format!("{CLUSTER}/brokers/{{broker_id}}"),
@@ -106,6 +115,10 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route(PARTITION, get(partitions::get_partition))
         .route(&format!("{PARTITION}/offset"), get(partitions::get_offsets))
+        .route(
+            &format!("{PARTITION}/reassignment"),
+            get(reassignments::get_reassignments),
+        )
         .route(
             &format!("{PARTITION}/replicas"),
             get(partitions::list_replicas),
