@@ -341,6 +341,108 @@ pub const V3: &[PathItem] = &[
         ops: &[get("The replicas a broker holds", V3_JSON)],
     },
     PathItem {
+        path: "/v3/clusters/{cluster_id}/acls",
+        ops: &[
+            get("ACLs matching the query's filters (ANY by default)", V3_JSON),
+            op(
+                "post",
+                "Create an ACL (201 + Location)",
+                V3_BODY,
+                (201, V3_JSON),
+            ),
+            op(
+                "delete",
+                "Delete the ACLs matching the filters (resource_type, pattern_type, operation and permission required)",
+                &[],
+                (200, V3_JSON),
+            ),
+        ],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/acls:batch",
+        ops: &[op("post", "Create ACLs (204)", V3_BODY, (204, V3_JSON))],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs",
+        ops: &[get("A broker's configs (`-`: every broker's)", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs/{name}",
+        ops: &[
+            get("A broker config", V3_JSON),
+            op("put", "Set a broker config (204)", V3_BODY, (204, V3_JSON)),
+            op("delete", "Reset a broker config (204)", &[], (204, V3_JSON)),
+        ],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/brokers/{broker_id}/configs:alter",
+        ops: &[op(
+            "post",
+            "Set and reset broker configs (204)",
+            V3_BODY,
+            (204, V3_JSON),
+        )],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/broker-configs",
+        ops: &[get("The cluster-wide dynamic broker defaults", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/broker-configs/{name}",
+        ops: &[
+            get("A cluster-wide broker default", V3_JSON),
+            op(
+                "put",
+                "Set a cluster-wide broker default (204)",
+                V3_BODY,
+                (204, V3_JSON),
+            ),
+            op(
+                "delete",
+                "Reset a cluster-wide broker default (204)",
+                &[],
+                (204, V3_JSON),
+            ),
+        ],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/broker-configs:alter",
+        ops: &[op(
+            "post",
+            "Set and reset cluster-wide broker defaults (204)",
+            V3_BODY,
+            (204, V3_JSON),
+        )],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/configs",
+        ops: &[get("A topic's configs (`-`: every topic's)", V3_JSON)],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/configs/{name}",
+        ops: &[
+            get("A topic config", V3_JSON),
+            op("put", "Set a topic config (204)", V3_BODY, (204, V3_JSON)),
+            op("delete", "Reset a topic config (204)", &[], (204, V3_JSON)),
+        ],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/configs:alter",
+        ops: &[op(
+            "post",
+            "Set and reset a topic's configs (204); `-`: many topics (204, or 207 with failures)",
+            V3_BODY,
+            (204, V3_JSON),
+        )],
+    },
+    PathItem {
+        path: "/v3/clusters/{cluster_id}/topics/{topic}/partitions/{partition}/reassignment",
+        ops: &[get(
+            "A partition's ongoing reassignment (`-` for topic or partition: lists)",
+            V3_JSON,
+        )],
+    },
+    PathItem {
         path: "/v3/clusters/{cluster_id}/topics",
         ops: &[
             get("The topics, internal ones included", V3_JSON),

@@ -22,6 +22,7 @@ fn concrete(path: &str, cluster: &str, broker: &str) -> String {
             "{subject}" => "openapi-probe-subject",
             "{version}" => "1",
             "{id}" => "1",
+            "{name}" => "retention.ms",
             other => other,
         })
         .collect::<Vec<_>>()
