@@ -113,6 +113,14 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         false,
     );
     gate(
+        "v3_vs_v2_min",
+        g.v3_vs_v2_min,
+        s.v3_vs_v2
+            .as_ref()
+            .map(|c| ratio_basis(c.ratio, c.interval.as_ref())),
+        true,
+    );
+    gate(
         "ceiling_fraction_min",
         g.ceiling_fraction_min,
         s.ceiling

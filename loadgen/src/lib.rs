@@ -46,8 +46,20 @@ pub struct Peer {
     pub mqtt_qos: Option<u8>,
     /// The HTTP ceiling (nginx): measured for the fraction, stores nothing, not verified.
     pub ceiling: bool,
-    /// Produces through v3 streaming (`workload.v3_stream`) instead of v2 requests.
-    pub v3_stream: bool,
+    /// Which REST API produces (v2 requests by default).
+    pub api: RestApi,
+}
+
+/// How a REST endpoint is driven to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestApi {
+    /// v2: `POST /topics/{t}`, `records_per_request` records per request.
+    V2,
+    /// v3 streaming: one chunked `POST /v3/.../records` per client (`workload.v3_stream`).
+    V3Stream,
+    /// v3 requests: `POST /v3/.../records` with a whole body of `records_per_request` JSON
+    /// records each (`workload.v3_records`).
+    V3,
 }
 
 /// The cluster a run measures: one given by address, or one started for the run.

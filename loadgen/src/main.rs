@@ -223,19 +223,19 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
     match p.split_once('=') {
         Some((name, url))
             if !name.is_empty()
-                && !["rest", "native", "nginx"].contains(&name)
+                && !["rest", "rest-v2", "native", "nginx"].contains(&name)
                 && url.starts_with("http") =>
         {
             Ok(loadgen::Peer {
                 name: name.to_string(),
                 url: url.trim_end_matches('/').to_string(),
                 mqtt_qos: None,
-                v3_stream: false,
+                api: loadgen::RestApi::V2,
                 ceiling: false,
             })
         }
         _ => anyhow::bail!(
-            "--peer expects NAME=URL (a name other than rest/native/nginx, an http URL), got `{p}`"
+            "--peer expects NAME=URL (a name other than rest/rest-v2/native/nginx, an http URL), got `{p}`"
         ),
     }
 }

@@ -129,6 +129,12 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             opt(peer.consume, 2)
         ));
     }
+    if let Some(c) = &s.v3_vs_v2 {
+        out.push(format!(
+            "v3/v2 produce (same proxy, same rounds): {}",
+            interval(c.interval.as_ref(), c.ratio)
+        ));
+    }
     if let Some(c) = &s.ceiling {
         out.push(format!(
             "HTTP ceiling: the proxy reaches {} of {} ({} requests/s answering a fixed reply)",

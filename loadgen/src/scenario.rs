@@ -184,9 +184,25 @@ pub struct Workload {
     /// REST produce through v3 streaming (`POST /v3/.../records`, one chunked request per
     /// client, `records_per_request` records per chunk) instead of v2 requests. Default false.
     pub v3_stream: bool,
+    /// REST produce through v3 requests (`POST /v3/.../records` with `records_per_request`
+    /// JSON records in a Content-Length body each), as a client without chunked uploads
+    /// sends them. Default false.
+    pub v3_records: bool,
+    /// With a v3 workload: also measure v2 produce of the same proxy in the same rounds (the
+    /// `rest-v2` peer), for the v3/v2 ratio. Default false.
+    pub also_v2: bool,
 }
 
 impl Workload {
+    /// The REST API this workload produces through.
+    pub fn rest_api(&self) -> crate::RestApi {
+        match (self.v3_stream, self.v3_records) {
+            (true, _) => crate::RestApi::V3Stream,
+            (false, true) => crate::RestApi::V3,
+            (false, false) => crate::RestApi::V2,
+        }
+    }
+
     /// How reports name the headline produce comparison: `produce`, `avro produce`, or
     /// `mqtt qos1 produce`.
     pub fn produce_label(&self) -> String {
@@ -310,6 +326,8 @@ impl Default for Workload {
             rate_records_per_s: None,
             mqtt_qos: Vec::new(),
             v3_stream: false,
+            v3_records: false,
+            also_v2: false,
             mqtt_receive_maximum: None,
         }
     }
@@ -336,6 +354,8 @@ pub struct Gates {
     pub produce_cpu_ratio_max: Option<f64>,
     /// Maximum proxy CPU µs per consumed record over the native consumer's.
     pub consume_cpu_ratio_max: Option<f64>,
+    /// Minimum v3/v2 produce rate of the same proxy, paired by round (needs `also_v2`).
+    pub v3_vs_v2_min: Option<f64>,
     /// Minimum fraction of the HTTP ceiling (nginx) the proxy reaches (needs `http_ceiling`).
     pub ceiling_fraction_min: Option<f64>,
     /// Minimum REST-driver/`wrk` requests-per-second ratio (needs `wrk_crosscheck`).
@@ -406,6 +426,23 @@ impl Scenario {
                 max >= w.value_bytes,
                 "workload.value_bytes_max ({max}) must be at least workload.value_bytes ({})",
                 w.value_bytes
+            );
+        }
+        if w.v3_records || w.also_v2 {
+            anyhow::ensure!(
+                w.format == Format::Binary
+                    && w.mqtt_qos.is_empty()
+                    && !w.http_ceiling
+                    && !w.wrk_crosscheck
+                    && self.sweep.is_none()
+                    && !(w.v3_records && w.v3_stream),
+                "a v3 request workload (workload.v3_records) or a v2 comparison \
+                 (workload.also_v2) is a REST produce of binary values, without a ceiling, wrk \
+                 cross-check or sweep, and v3_records excludes v3_stream"
+            );
+            anyhow::ensure!(
+                !w.also_v2 || w.v3_records || w.v3_stream,
+                "workload.also_v2 compares a v3 workload (v3_stream or v3_records) with v2"
             );
         }
         if w.v3_stream {

@@ -40,6 +40,14 @@ pub struct SweepPoint {
     pub capacity: bool,
 }
 
+/// A ratio of two endpoints measured in the same rounds: its median and interval.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairedRatio {
+    pub ratio: f64,
+    pub interval: Option<Interval>,
+    pub round_ratios: Vec<f64>,
+}
+
 /// A peer proxy's throughput ratios to native.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeerRatio {
@@ -217,6 +225,10 @@ pub struct Summary {
     pub cpu_ratios: CpuRatios,
     #[serde(default)]
     pub ceiling: Option<Ceiling>,
+    /// With `workload.also_v2`: the v3 endpoint's produce rate over the same proxy's v2 rate,
+    /// paired by round.
+    #[serde(default)]
+    pub v3_vs_v2: Option<PairedRatio>,
     #[serde(default)]
     pub crosscheck: Option<Crosscheck>,
     #[serde(default)]
@@ -248,6 +260,7 @@ impl Summary {
             consume_round_ratios: Vec::new(),
             cpu_ratios: CpuRatios::default(),
             ceiling: None,
+            v3_vs_v2: None,
             crosscheck: None,
             added_latency: None,
         }

@@ -39,10 +39,11 @@ struct OffsetReply {
 }
 
 /// How many of a binary produce reply's `records` offsets carry an error: every
-/// `"error_code"` member that is not `null`. A scan of the bytes, not a JSON parse: the one
-/// thing the driver needs from the reply, at `wrk`'s cost (which reads only the status). A reply
-/// with a different number of `"error_code"` members than records sent is not a produce reply.
-fn failed_records(body: &[u8], records: u64) -> Result<u64, BadReply> {
+/// `"error_code"` member whose value is not `ok` (`null` in v2's offsets, `200` in v3's
+/// delivery reports). A scan of the bytes, not a JSON parse: the one thing the driver needs
+/// from the reply, at `wrk`'s cost (which reads only the status). A reply with a different
+/// number of `"error_code"` members than records sent is not a produce reply.
+fn failed_records(body: &[u8], records: u64, ok: &[u8]) -> Result<u64, BadReply> {
     const MEMBER: &[u8] = b"\"error_code\"";
     // Built once: building a searcher per reply was 2% of the driver's CPU.
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
@@ -55,7 +56,7 @@ fn failed_records(body: &[u8], records: u64) -> Result<u64, BadReply> {
             continue;
         };
         members += 1;
-        if !value.trim_ascii_start().starts_with(b"null") {
+        if !value.trim_ascii_start().starts_with(ok) {
             failed += 1;
         }
     }
@@ -183,7 +184,16 @@ async fn produce_here(
     }))
     .await?;
     // Requests are built before the clock starts: the run measures the proxy, not JSON building.
-    let path = format!("/topics/{topic}");
+    let (path, content_type, ok) = if w.v3_records {
+        let cluster = super::v3stream::cluster_id(proxy).await?;
+        (
+            format!("/v3/clusters/{cluster}/topics/{topic}/records"),
+            "application/json",
+            &b"200"[..],
+        )
+    } else {
+        (format!("/topics/{topic}"), BINARY, &b"null"[..])
+    };
     let mut work = Vec::new();
     for range in split(w.records, w.concurrency) {
         let ids: Vec<u64> = range.clone().collect();
@@ -196,7 +206,7 @@ async fn produce_here(
                 bytes += b;
                 let request = match w.format {
                     Format::Binary => {
-                        endpoint.request("POST", &path, &[("Content-Type", BINARY)], &body)
+                        endpoint.request("POST", &path, &[("Content-Type", content_type)], &body)
                     }
                     // The schema (or its id) opens the body: built per request.
                     Format::Avro => body,
@@ -249,6 +259,7 @@ async fn produce_here(
     let shared = Arc::new(GooseShared {
         endpoint: endpoint.clone(),
         path,
+        ok,
         format: w.format,
         value_schema: avro::value_schema_member(),
         deadline,
@@ -361,6 +372,8 @@ struct UserWork {
 struct GooseShared {
     endpoint: Endpoint,
     path: String,
+    /// An `"error_code"` value that means written (`null` in v2, `200` in v3).
+    ok: &'static [u8],
     format: Format,
     /// Avro: the `"value_schema":"..."` member of a client's first request.
     value_schema: String,
@@ -470,7 +483,7 @@ async fn goose_produce(
     let answer = conn.send(&request).await;
     let outcome = match answer {
         Ok(r) if r.status == 200 && shared.format == Format::Binary => {
-            failed_records(&r.body, records)
+            failed_records(&r.body, records, shared.ok)
                 .map(|failed| (failed, None))
                 .map_err(|e| e.to_string())
         }
@@ -548,8 +561,35 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
         body.push_str("]}");
         return (body.into(), 0, bytes);
     }
-    let (body, checksum, bytes) = binary(ids, w);
+    let (body, checksum, bytes) = match w.v3_records {
+        true => v3_lines(ids, w),
+        false => binary(ids, w),
+    };
     (body.into(), checksum, bytes)
+}
+
+/// (body, checksum of values, key+value bytes) of a v3 produce request: one JSON record per
+/// line, BINARY key and value, as `POST /v3/.../records` takes them.
+fn v3_lines(ids: &[u64], w: &Workload) -> (String, u64, u64) {
+    let (mut checksum, mut bytes) = (0u64, 0u64);
+    let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 72));
+    for id in ids {
+        let value = make_value(*id, w.value_size(*id));
+        checksum = checksum.wrapping_add(value_checksum(&value));
+        bytes += value.len() as u64;
+        body.push('{');
+        if w.keys {
+            let key = id.to_string();
+            bytes += key.len() as u64;
+            body.push_str("\"key\":{\"type\":\"BINARY\",\"data\":\"");
+            STANDARD.encode_string(key, &mut body);
+            body.push_str("\"},");
+        }
+        body.push_str("\"value\":{\"type\":\"BINARY\",\"data\":\"");
+        STANDARD.encode_string(&value, &mut body);
+        body.push_str("\"}}\n");
+    }
+    (body, checksum, bytes)
 }
 
 /// A binary produce body for `ids`, as every REST request of a binary workload is built (the
@@ -858,14 +898,18 @@ mod tests {
     #[test]
     fn binary_replies_count_their_failed_offsets() {
         let ok = br#"{"offsets":[{"partition":0,"offset":7,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}"#;
-        assert_eq!(failed_records(ok, 1), Ok(0));
+        assert_eq!(failed_records(ok, 1, b"null"), Ok(0));
         // Spaced JSON (Python's json.dumps, as some peers write it), one record failed.
         let mixed = br#"{"offsets": [{"partition": 0, "offset": 1, "error_code": null}, {"partition": null, "offset": null, "error_code": 40403, "error": "no topic"}]}"#;
-        assert_eq!(failed_records(mixed, 2), Ok(1));
+        assert_eq!(failed_records(mixed, 2, b"null"), Ok(1));
         // Not a produce reply for what was sent: an error, never a silent success.
-        assert!(failed_records(ok, 2).is_err());
-        assert!(failed_records(b"<html>ok</html>", 1).is_err());
+        assert!(failed_records(ok, 2, b"null").is_err());
+        assert!(failed_records(b"<html>ok</html>", 1, b"null").is_err());
         // A cut reply: its record is not counted as written.
-        assert_eq!(failed_records(br#"{"error_code":"#, 1), Ok(1));
+        assert_eq!(failed_records(br#"{"error_code":"#, 1, b"null"), Ok(1));
+        // v3 reports: 200 is written, anything else is not.
+        let v3 = b"{\"error_code\":200,\"cluster_id\":\"c\",\"offset\":1}\r\n{\"error_code\":400,\"message\":\"no\"}\r\n";
+        assert_eq!(failed_records(v3, 2, b"200"), Ok(1));
+        assert!(failed_records(v3, 3, b"200").is_err());
     }
 }

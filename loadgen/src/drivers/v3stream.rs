@@ -71,7 +71,7 @@ fn build(ids: std::ops::Range<u64>, w: &Workload) -> Work {
 }
 
 /// The cluster id the proxy serves (`GET /v3/clusters`).
-async fn cluster_id(base: &str) -> anyhow::Result<String> {
+pub(crate) async fn cluster_id(base: &str) -> anyhow::Result<String> {
     let reply: serde_json::Value = reqwest::get(format!("{base}/v3/clusters"))
         .await?
         .error_for_status()?

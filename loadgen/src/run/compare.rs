@@ -10,10 +10,13 @@ use crate::measure::{self, PhaseResult};
 use crate::phase::{check, say};
 use crate::scenario::{Format, Phase, Scenario, Workload};
 use crate::summary::{
-    AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PeerRatio, Summary,
+    AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PairedRatio, PeerRatio, Summary,
 };
+
+/// The name of the v2 endpoint a v3 workload with `also_v2` measures beside it.
+pub const V2_PEER: &str = "rest-v2";
 use crate::targets::Targets;
-use crate::{gates, sweep, BrokerTarget, Peer};
+use crate::{gates, sweep, BrokerTarget, Peer, RestApi};
 
 use super::calibrate::calibrate;
 use super::consume::consume_rounds;
@@ -127,7 +130,7 @@ async fn compare(
                 url: addr.clone(),
                 mqtt_qos: Some(*q),
                 ceiling: false,
-                v3_stream: false,
+                api: RestApi::V2,
             })
             .collect(),
         None => vec![Peer {
@@ -135,9 +138,19 @@ async fn compare(
             url: targets.proxy_url.clone(),
             mqtt_qos: None,
             ceiling: false,
-            v3_stream: w.v3_stream,
+            api: w.rest_api(),
         }],
     };
+    if w.also_v2 {
+        // The same proxy through v2, in the same rounds: the v3/v2 ratio.
+        endpoints.push(Peer {
+            name: V2_PEER.into(),
+            url: targets.proxy_url.clone(),
+            mqtt_qos: None,
+            ceiling: false,
+            api: RestApi::V2,
+        });
+    }
     endpoints.extend(peers);
     let nginx = match w.http_ceiling {
         true => Some(Nginx::start().await?),
@@ -149,7 +162,7 @@ async fn compare(
             url: n.url.clone(),
             mqtt_qos: None,
             ceiling: true,
-            v3_stream: false,
+            api: RestApi::V2,
         });
     }
 
@@ -251,6 +264,17 @@ async fn compare(
             consume: consume.as_ref().and_then(|c| measure::median(c)),
         })
         .collect();
+    if let Some(i) = endpoints.iter().position(|e| e.name == V2_PEER) {
+        let ratios: Vec<f64> = rounds
+            .iter()
+            .map(|r| r.rest[0].1.ratio_to(&r.rest[i].1))
+            .collect();
+        figures.v3_vs_v2 = Some(PairedRatio {
+            ratio: measure::median(&ratios).unwrap_or(0.0),
+            interval: Interval::of(&ratios),
+            round_ratios: ratios,
+        });
+    }
     if let Some(i) = endpoints.iter().position(|e| e.ceiling) {
         // The proxy's rate over nginx's, paired by round.
         let fractions: Vec<f64> = rounds

@@ -9,7 +9,7 @@ use crate::phase::{observe, say};
 use crate::scenario::Workload;
 use crate::targets::Targets;
 use crate::wrk::{Wrk, WrkResult};
-use crate::{drivers, Peer};
+use crate::{drivers, Peer, RestApi};
 
 use super::end_to_end::EndToEnd;
 use super::rounds::stop_rounds;
@@ -172,7 +172,7 @@ pub(super) async fn produce_rounds(
                     result.steady_records_per_s = None;
                 }
                 result
-            } else if e.v3_stream {
+            } else if e.api == RestApi::V3Stream {
                 say(&format!(
                     "round {n}: {} produce, v3 streaming, {} records per chunk, {} streams",
                     e.name, w.records_per_request, w.concurrency
@@ -185,11 +185,17 @@ pub(super) async fn produce_rounds(
                 )
                 .await?
             } else {
+                // The endpoint's API decides v2 or v3 requests (a v3 workload's `rest-v2` peer
+                // sends v2).
+                let mut w = w.clone();
+                w.v3_records = e.api == RestApi::V3;
+                let w = &w;
                 say(&format!(
-                    "round {n}: {} produce, {} {} records per request, {} clients",
+                    "round {n}: {} produce, {} {} records per request{}, {} clients",
                     e.name,
                     w.format.name(),
                     w.records_per_request,
+                    if w.v3_records { " (v3)" } else { "" },
                     w.concurrency
                 ));
                 let reader = (!e.ceiling).then_some(e.url.as_str());

@@ -128,6 +128,15 @@ impl Admin {
             .validate_only(validate_only)
     }
 
+    /// The cluster's id: kept after the first ask, so the hot paths (v3 produce) make no
+    /// metadata request for it.
+    pub async fn cluster_id(&self) -> Result<String, Error> {
+        match self.cluster_id.get() {
+            Some(id) => Ok(id.clone()),
+            None => Ok(self.cluster().await?.id),
+        }
+    }
+
     /// The cluster's id (asked once, then kept), controller and brokers.
     pub async fn cluster(&self) -> Result<ClusterInfo, Error> {
         let (client, timeout) = (self.client.clone(), self.timeout);

@@ -23,13 +23,11 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::envelope::cluster;
 use super::error::V3Result;
 use super::produce_record::{self, Data, Record};
 use super::schema_data::{Resolver, SchemaUsed};
 use crate::http::error::{ApiError, RecordErrors};
 use crate::http::principal::KafkaCredentials;
-use crate::kafka::admin::ClusterInfo;
 use crate::kafka::producer::{Outcome, ProduceError, Producer};
 use crate::record::RecordsBuilder;
 use crate::rest::{ApiPath, App};
@@ -268,21 +266,26 @@ fn settle(e: ProduceError) -> crate::kafka::RecordError {
     }
 }
 
-/// The cluster (checked), the topic (404 when missing) and the producer of a v3 produce: the
-/// request's user's own with principal propagation, else the shared one.
+/// The cluster id (checked), the topic (404 when missing) and the producer of a v3 produce:
+/// the request's user's own with principal propagation, else the shared one. Both checks use
+/// cached metadata (the kept cluster id, the producer's route cache), so a request costs the
+/// cluster nothing beyond its records.
 pub(super) async fn target(
     app: &Arc<App>,
     cluster_id: &str,
     topic: &str,
     credentials: Option<Extension<KafkaCredentials>>,
-) -> Result<(ClusterInfo, Arc<Producer>), super::error::V3Error> {
-    let c = cluster(app, cluster_id).await?;
-    app.kafka.admin.topic(topic).await?;
+) -> Result<(String, Arc<Producer>), super::error::V3Error> {
+    let id = app.kafka.admin.cluster_id().await?;
+    if id != cluster_id {
+        return Err(ApiError::cluster_not_found(cluster_id).into());
+    }
+    app.kafka.metadata.partition_count(topic).await?;
     let producer = match (&app.kafka.principals, credentials) {
         (Some(principals), Some(Extension(c))) => principals.producer(&c.user, &c.password)?,
         _ => app.kafka.producer.clone(),
     };
-    Ok((c, producer))
+    Ok((id, producer))
 }
 
 /// POST /v3/clusters/{cluster_id}/topics/{topic}/records
@@ -315,7 +318,7 @@ pub async fn produce(
             + Duration::from_millis(app.config.rest.v3_stream_max_duration_ms),
         grace: Duration::from_millis(app.config.rest.v3_stream_grace_ms),
     };
-    tokio::spawn(run(app, producer, c.id, topic, buf, stream, reports, limit));
+    tokio::spawn(run(app, producer, c, topic, buf, stream, reports, limit));
     let body = Body::from_stream(tokio_stream_from(rx).map(Ok::<Bytes, std::convert::Infallible>));
     Ok((
         StatusCode::OK,

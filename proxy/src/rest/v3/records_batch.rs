@@ -98,7 +98,7 @@ pub async fn produce_batch(
         None => Vec::new(),
     };
     // `{"successes":[{"id",...}],"failures":[{"id","error_code","message"}]}`, in order.
-    let mut reports = Reports::new(&c.id, &topic);
+    let mut reports = Reports::new(&c, &topic);
     let (mut successes, mut failures) = (String::new(), String::new());
     for (id, slot) in ids.iter().zip(&group.slots) {
         let outcome = Reports::outcome(slot, &outcomes);
