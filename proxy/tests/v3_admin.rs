@@ -1062,3 +1062,81 @@ async fn reassignments() {
     assert_error(&r, 404, 404, "HTTP 404 Not Found");
     c.proxy.stop().await;
 }
+
+/// The whole path through both APIs: a topic created with v3, records produced with v3
+/// streaming, read and committed by a v2 consumer instance, the group's lag seen through v3,
+/// and the topic deleted with v3.
+#[tokio::test]
+async fn create_produce_consume_lag_delete() {
+    let c = Cluster::start().await;
+    let topic = unique("v3-trip");
+    let r = c
+        .post(
+            "/topics",
+            &json!({"topic_name": topic, "partitions_count": 1}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let body: String = (0..6)
+        .map(|i| json!({"key": {"type": "JSON", "data": format!("k{i}")}, "value": {"type": "JSON", "data": {"n": i}}}).to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let r = c.post(&format!("/topics/{topic}/records"), &body).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.text.matches("\"error_code\":200").count(), 6, "{r:?}");
+
+    let group = unique("v3-trip-group");
+    let base = create_consumer(
+        &c.proxy,
+        &group,
+        json!({"format": "json", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}),
+    )
+    .await;
+    subscribe(&base, &[&topic]).await;
+    let read = read_records(&base, JSON, 6, std::time::Duration::from_secs(30)).await;
+    assert_eq!(read.len(), 6);
+    assert_eq!(read[5]["value"], json!({"n": 5}));
+    assert_eq!(read[5]["key"], json!("k5"));
+    // Commit through offset 3 (the next to read is 4): a lag of 2.
+    let r = post(
+        &format!("{base}/offsets"),
+        V2,
+        &json!({"offsets": [{"topic": topic, "partition": 0, "offset": 3}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = c
+        .get(&format!("/consumer-groups/{group}/lag-summary"))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.json()["total_lag"].clone(), r.json()["max_lag"].clone()),
+        (json!(2), json!(2)),
+        "{r:?}"
+    );
+    let r = c
+        .get(&format!(
+            "/consumer-groups/{group}/lags/{topic}/partitions/0"
+        ))
+        .await;
+    assert_eq!(
+        (
+            r.json()["current_offset"].clone(),
+            r.json()["log_end_offset"].clone()
+        ),
+        (json!(4), json!(6)),
+        "{r:?}"
+    );
+    let r = send(http().delete(&base)).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = c.delete(&format!("/topics/{topic}")).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    let r = c.get(&format!("/topics/{topic}")).await;
+    assert_error(
+        &r,
+        404,
+        40403,
+        "This server does not host this topic-partition.",
+    );
+    c.proxy.stop().await;
+}
