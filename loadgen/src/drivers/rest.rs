@@ -568,28 +568,35 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
     (body.into(), checksum, bytes)
 }
 
+/// The JSON syntax of a binary body: v2's records array, or v3's JSON lines.
+struct Syntax {
+    open: &'static str,
+    between: &'static str,
+    key: (&'static str, &'static str),
+    value: (&'static str, &'static str),
+    close: &'static str,
+}
+
+const V2_SYNTAX: Syntax = Syntax {
+    open: "{\"records\":[",
+    between: ",",
+    key: ("{\"key\":\"", "\","),
+    value: ("\"value\":\"", "\"}"),
+    close: "]}",
+};
+
+const V3_SYNTAX: Syntax = Syntax {
+    open: "",
+    between: "\n",
+    key: ("{\"key\":{\"type\":\"BINARY\",\"data\":\"", "\"},"),
+    value: ("\"value\":{\"type\":\"BINARY\",\"data\":\"", "\"}}"),
+    close: "\n",
+};
+
 /// (body, checksum of values, key+value bytes) of a v3 produce request: one JSON record per
 /// line, BINARY key and value, as `POST /v3/.../records` takes them.
 fn v3_lines(ids: &[u64], w: &Workload) -> (String, u64, u64) {
-    let (mut checksum, mut bytes) = (0u64, 0u64);
-    let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 72));
-    for id in ids {
-        let value = make_value(*id, w.value_size(*id));
-        checksum = checksum.wrapping_add(value_checksum(&value));
-        bytes += value.len() as u64;
-        body.push('{');
-        if w.keys {
-            let key = id.to_string();
-            bytes += key.len() as u64;
-            body.push_str("\"key\":{\"type\":\"BINARY\",\"data\":\"");
-            STANDARD.encode_string(key, &mut body);
-            body.push_str("\"},");
-        }
-        body.push_str("\"value\":{\"type\":\"BINARY\",\"data\":\"");
-        STANDARD.encode_string(&value, &mut body);
-        body.push_str("\"}}\n");
-    }
-    (body, checksum, bytes)
+    encode_body(ids, w, &V3_SYNTAX)
 }
 
 /// A binary produce body for `ids`, as every REST request of a binary workload is built (the
@@ -600,29 +607,36 @@ pub fn binary_body(ids: &[u64], w: &Workload) -> String {
 
 /// (body, checksum of values, key+value bytes) of a binary produce request.
 fn binary(ids: &[u64], w: &Workload) -> (String, u64, u64) {
+    encode_body(ids, w, &V2_SYNTAX)
+}
+
+/// The records of `ids` (base64 keys and values) in `syntax`, with their values' checksum and
+/// key+value bytes.
+fn encode_body(ids: &[u64], w: &Workload, syntax: &Syntax) -> (String, u64, u64) {
     let (mut checksum, mut bytes) = (0u64, 0u64);
-    let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 48) + 16);
-    body.push_str("{\"records\":[");
+    let mut body = String::with_capacity(ids.len() * (w.value_bytes * 4 / 3 + 72) + 16);
+    body.push_str(syntax.open);
     for (i, id) in ids.iter().enumerate() {
         let value = make_value(*id, w.value_size(*id));
         checksum = checksum.wrapping_add(value_checksum(&value));
         bytes += value.len() as u64;
         if i > 0 {
-            body.push(',');
+            body.push_str(syntax.between);
         }
-        body.push('{');
         if w.keys {
             let key = id.to_string();
             bytes += key.len() as u64;
-            body.push_str("\"key\":\"");
+            body.push_str(syntax.key.0);
             STANDARD.encode_string(key, &mut body);
-            body.push_str("\",");
+            body.push_str(syntax.key.1);
+        } else {
+            body.push('{');
         }
-        body.push_str("\"value\":\"");
+        body.push_str(syntax.value.0);
         STANDARD.encode_string(&value, &mut body);
-        body.push_str("\"}");
+        body.push_str(syntax.value.1);
     }
-    body.push_str("]}");
+    body.push_str(syntax.close);
     (body, checksum, bytes)
 }
 
@@ -893,6 +907,31 @@ mod tests {
             format!("{err:#}").contains("phase_timeout_s"),
             "the error names the timeout: {err:#}"
         );
+    }
+
+    #[test]
+    fn bodies_are_the_apis_json() {
+        for keys in [false, true] {
+            let w = Workload {
+                keys,
+                value_bytes: 20,
+                ..Workload::default()
+            };
+            let (v2, c2, b2) = binary(&[1, 2, 3], &w);
+            let v2: serde_json::Value = serde_json::from_str(&v2).unwrap();
+            assert_eq!(v2["records"].as_array().unwrap().len(), 3);
+            assert_eq!(v2["records"][0].get("key").is_some(), keys);
+            let (v3, c3, b3) = v3_lines(&[1, 2, 3], &w);
+            let lines: Vec<serde_json::Value> = v3
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), 3);
+            assert_eq!(lines[2]["value"]["type"], "BINARY");
+            assert_eq!(lines[2]["value"]["data"], v2["records"][2]["value"]);
+            assert_eq!(lines[0].get("key").is_some(), keys);
+            assert_eq!((c2, b2), (c3, b3));
+        }
     }
 
     #[test]

@@ -115,6 +115,21 @@ pub struct AclFilter {
     pub permission: i8,
 }
 
+/// A DescribeAcls request or DeleteAcls filter (the same fields, two generated types) set
+/// from an [`AclFilter`].
+macro_rules! with_filter {
+    ($message:expr, $filter:expr) => {
+        $message
+            .with_resource_type_filter($filter.resource_type)
+            .with_resource_name_filter(opt(&$filter.resource_name))
+            .with_pattern_type_filter($filter.pattern_type)
+            .with_principal_filter(opt(&$filter.principal))
+            .with_host_filter(opt(&$filter.host))
+            .with_operation($filter.operation)
+            .with_permission_type($filter.permission)
+    };
+}
+
 fn text(s: &StrBytes) -> String {
     s.as_str().to_string()
 }
@@ -193,14 +208,7 @@ fn deleted(answer: DeleteAclsResponse) -> Result<Vec<AclBinding>, Error> {
 impl Admin {
     /// The ACLs matching `filter`.
     pub async fn acls(&self, filter: &AclFilter) -> Result<Vec<AclBinding>, Error> {
-        let request = DescribeAclsRequest::default()
-            .with_resource_type_filter(filter.resource_type)
-            .with_resource_name_filter(opt(&filter.resource_name))
-            .with_pattern_type_filter(filter.pattern_type)
-            .with_principal_filter(opt(&filter.principal))
-            .with_host_filter(opt(&filter.host))
-            .with_operation(filter.operation)
-            .with_permission_type(filter.permission);
+        let request = with_filter!(DescribeAclsRequest::default(), filter);
         let addr = self.broker_address(None).await?;
         described(self.wire.call(&addr, &request).await?)
     }
@@ -230,14 +238,8 @@ impl Admin {
 
     /// Deletes the ACLs matching `filter`; the ACLs deleted.
     pub async fn delete_acls(&self, filter: &AclFilter) -> Result<Vec<AclBinding>, Error> {
-        let request = DeleteAclsRequest::default().with_filters(vec![DeleteAclsFilter::default()
-            .with_resource_type_filter(filter.resource_type)
-            .with_resource_name_filter(opt(&filter.resource_name))
-            .with_pattern_type_filter(filter.pattern_type)
-            .with_principal_filter(opt(&filter.principal))
-            .with_host_filter(opt(&filter.host))
-            .with_operation(filter.operation)
-            .with_permission_type(filter.permission)]);
+        let request = DeleteAclsRequest::default()
+            .with_filters(vec![with_filter!(DeleteAclsFilter::default(), filter)]);
         let addr = self.broker_address(None).await?;
         deleted(self.wire.call(&addr, &request).await?)
     }
