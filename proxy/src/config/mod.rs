@@ -4,7 +4,7 @@
 //! Keys are Confluent's `kafka-rest.properties` keys, so an existing file keeps working. Every key
 //! is validated: an unknown key or a bad value is an error that names the key (the binary exits 2).
 //! Split by concern, each part parsing its own keys: [`rest`], [`http`], [`edge`], [`consumers`],
-//! [`produce`], [`registry`], [`mqtt`] (with [`topic_rule`]); [`resolve`] holds the whole and
+//! [`produce`], [`registry`], [`mqtt`] (with [`topic_rule`]), [`mqtt_source`]; [`resolve`] holds the whole and
 //! the checks across parts. It imports none of the modules it configures.
 
 pub mod consumers;
@@ -13,6 +13,7 @@ mod env;
 mod error;
 pub mod http;
 pub mod mqtt;
+pub mod mqtt_source;
 mod parse;
 pub mod produce;
 pub mod registry;
@@ -26,6 +27,7 @@ pub use env::env_properties;
 pub use error::ConfigError;
 pub use http::HttpConfig;
 pub use mqtt::{MqttConfig, MqttListener};
+pub use mqtt_source::{MqttSource, MqttVersion, ServerUri};
 pub use produce::{ProduceConfig, ProduceEngine};
 pub use registry::{RegistryClientSettings, RegistryConfig};
 pub use resolve::Config;

@@ -13,6 +13,7 @@ use super::env::env_properties;
 use super::error::ConfigError;
 use super::http::HttpConfig;
 use super::mqtt::{resolve_listeners, MqttConfig};
+use super::mqtt_source::{sources, MqttSource};
 use super::parse::{invalid, parse_num, parse_positive};
 use super::produce::ProduceConfig;
 use super::registry::RegistryConfig;
@@ -41,6 +42,9 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// The MQTT listener (`mqtt.*`).
     pub mqtt: MqttConfig,
+    /// MQTT sources: remote brokers subscribed to (`mqtt.server.uri`, ...,
+    /// `mqtt.source.<name>.*`).
+    pub mqtt_sources: Vec<MqttSource>,
     /// `metadata.max.age.ms`: how long cached topic metadata (partition counts) is reused. Default
     /// 30000.
     pub metadata_max_age_ms: u64,
@@ -84,6 +88,7 @@ impl Default for Config {
             produce: ProduceConfig::default(),
             registry: RegistryConfig::default(),
             mqtt: MqttConfig::default(),
+            mqtt_sources: Vec::new(),
             metadata_max_age_ms: 30_000,
             shutdown_graceful_ms: 5_000,
             protected_topics: crate::names::TopicPatterns::parse("__*,_schemas"),
@@ -122,8 +127,13 @@ impl Config {
         let mut c = Config::default();
         let mut ignored = Vec::new();
         let mut port = None;
+        let (mqtt_sources, source_keys) = sources(props)?;
+        c.mqtt_sources = mqtt_sources;
         for (key, value) in props {
             let k = key.as_str();
+            if source_keys.contains(key) {
+                continue;
+            }
             if c.rest.set(k, value)?
                 || c.http.set(k, value)?
                 || c.edge.set(k, value)?
@@ -185,11 +195,12 @@ impl Config {
             return Err(ConfigError::Missing("bootstrap.servers"));
         }
         resolve_listeners(&mut c.mqtt, props)?;
-        if c.rest.listeners.is_empty() && c.mqtt.listeners.is_empty() {
+        if c.rest.listeners.is_empty() && c.mqtt.listeners.is_empty() && c.mqtt_sources.is_empty()
+        {
             return Err(invalid(
                 "listeners",
                 "",
-                "nothing to serve: give REST listeners or mqtt.listeners",
+                "nothing to serve: give REST listeners, mqtt.listeners or an MQTT source",
             ));
         }
         // The built-in registry is on by default, except in an MQTT-only proxy (no REST API).

@@ -7,22 +7,14 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::batcher::{self, Stats};
+use super::batcher::Stats;
+use super::routes::Routes;
 use crate::credentials as auth;
 use crate::state::App;
 
-/// Where an MQTT topic's publishes go: the Kafka topic and its writers' queues.
-pub(super) struct Route {
-    pub(super) kafka_topic: String,
-    pub(super) lanes: batcher::Lanes,
-}
-
 /// What every MQTT connection shares: routes, credentials, the connection cap and counters.
 pub struct Ingest {
-    /// The rules in order, each with its index in `routes`, and the default topic's index.
-    rules: Vec<(regex::Regex, usize)>,
-    default: Option<usize>,
-    pub(super) routes: Vec<Route>,
+    pub(super) routes: Routes,
     pub(super) credentials: Option<auth::Credentials>,
     pub(super) slots: Arc<Semaphore>,
     pub(super) max_bytes: u32,
@@ -40,28 +32,14 @@ impl Ingest {
     ) -> Ingest {
         let config = &app.config;
         let stats = Arc::new(Stats::default());
-        // One route (and set of writers) per Kafka topic the rules and the default name.
-        let mut routes: Vec<Route> = Vec::new();
-        let mut index = |topic: &str| match routes.iter().position(|r| r.kafka_topic == topic) {
-            Some(i) => i,
-            None => {
-                routes.push(Route {
-                    kafka_topic: topic.to_string(),
-                    lanes: batcher::Lanes::start(topic, app, &stats, &mut *writers),
-                });
-                routes.len() - 1
-            }
-        };
-        let rules = config
-            .mqtt
-            .topic_rules
-            .iter()
-            .map(|r| (r.regex.clone(), index(&r.kafka_topic)))
-            .collect();
-        let default = config.mqtt.default_topic.as_deref().map(&mut index);
+        let routes = Routes::start(
+            app,
+            &config.mqtt.topic_rules,
+            config.mqtt.default_topic.as_deref(),
+            &stats,
+            writers,
+        );
         Ingest {
-            rules,
-            default,
             routes,
             credentials,
             slots: Arc::new(Semaphore::new(config.mqtt.max_connections)),
@@ -69,16 +47,6 @@ impl Ingest {
             receive_max: config.mqtt.receive_maximum,
             stats,
         }
-    }
-
-    /// The route of an MQTT topic (an index into `routes`): the first rule matching it whole,
-    /// else the default.
-    pub(super) fn route(&self, mqtt_topic: &str) -> Option<usize> {
-        self.rules
-            .iter()
-            .find(|(regex, _)| regex.is_match(mqtt_topic))
-            .map(|(_, route)| *route)
-            .or(self.default)
     }
 }
 

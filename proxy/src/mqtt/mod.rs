@@ -33,6 +33,7 @@ mod connect;
 mod ingest;
 mod listener;
 mod packets;
+pub mod routes;
 mod session;
 
 pub use listener::Server;

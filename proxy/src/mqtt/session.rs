@@ -112,6 +112,7 @@ impl Conn<'_> {
                         }
                         let route = self
                             .ingest
+                            .routes
                             .route(topic)
                             .map(|r| (r, self.ingest.routes[r].lanes.of(topic.as_bytes())));
                         let owned = Bytes::copy_from_slice(topic.as_bytes());
