@@ -58,6 +58,14 @@ if ! command -v mosquitto_pub >/dev/null 2>&1; then
   say "installing mosquitto-clients"
   apt-get update -qq && apt-get install -y -qq mosquitto-clients
 fi
+# mosquitto: the real MQTT broker the MQTT source subscribes to in tests (started by each test on
+# a free loopback port; the package's own service is not used).
+if [ ! -x /usr/sbin/mosquitto ]; then
+  say "installing mosquitto"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto
+  # The package starts its service on port 1883: the tests start their own.
+  (systemctl disable --now mosquitto || service mosquitto stop) >/dev/null 2>&1 || true
+fi
 
 # wrk and nginx: the harness's cross-check of its REST driver against wrk, and the HTTP ceiling
 # (nginx answering a fixed produce reply) it measures in the same run.

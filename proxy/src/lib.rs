@@ -2,7 +2,8 @@
 //!
 //! Requests enter through the front ends: [`rest`] (the REST API, axum), which negotiates media
 //! types, parses bodies with borrowed raw JSON and converts records with [`formats`];
-//! [`registry_api`] (the built-in Schema Registry's API over [`schema`]); and [`mqtt`]. The two
+//! [`registry_api`] (the built-in Schema Registry's API over [`schema`]); [`mqtt`] (the MQTT
+//! listener); and [`mqtt_source`] (subscriptions to remote MQTT brokers). The two
 //! HTTP front ends share [`http`]: the one error type, owning every status and error code, the
 //! one layer stack, the extractors and the server. [`kafka`] is the only module that
 //! touches the Kafka client library or the Kafka wire protocol: one shared producer batches every
@@ -16,6 +17,7 @@
 //! producer, close every instance.
 
 pub mod cli;
+pub mod client_tls;
 pub mod config;
 pub mod credentials;
 pub mod formats;
@@ -26,6 +28,7 @@ pub mod json_int;
 pub mod kafka;
 mod memory;
 pub mod mqtt;
+pub mod mqtt_source;
 pub mod names;
 pub mod openapi;
 pub mod properties;

@@ -107,6 +107,9 @@ pub async fn serve_all(
         servers.push(tokio::spawn(serving));
     }
 
+    // MQTT sources: subscriptions to remote brokers, until shutdown.
+    servers.extend(crate::mqtt_source::start(&app, &token));
+
     let limits = server::Limits {
         max_connections: app.config.http.max_connections,
         header_read_timeout: Duration::from_millis(app.config.http.header_read_timeout_ms),

@@ -146,8 +146,8 @@ impl MqttSource {
                 }
             }
             "mqtt.client.id" => {
-                self.client_id = non_empty(value)
-                    .ok_or_else(|| invalid(shown, value, "must not be empty"))?
+                self.client_id =
+                    non_empty(value).ok_or_else(|| invalid(shown, value, "must not be empty"))?
             }
             "mqtt.keepalive.interval.seconds" => self.keep_alive = secs(value)?,
             "mqtt.connect.timeout.seconds" => self.connect_timeout = secs(value)?,
@@ -175,10 +175,18 @@ impl MqttSource {
     fn check(&self, prefix: &str) -> Result<(), ConfigError> {
         let key = |k: &str| format!("{prefix}{k}");
         if self.servers.is_empty() {
-            return Err(invalid(&key("mqtt.server.uri"), "", "a source needs a server"));
+            return Err(invalid(
+                &key("mqtt.server.uri"),
+                "",
+                "a source needs a server",
+            ));
         }
         if self.topics.is_empty() {
-            return Err(invalid(&key("mqtt.topics"), "", "a source needs topic filters"));
+            return Err(invalid(
+                &key("mqtt.topics"),
+                "",
+                "a source needs topic filters",
+            ));
         }
         if self.kafka_topic.is_none() && self.topic_rules.is_empty() {
             return Err(invalid(
@@ -213,9 +221,13 @@ fn valid_filter(f: &str) -> bool {
 fn parse_servers(key: &str, value: &str) -> Result<Vec<ServerUri>, ConfigError> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (scheme, rest) = item
-            .split_once("://")
-            .ok_or_else(|| invalid(key, value, format!("`{item}`: expected tcp://HOST:PORT or ssl://HOST:PORT")))?;
+        let (scheme, rest) = item.split_once("://").ok_or_else(|| {
+            invalid(
+                key,
+                value,
+                format!("`{item}`: expected tcp://HOST:PORT or ssl://HOST:PORT"),
+            )
+        })?;
         let tls = match scheme.to_ascii_lowercase().as_str() {
             "tcp" | "mqtt" => false,
             "ssl" | "tls" | "mqtts" => true,
@@ -262,7 +274,11 @@ pub(super) fn sources(
                 .split_once('.')
                 .ok_or_else(|| ConfigError::UnknownKey(key.clone()))?;
             if name.is_empty() || name == DEFAULT_SOURCE {
-                return Err(invalid(key, value, "a source's name must not be empty or `default`"));
+                return Err(invalid(
+                    key,
+                    value,
+                    "a source's name must not be empty or `default`",
+                ));
             }
             let source = by_name
                 .entry(name.to_string())
@@ -312,7 +328,10 @@ mod tests {
     #[test]
     fn the_connectors_keys_at_the_top_level() {
         let (s, taken) = sources(&props(&[
-            ("mqtt.server.uri", "tcp://mqtt.hsl.fi:1883, ssl://backup:8883"),
+            (
+                "mqtt.server.uri",
+                "tcp://mqtt.hsl.fi:1883, ssl://backup:8883",
+            ),
             ("mqtt.topics", "/hfp/v2/journey/ongoing/vp/#"),
             ("kafka.topic", "vehicle-positions"),
             ("mqtt.qos", "1"),
@@ -346,12 +365,30 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].version, MqttVersion::V5);
         for (bad, why) in [
-            (vec![("mqtt.source.a.mqtt.nope", "1")], "mqtt.source.a.mqtt.nope"),
-            (vec![("mqtt.source.a.mqtt.server.uri", "http://h:1")], "scheme"),
-            (vec![("mqtt.server.uri", "tcp://h:1"), ("mqtt.topics", "a/#/b")], "filter"),
-            (vec![("mqtt.server.uri", "tcp://h:1"), ("mqtt.topics", "a")], "kafka.topic"),
-            (vec![("mqtt.server.uri", "tcp://h:1"), ("mqtt.qos", "3")], "0, 1 or 2"),
-            (vec![("mqtt.topics", "a"), ("kafka.topic", "t")], "a source needs a server"),
+            (
+                vec![("mqtt.source.a.mqtt.nope", "1")],
+                "mqtt.source.a.mqtt.nope",
+            ),
+            (
+                vec![("mqtt.source.a.mqtt.server.uri", "http://h:1")],
+                "scheme",
+            ),
+            (
+                vec![("mqtt.server.uri", "tcp://h:1"), ("mqtt.topics", "a/#/b")],
+                "filter",
+            ),
+            (
+                vec![("mqtt.server.uri", "tcp://h:1"), ("mqtt.topics", "a")],
+                "kafka.topic",
+            ),
+            (
+                vec![("mqtt.server.uri", "tcp://h:1"), ("mqtt.qos", "3")],
+                "0, 1 or 2",
+            ),
+            (
+                vec![("mqtt.topics", "a"), ("kafka.topic", "t")],
+                "a source needs a server",
+            ),
         ] {
             let e = sources(&props(&bad)).unwrap_err().to_string();
             assert!(e.contains(why), "{bad:?}: {e}");

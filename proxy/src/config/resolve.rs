@@ -195,8 +195,7 @@ impl Config {
             return Err(ConfigError::Missing("bootstrap.servers"));
         }
         resolve_listeners(&mut c.mqtt, props)?;
-        if c.rest.listeners.is_empty() && c.mqtt.listeners.is_empty() && c.mqtt_sources.is_empty()
-        {
+        if c.rest.listeners.is_empty() && c.mqtt.listeners.is_empty() && c.mqtt_sources.is_empty() {
             return Err(invalid(
                 "listeners",
                 "",

@@ -5,14 +5,9 @@
 //! a secured cluster may need (other `ssl.*` keys) leaves produce to librdkafka's producer
 //! (`produce.engine=auto`).
 
-use std::path::Path;
-use std::sync::Arc;
-
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 /// The batch engine's TLS to the brokers.
@@ -35,58 +30,17 @@ pub const TLS_PROPERTIES: &[&str] = &[
     "ssl.endpoint.identification.algorithm",
 ];
 
-fn pem_certs(path: &str, key: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_file_iter(Path::new(path))
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{key} {path}: {e}"))
-}
-
 impl KafkaTls {
     /// The TLS settings of `get` (the merged client and producer properties).
     pub fn from_properties<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<KafkaTls, String> {
-        let mut roots = RootCertStore::empty();
-        match get("ssl.ca.location") {
-            Some(ca) => {
-                for cert in pem_certs(ca, "ssl.ca.location")? {
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("ssl.ca.location {ca}: {e}"))?;
-                }
-            }
-            // Like librdkafka without ssl.ca.location: the system's CAs (managed clusters
-            // present certificates from public CAs).
-            None => {
-                let found = rustls_native_certs::load_native_certs();
-                let (added, _) = roots.add_parsable_certificates(found.certs);
-                if added == 0 {
-                    return Err(format!(
-                        "no ssl.ca.location and no system CA certificates ({} errors)",
-                        found.errors.len()
-                    ));
-                }
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots);
-        let config = match (get("ssl.certificate.location"), get("ssl.key.location")) {
-            (Some(cert), Some(key)) => {
-                let chain = pem_certs(cert, "ssl.certificate.location")?;
-                let key = PrivateKeyDer::from_pem_file(Path::new(key))
-                    .map_err(|e| format!("ssl.key.location {key}: {e}"))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| format!("client certificate: {e}"))?
-            }
-            (None, None) => builder.with_no_client_auth(),
-            _ => {
-                return Err("ssl.certificate.location and ssl.key.location go together".to_string())
-            }
-        };
+        let named = |key: &'static str| get(key).map(|path| (key, path));
+        let config = crate::client_tls::client_config(crate::client_tls::ClientTlsFiles {
+            ca: named("ssl.ca.location"),
+            certificate: named("ssl.certificate.location"),
+            key: named("ssl.key.location"),
+        })?;
         Ok(KafkaTls {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: TlsConnector::from(config),
         })
     }
 

@@ -62,6 +62,8 @@ pub struct Publish {
     /// The number of its answer on its connection (QoS 1 and 2); QoS 0 publishes have no one
     /// to tell.
     pub seq: Option<u64>,
+    /// Headers after `mqtt.topic` and `mqtt.qos` (an MQTT source's `mqtt.retained`).
+    pub extra: Vec<crate::record::Header>,
 }
 
 /// Publishes of one connection for one lane, in publish order: what the connection read in one
@@ -214,13 +216,13 @@ impl Writer {
             let mut records = RecordsBuilder::with_capacity(count, bytes);
             for p in batch.publishes() {
                 const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
-                let headers = vec![
-                    ("mqtt.topic".into(), Some(p.mqtt_topic.clone())),
-                    (
-                        "mqtt.qos".into(),
-                        Some(Bytes::from_static(QOS[usize::from(u8::from(p.qos))])),
-                    ),
-                ];
+                let mut headers = Vec::with_capacity(2 + p.extra.len());
+                headers.push(("mqtt.topic".into(), Some(p.mqtt_topic.clone())));
+                headers.push((
+                    "mqtt.qos".into(),
+                    Some(Bytes::from_static(QOS[usize::from(u8::from(p.qos))])),
+                ));
+                headers.extend(p.extra.iter().cloned());
                 records.push(
                     Some(&p.mqtt_topic),
                     Some(&p.payload),
@@ -341,6 +343,7 @@ mod tests {
             qos,
             arrived: 0,
             seq,
+            extra: Vec::new(),
         }
     }
 

@@ -176,6 +176,7 @@ impl Conn<'_> {
                     qos,
                     arrived,
                     seq,
+                    extra: Vec::new(),
                 };
                 match self.pending.last_mut() {
                     Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),

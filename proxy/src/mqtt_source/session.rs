@@ -1,0 +1,299 @@
+//! One MQTT source's life: connect to a server (`ssl://` with TLS), subscribe to its filters,
+//! forward each message to its Kafka topic's writers, acknowledge QoS 1 and 2 messages once in
+//! Kafka ([`super::window`]), and on any failure (the connection lost, refused, or a message
+//! Kafka did not take) start again with the next server after a backoff (250 ms doubling to
+//! 30 s, with jitter; reset once a connection has got messages into Kafka).
+//!
+//! rumqttc's event loop both reads messages and sends the acknowledgements queued through its
+//! client, so it is polled without pause; its poll future is kept across the `select!` rather
+//! than dropped half-way (a write it started is never cut). Memory is bounded by the remote
+//! broker's in-flight limit for QoS 1 and 2 (unacknowledged messages are not sent beyond it)
+//! and, for QoS 0, by the writers' bounded queues: when they are full the source stops
+//! reading, and the broker's socket pushes back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter,
+    SubscribeReasonCode, TlsConfiguration, Transport,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::window::Window;
+use crate::config::{MqttSource, ServerUri};
+use crate::mqtt::batcher::{self, Chunk, Settled, Stats};
+use crate::mqtt::routes::Routes;
+use crate::state::App;
+
+/// The largest message accepted from a remote broker.
+const MAX_PACKET_BYTES: usize = 64 << 20;
+
+/// How a connection ended.
+enum Ended {
+    Cancelled,
+    /// `progressed`: the connection got messages into Kafka (the backoff starts over).
+    Lost {
+        progressed: bool,
+        why: String,
+    },
+}
+
+/// The delay before connection attempt `attempt` (1, 2, ...): 250 ms doubling to 30 s, each
+/// between half and all of it (`jitter` in 0..1).
+fn backoff(attempt: u32, jitter: f64) -> Duration {
+    let full = Duration::from_millis(250)
+        .saturating_mul(1 << attempt.saturating_sub(1).min(8))
+        .min(Duration::from_secs(30));
+    full.mul_f64(0.5 + jitter.clamp(0.0, 1.0) / 2.0)
+}
+
+/// A number in 0..1 that differs between calls and processes.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Runs `source` until `token` is cancelled.
+pub async fn run(app: Arc<App>, source: MqttSource, token: CancellationToken) {
+    let stats = Arc::new(Stats::default());
+    let mut writers = Vec::new();
+    let routes = Routes::start(
+        &app,
+        &source.topic_rules,
+        source.kafka_topic.as_deref(),
+        &stats,
+        &mut writers,
+    );
+    let tls = if source.servers.iter().any(|s| s.tls) {
+        fn key<'a>(
+            k: &'static str,
+            v: &'a Option<std::path::PathBuf>,
+        ) -> Option<(&'a str, &'a str)> {
+            v.as_ref().and_then(|p| p.to_str()).map(|p| (k, p))
+        }
+        match crate::client_tls::client_config(crate::client_tls::ClientTlsFiles {
+            ca: key("mqtt.ssl.ca.location", &source.ssl_ca),
+            certificate: key("mqtt.ssl.certificate.location", &source.ssl_certificate),
+            key: key("mqtt.ssl.key.location", &source.ssl_key),
+        }) {
+            Ok(config) => Some(config),
+            Err(why) => {
+                tracing::error!(source = %source.name, %why, "MQTT source: TLS settings unusable; its ssl:// servers are skipped");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (mut attempt, mut next) = (0u32, 0usize);
+    loop {
+        let server = &source.servers[next % source.servers.len()];
+        let ended = if server.tls && tls.is_none() {
+            Ended::Lost {
+                progressed: false,
+                why: "no usable TLS settings".into(),
+            }
+        } else {
+            connection(&source, server, tls.clone(), &routes, &token).await
+        };
+        match ended {
+            Ended::Cancelled => break,
+            Ended::Lost { progressed, why } => {
+                // A connection that got messages into Kafka was healthy: start the backoff over.
+                // One that connected but failed at once (a message Kafka refuses) keeps backing
+                // off, so it does not spin.
+                if progressed {
+                    attempt = 0;
+                }
+                attempt += 1;
+                next += 1;
+                let delay = backoff(attempt, jitter());
+                tracing::warn!(
+                    source = %source.name, %server, %why, retry_in_ms = delay.as_millis() as u64,
+                    "MQTT source disconnected"
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = token.cancelled() => break,
+                }
+            }
+        }
+    }
+    // The writers finish what they hold; what was not acknowledged is delivered again.
+    drop(routes);
+    for w in writers {
+        let _ = w.await;
+    }
+}
+
+/// Polls `events` once, giving it back with the result (so the future can be kept whole).
+async fn poll(mut events: EventLoop) -> (EventLoop, Result<Event, ConnectionError>) {
+    let result = events.poll().await;
+    (events, result)
+}
+
+fn qos_of(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+/// One connection, from CONNECT to its end.
+async fn connection(
+    source: &MqttSource,
+    server: &ServerUri,
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+    routes: &Routes,
+    token: &CancellationToken,
+) -> Ended {
+    let mut options = MqttOptions::new(&source.client_id, &server.host, server.port);
+    options
+        .set_keep_alive(source.keep_alive)
+        .set_clean_session(source.clean_session)
+        .set_manual_acks(true)
+        .set_max_packet_size(MAX_PACKET_BYTES, 1 << 20);
+    if let Some(user) = &source.username {
+        options.set_credentials(user, source.password.clone().unwrap_or_default());
+    }
+    if let (true, Some(tls)) = (server.tls, tls) {
+        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
+    }
+    // Acknowledgements queue here; there are never more than the packet ids in flight.
+    let (client, mut events) = AsyncClient::new(options, usize::from(u16::MAX));
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_connection_timeout(source.connect_timeout.as_secs());
+    events.set_network_options(network);
+    let (acks_tx, mut acks) = mpsc::unbounded_channel::<Settled>();
+    let mut window: Window<rumqttc::Publish> = Window::new();
+    let mut progressed = false;
+    let mut polling = Box::pin(poll(events));
+    let lost = |progressed: bool, why: String| Ended::Lost { progressed, why };
+    loop {
+        tokio::select! {
+            biased;
+            _ = token.cancelled() => {
+                let _ = client.try_disconnect();
+                return Ended::Cancelled;
+            }
+            Some(settled) = acks.recv() => {
+                if let Err(e) = &settled.outcome {
+                    // Not acknowledged: the broker delivers it again on the next session.
+                    return lost(progressed, format!("Kafka did not take a message: {e}"));
+                }
+                progressed = true;
+                for p in window.written(settled.first, settled.last) {
+                    if let Err(e) = client.try_ack(&p) {
+                        return lost(progressed, format!("acknowledging: {e}"));
+                    }
+                }
+            }
+            (events, result) = &mut polling => {
+                polling = Box::pin(poll(events));
+                match result {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        tracing::info!(
+                            source = %source.name, %server, session_present = ack.session_present,
+                            "MQTT source connected"
+                        );
+                        let filters = source
+                            .topics
+                            .iter()
+                            .map(|t| SubscribeFilter::new(t.clone(), qos_of(source.qos)));
+                        if let Err(e) = client.try_subscribe_many(filters) {
+                            return lost(progressed, format!("subscribing: {e}"));
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        for (filter, code) in source.topics.iter().zip(&ack.return_codes) {
+                            if *code == SubscribeReasonCode::Failure {
+                                tracing::error!(source = %source.name, %filter, "the remote broker refused the subscription");
+                            }
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        forward(source, routes, &mut window, &acks_tx, p).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => return lost(progressed, e.to_string()),
+                }
+            }
+        }
+    }
+}
+
+/// Hands one message to its Kafka topic's writers (QoS 1 and 2 join the window first). A
+/// message no rule maps is acknowledged and counted: the filters ask for more than the rules
+/// place.
+async fn forward(
+    source: &MqttSource,
+    routes: &Routes,
+    window: &mut Window<rumqttc::Publish>,
+    acks: &mpsc::UnboundedSender<Settled>,
+    p: rumqttc::Publish,
+) {
+    let Some(route) = routes.route(&p.topic) else {
+        tracing::warn!(source = %source.name, topic = %p.topic, "no Kafka topic for this MQTT topic: dropped");
+        if p.qos != QoS::AtMostOnce {
+            let seq = window.push(p);
+            let _ = acks.send(Settled {
+                first: seq,
+                last: seq,
+                outcome: Ok(()),
+            });
+        }
+        return;
+    };
+    let lanes = &routes[route].lanes;
+    let lane = lanes.of(p.topic.as_bytes());
+    let qos = match p.qos {
+        QoS::AtMostOnce => rmqtt_codec::types::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rmqtt_codec::types::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rmqtt_codec::types::QoS::ExactlyOnce,
+    };
+    let retained: &'static [u8] = if p.retain { b"true" } else { b"false" };
+    let mqtt_topic = Bytes::from(p.topic.clone());
+    let payload = p.payload.clone();
+    let seq = (p.qos != QoS::AtMostOnce).then(|| window.push(p));
+    let publish = batcher::Publish {
+        mqtt_topic,
+        payload,
+        qos,
+        arrived: batcher::now_ms(),
+        seq,
+        extra: vec![("mqtt.retained".into(), Some(Bytes::from_static(retained)))],
+    };
+    // Waits while the writers' queue is full: the source stops reading.
+    let _ = lanes
+        .queue(lane)
+        .send(Chunk {
+            publishes: vec![publish],
+            acks: acks.clone(),
+        })
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_with_jitter() {
+        assert_eq!(backoff(1, 1.0), Duration::from_millis(250));
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(125));
+        assert_eq!(backoff(3, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(30, 1.0), Duration::from_secs(30));
+        let j = jitter();
+        assert!((0.0..1.0).contains(&j));
+    }
+}
