@@ -21,24 +21,40 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> Mosquitto {
+        Self::start_with("allow_anonymous true\n")
+    }
+
+    /// Started with `extra` configuration lines, which may name files in [`Mosquitto::dir`]
+    /// written by `files` first.
+    fn start_with_files(files: impl FnOnce(&std::path::Path) -> String) -> Mosquitto {
         let dir = std::env::temp_dir().join(unique("mosquitto"));
         std::fs::create_dir_all(&dir).unwrap();
+        let extra = files(&dir);
         let mut m = Mosquitto {
             port: free_port(),
             dir,
             child: None,
         };
-        m.spawn();
+        m.spawn_with(&extra);
         m
     }
 
+    fn start_with(extra: &str) -> Mosquitto {
+        Self::start_with_files(|_| extra.to_string())
+    }
+
     fn spawn(&mut self) {
+        self.spawn_with("allow_anonymous true\n");
+    }
+
+    /// Starts it with `extra` configuration lines (TLS, a password file...).
+    fn spawn_with(&mut self, extra: &str) {
         let conf = self.dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-                 persistence_location {dir}/\nmax_queued_messages 200000\nmax_inflight_messages 1000\nuser root\n",
+                "listener {port} 127.0.0.1\npersistence true\n\
+                 persistence_location {dir}/\nmax_queued_messages 200000\nmax_inflight_messages 1000\nuser root\n{extra}",
                 port = self.port,
                 dir = self.dir.display()
             ),
@@ -369,4 +385,124 @@ async fn no_message_is_lost_when_the_proxy_is_killed_mid_flood() {
     );
     assert_eq!(missing, 0, "every acknowledged message is in Kafka");
     proxy.assert_healthy("after the flood").await;
+}
+
+/// Log lines of the in-process proxies, for the tests that check what the logs say.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// TLS to the remote broker with a test certificate (`mqtt.ssl.ca.location`) and a password:
+/// wrong credentials are logged and retried (the proxy keeps serving, nothing is forwarded);
+/// the right ones forward.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_credentials() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,kafka_proxy::mqtt_source=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let mut ca = PathBuf::new();
+    let broker = Mosquitto::start_with_files(|dir| {
+        let (cert, key, passwords) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("pw"));
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let status = Command::new("mosquitto_passwd")
+            .args(["-b", "-c"])
+            .arg(&passwords)
+            .args(["device", "s3cret"])
+            .status()
+            .expect("mosquitto_passwd");
+        assert!(status.success());
+        ca = cert.clone();
+        format!(
+            "certfile {}\nkeyfile {}\npassword_file {}\nallow_anonymous false\n",
+            cert.display(),
+            key.display(),
+            passwords.display()
+        )
+    });
+    let ca = ca.display().to_string();
+    let uri = format!("ssl://127.0.0.1:{}", broker.port);
+    let topic = unique("mqtt-tls");
+    create_topic(&topic, 1).await;
+    let start = |password: &'static str| {
+        let (uri, ca, topic) = (uri.clone(), ca.clone(), topic.clone());
+        async move {
+            Proxy::start_with(&[
+                ("mqtt.server.uri", uri.as_str()),
+                ("mqtt.topics", "t/#"),
+                ("kafka.topic", topic.as_str()),
+                ("mqtt.client.id", &unique("tls")),
+                ("mqtt.username", "device"),
+                ("mqtt.password", password),
+                ("mqtt.ssl.ca.location", ca.as_str()),
+            ])
+            .await
+        }
+    };
+    let refused = start("wrong").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !captured.text().contains("NotAuthorized") {
+        assert!(
+            Instant::now() < deadline,
+            "no log line for the refusal: {}",
+            captured.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = captured
+        .text()
+        .lines()
+        .find(|l| l.contains("NotAuthorized"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains("MQTT source disconnected") && line.contains(&uri),
+        "{line}"
+    );
+    let r = get(&format!("{}/", refused.url), "application/json").await;
+    assert_eq!(r.status, 200, "the proxy keeps serving: {r:?}");
+    refused.stop().await;
+
+    let proxy = start("s3cret").await;
+    let publish = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "--cafile",
+            &ca,
+        ])
+        .args([
+            "-u", "device", "-P", "s3cret", "-t", "t/boot", "-q", "1", "-r", "-m", "secure",
+        ])
+        .status()
+        .unwrap();
+    assert!(publish.success());
+    let t = topic.clone();
+    let records = tokio::task::spawn_blocking(move || wait_for_records(&t, 1))
+        .await
+        .unwrap();
+    assert_eq!(records[0].value.as_deref(), Some(&b"secure"[..]));
+    proxy.stop().await;
 }
