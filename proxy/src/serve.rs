@@ -82,6 +82,7 @@ pub async fn serve_all(
         config,
         kafka,
         schemas,
+        sources: state::SourceStates::default(),
     });
     let token = CancellationToken::new();
 

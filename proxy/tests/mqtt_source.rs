@@ -236,8 +236,8 @@ async fn messages_published_while_away_arrive_on_return() {
 }
 
 /// Fail-over and reconnection: the first server URI is dead, so the source uses the second;
-/// the broker restarts mid-way and the source reconnects and resubscribes, and QoS 1
-/// messages published after the restart arrive.
+/// the broker restarts mid-way (`/ready` says the source is disconnected and why), the source
+/// reconnects and resubscribes, and QoS 1 messages published after the restart arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fails_over_and_reconnects_after_a_broker_restart() {
     let mut broker = Mosquitto::start();
@@ -253,8 +253,25 @@ async fn fails_over_and_reconnects_after_a_broker_restart() {
     )
     .await;
     wait_for_records(&topic, 1);
+    let source = |proxy_url: String| async move {
+        let r = get(&format!("{proxy_url}/ready"), "application/json").await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.json()["mqtt_sources"]["default"].clone()
+    };
+    let state = source(proxy.url.clone()).await;
+    assert_eq!(state["connected"], true, "{state}");
+    assert_eq!(state["server"], broker.uri(), "{state}");
     broker.stop();
-    std::thread::sleep(Duration::from_millis(500));
+    // /ready says the source is disconnected, and why.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = source(proxy.url.clone()).await;
+        if state["connected"] == false && state["error"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     broker.spawn();
     // The retained message is delivered again on the new subscription (once more), then the
     // new messages.

@@ -26,7 +26,7 @@ use super::window::Window;
 use crate::config::{MqttSource, ServerUri};
 use crate::mqtt::batcher::{self, Chunk, Settled, Stats};
 use crate::mqtt::routes::Routes;
-use crate::state::App;
+use crate::state::{App, SourceState};
 
 /// The largest message accepted from a remote broker.
 const MAX_PACKET_BYTES: usize = 64 << 20;
@@ -97,17 +97,33 @@ pub async fn run(app: Arc<App>, source: MqttSource, token: CancellationToken) {
     let (mut attempt, mut next) = (0u32, 0usize);
     loop {
         let server = &source.servers[next % source.servers.len()];
+        app.sources.set(
+            &source.name,
+            SourceState {
+                connected: false,
+                server: server.to_string(),
+                error: Some("connecting".into()),
+            },
+        );
         let ended = if server.tls && tls.is_none() {
             Ended::Lost {
                 progressed: false,
                 why: "no usable TLS settings".into(),
             }
         } else {
-            connection(&source, server, tls.clone(), &routes, &token).await
+            connection(&app, &source, server, tls.clone(), &routes, &token).await
         };
         match ended {
             Ended::Cancelled => break,
             Ended::Lost { progressed, why } => {
+                app.sources.set(
+                    &source.name,
+                    SourceState {
+                        connected: false,
+                        server: server.to_string(),
+                        error: Some(why.clone()),
+                    },
+                );
                 // A connection that got messages into Kafka was healthy: start the backoff over.
                 // One that connected but failed at once (a message Kafka refuses) keeps backing
                 // off, so it does not spin.
@@ -151,6 +167,7 @@ fn qos_of(level: u8) -> QoS {
 
 /// One connection, from CONNECT to its end.
 async fn connection(
+    app: &App,
     source: &MqttSource,
     server: &ServerUri,
     tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
@@ -202,6 +219,14 @@ async fn connection(
                 polling = Box::pin(poll(events));
                 match result {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        app.sources.set(
+                            &source.name,
+                            SourceState {
+                                connected: true,
+                                server: server.to_string(),
+                                error: None,
+                            },
+                        );
                         tracing::info!(
                             source = %source.name, %server, session_present = ack.session_present,
                             "MQTT source connected"

@@ -1,7 +1,8 @@
 //! Operations endpoints on the REST listeners: `GET /metrics` (Prometheus text, [`crate::telemetry`]),
 //! and the probes `GET /healthy` (the process serves requests) and
 //! `GET /ready` (Kafka answers a metadata request within `produce.metadata.timeout.ms`; the
-//! built-in registry, when on, has read its topic, which it does before any listener opens).
+//! built-in registry, when on, has read its topic, which it does before any listener opens; the
+//! MQTT sources' connections are listed).
 //! Both answer without credentials (BASIC does not apply to them), so that orchestrators can
 //! probe a secured proxy.
 
@@ -25,12 +26,17 @@ pub async fn healthy() -> Response {
 }
 
 /// GET /ready: 200 when Kafka answers; 503 naming the bootstrap servers and the error otherwise.
+/// With MQTT sources, the body says which are connected, and why the others are not (a
+/// remote broker being down does not make the proxy unready: its other work goes on).
 pub async fn ready(State(app): State<Arc<App>>) -> Response {
     match app.kafka.metadata.brokers().await {
-        Ok(brokers) => answer(
-            StatusCode::OK,
-            json!({"status": "READY", "kafka": {"brokers": brokers.len()}}),
-        ),
+        Ok(brokers) => {
+            let mut body = json!({"status": "READY", "kafka": {"brokers": brokers.len()}});
+            if !app.config.mqtt_sources.is_empty() {
+                body["mqtt_sources"] = json!(app.sources.snapshot());
+            }
+            answer(StatusCode::OK, body)
+        }
         Err(err) => answer(
             StatusCode::SERVICE_UNAVAILABLE,
             json!({
