@@ -523,3 +523,70 @@ async fn tls_and_credentials() {
     assert_eq!(records[0].value.as_deref(), Some(&b"secure"[..]));
     proxy.stop().await;
 }
+
+/// At least once while Kafka stops answering: a dedicated Tansu is paused (SIGSTOP) for three
+/// seconds, two seconds into a flood of 100,000 QoS 1 messages, then resumed. Nothing is acknowledged to the
+/// remote broker meanwhile, so every message is in Kafka afterwards; duplicates are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_is_lost_while_kafka_is_paused() {
+    const COUNT: usize = 100_000;
+    let kafka = local_broker::LocalBroker::start().unwrap();
+    let bootstrap = kafka.bootstrap().to_string();
+    let topic = unique("mqtt-pause");
+    create_topic_on(&bootstrap, &topic, 1).await;
+    let mosquitto = Mosquitto::start();
+    mosquitto.publish("p/boot", 1, true, &["up".to_string()]);
+    let uri = mosquitto.uri();
+    let client_id = unique("pause");
+    let proxy = Proxy::start_on(
+        &bootstrap,
+        &[
+            ("mqtt.server.uri", uri.as_str()),
+            ("mqtt.topics", "p/#"),
+            ("kafka.topic", topic.as_str()),
+            ("mqtt.client.id", client_id.as_str()),
+        ],
+    )
+    .await;
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(read_all_on(&b, &t, 1, 1, Duration::from_secs(15)).len(), 1)
+    })
+    .await
+    .unwrap();
+
+    let publisher = tokio::spawn(flood(mosquitto.port, "p/flood", COUNT));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let signal = |sig: &str| {
+        let status = Command::new("kill")
+            .arg(sig)
+            .arg(kafka.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    assert!(!publisher.is_finished(), "Kafka is paused mid-flood");
+    signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    signal("-CONT");
+    publisher.await.unwrap();
+
+    let (b, t) = (bootstrap.clone(), topic.clone());
+    let records = tokio::task::spawn_blocking(move || {
+        read_all_on(&b, &t, 1, COUNT + 1, Duration::from_secs(10))
+    })
+    .await
+    .unwrap();
+    let stored: std::collections::BTreeMap<i64, &[u8]> = records
+        .iter()
+        .filter_map(|r| Some((r.offset, r.value.as_deref()?)))
+        .filter(|(_, v)| v.starts_with(b"flood-"))
+        .collect();
+    let distinct: std::collections::HashSet<&[u8]> = stored.values().copied().collect();
+    let (missing, duplicates) = (COUNT - distinct.len(), stored.len() - distinct.len());
+    eprintln!(
+        "Kafka paused 3 s mid-flood: {COUNT} published, {missing} missing, {duplicates} duplicates"
+    );
+    assert_eq!(missing, 0, "every message is in Kafka");
+    proxy.stop().await;
+}
