@@ -148,3 +148,88 @@ async fn unmatched_topics_are_refused_or_defaulted() {
     );
     proxy.stop().await;
 }
+
+/// MQTT 5 properties become headers after `mqtt.topic` and `mqtt.qos`: every user property
+/// (name and value as sent, repeats kept, in order), then `mqtt.content.type` and
+/// `mqtt.correlation.data`; a 3.1.1 publish has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_properties_become_headers() {
+    let _serial = SERIAL.lock().await;
+    let (proxy, port) = start_mqtt(&[]).await;
+    ensure_topic("temperature", 1).await;
+    let device = unique("props");
+    let topic = format!("{device}/temperature");
+    let (ok, err) = mosquitto_pub(
+        port,
+        &[
+            "-V",
+            "mqttv5",
+            "-q",
+            "1",
+            "-t",
+            &topic,
+            "-m",
+            "v5",
+            "-D",
+            "publish",
+            "user-property",
+            "unit",
+            "celsius",
+            "-D",
+            "publish",
+            "user-property",
+            "unit",
+            "kelvin",
+            "-D",
+            "publish",
+            "user-property",
+            "site",
+            "depot-7",
+            "-D",
+            "publish",
+            "content-type",
+            "text/plain",
+            "-D",
+            "publish",
+            "correlation-data",
+            "req-42",
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let (ok, err) = mosquitto_pub(
+        port,
+        &["-V", "mqttv311", "-q", "1", "-t", &topic, "-m", "v311"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let mine: Vec<NativeRecord> = read_all("temperature", 1, 2, Duration::from_secs(10))
+        .into_iter()
+        .filter(|r| r.key.as_deref() == Some(topic.as_bytes()))
+        .collect();
+    assert_eq!(mine.len(), 2);
+    let headers = |r: &NativeRecord| -> Vec<(String, String)> {
+        r.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8(v.clone()).unwrap()))
+            .collect()
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        headers(&mine[0]),
+        [
+            pair("mqtt.topic", &topic),
+            pair("mqtt.qos", "1"),
+            pair("unit", "celsius"),
+            pair("unit", "kelvin"),
+            pair("site", "depot-7"),
+            pair("mqtt.content.type", "text/plain"),
+            pair("mqtt.correlation.data", "req-42"),
+        ]
+    );
+    assert_eq!(
+        headers(&mine[1]),
+        [pair("mqtt.topic", &topic), pair("mqtt.qos", "1")]
+    );
+    proxy.stop().await;
+}

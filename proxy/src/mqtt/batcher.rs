@@ -62,7 +62,8 @@ pub struct Publish {
     /// The number of its answer on its connection (QoS 1 and 2); QoS 0 publishes have no one
     /// to tell.
     pub seq: Option<u64>,
-    /// Headers after `mqtt.topic` and `mqtt.qos` (an MQTT source's `mqtt.retained`).
+    /// Headers after `mqtt.topic` and `mqtt.qos`: MQTT 5 properties, an MQTT source's
+    /// `mqtt.retained`.
     pub extra: Vec<crate::record::Header>,
 }
 

@@ -1,6 +1,7 @@
 //! MQTT ingestion: devices publish over MQTT 3.1.1 or 5 and each PUBLISH becomes a Kafka record
 //! (key = the MQTT topic, value = the payload bytes unchanged, headers `mqtt.topic` and
-//! `mqtt.qos`, CreateTime = arrival), on the topic the first matching `mqtt.topic.regex.list`
+//! `mqtt.qos` then an MQTT 5 publish's user properties, content type and correlation data,
+//! CreateTime = arrival), on the topic the first matching `mqtt.topic.regex.list`
 //! rule names. The listener is publish-only, as Confluent's MQTT Proxy.
 //!
 //! QoS against Kafka's acks:

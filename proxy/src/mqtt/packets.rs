@@ -119,3 +119,29 @@ pub(super) fn outgoing(version: Version, out: Out) -> MqttPacket {
         }),
     }
 }
+
+/// The Kafka headers an MQTT 5 PUBLISH's properties give, after `mqtt.topic` and `mqtt.qos`:
+/// every user property (name and value as sent, in order, repeats kept), then
+/// `mqtt.content.type` and `mqtt.correlation.data` when present. None for MQTT 3.1.1.
+pub fn property_headers(publish: &rmqtt_codec::types::Publish) -> Vec<crate::record::Header> {
+    let Some(p) = &publish.properties else {
+        return Vec::new();
+    };
+    let mut out: Vec<crate::record::Header> = p
+        .user_properties
+        .iter()
+        .map(|(name, value)| {
+            (
+                std::borrow::Cow::Owned(name.to_string()),
+                Some(value.as_bytes().clone()),
+            )
+        })
+        .collect();
+    if let Some(ct) = &p.content_type {
+        out.push(("mqtt.content.type".into(), Some(ct.as_bytes().clone())));
+    }
+    if let Some(data) = &p.correlation_data {
+        out.push(("mqtt.correlation.data".into(), Some(data.clone())));
+    }
+    out
+}

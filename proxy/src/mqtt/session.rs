@@ -168,6 +168,7 @@ impl Conn<'_> {
                     _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
                 };
                 let publish = *publish;
+                let extra = super::packets::property_headers(&publish);
                 self.pending_count += 1;
                 self.pending_bytes += publish.payload.len();
                 let p = Publish {
@@ -176,7 +177,7 @@ impl Conn<'_> {
                     qos,
                     arrived,
                     seq,
-                    extra: Vec::new(),
+                    extra,
                 };
                 match self.pending.last_mut() {
                     Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
