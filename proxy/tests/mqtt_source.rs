@@ -329,6 +329,18 @@ async fn flood(port: u16, topic: &str, count: usize) {
     let _ = client.disconnect().await;
 }
 
+/// How a flood of `count` messages ended up in Kafka: (missing, duplicates), each stored record
+/// counted once by offset (a reader may see a batch twice).
+fn flood_outcome(records: &[NativeRecord], count: usize) -> (usize, usize) {
+    let stored: std::collections::BTreeMap<i64, &[u8]> = records
+        .iter()
+        .filter_map(|r| Some((r.offset, r.value.as_deref()?)))
+        .filter(|(_, v)| v.starts_with(b"flood-"))
+        .collect();
+    let distinct: std::collections::HashSet<&[u8]> = stored.values().copied().collect();
+    (count - distinct.len(), stored.len() - distinct.len())
+}
+
 /// At least once across a crash: 100,000 QoS 1 messages, the proxy killed with SIGKILL
 /// mid-flood and started again. Every message is in Kafka; duplicates (messages Kafka had
 /// taken but whose acknowledgement died with the proxy) are counted and reported.
@@ -383,20 +395,7 @@ async fn no_message_is_lost_when_the_proxy_is_killed_mid_flood() {
     })
     .await
     .unwrap();
-    // Each stored record once (by offset: a reader may see a batch twice), then its value.
-    let stored: std::collections::BTreeMap<i64, &[u8]> = records
-        .iter()
-        .filter_map(|r| Some((r.offset, r.value.as_deref()?)))
-        .filter(|(_, v)| v.starts_with(b"flood-"))
-        .collect();
-    let distinct: std::collections::HashSet<&[u8]> = stored.values().copied().collect();
-    let missing = COUNT - distinct.len();
-    let duplicates = stored.len() - distinct.len();
-    eprintln!(
-        "records read {}, distinct offsets {}",
-        records.len(),
-        stored.len()
-    );
+    let (missing, duplicates) = flood_outcome(&records, COUNT);
     eprintln!(
         "proxy killed mid-flood: {COUNT} published, {missing} missing, {duplicates} duplicates"
     );
@@ -577,13 +576,7 @@ async fn no_message_is_lost_while_kafka_is_paused() {
     })
     .await
     .unwrap();
-    let stored: std::collections::BTreeMap<i64, &[u8]> = records
-        .iter()
-        .filter_map(|r| Some((r.offset, r.value.as_deref()?)))
-        .filter(|(_, v)| v.starts_with(b"flood-"))
-        .collect();
-    let distinct: std::collections::HashSet<&[u8]> = stored.values().copied().collect();
-    let (missing, duplicates) = (COUNT - distinct.len(), stored.len() - distinct.len());
+    let (missing, duplicates) = flood_outcome(&records, COUNT);
     eprintln!(
         "Kafka paused 3 s mid-flood: {COUNT} published, {missing} missing, {duplicates} duplicates"
     );
