@@ -583,3 +583,74 @@ async fn no_message_is_lost_while_kafka_is_paused() {
     assert_eq!(missing, 0, "every message is in Kafka");
     proxy.stop().await;
 }
+
+/// An MQTT 5 source (`mqtt.version=5`): user properties (repeats kept, in order), content type
+/// and correlation data arrive as headers after `mqtt.topic`, `mqtt.qos` and `mqtt.retained`;
+/// and its session outlives the connection (session expiry), so messages published while the
+/// proxy is away arrive when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_source_maps_properties_and_keeps_its_session() {
+    let broker = Mosquitto::start();
+    let topic = unique("mqtt5-source");
+    create_topic(&topic, 1).await;
+    let client_id = unique("v5");
+    let uri = broker.uri();
+    let settings = [
+        ("mqtt.server.uri", uri.as_str()),
+        ("mqtt.topics", "v5/#"),
+        ("kafka.topic", topic.as_str()),
+        ("mqtt.version", "5"),
+        ("mqtt.client.id", client_id.as_str()),
+    ];
+    broker.publish("v5/boot", 1, true, &["up".to_string()]);
+    let proxy = Proxy::start_with(&settings).await;
+    wait_for_records(&topic, 1);
+    let status = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-V",
+            "mqttv5",
+        ])
+        .args(["-q", "1", "-t", "v5/x", "-m", "with-properties"])
+        .args(["-D", "publish", "user-property", "unit", "celsius"])
+        .args(["-D", "publish", "user-property", "unit", "kelvin"])
+        .args(["-D", "publish", "content-type", "text/plain"])
+        .args(["-D", "publish", "correlation-data", "req-42"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let records = wait_for_records(&topic, 2);
+    let headers: Vec<(String, String)> = records[1]
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), String::from_utf8(v.clone()).unwrap()))
+        .collect();
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        headers,
+        [
+            pair("mqtt.topic", "v5/x"),
+            pair("mqtt.qos", "1"),
+            pair("mqtt.retained", "false"),
+            pair("unit", "celsius"),
+            pair("unit", "kelvin"),
+            pair("mqtt.content.type", "text/plain"),
+            pair("mqtt.correlation.data", "req-42"),
+        ]
+    );
+    proxy.stop().await;
+    let away: Vec<String> = (0..50).map(|i| format!("away-{i}")).collect();
+    broker.publish("v5/y", 1, false, &away);
+    let proxy = Proxy::start_with(&settings).await;
+    let records = wait_for_records(&topic, 52);
+    let values: Vec<String> = records
+        .iter()
+        .filter(|r| r.key.as_deref() == Some(&b"v5/y"[..]))
+        .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
+        .collect();
+    assert_eq!(values, away);
+    proxy.stop().await;
+}

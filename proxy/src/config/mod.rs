@@ -27,7 +27,7 @@ pub use env::env_properties;
 pub use error::ConfigError;
 pub use http::HttpConfig;
 pub use mqtt::{MqttConfig, MqttListener};
-pub use mqtt_source::{MqttSource, ServerUri};
+pub use mqtt_source::{MqttSource, MqttVersion, ServerUri};
 pub use produce::{ProduceConfig, ProduceEngine};
 pub use registry::{RegistryClientSettings, RegistryConfig};
 pub use resolve::Config;

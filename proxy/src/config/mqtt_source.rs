@@ -31,6 +31,13 @@ impl std::fmt::Display for ServerUri {
     }
 }
 
+/// The MQTT protocol version a source speaks (`mqtt.version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MqttVersion {
+    V311,
+    V5,
+}
+
 /// One MQTT source.
 #[derive(Debug, Clone)]
 pub struct MqttSource {
@@ -63,9 +70,12 @@ pub struct MqttSource {
     pub ssl_ca: Option<PathBuf>,
     pub ssl_certificate: Option<PathBuf>,
     pub ssl_key: Option<PathBuf>,
-    /// `mqtt.max.inflight`: QoS 1/2 messages the remote broker may have unacknowledged (they
-    /// are acknowledged once in Kafka): the bound on memory, and backpressure to the broker.
-    /// Default 1000.
+    /// `mqtt.version`: `3.1.1` (default) or `5`.
+    pub version: MqttVersion,
+    /// `mqtt.max.inflight`: MQTT 5's Receive Maximum, the QoS 1/2 messages the remote broker
+    /// may have unacknowledged (they are acknowledged once in Kafka): the bound on memory, and
+    /// backpressure to the broker. Default 1000. A 3.1.1 broker applies its own limit
+    /// (mosquitto's `max_inflight_messages`).
     pub max_inflight: u16,
 }
 
@@ -87,6 +97,7 @@ impl MqttSource {
             ssl_ca: None,
             ssl_certificate: None,
             ssl_key: None,
+            version: MqttVersion::V311,
             max_inflight: 1000,
         }
     }
@@ -148,19 +159,13 @@ impl MqttSource {
                 self.ssl_certificate = non_empty(value).map(PathBuf::from)
             }
             "mqtt.ssl.key.location" => self.ssl_key = non_empty(value).map(PathBuf::from),
-            // Sources speak MQTT 3.1.1. MQTT 5 is refused rather than silently downgraded
-            // (issue 18: not served yet).
-            "mqtt.version" => match value.trim() {
-                "3.1.1" | "3" | "4" => {}
-                "5" | "5.0" => {
-                    return Err(invalid(
-                        shown,
-                        value,
-                        "MQTT 5 sources are not served yet; use 3.1.1",
-                    ))
+            "mqtt.version" => {
+                self.version = match value.trim() {
+                    "3.1.1" | "3" | "4" => MqttVersion::V311,
+                    "5" | "5.0" => MqttVersion::V5,
+                    _ => return Err(invalid(shown, value, "expected 3.1.1 or 5")),
                 }
-                _ => return Err(invalid(shown, value, "expected 3.1.1 or 5")),
-            },
+            }
             "mqtt.max.inflight" => self.max_inflight = parse_positive(shown, value)?,
             _ => return Ok(false),
         }
@@ -355,10 +360,11 @@ mod tests {
             ("mqtt.source.b.mqtt.server.uri", "tcp://h:2"),
             ("mqtt.source.b.mqtt.topics", "#"),
             ("mqtt.source.b.kafka.topic", "t2"),
-            ("mqtt.source.b.mqtt.version", "3.1.1"),
+            ("mqtt.source.b.mqtt.version", "5"),
         ]))
         .unwrap();
         assert_eq!(s.len(), 2);
+        assert_eq!(s[1].version, MqttVersion::V5);
         for (bad, why) in [
             (
                 vec![("mqtt.source.a.mqtt.nope", "1")],

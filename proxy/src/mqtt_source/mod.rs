@@ -6,13 +6,15 @@
 //! away, or was not acknowledged, is delivered again when it returns.
 //!
 //! Records: key = the MQTT topic, value = the payload unchanged, headers `mqtt.topic`,
-//! `mqtt.qos` and `mqtt.retained`; the Kafka topic is `kafka.topic`, or the first
+//! `mqtt.qos` and `mqtt.retained` (and MQTT 5's user properties, content type and correlation
+//! data, [`protocol`]); the Kafka topic is `kafka.topic`, or the first
 //! `topic.regex.list` rule matching the MQTT topic. Writes go through the MQTT listener's
 //! writers ([`crate::mqtt::routes`]), so one MQTT topic's messages stay in order in Kafka.
 //!
 //! [`session`] runs one source: connect (TLS for `ssl://`), subscribe, forward, and on any
 //! failure reconnect with exponential backoff and jitter, trying the next server URI.
 
+mod protocol;
 mod session;
 mod window;
 

@@ -15,21 +15,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::{
-    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter,
-    SubscribeReasonCode, TlsConfiguration, Transport,
-};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::protocol::{self, Incoming, Message};
 use super::window::Window;
 use crate::config::{MqttSource, ServerUri};
 use crate::mqtt::batcher::{self, Chunk, Settled, Stats};
 use crate::mqtt::routes::Routes;
 use crate::state::{App, SourceState};
-
-/// The largest message accepted from a remote broker.
-const MAX_PACKET_BYTES: usize = 64 << 20;
 
 /// How a connection ended.
 enum Ended {
@@ -151,20 +145,6 @@ pub async fn run(app: Arc<App>, source: MqttSource, token: CancellationToken) {
     }
 }
 
-/// Polls `events` once, giving it back with the result (so the future can be kept whole).
-async fn poll(mut events: EventLoop) -> (EventLoop, Result<Event, ConnectionError>) {
-    let result = events.poll().await;
-    (events, result)
-}
-
-fn qos_of(level: u8) -> QoS {
-    match level {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
-
 /// One connection, from CONNECT to its end.
 async fn connection(
     app: &App,
@@ -174,33 +154,17 @@ async fn connection(
     routes: &Routes,
     token: &CancellationToken,
 ) -> Ended {
-    let mut options = MqttOptions::new(&source.client_id, &server.host, server.port);
-    options
-        .set_keep_alive(source.keep_alive)
-        .set_clean_session(source.clean_session)
-        .set_manual_acks(true)
-        .set_max_packet_size(MAX_PACKET_BYTES, 1 << 20);
-    if let Some(user) = &source.username {
-        options.set_credentials(user, source.password.clone().unwrap_or_default());
-    }
-    if let (true, Some(tls)) = (server.tls, tls) {
-        options.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(tls)));
-    }
-    // Acknowledgements queue here; there are never more than the packet ids in flight.
-    let (client, mut events) = AsyncClient::new(options, usize::from(u16::MAX));
-    let mut network = rumqttc::NetworkOptions::new();
-    network.set_connection_timeout(source.connect_timeout.as_secs());
-    events.set_network_options(network);
+    let (client, events) = protocol::open(source, server, tls);
     let (acks_tx, mut acks) = mpsc::unbounded_channel::<Settled>();
-    let mut window: Window<rumqttc::Publish> = Window::new();
+    let mut window: Window<Message> = Window::new();
     let mut progressed = false;
-    let mut polling = Box::pin(poll(events));
+    let mut polling = Box::pin(events.poll());
     let lost = |progressed: bool, why: String| Ended::Lost { progressed, why };
     loop {
         tokio::select! {
             biased;
             _ = token.cancelled() => {
-                let _ = client.try_disconnect();
+                client.disconnect();
                 return Ended::Cancelled;
             }
             Some(settled) = acks.recv() => {
@@ -209,16 +173,16 @@ async fn connection(
                     return lost(progressed, format!("Kafka did not take a message: {e}"));
                 }
                 progressed = true;
-                for p in window.written(settled.first, settled.last) {
-                    if let Err(e) = client.try_ack(&p) {
+                for m in window.written(settled.first, settled.last) {
+                    if let Err(e) = client.ack(&m) {
                         return lost(progressed, format!("acknowledging: {e}"));
                     }
                 }
             }
             (events, result) = &mut polling => {
-                polling = Box::pin(poll(events));
+                polling = Box::pin(events.poll());
                 match result {
-                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    Ok(Incoming::Connected { session_present }) => {
                         app.sources.set(
                             &source.name,
                             SourceState {
@@ -228,29 +192,23 @@ async fn connection(
                             },
                         );
                         tracing::info!(
-                            source = %source.name, %server, session_present = ack.session_present,
+                            source = %source.name, %server, session_present,
                             "MQTT source connected"
                         );
-                        let filters = source
-                            .topics
-                            .iter()
-                            .map(|t| SubscribeFilter::new(t.clone(), qos_of(source.qos)));
-                        if let Err(e) = client.try_subscribe_many(filters) {
+                        if let Err(e) = client.subscribe(&source.topics, source.qos) {
                             return lost(progressed, format!("subscribing: {e}"));
                         }
                     }
-                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                        for (filter, code) in source.topics.iter().zip(&ack.return_codes) {
-                            if *code == SubscribeReasonCode::Failure {
-                                tracing::error!(source = %source.name, %filter, "the remote broker refused the subscription");
-                            }
+                    Ok(Incoming::Subscribed { refused }) => {
+                        for filter in refused.iter().filter_map(|&i| source.topics.get(i)) {
+                            tracing::error!(source = %source.name, %filter, "the remote broker refused the subscription");
                         }
                     }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        forward(source, routes, &mut window, &acks_tx, p).await;
+                    Ok(Incoming::Message(m)) => {
+                        forward(source, routes, &mut window, &acks_tx, m).await;
                     }
-                    Ok(_) => {}
-                    Err(e) => return lost(progressed, e.to_string()),
+                    Ok(Incoming::Other) => {}
+                    Err(e) => return lost(progressed, e),
                 }
             }
         }
@@ -263,14 +221,16 @@ async fn connection(
 async fn forward(
     source: &MqttSource,
     routes: &Routes,
-    window: &mut Window<rumqttc::Publish>,
+    window: &mut Window<Message>,
     acks: &mpsc::UnboundedSender<Settled>,
-    p: rumqttc::Publish,
+    m: Message,
 ) {
-    let Some(route) = routes.route(&p.topic) else {
-        tracing::warn!(source = %source.name, topic = %p.topic, "no Kafka topic for this MQTT topic: dropped");
-        if p.qos != QoS::AtMostOnce {
-            let seq = window.push(p);
+    let topic = m.topic().into_owned();
+    let level = m.qos();
+    let Some(route) = routes.route(&topic) else {
+        tracing::warn!(source = %source.name, %topic, "no Kafka topic for this MQTT topic: dropped");
+        if level > 0 {
+            let seq = window.push(m);
             let _ = acks.send(Settled {
                 first: seq,
                 last: seq,
@@ -280,23 +240,21 @@ async fn forward(
         return;
     };
     let lanes = &routes[route].lanes;
-    let lane = lanes.of(p.topic.as_bytes());
-    let qos = match p.qos {
-        QoS::AtMostOnce => rmqtt_codec::types::QoS::AtMostOnce,
-        QoS::AtLeastOnce => rmqtt_codec::types::QoS::AtLeastOnce,
-        QoS::ExactlyOnce => rmqtt_codec::types::QoS::ExactlyOnce,
+    let lane = lanes.of(topic.as_bytes());
+    let qos = match level {
+        0 => rmqtt_codec::types::QoS::AtMostOnce,
+        1 => rmqtt_codec::types::QoS::AtLeastOnce,
+        _ => rmqtt_codec::types::QoS::ExactlyOnce,
     };
-    let retained: &'static [u8] = if p.retain { b"true" } else { b"false" };
-    let mqtt_topic = Bytes::from(p.topic.clone());
-    let payload = p.payload.clone();
-    let seq = (p.qos != QoS::AtMostOnce).then(|| window.push(p));
+    let (payload, extra) = (m.payload(), m.headers());
+    let seq = (level > 0).then(|| window.push(m));
     let publish = batcher::Publish {
-        mqtt_topic,
+        mqtt_topic: Bytes::from(topic),
         payload,
         qos,
         arrived: batcher::now_ms(),
         seq,
-        extra: vec![("mqtt.retained".into(), Some(Bytes::from_static(retained)))],
+        extra,
     };
     // Waits while the writers' queue is full: the source stops reading.
     let _ = lanes
