@@ -292,7 +292,11 @@ async fn fails_over_and_reconnects_after_a_broker_restart() {
 /// `mosquitto_pub -l`: mosquitto_pub 2.0.11 exits at the end of its input with messages still
 /// unsent, 34,467 of 100,000 reaching the broker here.)
 async fn flood(port: u16, topic: &str, count: usize) {
-    const RATE: f64 = 10_000.0;
+    flood_at(port, topic, count, 10_000.0).await
+}
+
+/// [`flood`] at up to `rate` messages per second.
+async fn flood_at(port: u16, topic: &str, count: usize, rate: f64) {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
     let mut options = MqttOptions::new(unique("flooder"), "127.0.0.1", port);
     options
@@ -303,11 +307,11 @@ async fn flood(port: u16, topic: &str, count: usize) {
     let sender = tokio::spawn(async move {
         let started = Instant::now();
         for i in 0..count {
-            // At most RATE per second, so that a proxy outage of a few seconds queues fewer
+            // At most `rate` per second, so that a proxy outage of a few seconds queues fewer
             // than 65,535 messages for its session: beyond that mosquitto's packet ids for it
             // wrap and it delivers whole runs again (README, "MQTT sources").
             if i % 1000 == 0 {
-                let due = started + Duration::from_secs_f64(i as f64 / RATE);
+                let due = started + Duration::from_secs_f64(i as f64 / rate);
                 tokio::time::sleep_until(due.into()).await;
             }
             client
@@ -652,5 +656,53 @@ async fn mqtt5_source_maps_properties_and_keeps_its_session() {
         .map(|r| String::from_utf8(r.value.clone().unwrap()).unwrap())
         .collect();
     assert_eq!(values, away);
+    proxy.stop().await;
+}
+
+/// The remote broker restarted while the source is mid-way through a backlog: 50,000 QoS 1
+/// messages are published faster than the source forwards them, mosquitto is stopped (SIGTERM:
+/// it saves the session, its in-flight and queued messages) and started again while the source
+/// is still forwarding. The source reconnects and resumes; nothing is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_is_lost_when_the_broker_restarts_mid_stream() {
+    const COUNT: usize = 50_000;
+    let mut mosquitto = Mosquitto::start();
+    let topic = unique("mqtt-bounce");
+    create_topic(&topic, 1).await;
+    mosquitto.publish("b/boot", 1, true, &["up".to_string()]);
+    let proxy = proxy_with_source(&mosquitto.uri(), "b/#", &topic, &unique("bounce")).await;
+    wait_for_records(&topic, 1);
+    flood_at(mosquitto.port, "b/flood", COUNT, 1e9).await;
+    // Straight away: the source is still forwarding the backlog (checked below by the
+    // records' CreateTime, their arrival at the proxy).
+    let restart_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    mosquitto.stop();
+    mosquitto.spawn();
+    let t = topic.clone();
+    let records = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let records = read_all(&t, 1, COUNT + 2, Duration::from_secs(5));
+            if flood_outcome(&records, COUNT).0 == 0 || Instant::now() > deadline {
+                return records;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let (missing, duplicates) = flood_outcome(&records, COUNT);
+    let after = records
+        .iter()
+        .filter(|r| r.value.as_deref().is_some_and(|v| v.starts_with(b"flood-")))
+        .filter(|r| r.timestamp.is_some_and(|t| t >= restart_ms))
+        .count();
+    eprintln!(
+        "broker restarted mid-stream, {after} records forwarded after it: {missing} missing, {duplicates} duplicates"
+    );
+    assert!(after > 0, "the restart came mid-stream");
+    assert_eq!(missing, 0, "every message is in Kafka");
     proxy.stop().await;
 }
