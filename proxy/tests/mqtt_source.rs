@@ -699,8 +699,14 @@ async fn no_message_is_lost_when_the_broker_restarts_mid_stream() {
         .filter(|r| r.value.as_deref().is_some_and(|v| v.starts_with(b"flood-")))
         .filter(|r| r.timestamp.is_some_and(|t| t >= restart_ms))
         .count();
+    let before = records
+        .iter()
+        .filter(|r| r.value.as_deref().is_some_and(|v| v.starts_with(b"flood-")))
+        .count()
+        - after;
     eprintln!(
-        "broker restarted mid-stream, {after} records forwarded after it: {missing} missing, {duplicates} duplicates"
+        "broker restarted mid-stream: {before} records forwarded before it, {after} after; \
+         {missing} missing, {duplicates} duplicates"
     );
     assert!(after > 0, "the restart came mid-stream");
     assert_eq!(missing, 0, "every message is in Kafka");
