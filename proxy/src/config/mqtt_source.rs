@@ -267,7 +267,9 @@ fn parse_servers(key: &str, value: &str) -> Result<Vec<ServerUri>, ConfigError> 
 pub(super) fn sources(
     props: &BTreeMap<String, String>,
 ) -> Result<(Vec<MqttSource>, Vec<String>), ConfigError> {
-    let mut by_name: BTreeMap<String, MqttSource> = BTreeMap::new();
+    let mut named: BTreeMap<String, MqttSource> = BTreeMap::new();
+    let mut top = MqttSource::new(DEFAULT_SOURCE);
+    let mut top_given = false;
     let mut taken = Vec::new();
     for (key, value) in props {
         if let Some(rest) = key.strip_prefix("mqtt.source.") {
@@ -281,38 +283,30 @@ pub(super) fn sources(
                     "a source's name must not be empty or `default`",
                 ));
             }
-            let source = by_name
+            let source = named
                 .entry(name.to_string())
                 .or_insert_with(|| MqttSource::new(name));
             if !source.set(k, key, value)? {
                 return Err(ConfigError::UnknownKey(key.clone()));
             }
             taken.push(key.clone());
-        } else if key != "topic.regex.list" {
-            // (Bare `topic.regex.list` is the MQTT listener's.)
-            let mut probe = by_name
-                .remove(DEFAULT_SOURCE)
-                .unwrap_or_else(|| MqttSource::new(DEFAULT_SOURCE));
-            if probe.set(key, key, value)? {
-                taken.push(key.clone());
-            }
-            by_name.insert(DEFAULT_SOURCE.to_string(), probe);
+        // (Bare `topic.regex.list` is the MQTT listener's.)
+        } else if key != "topic.regex.list" && top.set(key, key, value)? {
+            top_given = true;
+            taken.push(key.clone());
         }
     }
+    let mut out = Vec::with_capacity(named.len() + 1);
     // The top-level source exists when any of its keys was given.
-    let top_level = taken.iter().any(|k| !k.starts_with("mqtt.source."));
-    if !top_level {
-        by_name.remove(DEFAULT_SOURCE);
+    if top_given {
+        top.check("")?;
+        out.push(top);
     }
-    for s in by_name.values() {
-        let prefix = if s.name == DEFAULT_SOURCE {
-            String::new()
-        } else {
-            format!("mqtt.source.{}.", s.name)
-        };
-        s.check(&prefix)?;
+    for s in named.into_values() {
+        s.check(&format!("mqtt.source.{}.", s.name))?;
+        out.push(s);
     }
-    Ok((by_name.into_values().collect(), taken))
+    Ok((out, taken))
 }
 
 #[cfg(test)]

@@ -70,7 +70,8 @@ pub struct WireAdmin {
     pools: Mutex<HashMap<String, Arc<Pool>>>,
 }
 
-/// A Kafka error code as the proxy's admin error, with Kafka's message when it gave one.
+/// A Kafka error code as the proxy's admin error, with Kafka's message when it gave one
+/// (librdkafka's text for the code otherwise).
 pub(super) fn refusal(code: i16, message: Option<&StrBytes>) -> Error {
     let code = RDKafkaRespErr::try_from(i32::from(code))
         .map(RDKafkaErrorCode::from)
@@ -82,7 +83,7 @@ pub(super) fn refusal(code: i16, message: Option<&StrBytes>) -> Error {
     Error::Admin { code, message }
 }
 
-/// Kafka's text for an error code the broker gave without a message.
+/// Ok for error code 0, else the code as [`refusal`].
 pub(super) fn check(code: i16, message: Option<&StrBytes>) -> Result<(), Error> {
     if code == 0 {
         Ok(())

@@ -141,15 +141,16 @@ fn config_json(links: &Links, target: &ConfigTarget, e: &ConfigEntry) -> Json {
 }
 
 /// A config name the target does not have (Confluent's text for PUT and DELETE).
-fn missing(c: &ClusterInfo, target: &ConfigTarget, name: &str) -> ApiError {
+/// A config name the target does not have: Confluent's text for PUT and DELETE, also given
+/// for GET (where Confluent answers a bare "HTTP 404 Not Found" with the same code).
+fn missing(cluster_id: &str, target: &ConfigTarget, name: &str) -> ApiError {
     let whose = match target {
         ConfigTarget::Broker(id) => format!("BROKER {id}"),
         ConfigTarget::Cluster => "BROKER ".to_string(),
         ConfigTarget::Topic(t) => format!("TOPIC {t}"),
     };
     ApiError::not_found_message(format!(
-        "Config {name} cannot be found for {whose} in cluster {}.",
-        c.id
+        "Config {name} cannot be found for {whose} in cluster {cluster_id}."
     ))
 }
 
@@ -199,19 +200,8 @@ async fn get_one(app: &App, links: &Links, target: ConfigTarget, name: &str) -> 
     let e = entries
         .iter()
         .find(|e| e.name == name)
-        .ok_or_else(|| missing_for_get(links, &target, name))?;
+        .ok_or_else(|| missing(&links.cluster_id, &target, name))?;
     Ok(ok(&config_json(links, &target, e)))
-}
-
-/// GET of a name the target does not have: 404 naming it (Confluent answers a bare
-/// "HTTP 404 Not Found" here; the code is the same).
-fn missing_for_get(links: &Links, target: &ConfigTarget, name: &str) -> ApiError {
-    let c = ClusterInfo {
-        id: links.cluster_id.clone(),
-        controller: None,
-        brokers: Vec::new(),
-    };
-    missing(&c, target, name)
 }
 
 /// Applies `changes` to `target` after checking (when `checked`) that every name exists: 204.
@@ -229,7 +219,7 @@ async fn change(
             .iter()
             .find(|(name, _)| !entries.iter().any(|e| &e.name == name))
         {
-            return Err(missing(c, &target, name).into());
+            return Err(missing(&c.id, &target, name).into());
         }
     }
     let mut results = app
@@ -520,7 +510,7 @@ pub async fn alter_topic_configs(
             .iter()
             .find(|(name, _)| !existing.iter().any(|e| &e.name == name))
         {
-            return Err(missing(&c, target, name).into());
+            return Err(missing(&c.id, target, name).into());
         }
     }
     let results = app

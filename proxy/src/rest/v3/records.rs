@@ -43,14 +43,14 @@ pub(super) enum Slot {
     Sent {
         i: usize,
         timestamp: i64,
-        key: Option<Sized>,
-        value: Option<Sized>,
+        key: Option<DataReport>,
+        value: Option<DataReport>,
     },
 }
 
 /// A delivered key's or value's report: its type, its size (-1 for a null given with its
 /// type, as Kafka counts it), and its schema when schema-based.
-pub(super) struct Sized {
+pub(super) struct DataReport {
     kind: &'static str,
     size: i64,
     schema: Option<Arc<SchemaUsed>>,
@@ -495,7 +495,7 @@ pub(super) async fn group_of(
         }
         let timestamp = *r.timestamp.get_or_insert(now);
         let size = |d: &Option<Data>| {
-            d.as_ref().map(|d| Sized {
+            d.as_ref().map(|d| DataReport {
                 kind: d.kind,
                 size: d.bytes.as_ref().map_or(-1, |b| b.len() as i64),
                 schema: d.schema.clone(),
