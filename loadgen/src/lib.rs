@@ -8,6 +8,7 @@
 //! records' values and checksums, [`cpu`] the CPU time per process,
 //! [`interval`] the medians' confidence intervals, [`summary`] the `summary.json` types;
 //! [`ceiling`] (nginx) and [`wrk`] are the HTTP ceiling and the driver's cross-check;
+//! [`mosquitto`] is the MQTT broker the proxy's MQTT source subscribes to in `mqtt_source` runs;
 //! [`gates`] gives the verdicts; [`report`] and [`charts`] render the terminal table and the
 //! HTML report.
 
@@ -20,6 +21,7 @@ pub mod histogram;
 pub mod interval;
 pub mod measure;
 pub mod merge;
+pub mod mosquitto;
 pub mod payload;
 pub mod phase;
 pub mod progress;
@@ -36,7 +38,8 @@ pub mod wrk;
 pub use run::run;
 
 /// Another endpoint measured with the same workload: a REST proxy (e.g. Confluent's, Karapace),
-/// an MQTT listener, or the HTTP ceiling.
+/// an MQTT listener, an MQTT broker with the proxy's MQTT source behind it, or a ceiling (nginx
+/// for HTTP, the MQTT broker's own delivery for the source).
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub name: String,
@@ -44,10 +47,22 @@ pub struct Peer {
     pub url: String,
     /// Publishes over MQTT at this QoS instead of REST.
     pub mqtt_qos: Option<u8>,
-    /// The HTTP ceiling (nginx): measured for the fraction, stores nothing, not verified.
+    /// A ceiling (nginx, or the MQTT broker's own delivery): measured for the fraction, stores
+    /// nothing in Kafka.
     pub ceiling: bool,
     /// Which REST API produces (v2 requests by default).
     pub api: RestApi,
+    /// MQTT publishes go into an MQTT broker (at `url`) and this carries them on.
+    pub relay: Option<Relay>,
+}
+
+/// What carries an MQTT endpoint's publishes on from the MQTT broker they go into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relay {
+    /// The proxy's MQTT source, subscribed to the broker, writes them to Kafka.
+    Source,
+    /// A subscriber of loadgen's own takes them straight from the broker: the source's ceiling.
+    Subscriber,
 }
 
 /// How a REST endpoint is driven to produce.

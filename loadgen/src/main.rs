@@ -232,6 +232,7 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
                 mqtt_qos: None,
                 api: loadgen::RestApi::V2,
                 ceiling: false,
+                relay: None,
             })
         }
         _ => anyhow::bail!(

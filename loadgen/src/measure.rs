@@ -51,6 +51,48 @@ pub struct PhaseResult {
     /// Merged rounds: where each round starts on the series' time line.
     #[serde(default)]
     pub round_starts: Vec<f64>,
+    /// Relayed phases (published into an MQTT broker, read at the far end): what was
+    /// published against what arrived.
+    #[serde(default)]
+    pub delivery: Option<Delivery>,
+}
+
+/// What a relayed phase published and what arrived at the far end (`records` and `checksum`
+/// of its [`PhaseResult`] count the distinct arrivals).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Delivery {
+    pub published: u64,
+    /// [`crate::payload::value_checksum`] summed over the published values.
+    pub published_checksum: u64,
+    pub published_bytes: u64,
+    /// Published records that never arrived.
+    pub missing: u64,
+    /// Arrivals of a record that had arrived before.
+    pub duplicates: u64,
+    /// Arrivals that are no record of the phase.
+    pub strangers: u64,
+    /// From the first publish to the broker's last answer to the publishers.
+    pub publishing_s: f64,
+}
+
+impl Delivery {
+    /// Every published record arrived, unchanged (duplicates aside: MQTT QoS 1 is at least
+    /// once), and nothing else did.
+    pub fn complete(&self, arrived_checksum: u64) -> bool {
+        self.missing == 0 && self.strangers == 0 && arrived_checksum == self.published_checksum
+    }
+
+    fn add(&mut self, other: &Delivery) {
+        self.published += other.published;
+        self.published_checksum = self
+            .published_checksum
+            .wrapping_add(other.published_checksum);
+        self.published_bytes += other.published_bytes;
+        self.missing += other.missing;
+        self.duplicates += other.duplicates;
+        self.strangers += other.strangers;
+        self.publishing_s += other.publishing_s;
+    }
 }
 
 impl PhaseResult {
@@ -104,6 +146,7 @@ impl PhaseResult {
             cpu: None,
             latency_series: Vec::new(),
             round_starts: Vec::new(),
+            delivery: None,
         }
     }
 
@@ -163,6 +206,13 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
         merged.errors += r.errors;
         merged.elapsed_s += r.elapsed_s;
         merged.checksum = merged.checksum.wrapping_add(r.checksum);
+        merged.delivery = match (merged.delivery, r.delivery) {
+            (Some(mut a), Some(b)) => {
+                a.add(&b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        };
         merged.proxy_rss_max_bytes = merged.proxy_rss_max_bytes.max(r.proxy_rss_max_bytes);
         steady.extend(r.steady_records_per_s);
         if let (Some(h), Some(other)) = (

@@ -60,6 +60,7 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
     merged.consume_interval = None;
     merged.consume_round_ratios = Vec::new();
     merged.ceiling = None;
+    merged.other_ceilings.clear();
     merged.crosscheck = None;
     merged.added_latency = None;
     merged.cpu_ratios = crate::summary::CpuRatios::of(&merged.phases, "rest");

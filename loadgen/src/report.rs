@@ -135,9 +135,20 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             interval(c.interval.as_ref(), c.ratio)
         ));
     }
-    if let Some(c) = &s.ceiling {
+    for c in s.ceiling.iter().chain(&s.other_ceilings) {
+        // Summaries written before ceilings named their endpoint and unit were nginx's.
+        let endpoint = if c.endpoint.is_empty() {
+            "the proxy"
+        } else {
+            &c.endpoint
+        };
+        let unit = if c.unit.is_empty() {
+            "requests/s answering a fixed reply"
+        } else {
+            &c.unit
+        };
         out.push(format!(
-            "HTTP ceiling: the proxy reaches {} of {} ({} requests/s answering a fixed reply)",
+            "ceiling: {endpoint} reaches {} of {} ({} {unit})",
             interval(c.interval.as_ref(), c.fraction),
             c.name,
             thousands(c.requests_per_s)

@@ -181,6 +181,12 @@ pub struct Workload {
     /// MQTT: the Receive Maximum the proxy grants each client (`mqtt.receive.maximum`), i.e.
     /// the QoS 1/2 publishes a client keeps in flight. Default: the proxy's (64).
     pub mqtt_receive_maximum: Option<u16>,
+    /// MQTT through the proxy's MQTT source instead of its listener: the clients publish into
+    /// a mosquitto the run starts, which the proxy's source subscribes to (at the highest of
+    /// `mqtt_qos`), and a phase ends when its records are in Kafka (driver
+    /// `mqtt-source-qos<N>`). The same rounds measure mosquitto's own delivery to a subscriber
+    /// of loadgen's (`mosquitto-qos<N>`): the source's ceiling. Default false.
+    pub mqtt_source: bool,
     /// REST produce through v3 streaming (`POST /v3/.../records`, one chunked request per
     /// client, `records_per_request` records per chunk) instead of v2 requests. Default false.
     pub v3_stream: bool,
@@ -207,6 +213,7 @@ impl Workload {
     /// `mqtt qos1 produce`.
     pub fn produce_label(&self) -> String {
         match self.mqtt_qos.first() {
+            Some(q) if self.mqtt_source => format!("mqtt source qos{q} produce"),
             Some(q) => format!("mqtt qos{q} produce"),
             None => self.format.produce_label().to_string(),
         }
@@ -214,10 +221,10 @@ impl Workload {
 
     /// `REST` or `MQTT`: what the headline ratio compares with native.
     pub fn transport(&self) -> &'static str {
-        if self.mqtt_qos.is_empty() {
-            "REST"
-        } else {
-            "MQTT"
+        match (self.mqtt_qos.is_empty(), self.mqtt_source) {
+            (true, _) => "REST",
+            (false, false) => "MQTT",
+            (false, true) => "MQTT source",
         }
     }
 
@@ -329,6 +336,7 @@ impl Default for Workload {
             v3_records: false,
             also_v2: false,
             mqtt_receive_maximum: None,
+            mqtt_source: false,
         }
     }
 }
@@ -356,7 +364,8 @@ pub struct Gates {
     pub consume_cpu_ratio_max: Option<f64>,
     /// Minimum v3/v2 produce rate of the same proxy, paired by round (needs `also_v2`).
     pub v3_vs_v2_min: Option<f64>,
-    /// Minimum fraction of the HTTP ceiling (nginx) the proxy reaches (needs `http_ceiling`).
+    /// Minimum fraction of its ceiling the headline endpoint reaches: nginx (`http_ceiling`),
+    /// or for the MQTT source mosquitto's own delivery (`mqtt_source`).
     pub ceiling_fraction_min: Option<f64>,
     /// Minimum REST-driver/`wrk` requests-per-second ratio (needs `wrk_crosscheck`).
     pub driver_vs_wrk_min: Option<f64>,
@@ -471,7 +480,17 @@ impl Scenario {
                 w.mqtt_receive_maximum != Some(0),
                 "workload.mqtt_receive_maximum must be at least 1"
             );
+            anyhow::ensure!(
+                !(w.mqtt_source && w.mqtt_receive_maximum.is_some()),
+                "workload.mqtt_receive_maximum is the proxy's MQTT listener's; with mqtt_source \
+                 the clients publish to mosquitto (set the source's mqtt.max.inflight in \
+                 [clients.proxy] as mqtt.source.loadgen.mqtt.max.inflight)"
+            );
         }
+        anyhow::ensure!(
+            !w.mqtt_source || !w.mqtt_qos.is_empty(),
+            "workload.mqtt_source needs the QoS levels to publish at (workload.mqtt_qos)"
+        );
         if w.format == Format::Avro {
             // The Avro workload compares produce paths; keys and consume are binary-only.
             anyhow::ensure!(

@@ -96,13 +96,21 @@ impl CpuRatios {
     }
 }
 
-/// The HTTP ceiling: nginx answering a fixed produce reply, driven like the proxy.
+/// A ceiling: nginx answering a fixed produce reply, driven like the proxy (the HTTP ceiling),
+/// or the MQTT broker's own delivery to a subscriber (the MQTT source's).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
     pub name: String,
-    /// nginx's steady requests/s (median over rounds).
+    /// The endpoint measured against it (`rest`, `mqtt-source-qos1`, ...).
+    #[serde(default)]
+    pub endpoint: String,
+    /// The ceiling's steady rate in `unit` (median over rounds).
     pub requests_per_s: f64,
-    /// The proxy's rate as a fraction of nginx's: the median of the rounds' paired fractions.
+    /// What `requests_per_s` counts.
+    #[serde(default)]
+    pub unit: String,
+    /// The endpoint's rate as a fraction of the ceiling's: the median of the rounds' paired
+    /// fractions.
     pub fraction: f64,
     pub interval: Option<Interval>,
     pub round_fractions: Vec<f64>,
@@ -223,8 +231,12 @@ pub struct Summary {
     /// Proxy CPU per record over the native client's.
     #[serde(default)]
     pub cpu_ratios: CpuRatios,
+    /// The headline endpoint's ceiling.
     #[serde(default)]
     pub ceiling: Option<Ceiling>,
+    /// Other endpoints' ceilings (the MQTT source's at its other QoS levels).
+    #[serde(default)]
+    pub other_ceilings: Vec<Ceiling>,
     /// With `workload.also_v2`: the v3 endpoint's produce rate over the same proxy's v2 rate,
     /// paired by round.
     #[serde(default)]
@@ -260,6 +272,7 @@ impl Summary {
             consume_round_ratios: Vec::new(),
             cpu_ratios: CpuRatios::default(),
             ceiling: None,
+            other_ceilings: Vec::new(),
             v3_vs_v2: None,
             crosscheck: None,
             added_latency: None,

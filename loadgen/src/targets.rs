@@ -15,22 +15,41 @@ use rdkafka::ClientConfig;
 use tokio::process::{Child, Command};
 
 use crate::cpu::Processes;
+use crate::mosquitto::Mosquitto;
 use crate::progress::Progress;
 use crate::scenario::Clients;
 
-/// The broker and proxy of a run. Whatever was started here is stopped on drop.
-/// MQTT settings of the proxy a run starts.
+/// How MQTT reaches the proxy a run starts.
 #[derive(Debug, Clone)]
-pub struct Mqtt {
-    /// `mqtt.topic.regex.list`.
-    pub rules: String,
-    pub receive_maximum: Option<u16>,
+pub enum Mqtt {
+    /// Clients publish to the proxy's MQTT listener.
+    Listener {
+        /// `mqtt.topic.regex.list`.
+        rules: String,
+        receive_maximum: Option<u16>,
+    },
+    /// Clients publish into a mosquitto started here; the proxy's MQTT source `loadgen`
+    /// subscribes to it.
+    Source {
+        /// `mqtt.topics`.
+        filter: String,
+        /// `topic.regex.list`.
+        rules: String,
+        /// `mqtt.qos` of the subscription.
+        qos: u8,
+    },
 }
 
+/// The name of the MQTT source the proxy started for an `mqtt_source` workload has.
+pub const SOURCE: &str = "loadgen";
+
+/// The broker and proxy of a run (and for an `mqtt_source` workload the MQTT broker). Whatever
+/// was started here is stopped on drop.
 pub struct Targets {
     pub bootstrap: String,
     pub proxy_url: String,
-    /// The proxy's MQTT listener, `127.0.0.1:PORT`, for MQTT workloads.
+    /// Where MQTT workloads publish, `127.0.0.1:PORT`: the proxy's MQTT listener, or the
+    /// mosquitto its MQTT source subscribes to.
     pub mqtt_addr: Option<String>,
     /// The Schema Registry the proxy uses, for native clients of schema formats; None when the
     /// workload needs none.
@@ -50,6 +69,7 @@ pub struct Targets {
     created: std::sync::Mutex<Vec<String>>,
     proxy: Option<Child>,
     broker: Option<Broker>,
+    mosquitto: Option<Mosquitto>,
 }
 
 impl Targets {
@@ -91,6 +111,7 @@ impl Targets {
         let clients = &clients;
         wait_for_metadata(&bootstrap, clients).await?;
         let mut mqtt_addr = None;
+        let mut mosquitto = None;
         let (proxy_url, proxy, schema_registry_url) = match proxy_url {
             Some(url) => (
                 url.trim_end_matches('/').to_string(),
@@ -107,8 +128,15 @@ impl Targets {
                     None => Registry::Off,
                 };
                 let mqtt = match mqtt {
-                    Some(m) => {
+                    Some(m @ Mqtt::Listener { .. }) => {
                         let addr = format!("127.0.0.1:{}", local_broker::free_port()?);
+                        mqtt_addr = Some(addr.clone());
+                        Some((addr, m))
+                    }
+                    Some(m @ Mqtt::Source { .. }) => {
+                        let m0 = Mosquitto::start().await?;
+                        let addr = m0.addr.clone();
+                        mosquitto = Some(m0);
                         mqtt_addr = Some(addr.clone());
                         Some((addr, m))
                     }
@@ -140,6 +168,7 @@ impl Targets {
             created: std::sync::Mutex::new(Vec::new()),
             proxy,
             broker,
+            mosquitto,
         })
     }
 
@@ -233,7 +262,7 @@ impl Targets {
         Ok(results.len() - deleted.len())
     }
 
-    /// Stops the local proxy with SIGTERM and waits for it.
+    /// Stops the local proxy with SIGTERM and waits for it, then the MQTT broker.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.proxy.take() {
             if let Some(pid) = child.id() {
@@ -244,6 +273,8 @@ impl Targets {
             }
             let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
         }
+        // The MQTT broker after the proxy, whose source would otherwise log it gone.
+        self.mosquitto.take();
     }
 }
 
@@ -327,12 +358,34 @@ async fn start_proxy(
             .args(["--schema-registry-listeners", ""])
             .args(["--set", &format!("schema.registry.url={external}")]),
     };
-    if let Some((addr, m)) = mqtt {
-        command.args(["--mqtt-listeners", &format!("tcp://{addr}")]);
-        command.args(["--mqtt-topic-regex-list", &m.rules]);
-        if let Some(n) = m.receive_maximum {
-            command.args(["--set", &format!("mqtt.receive.maximum={n}")]);
+    match mqtt {
+        Some((
+            addr,
+            Mqtt::Listener {
+                rules,
+                receive_maximum,
+            },
+        )) => {
+            command.args(["--mqtt-listeners", &format!("tcp://{addr}")]);
+            command.args(["--mqtt-topic-regex-list", rules]);
+            if let Some(n) = receive_maximum {
+                command.args(["--set", &format!("mqtt.receive.maximum={n}")]);
+            }
         }
+        Some((addr, Mqtt::Source { filter, rules, qos })) => {
+            // MQTT 5, so the source's Receive Maximum (mqtt.max.inflight) sets its window;
+            // [clients.proxy] may override any of these.
+            for (key, value) in [
+                ("mqtt.server.uri", format!("tcp://{addr}")),
+                ("mqtt.topics", filter.clone()),
+                ("topic.regex.list", rules.clone()),
+                ("mqtt.qos", qos.to_string()),
+                ("mqtt.version", "5".to_string()),
+            ] {
+                command.args(["--set", &format!("mqtt.source.{SOURCE}.{key}={value}")]);
+            }
+        }
+        None => {}
     }
     for (k, v) in settings {
         command.args(["--set", &format!("{k}={v}")]);
@@ -356,7 +409,30 @@ async fn start_proxy(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    if matches!(mqtt, Some((_, Mqtt::Source { .. }))) {
+        // What is published before the source's subscription exists goes nowhere.
+        loop {
+            let state = source_state(&client, &url).await;
+            if state["subscribed"] == true {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "kafka-proxy's MQTT source did not subscribe within 30 s: {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     Ok((url, child))
+}
+
+/// The state `GET /ready` gives of the proxy's MQTT source (null when it cannot be read).
+async fn source_state(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let ready = match client.get(format!("{url}/ready")).send().await {
+        Ok(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    };
+    ready["mqtt_sources"][SOURCE].clone()
 }
 
 /// The native clients' settings that reach a secured cluster (`security.*`, `sasl.*`, `ssl.*`),

@@ -370,6 +370,79 @@ fn mqtt_scenario_end_to_end() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// The MQTT source workload (issue 18): loadgen starts mosquitto and a proxy whose MQTT source
+/// subscribes to it, publishes at QoS 1 and 0, ends each phase when a native consumer has read
+/// every record from Kafka, and measures mosquitto's own delivery to a subscriber of its own in
+/// the same rounds; the delivery checks, the ceilings and the end-to-end latency reach
+/// summary.json and the report.
+#[test]
+fn mqtt_source_scenario_end_to_end() {
+    let broker = LocalBroker::start().unwrap();
+    let tmp = std::env::temp_dir().join(format!("loadgen-mqtt-source-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let scenario = tmp.join("mqtt-source-tiny.toml");
+    std::fs::write(
+        &scenario,
+        "name = \"mqtt-source-tiny\"\n\
+         [workload]\nmqtt_qos = [1, 0]\nmqtt_source = true\nphases = [\"produce\"]\n\
+         partitions = 2\nrecords = 20000\nvalue_bytes = 100\nconcurrency = 4\nrounds = 1\n\
+         phase_timeout_s = 60\n[gates]\nceiling_fraction_min = 0.01\n",
+    )
+    .unwrap();
+    let out_dir = tmp.join("out");
+    let out = loadgen(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--bootstrap-servers",
+        broker.bootstrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = report_dir(&out_dir);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let phases = summary["phases"].as_array().unwrap();
+    for driver in [
+        "mqtt-source-qos1",
+        "mqtt-source-qos0",
+        "mosquitto-qos1",
+        "mosquitto-qos0",
+    ] {
+        let p = phases
+            .iter()
+            .find(|p| p["driver"] == driver)
+            .unwrap_or_else(|| panic!("no {driver} in {summary}"));
+        // Every record arrived once, and its latency was measured from its publish.
+        assert_eq!(p["records"], 20000, "{p}");
+        assert_eq!(p["delivery"]["missing"], 0, "{p}");
+        assert_eq!(p["delivery"]["published"], 20000, "{p}");
+        assert_eq!(p["checksum"], p["delivery"]["published_checksum"], "{p}");
+        assert_eq!(p["latency"]["count"], 20000, "{p}");
+    }
+    // Each QoS level against mosquitto's own delivery at that level.
+    assert_eq!(summary["ceiling"]["name"], "mosquitto-qos1", "{summary}");
+    assert_eq!(summary["ceiling"]["endpoint"], "mqtt-source-qos1");
+    let other = &summary["other_ceilings"][0];
+    assert_eq!(
+        (&other["name"], &other["endpoint"]),
+        (&"mosquitto-qos0".into(), &"mqtt-source-qos0".into())
+    );
+    let fraction = summary["ceiling"]["fraction"].as_f64().unwrap();
+    assert!(fraction > 0.0 && fraction.is_finite(), "{summary}");
+    let checks = summary["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 5, "{checks:?}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        html.contains("mqtt source qos1 produce"),
+        "the ratio is not labelled"
+    );
+    assert!(html.contains("of mosquitto-qos1"), "no ceiling line");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 /// Issue 13's measurements end to end, on the mock broker loadgen starts in a process of its
 /// own and the kafka-proxy it starts: CPU time per record lands on the right process, ratios
 /// come with intervals over a round budget, the HTTP ceiling (nginx) and the wrk cross-check

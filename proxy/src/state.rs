@@ -23,6 +23,9 @@ pub struct App {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SourceState {
     pub connected: bool,
+    /// The remote broker has answered the subscription (SUBACK): messages published from now
+    /// on reach the source.
+    pub subscribed: bool,
     /// The server it is connected to, or tried last.
     pub server: String,
     /// Why it is not connected.

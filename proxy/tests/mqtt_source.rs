@@ -260,13 +260,15 @@ async fn fails_over_and_reconnects_after_a_broker_restart() {
     };
     let state = source(proxy.url.clone()).await;
     assert_eq!(state["connected"], true, "{state}");
+    assert_eq!(state["subscribed"], true, "{state}");
     assert_eq!(state["server"], broker.uri(), "{state}");
     broker.stop();
     // /ready says the source is disconnected, and why.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let state = source(proxy.url.clone()).await;
-        if state["connected"] == false && state["error"].is_string() {
+        if state["connected"] == false && state["subscribed"] == false && state["error"].is_string()
+        {
             break;
         }
         assert!(Instant::now() < deadline, "{state}");

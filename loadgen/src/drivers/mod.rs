@@ -1,10 +1,15 @@
 //! Drivers run the same workload over different paths: `native` (rdkafka over Kafka's TCP
-//! protocol, the baseline) and `rest` (HTTP to a Confluent-v2-compatible proxy); `avro` holds
-//! the values both write for an Avro workload.
+//! protocol, the baseline), `rest` and `v3stream` (HTTP to a Confluent-compatible proxy; `http1`
+//! is their client), `mqtt` (devices publishing to the proxy's MQTT listener) and `mqtt_relay`
+//! (devices publishing into an MQTT broker that the proxy's MQTT source subscribes to; its
+//! far end counts `arrivals`); `avro` holds the values an Avro workload writes, `schedule` the
+//! open-loop send times.
 
+pub mod arrivals;
 pub mod avro;
 pub mod http1;
 pub mod mqtt;
+pub mod mqtt_relay;
 pub mod native;
 pub mod rest;
 pub mod schedule;

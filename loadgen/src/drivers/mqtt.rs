@@ -20,6 +20,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+use super::arrivals::SendTimes;
 use super::split;
 use crate::histogram::Recorder;
 use crate::measure::PhaseResult;
@@ -27,7 +28,7 @@ use crate::payload::{make_value, value_checksum};
 use crate::progress::Progress;
 use crate::scenario::Workload;
 
-fn varint(mut n: usize, out: &mut Vec<u8>) {
+pub(super) fn varint(mut n: usize, out: &mut Vec<u8>) {
     loop {
         let mut byte = (n % 128) as u8;
         n /= 128;
@@ -41,13 +42,13 @@ fn varint(mut n: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn put_str(s: &[u8], out: &mut Vec<u8>) {
+pub(super) fn put_str(s: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&(s.len() as u16).to_be_bytes());
     out.extend_from_slice(s);
 }
 
 /// MQTT 5 PUBLISH (no properties).
-fn publish(out: &mut Vec<u8>, qos: u8, topic: &[u8], packet_id: u16, payload: &[u8]) {
+pub(super) fn publish(out: &mut Vec<u8>, qos: u8, topic: &[u8], packet_id: u16, payload: &[u8]) {
     let len = 2 + topic.len() + if qos > 0 { 2 } else { 0 } + 1 + payload.len();
     out.push(0x30 | (qos << 1));
     varint(len, out);
@@ -60,10 +61,24 @@ fn publish(out: &mut Vec<u8>, qos: u8, topic: &[u8], packet_id: u16, payload: &[
 }
 
 /// MQTT 5 CONNECT with a clean start and keep-alive 60 s; the CONNACK's Receive Maximum.
-async fn connect(stream: &mut TcpStream, client_id: &str) -> anyhow::Result<u16> {
+pub(super) async fn connect(stream: &mut TcpStream, client_id: &str) -> anyhow::Result<u16> {
+    connect_with(stream, client_id, 60, &[]).await
+}
+
+/// MQTT 5 CONNECT with a clean start, this keep-alive (0: none) and these CONNECT
+/// properties (encoded); the CONNACK's Receive Maximum.
+pub(super) async fn connect_with(
+    stream: &mut TcpStream,
+    client_id: &str,
+    keep_alive_s: u16,
+    properties: &[u8],
+) -> anyhow::Result<u16> {
     let mut body = Vec::new();
     put_str(b"MQTT", &mut body);
-    body.extend_from_slice(&[5, 0x02, 0, 60, 0]);
+    body.extend_from_slice(&[5, 0x02]);
+    body.extend_from_slice(&keep_alive_s.to_be_bytes());
+    varint(properties.len(), &mut body);
+    body.extend_from_slice(properties);
     put_str(client_id.as_bytes(), &mut body);
     let mut packet = vec![0x10];
     varint(body.len(), &mut packet);
@@ -107,7 +122,9 @@ async fn connect(stream: &mut TcpStream, client_id: &str) -> anyhow::Result<u16>
     Ok(65535)
 }
 
-async fn read_packet<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> anyhow::Result<(u8, Vec<u8>)> {
+pub(super) async fn read_packet<R: tokio::io::AsyncRead + Unpin>(
+    r: &mut R,
+) -> anyhow::Result<(u8, Vec<u8>)> {
     let first = r.read_u8().await?;
     let mut len = 0usize;
     for shift in 0..4 {
@@ -123,17 +140,20 @@ async fn read_packet<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> anyhow::Resu
 }
 
 /// One client's share, encoded before the clock starts.
-struct Work {
+pub(super) struct Work {
+    /// The record id of the first PUBLISH; the rest follow in order.
+    first: u64,
     /// Every PUBLISH, back to back, and where each ends.
     packets: Vec<u8>,
     ends: Vec<usize>,
-    checksum: u64,
-    bytes: u64,
+    pub(super) checksum: u64,
+    pub(super) bytes: u64,
 }
 
-fn build(ids: std::ops::Range<u64>, topic: &[u8], qos: u8, w: &Workload) -> Work {
+pub(super) fn build(ids: std::ops::Range<u64>, topic: &[u8], qos: u8, w: &Workload) -> Work {
     let n = (ids.end - ids.start) as usize;
     let mut work = Work {
+        first: ids.start,
         packets: Vec::with_capacity(n * (w.value_bytes + topic.len() + 12)),
         ends: Vec::with_capacity(n),
         checksum: 0,
@@ -153,9 +173,19 @@ fn build(ids: std::ops::Range<u64>, topic: &[u8], qos: u8, w: &Workload) -> Work
 
 /// What one client measured.
 #[derive(Default)]
-struct Outcome {
+pub(super) struct Outcome {
     rec: Recorder,
-    finished: Option<Instant>,
+    pub(super) finished: Option<Instant>,
+}
+
+/// What the answers to a client's publishes mean.
+#[derive(Clone)]
+pub(super) enum Answers {
+    /// The proxy's: a publish is done at its PUBACK / PUBCOMP (counted, its latency recorded).
+    Done,
+    /// A relay's (an MQTT broker's): they only pace the client. Each publish's write is stamped
+    /// here for the reader at the far end, which counts and times it.
+    Relayed(Arc<SendTimes>),
 }
 
 /// Publishes `w.records` records over `w.concurrency` connections to the MQTT listener at `addr`,
@@ -190,7 +220,8 @@ pub async fn produce(
         .map(|(stream, work, window)| {
             let progress = progress.clone();
             tokio::spawn(async move {
-                tokio::time::timeout(deadline, client(stream, work, window, qos, progress))
+                let run = client(stream, work, window, qos, Answers::Done, progress);
+                tokio::time::timeout(deadline, run)
                     .await
                     .map_err(|_| anyhow::anyhow!("MQTT produce exceeded phase_timeout_s"))?
             })
@@ -226,13 +257,15 @@ pub async fn produce(
 }
 
 /// One connection: writes runs of publishes while the window allows, and reads the answers.
-async fn client(
+pub(super) async fn client(
     stream: TcpStream,
     work: Work,
     window: u16,
     qos: u8,
+    answers: Answers,
     progress: Arc<Progress>,
 ) -> anyhow::Result<Outcome> {
+    let done = matches!(answers, Answers::Done);
     let n = work.ends.len();
     let (read, write) = stream.into_split();
     let write = Arc::new(tokio::sync::Mutex::new(write));
@@ -275,7 +308,7 @@ async fn client(
                 let want = (next % 65535) as u16 + 1;
                 anyhow::ensure!(id == want, "acknowledgement out of order: {id} for {want}");
                 let at = sent.lock().expect("poisoned")[next];
-                if let Some(at) = at {
+                if let Some(at) = at.filter(|_| done) {
                     let took = at.elapsed();
                     outcome.rec.record(took);
                     // The time series needs a sample, not every publish.
@@ -284,7 +317,9 @@ async fn client(
                     }
                 }
                 next += 1;
-                progress.add(1);
+                if done {
+                    progress.add(1);
+                }
                 permits.add_permits(1);
             }
             outcome.finished = Some(Instant::now());
@@ -317,12 +352,16 @@ async fn client(
             let mut s = sent.lock().expect("poisoned");
             s[i..i + run].iter_mut().for_each(|t| *t = Some(now));
         }
+        if let Answers::Relayed(times) = &answers {
+            let first = work.first + i as u64;
+            times.stamp(first..first + run as u64, now);
+        }
         write
             .lock()
             .await
             .write_all(&work.packets[from..to])
             .await?;
-        if qos == 0 && i + run < n {
+        if done && qos == 0 && i + run < n {
             progress.add(run as u64);
         }
         i += run;

@@ -13,6 +13,7 @@ use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
+use super::arrivals::{Arrivals, Until};
 use super::{avro, deal};
 use crate::histogram::Recorder;
 use crate::measure::PhaseResult;
@@ -521,6 +522,35 @@ pub fn end_to_end(
         }
     }
     Ok(rec)
+}
+
+/// The relay scenario's far end: reads `topic` from the beginning (every partition) into
+/// `arrivals` until `until`.
+pub fn read_arrivals(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    clients: &Clients,
+    mut arrivals: Arrivals,
+    until: &Until,
+) -> anyhow::Result<Arrivals> {
+    let c = consumer(
+        bootstrap,
+        &format!("loadgen-relay-{}", std::process::id()),
+        clients,
+    )?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    c.assign(&tpl)?;
+    while !until.reached(&arrivals) {
+        if let Some(m) = c.poll(Duration::from_millis(5)) {
+            let m = m?;
+            arrivals.take(m.payload().unwrap_or_default(), Instant::now());
+        }
+    }
+    Ok(arrivals)
 }
 
 #[cfg(test)]

@@ -15,8 +15,14 @@ use crate::summary::{
 
 /// The name of the v2 endpoint a v3 workload with `also_v2` measures beside it.
 pub const V2_PEER: &str = "rest-v2";
+
+/// The MQTT topics' first level: publishes to the proxy's listener, publishes the proxy's MQTT
+/// source subscribes to, and publishes only mosquitto's own subscriber reads (its ceiling).
+pub const LISTENER_ROOT: &str = "lg";
+pub const SOURCE_ROOT: &str = "src";
+pub const BROKER_ROOT: &str = "mosq";
 use crate::targets::Targets;
-use crate::{gates, sweep, BrokerTarget, Peer, RestApi};
+use crate::{gates, sweep, BrokerTarget, Peer, Relay, RestApi};
 
 use super::calibrate::calibrate;
 use super::consume::consume_rounds;
@@ -37,24 +43,37 @@ pub async fn run(
     let mut w = scenario.workload.clone();
     let tag = format!("{}-{}", scenario.name, std::process::id());
     let prefix = format!("{}{tag}", w.topic_prefix);
-    // MQTT drivers publish on `lg/<driver>-<round>/...`; the proxy maps each to its Kafka topic.
+    // MQTT drivers publish on `<root>/<driver>-<round>/...` (root `lg` for the listener, `src`
+    // through the source); the proxy maps each to its Kafka topic.
+    let kind = if w.mqtt_source { "mqtt-source" } else { "mqtt" };
     let mqtt_drivers: Vec<(String, u8)> = w
         .mqtt_qos
         .iter()
-        .map(|q| (format!("mqtt-qos{q}"), *q))
+        .map(|q| (format!("{kind}-qos{q}"), *q))
         .collect();
-    let mqtt = (!mqtt_drivers.is_empty()).then(|| crate::targets::Mqtt {
-        rules: (0..w.max_rounds())
+    let rules = |root: &str| {
+        (0..w.max_rounds())
             .flat_map(|round| {
                 let prefix = &prefix;
-                mqtt_drivers
-                    .iter()
-                    .map(move |(name, _)| format!("{prefix}-{name}-{round}:lg/{name}-{round}/.*"))
+                mqtt_drivers.iter().map(move |(name, _)| {
+                    format!("{prefix}-{name}-{round}:{root}/{name}-{round}/.*")
+                })
             })
             .collect::<Vec<_>>()
-            .join(","),
-        receive_maximum: w.mqtt_receive_maximum,
-    });
+            .join(",")
+    };
+    let mqtt = match (mqtt_drivers.is_empty(), w.mqtt_source) {
+        (true, _) => None,
+        (false, false) => Some(crate::targets::Mqtt::Listener {
+            rules: rules(LISTENER_ROOT),
+            receive_maximum: w.mqtt_receive_maximum,
+        }),
+        (false, true) => Some(crate::targets::Mqtt::Source {
+            filter: format!("{SOURCE_ROOT}/#"),
+            rules: rules(SOURCE_ROOT),
+            qos: w.mqtt_qos.iter().copied().max().unwrap_or(1),
+        }),
+    };
     let mut targets = Targets::start(
         bootstrap,
         proxy_url,
@@ -131,6 +150,7 @@ async fn compare(
                 mqtt_qos: Some(*q),
                 ceiling: false,
                 api: RestApi::V2,
+                relay: w.mqtt_source.then_some(Relay::Source),
             })
             .collect(),
         None => vec![Peer {
@@ -139,8 +159,20 @@ async fn compare(
             mqtt_qos: None,
             ceiling: false,
             api: w.rest_api(),
+            relay: None,
         }],
     };
+    if let (true, Some(addr)) = (w.mqtt_source, &targets.mqtt_addr) {
+        // mosquitto's own delivery at each level, to a subscriber here: the source's ceiling.
+        endpoints.extend(w.mqtt_qos.iter().map(|q| Peer {
+            name: format!("mosquitto-qos{q}"),
+            url: addr.clone(),
+            mqtt_qos: Some(*q),
+            ceiling: true,
+            api: RestApi::V2,
+            relay: Some(Relay::Subscriber),
+        }));
+    }
     if w.also_v2 {
         // The same proxy through v2, in the same rounds: the v3/v2 ratio.
         endpoints.push(Peer {
@@ -149,6 +181,7 @@ async fn compare(
             mqtt_qos: None,
             ceiling: false,
             api: RestApi::V2,
+            relay: None,
         });
     }
     endpoints.extend(peers);
@@ -163,6 +196,7 @@ async fn compare(
             mqtt_qos: None,
             ceiling: true,
             api: RestApi::V2,
+            relay: None,
         });
     }
 
@@ -187,6 +221,10 @@ async fn compare(
             format!("{} errors", native.errors),
         ));
         for ((e, r, _), stored) in round.rest.iter().zip(&round.stored) {
+            if let Some(d) = &r.delivery {
+                checks.push(relay_check(n, e, r, d, *stored));
+                continue;
+            }
             let Some((stored, checksum)) = *stored else {
                 continue;
             };
@@ -275,26 +313,75 @@ async fn compare(
             round_ratios: ratios,
         });
     }
-    if let Some(i) = endpoints.iter().position(|e| e.ceiling) {
-        // The proxy's rate over nginx's, paired by round.
+    for (i, e) in endpoints.iter().enumerate().filter(|(_, e)| e.ceiling) {
+        // The rate of the endpoint it bounds over its own, paired by round: nginx bounds the
+        // headline, mosquitto at a QoS level the source at that level.
+        let bounded = match e.relay {
+            Some(Relay::Subscriber) => endpoints
+                .iter()
+                .position(|b| b.relay == Some(Relay::Source) && b.mqtt_qos == e.mqtt_qos),
+            _ => Some(0),
+        };
+        let Some(b) = bounded else { continue };
         let fractions: Vec<f64> = rounds
             .iter()
-            .map(|r| r.rest[0].1.ratio_to(&r.rest[i].1))
+            .map(|r| r.rest[b].1.ratio_to(&r.rest[i].1))
             .collect();
-        let nginx_phase = &phases[1 + i];
-        figures.ceiling = Some(Ceiling {
-            name: "nginx".into(),
-            requests_per_s: nginx_phase.rate() / w.records_per_request as f64,
+        let phase = &phases[1 + i];
+        let (per_request, unit) = match e.relay {
+            Some(_) => (1.0, "records/s from publishers through it to a subscriber"),
+            None => (
+                w.records_per_request as f64,
+                "requests/s answering a fixed reply",
+            ),
+        };
+        let ceiling = Ceiling {
+            name: e.name.clone(),
+            endpoint: endpoints[b].name.clone(),
+            requests_per_s: phase.rate() / per_request,
+            unit: unit.into(),
             fraction: measure::median(&fractions).unwrap_or(0.0),
             interval: Interval::of(&fractions),
             round_fractions: fractions,
-        });
+        };
+        if b == 0 && figures.ceiling.is_none() {
+            figures.ceiling = Some(ceiling);
+        } else {
+            figures.other_ceilings.push(ceiling);
+        }
     }
     figures.crosscheck = crosscheck(w, &rounds);
     figures.cpu_ratios = CpuRatios::of(&phases, &endpoints[0].name);
     figures.added_latency = added_latency(&phases, &endpoints[0].name, w.rate_records_per_s);
     drop(nginx);
     Ok((phases, checks, figures))
+}
+
+/// A relayed endpoint's delivery in one round: every published record arrived at the far end,
+/// unchanged, at least once (duplicates are counted, not failed: MQTT QoS 1 is at least once),
+/// and for the source what Kafka held after the round.
+fn relay_check(
+    n: usize,
+    e: &Peer,
+    r: &PhaseResult,
+    d: &crate::measure::Delivery,
+    stored: Option<(u64, u64)>,
+) -> Check {
+    let (far_end, kafka) = match stored {
+        Some((stored, _)) => ("in Kafka", format!("; {stored} records in the topic")),
+        None => ("at the subscriber", String::new()),
+    };
+    check(
+        &format!(
+            "round {n}: {}: every published record arrived {far_end} (at least once)",
+            e.name
+        ),
+        d.complete(r.checksum) && stored.is_none_or(|(s, _)| s >= d.published),
+        format!(
+            "{} published, {} arrived, {} missing, {} duplicates, {} foreign; checksums {} / {}{kafka}",
+            d.published, r.records, d.missing, d.duplicates, d.strangers, d.published_checksum, r.checksum
+        ),
+    )
 }
 
 /// The headline endpoint's end-to-end latency minus native's, at p50, p99 and p99.9.

@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
+use crate::drivers::mqtt_relay::Sink;
 use crate::interval::Interval;
 use crate::measure::PhaseResult;
 use crate::phase::{observe, say};
 use crate::scenario::Workload;
 use crate::targets::Targets;
 use crate::wrk::{Wrk, WrkResult};
-use crate::{drivers, Peer, RestApi};
+use crate::{drivers, Peer, Relay, RestApi};
+
+use super::compare::{BROKER_ROOT, LISTENER_ROOT, SOURCE_ROOT};
 
 use super::end_to_end::EndToEnd;
 use super::rounds::stop_rounds;
@@ -152,7 +155,47 @@ pub(super) async fn produce_rounds(
                 Turn::Endpoint(i) => i,
             };
             let (e, topic) = &rest[i];
-            let result = if let Some(qos) = e.mqtt_qos {
+            let result = if let (Some(qos), Some(relay)) = (e.mqtt_qos, e.relay) {
+                say(&format!(
+                    "round {n}: {} produce, {} records of {}, {} MQTT clients into mosquitto{}",
+                    e.name,
+                    w.records,
+                    w.value_sizes(),
+                    w.concurrency,
+                    match relay {
+                        Relay::Source => ", the proxy's MQTT source forwarding to Kafka",
+                        Relay::Subscriber => ", one subscriber",
+                    }
+                ));
+                let sink = match relay {
+                    Relay::Source => Sink::Kafka {
+                        bootstrap: targets.bootstrap.clone(),
+                        topic: topic.clone(),
+                        partitions: w.partitions,
+                        clients: targets.clients.clone(),
+                    },
+                    Relay::Subscriber => Sink::Subscriber {
+                        filter: format!("{BROKER_ROOT}/{}-{round}/#", e.name),
+                        qos: w.mqtt_qos.iter().copied().max().unwrap_or(qos),
+                        receive_maximum: source_receive_maximum(targets),
+                    },
+                };
+                let root = match relay {
+                    Relay::Source => SOURCE_ROOT,
+                    Relay::Subscriber => BROKER_ROOT,
+                };
+                let topic_prefix = format!("{root}/{}-{round}", e.name);
+                let run = drivers::mqtt_relay::produce(
+                    &e.name,
+                    &e.url,
+                    &topic_prefix,
+                    qos,
+                    sink,
+                    w,
+                    p.clone(),
+                );
+                observe(targets, w, &p, (&e.name, w.records), run).await?
+            } else if let Some(qos) = e.mqtt_qos {
                 say(&format!(
                     "round {n}: {} produce, {} records of {}, {} MQTT clients",
                     e.name,
@@ -161,7 +204,7 @@ pub(super) async fn produce_rounds(
                     w.concurrency
                 ));
                 let e2e = EndToEnd::start(targets, None, topic, w, &p);
-                let topic_prefix = format!("lg/{}-{round}", e.name);
+                let topic_prefix = format!("{LISTENER_ROOT}/{}-{round}", e.name);
                 let run = drivers::mqtt::produce(&e.name, &e.url, &topic_prefix, qos, w, p.clone());
                 let result = observe(targets, w, &p, (&e.name, w.records), run).await;
                 let mut result = EndToEnd::attach(e2e, result).await?;
@@ -240,6 +283,23 @@ pub(super) async fn produce_rounds(
     }
     Ok(rounds)
 }
+
+/// The Receive Maximum the proxy's MQTT source grants mosquitto (its `mqtt.max.inflight`), for
+/// the ceiling's subscriber to grant the same.
+fn source_receive_maximum(targets: &Targets) -> u16 {
+    targets
+        .clients
+        .proxy
+        .get(&format!(
+            "mqtt.source.{}.mqtt.max.inflight",
+            crate::targets::SOURCE
+        ))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SOURCE_MAX_INFLIGHT)
+}
+
+/// The proxy's default `mqtt.max.inflight`.
+const SOURCE_MAX_INFLIGHT: u16 = 1000;
 
 /// Between rounds, outside any measured window: reads back each REST topic of the round (all
 /// of it, duplicates included), then deletes them and the round's `unread` topics (native's and

@@ -1,12 +1,14 @@
 //! Where publishes go: MQTT topics to Kafka topics by rules (`kafka_topic:regex`, the first
 //! matching the whole MQTT topic wins) and a default topic, each Kafka topic with its writers
-//! ([`super::batcher::Lanes`]). Shared by the MQTT listener and the MQTT sources.
+//! ([`super::batcher::Lanes`]); and [`Pending`], the publishes a connection has read and not
+//! queued yet. Shared by the MQTT listener and the MQTT sources.
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::batcher::{Lanes, Stats};
+use super::batcher::{self, Chunk, Lanes, Publish, Settled, Stats};
 use crate::config::TopicRule;
 use crate::state::App;
 
@@ -71,5 +73,55 @@ impl std::ops::Index<usize> for Routes {
 
     fn index(&self, i: usize) -> &Route {
         &self.routes[i]
+    }
+}
+
+/// Publishes read and not queued yet, as (route, lane, publishes) in publish order: a new chunk
+/// starts whenever the lane changes, so each chunk is a contiguous run (what [`Settled`]
+/// needs). Queued once per read, not per publish: a hand-off per publish was the hot path's
+/// largest cost (README "MQTT"), and a writer's batch can hold no more than its queue does.
+#[derive(Default)]
+pub struct Pending {
+    chunks: Vec<(usize, usize, Vec<Publish>)>,
+    count: usize,
+    bytes: usize,
+}
+
+impl Pending {
+    pub fn push(&mut self, route: usize, lane: usize, p: Publish) {
+        self.count += 1;
+        self.bytes += p.payload.len();
+        match self.chunks.last_mut() {
+            Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
+            _ => self.chunks.push((route, lane, vec![p])),
+        }
+    }
+
+    /// Whether the publishes make a full chunk.
+    pub fn full(&self) -> bool {
+        self.count >= batcher::CHUNK_MAX_PUBLISHES || self.bytes >= batcher::CHUNK_MAX_BYTES
+    }
+
+    /// Queues them for their writers, in order, outcomes to `acks`; waits while a queue is
+    /// full (backpressure: the connection stops reading). Err: the Kafka topic whose writer
+    /// has stopped (shutdown).
+    pub async fn queue(
+        &mut self,
+        routes: &Routes,
+        acks: &mpsc::UnboundedSender<Settled>,
+    ) -> Result<(), String> {
+        self.count = 0;
+        self.bytes = 0;
+        for (route, lane, publishes) in self.chunks.drain(..) {
+            let route = &routes[route];
+            let chunk = Chunk {
+                publishes,
+                acks: acks.clone(),
+            };
+            if route.lanes.queue(lane).send(chunk).await.is_err() {
+                return Err(route.kafka_topic.clone());
+            }
+        }
+        Ok(())
     }
 }

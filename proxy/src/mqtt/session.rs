@@ -21,6 +21,7 @@ use super::answers::{Answers, Received, Slot};
 use super::batcher::{self, Publish, Stats};
 use super::ingest::Ingest;
 use super::packets::{incoming, outgoing, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID};
+use super::routes::Pending;
 
 /// Why a connection ends early: logged, and for MQTT 5 sent as DISCONNECT's reason code.
 pub(super) struct Close {
@@ -51,10 +52,8 @@ struct Conn<'a> {
     closing: bool,
     /// Where the writers send Kafka's outcomes.
     acks: mpsc::UnboundedSender<batcher::Settled>,
-    /// Publishes read and not queued yet, as (route, lane, publishes) in publish order.
-    pending: Vec<(usize, usize, Vec<Publish>)>,
-    pending_count: usize,
-    pending_bytes: usize,
+    /// Publishes read and not queued yet.
+    pending: Pending,
 }
 
 impl Conn<'_> {
@@ -169,8 +168,6 @@ impl Conn<'_> {
                 };
                 let publish = *publish;
                 let extra = super::packets::property_headers(&publish);
-                self.pending_count += 1;
-                self.pending_bytes += publish.payload.len();
                 let p = Publish {
                     mqtt_topic,
                     payload: publish.payload,
@@ -179,10 +176,7 @@ impl Conn<'_> {
                     seq,
                     extra,
                 };
-                match self.pending.last_mut() {
-                    Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
-                    _ => self.pending.push((route, lane, vec![p])),
-                }
+                self.pending.push(route, lane, p);
             }
             In::PubRel(id) => {
                 self.received.remove(&id);
@@ -204,32 +198,18 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// Whether the publishes read make a full chunk.
-    fn chunk_full(&self) -> bool {
-        self.pending_count >= batcher::CHUNK_MAX_PUBLISHES
-            || self.pending_bytes >= batcher::CHUNK_MAX_BYTES
-    }
-
     /// Queues the pending publishes for their writers, in order; waits while a queue is full
     /// (backpressure: the connection stops reading).
     async fn queue(&mut self) -> Result<(), Close> {
-        let ingest = self.ingest;
-        for (route, lane, publishes) in self.pending.drain(..) {
-            let route = &ingest.routes[route];
-            let chunk = batcher::Chunk {
-                publishes,
-                acks: self.acks.clone(),
-            };
-            route.lanes.queue(lane).send(chunk).await.map_err(|_| {
+        self.pending
+            .queue(&self.ingest.routes, &self.acks)
+            .await
+            .map_err(|topic| {
                 close(
                     v5::DisconnectReasonCode::ServerShuttingDown,
-                    format!("the writer of {} has stopped", route.kafka_topic),
+                    format!("the writer of {topic} has stopped"),
                 )
-            })?;
-        }
-        self.pending_count = 0;
-        self.pending_bytes = 0;
-        Ok(())
+            })
     }
 }
 
@@ -269,9 +249,7 @@ where
         last_route: None,
         closing: false,
         acks,
-        pending: Vec::new(),
-        pending_count: 0,
-        pending_bytes: 0,
+        pending: Pending::default(),
     };
     let mut shutting_down = false;
     loop {
@@ -349,7 +327,7 @@ where
                         break Err(Some(c));
                     }
                     burst += 1;
-                    if conn.closing || conn.chunk_full() || burst >= batcher::CHUNK_MAX_PUBLISHES {
+                    if conn.closing || conn.pending.full() || burst >= batcher::CHUNK_MAX_PUBLISHES {
                         break Ok(());
                     }
                     match framed.next().now_or_never() {

@@ -1,5 +1,6 @@
 //! One MQTT source's life: connect to a server (`ssl://` with TLS), subscribe to its filters,
-//! forward each message to its Kafka topic's writers, acknowledge QoS 1 and 2 messages once in
+//! hand the messages to their Kafka topics' writers (what one read brought as one chunk per
+//! lane, like the MQTT listener), acknowledge QoS 1 and 2 messages once in
 //! Kafka ([`super::window`]), and on any failure (the connection lost, refused, or a message
 //! Kafka did not take) start again with the next server after a backoff (250 ms doubling to
 //! 30 s, with jitter; reset once a connection has got messages into Kafka).
@@ -15,14 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, Incoming, Message};
 use super::window::Window;
 use crate::config::{MqttSource, ServerUri};
-use crate::mqtt::batcher::{self, Chunk, Settled, Stats};
-use crate::mqtt::routes::Routes;
+use crate::mqtt::batcher::{self, Settled, Stats};
+use crate::mqtt::routes::{Pending, Routes};
 use crate::state::{App, SourceState};
 
 /// How a connection ended.
@@ -95,6 +97,7 @@ pub async fn run(app: Arc<App>, source: MqttSource, token: CancellationToken) {
             &source.name,
             SourceState {
                 connected: false,
+                subscribed: false,
                 server: server.to_string(),
                 error: Some("connecting".into()),
             },
@@ -114,6 +117,7 @@ pub async fn run(app: Arc<App>, source: MqttSource, token: CancellationToken) {
                     &source.name,
                     SourceState {
                         connected: false,
+                        subscribed: false,
                         server: server.to_string(),
                         error: Some(why.clone()),
                     },
@@ -159,6 +163,7 @@ async fn connection(
     let mut window: Window<Message> = Window::new();
     let mut progressed = false;
     let mut polling = Box::pin(events.poll());
+    let mut pending = Pending::default();
     let lost = |progressed: bool, why: String| Ended::Lost { progressed, why };
     loop {
         tokio::select! {
@@ -181,48 +186,93 @@ async fn connection(
             }
             (events, result) = &mut polling => {
                 polling = Box::pin(events.poll());
-                match result {
-                    Ok(Incoming::Connected { session_present }) => {
-                        app.sources.set(
-                            &source.name,
-                            SourceState {
-                                connected: true,
-                                server: server.to_string(),
-                                error: None,
-                            },
-                        );
-                        tracing::info!(
-                            source = %source.name, %server, session_present,
-                            "MQTT source connected"
-                        );
-                        if let Err(e) = client.subscribe(&source.topics, source.qos) {
-                            return lost(progressed, format!("subscribing: {e}"));
+                // One socket read brings many messages, and the event loop hands them out one
+                // per poll: take every one it already holds, then queue them as one chunk per
+                // run of a lane. Queued one per message, a writer's batch could hold no more
+                // messages than its queue holds chunks (a third of what mosquitto delivers).
+                let mut next = Some(result);
+                while let Some(result) = next.take() {
+                    match result {
+                        Ok(Incoming::Connected { session_present }) => {
+                            app.sources.set(
+                                &source.name,
+                                SourceState {
+                                    connected: true,
+                                    subscribed: false,
+                                    server: server.to_string(),
+                                    error: None,
+                                },
+                            );
+                            tracing::info!(
+                                source = %source.name, %server, session_present,
+                                "MQTT source connected"
+                            );
+                            if let Err(e) = client.subscribe(&source.topics, source.qos) {
+                                return lost(progressed, format!("subscribing: {e}"));
+                            }
+                        }
+                        Ok(Incoming::Subscribed { refused }) => subscribed(app, source, server, &refused),
+                        Ok(Incoming::Message(m)) => {
+                            stage(source, routes, &mut window, &acks_tx, &mut pending, m);
+                        }
+                        Ok(Incoming::Other) => {}
+                        Err(e) => {
+                            // What was read before the error is still forwarded.
+                            let _ = pending.queue(routes, &acks_tx).await;
+                            return lost(progressed, e);
                         }
                     }
-                    Ok(Incoming::Subscribed { refused }) => {
-                        for filter in refused.iter().filter_map(|&i| source.topics.get(i)) {
-                            tracing::error!(source = %source.name, %filter, "the remote broker refused the subscription");
-                        }
+                    if pending.full() {
+                        break;
                     }
-                    Ok(Incoming::Message(m)) => {
-                        forward(source, routes, &mut window, &acks_tx, m).await;
+                    if let Some((events, result)) = (&mut polling).now_or_never() {
+                        polling = Box::pin(events.poll());
+                        next = Some(result);
                     }
-                    Ok(Incoming::Other) => {}
-                    Err(e) => return lost(progressed, e),
+                }
+                // Waits while a writers' queue is full: the source stops reading.
+                if let Err(topic) = pending.queue(routes, &acks_tx).await {
+                    return lost(progressed, format!("the writer of {topic} has stopped"));
                 }
             }
         }
     }
 }
 
-/// Hands one message to its Kafka topic's writers (QoS 1 and 2 join the window first). A
+/// The broker answered the subscription: `/ready` says so, and names the filters it refused.
+fn subscribed(app: &App, source: &MqttSource, server: &ServerUri, refused: &[usize]) {
+    let refused: Vec<&str> = refused
+        .iter()
+        .filter_map(|&i| source.topics.get(i).map(String::as_str))
+        .collect();
+    for filter in &refused {
+        tracing::error!(source = %source.name, %filter, "the remote broker refused the subscription");
+    }
+    app.sources.set(
+        &source.name,
+        SourceState {
+            connected: true,
+            subscribed: true,
+            server: server.to_string(),
+            error: (!refused.is_empty()).then(|| {
+                format!(
+                    "the broker refused the subscription to {}",
+                    refused.join(", ")
+                )
+            }),
+        },
+    );
+}
+
+/// Stages one message for its Kafka topic's writers (QoS 1 and 2 join the window first). A
 /// message no rule maps is acknowledged and counted: the filters ask for more than the rules
 /// place.
-async fn forward(
+fn stage(
     source: &MqttSource,
     routes: &Routes,
     window: &mut Window<Message>,
     acks: &mpsc::UnboundedSender<Settled>,
+    pending: &mut Pending,
     m: Message,
 ) {
     let topic = m.topic().into_owned();
@@ -239,8 +289,7 @@ async fn forward(
         }
         return;
     };
-    let lanes = &routes[route].lanes;
-    let lane = lanes.of(topic.as_bytes());
+    let lane = routes[route].lanes.of(topic.as_bytes());
     let qos = match level {
         0 => rmqtt_codec::types::QoS::AtMostOnce,
         1 => rmqtt_codec::types::QoS::AtLeastOnce,
@@ -248,22 +297,18 @@ async fn forward(
     };
     let (payload, extra) = (m.payload(), m.headers());
     let seq = (level > 0).then(|| window.push(m));
-    let publish = batcher::Publish {
-        mqtt_topic: Bytes::from(topic),
-        payload,
-        qos,
-        arrived: batcher::now_ms(),
-        seq,
-        extra,
-    };
-    // Waits while the writers' queue is full: the source stops reading.
-    let _ = lanes
-        .queue(lane)
-        .send(Chunk {
-            publishes: vec![publish],
-            acks: acks.clone(),
-        })
-        .await;
+    pending.push(
+        route,
+        lane,
+        batcher::Publish {
+            mqtt_topic: Bytes::from(topic),
+            payload,
+            qos,
+            arrived: batcher::now_ms(),
+            seq,
+            extra,
+        },
+    );
 }
 
 #[cfg(test)]
