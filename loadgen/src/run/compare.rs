@@ -15,19 +15,13 @@ use crate::summary::{
 
 /// The name of the v2 endpoint a v3 workload with `also_v2` measures beside it.
 pub const V2_PEER: &str = "rest-v2";
-
-/// The MQTT topics' first level: publishes to the proxy's listener, publishes the proxy's MQTT
-/// source subscribes to, and publishes only mosquitto's own subscriber reads (its ceiling).
-pub const LISTENER_ROOT: &str = "lg";
-pub const SOURCE_ROOT: &str = "src";
-pub const BROKER_ROOT: &str = "mosq";
 use crate::targets::Targets;
 use crate::{gates, sweep, BrokerTarget, Peer, Relay, RestApi};
 
 use super::calibrate::calibrate;
 use super::consume::consume_rounds;
 use super::crosscheck::crosscheck;
-use super::produce::produce_rounds;
+use super::produce::{produce_rounds, LISTENER_ROOT, SOURCE_ROOT};
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
 /// `schema_registry_url`: the registry the proxy uses (Avro workloads; see [`Targets::start`]).

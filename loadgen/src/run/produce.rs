@@ -12,10 +12,15 @@ use crate::targets::Targets;
 use crate::wrk::{Wrk, WrkResult};
 use crate::{drivers, Peer, Relay, RestApi};
 
-use super::compare::{BROKER_ROOT, LISTENER_ROOT, SOURCE_ROOT};
 
 use super::end_to_end::EndToEnd;
 use super::rounds::stop_rounds;
+
+/// The MQTT topics' first level: publishes to the proxy's listener, publishes the proxy's MQTT
+/// source subscribes to, and publishes only mosquitto's own subscriber reads (its ceiling).
+pub(super) const LISTENER_ROOT: &str = "lg";
+pub(super) const SOURCE_ROOT: &str = "src";
+const BROKER_ROOT: &str = "mosq";
 
 /// One produce round: the native run, and each endpoint's (endpoint, result, topic).
 pub(super) struct Round {
