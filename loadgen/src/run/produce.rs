@@ -12,7 +12,6 @@ use crate::targets::Targets;
 use crate::wrk::{Wrk, WrkResult};
 use crate::{drivers, Peer, Relay, RestApi};
 
-
 use super::end_to_end::EndToEnd;
 use super::rounds::stop_rounds;
 
