@@ -148,7 +148,8 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             &c.unit
         };
         out.push(format!(
-            "ceiling: {endpoint} reaches {} of {} ({} {unit})",
+            "{} ceiling: {endpoint} reaches {} of {} ({} {unit})",
+            c.kind,
             interval(c.interval.as_ref(), c.fraction),
             c.name,
             thousands(c.requests_per_s)

@@ -96,10 +96,18 @@ impl CpuRatios {
     }
 }
 
+/// Summaries written before ceilings had kinds had nginx's only.
+fn http_kind() -> String {
+    "HTTP".into()
+}
+
 /// A ceiling: nginx answering a fixed produce reply, driven like the proxy (the HTTP ceiling),
 /// or the MQTT broker's own delivery to a subscriber (the MQTT source's).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ceiling {
+    /// `HTTP` (nginx) or `MQTT broker` (mosquitto).
+    #[serde(default = "http_kind")]
+    pub kind: String,
     pub name: String,
     /// The endpoint measured against it (`rest`, `mqtt-source-qos1`, ...).
     #[serde(default)]

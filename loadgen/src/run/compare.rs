@@ -322,14 +322,20 @@ async fn compare(
             .map(|r| r.rest[b].1.ratio_to(&r.rest[i].1))
             .collect();
         let phase = &phases[1 + i];
-        let (per_request, unit) = match e.relay {
-            Some(_) => (1.0, "records/s from publishers through it to a subscriber"),
+        let (kind, per_request, unit) = match e.relay {
+            Some(_) => (
+                "MQTT broker",
+                1.0,
+                "records/s from publishers through it to a subscriber",
+            ),
             None => (
+                "HTTP",
                 w.records_per_request as f64,
                 "requests/s answering a fixed reply",
             ),
         };
         let ceiling = Ceiling {
+            kind: kind.into(),
             name: e.name.clone(),
             endpoint: endpoints[b].name.clone(),
             requests_per_s: phase.rate() / per_request,
