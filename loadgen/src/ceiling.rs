@@ -66,24 +66,31 @@ impl Nginx {
             child,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "nginx did not listen within 10 s: {}",
-                std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        listening(port, "nginx", &nginx.dir.join("error.log")).await?;
         Ok(nginx)
     }
 
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
     }
+}
+
+/// Waits up to 10 s for a server started here (`what`) to listen on loopback `port`; the error
+/// quotes its log.
+pub async fn listening(port: u16, what: &str, log: &std::path::Path) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{what} did not listen within 10 s: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 impl Drop for Nginx {

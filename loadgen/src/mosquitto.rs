@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::process::{Child, Command};
@@ -63,18 +62,7 @@ impl Mosquitto {
             child,
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "mosquitto did not listen within 10 s: {}",
-                std::fs::read_to_string(mosquitto.dir.join("mosquitto.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::ceiling::listening(port, "mosquitto", &mosquitto.dir.join("mosquitto.log")).await?;
         Ok(mosquitto)
     }
 }

@@ -62,6 +62,31 @@ fn scenario(dir: &Path, name: &str, gates: &str) -> PathBuf {
     path
 }
 
+/// Writes scenario `name` (`body` after its name) into a fresh temporary directory and runs it
+/// with the proxy loadgen starts, against `bootstrap`; asserts it passed. Returns the directory,
+/// the report's directory and summary.json.
+fn run_started(name: &str, body: &str, bootstrap: &str) -> (PathBuf, PathBuf, serde_json::Value) {
+    let tmp = std::env::temp_dir().join(format!("loadgen-{name}-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let scenario = tmp.join(format!("{name}.toml"));
+    std::fs::write(&scenario, format!("name = \"{name}\"\n{body}")).unwrap();
+    let out_dir = tmp.join("out");
+    let out = loadgen(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--bootstrap-servers",
+        bootstrap,
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = report_dir(&out_dir);
+    let summary =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    (tmp, dir, summary)
+}
+
 /// Starts a proxy in-process on a free port; returns its URL. It runs until the runtime ends.
 fn start_proxy(rt: &tokio::runtime::Runtime, bootstrap: &str) -> String {
     start_proxy_with(rt, bootstrap, false).0
@@ -303,31 +328,14 @@ fn avro_scenario_end_to_end() {
 #[test]
 fn mqtt_scenario_end_to_end() {
     let broker = LocalBroker::start().unwrap();
-    let tmp = std::env::temp_dir().join(format!("loadgen-mqtt-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let scenario = tmp.join("mqtt-tiny.toml");
-    std::fs::write(
-        &scenario,
-        "name = \"mqtt-tiny\"\n\
-         [workload]\nmqtt_qos = [1, 0, 2]\nphases = [\"produce\"]\npartitions = 2\n\
+    let (tmp, dir, summary) = run_started(
+        "mqtt-tiny",
+        "[workload]\nmqtt_qos = [1, 0, 2]\nphases = [\"produce\"]\npartitions = 2\n\
          records = 20000\nvalue_bytes = 100\nconcurrency = 4\nrounds = 1\n\
          phase_timeout_s = 60\n[gates]\nproduce_ratio_min = 0.01\n",
-    )
-    .unwrap();
-    let out_dir = tmp.join("out");
-    let out = loadgen(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--bootstrap-servers",
         broker.bootstrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let dir = report_dir(&out_dir);
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    );
+    let scenario = tmp.join("mqtt-tiny.toml");
     let ratio = summary["produce_ratio"].as_f64().unwrap();
     assert!(ratio > 0.0 && ratio.is_finite(), "{summary}");
     let peers: Vec<&str> = summary["peers"]
@@ -378,31 +386,13 @@ fn mqtt_scenario_end_to_end() {
 #[test]
 fn mqtt_source_scenario_end_to_end() {
     let broker = LocalBroker::start().unwrap();
-    let tmp = std::env::temp_dir().join(format!("loadgen-mqtt-source-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
-    let scenario = tmp.join("mqtt-source-tiny.toml");
-    std::fs::write(
-        &scenario,
-        "name = \"mqtt-source-tiny\"\n\
-         [workload]\nmqtt_qos = [1, 0]\nmqtt_source = true\nphases = [\"produce\"]\n\
+    let (tmp, dir, summary) = run_started(
+        "mqtt-source-tiny",
+        "[workload]\nmqtt_qos = [1, 0]\nmqtt_source = true\nphases = [\"produce\"]\n\
          partitions = 2\nrecords = 20000\nvalue_bytes = 100\nconcurrency = 4\nrounds = 1\n\
          phase_timeout_s = 60\n[gates]\nceiling_fraction_min = 0.01\n",
-    )
-    .unwrap();
-    let out_dir = tmp.join("out");
-    let out = loadgen(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--bootstrap-servers",
         broker.bootstrap(),
-        "--out",
-        out_dir.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
-    let dir = report_dir(&out_dir);
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    );
     let phases = summary["phases"].as_array().unwrap();
     for driver in [
         "mqtt-source-qos1",

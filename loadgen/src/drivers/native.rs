@@ -298,6 +298,15 @@ fn consumer(bootstrap: &str, group: &str, clients: &Clients) -> anyhow::Result<B
     Ok(config.create()?)
 }
 
+/// Assigns every partition of `topic` to `c`, from the beginning.
+fn assign_from_start(c: &BaseConsumer, topic: &str, partitions: i32) -> anyhow::Result<()> {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    Ok(c.assign(&tpl)?)
+}
+
 /// Reads `expected` records of `topic` from the beginning with `w.consumers` consumers.
 /// No latency is recorded (a poll returns a record librdkafka already holds, so there is no
 /// request to time); the report says "n/a", and open-loop runs measure consume latency end to
@@ -494,11 +503,7 @@ pub fn end_to_end(
         &format!("loadgen-e2e-{}", std::process::id()),
         clients,
     )?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
-    c.assign(&tpl)?;
+    assign_from_start(&c, topic, partitions)?;
     let mut rec = Recorder::default();
     let (mut seen, mut stopped_at) = (0u64, None::<Instant>);
     while seen < expected {
@@ -539,11 +544,7 @@ pub fn read_arrivals(
         &format!("loadgen-relay-{}", std::process::id()),
         clients,
     )?;
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
-    }
-    c.assign(&tpl)?;
+    assign_from_start(&c, topic, partitions)?;
     while !until.reached(&arrivals) {
         if let Some(m) = c.poll(Duration::from_millis(5)) {
             let m = m?;
