@@ -284,6 +284,10 @@ pub(super) async fn client(
             let mut outcome = Outcome::default();
             // Publishes answered so far (in order) and, for QoS 0, all but the fence count at once.
             let (mut next, expected) = if qos == 0 { (n - 1, n) } else { (0, n) };
+            // PUBRELs to send and window places to free, once per read rather than per packet:
+            // a write and a wake-up of the writer per packet cost this client 2.2 µs per QoS 2
+            // publish, more than the proxy spent.
+            let (mut releases, mut freed) = (Vec::new(), 0usize);
             while next < expected {
                 let (first, body) = read_packet(&mut read).await?;
                 anyhow::ensure!(body.len() >= 2, "short packet {first:#x}");
@@ -297,30 +301,33 @@ pub(super) async fn client(
                 anyhow::ensure!(reason < 0x80, "publish refused: reason {reason:#x}");
                 match first {
                     // PUBREC: release it; the publish is done at PUBCOMP.
-                    0x50 => {
-                        let mut w = write.lock().await;
-                        w.write_all(&[0x62, 0x02, body[0], body[1]]).await?;
-                        continue;
+                    0x50 => releases.extend_from_slice(&[0x62, 0x02, body[0], body[1]]),
+                    0x40 | 0x70 => {
+                        let want = (next % 65535) as u16 + 1;
+                        anyhow::ensure!(id == want, "acknowledgement out of order: {id} for {want}");
+                        if done {
+                            let at = sent.lock().expect("poisoned")[next];
+                            if let Some(took) = at.map(|at| at.elapsed()) {
+                                outcome.rec.record(took);
+                                // The time series needs a sample, not every publish.
+                                if next.is_multiple_of(8) {
+                                    progress.latency(took);
+                                }
+                            }
+                            progress.add(1);
+                        }
+                        next += 1;
+                        freed += 1;
                     }
-                    0x40 | 0x70 => {}
                     other => anyhow::bail!("unexpected packet {other:#x}"),
                 }
-                let want = (next % 65535) as u16 + 1;
-                anyhow::ensure!(id == want, "acknowledgement out of order: {id} for {want}");
-                let at = sent.lock().expect("poisoned")[next];
-                if let Some(at) = at.filter(|_| done) {
-                    let took = at.elapsed();
-                    outcome.rec.record(took);
-                    // The time series needs a sample, not every publish.
-                    if next.is_multiple_of(8) {
-                        progress.latency(took);
+                if read.buffer().is_empty() {
+                    if !releases.is_empty() {
+                        write.lock().await.write_all(&releases).await?;
+                        releases.clear();
                     }
+                    permits.add_permits(std::mem::take(&mut freed));
                 }
-                next += 1;
-                if done {
-                    progress.add(1);
-                }
-                permits.add_permits(1);
             }
             outcome.finished = Some(Instant::now());
             Ok::<_, anyhow::Error>(outcome)
