@@ -304,7 +304,10 @@ pub(super) async fn client(
                     0x50 => releases.extend_from_slice(&[0x62, 0x02, body[0], body[1]]),
                     0x40 | 0x70 => {
                         let want = (next % 65535) as u16 + 1;
-                        anyhow::ensure!(id == want, "acknowledgement out of order: {id} for {want}");
+                        anyhow::ensure!(
+                            id == want,
+                            "acknowledgement out of order: {id} for {want}"
+                        );
                         if done {
                             let at = sent.lock().expect("poisoned")[next];
                             if let Some(took) = at.map(|at| at.elapsed()) {

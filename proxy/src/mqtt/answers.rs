@@ -3,6 +3,7 @@
 //! the publish they repeat. Kafka's outcomes settle them by runs of sequence numbers.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU16;
 
 use super::batcher::{self, Settled};
@@ -31,7 +32,31 @@ pub(super) struct Answers {
 
 /// QoS 2 packet ids produced (or being produced) and not yet released by PUBREL; `true` once
 /// Kafka has the record. A PUBLISH repeating one of them is not produced again.
-pub(super) type Received = HashMap<NonZeroU16, bool>;
+pub(super) type Received = HashMap<NonZeroU16, bool, BuildHasherDefault<PacketIdHasher>>;
+
+/// Hashes a packet id with one multiplication. Ids come from the client, but a map holds at
+/// most the Receive Maximum of them, so there is no flooding to defend against; SipHash's four
+/// uses per QoS 2 publish (look up, insert, settle, release) were 3% of the proxy's CPU.
+#[derive(Default)]
+pub(super) struct PacketIdHasher(u64);
+
+impl Hasher for PacketIdHasher {
+    fn finish(&self) -> u64 {
+        // Fibonacci hashing: the id's bits spread to the top, which hashbrown's control bytes
+        // read.
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.0 = u64::from(n);
+    }
+}
 
 impl Answers {
     /// Queues an answer; its sequence number.
@@ -144,7 +169,7 @@ mod tests {
             last,
             outcome: Ok(()),
         };
-        a.settle(ok(10, 12), Version::V5, &mut Received::new());
+        a.settle(ok(10, 12), Version::V5, &mut Received::default());
         assert_eq!(reasons(&a), [Some(0), Some(0xFF), Some(0), None, None]);
         // A failure: 0x80 in MQTT 5; in 3.1.1 the connection closes at that slot's turn.
         let failed = |seq| Settled {
@@ -152,13 +177,13 @@ mod tests {
             last: seq,
             outcome: Err(batcher::NotDelivered::TooLarge),
         };
-        a.settle(failed(13), Version::V5, &mut Received::new());
+        a.settle(failed(13), Version::V5, &mut Received::default());
         assert_eq!(reasons(&a)[3], Some(UNSPECIFIED_ERROR));
         let mut b = answers();
-        b.settle(failed(13), Version::V311, &mut Received::new());
+        b.settle(failed(13), Version::V311, &mut Received::default());
         assert_eq!(reasons(&b)[3], Some(0xEE));
         // Settled answers are not settled again, and a range past the end is cut short.
-        a.settle(ok(13, 20), Version::V5, &mut Received::new());
+        a.settle(ok(13, 20), Version::V5, &mut Received::default());
         assert_eq!(
             reasons(&a),
             [
@@ -206,5 +231,33 @@ mod tests {
             assert_eq!(a.repeats, 0);
             assert_eq!(received.get(&id(7)), held);
         }
+    }
+
+    #[test]
+    fn the_packet_id_map_holds_every_id() {
+        let mut r = Received::default();
+        for n in 1..=u16::MAX {
+            r.insert(id(n), n % 2 == 0);
+        }
+        assert_eq!(r.len(), usize::from(u16::MAX));
+        assert_eq!(r.get(&id(7)), Some(&false));
+        assert_eq!(r.get(&id(8)), Some(&true));
+        for n in 1..=u16::MAX {
+            assert!(r.remove(&id(n)).is_some());
+        }
+        assert!(r.is_empty());
+        // Neighbouring ids differ in the top bits hashbrown reads.
+        let top = |n: u16| {
+            let mut h = PacketIdHasher::default();
+            h.write_u16(n);
+            h.finish() >> 57
+        };
+        assert!(
+            (1..=16)
+                .map(top)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 8
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! SUBACK, ...) go out in the order of the packets they answer, a publish's only once Kafka has
 //! its record; keep-alive, Receive Maximum and shutdown are enforced here.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +54,9 @@ struct Conn<'a> {
     acks: mpsc::UnboundedSender<batcher::Settled>,
     /// Publishes read and not queued yet.
     pending: Pending,
+    /// The publishes counter of each QoS, looked up once per connection: a lookup per publish
+    /// (hashing its name and label) was 8% of the proxy's CPU at QoS 2.
+    publishes: [metrics::Counter; 3],
 }
 
 impl Conn<'_> {
@@ -63,11 +66,7 @@ impl Conn<'_> {
         let version = self.version;
         match incoming(packet) {
             In::Publish(publish) => {
-                metrics::counter!(
-                    crate::telemetry::MQTT_PUBLISHES,
-                    "qos" => qos_label(publish.qos)
-                )
-                .increment(1);
+                self.publishes[qos_index(publish.qos)].increment(1);
                 // Retained messages are not kept (CONNACK says so in MQTT 5; 3.1.1 has no way
                 // to say it, so the publish is refused rather than written as an ordinary one).
                 if publish.retain {
@@ -245,11 +244,14 @@ where
             repeats: 0,
         },
         in_flight: 0,
-        received: HashMap::new(),
+        received: Received::default(),
         last_route: None,
         closing: false,
         acks,
         pending: Pending::default(),
+        publishes: [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce].map(
+            |qos| metrics::counter!(crate::telemetry::MQTT_PUBLISHES, "qos" => qos_label(qos)),
+        ),
     };
     let mut shutting_down = false;
     loop {
@@ -352,6 +354,15 @@ where
                 keep_alive_timer.as_mut().reset(last_packet + idle);
             }
         }
+    }
+}
+
+/// A QoS as an index of [`Conn::publishes`].
+fn qos_index(qos: QoS) -> usize {
+    match qos {
+        QoS::AtMostOnce => 0,
+        QoS::AtLeastOnce => 1,
+        QoS::ExactlyOnce => 2,
     }
 }
 
