@@ -209,7 +209,7 @@ mod tests {
                 None,
             ),
         ] {
-            let mut received = Received::from([(id(7), false)]);
+            let mut received: Received = [(id(7), false)].into_iter().collect();
             let mut a = Answers {
                 slots: VecDeque::from([
                     Slot::Waiting(id(7), Out::PubRec),
