@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod client_tls;
 pub mod config;
+pub mod finish;
 pub mod credentials;
 pub mod formats;
 pub mod gather;

@@ -12,6 +12,7 @@ use axum::Extension;
 
 use super::produce_request::ProduceRequest;
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
+use crate::finish::Finish;
 use crate::formats::{self, Family, FormatError};
 use crate::http::error::{ApiError, RecordErrors, V2_JSON};
 use crate::http::principal::KafkaCredentials;
@@ -85,8 +86,8 @@ async fn produce(
         .map_err(ApiError::from)?;
         (encoded, None, None)
     };
-    // Enqueueing runs in its own task: if the client goes away mid-request, the request still
-    // completes as a whole instead of being cut off half-enqueued.
+    // The request completes as a whole even if its client goes away mid-request, instead of
+    // being cut off half-enqueued ([`Finish`]).
     let handed = std::time::Instant::now();
     let records = request.records.len() as u64;
     // With principal propagation, the user's own producer (its credentials reach Kafka).
@@ -98,24 +99,17 @@ async fn produce(
         ),
         _ => None,
     };
-    let enqueue = tokio::spawn(async move {
+    let outcomes = Finish::new(async move {
         match own {
             Some(producer) => producer.produce(&topic, encoded).await,
             None => app.kafka.producer.produce(&topic, encoded).await,
         }
-    });
-    let outcomes = enqueue
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "produce task failed");
-            ApiError::internal()
-        })?
-        .map_err(|err| match err {
-            ProduceError::Kafka(e) => ApiError::from(e),
-            too_large @ ProduceError::RecordTooLarge { .. } => {
-                ApiError::record_too_large(too_large)
-            }
-        })?;
+    })
+    .await
+    .map_err(|err| match err {
+        ProduceError::Kafka(e) => ApiError::from(e),
+        too_large @ ProduceError::RecordTooLarge { .. } => ApiError::record_too_large(too_large),
+    })?;
     let name = format.name();
     metrics::histogram!(telemetry::PRODUCE_KAFKA_DURATION, "format" => name)
         .record(handed.elapsed().as_micros() as f64);
