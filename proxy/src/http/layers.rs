@@ -14,6 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use tokio::sync::Semaphore;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
@@ -36,35 +37,6 @@ pub struct StackSettings {
     pub access_log: bool,
 }
 
-/// Wraps `routes` in the edge's access control ([`super::edge`]): CORS outside BASIC, so that
-/// a preflight (which carries no credentials) is answered, and a refusal still carries the CORS
-/// headers a browser needs to read it.
-fn edge_layers<S: Clone + Send + Sync + 'static>(
-    routes: Router<S>,
-    edge: &Edge,
-    api: Api,
-) -> Router<S> {
-    // Innermost: the rate limit, which needs the principal authentication found.
-    let routes = match &edge.rate_limit {
-        Some(limit) => routes.layer(axum::middleware::from_fn_with_state(
-            (limit.clone(), api),
-            super::rate_limit::limit,
-        )),
-        None => routes,
-    };
-    let routes = match &edge.auth {
-        Some(auth) => routes.layer(axum::middleware::from_fn_with_state(
-            (auth.clone(), api),
-            super::edge::authenticate,
-        )),
-        None => routes,
-    };
-    match &edge.cors {
-        Some(cors) => routes.layer(cors.clone()),
-        None => routes,
-    }
-}
-
 /// Wraps an API's routes in the shared stack. Layers, innermost first:
 /// - unknown paths and methods are JSON 404 and 405 answers, not axum's plain text;
 /// - axum's own body limit is off: bodies are read by [`super::body::read`] under
@@ -74,14 +46,20 @@ fn edge_layers<S: Clone + Send + Sync + 'static>(
 ///   than queued behind them;
 /// - the registry answers in the JSON media type the `Accept` header prefers
 ///   ([`registry_media_type`]);
-/// - the edge's access control, when configured: per-principal rate limits (429 with
-///   `Retry-After`), outside them BASIC authentication (401 otherwise), and outside it CORS,
-///   preflights included ([`super::edge`]);
+/// - the edge's access control, when configured ([`super::edge`]): per-principal rate limits
+///   (429 with `Retry-After`), which need the principal authentication found; outside them BASIC
+///   authentication (401 otherwise); and outside it CORS, so that a preflight (which carries no
+///   credentials) is answered, and a refusal still carries the CORS headers a browser needs to
+///   read it;
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
 /// - metrics by route and status, and the access log (`http.access.log`): a line per request,
 ///   panics' 500s included;
 /// - outermost, each request runs in a `DEBUG` span (method, URI), its answer is logged at
 ///   `DEBUG` and a 5xx at `WARN`, so that what the layers above refused is traced too.
+///
+/// The layers are composed into one service and added to the router once: axum boxes the routes
+/// again for every `Router::layer`, and each box costs a clone and an allocation per request,
+/// which single-record produce measured (README, "Performance").
 ///
 /// There is deliberately no whole-request timeout: the waits on a client are bounded where they
 /// happen (headers by the server, `http.header.read.timeout.ms`; bodies by the body reader), and
@@ -98,42 +76,51 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
         permits: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
         api,
     };
-    let routes = routes
-        .fallback(move || async move { ApiError::not_found().for_api(api) })
-        .method_not_allowed_fallback(
-            move || async move { ApiError::method_not_allowed().for_api(api) },
+    let layers = ServiceBuilder::new()
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
-        .layer(DefaultBodyLimit::disable())
-        .layer(Extension(settings.body))
-        .layer(Extension(api))
+        .layer(axum::middleware::from_fn_with_state(
+            (api, settings.access_log),
+            observe,
+        ))
+        .layer(CatchPanicLayer::custom(
+            move |panic: Box<dyn Any + Send>| {
+                tracing::error!(
+                    panic = panic_message(&panic),
+                    ?api,
+                    "a request handler panicked"
+                );
+                ApiError::internal().for_api(api).into_response()
+            },
+        ))
+        .option_layer(edge.cors.clone())
+        .option_layer(edge.auth.as_ref().map(|auth| {
+            axum::middleware::from_fn_with_state((auth.clone(), api), super::edge::authenticate)
+        }))
+        .option_layer(edge.rate_limit.as_ref().map(|limit| {
+            axum::middleware::from_fn_with_state((limit.clone(), api), super::rate_limit::limit)
+        }))
+        .layer(axum::middleware::from_fn_with_state(api, answer_media_type))
         .layer(axum::middleware::from_fn_with_state(
             concurrency,
             limit_concurrency,
         ))
-        .layer(axum::middleware::from_fn_with_state(api, answer_media_type));
-    let routes = edge_layers(routes, edge, api).layer(CatchPanicLayer::custom(
-        move |panic: Box<dyn Any + Send>| {
-            tracing::error!(
-                panic = panic_message(&panic),
-                ?api,
-                "a request handler panicked"
-            );
-            ApiError::internal().for_api(api).into_response()
-        },
-    ));
-    let routes = routes.layer(axum::middleware::from_fn_with_state(
-        (api, settings.access_log),
-        observe,
-    ));
-    routes.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
-            .on_request(())
-            .on_response(DefaultOnResponse::new().level(Level::DEBUG))
-            .on_body_chunk(())
-            .on_eos(())
-            .on_failure(DefaultOnFailure::new().level(Level::WARN)),
-    )
+        .layer(Extension(api))
+        .layer(Extension(settings.body))
+        .layer(DefaultBodyLimit::disable());
+    routes
+        .fallback(move || async move { ApiError::not_found().for_api(api) })
+        .method_not_allowed_fallback(
+            move || async move { ApiError::method_not_allowed().for_api(api) },
+        )
+        .layer(layers)
 }
 
 /// The layer that runs before routing, around a router that already has its [`stack`] (layers
