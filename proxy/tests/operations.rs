@@ -185,6 +185,16 @@ async fn prometheus_metrics() {
     produce_json(&proxy, &topic, 0, &[json!(1), json!(2), json!(3)]).await;
     get(&format!("{}/topics/{topic}", proxy.url), V2).await;
     let base = create_consumer(&proxy, &unique("metrics-group"), json!({"format": "json"})).await;
+    // Methods a client makes up are counted, under one label value.
+    for method in ["BREW", "WHEN"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = reqwest::Client::new()
+            .request(method, format!("{}/topics", proxy.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 405);
+    }
     let r = get(&format!("{}/metrics", proxy.url), "*/*").await;
     assert_eq!(r.status, 200);
     assert!(
@@ -203,6 +213,16 @@ async fn prometheus_metrics() {
         ],
     );
     assert!(produced.is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        sample(
+            &text,
+            "kafka_proxy_http_requests_total",
+            &["method=\"other\"", "status=\"405\""]
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{text}"
+    );
+    assert!(!text.contains("BREW") && !text.contains("WHEN"), "{text}");
     assert!(
         sample(
             &text,

@@ -231,7 +231,7 @@ async fn observe(
     metrics::counter!(
         crate::telemetry::HTTP_REQUESTS,
         "api" => api.name(),
-        "method" => method.to_string(),
+        "method" => method_label(&method),
         "route" => route.clone(),
         "status" => status.to_string(),
     )
@@ -256,6 +256,24 @@ async fn observe(
         );
     }
     response
+}
+
+/// A request method as a metric label: the standard methods by name, any other as `other`, so
+/// that clients inventing methods cannot add series without end.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// Requests in progress on one server.
