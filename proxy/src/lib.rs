@@ -19,8 +19,8 @@
 pub mod cli;
 pub mod client_tls;
 pub mod config;
-pub mod finish;
 pub mod credentials;
+pub mod finish;
 pub mod formats;
 pub mod gather;
 pub mod http;
