@@ -96,6 +96,22 @@ impl ProxyProcess {
             .expect("VmRSS")
     }
 
+    /// The peak resident set since [`Self::reset_peak_rss`] (or the start), in KiB: what a burst
+    /// really needed, whatever the allocator keeps or gives back afterwards.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+
+    /// Resets the peak resident set to the current one (Linux's `clear_refs` 5).
+    pub fn reset_peak_rss(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid()), "5").unwrap();
+    }
+
     /// Threads of the process.
     pub fn threads(&self) -> usize {
         std::fs::read_dir(format!("/proc/{}/task", self.pid()))
