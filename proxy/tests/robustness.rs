@@ -549,7 +549,10 @@ async fn tiny_records_cannot_amplify_memory() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let grown = p.peak_rss_kib().saturating_sub(before);
     eprintln!("peak RSS grew {grown} KiB for a 1 MiB body");
-    assert!(grown < 8 * 1024, "peak RSS grew {grown} KiB for a 1 MiB body");
+    assert!(
+        grown < 8 * 1024,
+        "peak RSS grew {grown} KiB for a 1 MiB body"
+    );
     // Nothing was written.
     let r = get(
         &format!("{}/topics/{topic}/partitions/0/offsets", p.url),
