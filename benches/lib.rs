@@ -29,3 +29,25 @@ pub fn produce_body(n: usize, value_bytes: usize, binary: bool) -> bytes::Bytes 
     body.push_str("]}");
     body.into()
 }
+
+/// The Avro schema of the Avro bodies: loadgen's `LoadRecord`.
+pub const AVRO_SCHEMA: &str = r#"{"type":"record","name":"LoadRecord","namespace":"loadgen","fields":[{"name":"id","type":"long"},{"name":"payload","type":"string"}]}"#;
+
+/// An Avro produce body of `n` records as loadgen's REST driver sends it (schema id first, Avro
+/// JSON values of about `value_bytes` bytes once encoded).
+pub fn avro_body(n: usize, value_bytes: usize) -> bytes::Bytes {
+    let mut body = String::from("{\"value_schema_id\":1,\"records\":[");
+    for i in 0..n {
+        if i > 0 {
+            body.push(',');
+        }
+        let payload: String = (0..value_bytes.saturating_sub(10))
+            .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+            .collect();
+        body.push_str(&format!(
+            "{{\"value\":{{\"id\":{i},\"payload\":\"{payload}\"}}}}"
+        ));
+    }
+    body.push_str("]}");
+    body.into()
+}

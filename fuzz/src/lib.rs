@@ -68,3 +68,67 @@ pub fn mqtt_packets(data: &[u8]) {
     let mut codec = v5::Codec::new(8092, 0);
     while let Ok(Some(_)) = codec.decode(&mut buf) {}
 }
+
+/// The Avro schemas `avro_json` encodes with: every type, unions of named types, maps and a
+/// recursive record.
+const AVRO_SCHEMAS: [&str; 4] = [
+    r#"{"type":"record","name":"All","namespace":"t","fields":[
+        {"name":"n","type":"null"},{"name":"b","type":"boolean"},{"name":"i","type":"int"},
+        {"name":"l","type":"long"},{"name":"f","type":"float"},{"name":"d","type":"double"},
+        {"name":"s","type":"string"},{"name":"y","type":"bytes"},
+        {"name":"x","type":{"type":"fixed","name":"Four","size":4}},
+        {"name":"e","type":{"type":"enum","name":"E","symbols":["A","B","C"]}},
+        {"name":"u","type":{"type":"string","logicalType":"uuid"}},
+        {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+        {"name":"dec","type":{"type":"bytes","logicalType":"decimal","precision":5,"scale":2}},
+        {"name":"a","type":{"type":"array","items":{"type":"array","items":"int"}}},
+        {"name":"m","type":{"type":"map","values":"long"}},
+        {"name":"z","type":"string","default":"zed"}]}"#,
+    r#"{"type":"record","name":"U","namespace":"io.seed","fields":[
+        {"name":"o","type":["null","string","int","long","double","bytes",
+            {"type":"fixed","name":"F2","size":2},{"type":"enum","name":"K","symbols":["X","Y"]},
+            {"type":"array","items":"string"},{"type":"map","values":"int"},
+            {"type":"record","name":"In","fields":[{"name":"v","type":"int","default":7}]}],
+         "default":null},
+        {"name":"r","type":["null","In"],"default":null},
+        {"name":"k","type":["K","null"],"default":"Y"}]}"#,
+    r#"{"type":"map","values":{"type":"map","values":["null",{"type":"array","items":"float"}]}}"#,
+    r#"{"type":"record","name":"Node","fields":[{"name":"v","type":"long"},
+        {"name":"kids","type":{"type":"array","items":"Node"},"default":[]},
+        {"name":"next","type":["null","Node"],"default":null}]}"#,
+];
+
+/// Avro JSON (the first byte picks the schema) through the one-pass encoder and the tree
+/// encoder: whatever the one pass writes must be byte for byte what the tree encoder writes,
+/// and when it gives up it must leave its buffer as it was.
+pub fn avro_json(data: &[u8]) {
+    use kafka_proxy::formats::{avro, avro_stream};
+    use kafka_proxy::schema::kinds::AvroSchema;
+    static SCHEMAS: std::sync::LazyLock<Vec<AvroSchema>> = std::sync::LazyLock::new(|| {
+        AVRO_SCHEMAS
+            .iter()
+            .map(|s| AvroSchema::parse(s, &[]).expect("a valid schema"))
+            .collect()
+    });
+    let Some((which, text)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let schema = &SCHEMAS[usize::from(*which) % SCHEMAS.len()];
+    let mut one_pass = vec![0xAA];
+    let written = avro_stream::write(schema, text, &mut one_pass);
+    let tree = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|json| {
+            let mut out = vec![0xAA];
+            avro::write_value(schema, &json, &mut out)
+                .ok()
+                .map(|()| out)
+        });
+    match written {
+        true => assert_eq!(Some(&one_pass), tree.as_ref(), "{text}"),
+        false => assert_eq!(one_pass, [0xAA], "{text}"),
+    }
+}

@@ -2,7 +2,7 @@
 //! at most once, any other refused, with serde's own error texts. A small utility that the
 //! produce body (`rest/produce_request.rs`) and its records (`formats/encoded.rs`) share.
 
-use serde::de::Error;
+use serde::de::{DeserializeSeed, Deserializer, Error, MapAccess, Visitor};
 
 /// The fields seen so far of an object whose known fields are `names`.
 pub struct Fields<const N: usize> {
@@ -29,6 +29,37 @@ impl<const N: usize> Fields<N> {
             return Err(E::duplicate_field(self.names[i]));
         }
         Ok(i)
+    }
+
+    /// The next key of `map` as [`Self::index`] gives it, read without allocating.
+    pub fn next_key<'de, M: MapAccess<'de>>(
+        &mut self,
+        map: &mut M,
+    ) -> Result<Option<usize>, M::Error> {
+        map.next_key_seed(Key(self))
+    }
+}
+
+/// A key read as the index of its known name.
+struct Key<'f, const N: usize>(&'f mut Fields<N>);
+
+impl<'de, const N: usize> DeserializeSeed<'de> for Key<'_, N> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for Key<'_, N> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: Error>(self, key: &str) -> Result<usize, E> {
+        self.0.index(key)
     }
 }
 

@@ -48,3 +48,8 @@ fn properties() {
 fn mqtt_packets() {
     replay("mqtt_packets", targets::mqtt_packets);
 }
+
+#[test]
+fn avro_json() {
+    replay("avro_json", targets::avro_json);
+}

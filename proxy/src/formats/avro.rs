@@ -3,7 +3,7 @@
 //! logical types travel as their underlying type. On produce, an unwrapped union value is also
 //! accepted when exactly one branch takes it (an extension; Confluent answers 400).
 
-use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
+use apache_avro::schema::{Name, RecordField, RecordSchema, Schema, UnionSchema};
 use apache_avro::types::Value as Avro;
 use serde_json::{Map, Number, Value as Json};
 
@@ -14,7 +14,7 @@ use crate::varint::put_long;
 /// Where in a record a value sits, for error messages; built on the stack, formatted only when a
 /// value is refused.
 #[derive(Clone, Copy)]
-enum At<'a> {
+pub(super) enum At<'a> {
     Root,
     Field(&'a At<'a>, &'a str),
     Index(&'a At<'a>, usize),
@@ -249,38 +249,65 @@ fn write_record<'s>(
     }
     for f in &r.fields {
         let here = At::Field(at, &f.name);
-        match (obj.get(&f.name), &f.default) {
-            (Some(v), _) => write(names, &f.schema, v, &here, out)?,
-            // A default of a union field is a value of its first branch, unwrapped.
-            (None, Some(default)) => match names.resolve(&f.schema)? {
-                Schema::Union(u) => {
-                    let first = u
-                        .variants()
-                        .first()
-                        .ok_or_else(|| value_err(&here, "empty union"))?;
-                    put_long(out, 0);
-                    write(names, first, default, &here, out)?;
-                }
-                other => write(names, other, default, &here, out)?,
-            },
-            (None, None) => return Err(value_err(&here, "missing field with no default")),
+        match obj.get(&f.name) {
+            Some(v) => write(names, &f.schema, v, &here, out)?,
+            None => write_default(names, f, &here, out)?,
         }
     }
     Ok(())
 }
 
+/// Writes the default of a record field the data leaves out (a union's default is a value of
+/// its first branch, unwrapped), or refuses a missing field that has none.
+pub(super) fn write_default<'s>(
+    names: &'s AvroSchema,
+    f: &'s RecordField,
+    here: &At<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), AvroError> {
+    let Some(default) = &f.default else {
+        return Err(value_err(here, "missing field with no default"));
+    };
+    match names.resolve(&f.schema)? {
+        Schema::Union(u) => {
+            let first = u
+                .variants()
+                .first()
+                .ok_or_else(|| value_err(here, "empty union"))?;
+            put_long(out, 0);
+            write(names, first, default, here, out)
+        }
+        other => write(names, other, default, here, out),
+    }
+}
+
 /// The name a union branch is wrapped in: a primitive's type name, a named type's full name.
 fn branch_name(schema: &Schema) -> String {
+    match named(schema) {
+        Some(name) => name.fullname(None),
+        None => primitive_name(schema).into(),
+    }
+}
+
+/// The name of a named type (record, enum, fixed, or a reference to one).
+fn named(schema: &Schema) -> Option<&Name> {
     match schema {
-        Schema::Record(r) => r.name.fullname(None),
-        Schema::Enum(e) => e.name.fullname(None),
-        Schema::Fixed(f) => f.name.fullname(None),
-        Schema::Ref { name } => name.fullname(None),
-        Schema::Array(_) => "array".into(),
-        Schema::Map(_) => "map".into(),
-        Schema::Null => "null".into(),
-        Schema::Boolean => "boolean".into(),
-        Schema::Int | Schema::Date | Schema::TimeMillis => "int".into(),
+        Schema::Record(r) => Some(&r.name),
+        Schema::Enum(e) => Some(&e.name),
+        Schema::Fixed(f) => Some(&f.name),
+        Schema::Ref { name } => Some(name),
+        _ => None,
+    }
+}
+
+/// The type name of an unnamed type.
+fn primitive_name(schema: &Schema) -> &'static str {
+    match schema {
+        Schema::Array(_) => "array",
+        Schema::Map(_) => "map",
+        Schema::Null => "null",
+        Schema::Boolean => "boolean",
+        Schema::Int | Schema::Date | Schema::TimeMillis => "int",
         Schema::Long
         | Schema::TimeMicros
         | Schema::TimestampMillis
@@ -288,13 +315,38 @@ fn branch_name(schema: &Schema) -> String {
         | Schema::TimestampNanos
         | Schema::LocalTimestampMillis
         | Schema::LocalTimestampMicros
-        | Schema::LocalTimestampNanos => "long".into(),
-        Schema::Float => "float".into(),
-        Schema::Double => "double".into(),
-        Schema::Bytes | Schema::Decimal(_) | Schema::BigDecimal => "bytes".into(),
-        Schema::String | Schema::Uuid => "string".into(),
-        Schema::Duration => "fixed".into(),
-        Schema::Union(_) => "union".into(),
+        | Schema::LocalTimestampNanos => "long",
+        Schema::Float => "float",
+        Schema::Double => "double",
+        Schema::Bytes | Schema::Decimal(_) | Schema::BigDecimal => "bytes",
+        Schema::String | Schema::Uuid => "string",
+        Schema::Duration | Schema::Fixed(_) => "fixed",
+        Schema::Union(_) => "union",
+        Schema::Record(_) => "record",
+        Schema::Enum(_) => "enum",
+        Schema::Ref { .. } => "ref",
+    }
+}
+
+/// Whether `key` wraps a value of the union branch `schema` (`{"<key>": value}`): the branch's
+/// full name or its short name, compared without building either.
+pub(super) fn wraps(schema: &Schema, key: &str) -> bool {
+    let Some(name) = named(schema) else {
+        return primitive_name(schema) == key;
+    };
+    // The short name is what follows the full name's last dot, which lies in `name.name`.
+    if short(&name.name) == key {
+        return true;
+    }
+    // The full name, by apache-avro's `Name::fullname(None)`.
+    match name.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() && !name.name.contains('.') => {
+            key.len() == ns.len() + 1 + name.name.len()
+                && key.starts_with(ns)
+                && key.as_bytes()[ns.len()] == b'.'
+                && key.ends_with(name.name.as_str())
+        }
+        _ => name.name == key,
     }
 }
 
@@ -324,10 +376,7 @@ fn write_union<'s>(
         .filter(|o| o.len() == 1)
         .and_then(|o| o.iter().next())
     {
-        let found = variants.iter().enumerate().find(|(_, v)| {
-            let name = branch_name(v);
-            name == *key || short(&name) == key
-        });
+        let found = variants.iter().enumerate().find(|(_, v)| wraps(v, key));
         if let Some((i, v)) = found {
             put_long(out, i as i64);
             return write(names, v, inner, at, out);
@@ -475,8 +524,14 @@ pub fn unframe(data: &[u8]) -> Result<(i32, &[u8]), AvroError> {
 pub fn encode(schema: &AvroSchema, id: i32, json: &Json) -> Result<Vec<u8>, AvroError> {
     let mut out = Vec::with_capacity(64);
     frame(id, &[], &mut out);
-    write(schema, &schema.schema, json, &At::Root, &mut out)?;
+    write_value(schema, json, &mut out)?;
     Ok(out)
+}
+
+/// Appends the Avro binary encoding of `json` (Avro's JSON encoding) with `schema`, unframed.
+/// On an error, `out` may hold part of the value.
+pub fn write_value(schema: &AvroSchema, json: &Json, out: &mut Vec<u8>) -> Result<(), AvroError> {
+    write(schema, &schema.schema, json, &At::Root, out)
 }
 
 /// Decodes an Avro payload (after the framing) written with `schema` to Avro's JSON encoding.

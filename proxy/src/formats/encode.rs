@@ -1,13 +1,15 @@
 //! Produce side: a request's records in their embedded format, checked and converted to Kafka
 //! bytes; any invalid record fails the whole request.
 
+use std::ops::Range;
+
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::embedded::{EmbeddedFormat, FormatError};
 use super::encoded::RawRecord;
-use super::{avro, binary, json, protobuf};
-use crate::record::EncodedRecords;
+use super::{avro, avro_stream, binary, json, protobuf};
+use crate::record::{EncodedRecord, EncodedRecords};
 use crate::schema::kinds::Parsed;
 
 /// A resolved key or value schema of a produce request: its id and parsed form.
@@ -40,52 +42,99 @@ pub fn encode_value(schema: &ResolvedSchema, json: serde_json::Value) -> Result<
 }
 
 /// Converts a schema-format request's records (key/value JSON checked against their schemas)
-/// into framed Kafka bytes. Any invalid record fails the whole request.
+/// into framed Kafka bytes, all in one arena. Any invalid record fails the whole request.
 pub fn encode_schema_records(
     format: EmbeddedFormat,
     records: &[RawRecord<'_>],
     key: Option<&ResolvedSchema>,
     value: Option<&ResolvedSchema>,
 ) -> Result<EncodedRecords, FormatError> {
-    let encode = |raw: Option<&RawValue>,
-                  schema: Option<&ResolvedSchema>,
-                  what: &str,
-                  index: usize|
-     -> Result<Option<Vec<u8>>, FormatError> {
+    let estimate: usize = records
+        .iter()
+        .map(|r| r.key.map_or(0, |k| k.get().len()) + r.value.map_or(0, |v| v.get().len()) + 10)
+        .sum();
+    let mut arena = Vec::with_capacity(estimate);
+    let mut keys = Encoder::new(format, key, "key");
+    let mut values = Encoder::new(format, value, "value");
+    let mut out = Vec::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        out.push(EncodedRecord {
+            key: keys.encode(r.key, i, &mut arena)?,
+            value: values.encode(r.value, i, &mut arena)?,
+            partition: r.partition,
+            headers: Vec::new(),
+            timestamp: None,
+        });
+    }
+    Ok(EncodedRecords {
+        data: arena.into(),
+        records: out,
+    })
+}
+
+/// Encodes a request's keys (or values) with their schema onto the request's arena.
+struct Encoder<'a> {
+    format: EmbeddedFormat,
+    schema: Option<&'a ResolvedSchema>,
+    what: &'static str,
+    /// Avro: try [`avro_stream`] first; off for the rest of the request once it gave up, since
+    /// a request's records mostly share their shape.
+    one_pass: bool,
+}
+
+impl<'a> Encoder<'a> {
+    fn new(format: EmbeddedFormat, schema: Option<&'a ResolvedSchema>, what: &'static str) -> Self {
+        Encoder {
+            format,
+            schema,
+            what,
+            one_pass: true,
+        }
+    }
+
+    /// Appends record `index`'s framed key or value, if it has one, and returns its range.
+    fn encode(
+        &mut self,
+        raw: Option<&RawValue>,
+        index: usize,
+        arena: &mut Vec<u8>,
+    ) -> Result<Option<Range<usize>>, FormatError> {
         let Some(raw) = raw.filter(|r| r.get() != "null") else {
             return Ok(None);
         };
-        let schema = schema.ok_or_else(|| {
+        let what = self.what;
+        let schema = self.schema.ok_or_else(|| {
             FormatError::Schema(format!("record {index} has a {what} but no {what} schema"))
         })?;
-        let json: serde_json::Value =
-            serde_json::from_str(raw.get()).map_err(|e| FormatError::InvalidJson(e.to_string()))?;
-        let matches = matches!(
-            (&schema.schema, format),
-            (Parsed::Avro(_), EmbeddedFormat::Avro)
-                | (Parsed::Json(_), EmbeddedFormat::JsonSchema)
-                | (Parsed::Protobuf(_), EmbeddedFormat::Protobuf)
-        );
-        if !matches {
-            return Err(FormatError::Schema(format!(
-                "the {what} schema {} is not a schema of the {} format",
-                schema.id,
-                format.media_type()
-            )));
+        let start = arena.len();
+        let refused = |e: String| FormatError::Schema(format!("record {index} {what}: {e}"));
+        match (&schema.schema, self.format) {
+            (Parsed::Avro(s), EmbeddedFormat::Avro) => {
+                avro::frame(schema.id, &[], arena);
+                if !(self.one_pass && avro_stream::write(s, raw.get(), arena)) {
+                    self.one_pass = false;
+                    avro::write_value(s, &parse(raw)?, arena)
+                        .map_err(|e| refused(e.to_string()))?;
+                }
+            }
+            (Parsed::Json(_), EmbeddedFormat::JsonSchema)
+            | (Parsed::Protobuf(_), EmbeddedFormat::Protobuf) => {
+                arena.extend_from_slice(&encode_value(schema, parse(raw)?).map_err(refused)?);
+            }
+            _ => {
+                return Err(FormatError::Schema(format!(
+                    "the {what} schema {} is not a schema of the {} format",
+                    schema.id,
+                    self.format.media_type()
+                )))
+            }
         }
-        encode_value(schema, json)
-            .map(Some)
-            .map_err(|e| FormatError::Schema(format!("record {index} {what}: {e}")))
-    };
-    let mut out = Vec::with_capacity(records.len());
-    for (i, r) in records.iter().enumerate() {
-        out.push((
-            encode(r.key, key, "key", i)?,
-            encode(r.value, value, "value", i)?,
-            r.partition,
-        ));
+        Ok(Some(start..arena.len()))
     }
-    Ok(EncodedRecords::from_owned(out))
+}
+
+fn parse(raw: &RawValue) -> Result<serde_json::Value, FormatError> {
+    serde_json::from_str(raw.get()).map_err(|e| FormatError::InvalidJson(e.to_string()))
 }
 
 /// Converts a request's records into Kafka bytes. Any invalid record fails the whole request.

@@ -34,8 +34,8 @@ impl<'de> serde::Deserialize<'de> for RawRecord<'de> {
                     partition: None,
                 };
                 let mut fields = Fields::new(FIELDS);
-                while let Some(field) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    match fields.index(&field)? {
+                while let Some(field) = fields.next_key(&mut map)? {
+                    match field {
                         0 => r.key = map.next_value()?,
                         1 => r.value = map.next_value()?,
                         _ => r.partition = map.next_value::<Option<JsonInt<i32>>>()?.map(|i| i.0),

@@ -5,6 +5,7 @@
 //! is no allocation per record. Consume writes records straight into the response buffer.
 
 pub mod avro;
+pub mod avro_stream;
 pub mod binary;
 mod embedded;
 mod encode;

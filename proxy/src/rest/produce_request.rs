@@ -80,8 +80,8 @@ impl<'de> Visitor<'de> for RequestSeed<'_> {
             value_schema_id: None,
         };
         let mut fields = Fields::new(FIELDS);
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match fields.index(&key)? {
+        while let Some(key) = fields.next_key(&mut map)? {
+            match key {
                 0 => {
                     req.records = map
                         .next_value_seed(RecordsSeed {
