@@ -26,18 +26,6 @@ use crate::scenario::{Format, Workload};
 pub const BINARY: &str = "application/vnd.kafka.binary.v2+json";
 const V2: &str = "application/vnd.kafka.v2+json";
 
-#[derive(Deserialize)]
-struct ProduceReply {
-    offsets: Vec<OffsetReply>,
-    /// The id of the value schema (schema formats), for the client's next requests.
-    value_schema_id: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct OffsetReply {
-    error_code: Option<u32>,
-}
-
 /// How many of a binary produce reply's `records` offsets carry an error: every
 /// `"error_code"` member whose value is not `ok` (`null` in v2's offsets, `200` in v3's
 /// delivery reports). A scan of the bytes, not a JSON parse: the one thing the driver needs
@@ -68,6 +56,33 @@ fn failed_records(body: &[u8], records: u64, ok: &[u8]) -> Result<u64, BadReply>
             body: String::from_utf8_lossy(body).into_owned(),
         }),
     }
+}
+
+/// The member of an Avro produce body that carries the value schema's id, and the width of the
+/// blank left for the id in the prebuilt requests (JSON allows the spaces that pad it).
+const SCHEMA_ID_MEMBER: &str = "\"value_schema_id\":";
+const SCHEMA_ID_WIDTH: usize = 10;
+
+/// Writes `id` into a prebuilt Avro request's blank (in place: the request is sent once).
+fn with_schema_id(request: bytes::Bytes, id: u32) -> bytes::Bytes {
+    let mut request = request
+        .try_into_mut()
+        .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
+    let head = &request[..request.len().min(1024)];
+    if let Some(at) = memchr::memmem::find(head, SCHEMA_ID_MEMBER.as_bytes()) {
+        let blank = at + SCHEMA_ID_MEMBER.len();
+        let id = format!("{id:>SCHEMA_ID_WIDTH$}");
+        request[blank..blank + SCHEMA_ID_WIDTH].copy_from_slice(id.as_bytes());
+    }
+    request.freeze()
+}
+
+/// The `value_schema_id` of a produce reply, read by a byte scan like [`failed_records`].
+fn reply_schema_id(body: &[u8]) -> Option<u32> {
+    let at = memchr::memmem::find(body, SCHEMA_ID_MEMBER.as_bytes())?;
+    let rest = body[at + SCHEMA_ID_MEMBER.len()..].trim_ascii_start();
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
 /// A 200 answer that is not the produce reply for what was sent.
@@ -200,16 +215,26 @@ async fn produce_here(
         let (mut checksum, mut bytes) = (0u64, 0u64);
         let requests: Vec<(bytes::Bytes, u64)> = ids
             .chunks(w.records_per_request)
-            .map(|chunk| {
+            .enumerate()
+            .map(|(k, chunk)| {
                 let (body, c, b) = produce_body(chunk, w);
                 checksum = checksum.wrapping_add(c);
                 bytes += b;
-                let request = match w.format {
-                    Format::Binary => {
+                let request = match (w.format, k) {
+                    (Format::Binary, _) => {
                         endpoint.request("POST", &path, &[("Content-Type", content_type)], &body)
                     }
-                    // The schema (or its id) opens the body: built per request.
-                    Format::Avro => body,
+                    // A client's first request carries the schema, the others the id the
+                    // proxy answers with, written into their blank when they are sent.
+                    (Format::Avro, _) => {
+                        let head = match k {
+                            0 => format!("{{{},", avro::value_schema_member()),
+                            _ => format!("{{{SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},", ""),
+                        };
+                        let body = [head.as_bytes(), &body].concat();
+                        let ct = [("Content-Type", avro::CONTENT_TYPE)];
+                        endpoint.request("POST", &path, &ct, &body)
+                    }
                 };
                 (request, chunk.len() as u64)
             })
@@ -257,11 +282,8 @@ async fn produce_here(
     }
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
     let shared = Arc::new(GooseShared {
-        endpoint: endpoint.clone(),
-        path,
         ok,
         format: w.format,
-        value_schema: avro::value_schema_member(),
         deadline,
         schedules,
         running: std::sync::atomic::AtomicUsize::new(users.len()),
@@ -346,8 +368,8 @@ async fn produce_here(
 /// One goose user's share of a produce phase, and what it measured.
 #[derive(Default)]
 struct UserWork {
-    /// Whole requests (binary) or bodies without the opening `{` and schema (Avro), and their
-    /// record counts.
+    /// Whole requests (an Avro request after the first with a blank for the schema id), and
+    /// their record counts.
     requests: Vec<(bytes::Bytes, u64)>,
     /// The record ids of `bodies`.
     ids: std::ops::Range<u64>,
@@ -370,13 +392,9 @@ struct UserWork {
 
 /// What every goose user of a produce phase shares.
 struct GooseShared {
-    endpoint: Endpoint,
-    path: String,
     /// An `"error_code"` value that means written (`null` in v2, `200` in v3).
     ok: &'static [u8],
     format: Format,
-    /// Avro: the `"value_schema":"..."` member of a client's first request.
-    value_schema: String,
     deadline: Instant,
     schedules: Vec<Schedule>,
     users: Vec<std::sync::Mutex<UserWork>>,
@@ -461,23 +479,13 @@ async fn goose_produce(
             Some("REST produce exceeded phase_timeout_s".into());
         return Ok(());
     }
-    let request = match shared.format {
-        Format::Binary => request,
-        // The schema (or its id) opens the prebuilt records: one copy of the body, client-side.
-        Format::Avro => {
-            let head = match schema_id {
-                Some(id) => format!("{{\"value_schema_id\":{id},"),
-                None => format!("{{{},", shared.value_schema),
-            };
-            let mut body = Vec::with_capacity(head.len() + request.len());
-            body.extend_from_slice(head.as_bytes());
-            body.extend_from_slice(&request);
-            shared.endpoint.request(
-                "POST",
-                &shared.path,
-                &[("Content-Type", avro::CONTENT_TYPE)],
-                &body,
-            )
+    let request = match (shared.format, k, schema_id) {
+        (Format::Binary, _, _) | (Format::Avro, 0, _) => request,
+        (Format::Avro, _, Some(id)) => with_schema_id(request, id),
+        (Format::Avro, _, None) => {
+            slot.lock().expect("poisoned").failure =
+                Some("REST produce: no value_schema_id in the first reply".into());
+            return Ok(());
         }
     };
     let answer = conn.send(&request).await;
@@ -487,22 +495,14 @@ async fn goose_produce(
                 .map(|failed| (failed, None))
                 .map_err(|e| e.to_string())
         }
-        Ok(r) if r.status == 200 => serde_json::from_slice::<ProduceReply>(&r.body)
-            .map_err(|e| format!("bad produce reply: {e}"))
-            .and_then(|reply| {
-                let failed = reply
-                    .offsets
-                    .iter()
-                    .filter(|o| o.error_code.is_some())
-                    .count() as u64;
-                match (shared.format, schema_id, reply.value_schema_id) {
-                    (Format::Binary, _, _) => Ok((failed, None)),
-                    (Format::Avro, None, Some(id)) => Ok((failed, Some(id))),
-                    (Format::Avro, Some(sent), Some(id)) if sent == id => Ok((failed, None)),
-                    (Format::Avro, sent, answered) => Err(format!(
-                        "avro produce sent schema id {sent:?}, answered {answered:?}"
-                    )),
-                }
+        Ok(r) if r.status == 200 => failed_records(&r.body, records, shared.ok)
+            .map_err(|e| e.to_string())
+            .and_then(|failed| match (schema_id, reply_schema_id(&r.body)) {
+                (None, Some(id)) => Ok((failed, Some(id))),
+                (Some(sent), Some(id)) if sent == id => Ok((failed, None)),
+                (sent, answered) => Err(format!(
+                    "avro produce sent schema id {sent:?}, answered {answered:?}"
+                )),
             }),
         Ok(r) => Err(format!(
             "produce answered {}: {}",
