@@ -152,6 +152,17 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         }),
         false,
     );
+    gate(
+        "added_p50_max_us",
+        g.added_p50_max_us,
+        s.added_latency.as_ref().map(|a| {
+            (
+                a.p50_us,
+                "end-to-end p50, REST minus native, µs".to_string(),
+            )
+        }),
+        false,
+    );
     if let (Some(max), Some(base)) = (g.max_regression, baseline) {
         for p in &s.phases {
             if let Some(before) = base.phase(&p.driver, &p.phase) {

@@ -371,6 +371,8 @@ pub struct Gates {
     pub driver_vs_wrk_min: Option<f64>,
     /// Maximum end-to-end p99 latency REST adds over native, µs (open-loop runs).
     pub added_p99_max_us: Option<f64>,
+    /// Maximum end-to-end p50 latency REST adds over native (open loop), µs.
+    pub added_p50_max_us: Option<f64>,
     /// Largest allowed drop of each driver's throughput against a baseline summary
     /// (`loadgen gate --baseline`), as a fraction: 0.10 fails a run 10% slower.
     pub max_regression: Option<f64>,

@@ -497,6 +497,7 @@ pub fn end_to_end(
     stop: &std::sync::atomic::AtomicBool,
     patience: Duration,
     progress: &Progress,
+    ready: tokio::sync::oneshot::Sender<()>,
 ) -> anyhow::Result<Recorder> {
     let c = consumer(
         bootstrap,
@@ -504,6 +505,13 @@ pub fn end_to_end(
         clients,
     )?;
     assign_from_start(&c, topic, partitions)?;
+    // As the REST reader: one poll of the still empty topic lets the consumer resolve its
+    // positions and start fetching before the producer starts.
+    if let Some(m) = c.poll(READY_POLL) {
+        m?;
+        anyhow::bail!("the end-to-end reader's topic {topic} was not empty");
+    }
+    let _ = ready.send(());
     let mut rec = Recorder::default();
     let (mut seen, mut stopped_at) = (0u64, None::<Instant>);
     while seen < expected {
@@ -528,6 +536,9 @@ pub fn end_to_end(
     }
     Ok(rec)
 }
+
+/// How long the end-to-end reader's first poll waits on the empty topic.
+const READY_POLL: Duration = Duration::from_millis(500);
 
 /// The relay scenario's far end: reads `topic` from the beginning (every partition) into
 /// `arrivals` until `until`.

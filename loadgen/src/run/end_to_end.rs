@@ -19,15 +19,19 @@ pub(super) struct EndToEnd {
 }
 
 impl EndToEnd {
-    /// Starts a reader when the workload is open loop; `rest` is the proxy to read through.
-    pub(super) fn start(
+    /// Starts a reader when the workload is open loop, and returns once it is reading (its first
+    /// fetch of the still empty topic answered), so that the producer starts after it; `rest` is
+    /// the proxy to read through.
+    pub(super) async fn start(
         targets: &Targets,
         rest: Option<&str>,
         topic: &str,
         w: &Workload,
         progress: &Arc<Progress>,
-    ) -> Option<EndToEnd> {
-        w.rate_records_per_s?;
+    ) -> anyhow::Result<Option<EndToEnd>> {
+        if w.rate_records_per_s.is_none() {
+            return Ok(None);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let (topic, partitions, records, patience) = (
             topic.to_string(),
@@ -36,12 +40,14 @@ impl EndToEnd {
             Duration::from_secs(10),
         );
         let progress = progress.clone();
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
         let reader = match rest {
             Some(url) => {
                 let (url, stop, max_bytes) = (url.to_string(), stop.clone(), w.max_bytes);
                 tokio::spawn(async move {
                     drivers::rest::end_to_end(
                         &url, &topic, partitions, records, max_bytes, stop, patience, progress,
+                        ready,
                     )
                     .await
                 })
@@ -55,12 +61,17 @@ impl EndToEnd {
                 tokio::task::spawn_blocking(move || {
                     drivers::native::end_to_end(
                         &bootstrap, &topic, partitions, records, &clients, &stop, patience,
-                        &progress,
+                        &progress, ready,
                     )
                 })
             }
         };
-        Some(EndToEnd { stop, reader })
+        if is_ready.await.is_err() {
+            // The reader ended before it was ready: its error says why.
+            reader.await??;
+            anyhow::bail!("the end-to-end reader stopped before reading");
+        }
+        Ok(Some(EndToEnd { stop, reader }))
     }
 
     /// Stops the reader once the produce phase is over (whether it succeeded or not: a reader

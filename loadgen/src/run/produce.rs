@@ -126,7 +126,7 @@ pub(super) async fn produce_rounds(
                         w.format.name(),
                         w.value_sizes()
                     ));
-                    let e2e = EndToEnd::start(targets, None, &native_topic, w, &p);
+                    let e2e = EndToEnd::start(targets, None, &native_topic, w, &p).await?;
                     let run = drivers::native::produce(
                         &targets.bootstrap,
                         targets.schema_registry_url.as_deref(),
@@ -207,7 +207,7 @@ pub(super) async fn produce_rounds(
                     w.value_sizes(),
                     w.concurrency
                 ));
-                let e2e = EndToEnd::start(targets, None, topic, w, &p);
+                let e2e = EndToEnd::start(targets, None, topic, w, &p).await?;
                 let topic_prefix = format!("{LISTENER_ROOT}/{}-{round}", e.name);
                 let run = drivers::mqtt::produce(&e.name, &e.url, &topic_prefix, qos, w, p.clone());
                 let result = observe(targets, w, &p, (&e.name, w.records), run).await;
@@ -224,7 +224,7 @@ pub(super) async fn produce_rounds(
                     "round {n}: {} produce, v3 streaming, {} records per chunk, {} streams",
                     e.name, w.records_per_request, w.concurrency
                 ));
-                let e2e = EndToEnd::start(targets, None, topic, w, &p);
+                let e2e = EndToEnd::start(targets, None, topic, w, &p).await?;
                 let run = drivers::v3stream::produce(&e.name, &e.url, topic, w, p.clone());
                 EndToEnd::attach(
                     e2e,
@@ -245,8 +245,10 @@ pub(super) async fn produce_rounds(
                     if w.v3_records { " (v3)" } else { "" },
                     w.concurrency
                 ));
-                let reader = (!e.ceiling).then_some(e.url.as_str());
-                let e2e = reader.and_then(|url| EndToEnd::start(targets, Some(url), topic, w, &p));
+                let e2e = match e.ceiling {
+                    false => EndToEnd::start(targets, Some(&e.url), topic, w, &p).await?,
+                    true => None,
+                };
                 let run =
                     drivers::rest::produce(&e.name, &e.url, topic, warmup_topic, w, p.clone());
                 EndToEnd::attach(
