@@ -141,28 +141,38 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         }),
         true,
     );
-    gate(
-        "added_p99_max_us",
-        g.added_p99_max_us,
-        s.added_latency.as_ref().map(|a| {
-            (
-                a.p99_us,
-                "end-to-end p99, REST minus native, µs".to_string(),
-            )
-        }),
-        false,
-    );
-    gate(
-        "added_p50_max_us",
-        g.added_p50_max_us,
-        s.added_latency.as_ref().map(|a| {
-            (
-                a.p50_us,
-                "end-to-end p50, REST minus native, µs".to_string(),
-            )
-        }),
-        false,
-    );
+    // What REST adds end to end, and with cross readers, on each side.
+    let added = s.added_latency.as_ref();
+    let sides = [
+        ("", "", added.map(|a| (a.p50_us, a.p99_us))),
+        (
+            " (produce side)",
+            ", native readers",
+            added.and_then(|a| a.produce_side.map(|s| (s.p50_us, s.p99_us))),
+        ),
+        (
+            " (consume side)",
+            ", native producer",
+            added.and_then(|a| a.consume_side.map(|s| (s.p50_us, s.p99_us))),
+        ),
+    ];
+    for (i, (name, basis, figures)) in sides.into_iter().enumerate() {
+        if i > 0 && figures.is_none() {
+            continue;
+        }
+        for (gate_name, bound, at) in [
+            ("added_p99_max_us", g.added_p99_max_us, "p99"),
+            ("added_p50_max_us", g.added_p50_max_us, "p50"),
+        ] {
+            let value = figures.map(|(p50, p99)| if at == "p99" { p99 } else { p50 });
+            gate(
+                &format!("{gate_name}{name}"),
+                bound,
+                value.map(|v| (v, format!("end-to-end {at}, REST minus native{basis}, µs"))),
+                false,
+            );
+        }
+    }
     if let (Some(max), Some(base)) = (g.max_regression, baseline) {
         for p in &s.phases {
             if let Some(before) = base.phase(&p.driver, &p.phase) {

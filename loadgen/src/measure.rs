@@ -42,6 +42,9 @@ pub struct PhaseResult {
     /// same kind (native or REST) reading it, in µs.
     #[serde(default)]
     pub end_to_end: Option<Latency>,
+    /// With `cross_readers`: the same from a concurrent consumer of the other kind.
+    #[serde(default)]
+    pub end_to_end_cross: Option<Latency>,
     /// CPU time of the proxy, the broker and the client during the measured window.
     #[serde(default)]
     pub cpu: Option<crate::cpu::Cpu>,
@@ -143,6 +146,7 @@ impl PhaseResult {
             steady_records_per_s: None,
             schedule_lag: None,
             end_to_end: None,
+            end_to_end_cross: None,
             cpu: None,
             latency_series: Vec::new(),
             round_starts: Vec::new(),
@@ -176,6 +180,10 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
     let mut histogram = decode_histogram(&merged.latency.histogram_v2);
     let mut e2e = merged
         .end_to_end
+        .as_ref()
+        .and_then(|l| decode_histogram(&l.histogram_v2));
+    let mut cross = merged
+        .end_to_end_cross
         .as_ref()
         .and_then(|l| decode_histogram(&l.histogram_v2));
     let mut steady: Vec<f64> = merged.steady_records_per_s.into_iter().collect();
@@ -221,16 +229,8 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
         ) {
             h.merge(&other);
         }
-        match (
-            e2e.as_mut(),
-            r.end_to_end
-                .as_ref()
-                .and_then(|l| decode_histogram(&l.histogram_v2)),
-        ) {
-            (Some(h), Some(other)) => h.merge(&other),
-            (None, Some(other)) => e2e = Some(other),
-            _ => {}
-        }
+        merge_latency(&mut e2e, r.end_to_end.as_ref());
+        merge_latency(&mut cross, r.end_to_end_cross.as_ref());
     }
     let s = merged.elapsed_s.max(1e-9);
     merged.records_per_s = merged.records as f64 / s;
@@ -241,7 +241,20 @@ pub fn merge_rounds(rounds: Vec<PhaseResult>) -> PhaseResult {
         merged.latency = h.summary();
     }
     merged.end_to_end = e2e.map(|h| h.summary());
+    merged.end_to_end_cross = cross.map(|h| h.summary());
     merged
+}
+
+/// Adds a round's latency histogram to the merged one.
+fn merge_latency(merged: &mut Option<Recorder>, round: Option<&Latency>) {
+    match (
+        merged.as_mut(),
+        round.and_then(|l| decode_histogram(&l.histogram_v2)),
+    ) {
+        (Some(h), Some(other)) => h.merge(&other),
+        (None, Some(other)) => *merged = Some(other),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -181,6 +181,19 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             duration_us(a.p99_us),
             duration_us(a.p999_us)
         ));
+        for (side, added) in [
+            ("produce side (native readers)", a.produce_side),
+            ("consume side (native producer)", a.consume_side),
+        ] {
+            if let Some(added) = added {
+                out.push(format!(
+                    "  of which the {side}: p50 {}, p99 {}, p99.9 {}",
+                    duration_us(added.p50_us),
+                    duration_us(added.p99_us),
+                    duration_us(added.p999_us)
+                ));
+            }
+        }
     }
     let rss_load = s.phases.iter().filter_map(|p| p.proxy_rss_max_bytes).max();
     out.push(format!(

@@ -157,6 +157,11 @@ pub struct Workload {
     /// Open loop at this fraction of the measured maximum: a closed-loop calibration round of
     /// native and the headline endpoint first, then `rate_records_per_s` = fraction × the slower.
     pub rate_of_max: Option<f64>,
+    /// Open loop: every produce phase also has an end-to-end reader of the other kind (REST for
+    /// the native producer, native for REST), so that what REST adds splits into the produce
+    /// side (native readers, REST against native producer) and the consume side (the native
+    /// producer's records, REST reader against native reader).
+    pub cross_readers: bool,
     /// Also drive nginx answering a fixed produce reply: the HTTP ceiling, in the same rounds.
     pub http_ceiling: bool,
     /// After the rounds, run `wrk` against the proxy with the same request and connections.
@@ -324,6 +329,7 @@ impl Default for Workload {
             ci_half_width: 0.05,
             consume_records: None,
             rate_of_max: None,
+            cross_readers: false,
             http_ceiling: false,
             wrk_crosscheck: false,
             crosscheck_s: 5,
@@ -535,6 +541,10 @@ impl Scenario {
             );
         }
         let open = w.rate_records_per_s.is_some() || w.rate_of_max.is_some();
+        anyhow::ensure!(
+            !w.cross_readers || open,
+            "workload.cross_readers splits the end-to-end latency of an open-loop run"
+        );
         if open {
             anyhow::ensure!(
                 w.format == Format::Binary && w.mqtt_qos.is_empty(),

@@ -154,6 +154,21 @@ pub struct AddedLatency {
     pub p50_us: f64,
     pub p99_us: f64,
     pub p999_us: f64,
+    /// With `cross_readers`: what REST adds on the produce side (native readers, REST against
+    /// native producer) and on the consume side (the native producer's records, REST reader
+    /// against native reader).
+    #[serde(default)]
+    pub produce_side: Option<Added>,
+    #[serde(default)]
+    pub consume_side: Option<Added>,
+}
+
+/// Latency one path adds over another, µs (negative: it is faster).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct Added {
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub p999_us: f64,
 }
 
 /// Where and how the run measured, for whoever reads the report.

@@ -5,12 +5,14 @@
 use std::time::{Duration, SystemTime};
 
 use crate::ceiling::Nginx;
+use crate::histogram::Latency;
 use crate::interval::Interval;
 use crate::measure::{self, PhaseResult};
 use crate::phase::{check, say};
 use crate::scenario::{Format, Phase, Scenario, Workload};
 use crate::summary::{
-    AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PairedRatio, PeerRatio, Summary,
+    Added, AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PairedRatio, PeerRatio,
+    Summary,
 };
 
 /// The name of the v2 endpoint a v3 workload with `also_v2` measures beside it.
@@ -384,26 +386,41 @@ fn relay_check(
     )
 }
 
-/// The headline endpoint's end-to-end latency minus native's, at p50, p99 and p99.9.
+/// The headline endpoint's end-to-end latency minus native's, at p50, p99 and p99.9, and with
+/// cross readers, the same split into the produce and the consume side.
 fn added_latency(
     phases: &[PhaseResult],
     headline: &str,
     rate: Option<f64>,
 ) -> Option<AddedLatency> {
-    let e2e = |driver: &str| {
+    let phase = |driver: &str| {
         phases
             .iter()
             .find(|p| p.driver == driver && p.phase == "produce")
-            .and_then(|p| p.end_to_end.clone())
     };
-    let (rest, native) = (e2e(headline)?, e2e("native")?);
-    let d = |a: u64, b: u64| a as f64 - b as f64;
+    let (rest, native) = (phase(headline)?, phase("native")?);
+    let both = added(rest.end_to_end.as_ref()?, native.end_to_end.as_ref()?);
+    let side = |a: Option<&Latency>, b: Option<&Latency>| Some(added(a?, b?));
     Some(AddedLatency {
         rate_records_per_s: rate.unwrap_or(0.0),
-        p50_us: d(rest.p50_us, native.p50_us),
-        p99_us: d(rest.p99_us, native.p99_us),
-        p999_us: d(rest.p999_us, native.p999_us),
+        p50_us: both.p50_us,
+        p99_us: both.p99_us,
+        p999_us: both.p999_us,
+        // Native readers: the REST phase's cross reader against the native phase's own.
+        produce_side: side(rest.end_to_end_cross.as_ref(), native.end_to_end.as_ref()),
+        // The native producer's records: its REST cross reader against its native reader.
+        consume_side: side(native.end_to_end_cross.as_ref(), native.end_to_end.as_ref()),
     })
+}
+
+/// What latency `a` adds over `b`.
+fn added(a: &Latency, b: &Latency) -> Added {
+    let d = |a: u64, b: u64| a as f64 - b as f64;
+    Added {
+        p50_us: d(a.p50_us, b.p50_us),
+        p99_us: d(a.p99_us, b.p99_us),
+        p999_us: d(a.p999_us, b.p999_us),
+    }
 }
 
 /// The run's environment, for the report's reader.

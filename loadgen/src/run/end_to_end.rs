@@ -74,11 +74,41 @@ impl EndToEnd {
         Ok(Some(EndToEnd { stop, reader }))
     }
 
-    /// Stops the reader once the produce phase is over (whether it succeeded or not: a reader
-    /// left running would keep the process from exiting) and attaches what it measured.
+    /// With `workload.cross_readers`: a reader of the other kind as well (REST for a native
+    /// phase, native for a REST one).
+    pub(super) async fn start_cross(
+        targets: &Targets,
+        rest_phase: bool,
+        topic: &str,
+        w: &Workload,
+        progress: &Arc<Progress>,
+    ) -> anyhow::Result<Option<EndToEnd>> {
+        if !w.cross_readers {
+            return Ok(None);
+        }
+        let rest = (!rest_phase).then_some(targets.proxy_url.as_str());
+        Self::start(targets, rest, topic, w, progress).await
+    }
+
+    /// Stops the readers once the produce phase is over (whether it succeeded or not: a reader
+    /// left running would keep the process from exiting) and attaches what they measured: the
+    /// reader of the phase's own kind, and the other kind's.
     pub(super) async fn attach(
         e2e: Option<EndToEnd>,
+        cross: Option<EndToEnd>,
         result: anyhow::Result<PhaseResult>,
+    ) -> anyhow::Result<PhaseResult> {
+        let mut result = Self::attach_one(cross, result, true).await;
+        if let Some(e) = e2e {
+            result = Self::attach_one(Some(e), result, false).await;
+        }
+        result
+    }
+
+    async fn attach_one(
+        e2e: Option<EndToEnd>,
+        result: anyhow::Result<PhaseResult>,
+        cross: bool,
     ) -> anyhow::Result<PhaseResult> {
         let Some(e) = e2e else { return result };
         e.stop.store(true, Ordering::Relaxed);
@@ -90,7 +120,11 @@ impl EndToEnd {
                 return Err(err);
             }
         };
-        result.end_to_end = Some(e.reader.await??.summary());
+        let measured = Some(e.reader.await??.summary());
+        match cross {
+            true => result.end_to_end_cross = measured,
+            false => result.end_to_end = measured,
+        }
         Ok(result)
     }
 }

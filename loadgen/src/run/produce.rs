@@ -127,6 +127,7 @@ pub(super) async fn produce_rounds(
                         w.value_sizes()
                     ));
                     let e2e = EndToEnd::start(targets, None, &native_topic, w, &p).await?;
+                    let cross = EndToEnd::start_cross(targets, false, &native_topic, w, &p).await?;
                     let run = drivers::native::produce(
                         &targets.bootstrap,
                         targets.schema_registry_url.as_deref(),
@@ -139,6 +140,7 @@ pub(super) async fn produce_rounds(
                     native = Some(
                         EndToEnd::attach(
                             e2e,
+                            cross,
                             observe(targets, w, &p, ("native produce", w.records), run).await,
                         )
                         .await?,
@@ -211,7 +213,7 @@ pub(super) async fn produce_rounds(
                 let topic_prefix = format!("{LISTENER_ROOT}/{}-{round}", e.name);
                 let run = drivers::mqtt::produce(&e.name, &e.url, &topic_prefix, qos, w, p.clone());
                 let result = observe(targets, w, &p, (&e.name, w.records), run).await;
-                let mut result = EndToEnd::attach(e2e, result).await?;
+                let mut result = EndToEnd::attach(e2e, None, result).await?;
                 if qos == 0 {
                     // QoS 0's series counts publishes as the proxy reads them, which socket
                     // buffers front-load; only the whole window (to each client's fence
@@ -228,6 +230,7 @@ pub(super) async fn produce_rounds(
                 let run = drivers::v3stream::produce(&e.name, &e.url, topic, w, p.clone());
                 EndToEnd::attach(
                     e2e,
+                    None,
                     observe(targets, w, &p, (&e.name, w.records), run).await,
                 )
                 .await?
@@ -245,14 +248,18 @@ pub(super) async fn produce_rounds(
                     if w.v3_records { " (v3)" } else { "" },
                     w.concurrency
                 ));
-                let e2e = match e.ceiling {
-                    false => EndToEnd::start(targets, Some(&e.url), topic, w, &p).await?,
-                    true => None,
+                let (e2e, cross) = match e.ceiling {
+                    false => (
+                        EndToEnd::start(targets, Some(&e.url), topic, w, &p).await?,
+                        EndToEnd::start_cross(targets, true, topic, w, &p).await?,
+                    ),
+                    true => (None, None),
                 };
                 let run =
                     drivers::rest::produce(&e.name, &e.url, topic, warmup_topic, w, p.clone());
                 EndToEnd::attach(
                     e2e,
+                    cross,
                     observe(targets, w, &p, (&e.name, w.records), run).await,
                 )
                 .await?
