@@ -40,11 +40,22 @@ pub fn producer_config(config: &Config) -> ClientConfig {
     c
 }
 
-/// Consumer properties shared by all instances: `client.*`, then `consumer.*`. Protected topics
-/// are hidden from pattern subscriptions (librdkafka's `topic.blacklist`) unless `consumer.*`
-/// sets that property itself.
+/// librdkafka holds back a partition's next fetch this long once the instance's queue is past
+/// `queued.min.messages`. Its default, 1000 ms, suits an application that polls all the time; a
+/// REST instance's queue drains only as its client's GETs come, so the fetch after a burst came
+/// up to a second late. With 10 ms, REST consume on Tansu went from 142k to 631k records/s
+/// (README, "Performance"); 1 ms gained little more and wakes every idle partition 1000 times
+/// a second.
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
+
+/// Consumer properties shared by all instances: our defaults, then `client.*`, then
+/// `consumer.*`. Protected topics are hidden from pattern subscriptions (librdkafka's
+/// `topic.blacklist`) unless `consumer.*` sets that property itself.
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let mut c = client_config(config, &config.client);
+    if !config.client.contains_key("fetch.queue.backoff.ms") {
+        c.set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
+    }
     if !config.protected_topics.is_empty() {
         c.set("topic.blacklist", config.protected_topics.as_regex_list());
     }
@@ -244,6 +255,20 @@ mod tests {
             .collect();
         all.insert("bootstrap.servers".into(), "127.0.0.1:9".into());
         Config::from_properties(&all).unwrap().0
+    }
+
+    #[test]
+    fn consumers_fetch_again_soon_after_their_queue_drains() {
+        let backoff = |props: &[(&str, &str)]| {
+            consumer_config(&config(props))
+                .get("fetch.queue.backoff.ms")
+                .map(str::to_string)
+        };
+        assert_eq!(backoff(&[]).as_deref(), Some("10"));
+        let client = [("client.fetch.queue.backoff.ms", "50")];
+        assert_eq!(backoff(&client).as_deref(), Some("50"));
+        let consumer = [("consumer.fetch.queue.backoff.ms", "1000")];
+        assert_eq!(backoff(&consumer).as_deref(), Some("1000"));
     }
 
     #[test]
