@@ -707,15 +707,18 @@ async fn open_instance(
 /// How long the end-to-end reader's first GET waits on the empty topic (ms).
 const READY_GET_MS: u64 = 500;
 
-/// One GET records on an instance's connection: the decoded values, handed to `each`.
+/// One GET records on an instance's connection: the decoded values, handed to `each` with the
+/// time the whole answer had arrived (when the proxy delivered them, before this client's own
+/// parsing).
 async fn fetch(
     conn: &mut Conn,
     request: &[u8],
     deadline: Instant,
     value: &mut Vec<u8>,
-    mut each: impl FnMut(&[u8], usize),
+    mut each: impl FnMut(&[u8], usize, Instant),
 ) -> anyhow::Result<usize> {
     let r = conn.send_by(request, deadline).await?;
+    let arrived = Instant::now();
     anyhow::ensure!(
         r.status == 200,
         "GET records answered {}: {}",
@@ -726,7 +729,7 @@ async fn fetch(
     for rec in &batch {
         value.clear();
         STANDARD.decode_vec(rec.value.unwrap_or_default(), value)?;
-        each(value, rec.key.map_or(0, |k| k.len() * 3 / 4));
+        each(value, rec.key.map_or(0, |k| k.len() * 3 / 4), arrived);
     }
     Ok(batch.len())
 }
@@ -775,7 +778,7 @@ pub async fn consume(
                     "REST consume exceeded phase_timeout_s"
                 );
                 let sent = Instant::now();
-                let n = fetch(&mut conn, &get, deadline, &mut value, |v, key_len| {
+                let n = fetch(&mut conn, &get, deadline, &mut value, |v, key_len, _| {
                     checksum = checksum.wrapping_add(value_checksum(v));
                     bytes += (v.len() + key_len) as u64;
                 })
@@ -852,7 +855,7 @@ pub async fn end_to_end(
         b"",
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    seen += fetch(&mut conn, &first, deadline, &mut value, |_, _| {}).await? as u64;
+    seen += fetch(&mut conn, &first, deadline, &mut value, |_, _, _| {}).await? as u64;
     let _ = ready.send(());
     while seen < expected {
         if stop.load(Ordering::Relaxed) {
@@ -863,13 +866,12 @@ pub async fn end_to_end(
         }
         // A GET long-polls for at most the proxy's request timeout; a minute is far past it.
         let deadline = Instant::now() + Duration::from_secs(60);
-        let n = fetch(&mut conn, &get, deadline, &mut value, |v, _| {
-            let now = Instant::now();
+        let n = fetch(&mut conn, &get, deadline, &mut value, |v, _, arrived| {
             if let Some(due) = v
                 .get(..8)
                 .and_then(|b| progress.due(u64::from_le_bytes(b.try_into().expect("8 bytes"))))
             {
-                rec.record(now.saturating_duration_since(due));
+                rec.record(arrived.saturating_duration_since(due));
             }
         })
         .await?;
