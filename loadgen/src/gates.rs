@@ -92,6 +92,14 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         p99("consume"),
         false,
     );
+    gate(
+        "rest_produce_proxy_cpu_max_us",
+        g.rest_produce_proxy_cpu_max_us,
+        s.phase("rest", "produce")
+            .and_then(|p| p.cpu.as_ref()?.proxy_us())
+            .map(|us| (us, "proxy CPU µs per REST-produced record".to_string())),
+        false,
+    );
     let cpu = |r: Option<f64>| {
         r.map(|r| {
             (

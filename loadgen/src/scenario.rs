@@ -366,6 +366,8 @@ pub struct Gates {
     /// Maximum proxy CPU µs per produced record over the native producer's client CPU µs per
     /// record.
     pub produce_cpu_ratio_max: Option<f64>,
+    /// Maximum proxy CPU µs per record of REST produce (per request at one record each).
+    pub rest_produce_proxy_cpu_max_us: Option<f64>,
     /// Maximum proxy CPU µs per consumed record over the native consumer's.
     pub consume_cpu_ratio_max: Option<f64>,
     /// Minimum v3/v2 produce rate of the same proxy, paired by round (needs `also_v2`).
