@@ -120,6 +120,23 @@ pub struct KafkaRecord<'a> {
     pub timestamp: Option<i64>,
 }
 
+impl EncodedRecord {
+    /// A REST record: key and value ranges of the arena, no headers, the request's timestamp.
+    pub(crate) fn new(
+        key: Option<Range<usize>>,
+        value: Option<Range<usize>>,
+        partition: Option<i32>,
+    ) -> Self {
+        EncodedRecord {
+            key,
+            value,
+            partition,
+            headers: Vec::new(),
+            timestamp: None,
+        }
+    }
+}
+
 impl EncodedRecords {
     pub fn len(&self) -> usize {
         self.records.len()

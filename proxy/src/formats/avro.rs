@@ -108,15 +108,8 @@ fn write<'s>(
             json.as_bool()
                 .ok_or_else(|| type_err(at, "a boolean", json))?,
         )),
-        Schema::Int | Schema::Date | Schema::TimeMillis => put_long(out, i64::from(int(at, json)?)),
-        Schema::Long
-        | Schema::TimeMicros
-        | Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::TimestampNanos
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros
-        | Schema::LocalTimestampNanos => put_long(out, long(at, json)?),
+        s if is_int(s) => put_long(out, i64::from(int(at, json)?)),
+        s if is_long(s) => put_long(out, long(at, json)?),
         Schema::Float => {
             let f = json.as_f64().ok_or_else(|| type_err(at, "a float", json))? as f32;
             out.extend_from_slice(&f.to_le_bytes());
@@ -224,9 +217,7 @@ fn write<'s>(
         }
         Schema::Record(r) => write_record(names, r, json, at, out)?,
         Schema::Union(u) => write_union(names, u, json, at, out)?,
-        Schema::BigDecimal | Schema::Duration | Schema::Ref { .. } => {
-            return Err(value_err(at, "this logical type is not supported"))
-        }
+        _ => return Err(value_err(at, "this logical type is not supported")),
     }
     Ok(())
 }
@@ -307,15 +298,8 @@ fn primitive_name(schema: &Schema) -> &'static str {
         Schema::Map(_) => "map",
         Schema::Null => "null",
         Schema::Boolean => "boolean",
-        Schema::Int | Schema::Date | Schema::TimeMillis => "int",
-        Schema::Long
-        | Schema::TimeMicros
-        | Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::TimestampNanos
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros
-        | Schema::LocalTimestampNanos => "long",
+        s if is_int(s) => "int",
+        s if is_long(s) => "long",
         Schema::Float => "float",
         Schema::Double => "double",
         Schema::Bytes | Schema::Decimal(_) | Schema::BigDecimal => "bytes",
@@ -324,8 +308,29 @@ fn primitive_name(schema: &Schema) -> &'static str {
         Schema::Union(_) => "union",
         Schema::Record(_) => "record",
         Schema::Enum(_) => "enum",
-        Schema::Ref { .. } => "ref",
+        // Refs; ints and longs were taken above.
+        _ => "ref",
     }
+}
+
+/// Avro's int and the logical types written as one.
+pub(super) fn is_int(schema: &Schema) -> bool {
+    matches!(schema, Schema::Int | Schema::Date | Schema::TimeMillis)
+}
+
+/// Avro's long and the logical types written as one.
+pub(super) fn is_long(schema: &Schema) -> bool {
+    matches!(
+        schema,
+        Schema::Long
+            | Schema::TimeMicros
+            | Schema::TimestampMillis
+            | Schema::TimestampMicros
+            | Schema::TimestampNanos
+            | Schema::LocalTimestampMillis
+            | Schema::LocalTimestampMicros
+            | Schema::LocalTimestampNanos
+    )
 }
 
 /// Whether `key` wraps a value of the union branch `schema` (`{"<key>": value}`): the branch's

@@ -18,7 +18,7 @@ use std::fmt;
 use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::avro::{wraps, write_default, At};
+use super::avro::{is_int, is_long, wraps, write_default, At};
 use crate::schema::kinds::AvroSchema;
 use crate::varint::put_long;
 
@@ -200,20 +200,13 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
 
     fn visit_i64<E: de::Error>(self, n: i64) -> Result<(), E> {
         match self.schema {
-            Schema::Int | Schema::Date | Schema::TimeMillis => {
+            s if is_int(s) => {
                 put_long(
                     self.out,
                     i64::from(i32::try_from(n).map_err(|_| give_up())?),
                 );
             }
-            Schema::Long
-            | Schema::TimeMicros
-            | Schema::TimestampMillis
-            | Schema::TimestampMicros
-            | Schema::TimestampNanos
-            | Schema::LocalTimestampMillis
-            | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => put_long(self.out, n),
+            s if is_long(s) => put_long(self.out, n),
             // The tree encoder reads every JSON number as an f64 here.
             Schema::Float => self.out.extend_from_slice(&(n as f64 as f32).to_le_bytes()),
             Schema::Double => self.out.extend_from_slice(&(n as f64).to_le_bytes()),

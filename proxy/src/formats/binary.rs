@@ -26,13 +26,11 @@ pub fn encode_records(records: &[RawRecord<'_>]) -> Result<EncodedRecords, Forma
     let mut arena = Vec::with_capacity(estimate * 3 / 4 + 4);
     let mut out = Vec::with_capacity(records.len());
     for r in records {
-        out.push(EncodedRecord {
-            key: r.key.map(|k| decode_into(&mut arena, k)).transpose()?,
-            value: r.value.map(|v| decode_into(&mut arena, v)).transpose()?,
-            partition: r.partition,
-            headers: Vec::new(),
-            timestamp: None,
-        });
+        out.push(EncodedRecord::new(
+            r.key.map(|k| decode_into(&mut arena, k)).transpose()?,
+            r.value.map(|v| decode_into(&mut arena, v)).transpose()?,
+            r.partition,
+        ));
     }
     Ok(EncodedRecords {
         data: arena.into(),

@@ -58,13 +58,11 @@ pub fn encode_schema_records(
     let mut values = Encoder::new(format, value, "value");
     let mut out = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        out.push(EncodedRecord {
-            key: keys.encode(r.key, i, &mut arena)?,
-            value: values.encode(r.value, i, &mut arena)?,
-            partition: r.partition,
-            headers: Vec::new(),
-            timestamp: None,
-        });
+        out.push(EncodedRecord::new(
+            keys.encode(r.key, i, &mut arena)?,
+            values.encode(r.value, i, &mut arena)?,
+            r.partition,
+        ));
     }
     Ok(EncodedRecords {
         data: arena.into(),

@@ -137,13 +137,7 @@ fn encode_unchecked(body: &Bytes, records: &[RawRecord<'_>]) -> EncodedRecords {
     };
     let out = records
         .iter()
-        .map(|r| EncodedRecord {
-            key: r.key.map(range),
-            value: r.value.map(range),
-            partition: r.partition,
-            headers: Vec::new(),
-            timestamp: None,
-        })
+        .map(|r| EncodedRecord::new(r.key.map(range), r.value.map(range), r.partition))
         .collect();
     EncodedRecords {
         data: body.clone(),
