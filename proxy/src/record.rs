@@ -176,25 +176,6 @@ impl EncodedRecords {
     }
 }
 
-impl EncodedRecords {
-    /// Builds the records from keys and values (schema formats), copied into one arena.
-    pub fn from_owned<B: AsRef<[u8]>>(records: Vec<(Option<B>, Option<B>, Option<i32>)>) -> Self {
-        let len = |d: &Option<B>| d.as_ref().map_or(0, |d| d.as_ref().len());
-        let size = records.iter().map(|(k, v, _)| len(k) + len(v)).sum();
-        let mut builder = RecordsBuilder::with_capacity(records.len(), size);
-        for (k, v, partition) in &records {
-            builder.push(
-                k.as_ref().map(AsRef::as_ref),
-                v.as_ref().map(AsRef::as_ref),
-                *partition,
-                Vec::new(),
-                None,
-            );
-        }
-        builder.finish()
-    }
-}
-
 /// Appends records one by one into one arena (MQTT's batches of publishes).
 pub struct RecordsBuilder {
     arena: Vec<u8>,

@@ -98,11 +98,8 @@ impl EndToEnd {
         cross: Option<EndToEnd>,
         result: anyhow::Result<PhaseResult>,
     ) -> anyhow::Result<PhaseResult> {
-        let mut result = Self::attach_one(cross, result, true).await;
-        if let Some(e) = e2e {
-            result = Self::attach_one(Some(e), result, false).await;
-        }
-        result
+        let result = Self::attach_one(cross, result, true).await;
+        Self::attach_one(e2e, result, false).await
     }
 
     async fn attach_one(

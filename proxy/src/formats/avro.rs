@@ -60,13 +60,13 @@ fn type_err(at: &At<'_>, expected: &str, json: &Json) -> AvroError {
     value_err(at, format!("expected {expected}, got {json}"))
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     put_long(out, bytes.len() as i64);
     out.extend_from_slice(bytes);
 }
 
 /// Appends the ISO-8859-1 bytes of `s` (Avro JSON's bytes and fixed), checking each character.
-fn put_latin1(out: &mut Vec<u8>, at: &At<'_>, s: &str) -> Result<(), AvroError> {
+pub(super) fn put_latin1(out: &mut Vec<u8>, at: &At<'_>, s: &str) -> Result<(), AvroError> {
     for c in s.chars() {
         out.push(u8::try_from(u32::from(c)).map_err(|_| {
             value_err(

@@ -18,7 +18,7 @@ use std::fmt;
 use apache_avro::schema::{RecordSchema, Schema, UnionSchema};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::avro::{is_int, is_long, wraps, write_default, At};
+use super::avro::{is_int, is_long, put_bytes, put_latin1, wraps, write_default, At};
 use crate::schema::kinds::AvroSchema;
 use crate::varint::put_long;
 
@@ -61,18 +61,9 @@ impl<'s> Node<'s, '_> {
         }
     }
 
-    fn put_bytes(&mut self, bytes: &[u8]) {
-        put_long(self.out, bytes.len() as i64);
-        self.out.extend_from_slice(bytes);
-    }
-
     /// ISO-8859-1 characters as bytes (Avro JSON's bytes and fixed).
     fn put_latin1<E: de::Error>(&mut self, s: &str) -> Result<(), E> {
-        for c in s.chars() {
-            self.out
-                .push(u8::try_from(u32::from(c)).map_err(|_| give_up())?);
-        }
-        Ok(())
+        put_latin1(self.out, &At::Root, s).map_err(|_| give_up())
     }
 
     fn record<'de, M: MapAccess<'de>>(
@@ -125,8 +116,7 @@ impl<'s> Node<'s, '_> {
         if !kept.is_empty() {
             put_long(self.out, kept.len() as i64);
             for (key, range) in kept {
-                put_long(self.out, key.len() as i64);
-                self.out.extend_from_slice(key.as_bytes());
+                put_bytes(self.out, key.as_bytes());
                 self.out.extend_from_slice(&scratch[range.clone()]);
             }
         }
@@ -237,10 +227,10 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
 
     fn visit_str<E: de::Error>(mut self, s: &str) -> Result<(), E> {
         match self.schema {
-            Schema::String => self.put_bytes(s.as_bytes()),
+            Schema::String => put_bytes(self.out, s.as_bytes()),
             Schema::Uuid => {
                 uuid::Uuid::parse_str(s).map_err(|_| give_up())?;
-                self.put_bytes(s.as_bytes());
+                put_bytes(self.out, s.as_bytes());
             }
             Schema::Bytes => {
                 put_long(self.out, s.chars().count() as i64);
