@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::client_log::QuietContext;
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::error::{blocking, classify, Error, ErrorClass};
@@ -292,6 +292,13 @@ impl Metadata {
     }
 }
 
+/// The least a probe waits for its first record (a request's own timeout is longer when it is
+/// longer). Waiting ends when a record arrives, so this only matters while the probe starts: a
+/// fresh consumer's first fetch can take over a second (seen on Tansu under CI load), and a probe
+/// that gave up at `produce.metadata.timeout.ms` (1 s) reported a partition's end one batch
+/// short.
+const PROBE_WAIT_MIN: Duration = Duration::from_secs(10);
+
 /// The offset of the first record a fetch starting at `start` delivers, if any.
 fn first_offset_from(
     probe: &BaseConsumer<QuietContext>,
@@ -303,7 +310,7 @@ fn first_offset_from(
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(start))?;
     probe.assign(&tpl)?;
-    match probe.poll(timeout) {
+    match next_event(probe, Instant::now() + timeout.max(PROBE_WAIT_MIN)) {
         Some(Ok(msg)) => Ok(Some(msg.offset())),
         Some(Err(KafkaError::PartitionEOF(_))) | None => Ok(None),
         Some(Err(err)) => {
@@ -341,23 +348,42 @@ fn last_batch_end(
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(reported - 1))?;
     probe.assign(&tpl)?;
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + timeout.max(PROBE_WAIT_MIN);
     let mut end = reported;
     let mut seen = false;
     loop {
         // A batch arrives whole: once one record is in, the rest are already queued.
-        let wait = if seen {
-            Duration::ZERO
+        let event = if seen {
+            probe.poll(Duration::ZERO)
         } else {
-            deadline.saturating_duration_since(Instant::now())
+            next_event(probe, deadline)
         };
-        match probe.poll(wait) {
+        match event {
             Some(Ok(msg)) => {
                 end = end.max(msg.offset() + 1);
                 seen = true;
             }
             Some(Err(KafkaError::PartitionEOF(_))) | None => return Ok(end),
             Some(Err(err)) => return Err(err.into()),
+        }
+    }
+}
+
+/// The probe's next message or error, waiting until `deadline`; `None` once it has passed.
+///
+/// `poll` alone is not enough: rust-rdkafka's poll also answers `None` before its timeout, after
+/// serving an event that is not a message (a rebalance or a commit), which is not "no record".
+fn next_event(
+    probe: &BaseConsumer<QuietContext>,
+    deadline: Instant,
+) -> Option<KafkaResult<BorrowedMessage<'_>>> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Some(event) = probe.poll(left) {
+            return Some(event);
+        }
+        if left.is_zero() {
+            return None;
         }
     }
 }
