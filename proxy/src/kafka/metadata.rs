@@ -292,11 +292,13 @@ impl Metadata {
     }
 }
 
-/// The least a probe waits for its first record (a request's own timeout is longer when it is
-/// longer). Waiting ends when a record arrives, so this only matters while the probe starts: a
-/// fresh consumer's first fetch can take over a second (seen on Tansu under CI load), and a probe
-/// that gave up at `produce.metadata.timeout.ms` (1 s) reported a partition's end one batch
-/// short.
+/// The least the read of a partition's last batch waits for its first record (a request's own
+/// timeout is longer when it is longer). The broker has just said the record is there, so the
+/// wait ends when it arrives, and is long only while the probe starts: a fresh consumer's first
+/// fetch can take over a second (seen on Tansu under CI load), and a read that gave up at
+/// `produce.metadata.timeout.ms` (1 s) reported a partition's end one batch short. (Probes for
+/// offsets that may hold nothing keep the request's timeout: on Tansu a probe inside a batch
+/// gets neither a record nor an end-of-partition event, so it waits for all of it.)
 const PROBE_WAIT_MIN: Duration = Duration::from_secs(10);
 
 /// The offset of the first record a fetch starting at `start` delivers, if any.
@@ -310,7 +312,7 @@ fn first_offset_from(
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, partition, Offset::Offset(start))?;
     probe.assign(&tpl)?;
-    match next_event(probe, Instant::now() + timeout.max(PROBE_WAIT_MIN)) {
+    match next_event(probe, Instant::now() + timeout) {
         Some(Ok(msg)) => Ok(Some(msg.offset())),
         Some(Err(KafkaError::PartitionEOF(_))) | None => Ok(None),
         Some(Err(err)) => {
