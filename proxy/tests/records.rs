@@ -136,6 +136,48 @@ async fn max_bytes_limits_responses_but_an_oversized_record_still_comes_back() {
     proxy.stop().await;
 }
 
+/// Records fetched but not yet returned stay in librdkafka's own messages, which must all be gone
+/// before their consumer is destroyed (librdkafka waits for them forever otherwise). An instance
+/// deleted, and a proxy stopped, with records still buffered must close promptly.
+#[tokio::test]
+async fn instances_close_promptly_with_records_still_buffered() {
+    let proxy = Proxy::start().await;
+    let topic = unique("buffered");
+    create_topic(&topic, 1).await;
+    let values: Vec<_> = (0..200).map(|i| json!(i)).collect();
+    produce_json(&proxy, &topic, 0, &values).await;
+    let group = unique("g");
+    let config =
+        json!({"format": "json", "auto.offset.reset": "earliest", "auto.commit.enable": "false"});
+    let mut bases = Vec::new();
+    for _ in 0..2 {
+        let base = create_consumer(&proxy, &group, config.clone()).await;
+        assign(&base, &topic, &[0]).await;
+        let mut first = Vec::new();
+        let end = Instant::now() + Duration::from_secs(15);
+        while first.is_empty() && Instant::now() < end {
+            let r = get(&format!("{base}/records?max_bytes=1"), JSON).await;
+            first = r.json().as_array().unwrap().clone();
+        }
+        // One record per answer: the rest of what was fetched waits in the instance.
+        assert_eq!(offsets_of(&first), vec![0], "{first:?}");
+        bases.push(base);
+    }
+    let started = Instant::now();
+    let r = send(http().delete(&bases[0])).await;
+    assert_eq!(r.status, 204, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "deleting took {:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), proxy.stop())
+        .await
+        .expect("the proxy stops with an instance's records still buffered");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
 #[tokio::test]
 async fn binary_records_and_accept_negotiation() {
     let proxy = Proxy::start().await;

@@ -9,19 +9,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
 use super::alignment::InstanceContext;
 use super::error::{blocking, Error};
+use super::fetched::Fetched;
 use super::metadata::{legal_topic, Metadata};
 use crate::record::{ConsumedRecord, EmbeddedFormat};
 
 type KafkaConsumer = StreamConsumer<InstanceContext>;
+type Record = Fetched<InstanceContext>;
 
 /// How long blocking consumer calls (commit, committed, seek) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -92,7 +94,7 @@ pub enum ReadError<E: std::error::Error + 'static> {
 struct State {
     consumer: Option<Arc<KafkaConsumer>>,
     /// Records fetched from Kafka but not yet returned to the client, in fetch order.
-    buffer: VecDeque<OwnedMessage>,
+    buffer: VecDeque<Record>,
     /// Next offset after the last record delivered to the client, per partition.
     delivered: Vec<(TopicPartition, i64)>,
     /// Start offsets given to the last seek's assignment, for partitions not read since (their
@@ -455,11 +457,13 @@ impl Instance {
             st.retain_partitions(&current);
         }
         let min = self.settings.fetch_min_bytes;
-        let mut taken: Vec<OwnedMessage> = Vec::new();
+        // One stream for the whole read: each `recv()` would register and drop a waker slot.
+        let mut stream = consumer.stream();
+        let mut taken: Vec<Record> = Vec::new();
         let mut bytes = 0u64;
         'collect: loop {
             while let Some(front) = st.buffer.front() {
-                let size = record_size(front);
+                let size = front.size();
                 if !taken.is_empty() && bytes + size >= max_bytes {
                     break 'collect;
                 }
@@ -473,25 +477,26 @@ impl Instance {
             };
             if enough {
                 // Take what librdkafka already holds before answering, without waiting.
-                match consumer.recv().now_or_never() {
-                    Some(Ok(msg)) if consumer.context().skips(&msg) => {}
-                    Some(Ok(msg)) => st.buffer.push_back(msg.detach()),
+                match stream.next().now_or_never() {
+                    Some(Some(Ok(msg))) if consumer.context().skips(&msg) => {}
+                    Some(Some(Ok(msg))) => st.buffer.push_back(Fetched::new(msg, &consumer)),
                     _ => break,
                 }
                 continue;
             }
             let received = tokio::select! {
                 _ = self.closing.cancelled() => break,
-                r = tokio::time::timeout_at(deadline.into(), consumer.recv()) => r,
+                r = tokio::time::timeout_at(deadline.into(), stream.next()) => r,
             };
             match received {
-                Err(_) => break,
-                Ok(Ok(msg)) if consumer.context().skips(&msg) => {}
-                Ok(Ok(msg)) => st.buffer.push_back(msg.detach()),
-                Ok(Err(err)) if taken.is_empty() && waiting_cannot_help(&err) => {
+                // The stream never ends while its consumer lives.
+                Err(_) | Ok(None) => break,
+                Ok(Some(Ok(msg))) if consumer.context().skips(&msg) => {}
+                Ok(Some(Ok(msg))) => st.buffer.push_back(Fetched::new(msg, &consumer)),
+                Ok(Some(Err(err))) if taken.is_empty() && waiting_cannot_help(&err) => {
                     return Err(Error::Kafka(err).into());
                 }
-                Ok(Err(err)) => {
+                Ok(Some(Err(err))) => {
                     tracing::debug!(group = %self.group, instance = %self.name, error = %err, "consumer error");
                     if tokio::time::timeout_at(
                         deadline.into(),
@@ -514,14 +519,15 @@ impl Instance {
             if ok > 0 {
                 out.push(b',');
             }
-            // Headers are gathered only for instances that show them (no allocation otherwise).
-            let headers: Vec<(&str, Option<&[u8]>)> =
-                match (self.settings.record_headers, msg.headers()) {
-                    (true, Some(h)) => rdkafka::message::Headers::iter(h)
+            // Headers are parsed and gathered only for instances that show them.
+            let headers: Vec<(&str, Option<&[u8]>)> = match self.settings.record_headers {
+                true => msg.headers().map_or_else(Vec::new, |h| {
+                    rdkafka::message::Headers::iter(h)
                         .map(|h| (h.key, h.value))
-                        .collect(),
-                    _ => Vec::new(),
-                };
+                        .collect()
+                }),
+                false => Vec::new(),
+            };
             let record = ConsumedRecord {
                 topic: msg.topic(),
                 key: msg.key(),
@@ -591,7 +597,13 @@ impl Instance {
             "instance" => self.name.clone()
         )
         .set(0.0);
-        let consumer = self.state.lock().await.consumer.take();
+        let consumer = {
+            let mut st = self.state.lock().await;
+            // Buffered records hold the consumer too: dropped first, so that the blocking close
+            // below is the last handle's, off the async threads.
+            st.buffer.clear();
+            st.consumer.take()
+        };
         if let Some(consumer) = consumer {
             // Dropping the last handle runs librdkafka's blocking consumer close.
             let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
@@ -608,8 +620,7 @@ impl State {
 
     fn forget_partition(&mut self, tp: &TopicPartition) {
         self.starts.retain(|(t, _)| t != tp);
-        self.buffer
-            .retain(|m| !(m.partition() == tp.partition && m.topic() == tp.topic));
+        self.buffer.retain(|m| !m.is_of(&tp.topic, tp.partition));
         self.delivered.retain(|(d, _)| d != tp);
     }
 
@@ -625,7 +636,7 @@ impl State {
             .retain(|(tp, _)| keep(&tp.topic, tp.partition));
     }
 
-    fn record_delivered(&mut self, records: &[OwnedMessage]) {
+    fn record_delivered(&mut self, records: &[Record]) {
         if !self.starts.is_empty() {
             self.starts.retain(|(tp, _)| {
                 !records
@@ -712,11 +723,6 @@ fn assigned(consumer: &KafkaConsumer) -> Result<Vec<TopicPartition>, Error> {
         .collect();
     out.sort();
     Ok(out)
-}
-
-/// Bytes counted against `max_bytes`: unencoded key plus value.
-fn record_size(msg: &OwnedMessage) -> u64 {
-    (msg.key().map_or(0, <[u8]>::len) + msg.payload().map_or(0, <[u8]>::len)) as u64
 }
 
 /// librdkafka's last known high watermark of a partition `consumer` fetches, from its fetch

@@ -15,6 +15,7 @@ mod connection;
 pub mod consumer;
 mod error;
 pub mod expiry;
+mod fetched;
 mod framing;
 pub mod groups;
 pub mod log;
