@@ -28,6 +28,10 @@ pub const CONSUMER_INSTANCES: &str = "kafka_proxy_consumer_instances";
 /// Records not yet read by a consumer instance, by `group` and `instance`: the partitions' high
 /// watermarks (as the instance's last fetch saw them) less its next offsets, after each read.
 pub const CONSUMER_LAG: &str = "kafka_proxy_consumer_lag";
+/// Records consumer instances took from librdkafka, by `queue`: `partition` (a partition's own
+/// queue, many per call) or `consumer` (the consumer queue, one per poll: a partition's records
+/// before its queue is detached).
+pub const CONSUMER_RECORDS: &str = "kafka_proxy_consumer_records_total";
 /// The batch engine's Produce requests awaiting their broker's answer, and batches it sent
 /// again after a failure the broker reported as unwritten.
 pub const BATCH_IN_FLIGHT: &str = "kafka_proxy_batch_in_flight_requests";

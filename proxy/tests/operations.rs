@@ -162,19 +162,6 @@ async fn json_access_log() {
     let _ = child.kill().await;
 }
 
-/// The value of the first sample of `metric` whose labels include every one of `labels`.
-fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find(|l| {
-            l.starts_with(metric)
-                && l[metric.len()..].starts_with(['{', ' '])
-                && labels.iter().all(|label| l.contains(label))
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 /// `GET /metrics`: requests by route and status with µs latency histograms, produce records,
 /// bytes and Kafka's part of the time, consumer instances, in Prometheus' text format.
 #[tokio::test]

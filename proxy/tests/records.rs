@@ -178,6 +178,67 @@ async fn instances_close_promptly_with_records_still_buffered() {
     assert!(started.elapsed() < Duration::from_secs(15));
 }
 
+/// Records reach a reader from each partition's own queue, many per call, and from the consumer
+/// queue (kafka/partition_queues.rs): each partition's records come exactly once and in order,
+/// with small answers (`max_bytes`) that leave records waiting between reads, for a group
+/// subscription and for a manual assignment moved to the beginning.
+#[tokio::test]
+async fn every_partition_reads_in_order_in_small_answers() {
+    let proxy = Proxy::start().await;
+    let topic = unique("order");
+    create_topic(&topic, 3).await;
+    const PER_PARTITION: i64 = 600;
+    for partition in 0..3 {
+        // Several requests, so each partition holds several record batches.
+        for chunk in 0..6 {
+            let values: Vec<_> = (0..PER_PARTITION / 6)
+                .map(|i| json!(format!("p{partition}-{}", chunk * 100 + i)))
+                .collect();
+            produce_json(&proxy, &topic, partition, &values).await;
+        }
+    }
+    let config = json!({"format": "json", "auto.offset.reset": "earliest"});
+    let subscribed = create_consumer(&proxy, &unique("g"), config.clone()).await;
+    subscribe(&subscribed, &[&topic]).await;
+    let assigned = create_consumer(&proxy, &unique("g"), config).await;
+    assign(&assigned, &topic, &[0, 1, 2]).await;
+    let r = post(
+        &format!("{assigned}/positions/beginning"),
+        V2,
+        &json!({"partitions": (0..3).map(|p| json!({"topic": topic, "partition": p})).collect::<Vec<_>>()}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{r:?}");
+    for base in [&subscribed, &assigned] {
+        let mut next = [0i64; 3];
+        let end = Instant::now() + Duration::from_secs(60);
+        while next.iter().sum::<i64>() < 3 * PER_PARTITION && Instant::now() < end {
+            let r = get(&format!("{base}/records?max_bytes=3000"), JSON).await;
+            assert_eq!(r.status, 200, "{r:?}");
+            for record in r.json().as_array().unwrap() {
+                let p = record["partition"].as_i64().unwrap() as usize;
+                assert_eq!(record["offset"], json!(next[p]), "partition {p}: {record}");
+                assert_eq!(record["value"], json!(format!("p{p}-{}", next[p])));
+                next[p] += 1;
+            }
+        }
+        assert_eq!(next, [PER_PARTITION; 3], "{base}");
+    }
+    // They came through the partitions' own queues (the counter is process-wide: other tests
+    // only add to it).
+    let text = get(&format!("{}/metrics", proxy.url), "*/*").await.text;
+    let batched = sample(
+        &text,
+        "kafka_proxy_consumer_records_total",
+        &["queue=\"partition\""],
+    );
+    assert!(
+        batched.is_some_and(|n| n >= (6 * PER_PARTITION) as f64),
+        "{text}"
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn binary_records_and_accept_negotiation() {
     let proxy = Proxy::start().await;

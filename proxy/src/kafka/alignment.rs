@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
-use rdkafka::message::Message;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::metadata::Metadata;
+use super::partition_queues::PartitionQueues;
 use super::topic_partition::TopicPartition;
 
 /// How long the committed-offset lookup in a rebalance may take.
@@ -26,6 +26,8 @@ pub struct InstanceContext {
     /// (partition, first offset to deliver) for partitions started before that offset.
     skips: Mutex<Vec<(TopicPartition, i64)>>,
     has_skips: AtomicBool,
+    /// Every partition's records come through its own queue, detached before it is assigned.
+    pub(super) queues: PartitionQueues,
 }
 
 impl ClientContext for InstanceContext {
@@ -54,6 +56,7 @@ impl ConsumerContext for InstanceContext {
                 // This runs inside a poll on an async worker, and the alignment makes broker
                 // requests: let the runtime move its other tasks elsewhere meanwhile.
                 off_the_runtime(|| self.align_to_committed(consumer, tpl));
+                self.queues.detach(consumer.client().native_ptr(), tpl);
                 if cooperative {
                     consumer.incremental_assign(tpl)
                 } else {
@@ -120,18 +123,18 @@ impl InstanceContext {
     }
 
     /// True when `msg` precedes the offset its partition was asked to start at.
-    pub(super) fn skips(&self, msg: &impl Message) -> bool {
+    pub(super) fn skips(&self, topic: &str, partition: i32, offset: i64) -> bool {
         if !self.has_skips.load(Ordering::Acquire) {
             return false;
         }
         let mut skips = self.skips.lock().expect("poisoned");
         let Some(i) = skips
             .iter()
-            .position(|(tp, _)| tp.partition == msg.partition() && tp.topic == msg.topic())
+            .position(|(tp, _)| tp.partition == partition && tp.topic == topic)
         else {
             return false;
         };
-        if msg.offset() < skips[i].1 {
+        if offset < skips[i].1 {
             return true;
         }
         skips.swap_remove(i);
@@ -146,6 +149,7 @@ impl InstanceContext {
             metadata,
             skips: Mutex::new(Vec::new()),
             has_skips: AtomicBool::new(false),
+            queues: PartitionQueues::new(),
         }
     }
 }

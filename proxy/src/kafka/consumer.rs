@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
@@ -270,6 +270,9 @@ impl Instance {
         for tp in &partitions {
             tpl.add_partition(&tp.topic, tp.partition);
         }
+        learn_topics(&consumer, &partitions).await;
+        let queues = &consumer.context().queues;
+        queues.detach(consumer.client().native_ptr(), &tpl);
         consumer.assign(&tpl)?;
         st.mode = if partitions.is_empty() {
             Mode::Idle
@@ -344,6 +347,8 @@ impl Instance {
                 tpl.add_partition_offset(&tp.topic, tp.partition, offset)?;
                 starts.push((tp.clone(), offset));
             }
+            let queues = &consumer.context().queues;
+            queues.detach(consumer.client().native_ptr(), &tpl);
             consumer.assign(&tpl)?;
             Ok(starts)
         })
@@ -457,6 +462,7 @@ impl Instance {
             st.retain_partitions(&current);
         }
         let min = self.settings.fetch_min_bytes;
+        let wake = consumer.context().queues.wake();
         // One stream for the whole read: each `recv()` would register and drop a waker slot.
         let mut stream = consumer.stream();
         let mut taken: Vec<Record> = Vec::new();
@@ -475,39 +481,42 @@ impl Instance {
             } else {
                 bytes > min as u64
             };
-            if enough {
-                // Take what librdkafka already holds before answering, without waiting.
-                match stream.next().now_or_never() {
-                    Some(Some(Ok(msg))) if consumer.context().skips(&msg) => {}
-                    Some(Some(Ok(msg))) => st.buffer.push_back(Fetched::new(msg, &consumer)),
-                    _ => break,
-                }
-                continue;
-            }
-            let received = tokio::select! {
-                _ = self.closing.cancelled() => break,
-                r = tokio::time::timeout_at(deadline.into(), stream.next()) => r,
+            let budget = max_bytes.saturating_sub(bytes).max(1);
+            let err = match pull_ready(&mut stream, &consumer, &mut st.buffer, budget) {
+                Ok(0) if enough => break,
+                Ok(0) => tokio::select! {
+                    // Nothing held yet: wait for records, a consumer event, the end or a close.
+                    _ = self.closing.cancelled() => break,
+                    _ = tokio::time::sleep_until(deadline.into()) => break,
+                    _ = wake.notified() => continue,
+                    next = stream.next() => match next {
+                        // The stream never ends while its consumer lives.
+                        None => break,
+                        Some(Ok(msg)) => {
+                            if !skipped(&consumer, &msg) {
+                                st.buffer.push_back(Fetched::polled(msg, &consumer));
+                            }
+                            continue;
+                        }
+                        Some(Err(err)) => err,
+                    },
+                },
+                Ok(_) => continue,
+                Err(err) => err,
             };
-            match received {
-                // The stream never ends while its consumer lives.
-                Err(_) | Ok(None) => break,
-                Ok(Some(Ok(msg))) if consumer.context().skips(&msg) => {}
-                Ok(Some(Ok(msg))) => st.buffer.push_back(Fetched::new(msg, &consumer)),
-                Ok(Some(Err(err))) if taken.is_empty() && waiting_cannot_help(&err) => {
-                    return Err(Error::Kafka(err).into());
-                }
-                Ok(Some(Err(err))) => {
-                    tracing::debug!(group = %self.group, instance = %self.name, error = %err, "consumer error");
-                    if tokio::time::timeout_at(
-                        deadline.into(),
-                        tokio::time::sleep(Duration::from_millis(20)),
-                    )
-                    .await
-                    .is_err()
-                    {
-                        break;
-                    }
-                }
+            if taken.is_empty() && waiting_cannot_help(&err) {
+                return Err(Error::Kafka(err).into());
+            }
+            if enough {
+                break;
+            }
+            tracing::debug!(group = %self.group, instance = %self.name, error = %err, "consumer error");
+            let pause = tokio::time::sleep(Duration::from_millis(20));
+            if tokio::time::timeout_at(deadline.into(), pause)
+                .await
+                .is_err()
+            {
+                break;
             }
         }
         let mut out = Vec::with_capacity(bytes as usize * 4 / 3 + taken.len() * 96 + 2);
@@ -520,14 +529,10 @@ impl Instance {
                 out.push(b',');
             }
             // Headers are parsed and gathered only for instances that show them.
-            let headers: Vec<(&str, Option<&[u8]>)> = match self.settings.record_headers {
-                true => msg.headers().map_or_else(Vec::new, |h| {
-                    rdkafka::message::Headers::iter(h)
-                        .map(|h| (h.key, h.value))
-                        .collect()
-                }),
-                false => Vec::new(),
-            };
+            let mut headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
+            if self.settings.record_headers {
+                msg.headers_into(&mut headers);
+            }
             let record = ConsumedRecord {
                 topic: msg.topic(),
                 key: msg.key(),
@@ -535,7 +540,7 @@ impl Instance {
                 partition: msg.partition(),
                 offset: msg.offset(),
                 headers: &headers,
-                timestamp: msg.timestamp().to_millis(),
+                timestamp: msg.timestamp_ms(),
             };
             if let Err(err) = encode(&record, &mut out) {
                 out.truncate(mark);
@@ -600,13 +605,27 @@ impl Instance {
         let consumer = {
             let mut st = self.state.lock().await;
             // Buffered records hold the consumer too: dropped first, so that the blocking close
-            // below is the last handle's, off the async threads.
+            // below is the last handle's, off the async threads. The partitions' queue handles
+            // must go before the consumer as well.
             st.buffer.clear();
+            if let Some(consumer) = &st.consumer {
+                consumer.context().queues.release();
+            }
             st.consumer.take()
         };
         if let Some(consumer) = consumer {
             // Dropping the last handle runs librdkafka's blocking consumer close.
             let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+        }
+    }
+}
+
+impl Drop for State {
+    /// An instance dropped without `close`: the same order as there.
+    fn drop(&mut self) {
+        self.buffer.clear();
+        if let Some(consumer) = &self.consumer {
+            consumer.context().queues.release();
         }
     }
 }
@@ -662,6 +681,76 @@ impl State {
             }
         }
     }
+}
+
+/// Moves what librdkafka already holds to `buffer`, without waiting, until about `budget` bytes
+/// of keys and values are moved: first the consumer queue (where a rebalance may be served, and
+/// where a partition's records arrive until its own queue is detached), then the partitions' own
+/// queues (`kafka/partition_queues.rs`), only once the consumer queue is drained. The number of
+/// records moved, or the first consumer error (records before it are kept).
+fn pull_ready(
+    stream: &mut MessageStream<'_, InstanceContext>,
+    consumer: &Arc<KafkaConsumer>,
+    buffer: &mut VecDeque<Record>,
+    mut budget: u64,
+) -> Result<usize, KafkaError> {
+    let mut moved = 0;
+    while let Some(Some(next)) = stream.next().now_or_never() {
+        let msg = next?;
+        if !skipped(consumer, &msg) {
+            let record = Fetched::polled(msg, consumer);
+            budget = budget.saturating_sub(record.size().max(1));
+            buffer.push_back(record);
+            moved += 1;
+            if budget == 0 {
+                count_taken("consumer", moved);
+                return Ok(moved);
+            }
+        }
+    }
+    count_taken("consumer", moved);
+    let context = consumer.context();
+    let skip = |r: &Record| context.skips(r.topic(), r.partition(), r.offset());
+    let taken = context.queues.take_into(consumer, buffer, budget, skip)?;
+    count_taken("partition", taken);
+    Ok(moved + taken)
+}
+
+/// Counts records taken from librdkafka's `queue` (once per take, not per record).
+fn count_taken(queue: &'static str, records: usize) {
+    if records > 0 {
+        metrics::counter!(crate::telemetry::CONSUMER_RECORDS, "queue" => queue)
+            .increment(records as u64);
+    }
+}
+
+/// Has the consumer learn the partitions of the topics of `partitions` before they are detached
+/// and assigned. A partition librdkafka does not know yet is a placeholder, which an assignment
+/// replacing it (the seek that follows) destroys: the partition then gets a new queue, forwarded
+/// to the consumer queue again (seen in `consume-cpu`: every record came one per poll). Without
+/// an answer the records still arrive, through the consumer queue.
+async fn learn_topics(consumer: &Arc<KafkaConsumer>, partitions: &[TopicPartition]) {
+    let mut topics: Vec<String> = partitions.iter().map(|tp| tp.topic.clone()).collect();
+    topics.sort();
+    topics.dedup();
+    let consumer = Arc::clone(consumer);
+    let _ = blocking(move || {
+        for topic in &topics {
+            if let Err(err) = consumer.fetch_metadata(Some(topic), CALL_TIMEOUT) {
+                tracing::debug!(%topic, error = %err, "metadata before an assignment");
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// True for a record before the offset its partition was asked to start at (see
+/// [`InstanceContext::skips`]).
+fn skipped(consumer: &KafkaConsumer, msg: &BorrowedMessage<'_>) -> bool {
+    consumer
+        .context()
+        .skips(msg.topic(), msg.partition(), msg.offset())
 }
 
 /// The start offset a seek target names.

@@ -20,6 +20,7 @@ mod framing;
 pub mod groups;
 pub mod log;
 pub mod metadata;
+mod partition_queues;
 pub mod partitioner;
 pub mod principals;
 pub mod producer;

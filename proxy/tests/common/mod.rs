@@ -423,6 +423,19 @@ pub async fn produce_json(proxy: &Proxy, topic: &str, partition: i32, values: &[
     assert_eq!(r.status, 200, "{r:?}");
 }
 
+/// The value of the first sample of `metric` whose labels include every one of `labels`.
+pub fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| {
+            l.starts_with(metric)
+                && l[metric.len()..].starts_with(['{', ' '])
+                && labels.iter().all(|label| l.contains(label))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
 /// The offsets of consumed records.
 pub fn offsets_of(records: &[Value]) -> Vec<i64> {
     records
