@@ -122,7 +122,13 @@ impl InstanceContext {
         }
     }
 
-    /// True when `msg` precedes the offset its partition was asked to start at.
+    /// True while some partition has records to drop: cheap, for a check before [`Self::skips`].
+    pub(super) fn has_skips(&self) -> bool {
+        self.has_skips.load(Ordering::Acquire)
+    }
+
+    /// True when the record at `offset` of `topic`'s `partition` precedes the offset its
+    /// partition was asked to start at.
     pub(super) fn skips(&self, topic: &str, partition: i32, offset: i64) -> bool {
         if !self.has_skips.load(Ordering::Acquire) {
             return false;

@@ -710,7 +710,9 @@ fn pull_ready(
     }
     count_taken("consumer", moved);
     let context = consumer.context();
-    let skip = |r: &Record| context.skips(r.topic(), r.partition(), r.offset());
+    // `has_skips` first: reading a record's topic name is a C-string scan.
+    let skip =
+        |r: &Record| context.has_skips() && context.skips(r.topic(), r.partition(), r.offset());
     let taken = context.queues.take_into(consumer, buffer, budget, skip)?;
     count_taken("partition", taken);
     Ok(moved + taken)
@@ -748,9 +750,8 @@ async fn learn_topics(consumer: &Arc<KafkaConsumer>, partitions: &[TopicPartitio
 /// True for a record before the offset its partition was asked to start at (see
 /// [`InstanceContext::skips`]).
 fn skipped(consumer: &KafkaConsumer, msg: &BorrowedMessage<'_>) -> bool {
-    consumer
-        .context()
-        .skips(msg.topic(), msg.partition(), msg.offset())
+    let context = consumer.context();
+    context.has_skips() && context.skips(msg.topic(), msg.partition(), msg.offset())
 }
 
 /// The start offset a seek target names.
