@@ -223,6 +223,86 @@ async fn two_instances_in_a_group_share_the_partitions() {
     proxy.stop().await;
 }
 
+/// Partitions moving between instances, and back, while records flow: an instance takes a
+/// partition's records from the partition's own queue (kafka/partition_queues.rs), so a
+/// partition revoked and assigned again must not leave records stranded there. Nothing is lost:
+/// every record is read, by one instance or the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_keep_flowing_as_partitions_move_and_come_back() {
+    let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "1000")]).await;
+    let topic = unique("moving");
+    create_topic(&topic, 4).await;
+    let group = unique("g");
+    let opts =
+        |name: &str| json!({"name": name, "format": "json", "auto.offset.reset": "earliest"});
+    let produce_round = |round: i64| {
+        let (proxy, topic) = (&proxy, &topic);
+        async move {
+            for p in 0..4 {
+                let values: Vec<_> = (0..50)
+                    .map(|i| json!(format!("r{round}-p{p}-{i}")))
+                    .collect();
+                produce_json(proxy, topic, p, &values).await;
+            }
+        }
+    };
+    fn read(seen: &mut std::collections::BTreeSet<String>, records: Value) {
+        for r in records.as_array().unwrap() {
+            seen.insert(r["value"].as_str().unwrap().to_string());
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let a = create_consumer(&proxy, &group, opts("a")).await;
+    subscribe(&a, &[&topic]).await;
+    // Created now, subscribed later: an instance joins the group when it subscribes.
+    let b = create_consumer(&proxy, &group, opts("b")).await;
+    let (ra, rb) = (
+        format!("{a}/records?max_bytes=200"),
+        format!("{b}/records?max_bytes=200"),
+    );
+    let (aa, ab) = (format!("{a}/assignments"), format!("{b}/assignments"));
+    produce_round(0).await;
+    // `a` alone: it holds all four partitions and reads some records.
+    let end = Instant::now() + Duration::from_secs(30);
+    while seen.is_empty() && Instant::now() < end {
+        read(&mut seen, get(&ra, JSON).await.json());
+    }
+    assert!(!seen.is_empty(), "a read nothing");
+    // `b` joins: two partitions move to it. Both keep reading while the group settles.
+    subscribe(&b, &[&topic]).await;
+    produce_round(1).await;
+    let end = Instant::now() + Duration::from_secs(40);
+    let mut settled = false;
+    let count = |r: Value| r["partitions"].as_array().map_or(0, Vec::len);
+    while !settled && Instant::now() < end {
+        let (x, y) = tokio::join!(get(&ra, JSON), get(&rb, JSON));
+        read(&mut seen, x.json());
+        read(&mut seen, y.json());
+        settled = count(get(&aa, V2).await.json()) == 2 && count(get(&ab, V2).await.json()) == 2;
+    }
+    assert!(settled, "the group did not share the partitions");
+    // `b` leaves: its partitions come back to `a`, which must read everything left.
+    assert_eq!(send(http().delete(&b)).await.status, 204);
+    produce_round(2).await;
+    let end = Instant::now() + Duration::from_secs(40);
+    while seen.len() < 600 && Instant::now() < end {
+        read(&mut seen, get(&ra, JSON).await.json());
+    }
+    let missing: Vec<String> = (0..3)
+        .flat_map(|round| {
+            (0..4).flat_map(move |p| (0..50).map(move |i| format!("r{round}-p{p}-{i}")))
+        })
+        .filter(|v| !seen.contains(v))
+        .collect();
+    let some = &missing[..missing.len().min(5)];
+    assert!(
+        missing.is_empty(),
+        "{} records never read, e.g. {some:?}",
+        missing.len()
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn topic_pattern_subscription_matches_whole_names() {
     let proxy = Proxy::start_with(&[("consumer.request.timeout.ms", "3000")]).await;
