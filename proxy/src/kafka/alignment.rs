@@ -4,7 +4,7 @@
 //! [`Metadata::batch_start`]). This applies to seeks and to committed offsets picked up on
 //! (re)assignment, which is why it lives in the consumer's rebalance callback.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +28,12 @@ pub struct InstanceContext {
     has_skips: AtomicBool,
     /// Every partition's records come through its own queue, detached before it is assigned.
     pub(super) queues: PartitionQueues,
+    /// Partitions a rebalance revoked or assigned since the instance last looked, with the
+    /// rebalance's generation: their fetch starts over, so records of theirs taken before it are
+    /// stale (see [`Self::take_restarted`]).
+    restarted: Mutex<Vec<(TopicPartition, u64)>>,
+    /// Rebalances served so far.
+    generation: AtomicU64,
 }
 
 impl ClientContext for InstanceContext {
@@ -51,6 +57,17 @@ impl ConsumerContext for InstanceContext {
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
         );
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.restarted
+            .lock()
+            .expect("poisoned")
+            .extend(tpl.elements().iter().map(|e| {
+                let tp = TopicPartition {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                };
+                (tp, generation)
+            }));
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 // This runs inside a poll on an async worker, and the alignment makes broker
@@ -122,6 +139,19 @@ impl InstanceContext {
         }
     }
 
+    /// The partitions a rebalance revoked or assigned since the last call, each with the
+    /// rebalance's generation. A fetch that starts over (from the committed offset) delivers again
+    /// what the instance took before it and had not handed out, so those records must go; records
+    /// taken after it (a later [`Self::generation`]) are the new fetch's.
+    pub(super) fn take_restarted(&self) -> Vec<(TopicPartition, u64)> {
+        std::mem::take(&mut *self.restarted.lock().expect("poisoned"))
+    }
+
+    /// Rebalances served so far: stamped on each record taken.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// True while some partition has records to drop: cheap, for a check before [`Self::skips`].
     pub(super) fn has_skips(&self) -> bool {
         self.has_skips.load(Ordering::Acquire)
@@ -156,6 +186,8 @@ impl InstanceContext {
             skips: Mutex::new(Vec::new()),
             has_skips: AtomicBool::new(false),
             queues: PartitionQueues::new(),
+            restarted: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
         }
     }
 }

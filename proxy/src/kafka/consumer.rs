@@ -28,6 +28,10 @@ type Record = Fetched<InstanceContext>;
 /// How long blocking consumer calls (commit, committed, seek) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a manual assignment waits to learn its topics' partitions (`learn_topics`): without
+/// them it still works, a little slower.
+const LEARN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// What a client asked for when creating the instance.
 #[derive(Debug, Clone)]
 pub struct InstanceSettings {
@@ -279,6 +283,9 @@ impl Instance {
         } else {
             Mode::Assigned
         };
+        // librdkafka starts every assigned partition over from its committed offset: records
+        // taken and not handed out would come again.
+        st.buffer.clear();
         st.retain_partitions(&partitions);
         Ok(())
     }
@@ -494,7 +501,8 @@ impl Instance {
                         None => break,
                         Some(Ok(msg)) => {
                             if !skipped(&consumer, &msg) {
-                                st.buffer.push_back(Fetched::polled(msg, &consumer));
+                                let generation = consumer.context().generation();
+                                st.buffer.push_back(Fetched::polled(msg, &consumer, generation));
                             }
                             continue;
                         }
@@ -698,7 +706,7 @@ fn pull_ready(
     while let Some(Some(next)) = stream.next().now_or_never() {
         let msg = next?;
         if !skipped(consumer, &msg) {
-            let record = Fetched::polled(msg, consumer);
+            let record = Fetched::polled(msg, consumer, consumer.context().generation());
             budget = budget.saturating_sub(record.size().max(1));
             buffer.push_back(record);
             moved += 1;
@@ -710,10 +718,23 @@ fn pull_ready(
     }
     count_taken("consumer", moved);
     let context = consumer.context();
+    // A rebalance served in a poll above (or in an earlier wait) restarts its partitions' fetch:
+    // what was taken for them before it would come again. Dropped before new records are taken.
+    let restarted = context.take_restarted();
+    if !restarted.is_empty() {
+        buffer.retain(|r| {
+            !restarted
+                .iter()
+                .any(|(tp, g)| r.generation < *g && r.is_of(&tp.topic, tp.partition))
+        });
+    }
+    let generation = context.generation();
     // `has_skips` first: reading a record's topic name is a C-string scan.
     let skip =
         |r: &Record| context.has_skips() && context.skips(r.topic(), r.partition(), r.offset());
-    let taken = context.queues.take_into(consumer, buffer, budget, skip)?;
+    let taken = context
+        .queues
+        .take_into(consumer, buffer, budget, generation, skip)?;
     count_taken("partition", taken);
     Ok(moved + taken)
 }
@@ -736,9 +757,11 @@ async fn learn_topics(consumer: &Arc<KafkaConsumer>, partitions: &[TopicPartitio
     topics.sort();
     topics.dedup();
     let consumer = Arc::clone(consumer);
+    let deadline = Instant::now() + LEARN_TIMEOUT;
     let _ = blocking(move || {
         for topic in &topics {
-            if let Err(err) = consumer.fetch_metadata(Some(topic), CALL_TIMEOUT) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(err) = consumer.fetch_metadata(Some(topic), left) {
                 tracing::debug!(%topic, error = %err, "metadata before an assignment");
             }
         }

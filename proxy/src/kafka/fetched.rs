@@ -37,13 +37,19 @@ enum Owner {
 pub(super) struct Fetched<C: ConsumerContext + 'static> {
     message: NonNull<rd::rd_kafka_message_t>,
     owner: Owner,
+    /// The consumer's rebalance generation when the record was taken.
+    pub(super) generation: u64,
     /// Dropped after the message (fields drop in declaration order, after `Drop::drop`).
     _consumer: Arc<StreamConsumer<C>>,
 }
 
 impl<C: ConsumerContext + 'static> Fetched<C> {
     /// Keeps `message`, which `consumer` delivered through rust-rdkafka.
-    pub(super) fn polled(message: BorrowedMessage<'_>, consumer: &Arc<StreamConsumer<C>>) -> Self {
+    pub(super) fn polled(
+        message: BorrowedMessage<'_>,
+        consumer: &Arc<StreamConsumer<C>>,
+        generation: u64,
+    ) -> Self {
         // SAFETY: the borrow only ties the message to its consumer's life, and the consumer
         // lives at least as long as `_consumer`, which is dropped after the message.
         let message = unsafe {
@@ -52,6 +58,7 @@ impl<C: ConsumerContext + 'static> Fetched<C> {
         Fetched {
             message: NonNull::new(message.ptr()).expect("a polled message"),
             owner: Owner::Event(message),
+            generation,
             _consumer: Arc::clone(consumer),
         }
     }
@@ -64,10 +71,12 @@ impl<C: ConsumerContext + 'static> Fetched<C> {
     pub(super) unsafe fn batched(
         message: NonNull<rd::rd_kafka_message_t>,
         consumer: &Arc<StreamConsumer<C>>,
+        generation: u64,
     ) -> Result<Self, KafkaError> {
         let fetched = Fetched {
             message,
             owner: Owner::Batch,
+            generation,
             _consumer: Arc::clone(consumer),
         };
         // SAFETY: valid per the caller.

@@ -142,6 +142,7 @@ impl PartitionQueues {
         consumer: &Arc<StreamConsumer<C>>,
         out: &mut VecDeque<Fetched<C>>,
         mut budget: u64,
+        generation: u64,
         mut skip: impl FnMut(&Fetched<C>) -> bool,
     ) -> Result<usize, KafkaError> {
         let mut guard = self.lock();
@@ -166,11 +167,17 @@ impl PartitionQueues {
                 }
                 // SAFETY: librdkafka wrote `n` (at most BATCH) message pointers.
                 unsafe { batch.set_len(n as usize) };
+                // Every message is owned by a `Fetched` (which destroys an erroneous one at once)
+                // before any other code runs: a panic later cannot leak one.
+                let owned: Vec<_> = batch
+                    .drain(..)
+                    .filter_map(NonNull::new)
+                    // SAFETY: each message is returned once, and now owned here.
+                    .map(|message| unsafe { Fetched::batched(message, consumer, generation) })
+                    .collect();
                 let mut failure = None;
-                for message in batch.drain(..).filter_map(NonNull::new) {
-                    // SAFETY: each message is returned once, and now owned by a `Fetched`
-                    // (which destroys an erroneous one at once).
-                    match unsafe { Fetched::batched(message, consumer) } {
+                for fetched in owned {
+                    match fetched {
                         Ok(record) if skip(&record) => {}
                         Ok(record) => {
                             budget = budget.saturating_sub(record.size().max(1));
