@@ -323,6 +323,24 @@ impl Instance {
             st.forget_partition(tp);
         }
         let pending = st.starts.clone();
+        // Where each partition not being moved goes on: after its last record the instance took
+        // (buffered or handed out). librdkafka's own position can be past that: a batch pop
+        // moves it past a consumer error's offset, a record not yet fetched.
+        let taken_up_to: Vec<(TopicPartition, i64)> = current
+            .iter()
+            .filter_map(|tp| {
+                let buffered = st
+                    .buffer
+                    .iter()
+                    .rev()
+                    .find(|r| r.is_of(&tp.topic, tp.partition));
+                let next = match buffered {
+                    Some(r) => r.offset() + 1,
+                    None => st.delivered.iter().find(|(d, _)| d == tp)?.1,
+                };
+                Some((tp.clone(), next))
+            })
+            .collect();
         let starts = blocking(move || {
             // librdkafka applies assignments asynchronously, and a seek() racing a fresh assignment
             // is lost. Re-assigning with explicit start offsets is applied atomically instead.
@@ -344,10 +362,16 @@ impl Instance {
                         let offset = resolve(&consumer, tp, *target)?;
                         consumer.context().start_at(tp, offset)
                     }
-                    None => positions
-                        .find_partition(&tp.topic, tp.partition)
-                        .map(|e| e.offset())
-                        .filter(|o| matches!(o, Offset::Offset(_)))
+                    None => taken_up_to
+                        .iter()
+                        .find(|(t, _)| t == tp)
+                        .map(|(_, next)| Offset::Offset(*next))
+                        .or_else(|| {
+                            positions
+                                .find_partition(&tp.topic, tp.partition)
+                                .map(|e| e.offset())
+                                .filter(|o| matches!(o, Offset::Offset(_)))
+                        })
                         .or_else(|| pending.iter().find(|(t, _)| t == tp).map(|(_, o)| *o))
                         .unwrap_or(Offset::Stored),
                 };
