@@ -152,17 +152,19 @@ impl InstanceContext {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// True while some partition has records to drop: cheap, for a check before [`Self::skips`].
-    pub(super) fn has_skips(&self) -> bool {
-        self.has_skips.load(Ordering::Acquire)
-    }
-
-    /// True when the record at `offset` of `topic`'s `partition` precedes the offset its
-    /// partition was asked to start at.
-    pub(super) fn skips(&self, topic: &str, partition: i32, offset: i64) -> bool {
+    /// True when the record at `offset` of `partition` (of the topic `topic` names) precedes the
+    /// offset its partition was asked to start at. The topic is read only while some partition
+    /// has records to drop: reading a fetched record's topic name is a C-string scan.
+    pub(super) fn skips<'a>(
+        &self,
+        partition: i32,
+        offset: i64,
+        topic: impl FnOnce() -> &'a str,
+    ) -> bool {
         if !self.has_skips.load(Ordering::Acquire) {
             return false;
         }
+        let topic = topic();
         let mut skips = self.skips.lock().expect("poisoned");
         let Some(i) = skips
             .iter()

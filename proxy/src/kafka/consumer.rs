@@ -524,10 +524,7 @@ impl Instance {
                         // The stream never ends while its consumer lives.
                         None => break,
                         Some(Ok(msg)) => {
-                            if !skipped(&consumer, &msg) {
-                                let generation = consumer.context().generation();
-                                st.buffer.push_back(Fetched::polled(msg, &consumer, generation));
-                            }
+                            keep_polled(msg, &consumer, &mut st.buffer);
                             continue;
                         }
                         Some(Err(err)) => err,
@@ -636,13 +633,9 @@ impl Instance {
         .set(0.0);
         let consumer = {
             let mut st = self.state.lock().await;
-            // Buffered records hold the consumer too: dropped first, so that the blocking close
-            // below is the last handle's, off the async threads. The partitions' queue handles
-            // must go before the consumer as well.
-            st.buffer.clear();
-            if let Some(consumer) = &st.consumer {
-                consumer.context().queues.release();
-            }
+            // Dropped first, so that the blocking close below is the last handle's, off the
+            // async threads.
+            st.let_go_of_librdkafka();
             st.consumer.take()
         };
         if let Some(consumer) = consumer {
@@ -655,14 +648,20 @@ impl Instance {
 impl Drop for State {
     /// An instance dropped without `close`: the same order as there.
     fn drop(&mut self) {
+        self.let_go_of_librdkafka();
+    }
+}
+
+impl State {
+    /// Drops what must go before the consumer: buffered records (librdkafka's messages, which
+    /// hold the consumer too) and the partitions' queue handles.
+    fn let_go_of_librdkafka(&mut self) {
         self.buffer.clear();
         if let Some(consumer) = &self.consumer {
             consumer.context().queues.release();
         }
     }
-}
 
-impl State {
     fn consumer(&self) -> Result<Arc<KafkaConsumer>, Error> {
         self.consumer
             .clone()
@@ -727,20 +726,19 @@ fn pull_ready(
     mut budget: u64,
 ) -> Result<usize, KafkaError> {
     let mut moved = 0;
-    while let Some(Some(next)) = stream.next().now_or_never() {
-        let msg = next?;
-        if !skipped(consumer, &msg) {
-            let record = Fetched::polled(msg, consumer, consumer.context().generation());
-            budget = budget.saturating_sub(record.size().max(1));
-            buffer.push_back(record);
+    while budget > 0 {
+        let Some(Some(next)) = stream.next().now_or_never() else {
+            break;
+        };
+        if let Some(size) = keep_polled(next?, consumer, buffer) {
+            budget = budget.saturating_sub(size.max(1));
             moved += 1;
-            if budget == 0 {
-                count_taken("consumer", moved);
-                return Ok(moved);
-            }
         }
     }
     count_taken("consumer", moved);
+    if budget == 0 {
+        return Ok(moved);
+    }
     let context = consumer.context();
     // A rebalance served in a poll above (or in an earlier wait) restarts its partitions' fetch:
     // what was taken for them before it would come again. Dropped before new records are taken.
@@ -753,9 +751,7 @@ fn pull_ready(
         });
     }
     let generation = context.generation();
-    // `has_skips` first: reading a record's topic name is a C-string scan.
-    let skip =
-        |r: &Record| context.has_skips() && context.skips(r.topic(), r.partition(), r.offset());
+    let skip = |r: &Record| context.skips(r.partition(), r.offset(), || r.topic());
     let taken = context
         .queues
         .take_into(consumer, buffer, budget, generation, skip)?;
@@ -794,11 +790,21 @@ async fn learn_topics(consumer: &Arc<KafkaConsumer>, partitions: &[TopicPartitio
     .await;
 }
 
-/// True for a record before the offset its partition was asked to start at (see
-/// [`InstanceContext::skips`]).
-fn skipped(consumer: &KafkaConsumer, msg: &BorrowedMessage<'_>) -> bool {
+/// Buffers a record polled from the consumer queue, unless it precedes the offset its partition
+/// was asked to start at (see [`InstanceContext::skips`]); its size when kept.
+fn keep_polled(
+    msg: BorrowedMessage<'_>,
+    consumer: &Arc<KafkaConsumer>,
+    buffer: &mut VecDeque<Record>,
+) -> Option<u64> {
     let context = consumer.context();
-    context.has_skips() && context.skips(msg.topic(), msg.partition(), msg.offset())
+    if context.skips(msg.partition(), msg.offset(), || msg.topic()) {
+        return None;
+    }
+    let record = Fetched::polled(msg, consumer, context.generation());
+    let size = record.size();
+    buffer.push_back(record);
+    Some(size)
 }
 
 /// The start offset a seek target names.
