@@ -132,3 +132,64 @@ pub fn avro_json(data: &[u8]) {
         false => assert_eq!(one_pass, [0xAA], "{text}"),
     }
 }
+
+/// The Protobuf schema `protobuf_json` encodes with: every scalar kind, enums (one with a
+/// negative value), nested and recursive messages, packed and unpacked repeated fields,
+/// `optional`, a oneof, a map and a well-known type.
+const PROTOBUF_SCHEMA: &str = r#"
+    syntax = "proto3";
+    package t;
+    import "google/protobuf/timestamp.proto";
+    message All {
+      double d = 1; float f = 2; int32 i32 = 3; int64 i64 = 4; uint32 u32 = 5; uint64 u64 = 6;
+      sint32 s32 = 7; sint64 s64 = 8; fixed32 x32 = 9; fixed64 x64 = 10; sfixed32 sx32 = 11;
+      sfixed64 sx64 = 12; bool b = 13; string s = 14; bytes y = 15;
+      enum E { ZERO = 0; ONE = 1; MINUS = -1; }
+      E e = 16;
+      Inner m = 17;
+      repeated int64 ri = 18;
+      repeated string rs = 19;
+      repeated Inner rm = 20;
+      repeated E re = 21;
+      repeated double rd = 22 [packed = false];
+      optional int32 oi = 23;
+      oneof pick { string a = 24; int32 z = 25; }
+      map<string, int32> mp = 26;
+      repeated bytes ry = 27;
+      google.protobuf.Timestamp at = 28;
+      repeated sint32 rz = 29;
+      repeated float rf = 30;
+    }
+    message Inner { string name = 1; repeated Inner kids = 2; int64 n = 3; }
+"#;
+
+/// Proto3 JSON through the one-pass encoder and the tree encoder (prost-reflect): whatever the
+/// one pass writes must be byte for byte what the tree encoder writes, and when it gives up it
+/// must leave its buffer as it was.
+pub fn protobuf_json(data: &[u8]) {
+    use kafka_proxy::formats::protobuf_stream;
+    use kafka_proxy::schema::proto::ProtoSchema;
+    use prost::Message;
+    use prost_reflect::{DeserializeOptions, DynamicMessage};
+    static SCHEMA: std::sync::LazyLock<ProtoSchema> = std::sync::LazyLock::new(|| {
+        ProtoSchema::parse(PROTOBUF_SCHEMA, &[]).expect("a valid schema")
+    });
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut one_pass = vec![0xAA];
+    let message = SCHEMA.first_message().expect("a message type");
+    let layout = SCHEMA.layout().expect("a proto3 message type");
+    let written = protobuf_stream::write(layout, text, &mut one_pass);
+    let tree = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|json| {
+            let options = DeserializeOptions::new().deny_unknown_fields(true);
+            DynamicMessage::deserialize_with_options(message, json, &options).ok()
+        })
+        .map(|m| [&[0xAA][..], &m.encode_to_vec()].concat());
+    match written {
+        true => assert_eq!(Some(&one_pass), tree.as_ref(), "{text}"),
+        false => assert_eq!(one_pass, [0xAA], "{text}"),
+    }
+}

@@ -39,9 +39,9 @@ enum Cmd {
         /// Use this REST proxy instead of starting kafka-proxy.
         #[arg(long)]
         proxy_url: Option<String>,
-        /// The Schema Registry for Avro workloads: the one --proxy-url uses (required with it),
-        /// or an external one for the kafka-proxy started here (default: its built-in registry on
-        /// a free loopback port).
+        /// The Schema Registry for schema workloads (Avro, JSON Schema, Protobuf): the one
+        /// --proxy-url uses (required with it), or an external one for the kafka-proxy started
+        /// here (default: its built-in registry on a free loopback port).
         #[arg(long)]
         schema_registry_url: Option<String>,
         /// Also measure another REST proxy on the same cluster, as NAME=URL (repeatable).

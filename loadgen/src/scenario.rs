@@ -129,9 +129,9 @@ pub struct Workload {
     pub concurrency: usize,
     /// Give every record a key (spreads records by murmur2), else key-less.
     pub keys: bool,
-    /// What the values are: `binary` (raw bytes; REST sends them base64) or `avro` (a fixed
-    /// record schema; REST sends Avro JSON with schema id reuse, native sends Confluent-framed
-    /// Avro). Default `binary`.
+    /// What the values are: `binary` (raw bytes; REST sends them base64), or `avro`,
+    /// `jsonschema` or `protobuf` (a fixed record schema; REST sends JSON with schema id reuse,
+    /// native sends the Confluent-framed encoding). Default `binary`.
     pub format: Format,
     /// Consumers (REST instances / native clients), partitions split between them.
     pub consumers: usize,
@@ -275,10 +275,17 @@ pub enum Format {
     /// Raw bytes: the REST driver sends them base64 in the binary embedded format.
     #[default]
     Binary,
-    /// Records of one Avro schema (`drivers::avro`): REST sends Avro JSON in the avro embedded
-    /// format, the schema on a client's first request and its id afterwards; native registers
-    /// the schema once and sends Confluent-framed Avro binary.
+    /// Records of one Avro schema (`drivers::schema_values`): REST sends Avro JSON in the avro
+    /// embedded format, the schema on a client's first request and its id afterwards; native
+    /// registers the schema once and sends Confluent-framed Avro binary.
     Avro,
+    /// The same record as a JSON Schema: REST sends JSON in the jsonschema embedded format,
+    /// native sends Confluent-framed compact JSON.
+    #[serde(rename = "jsonschema")]
+    JsonSchema,
+    /// The same record as a Protobuf message: REST sends proto3 JSON in the protobuf embedded
+    /// format, native sends Confluent-framed Protobuf binary.
+    Protobuf,
 }
 
 impl Format {
@@ -287,7 +294,14 @@ impl Format {
         match self {
             Format::Binary => "binary",
             Format::Avro => "avro",
+            Format::JsonSchema => "jsonschema",
+            Format::Protobuf => "protobuf",
         }
+    }
+
+    /// Whether values are written with a registered schema (every format but binary).
+    pub fn has_schema(self) -> bool {
+        self != Format::Binary
     }
 
     /// How reports name the produce comparison (see [`Workload::produce_label`]).
@@ -295,6 +309,8 @@ impl Format {
         match self {
             Format::Binary => "produce",
             Format::Avro => "avro produce",
+            Format::JsonSchema => "jsonschema produce",
+            Format::Protobuf => "protobuf produce",
         }
     }
 }
@@ -501,15 +517,21 @@ impl Scenario {
             !w.mqtt_source || !w.mqtt_qos.is_empty(),
             "workload.mqtt_source needs the QoS levels to publish at (workload.mqtt_qos)"
         );
-        if w.format == Format::Avro {
-            // The Avro workload compares produce paths; keys and consume are binary-only.
+        if w.format.has_schema() {
+            // Schema workloads compare produce paths; keys and consume are binary-only.
+            let name = w.format.name();
             anyhow::ensure!(
                 !w.keys,
-                "workload.keys is not supported with workload.format = \"avro\" (values only)"
+                "workload.keys is not supported with workload.format = \"{name}\" (values only)"
             );
             anyhow::ensure!(
                 !w.phases.contains(&Phase::Consume),
-                "workload.format = \"avro\" measures produce only: set workload.phases = [\"produce\"]"
+                "workload.format = \"{name}\" measures produce only: set workload.phases = [\"produce\"]"
+            );
+            let min = crate::drivers::schema_values::min_size(w.format);
+            anyhow::ensure!(
+                w.value_bytes >= min,
+                "workload.format = \"{name}\" needs workload.value_bytes of at least {min}"
             );
         }
         anyhow::ensure!(
@@ -654,6 +676,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("workload.keys"), "{err}");
+        for (name, format) in [
+            ("jsonschema", Format::JsonSchema),
+            ("protobuf", Format::Protobuf),
+        ] {
+            assert_eq!(
+                load(&format!("format='{name}'\nphases=['produce']")).unwrap(),
+                format
+            );
+            let err = load(&format!(
+                "format='{name}'\nphases=['produce']\nvalue_bytes=20"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("value_bytes"), "{err}");
+        }
         assert!(toml::from_str::<Scenario>("name='x'\n[workload]\nformat='xml'\n").is_err());
     }
 

@@ -1,4 +1,4 @@
-//! What a run measures against: a broker, a proxy and (for Avro workloads) a Schema Registry,
+//! What a run measures against: a broker, a proxy and (for schema workloads) a Schema Registry,
 //! either given (real clusters) or started here (Tansu on loopback, and this project's
 //! `kafka-proxy` as a child process, serving its built-in registry when one is needed).
 
@@ -92,7 +92,7 @@ impl Targets {
         let schema_registry_url = schema_registry_url.map(|u| u.trim_end_matches('/').to_string());
         anyhow::ensure!(
             !(needs_registry && proxy_url.is_some() && schema_registry_url.is_none()),
-            "an Avro workload against --proxy-url needs --schema-registry-url (the registry that proxy uses)"
+            "a schema workload against --proxy-url needs --schema-registry-url (the registry that proxy uses)"
         );
         let (bootstrap, broker) = match bootstrap {
             crate::BrokerTarget::Existing(b) => (b, None),

@@ -53,3 +53,8 @@ fn mqtt_packets() {
 fn avro_json() {
     replay("avro_json", targets::avro_json);
 }
+
+#[test]
+fn protobuf_json() {
+    replay("protobuf_json", targets::protobuf_json);
+}

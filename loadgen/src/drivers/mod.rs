@@ -2,17 +2,17 @@
 //! protocol, the baseline), `rest` and `v3stream` (HTTP to a Confluent-compatible proxy; `http1`
 //! is their client), `mqtt` (devices publishing to the proxy's MQTT listener) and `mqtt_relay`
 //! (devices publishing into an MQTT broker that the proxy's MQTT source subscribes to; its
-//! far end counts `arrivals`); `avro` holds the values an Avro workload writes, `schedule` the
-//! open-loop send times.
+//! far end counts `arrivals`); `schema_values` holds the values an Avro, JSON Schema or Protobuf
+//! workload writes, `schedule` the open-loop send times.
 
 pub mod arrivals;
-pub mod avro;
 pub mod http1;
 pub mod mqtt;
 pub mod mqtt_relay;
 pub mod native;
 pub mod rest;
 pub mod schedule;
+pub mod schema_values;
 pub mod v3stream;
 
 use std::ops::Range;

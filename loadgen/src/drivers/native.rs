@@ -14,7 +14,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 
 use super::arrivals::{Arrivals, Until};
-use super::{avro, deal};
+use super::{deal, schema_values};
 use crate::histogram::Recorder;
 use crate::measure::PhaseResult;
 use crate::payload::{make_value, value_checksum};
@@ -107,9 +107,9 @@ impl Packed {
 /// is per record, send to acknowledgement. One record to `warmup_topic` first connects the producer and initialises
 /// idempotence, outside the measured window.
 ///
-/// With `w.format = avro`, the schema is first registered once at `registry` under
-/// `<topic>-value` (outside the window), and each record is encoded to Confluent-framed Avro in
-/// the send loop, as a native Avro producer's serializer does.
+/// With a schema format (`avro`, `jsonschema`, `protobuf`), the schema is first registered once
+/// at `registry` under `<topic>-value` (outside the window), and each record is encoded to its
+/// Confluent-framed value in the send loop, as a native producer's serializer does.
 pub async fn produce(
     bootstrap: &str,
     registry: Option<&str>,
@@ -121,11 +121,14 @@ pub async fn produce(
 ) -> anyhow::Result<PhaseResult> {
     let schema_id = match w.format {
         Format::Binary => None,
-        Format::Avro => {
+        format => {
             let registry = registry.ok_or_else(|| {
-                anyhow::anyhow!("an Avro workload needs a Schema Registry (--schema-registry-url)")
+                anyhow::anyhow!(
+                    "a {} workload needs a Schema Registry (--schema-registry-url)",
+                    format.name()
+                )
             })?;
-            Some(avro::register(registry, &format!("{topic}-value")).await?)
+            Some(schema_values::register(format, registry, &format!("{topic}-value")).await?)
         }
     };
     let context = Deliveries {
@@ -147,14 +150,14 @@ pub async fn produce(
     producer.flush(Duration::from_secs(30))?;
     *producer.context().latency.lock().expect("poisoned") = Recorder::default();
     // Records are built before the clock starts, as the REST driver's bodies are: binary values
-    // as they are sent, Avro ones as the record's payload (the application's data), encoded to
-    // Avro in the loop. The harness's own bookkeeping (checksum and bytes of what is sent) is
+    // as they are sent, schema ones as the record's payload (the application's data), encoded
+    // in the loop. The harness's own bookkeeping (checksum and bytes of what is sent) is
     // done here too, so the measured loop is what an application's loop is.
     let records = Packed::build(w.records, |id| {
         let size = w.value_size(id);
         match w.format {
             Format::Binary => make_value(id, size),
-            Format::Avro => avro::payload(id, size),
+            format => schema_values::payload(format, id, size),
         }
     });
     let (mut checksum, mut bytes) = (0u64, 0u64);
@@ -162,7 +165,7 @@ pub async fn produce(
     for (id, key, data) in records.iter() {
         let value: &[u8] = match schema_id {
             Some(schema_id) => {
-                avro::encode(schema_id, id, data, &mut encoded);
+                schema_values::encode(w.format, schema_id, id, data, &mut encoded);
                 &encoded
             }
             None => data,
@@ -179,7 +182,7 @@ pub async fn produce(
         }));
     }
     let deadline = start + Duration::from_secs(w.phase_timeout_s);
-    let (topic, keys, rate) = (topic.to_string(), w.keys, w.rate_records_per_s);
+    let (topic, keys, rate, format) = (topic.to_string(), w.keys, w.rate_records_per_s, w.format);
     // librdkafka's own pattern (rdkafka_performance): one thread sends and serves the delivery
     // reports between sends (`poll`), so the client runs no thread beyond librdkafka's. The
     // loop reads the clock once per record (its send time, for latency); the deadline is
@@ -220,7 +223,7 @@ pub async fn produce(
                 }
                 let value: &[u8] = match schema_id {
                     Some(schema_id) => {
-                        avro::encode(schema_id, id, data, &mut encoded);
+                        schema_values::encode(format, schema_id, id, data, &mut encoded);
                         &encoded
                     }
                     None => data,

@@ -1,8 +1,8 @@
 //! The REST driver: HTTP clients POSTing batches to a Confluent-v2-compatible proxy, and consumer
 //! instances reading with GET records. Binary format, so the bytes are exactly the native ones;
-//! or, for an Avro workload, the avro format with schema id reuse (the schema text on a client's
-//! first request, the id the proxy answered with afterwards), so that what the proxy stores is
-//! exactly the native driver's Confluent-framed Avro.
+//! or, for a schema workload, the avro, jsonschema or protobuf format with schema id reuse (the
+//! schema text on a client's first request, the id the proxy answered with afterwards), so that
+//! what the proxy stores is exactly the native driver's Confluent-framed values.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::http1::{Conn, Endpoint};
 use super::schedule::Schedule;
-use super::{avro, deal, split};
+use super::{deal, schema_values, split};
 use crate::histogram::Recorder;
 use crate::measure::PhaseResult;
 use crate::payload::{make_value, value_checksum};
@@ -58,12 +58,12 @@ fn failed_records(body: &[u8], records: u64, ok: &[u8]) -> Result<u64, BadReply>
     }
 }
 
-/// The member of an Avro produce body that carries the value schema's id, and the width of the
+/// The member of a schema-format produce body that carries the value schema's id, and the width of the
 /// blank left for the id in the prebuilt requests (JSON allows the spaces that pad it).
 const SCHEMA_ID_MEMBER: &str = "\"value_schema_id\":";
 const SCHEMA_ID_WIDTH: usize = 10;
 
-/// Writes `id` into a prebuilt Avro request's blank (in place: the request is sent once).
+/// Writes `id` into a prebuilt schema-format request's blank (in place: the request is sent once).
 fn with_schema_id(request: bytes::Bytes, id: u32) -> bytes::Bytes {
     let mut request = request
         .try_into_mut()
@@ -104,7 +104,7 @@ fn client(pool: usize) -> anyhow::Result<reqwest::Client> {
 
 /// Produces `w.records` records with `w.concurrency` clients, `w.records_per_request` per
 /// request; latency is per request. One request per client to `warmup_topic` first opens the
-/// connections and warms the proxy, outside the measured window. Avro workloads send the schema
+/// connections and warms the proxy, outside the measured window. Schema workloads send the schema
 /// text on each client's first measured request and the answered schema id on the rest, as
 /// Confluent's REST clients do.
 ///
@@ -169,14 +169,14 @@ async fn produce_here(
             BINARY,
             r#"{"records":[{"value":"d2FybS11cA=="}]}"#.to_string(),
         ),
-        Format::Avro => {
+        format => {
             let mut body = format!(
                 "{{{},\"records\":[{{\"value\":",
-                avro::value_schema_member()
+                schema_values::value_schema_member(format)
             );
-            avro::push_json(0, b"warmup", &mut body);
+            schema_values::push_json(0, b"warmup", &mut body);
             body.push_str("}]}");
-            (avro::CONTENT_TYPE, body)
+            (schema_values::content_type(format), body)
         }
     };
     // One connection per client, opened and used once on the warm-up topic before the clock.
@@ -226,13 +226,13 @@ async fn produce_here(
                     }
                     // A client's first request carries the schema, the others the id the
                     // proxy answers with, written into their blank when they are sent.
-                    (Format::Avro, _) => {
+                    (format, _) => {
                         let head = match k {
-                            0 => format!("{{{},", avro::value_schema_member()),
+                            0 => format!("{{{},", schema_values::value_schema_member(format)),
                             _ => format!("{{{SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},", ""),
                         };
                         let body = [head.as_bytes(), &body].concat();
-                        let ct = [("Content-Type", avro::CONTENT_TYPE)];
+                        let ct = [("Content-Type", schema_values::content_type(format))];
                         endpoint.request("POST", &path, &ct, &body)
                     }
                 };
@@ -332,11 +332,11 @@ async fn produce_here(
         lag.merge(&u.lag);
         checksum = checksum.wrapping_add(match w.format {
             Format::Binary => u.checksum,
-            Format::Avro => {
+            _ => {
                 let schema_id = u.schema_id.ok_or_else(|| {
                     anyhow::anyhow!("REST produce, user {j}: no value_schema_id in the replies")
                 })?;
-                avro_checksum(schema_id, u.ids.clone(), w)
+                schema_checksum(schema_id, u.ids.clone(), w)
             }
         });
         errors += u.errors;
@@ -368,12 +368,12 @@ async fn produce_here(
 /// One goose user's share of a produce phase, and what it measured.
 #[derive(Default)]
 struct UserWork {
-    /// Whole requests (an Avro request after the first with a blank for the schema id), and
+    /// Whole requests (a schema-format request after the first with a blank for the schema id), and
     /// their record counts.
     requests: Vec<(bytes::Bytes, u64)>,
     /// The record ids of `bodies`.
     ids: std::ops::Range<u64>,
-    /// Avro: the value schema id the proxy answered with, sent instead of the schema from then on.
+    /// Schema formats: the value schema id the proxy answered with, sent instead of the schema from then on.
     schema_id: Option<u32>,
     /// This user's connection, taken out while a request is in flight (only this user sends on
     /// it, so it is always here when the user's next transaction starts).
@@ -480,9 +480,9 @@ async fn goose_produce(
         return Ok(());
     }
     let request = match (shared.format, k, schema_id) {
-        (Format::Binary, _, _) | (Format::Avro, 0, _) => request,
-        (Format::Avro, _, Some(id)) => with_schema_id(request, id),
-        (Format::Avro, _, None) => {
+        (Format::Binary, _, _) | (_, 0, _) => request,
+        (_, _, Some(id)) => with_schema_id(request, id),
+        (_, _, None) => {
             slot.lock().expect("poisoned").failure =
                 Some("REST produce: no value_schema_id in the first reply".into());
             return Ok(());
@@ -501,7 +501,8 @@ async fn goose_produce(
                 (None, Some(id)) => Ok((failed, Some(id))),
                 (Some(sent), Some(id)) if sent == id => Ok((failed, None)),
                 (sent, answered) => Err(format!(
-                    "avro produce sent schema id {sent:?}, answered {answered:?}"
+                    "{} produce sent schema id {sent:?}, answered {answered:?}",
+                    shared.format.name()
                 )),
             }),
         Ok(r) => Err(format!(
@@ -539,23 +540,24 @@ async fn goose_produce(
     Ok(())
 }
 
-/// One produce body for `ids`: (body, checksum of values, key+value bytes). For Avro, the body
+/// One produce body for `ids`: (body, checksum of values, key+value bytes). For a schema
+/// format, the body
 /// starts at `"records"` (the schema or its id goes first when sent), the bytes are those of the
-/// framed values the proxy will store, and the checksum is left to [`avro_checksum`] (it needs
+/// framed values the proxy will store, and the checksum is left to [`schema_checksum`] (it needs
 /// the schema id).
 fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
-    if w.format == Format::Avro {
+    if w.format.has_schema() {
         let mut body = String::with_capacity(ids.len() * (w.value_bytes + 48) + 16);
         let mut bytes = 0u64;
         body.push_str("\"records\":[");
         for (i, id) in ids.iter().enumerate() {
-            let payload = avro::payload(*id, w.value_size(*id));
-            bytes += avro::framed_len(*id, &payload) as u64;
+            let payload = schema_values::payload(w.format, *id, w.value_size(*id));
+            bytes += schema_values::framed_len(w.format, *id, payload.len()) as u64;
             if i > 0 {
                 body.push(',');
             }
             body.push_str("{\"value\":");
-            avro::push_json(*id, &payload, &mut body);
+            schema_values::push_json(*id, &payload, &mut body);
             body.push('}');
         }
         body.push_str("]}");
@@ -640,15 +642,16 @@ fn encode_body(ids: &[u64], w: &Workload, syntax: &Syntax) -> (String, u64, u64)
     (body, checksum, bytes)
 }
 
-/// The checksum of the framed Avro values of `ids` under `schema_id`: what the proxy should have
+/// The checksum of the framed values of `ids` under `schema_id`: what the proxy should have
 /// stored. Computed after the clock stops.
-fn avro_checksum(schema_id: u32, ids: std::ops::Range<u64>, w: &Workload) -> u64 {
+fn schema_checksum(schema_id: u32, ids: std::ops::Range<u64>, w: &Workload) -> u64 {
     let mut value = Vec::new();
     ids.fold(0u64, |sum, id| {
-        avro::encode(
+        schema_values::encode(
+            w.format,
             schema_id,
             id,
-            &avro::payload(id, w.value_size(id)),
+            &schema_values::payload(w.format, id, w.value_size(id)),
             &mut value,
         );
         sum.wrapping_add(value_checksum(&value))

@@ -9,7 +9,7 @@ use crate::histogram::Latency;
 use crate::interval::Interval;
 use crate::measure::{self, PhaseResult};
 use crate::phase::{check, say};
-use crate::scenario::{Format, Phase, Scenario, Workload};
+use crate::scenario::{Phase, Scenario, Workload};
 use crate::summary::{
     Added, AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PairedRatio, PeerRatio,
     Summary,
@@ -26,7 +26,7 @@ use super::crosscheck::crosscheck;
 use super::produce::{produce_rounds, LISTENER_ROOT, SOURCE_ROOT};
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
-/// `schema_registry_url`: the registry the proxy uses (Avro workloads; see [`Targets::start`]).
+/// `schema_registry_url`: the registry the proxy uses (schema workloads; see [`Targets::start`]).
 pub async fn run(
     scenario: Scenario,
     bootstrap: BrokerTarget,
@@ -35,7 +35,7 @@ pub async fn run(
     peers: Vec<Peer>,
 ) -> anyhow::Result<Summary> {
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let needs_registry = scenario.workload.format == Format::Avro;
+    let needs_registry = scenario.workload.format.has_schema();
     let mut w = scenario.workload.clone();
     let tag = format!("{}-{}", scenario.name, std::process::id());
     let prefix = format!("{}{tag}", w.topic_prefix);

@@ -75,8 +75,9 @@ struct Encoder<'a> {
     format: EmbeddedFormat,
     schema: Option<&'a ResolvedSchema>,
     what: &'static str,
-    /// Avro: try [`avro_stream`] first; off for the rest of the request once it gave up, since
-    /// a request's records mostly share their shape.
+    /// Avro and Protobuf: try the one-pass encoder ([`avro_stream`], [`protobuf::write_one_pass`])
+    /// first; off for the rest of the request once it gave up, since a request's records mostly
+    /// share their shape.
     one_pass: bool,
 }
 
@@ -115,8 +116,13 @@ impl<'a> Encoder<'a> {
                         .map_err(|e| refused(e.to_string()))?;
                 }
             }
-            (Parsed::Json(_), EmbeddedFormat::JsonSchema)
-            | (Parsed::Protobuf(_), EmbeddedFormat::Protobuf) => {
+            (Parsed::Protobuf(s), EmbeddedFormat::Protobuf) => {
+                if !(self.one_pass && protobuf::write_one_pass(s, schema.id, raw.get(), arena)) {
+                    self.one_pass = false;
+                    arena.extend_from_slice(&encode_value(schema, parse(raw)?).map_err(refused)?);
+                }
+            }
+            (Parsed::Json(_), EmbeddedFormat::JsonSchema) => {
                 arena.extend_from_slice(&encode_value(schema, parse(raw)?).map_err(refused)?);
             }
             _ => {

@@ -12,6 +12,7 @@ mod encode;
 mod encoded;
 pub mod json;
 pub mod protobuf;
+pub mod protobuf_stream;
 mod records;
 
 pub use crate::record::{ConsumedRecord, EncodedRecords, Header, KafkaRecord, RecordsBuilder};

@@ -50,6 +50,24 @@ pub fn encode(
     Ok(out)
 }
 
+/// Appends `text` (one record's proto3 JSON) as a framed record of `schema`'s first message type
+/// (id `id`) with the one-pass encoder ([`super::protobuf_stream`]), which writes exactly what
+/// [`encode`] writes. Returns false, with `out` as it was, when the record is not a shape it
+/// takes: [`encode`] then encodes it or says why it does not fit.
+pub fn write_one_pass(schema: &ProtoSchema, id: i32, text: &str, out: &mut Vec<u8>) -> bool {
+    let Some(layout) = schema.layout() else {
+        return false;
+    };
+    let start = out.len();
+    super::avro::frame(id, &[], out);
+    write_indexes(&[0], out);
+    let written = super::protobuf_stream::write(layout, text, out);
+    if !written {
+        out.truncate(start);
+    }
+    written
+}
+
 /// Decodes a framed payload (after the magic byte and id) and appends its proto3 JSON to `out`.
 pub fn decode(
     schema: &ProtoSchema,

@@ -13,6 +13,7 @@ pub mod kinds;
 pub mod ordered_json;
 pub mod proto;
 mod proto_builtin;
+pub mod proto_layout;
 mod proto_text;
 mod registry;
 pub mod store;

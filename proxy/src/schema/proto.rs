@@ -3,6 +3,7 @@
 //! first message type) and consume (message indexes to a message type, then proto3 JSON).
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use base64::Engine;
 use prost::Message;
@@ -10,6 +11,7 @@ use prost_reflect::{DescriptorPool, FileDescriptor, MessageDescriptor};
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
 use super::error::{Incompatibility, SchemaError};
+use super::proto_layout::Layout;
 use crate::varint;
 
 /// The name the registered schema's own file is compiled under; its imports use their own names.
@@ -20,6 +22,8 @@ pub struct ProtoSchema {
     pub file: FileDescriptor,
     /// The `.proto` text the registry shows: as posted, or printed from a descriptor.
     text: String,
+    /// The produce message type's layout for the one-pass JSON encoder, built on first use.
+    layout: OnceLock<Option<Layout>>,
 }
 
 impl std::fmt::Debug for ProtoSchema {
@@ -71,7 +75,11 @@ impl ProtoSchema {
             Some(_) => super::proto_text::normalized(&file),
             None => text.to_string(),
         };
-        Ok(ProtoSchema { file, text })
+        Ok(ProtoSchema {
+            file,
+            text,
+            layout: OnceLock::new(),
+        })
     }
 
     /// The `.proto` text the registry keeps and shows.
@@ -95,6 +103,14 @@ impl ProtoSchema {
     /// The message type produce uses, as Confluent's proxy does: the first one in the file.
     pub fn first_message(&self) -> Result<MessageDescriptor, SchemaError> {
         self.file.messages().next().ok_or(SchemaError::NoMessage)
+    }
+
+    /// The first message type's layout for the one-pass JSON encoder, or None when that
+    /// encoder does not take the type ([`Layout::build`]).
+    pub fn layout(&self) -> Option<&Layout> {
+        self.layout
+            .get_or_init(|| Layout::build(&self.first_message().ok()?))
+            .as_ref()
     }
 
     /// The message type at `indexes` (a top-level message, then nested ones), as written in
