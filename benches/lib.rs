@@ -33,9 +33,14 @@ pub fn produce_body(n: usize, value_bytes: usize, binary: bool) -> bytes::Bytes 
 /// The Avro schema of the Avro bodies: loadgen's `LoadRecord`.
 pub const AVRO_SCHEMA: &str = r#"{"type":"record","name":"LoadRecord","namespace":"loadgen","fields":[{"name":"id","type":"long"},{"name":"payload","type":"string"}]}"#;
 
-/// An Avro produce body of `n` records as loadgen's REST driver sends it (schema id first, Avro
-/// JSON values of about `value_bytes` bytes once encoded).
-pub fn avro_body(n: usize, value_bytes: usize) -> bytes::Bytes {
+/// loadgen's record as a JSON Schema and as a Protobuf message (`drivers::schema_values`).
+pub const JSON_SCHEMA: &str = r#"{"type":"object","title":"LoadRecord","properties":{"id":{"type":"integer"},"payload":{"type":"string"}},"required":["id","payload"],"additionalProperties":false}"#;
+pub const PROTOBUF_SCHEMA: &str =
+    "syntax = \"proto3\";\npackage loadgen;\nmessage LoadRecord {\n  int64 id = 1;\n  string payload = 2;\n}\n";
+
+/// A schema-format produce body of `n` records as loadgen's REST driver sends it (schema id
+/// first, `{"id","payload"}` values of about `value_bytes` bytes once encoded).
+pub fn schema_body(n: usize, value_bytes: usize) -> bytes::Bytes {
     let mut body = String::from("{\"value_schema_id\":1,\"records\":[");
     for i in 0..n {
         if i > 0 {

@@ -1,15 +1,16 @@
 //! Produce-body decoding: JSON parse with borrowed raw values, then conversion of every record
-//! into the bytes handed to the producer (one arena for binary, the body itself for json). Avro:
-//! the proxy's path (the one-pass encoder, `formats/avro_stream.rs`) against the value-tree
-//! encoder it replaced on the hot path (serde_json `Value`, then Avro binary from the tree).
+//! into the bytes handed to the producer (one arena for binary, the body itself for json). Avro,
+//! JSON Schema and Protobuf: the proxy's paths (`formats/avro_stream.rs`,
+//! `formats/jsonschema_stream.rs`, `formats/protobuf_stream.rs`) against the value-tree paths
+//! they replaced (serde_json `Value`, then the tree encoder or validator).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kafka_proxy::formats::{
-    encode_records, encode_schema_records, encode_value, EmbeddedFormat, ResolvedSchema,
+    avro, encode_records, encode_schema_records, protobuf, EmbeddedFormat, ResolvedSchema,
 };
 use kafka_proxy::rest::produce_request::ProduceRequest;
-use kafka_proxy::schema::kinds::{AvroSchema, Parsed};
-use proxy_benches::{avro_body, produce_body, AVRO_SCHEMA};
+use kafka_proxy::schema::kinds::{parse, Parsed, SchemaType};
+use proxy_benches::{produce_body, schema_body, AVRO_SCHEMA, JSON_SCHEMA, PROTOBUF_SCHEMA};
 
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("produce_decode");
@@ -34,48 +35,73 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-fn avro(c: &mut Criterion) {
-    let schema = ResolvedSchema {
-        id: 1,
-        schema: Parsed::Avro(
-            AvroSchema::parse(AVRO_SCHEMA, &[])
-                .expect("valid schema")
-                .into(),
+/// The schema formats at 100-byte records: the proxy's path (one-pass encoders and checker)
+/// against the value-tree path each replaced (serde_json `Value`, then the tree encoder or the
+/// `jsonschema` validator and re-serialization).
+fn schema_formats(c: &mut Criterion) {
+    let formats = [
+        (EmbeddedFormat::Avro, SchemaType::Avro, AVRO_SCHEMA),
+        (EmbeddedFormat::JsonSchema, SchemaType::Json, JSON_SCHEMA),
+        (
+            EmbeddedFormat::Protobuf,
+            SchemaType::Protobuf,
+            PROTOBUF_SCHEMA,
         ),
-    };
-    let mut group = c.benchmark_group("produce_decode_avro");
-    for n in [1usize, 100, 1000] {
-        let body = avro_body(n, 100);
-        group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(BenchmarkId::new("one_pass", n), &body, |b, body| {
-            b.iter(|| {
-                let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");
-                let encoded =
-                    encode_schema_records(EmbeddedFormat::Avro, &req.records, None, Some(&schema))
+    ];
+    for (format, kind, text) in formats {
+        let schema = ResolvedSchema {
+            id: 1,
+            schema: parse(kind, text).expect("valid schema"),
+        };
+        let mut group = c.benchmark_group(format!("produce_decode_{}", kind.name().to_lowercase()));
+        for n in [1usize, 100, 1000] {
+            let body = schema_body(n, 100);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new("one_pass", n), &body, |b, body| {
+                b.iter(|| {
+                    let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");
+                    let encoded = encode_schema_records(format, &req.records, None, Some(&schema))
                         .expect("valid records");
-                assert_eq!(encoded.len(), n);
-                encoded
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("value_tree", n), &body, |b, body| {
-            b.iter(|| {
-                let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");
-                let encoded: Vec<Vec<u8>> = req
-                    .records
-                    .iter()
-                    .map(|r| {
-                        let raw = r.value.expect("a value").get();
-                        let json = serde_json::from_str(raw).expect("valid JSON");
-                        encode_value(&schema, json).expect("valid record")
-                    })
-                    .collect();
-                assert_eq!(encoded.len(), n);
-                encoded
-            })
-        });
+                    assert_eq!(encoded.len(), n);
+                    encoded
+                })
+            });
+            group.bench_with_input(BenchmarkId::new("value_tree", n), &body, |b, body| {
+                b.iter(|| {
+                    let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");
+                    let encoded: Vec<Vec<u8>> = req
+                        .records
+                        .iter()
+                        .map(|r| {
+                            let raw = r.value.expect("a value").get();
+                            let json: serde_json::Value =
+                                serde_json::from_str(raw).expect("valid JSON");
+                            tree_encode(&schema, json)
+                        })
+                        .collect();
+                    assert_eq!(encoded.len(), n);
+                    encoded
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
-criterion_group!(benches, decode, avro);
+/// The value-tree encoders, as the proxy ran them before the one-pass paths.
+fn tree_encode(schema: &ResolvedSchema, json: serde_json::Value) -> Vec<u8> {
+    match &schema.schema {
+        Parsed::Avro(s) => avro::encode(s, schema.id, &json).expect("valid record"),
+        Parsed::Protobuf(s) => protobuf::encode(s, schema.id, json).expect("valid record"),
+        Parsed::Json(s) => {
+            assert!(s.validator.iter_errors(&json).next().is_none());
+            let text = serde_json::to_vec(&json).expect("re-serializing");
+            let mut out = Vec::with_capacity(text.len() + 5);
+            avro::frame(schema.id, &text, &mut out);
+            out
+        }
+    }
+}
+
+criterion_group!(benches, decode, schema_formats);
 criterion_main!(benches);

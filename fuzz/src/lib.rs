@@ -193,3 +193,49 @@ pub fn protobuf_json(data: &[u8]) {
         false => assert_eq!(one_pass, [0xAA], "{text}"),
     }
 }
+
+/// The JSON Schemas `jsonschema_json` checks with, all within the one-pass subset.
+const JSON_SCHEMAS: [&str; 3] = [
+    r#"{"type":"object","properties":{"id":{"type":"integer","minimum":-5,"maximum":1e3},
+        "name":{"type":"string","minLength":1,"maxLength":4},"score":{"type":["number","null"],
+        "exclusiveMinimum":0.5},"tags":{"type":"array","items":{"enum":["a","b","é"]},
+        "minItems":1,"maxItems":3},"meta":{"type":"object","additionalProperties":
+        {"type":"boolean"}}},"required":["id"],"additionalProperties":false}"#,
+    r#"{"$schema":"http://json-schema.org/draft-04/schema#","type":["integer","string"],
+        "maximum":9007199254740992,"minLength":2}"#,
+    r#"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"array",
+        "items":{"type":"object","properties":{"x":{"type":"number"}},"required":["x","y"]}}"#,
+];
+
+/// JSON (the first byte picks the schema) through the one-pass check and the `jsonschema`
+/// validator: whatever the one pass says is valid must be valid for the validator, and its
+/// compact form must be the same JSON value.
+pub fn jsonschema_json(data: &[u8]) {
+    use kafka_proxy::formats::jsonschema_stream;
+    use kafka_proxy::schema::kinds::{parse, Parsed, SchemaType};
+    static SCHEMAS: std::sync::LazyLock<Vec<Parsed>> = std::sync::LazyLock::new(|| {
+        JSON_SCHEMAS
+            .iter()
+            .map(|s| parse(SchemaType::Json, s).expect("a valid schema"))
+            .collect()
+    });
+    let Some((which, text)) = data.split_first() else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let Parsed::Json(schema) = &SCHEMAS[usize::from(*which) % SCHEMAS.len()] else {
+        unreachable!("JSON schemas")
+    };
+    let plan = schema.plan.as_ref().expect("within the subset");
+    if !jsonschema_stream::valid(plan, text) {
+        return;
+    }
+    let value: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+    assert!(schema.validator.is_valid(&value), "{text}");
+    let mut compact = Vec::new();
+    jsonschema_stream::compact(text, &mut compact);
+    let again: serde_json::Value = serde_json::from_slice(&compact).expect("compact JSON");
+    assert_eq!(value, again, "{text}");
+}

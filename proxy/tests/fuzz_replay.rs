@@ -58,3 +58,8 @@ fn avro_json() {
 fn protobuf_json() {
     replay("protobuf_json", targets::protobuf_json);
 }
+
+#[test]
+fn jsonschema_json() {
+    replay("jsonschema_json", targets::jsonschema_json);
+}

@@ -271,7 +271,7 @@ mod tests {
                 if size == 48 {
                     assert!(min_size(format) <= 48, "{format:?}");
                 }
-                let proxy = encode_value(&resolved, serde_json::from_str(&json).unwrap()).unwrap();
+                let proxy = encode_value(&resolved, &json).unwrap();
                 assert_eq!(out, proxy, "{format:?} id {id} size {size}");
                 assert_eq!(
                     out.len(),

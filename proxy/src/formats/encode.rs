@@ -8,7 +8,7 @@ use serde_json::value::RawValue;
 
 use super::embedded::{EmbeddedFormat, FormatError};
 use super::encoded::RawRecord;
-use super::{avro, avro_stream, binary, json, protobuf};
+use super::{avro, avro_stream, binary, json, jsonschema_stream, protobuf};
 use crate::record::{EncodedRecord, EncodedRecords};
 use crate::schema::kinds::Parsed;
 
@@ -19,26 +19,78 @@ pub struct ResolvedSchema {
     pub schema: crate::schema::kinds::Parsed,
 }
 
-/// One key or value as its schema's format writes it, in Confluent's framing (magic byte,
-/// schema id, payload): Avro binary, JSON Schema's compact JSON once the data validates, or
-/// Protobuf's message-index list and binary. The error says why the data does not fit.
-pub fn encode_value(schema: &ResolvedSchema, json: serde_json::Value) -> Result<Vec<u8>, String> {
+/// One key or value (`text`, one JSON value) as its schema's format writes it, in Confluent's
+/// framing (magic byte, schema id, payload): Avro binary, JSON Schema's compact JSON once the
+/// data validates, or Protobuf's message-index list and binary. The error says why the data does
+/// not fit.
+pub fn encode_value(schema: &ResolvedSchema, text: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    write_value(schema, text, true, &mut out).map_err(|e| match e {
+        ValueError::Json(e) | ValueError::Schema(e) => e,
+    })?;
+    Ok(out)
+}
+
+/// Why a key or value does not encode.
+enum ValueError {
+    /// Not JSON that standard parsers take.
+    Json(String),
+    /// Does not fit its schema.
+    Schema(String),
+}
+
+/// Appends one framed key or value. With `one_pass`, the one-pass encoders (checkers) are tried
+/// first; returns whether they took it, so that a request's later records skip them once they
+/// gave up. Whatever path encodes it, the bytes are the same.
+fn write_value(
+    schema: &ResolvedSchema,
+    text: &str,
+    one_pass: bool,
+    out: &mut Vec<u8>,
+) -> Result<bool, ValueError> {
+    let tree = || {
+        serde_json::from_str::<serde_json::Value>(text).map_err(|e| ValueError::Json(e.to_string()))
+    };
+    let refused = |e: String| ValueError::Schema(e);
     match &schema.schema {
-        Parsed::Avro(s) => avro::encode(s, schema.id, &json).map_err(|e| e.to_string()),
-        Parsed::Json(s) => {
-            if let Some(first) = s.validator.iter_errors(&json).next() {
-                return Err(format!(
-                    "does not match its JSON Schema: {first} (at {})",
-                    first.instance_path()
-                ));
+        Parsed::Avro(s) => {
+            avro::frame(schema.id, &[], out);
+            if one_pass && avro_stream::write(s, text, out) {
+                return Ok(true);
             }
-            let text = serde_json::to_vec(&json).expect("re-serializing");
-            let mut out = Vec::with_capacity(text.len() + 5);
-            avro::frame(schema.id, &text, &mut out);
-            Ok(out)
+            avro::write_value(s, &tree()?, out).map_err(|e| refused(e.to_string()))?;
         }
-        Parsed::Protobuf(s) => protobuf::encode(s, schema.id, json).map_err(|e| e.to_string()),
+        Parsed::Protobuf(s) => {
+            if one_pass && protobuf::write_one_pass(s, schema.id, text, out) {
+                return Ok(true);
+            }
+            let framed =
+                protobuf::encode(s, schema.id, tree()?).map_err(|e| refused(e.to_string()))?;
+            out.extend_from_slice(&framed);
+        }
+        Parsed::Json(s) => {
+            let checked = one_pass
+                && s.plan
+                    .as_ref()
+                    .is_some_and(|p| jsonschema_stream::valid(p, text));
+            if !checked {
+                let json = tree()?;
+                let error = s.validator.iter_errors(&json).next().map(|first| {
+                    format!(
+                        "does not match its JSON Schema: {first} (at {})",
+                        first.instance_path()
+                    )
+                });
+                if let Some(error) = error {
+                    return Err(refused(error));
+                }
+            }
+            avro::frame(schema.id, &[], out);
+            jsonschema_stream::compact(text, out);
+            return Ok(checked);
+        }
     }
+    Ok(false)
 }
 
 /// Converts a schema-format request's records (key/value JSON checked against their schemas)
@@ -75,9 +127,9 @@ struct Encoder<'a> {
     format: EmbeddedFormat,
     schema: Option<&'a ResolvedSchema>,
     what: &'static str,
-    /// Avro and Protobuf: try the one-pass encoder ([`avro_stream`], [`protobuf::write_one_pass`])
-    /// first; off for the rest of the request once it gave up, since a request's records mostly
-    /// share their shape.
+    /// Try the one-pass encoders and checkers first ([`avro_stream`],
+    /// [`protobuf::write_one_pass`], [`jsonschema_stream`]); off for the rest of the request once
+    /// they gave up, since a request's records mostly share their shape.
     one_pass: bool,
 }
 
@@ -106,39 +158,28 @@ impl<'a> Encoder<'a> {
             FormatError::Schema(format!("record {index} has a {what} but no {what} schema"))
         })?;
         let start = arena.len();
-        let refused = |e: String| FormatError::Schema(format!("record {index} {what}: {e}"));
-        match (&schema.schema, self.format) {
-            (Parsed::Avro(s), EmbeddedFormat::Avro) => {
-                avro::frame(schema.id, &[], arena);
-                if !(self.one_pass && avro_stream::write(s, raw.get(), arena)) {
-                    self.one_pass = false;
-                    avro::write_value(s, &parse(raw)?, arena)
-                        .map_err(|e| refused(e.to_string()))?;
-                }
-            }
-            (Parsed::Protobuf(s), EmbeddedFormat::Protobuf) => {
-                if !(self.one_pass && protobuf::write_one_pass(s, schema.id, raw.get(), arena)) {
-                    self.one_pass = false;
-                    arena.extend_from_slice(&encode_value(schema, parse(raw)?).map_err(refused)?);
-                }
-            }
-            (Parsed::Json(_), EmbeddedFormat::JsonSchema) => {
-                arena.extend_from_slice(&encode_value(schema, parse(raw)?).map_err(refused)?);
-            }
-            _ => {
-                return Err(FormatError::Schema(format!(
-                    "the {what} schema {} is not a schema of the {} format",
-                    schema.id,
-                    self.format.media_type()
-                )))
+        let matches = matches!(
+            (&schema.schema, self.format),
+            (Parsed::Avro(_), EmbeddedFormat::Avro)
+                | (Parsed::Json(_), EmbeddedFormat::JsonSchema)
+                | (Parsed::Protobuf(_), EmbeddedFormat::Protobuf)
+        );
+        if !matches {
+            return Err(FormatError::Schema(format!(
+                "the {what} schema {} is not a schema of the {} format",
+                schema.id,
+                self.format.media_type()
+            )));
+        }
+        match write_value(schema, raw.get(), self.one_pass, arena) {
+            Ok(taken) => self.one_pass &= taken,
+            Err(ValueError::Json(e)) => return Err(FormatError::InvalidJson(e)),
+            Err(ValueError::Schema(e)) => {
+                return Err(FormatError::Schema(format!("record {index} {what}: {e}")))
             }
         }
         Ok(Some(start..arena.len()))
     }
-}
-
-fn parse(raw: &RawValue) -> Result<serde_json::Value, FormatError> {
-    serde_json::from_str(raw.get()).map_err(|e| FormatError::InvalidJson(e.to_string()))
 }
 
 /// Converts a request's records into Kafka bytes. Any invalid record fails the whole request.

@@ -11,6 +11,7 @@ mod embedded;
 mod encode;
 mod encoded;
 pub mod json;
+pub mod jsonschema_stream;
 pub mod protobuf;
 pub mod protobuf_stream;
 mod records;

@@ -158,6 +158,8 @@ pub struct JsonSchema {
     pub validator: jsonschema::Validator,
     /// Compact JSON in the document's key order: the text Confluent keeps (Jackson's).
     pub text: String,
+    /// The schema's simple subset for the one-pass record check, when it is within it.
+    pub plan: Option<super::json_plan::Plan>,
 }
 
 /// The draft a JSON Schema is validated by, as Confluent chooses it: the one its `$schema` names
@@ -204,6 +206,7 @@ impl JsonSchema {
             .map_err(parse_error)?;
         let ordered = Ordered::parse(text).map_err(parse_error)?;
         Ok(JsonSchema {
+            plan: super::json_plan::Plan::compile(&value),
             value,
             validator,
             text: ordered.compact(),

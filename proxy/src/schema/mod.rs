@@ -9,6 +9,7 @@ pub mod avro_text;
 pub mod client;
 mod error;
 pub mod json_compat;
+pub mod json_plan;
 pub mod kinds;
 pub mod ordered_json;
 pub mod proto;

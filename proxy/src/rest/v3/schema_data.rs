@@ -221,15 +221,12 @@ impl<'a> Resolver<'a> {
         };
         let bytes = match &p.data {
             None => None,
-            Some(text) => {
-                let json: serde_json::Value = serde_json::from_str(text).map_err(bad)?;
-                Some(encode_value(&resolved.schema, json).map_err(|e| {
-                    bad(format!(
-                        "{which}: the data does not fit schema {} ({} version {}): {e}",
-                        resolved.used.id, resolved.used.subject, resolved.used.version
-                    ))
-                })?)
-            }
+            Some(text) => Some(encode_value(&resolved.schema, text).map_err(|e| {
+                bad(format!(
+                    "{which}: the data does not fit schema {} ({} version {}): {e}",
+                    resolved.used.id, resolved.used.subject, resolved.used.version
+                ))
+            })?),
         };
         Ok((bytes, resolved.used.clone()))
     }
