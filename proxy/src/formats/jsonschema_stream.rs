@@ -24,32 +24,41 @@ pub fn valid(plan: &Plan, text: &str) -> bool {
 }
 
 /// Appends `text` (one syntactically valid JSON value) without insignificant whitespace: string
-/// contents are copied as they are, escapes included.
+/// contents are copied as they are, escapes included. Strings are crossed with `memchr` (a
+/// byte-at-a-time loop over them was 60% more than the one-pass check itself).
 pub fn compact(text: &str, out: &mut Vec<u8>) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        match bytes[i] {
-            b' ' | b'\t' | b'\n' | b'\r' => i += 1,
-            b'"' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+        // Tokens up to the next string, whitespace dropped.
+        let quote = memchr::memchr(b'"', &bytes[i..]).map_or(bytes.len(), |q| i + q);
+        out.extend(
+            bytes[i..quote]
+                .iter()
+                .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')),
+        );
+        if quote == bytes.len() {
+            return;
+        }
+        // The string, to its closing quote (one not escaped).
+        let mut end = quote + 1;
+        loop {
+            match memchr::memchr2(b'"', b'\\', bytes.get(end..).unwrap_or_default()) {
+                Some(at) if bytes[end + at] == b'"' => {
+                    end += at + 1;
+                    break;
                 }
-                i = (i + 1).min(bytes.len());
-                out.extend_from_slice(&bytes[start..i]);
-            }
-            _ => {
-                // A run of number, literal and punctuation bytes.
-                let start = i;
-                while i < bytes.len() && !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'"') {
-                    i += 1;
+                Some(at) => end += at + 2,
+                None => {
+                    end = bytes.len();
+                    break;
                 }
-                out.extend_from_slice(&bytes[start..i]);
             }
         }
+        let end = end.min(bytes.len());
+        out.extend_from_slice(&bytes[quote..end]);
+        i = end;
     }
 }
 
@@ -378,5 +387,9 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"a b":[1,2.50e1,"x\" y"],"c":null,"\\":true}"#
         );
+        // Text that is not JSON does not make it panic.
+        for odd in ["\"ab", "\"a\\", "\\", " \" \\\" "] {
+            compact(odd, &mut Vec::new());
+        }
     }
 }

@@ -351,11 +351,7 @@ impl Schemas {
         id: i32,
     ) -> Result<Option<i32>, RegistryError> {
         match self {
-            Schemas::Local(r) => Ok(r
-                .uses_of(id, false)
-                .ok()
-                .and_then(|uses| uses.into_iter().find(|(s, _)| s == subject))
-                .map(|(_, version)| version)),
+            Schemas::Local(r) => Ok(r.version_under(subject, id)),
             Schemas::Remote(r) => r.version_under(subject, id).await,
         }
     }

@@ -546,6 +546,19 @@ impl Registry {
         Ok(store.uses_of(id, deleted))
     }
 
+    /// The live version of `subject` that holds schema `id` (the oldest, if several do), looked
+    /// up in that subject alone: produce asks this once per request, and going through every
+    /// subject's versions ([`Registry::uses_of`]) made each request's cost grow with the registry.
+    pub fn version_under(&self, subject: &str, id: i32) -> Option<i32> {
+        self.read()
+            .subjects
+            .get(subject)?
+            .versions
+            .iter()
+            .find(|(_, v)| v.id == id && !v.deleted)
+            .map(|(n, _)| *n)
+    }
+
     /// Deletes a subject: soft (its versions stay readable by id), or permanent after a soft
     /// delete. Returns the versions deleted.
     pub async fn delete_subject(
