@@ -120,6 +120,34 @@ pub(super) fn outgoing(version: Version, out: Out) -> MqttPacket {
     }
 }
 
+/// Appends a publish answer (PUBACK, PUBREC, PUBCOMP) straight to the connection's write
+/// buffer, byte for byte as the codec would encode it: the fixed header, the packet id and, in
+/// MQTT 5, the reason code and an empty property list. Returns the answer back when it is
+/// another packet (those go through the codec). Building each answer as a codec packet (MQTT
+/// 5's carries a property `Vec` and a reason string) and feeding it through the sink was 11% of
+/// the proxy's CPU at QoS 2, which answers every publish twice.
+pub(super) fn put_answer(version: Version, out: Out, buf: &mut bytes::BytesMut) -> Option<Out> {
+    use bytes::BufMut;
+    let (kind, id, reason) = match out {
+        Out::PubAck(id, reason) => (0x40, id, reason),
+        Out::PubRec(id, reason) => (0x50, id, reason),
+        Out::PubComp(id) => (0x70, id, SUCCESS),
+        other => return Some(other),
+    };
+    match version {
+        Version::V311 => {
+            buf.put_slice(&[kind, 2]);
+            buf.put_u16(id.get());
+        }
+        Version::V5 => {
+            buf.put_slice(&[kind, 4]);
+            buf.put_u16(id.get());
+            buf.put_slice(&[reason, 0]);
+        }
+    }
+    None
+}
+
 /// The Kafka headers an MQTT 5 PUBLISH's properties give, after `mqtt.topic` and `mqtt.qos`:
 /// every user property (name and value as sent, in order, repeats kept), then
 /// `mqtt.content.type` and `mqtt.correlation.data` when present. None for MQTT 3.1.1.
@@ -144,4 +172,43 @@ pub fn property_headers(publish: &rmqtt_codec::types::Publish) -> Vec<crate::rec
         out.push(("mqtt.correlation.data".into(), Some(data.clone())));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use rmqtt_codec::{v3, MqttCodec};
+    use tokio_util::codec::Encoder;
+
+    /// What [`put_answer`] writes is what the codec writes for the same answer.
+    #[test]
+    fn answers_are_written_as_the_codec_writes_them() {
+        let id = |n| NonZeroU16::new(n).unwrap();
+        for version in [Version::V311, Version::V5] {
+            let answers = || {
+                [
+                    Out::PubAck(id(1), SUCCESS),
+                    Out::PubAck(id(0x1234), UNSPECIFIED_ERROR),
+                    Out::PubRec(id(65535), SUCCESS),
+                    Out::PubRec(id(7), TOPIC_NAME_INVALID),
+                    Out::PubComp(id(300)),
+                ]
+            };
+            for (direct, coded) in answers().into_iter().zip(answers()) {
+                let mut ours = BytesMut::new();
+                assert!(put_answer(version, direct, &mut ours).is_none());
+                let mut codec = match version {
+                    Version::V311 => MqttCodec::V3(v3::Codec::new(1 << 20)),
+                    Version::V5 => MqttCodec::V5(v5::Codec::new(1 << 20, 0)),
+                };
+                let mut theirs = BytesMut::new();
+                codec.encode(outgoing(version, coded), &mut theirs).unwrap();
+                assert_eq!(ours, theirs, "{version:?}");
+            }
+        }
+        let mut buf = BytesMut::new();
+        assert!(put_answer(Version::V5, Out::PingResp, &mut buf).is_some());
+        assert!(buf.is_empty());
+    }
 }

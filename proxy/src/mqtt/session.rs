@@ -20,7 +20,9 @@ use tokio_util::sync::CancellationToken;
 use super::answers::{Answers, Received, Slot};
 use super::batcher::{self, Publish, Stats};
 use super::ingest::Ingest;
-use super::packets::{incoming, outgoing, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID};
+use super::packets::{
+    incoming, outgoing, put_answer, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID,
+};
 use super::routes::Pending;
 
 /// Why a connection ends early: logged, and for MQTT 5 sent as DISCONNECT's reason code.
@@ -278,10 +280,13 @@ where
                     if matches!(out, Out::PubAck(..) | Out::PubRec(..)) {
                         conn.in_flight -= 1;
                     }
-                    framed
-                        .feed(outgoing(version, out))
-                        .await
-                        .map_err(|e| close(Reason::UnspecifiedError, format!("writing: {e}")))?;
+                    // Publish answers go straight into the write buffer, others through the
+                    // codec; both append to the same buffer, so the order holds.
+                    if let Some(out) = put_answer(version, out, framed.write_buffer_mut()) {
+                        framed.feed(outgoing(version, out)).await.map_err(|e| {
+                            close(Reason::UnspecifiedError, format!("writing: {e}"))
+                        })?;
+                    }
                     wrote = true;
                 }
             }
