@@ -148,6 +148,25 @@ pub(super) fn put_answer(version: Version, out: Out, buf: &mut bytes::BytesMut) 
     None
 }
 
+/// Takes a PUBREL from the front of the connection's read buffer when one is there whole in its
+/// 4-byte form (MQTT 3.1.1's only form; MQTT 5's when the reason is success and there are no
+/// properties): its packet id. Anything else (another packet, a longer or incomplete PUBREL,
+/// packet id 0, wrong flags) is left for the codec, which decodes or refuses it. Call it only
+/// where the codec has just returned a packet, so the buffer starts at a packet boundary. QoS 2
+/// sends one PUBREL per publish; through the codec each one cost a buffer split, a shared
+/// `Bytes` and a packet value, about 5% of the proxy's CPU.
+pub(super) fn take_pubrel(buf: &mut bytes::BytesMut) -> Option<NonZeroU16> {
+    use bytes::Buf;
+    match buf.get(..4)? {
+        [0x62, 2, hi, lo] => {
+            let id = NonZeroU16::new(u16::from_be_bytes([*hi, *lo]))?;
+            buf.advance(4);
+            Some(id)
+        }
+        _ => None,
+    }
+}
+
 /// The Kafka headers an MQTT 5 PUBLISH's properties give, after `mqtt.topic` and `mqtt.qos`:
 /// every user property (name and value as sent, in order, repeats kept), then
 /// `mqtt.content.type` and `mqtt.correlation.data` when present. None for MQTT 3.1.1.
@@ -210,5 +229,36 @@ mod tests {
         let mut buf = BytesMut::new();
         assert!(put_answer(Version::V5, Out::PingResp, &mut buf).is_some());
         assert!(buf.is_empty());
+    }
+
+    /// The 4-byte PUBREL is taken as the codec would decode it; everything else is left alone.
+    #[test]
+    fn takes_only_whole_short_pubrels() {
+        let mut buf = BytesMut::from(&[0x62, 2, 1, 2, 0x62, 2, 0, 9, 0x30][..]);
+        assert_eq!(take_pubrel(&mut buf), NonZeroU16::new(0x0102));
+        assert_eq!(take_pubrel(&mut buf), NonZeroU16::new(9));
+        assert_eq!(take_pubrel(&mut buf), None, "a PUBLISH is left");
+        assert_eq!(&buf[..], [0x30]);
+        for left in [
+            &[0x62, 2, 0, 0][..],   // packet id 0: the codec refuses it
+            &[0x62, 2, 0],          // incomplete
+            &[0x62, 3, 0, 1, 0x92], // MQTT 5 with a reason code
+            &[0x60, 2, 0, 1],       // reserved flags wrong
+            &[0x70, 2, 0, 1],       // PUBCOMP
+        ] {
+            let mut buf = BytesMut::from(left);
+            assert_eq!(take_pubrel(&mut buf), None, "{left:?}");
+            assert_eq!(&buf[..], left);
+        }
+        // What it takes is what the codec decodes, in both versions.
+        for mut codec in [
+            MqttCodec::V3(v3::Codec::new(1 << 20)),
+            MqttCodec::V5(v5::Codec::new(1 << 20, 0)),
+        ] {
+            use tokio_util::codec::Decoder;
+            let mut buf = BytesMut::from(&[0x62, 2, 0x12, 0x34][..]);
+            let (packet, _) = codec.decode(&mut buf).unwrap().unwrap();
+            assert!(matches!(incoming(packet), In::PubRel(id) if id.get() == 0x1234));
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! its record; keep-alive, Receive Maximum and shutdown are enforced here.
 
 use std::collections::VecDeque;
+use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use super::answers::{Answers, Received, Slot};
 use super::batcher::{self, Publish, Stats};
 use super::ingest::Ingest;
 use super::packets::{
-    incoming, outgoing, put_answer, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID,
+    incoming, outgoing, put_answer, take_pubrel, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID,
 };
 use super::routes::Pending;
 
@@ -181,10 +182,7 @@ impl Conn<'_> {
                 };
                 self.pending.push(route, lane, p);
             }
-            In::PubRel(id) => {
-                self.received.remove(&id);
-                self.answers.push(Slot::Ready(Out::PubComp(id)));
-            }
+            In::PubRel(id) => self.release(id),
             In::Ping => {
                 self.answers.push(Slot::Ready(Out::PingResp));
             }
@@ -199,6 +197,12 @@ impl Conn<'_> {
             In::Other(what) => return Err(close(Reason::ProtocolError, what)),
         }
         Ok(())
+    }
+
+    /// A PUBREL: the packet id may be used again; PUBCOMP answers it.
+    fn release(&mut self, id: NonZeroU16) {
+        self.received.remove(&id);
+        self.answers.push(Slot::Ready(Out::PubComp(id)));
     }
 
     /// Queues the pending publishes for their writers, in order; waits while a queue is full
@@ -342,6 +346,15 @@ where
                         break Err(Some(c));
                     }
                     burst += 1;
+                    // The codec has just returned a packet, so the buffer starts at one: the
+                    // PUBRELs there are taken without it.
+                    while !conn.closing {
+                        let Some(id) = take_pubrel(framed.read_buffer_mut()) else {
+                            break;
+                        };
+                        conn.release(id);
+                        burst += 1;
+                    }
                     if conn.closing || conn.pending.full() || burst >= batcher::CHUNK_MAX_PUBLISHES {
                         break Ok(());
                     }
