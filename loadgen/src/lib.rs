@@ -1,7 +1,7 @@
 //! `loadgen`: measures Kafka through the REST proxy against native Kafka clients, on the same
 //! broker with the same workload in the same run, and checks the ratios against gates.
 //!
-//! [`scenario`] reads the TOML workload; [`targets`] starts (or points at) the broker and proxy;
+//! [`scenario`] reads the TOML workload ([`format`]: its value format); [`targets`] starts (or points at) the broker and proxy;
 //! [`run`] runs the rounds, [`phase`] one phase of a driver; [`drivers`] run the workload natively and over REST or MQTT;
 //! [`measure`] holds the phase results, [`histogram`] the µs histograms, [`series`] the time
 //! series and steady rates, [`progress`] a running phase's shared counters, [`payload`] the
@@ -16,6 +16,7 @@ pub mod ceiling;
 pub mod charts;
 pub mod cpu;
 pub mod drivers;
+pub mod format;
 pub mod gates;
 pub mod histogram;
 pub mod interval;

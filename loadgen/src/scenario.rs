@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+pub use crate::format::Format;
+
 use serde::{Deserialize, Serialize};
 
 /// One scenario: a workload run by every driver, and the gates the result must pass.
@@ -268,53 +270,6 @@ impl Workload {
     }
 }
 
-/// The value format of a workload.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Raw bytes: the REST driver sends them base64 in the binary embedded format.
-    #[default]
-    Binary,
-    /// Records of one Avro schema (`drivers::schema_values`): REST sends Avro JSON in the avro
-    /// embedded format, the schema on a client's first request and its id afterwards; native
-    /// registers the schema once and sends Confluent-framed Avro binary.
-    Avro,
-    /// The same record as a JSON Schema: REST sends JSON in the jsonschema embedded format,
-    /// native sends Confluent-framed compact JSON.
-    #[serde(rename = "jsonschema")]
-    JsonSchema,
-    /// The same record as a Protobuf message: REST sends proto3 JSON in the protobuf embedded
-    /// format, native sends Confluent-framed Protobuf binary.
-    Protobuf,
-}
-
-impl Format {
-    /// The name used in scenario files and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Binary => "binary",
-            Format::Avro => "avro",
-            Format::JsonSchema => "jsonschema",
-            Format::Protobuf => "protobuf",
-        }
-    }
-
-    /// Whether values are written with a registered schema (every format but binary).
-    pub fn has_schema(self) -> bool {
-        self != Format::Binary
-    }
-
-    /// How reports name the produce comparison (see [`Workload::produce_label`]).
-    pub fn produce_label(self) -> &'static str {
-        match self {
-            Format::Binary => "produce",
-            Format::Avro => "avro produce",
-            Format::JsonSchema => "jsonschema produce",
-            Format::Protobuf => "protobuf produce",
-        }
-    }
-}
-
 /// A phase of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -528,7 +483,7 @@ impl Scenario {
                 !w.phases.contains(&Phase::Consume),
                 "workload.format = \"{name}\" measures produce only: set workload.phases = [\"produce\"]"
             );
-            let min = crate::drivers::schema_values::min_size(w.format);
+            let min = w.format.min_value_bytes();
             anyhow::ensure!(
                 w.value_bytes >= min,
                 "workload.format = \"{name}\" needs workload.value_bytes of at least {min}"
@@ -676,16 +631,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("workload.keys"), "{err}");
-        for (name, format) in [
-            ("jsonschema", Format::JsonSchema),
-            ("protobuf", Format::Protobuf),
+        for (name, format, too_small) in [
+            ("jsonschema", Format::JsonSchema, 43),
+            ("protobuf", Format::Protobuf, 15),
         ] {
             assert_eq!(
                 load(&format!("format='{name}'\nphases=['produce']")).unwrap(),
                 format
             );
             let err = load(&format!(
-                "format='{name}'\nphases=['produce']\nvalue_bytes=20"
+                "format='{name}'\nphases=['produce']\nvalue_bytes={too_small}"
             ))
             .unwrap_err()
             .to_string();

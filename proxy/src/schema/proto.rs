@@ -570,4 +570,37 @@ mod tests {
         assert!(read_indexes(&[0x02]).is_err());
         assert!(read_indexes(&[0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
     }
+
+    #[test]
+    fn layout_flattens_reachable_types_once() {
+        use crate::schema::proto_layout::FieldKind;
+        let schema = ProtoSchema::parse(
+            r#"syntax = "proto3";
+               message A { B b = 2; repeated A kids = 1; E e = 3; map<string, B> m = 4;
+                           oneof o { int32 x = 5; } optional int32 p = 6; }
+               message B { int64 n_count = 1; E e = 2; }
+               enum E { Z = 0; O = 1; }"#,
+            &[],
+        )
+        .unwrap();
+        let layout = Layout::build(&schema.first_message().unwrap()).unwrap();
+        assert_eq!(
+            layout.messages.len(),
+            2,
+            "A and B (the map's entry is not taken)"
+        );
+        assert_eq!(layout.enums.len(), 1);
+        let a = &layout.messages[0];
+        let numbers: Vec<u32> = a.fields.iter().map(|f| f.number).collect();
+        assert_eq!(numbers, [1, 2, 3, 4, 5, 6], "ascending");
+        assert_eq!(a.fields[0].kind, FieldKind::Message(Some(0)));
+        assert_eq!(a.fields[1].kind, FieldKind::Message(Some(1)));
+        assert!(!a.field("m").unwrap().takes && !a.field("x").unwrap().takes);
+        assert!(a.field("p").unwrap().takes && a.field("p").unwrap().presence);
+        let b = &layout.messages[1];
+        assert_eq!(b.field("nCount").unwrap().number, 1);
+        assert_eq!(b.field("n_count").unwrap().number, 1);
+        assert!(b.field("nope").is_none());
+        assert_eq!(layout.enums[0].number("O"), Some(1));
+    }
 }
