@@ -136,32 +136,7 @@ pub fn avro_json(data: &[u8]) {
 /// The Protobuf schema `protobuf_json` encodes with: every scalar kind, enums (one with a
 /// negative value), nested and recursive messages, packed and unpacked repeated fields,
 /// `optional`, a oneof, a map and a well-known type.
-const PROTOBUF_SCHEMA: &str = r#"
-    syntax = "proto3";
-    package t;
-    import "google/protobuf/timestamp.proto";
-    message All {
-      double d = 1; float f = 2; int32 i32 = 3; int64 i64 = 4; uint32 u32 = 5; uint64 u64 = 6;
-      sint32 s32 = 7; sint64 s64 = 8; fixed32 x32 = 9; fixed64 x64 = 10; sfixed32 sx32 = 11;
-      sfixed64 sx64 = 12; bool b = 13; string s = 14; bytes y = 15;
-      enum E { ZERO = 0; ONE = 1; MINUS = -1; }
-      E e = 16;
-      Inner m = 17;
-      repeated int64 ri = 18;
-      repeated string rs = 19;
-      repeated Inner rm = 20;
-      repeated E re = 21;
-      repeated double rd = 22 [packed = false];
-      optional int32 oi = 23;
-      oneof pick { string a = 24; int32 z = 25; }
-      map<string, int32> mp = 26;
-      repeated bytes ry = 27;
-      google.protobuf.Timestamp at = 28;
-      repeated sint32 rz = 29;
-      repeated float rf = 30;
-    }
-    message Inner { string name = 1; repeated Inner kids = 2; int64 n = 3; }
-"#;
+const PROTOBUF_SCHEMA: &str = include_str!("../protobuf_json.proto");
 
 /// Proto3 JSON through the one-pass encoder and the tree encoder (prost-reflect): whatever the
 /// one pass writes must be byte for byte what the tree encoder writes, and when it gives up it

@@ -468,28 +468,9 @@ mod tests {
     use prost::Message as _;
     use prost_reflect::{DeserializeOptions, DynamicMessage};
 
-    const SCHEMA: &str = r#"
-        syntax = "proto3";
-        package t;
-        message All {
-          double d = 1; float f = 2; int32 i32 = 3; int64 i64 = 4; uint32 u32 = 5;
-          uint64 u64 = 6; sint32 s32 = 7; sint64 s64 = 8; fixed32 x32 = 9; fixed64 x64 = 10;
-          sfixed32 sx32 = 11; sfixed64 sx64 = 12; bool b = 13; string s = 14; bytes y = 15;
-          enum E { ZERO = 0; ONE = 1; MINUS = -1; }
-          E e = 16;
-          Inner m = 17;
-          repeated int64 ri = 18;
-          repeated string rs = 19;
-          repeated Inner rm = 20;
-          repeated E re = 21;
-          repeated double rd = 22 [packed = false];
-          optional int32 oi = 23;
-          oneof pick { string a = 24; int32 z = 25; }
-          map<string, int32> mp = 26;
-          repeated bytes ry = 27;
-        }
-        message Inner { string name = 1; repeated Inner kids = 2; int64 n = 3; }
-    "#;
+    /// Every scalar kind, enums (one negative), nested, recursive, packed and unpacked repeated
+    /// fields, `optional`, a oneof, a map and a well-known type: the fuzz target's schema.
+    const SCHEMA: &str = include_str!("../../../fuzz/protobuf_json.proto");
 
     fn tree(message: &prost_reflect::MessageDescriptor, text: &str) -> Option<Vec<u8>> {
         let json: serde_json::Value = serde_json::from_str(text).ok()?;
