@@ -206,6 +206,8 @@ impl JsonSchema {
             .map_err(parse_error)?;
         let ordered = Ordered::parse(text).map_err(parse_error)?;
         Ok(JsonSchema {
+            // After the validator: the plan ignores `$id`, `$defs` and `definitions` because a
+            // schema whose contents there are wrong never gets this far.
             plan: super::json_plan::Plan::compile(&value),
             value,
             validator,
