@@ -51,21 +51,20 @@ fn write_value(
     let tree = || {
         serde_json::from_str::<serde_json::Value>(text).map_err(|e| ValueError::Json(e.to_string()))
     };
-    let refused = |e: String| ValueError::Schema(e);
     match &schema.schema {
         Parsed::Avro(s) => {
             avro::frame(schema.id, &[], out);
             if one_pass && avro_stream::write(s, text, out) {
                 return Ok(true);
             }
-            avro::write_value(s, &tree()?, out).map_err(|e| refused(e.to_string()))?;
+            avro::write_value(s, &tree()?, out).map_err(|e| ValueError::Schema(e.to_string()))?;
         }
         Parsed::Protobuf(s) => {
             if one_pass && protobuf::write_one_pass(s, schema.id, text, out) {
                 return Ok(true);
             }
-            let framed =
-                protobuf::encode(s, schema.id, tree()?).map_err(|e| refused(e.to_string()))?;
+            let framed = protobuf::encode(s, schema.id, tree()?)
+                .map_err(|e| ValueError::Schema(e.to_string()))?;
             out.extend_from_slice(&framed);
         }
         Parsed::Json(s) => {
@@ -82,7 +81,7 @@ fn write_value(
                     )
                 });
                 if let Some(error) = error {
-                    return Err(refused(error));
+                    return Err(ValueError::Schema(error));
                 }
             }
             avro::frame(schema.id, &[], out);

@@ -144,6 +144,15 @@ impl Value<'_, '_> {
     fn keeps(&self, default: bool) -> bool {
         self.field.repeated || self.field.presence || !default
     }
+
+    /// Writes a string's or bytes' value with its key, unless it is a default left out.
+    fn put_bytes(self, bytes: &[u8]) {
+        if self.keeps(bytes.is_empty()) {
+            encode_key(self.field.number, WireType::LengthDelimited, self.out);
+            encode_varint(bytes.len() as u64, self.out);
+            self.out.extend_from_slice(bytes);
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for Value<'_, '_> {
@@ -167,11 +176,7 @@ impl<'de> DeserializeSeed<'de> for Value<'_, '_> {
             FieldKind::String => de.deserialize_string(Text(self))?,
             FieldKind::Bytes => {
                 let bytes = de.deserialize_str(Base64)?;
-                if self.keeps(bytes.is_empty()) {
-                    encode_key(number, WireType::LengthDelimited, self.out);
-                    encode_varint(bytes.len() as u64, self.out);
-                    self.out.extend_from_slice(&bytes);
-                }
+                self.put_bytes(&bytes);
             }
             kind => {
                 let scalar = de.deserialize_any(ScalarOf(kind, self.layout))?;
@@ -244,12 +249,7 @@ impl Visitor<'_> for Text<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
-        let value = self.0;
-        if value.keeps(s.is_empty()) {
-            encode_key(value.field.number, WireType::LengthDelimited, value.out);
-            encode_varint(s.len() as u64, value.out);
-            value.out.extend_from_slice(s.as_bytes());
-        }
+        self.0.put_bytes(s.as_bytes());
         Ok(())
     }
 }
@@ -289,8 +289,8 @@ impl Visitor<'_> for Base64 {
 /// A numeric, boolean or enum value, as the tree encoder holds it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Scalar {
-    I32(i32, Kind32),
-    I64(i64, Kind64),
+    I32(i32, Signed),
+    I64(i64, Signed),
     U32(u32, bool),
     U64(u64, bool),
     F32(f32),
@@ -298,16 +298,14 @@ enum Scalar {
     Bool(bool),
 }
 
-/// How a signed 32-bit value is written: `int32`/`enum` (varint), `sint32` (zigzag) or
-/// `sfixed32`.
+/// How a signed value is written: `int32`/`int64`/`enum` (varint), `sint32`/`sint64` (zigzag)
+/// or `sfixed32`/`sfixed64`. (Unsigned ones carry whether they are fixed.)
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind32 {
+enum Signed {
     Varint,
     ZigZag,
     Fixed,
 }
-
-type Kind64 = Kind32;
 
 impl Scalar {
     /// Whether the value is its field's proto3 default (compared as the tree encoder compares
@@ -326,10 +324,10 @@ impl Scalar {
 
     fn wire_type(self) -> WireType {
         match self {
-            Scalar::I32(_, Kind32::Fixed) | Scalar::U32(_, true) | Scalar::F32(_) => {
+            Scalar::I32(_, Signed::Fixed) | Scalar::U32(_, true) | Scalar::F32(_) => {
                 WireType::ThirtyTwoBit
             }
-            Scalar::I64(_, Kind32::Fixed) | Scalar::U64(_, true) | Scalar::F64(_) => {
+            Scalar::I64(_, Signed::Fixed) | Scalar::U64(_, true) | Scalar::F64(_) => {
                 WireType::SixtyFourBit
             }
             _ => WireType::Varint,
@@ -340,14 +338,14 @@ impl Scalar {
     fn put(self, out: &mut Vec<u8>) {
         match self {
             // Negative int32 and enum values are sign-extended to ten bytes.
-            Scalar::I32(v, Kind32::Varint) => encode_varint(v as i64 as u64, out),
-            Scalar::I32(v, Kind32::ZigZag) => {
+            Scalar::I32(v, Signed::Varint) => encode_varint(v as i64 as u64, out),
+            Scalar::I32(v, Signed::ZigZag) => {
                 encode_varint(((v << 1) ^ (v >> 31)) as u32 as u64, out)
             }
-            Scalar::I32(v, Kind32::Fixed) => out.extend_from_slice(&v.to_le_bytes()),
-            Scalar::I64(v, Kind32::Varint) => encode_varint(v as u64, out),
-            Scalar::I64(v, Kind32::ZigZag) => encode_varint(((v << 1) ^ (v >> 63)) as u64, out),
-            Scalar::I64(v, Kind32::Fixed) => out.extend_from_slice(&v.to_le_bytes()),
+            Scalar::I32(v, Signed::Fixed) => out.extend_from_slice(&v.to_le_bytes()),
+            Scalar::I64(v, Signed::Varint) => encode_varint(v as u64, out),
+            Scalar::I64(v, Signed::ZigZag) => encode_varint(((v << 1) ^ (v >> 63)) as u64, out),
+            Scalar::I64(v, Signed::Fixed) => out.extend_from_slice(&v.to_le_bytes()),
             Scalar::U32(v, false) => encode_varint(u64::from(v), out),
             Scalar::U32(v, true) => out.extend_from_slice(&v.to_le_bytes()),
             Scalar::U64(v, false) => encode_varint(v, out),
@@ -360,7 +358,8 @@ impl Scalar {
 }
 
 /// Reads a scalar of one kind from JSON by the rules of prost-reflect's visitors (numbers, or
-/// decimal strings for integers; any `f64` with no fraction for integers; enum names or numbers).
+/// decimal strings for integers; enum names or numbers). Integers written as floats are left to
+/// the tree encoder.
 struct ScalarOf<'l>(FieldKind, &'l Layout);
 
 impl<'de> DeserializeSeed<'de> for ScalarOf<'_> {
@@ -380,13 +379,13 @@ impl ScalarOf<'_> {
     fn integer(&self, v: i128) -> Option<Scalar> {
         Some(match self.0 {
             FieldKind::Int32 | FieldKind::Enum(_) => {
-                Scalar::I32(i32::try_from(v).ok()?, Kind32::Varint)
+                Scalar::I32(i32::try_from(v).ok()?, Signed::Varint)
             }
-            FieldKind::Sint32 => Scalar::I32(i32::try_from(v).ok()?, Kind32::ZigZag),
-            FieldKind::Sfixed32 => Scalar::I32(i32::try_from(v).ok()?, Kind32::Fixed),
-            FieldKind::Int64 => Scalar::I64(i64::try_from(v).ok()?, Kind32::Varint),
-            FieldKind::Sint64 => Scalar::I64(i64::try_from(v).ok()?, Kind32::ZigZag),
-            FieldKind::Sfixed64 => Scalar::I64(i64::try_from(v).ok()?, Kind32::Fixed),
+            FieldKind::Sint32 => Scalar::I32(i32::try_from(v).ok()?, Signed::ZigZag),
+            FieldKind::Sfixed32 => Scalar::I32(i32::try_from(v).ok()?, Signed::Fixed),
+            FieldKind::Int64 => Scalar::I64(i64::try_from(v).ok()?, Signed::Varint),
+            FieldKind::Sint64 => Scalar::I64(i64::try_from(v).ok()?, Signed::ZigZag),
+            FieldKind::Sfixed64 => Scalar::I64(i64::try_from(v).ok()?, Signed::Fixed),
             FieldKind::Uint32 => Scalar::U32(u32::try_from(v).ok()?, false),
             FieldKind::Fixed32 => Scalar::U32(u32::try_from(v).ok()?, true),
             FieldKind::Uint64 => Scalar::U64(u64::try_from(v).ok()?, false),
@@ -437,7 +436,7 @@ impl Visitor<'_> for ScalarOf<'_> {
         match self.0 {
             FieldKind::Enum(e) => self.1.enums[e]
                 .number(s)
-                .map(|n| Scalar::I32(n, Kind32::Varint))
+                .map(|n| Scalar::I32(n, Signed::Varint))
                 .ok_or_else(give_up),
             // Decimal strings, parsed as the tree encoder parses them (`str::parse`).
             FieldKind::Int32
