@@ -8,9 +8,9 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytestring::ByteString;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use rmqtt_codec::types::QoS;
+use rmqtt_codec::types::{Publish as PublishPacket, QoS};
 use rmqtt_codec::v5;
 use rmqtt_codec::{MqttCodec, MqttPacket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -22,7 +22,8 @@ use super::answers::{Answers, Received, Slot};
 use super::batcher::{self, Publish, Stats};
 use super::ingest::Ingest;
 use super::packets::{
-    incoming, outgoing, put_answer, take_pubrel, In, Out, Version, SUCCESS, TOPIC_NAME_INVALID,
+    incoming, outgoing, put_answer, take_publish, take_pubrel, In, Out, Version, SUCCESS,
+    TOPIC_NAME_INVALID,
 };
 use super::routes::Pending;
 
@@ -49,8 +50,9 @@ struct Conn<'a> {
     in_flight: usize,
     received: Received,
     /// Devices publish to the same few topics: the last topic (an owned copy, shared by its
-    /// records) is kept with its route and lane (None: no rule maps it).
-    last_route: Option<(Bytes, Option<(usize, usize)>)>,
+    /// records) is kept with its route and lane (None: no rule maps it). Publishes to it are
+    /// read without the codec ([`take_publish`]).
+    last_route: Option<(ByteString, Option<(usize, usize)>)>,
     /// Set by DISCONNECT or shutdown: answer what is in flight, then close.
     closing: bool,
     /// Where the writers send Kafka's outcomes.
@@ -68,120 +70,8 @@ impl Conn<'_> {
     /// Handles one packet; publishes go to `pending`, answers to `answers`.
     fn handle(&mut self, packet: MqttPacket, arrived: i64) -> Result<(), Close> {
         use v5::DisconnectReasonCode as Reason;
-        let version = self.version;
         match incoming(packet) {
-            In::Publish(publish) => {
-                self.counted[qos_index(publish.qos)] += 1;
-                // Retained messages are not kept (CONNACK says so in MQTT 5; 3.1.1 has no way
-                // to say it, so the publish is refused rather than written as an ordinary one).
-                if publish.retain {
-                    return Err(close(Reason::RetainNotSupported, "RETAIN is not available"));
-                }
-                // [MQTT-3.3.1-2]: a QoS 0 publish has DUP 0; anything else is malformed.
-                if publish.dup && publish.qos == QoS::AtMostOnce {
-                    return Err(close(Reason::MalformedPacket, "DUP set on a QoS 0 PUBLISH"));
-                }
-                if publish
-                    .properties
-                    .as_ref()
-                    .is_some_and(|p| p.topic_alias.is_some())
-                {
-                    return Err(close(
-                        Reason::TopicAliasInvalid,
-                        "topic aliases are not available",
-                    ));
-                }
-                let qos = publish.qos;
-                let packet_id = publish.packet_id;
-                if qos != QoS::AtMostOnce {
-                    self.in_flight += 1;
-                    if version == Version::V5 && self.in_flight > self.receive_max {
-                        return Err(close(
-                            Reason::ReceiveMaximumExceeded,
-                            "more QoS 1/2 publishes in flight than Receive Maximum",
-                        ));
-                    }
-                }
-                let (mqtt_topic, route) = match &self.last_route {
-                    Some((t, route)) if t[..] == *publish.topic.as_bytes() => (t.clone(), *route),
-                    _ => {
-                        let topic: &str = &publish.topic;
-                        // [MQTT-4.7.3-1, -2]: no wildcards, no U+0000 in a topic name.
-                        if topic.is_empty() || topic.contains(['+', '#', '\0']) {
-                            return Err(close(
-                                Reason::TopicNameInvalid,
-                                format!("invalid PUBLISH topic {topic:?}"),
-                            ));
-                        }
-                        let route = self
-                            .ingest
-                            .routes
-                            .route(topic)
-                            .map(|r| (r, self.ingest.routes[r].lanes.of(topic.as_bytes())));
-                        let owned = Bytes::copy_from_slice(topic.as_bytes());
-                        self.last_route = Some((owned.clone(), route));
-                        (owned, route)
-                    }
-                };
-                let Some((route, lane)) = route else {
-                    let topic: &str = &publish.topic;
-                    Stats::add(&self.ingest.stats.unmatched, 1);
-                    tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
-                    match (version, qos, packet_id) {
-                        (Version::V311, ..) => {
-                            return Err(close(
-                                Reason::TopicNameInvalid,
-                                format!("no Kafka topic for {topic:?}"),
-                            ))
-                        }
-                        (_, QoS::AtLeastOnce, Some(id)) => {
-                            self.answers
-                                .push(Slot::Ready(Out::PubAck(id, TOPIC_NAME_INVALID)));
-                        }
-                        (_, QoS::ExactlyOnce, Some(id)) => {
-                            self.answers
-                                .push(Slot::Ready(Out::PubRec(id, TOPIC_NAME_INVALID)));
-                        }
-                        _ => {}
-                    }
-                    return Ok(());
-                };
-                let seq = match (qos, packet_id) {
-                    (QoS::AtMostOnce, _) => None,
-                    (QoS::AtLeastOnce, Some(id)) => {
-                        Some(self.answers.push(Slot::Waiting(id, Out::PubAck)))
-                    }
-                    (QoS::ExactlyOnce, Some(id)) => match self.received.get(&id) {
-                        // A repeat before PUBREL: not produced again; acknowledged once Kafka
-                        // has the first one's record.
-                        Some(true) => {
-                            self.answers.push(Slot::Ready(Out::PubRec(id, SUCCESS)));
-                            return Ok(());
-                        }
-                        Some(false) => {
-                            self.answers.push(Slot::Repeat(id));
-                            self.answers.repeats += 1;
-                            return Ok(());
-                        }
-                        None => {
-                            self.received.insert(id, false);
-                            Some(self.answers.push(Slot::Waiting(id, Out::PubRec)))
-                        }
-                    },
-                    _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
-                };
-                let publish = *publish;
-                let extra = super::packets::property_headers(&publish);
-                let p = Publish {
-                    mqtt_topic,
-                    payload: publish.payload,
-                    qos,
-                    arrived,
-                    seq,
-                    extra,
-                };
-                self.pending.push(route, lane, p);
-            }
+            In::Publish(publish) => return self.publish(*publish, arrived),
             In::PubRel(id) => self.release(id),
             In::Ping => {
                 self.answers.push(Slot::Ready(Out::PingResp));
@@ -195,6 +85,146 @@ impl Conn<'_> {
             }
             In::Disconnect => self.closing = true,
             In::Other(what) => return Err(close(Reason::ProtocolError, what)),
+        }
+        Ok(())
+    }
+
+    /// A PUBLISH: checked, routed and queued in `pending`; its answer's slot is taken now.
+    fn publish(&mut self, publish: PublishPacket, arrived: i64) -> Result<(), Close> {
+        use v5::DisconnectReasonCode as Reason;
+        let version = self.version;
+        self.counted[qos_index(publish.qos)] += 1;
+        // Retained messages are not kept (CONNACK says so in MQTT 5; 3.1.1 has no way
+        // to say it, so the publish is refused rather than written as an ordinary one).
+        if publish.retain {
+            return Err(close(Reason::RetainNotSupported, "RETAIN is not available"));
+        }
+        // [MQTT-3.3.1-2]: a QoS 0 publish has DUP 0; anything else is malformed.
+        if publish.dup && publish.qos == QoS::AtMostOnce {
+            return Err(close(Reason::MalformedPacket, "DUP set on a QoS 0 PUBLISH"));
+        }
+        if publish
+            .properties
+            .as_ref()
+            .is_some_and(|p| p.topic_alias.is_some())
+        {
+            return Err(close(
+                Reason::TopicAliasInvalid,
+                "topic aliases are not available",
+            ));
+        }
+        let qos = publish.qos;
+        let packet_id = publish.packet_id;
+        if qos != QoS::AtMostOnce {
+            self.in_flight += 1;
+            if version == Version::V5 && self.in_flight > self.receive_max {
+                return Err(close(
+                    Reason::ReceiveMaximumExceeded,
+                    "more QoS 1/2 publishes in flight than Receive Maximum",
+                ));
+            }
+        }
+        let (mqtt_topic, route) = match &self.last_route {
+            Some((t, route)) if *t == publish.topic => (t.as_bytes().clone(), *route),
+            _ => {
+                let topic: &str = &publish.topic;
+                // [MQTT-4.7.3-1, -2]: no wildcards, no U+0000 in a topic name.
+                if topic.is_empty() || topic.contains(['+', '#', '\0']) {
+                    return Err(close(
+                        Reason::TopicNameInvalid,
+                        format!("invalid PUBLISH topic {topic:?}"),
+                    ));
+                }
+                let route = self
+                    .ingest
+                    .routes
+                    .route(topic)
+                    .map(|r| (r, self.ingest.routes[r].lanes.of(topic.as_bytes())));
+                let owned = ByteString::from(topic);
+                let bytes = owned.as_bytes().clone();
+                self.last_route = Some((owned, route));
+                (bytes, route)
+            }
+        };
+        let Some((route, lane)) = route else {
+            let topic: &str = &publish.topic;
+            Stats::add(&self.ingest.stats.unmatched, 1);
+            tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
+            match (version, qos, packet_id) {
+                (Version::V311, ..) => {
+                    return Err(close(
+                        Reason::TopicNameInvalid,
+                        format!("no Kafka topic for {topic:?}"),
+                    ))
+                }
+                (_, QoS::AtLeastOnce, Some(id)) => {
+                    self.answers
+                        .push(Slot::Ready(Out::PubAck(id, TOPIC_NAME_INVALID)));
+                }
+                (_, QoS::ExactlyOnce, Some(id)) => {
+                    self.answers
+                        .push(Slot::Ready(Out::PubRec(id, TOPIC_NAME_INVALID)));
+                }
+                _ => {}
+            }
+            return Ok(());
+        };
+        let seq = match (qos, packet_id) {
+            (QoS::AtMostOnce, _) => None,
+            (QoS::AtLeastOnce, Some(id)) => Some(self.answers.push(Slot::Waiting(id, Out::PubAck))),
+            (QoS::ExactlyOnce, Some(id)) => match self.received.get(&id) {
+                // A repeat before PUBREL: not produced again; acknowledged once Kafka
+                // has the first one's record.
+                Some(true) => {
+                    self.answers.push(Slot::Ready(Out::PubRec(id, SUCCESS)));
+                    return Ok(());
+                }
+                Some(false) => {
+                    self.answers.push(Slot::Repeat(id));
+                    self.answers.repeats += 1;
+                    return Ok(());
+                }
+                None => {
+                    self.received.insert(id, false);
+                    Some(self.answers.push(Slot::Waiting(id, Out::PubRec)))
+                }
+            },
+            _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
+        };
+        let extra = super::packets::property_headers(&publish);
+        let p = Publish {
+            mqtt_topic,
+            payload: publish.payload,
+            qos,
+            arrived,
+            seq,
+            extra,
+        };
+        self.pending.push(route, lane, p);
+        Ok(())
+    }
+
+    /// The packets after one the codec has returned, from the front of the read buffer: the
+    /// common PUBRELs and PUBLISHes, read without the codec. Stops at anything else, or when the
+    /// connection closes, a queue is full or the read's chunk is complete; `burst` counts the
+    /// packets of the read.
+    fn take_direct(
+        &mut self,
+        buf: &mut bytes::BytesMut,
+        arrived: i64,
+        burst: &mut usize,
+    ) -> Result<(), Close> {
+        while !self.closing && !self.pending.full() && *burst < batcher::CHUNK_MAX_PUBLISHES {
+            if let Some(id) = take_pubrel(buf) {
+                self.release(id);
+            } else if let Some(publish) = self.last_route.as_ref().and_then(|(topic, _)| {
+                take_publish(buf, self.version, self.ingest.max_bytes, topic)
+            }) {
+                self.publish(publish, arrived)?;
+            } else {
+                break;
+            }
+            *burst += 1;
         }
         Ok(())
     }
@@ -346,14 +376,9 @@ where
                         break Err(Some(c));
                     }
                     burst += 1;
-                    // The codec has just returned a packet, so the buffer starts at one: the
-                    // PUBRELs there are taken without it.
-                    while !conn.closing {
-                        let Some(id) = take_pubrel(framed.read_buffer_mut()) else {
-                            break;
-                        };
-                        conn.release(id);
-                        burst += 1;
+                    // The codec has just returned a packet, so the buffer starts at one.
+                    if let Err(c) = conn.take_direct(framed.read_buffer_mut(), arrived, &mut burst) {
+                        break Err(Some(c));
                     }
                     if conn.closing || conn.pending.full() || burst >= batcher::CHUNK_MAX_PUBLISHES {
                         break Ok(());
