@@ -3,7 +3,6 @@
 
 use super::embedded::FormatError;
 use super::{binary, json};
-use base64::Engine;
 
 use crate::record::{ConsumedRecord, EmbeddedFormat, Family};
 use crate::schema::client::Schemas;
@@ -126,15 +125,7 @@ impl RecordWriter {
                 serde_json::to_writer(&mut *out, name).expect("writing to a Vec");
                 out.extend_from_slice(b",\"value\":");
                 match value {
-                    Some(v) => {
-                        out.push(b'"');
-                        out.extend_from_slice(
-                            base64::engine::general_purpose::STANDARD
-                                .encode(v)
-                                .as_bytes(),
-                        );
-                        out.push(b'"');
-                    }
+                    Some(v) => binary::write_base64(out, v),
                     None => out.extend_from_slice(b"null"),
                 }
                 out.push(b'}');
