@@ -168,6 +168,11 @@ pub struct Workload {
     pub http_ceiling: bool,
     /// After the rounds, run `wrk` against the proxy with the same request and connections.
     pub wrk_crosscheck: bool,
+    /// TLS on the HTTP edge: the proxy started here serves `https://` with a test certificate,
+    /// and every REST client reaches it through a stunnel in client mode (plaintext to stunnel
+    /// on loopback, TLS from there), so the proxy pays for TLS as it would behind real HTTPS
+    /// clients. stunnel's CPU is not counted as the client's.
+    pub edge_tls: bool,
     /// How long the `wrk` cross-check runs, in seconds.
     pub crosscheck_s: u64,
     /// Prefix of every topic the run creates (`loadgen run --topic-prefix`).
@@ -303,6 +308,7 @@ impl Default for Workload {
             cross_readers: false,
             http_ceiling: false,
             wrk_crosscheck: false,
+            edge_tls: false,
             crosscheck_s: 5,
             topic_prefix: "loadgen-".into(),
             replication_factor: 1,

@@ -70,6 +70,8 @@ pub struct Targets {
     proxy: Option<Child>,
     broker: Option<Broker>,
     mosquitto: Option<Mosquitto>,
+    /// The stunnel in front of an HTTPS proxy (`workload.edge_tls`), held until the run ends.
+    _edge: Option<local_broker::tls::ClientTunnel>,
 }
 
 impl Targets {
@@ -84,10 +86,15 @@ impl Targets {
         mqtt: Option<Mqtt>,
         clients: &Clients,
         replication_factor: i32,
+        edge_tls: bool,
     ) -> anyhow::Result<Targets> {
         anyhow::ensure!(
             !(mqtt.is_some() && proxy_url.is_some()),
             "an MQTT workload needs the proxy loadgen starts (its topic rules are set per run); drop --proxy-url"
+        );
+        anyhow::ensure!(
+            !(edge_tls && proxy_url.is_some()),
+            "workload.edge_tls serves HTTPS from the proxy loadgen starts; drop --proxy-url"
         );
         let schema_registry_url = schema_registry_url.map(|u| u.trim_end_matches('/').to_string());
         anyhow::ensure!(
@@ -112,6 +119,7 @@ impl Targets {
         wait_for_metadata(&bootstrap, clients).await?;
         let mut mqtt_addr = None;
         let mut mosquitto = None;
+        let mut edge = None;
         let (proxy_url, proxy, schema_registry_url) = match proxy_url {
             Some(url) => (
                 url.trim_end_matches('/').to_string(),
@@ -142,8 +150,35 @@ impl Targets {
                     }
                     None => None,
                 };
-                let (url, child) =
-                    start_proxy(&bootstrap, &registry, mqtt.as_ref(), &clients.proxy).await?;
+                let (url, child) = if edge_tls {
+                    // The proxy serves HTTPS on its own port; clients use the tunnel's.
+                    let https = local_broker::free_port()?;
+                    let plain = local_broker::free_port()?;
+                    let tunnel = tokio::task::spawn_blocking(move || {
+                        local_broker::tls::ClientTunnel::start(plain, https)
+                    })
+                    .await??;
+                    let mut settings = clients.proxy.clone();
+                    settings.insert(
+                        "ssl.keystore.location".into(),
+                        tunnel.keystore().display().to_string(),
+                    );
+                    let listener = Listener {
+                        serve: format!("https://127.0.0.1:{https}"),
+                        reach: format!("http://127.0.0.1:{}", tunnel.port()),
+                    };
+                    edge = Some(tunnel);
+                    start_proxy(
+                        &bootstrap,
+                        &registry,
+                        mqtt.as_ref(),
+                        &settings,
+                        Some(listener),
+                    )
+                    .await?
+                } else {
+                    start_proxy(&bootstrap, &registry, mqtt.as_ref(), &clients.proxy, None).await?
+                };
                 (url, Some(child), registry.url())
             }
         };
@@ -169,6 +204,7 @@ impl Targets {
             proxy,
             broker,
             mosquitto,
+            _edge: edge,
         })
     }
 
@@ -341,16 +377,34 @@ async fn proxy_version() -> String {
     }
 }
 
+/// A listener the proxy serves and the URL its clients reach it by (another, through a TLS
+/// tunnel, for `workload.edge_tls`).
+struct Listener {
+    serve: String,
+    reach: String,
+}
+
+/// Starts the proxy on `listener` (default: plain HTTP on a free port); returns the URL its
+/// clients use.
 async fn start_proxy(
     bootstrap: &str,
     registry: &Registry,
     mqtt: Option<&(String, Mqtt)>,
     settings: &std::collections::BTreeMap<String, String>,
+    listener: Option<Listener>,
 ) -> anyhow::Result<(String, Child)> {
-    let port = local_broker::free_port()?;
-    let url = format!("http://127.0.0.1:{port}");
+    let Listener { serve, reach: url } = match listener {
+        Some(l) => l,
+        None => {
+            let url = format!("http://127.0.0.1:{}", local_broker::free_port()?);
+            Listener {
+                serve: url.clone(),
+                reach: url,
+            }
+        }
+    };
     let mut command = Command::new(proxy_binary()?);
-    command.args(["--bootstrap-servers", bootstrap, "--listeners", &url]);
+    command.args(["--bootstrap-servers", bootstrap, "--listeners", &serve]);
     match registry {
         Registry::Off => command.args(["--schema-registry-listeners", ""]),
         Registry::BuiltIn(listener) => command.args(["--schema-registry-listeners", listener]),

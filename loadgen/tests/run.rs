@@ -378,6 +378,49 @@ fn mqtt_scenario_end_to_end() {
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 
+/// TLS on the HTTP edge (issue 19, target 7): the proxy loadgen starts serves only `https://`,
+/// the REST drivers reach it through a stunnel client, every record is still produced and read
+/// back, and the report says so; a given proxy is refused with a clear error.
+#[test]
+fn edge_tls_scenario_end_to_end() {
+    let broker = LocalBroker::start().unwrap();
+    let (tmp, _dir, summary) = run_started(
+        "edge-tls-tiny",
+        "[workload]\nedge_tls = true\npartitions = 2\nrecords = 20000\nvalue_bytes = 100\n\
+         records_per_request = 100\nconcurrency = 4\nrounds = 1\nphase_timeout_s = 60\n\
+         [gates]\nproduce_ratio_min = 0.01\nconsume_ratio_min = 0.01\n",
+        broker.bootstrap(),
+    );
+    let driver = summary["environment"]["rest_driver"].as_str().unwrap();
+    assert!(driver.contains("HTTPS from it to the proxy"), "{driver}");
+    let checks = summary["checks"].as_array().unwrap();
+    assert!(checks.len() >= 4, "{checks:?}");
+    assert!(checks.iter().all(|c| c["passed"] == true), "{checks:?}");
+    for phase in ["produce", "consume"] {
+        assert!(
+            summary["phases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["driver"] == "rest" && p["phase"] == phase && p["records"] == 20000),
+            "no complete rest {phase} in {summary}"
+        );
+    }
+    let out = run(
+        &tmp.join("edge-tls-tiny.toml"),
+        broker.bootstrap(),
+        "http://127.0.0.1:9",
+        &tmp.join("given"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("edge_tls serves HTTPS from the proxy loadgen starts"),
+        "{}",
+        text(&out)
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 /// The MQTT source workload (issue 18): loadgen starts mosquitto and a proxy whose MQTT source
 /// subscribes to it, publishes at QoS 1 and 0, ends each phase when a native consumer has read
 /// every record from Kafka, and measures mosquitto's own delivery to a subscriber of its own in

@@ -3,6 +3,10 @@
 //! configured with [`TlsTansu::client_settings`] (`security.protocol=SSL` and the CA) talk TLS on
 //! every connection, bootstrap and partition leaders alike. For the secured-Kafka tests and
 //! `loadgen --broker tansu-tls`.
+//!
+//! The other way round, [`ClientTunnel`] is a stunnel in client mode: plaintext in, TLS out to a
+//! server that shows a certificate made here. `loadgen`'s `workload.edge_tls` puts one in front
+//! of the proxy's `https://` listener.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -63,12 +67,19 @@ fn stunnel_binary() -> io::Result<&'static str> {
         })
 }
 
-impl Terminator {
-    /// TLS on loopback `port`, forwarding to loopback `forward`.
-    pub fn start(port: u16, forward: u16) -> io::Result<Terminator> {
+/// A test CA, a second CA that signed nothing, and a server certificate for `127.0.0.1` and
+/// `localhost` signed by the first, written as PEM files into `dir`.
+struct TestCertificates {
+    ca: PathBuf,
+    other_ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+impl TestCertificates {
+    fn write(dir: &Path) -> io::Result<TestCertificates> {
         let tls_err = |e: rcgen::Error| io::Error::other(format!("test certificates: {e}"));
-        let dir = std::env::temp_dir().join(format!("tls-front-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(dir)?;
         let (ca_cert, ca_key, ca_params) = ca().map_err(tls_err)?;
         let (other_cert, _, _) = ca().map_err(tls_err)?;
         let issuer = Issuer::new(ca_params, ca_key);
@@ -76,27 +87,40 @@ impl Terminator {
         let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
             .and_then(|p| p.signed_by(&server_key, &issuer))
             .map_err(tls_err)?;
-        let write = |name: &str, text: String| -> io::Result<PathBuf> {
-            let path = dir.join(name);
-            std::fs::write(&path, text)?;
-            Ok(path)
-        };
-        let ca = write("ca.pem", ca_cert.pem())?;
-        let other_ca = write("other-ca.pem", other_cert.pem())?;
-        let cert = write("server.pem", server.pem())?;
-        let key = write("server.key", server_key.serialize_pem())?;
+        Ok(TestCertificates {
+            ca: write(dir, "ca.pem", ca_cert.pem())?,
+            other_ca: write(dir, "other-ca.pem", other_cert.pem())?,
+            cert: write(dir, "server.pem", server.pem())?,
+            key: write(dir, "server.key", server_key.serialize_pem())?,
+        })
+    }
+}
+
+fn write(dir: &Path, name: &str, text: String) -> io::Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+impl Terminator {
+    /// TLS on loopback `port`, forwarding to loopback `forward`.
+    pub fn start(port: u16, forward: u16) -> io::Result<Terminator> {
+        let dir = std::env::temp_dir().join(format!("tls-front-{}-{port}", std::process::id()));
+        let certs = TestCertificates::write(&dir)?;
         let config = write(
+            &dir,
             "stunnel.conf",
             format!(
                 "foreground = yes\npid =\n[kafka]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{forward}\ncert = {}\nkey = {}\n",
-                cert.display(),
-                key.display()
+                certs.cert.display(),
+                certs.key.display()
             ),
         )?;
         let mut cmd = Command::new(stunnel_binary()?);
         cmd.arg(&config);
         let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
         wait_for_port(port, "stunnel")?;
+        let TestCertificates { ca, other_ca, .. } = certs;
         Ok(Terminator {
             port,
             ca,
@@ -199,5 +223,72 @@ impl Drop for TlsTansu {
         // stunnel first, then the broker behind it.
         self.terminator.take();
         self.broker.take();
+    }
+}
+
+/// A stunnel in client mode on a loopback port: each plaintext connection to it goes on over TLS
+/// to loopback `forward`, whose certificate must be the one in [`ClientTunnel::keystore`]
+/// (stunnel checks its chain against the test CA and its address); stopped on drop, the
+/// certificates removed.
+pub struct ClientTunnel {
+    /// The plaintext port.
+    port: u16,
+    /// The server's certificate and key in one PEM file (an https listener's keystore).
+    keystore: PathBuf,
+    stunnel: Option<OwnedProcess>,
+    dir: PathBuf,
+}
+
+impl ClientTunnel {
+    /// Plaintext on loopback `port`, TLS to loopback `forward` (which may start listening later:
+    /// stunnel connects per accepted connection).
+    pub fn start(port: u16, forward: u16) -> io::Result<ClientTunnel> {
+        let dir = std::env::temp_dir().join(format!("tls-client-{}-{port}", std::process::id()));
+        let certs = TestCertificates::write(&dir)?;
+        let keystore = write(
+            &dir,
+            "server-keystore.pem",
+            std::fs::read_to_string(&certs.cert)? + &std::fs::read_to_string(&certs.key)?,
+        )?;
+        let config = write(
+            &dir,
+            "stunnel.conf",
+            format!(
+                "foreground = yes\npid =\n[edge]\nclient = yes\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{forward}\nCAfile = {}\nverifyChain = yes\ncheckIP = 127.0.0.1\n",
+                certs.ca.display()
+            ),
+        )?;
+        let mut cmd = Command::new(stunnel_binary()?);
+        cmd.arg(&config);
+        let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
+        wait_for_port(port, "stunnel")?;
+        Ok(ClientTunnel {
+            port,
+            keystore,
+            stunnel: Some(stunnel),
+            dir,
+        })
+    }
+
+    /// The plaintext port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The certificate chain and private key (PEM) the TLS server must show.
+    pub fn keystore(&self) -> &Path {
+        &self.keystore
+    }
+
+    /// stunnel's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.stunnel.as_ref().map(OwnedProcess::pid)
+    }
+}
+
+impl Drop for ClientTunnel {
+    fn drop(&mut self) {
+        self.stunnel.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -78,6 +78,7 @@ pub async fn run(
         mqtt,
         &scenario.clients,
         w.replication_factor,
+        w.edge_tls,
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -441,9 +442,15 @@ fn environment(scenario: &Scenario, targets: &Targets) -> Environment {
         proxy_settings,
         native_producer: scenario.clients.native_producer(),
         native_consumer: scenario.clients.native_consumer.clone(),
-        rest_driver: "goose users, one kept-open HTTP/1.1 connection each, requests built before \
-                      the clock"
-            .into(),
+        rest_driver: format!(
+            "goose users, one kept-open HTTP/1.1 connection each, requests built before the \
+             clock{}",
+            if scenario.workload.edge_tls {
+                "; TLS on the HTTP edge: plaintext to a stunnel client, HTTPS from it to the proxy"
+            } else {
+                ""
+            }
+        ),
         sharing: match local {
             [true, true] => format!(
                 "broker, proxy and loadgen share this machine's {} cores",
