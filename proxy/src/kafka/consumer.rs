@@ -552,7 +552,17 @@ impl Instance {
         out.push(b'[');
         let mut ok = 0;
         let mut failure = None;
+        // The topic's name, read once per run of one partition's records.
+        let mut run: Option<(&Record, &str)> = None;
         for msg in &taken {
+            let topic = match run {
+                Some((first, topic)) if first.same_partition(msg) => topic,
+                _ => {
+                    let topic = msg.topic();
+                    run = Some((msg, topic));
+                    topic
+                }
+            };
             let mark = out.len();
             if ok > 0 {
                 out.push(b',');
@@ -563,7 +573,7 @@ impl Instance {
                 msg.headers_into(&mut headers);
             }
             let record = ConsumedRecord {
-                topic: msg.topic(),
+                topic,
                 key: msg.key(),
                 value: msg.payload(),
                 partition: msg.partition(),
@@ -694,18 +704,22 @@ impl State {
                     .any(|m| m.partition() == tp.partition && m.topic() == tp.topic)
             });
         }
-        for msg in records {
-            let next = msg.offset() + 1;
+        // One look-up per run of records of one partition (they come in runs from the
+        // partitions' queues), with the run's last offset.
+        for run in records.chunk_by(|a, b| a.same_partition(b)) {
+            let (first, last) = (&run[0], &run[run.len() - 1]);
+            let next = last.offset() + 1;
+            let topic = first.topic();
             match self
                 .delivered
                 .iter_mut()
-                .find(|(tp, _)| tp.partition == msg.partition() && tp.topic == msg.topic())
+                .find(|(tp, _)| tp.partition == first.partition() && tp.topic == topic)
             {
                 Some((_, n)) => *n = next,
                 None => self.delivered.push((
                     TopicPartition {
-                        topic: msg.topic().to_string(),
-                        partition: msg.partition(),
+                        topic: topic.to_string(),
+                        partition: first.partition(),
                     },
                     next,
                 )),

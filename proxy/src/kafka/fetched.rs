@@ -166,6 +166,15 @@ impl<C: ConsumerContext + 'static> Fetched<C> {
     pub(super) fn is_of(&self, topic: &str, partition: i32) -> bool {
         self.partition() == partition && self.topic() == topic
     }
+
+    /// True when `other` is of the same partition. Records come in runs from one partition's
+    /// queue, and librdkafka keeps one topic handle per topic, so comparing the handles settles
+    /// it without reading the topic's name (a `strlen` and a UTF-8 check per record); the names
+    /// decide only when the handles differ.
+    pub(super) fn same_partition(&self, other: &Self) -> bool {
+        self.partition() == other.partition()
+            && (std::ptr::eq(self.raw().rkt, other.raw().rkt) || self.topic() == other.topic())
+    }
 }
 
 impl<C: ConsumerContext + 'static> Drop for Fetched<C> {
