@@ -74,20 +74,33 @@ pub struct Targets {
     _edge: Option<local_broker::tls::ClientTunnel>,
 }
 
+/// What the workload needs of the proxy: a Schema Registry, MQTT, HTTPS. All but the registry
+/// need the proxy loadgen starts.
+pub struct Needs {
+    /// A schema workload: with no registry URL given, the proxy started here serves its built-in
+    /// registry on a free loopback port.
+    pub registry: bool,
+    pub mqtt: Option<Mqtt>,
+    /// `workload.edge_tls`: the proxy serves `https://`, reached through a stunnel client.
+    pub edge_tls: bool,
+}
+
 impl Targets {
     /// `schema_registry_url` is the registry a given proxy uses, or an external one for the proxy
-    /// started here; with `needs_registry` and none given, the proxy started here serves its
-    /// built-in registry on a free loopback port.
+    /// started here.
     pub async fn start(
         bootstrap: crate::BrokerTarget,
         proxy_url: Option<String>,
         schema_registry_url: Option<String>,
-        needs_registry: bool,
-        mqtt: Option<Mqtt>,
+        needs: Needs,
         clients: &Clients,
         replication_factor: i32,
-        edge_tls: bool,
     ) -> anyhow::Result<Targets> {
+        let Needs {
+            registry: needs_registry,
+            mqtt,
+            edge_tls,
+        } = needs;
         anyhow::ensure!(
             !(mqtt.is_some() && proxy_url.is_some()),
             "an MQTT workload needs the proxy loadgen starts (its topic rules are set per run); drop --proxy-url"

@@ -70,15 +70,18 @@ pub async fn run(
             qos: w.mqtt_qos.iter().copied().max().unwrap_or(1),
         }),
     };
+    let needs = crate::targets::Needs {
+        registry: needs_registry,
+        mqtt,
+        edge_tls: w.edge_tls,
+    };
     let mut targets = Targets::start(
         bootstrap,
         proxy_url,
         schema_registry_url,
-        needs_registry,
-        mqtt,
+        needs,
         &scenario.clients,
         w.replication_factor,
-        w.edge_tls,
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
