@@ -149,6 +149,23 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         }),
         true,
     );
+    gate(
+        "long_poll_wake_within_1ms_min",
+        g.long_poll_wake_within_1ms_min,
+        s.long_poll_wake.as_ref().and_then(|w| {
+            w.fraction_within_1ms().map(|f| {
+                (
+                    f,
+                    format!(
+                        "fraction of the proxy's {} woken long polls answered within 1 ms of \
+                         their records' arrival",
+                        w.count
+                    ),
+                )
+            })
+        }),
+        true,
+    );
     // What REST adds end to end, and with cross readers, on each side.
     let added = s.added_latency.as_ref();
     let sides = [

@@ -63,6 +63,7 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
     merged.other_ceilings.clear();
     merged.crosscheck = None;
     merged.added_latency = None;
+    merged.long_poll_wake = None;
     merged.cpu_ratios = crate::summary::CpuRatios::of(&merged.phases, "rest");
     merged.peers = Vec::new(); // peers' ratios are in the merged phases
     merged.gates = Vec::new();

@@ -172,6 +172,16 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             }
         ));
     }
+    if let Some(w) = &s.long_poll_wake {
+        if let Some(f) = w.fraction_within_1ms() {
+            out.push(format!(
+                "long polls the proxy woke when records reached it: {}, {:.1}% answered within 1 ms \
+                 of the records' arrival",
+                thousands(w.count as f64),
+                f * 100.0
+            ));
+        }
+    }
     if let Some(a) = &s.added_latency {
         out.push(format!(
             "end-to-end latency {} adds over native at {} records/s: p50 {}, p99 {}, p99.9 {}",

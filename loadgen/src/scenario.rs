@@ -358,6 +358,9 @@ pub struct Gates {
     pub added_p99_max_us: Option<f64>,
     /// Maximum end-to-end p50 latency REST adds over native (open loop), µs.
     pub added_p50_max_us: Option<f64>,
+    /// Minimum fraction of the proxy's long polls woken by records that answered within 1 ms
+    /// of the records reaching the proxy (`kafka_proxy_consumer_wake_us`).
+    pub long_poll_wake_within_1ms_min: Option<f64>,
     /// Largest allowed drop of each driver's throughput against a baseline summary
     /// (`loadgen gate --baseline`), as a fraction: 0.10 fails a run 10% slower.
     pub max_regression: Option<f64>,

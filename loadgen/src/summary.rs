@@ -146,6 +146,56 @@ pub struct Crosscheck {
     pub round_ratios: Vec<f64>,
 }
 
+/// The proxy's long polls woken by records reaching it (`kafka_proxy_consumer_wake_us`, scraped
+/// from its `/metrics` at the end of the run): how many, and how many were answered within 1 ms
+/// of the records' arrival (issue 19's target), with the histogram's cumulative buckets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LongPollWake {
+    pub count: u64,
+    pub within_1ms: u64,
+    /// (upper bound µs, cumulative count), as the proxy exports them, but for `+Inf` (which is
+    /// `count`, and which JSON cannot hold).
+    pub buckets: Vec<(f64, u64)>,
+}
+
+impl LongPollWake {
+    /// Parses the histogram out of a Prometheus text exposition; None without one.
+    pub fn parse(metrics: &str) -> Option<LongPollWake> {
+        const NAME: &str = "kafka_proxy_consumer_wake_us";
+        let mut buckets = Vec::new();
+        let mut count = None;
+        for line in metrics.lines() {
+            let Some(rest) = line.strip_prefix(NAME) else {
+                continue;
+            };
+            let value = |text: &str| text.trim().parse::<f64>().ok();
+            if let Some(rest) = rest.strip_prefix("_bucket{le=\"") {
+                let (le, n) = rest.split_once("\"}")?;
+                if le != "+Inf" {
+                    buckets.push((le.parse().ok()?, value(n)? as u64));
+                }
+            } else if let Some(n) = rest.strip_prefix("_count ") {
+                count = Some(value(n)? as u64);
+            }
+        }
+        let count = count?;
+        let within_1ms = buckets
+            .iter()
+            .find(|(le, _)| *le == 1000.0)
+            .map_or(0, |(_, n)| *n);
+        Some(LongPollWake {
+            count,
+            within_1ms,
+            buckets,
+        })
+    }
+
+    /// The fraction answered within 1 ms; None when no long poll was woken.
+    pub fn fraction_within_1ms(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.within_1ms as f64 / self.count as f64)
+    }
+}
+
 /// End-to-end latency the headline transport adds over native, per record, in an open-loop run
 /// (negative: faster than native).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -268,6 +318,8 @@ pub struct Summary {
     pub crosscheck: Option<Crosscheck>,
     #[serde(default)]
     pub added_latency: Option<AddedLatency>,
+    #[serde(default)]
+    pub long_poll_wake: Option<LongPollWake>,
 }
 
 impl Summary {
@@ -299,6 +351,7 @@ impl Summary {
             v3_vs_v2: None,
             crosscheck: None,
             added_latency: None,
+            long_poll_wake: None,
         }
     }
 
@@ -310,5 +363,34 @@ impl Summary {
 
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed) && self.gates.iter().all(|g| g.passed)
+    }
+}
+
+#[cfg(test)]
+mod long_poll_wake_tests {
+    use super::LongPollWake;
+
+    /// The histogram is read from the exposition as the proxy's exporter writes it; other
+    /// metrics, and a run with no woken long poll, are told apart.
+    #[test]
+    fn parses_the_wake_histogram() {
+        let text = "# TYPE kafka_proxy_consumer_wake_us histogram\n\
+            kafka_proxy_consumer_wake_us_bucket{le=\"500\"} 90\n\
+            kafka_proxy_consumer_wake_us_bucket{le=\"1000\"} 97\n\
+            kafka_proxy_consumer_wake_us_bucket{le=\"+Inf\"} 100\n\
+            kafka_proxy_consumer_wake_us_sum 41234\n\
+            kafka_proxy_consumer_wake_us_count 100\n\
+            kafka_proxy_consumer_lag{group=\"g\"} 3\n";
+        let w = LongPollWake::parse(text).unwrap();
+        assert_eq!((w.count, w.within_1ms), (100, 97));
+        assert_eq!(w.buckets, [(500.0, 90), (1000.0, 97)]);
+        // It goes through summary.json and back.
+        let json = serde_json::to_string(&w).unwrap();
+        let back: LongPollWake = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.buckets, w.buckets);
+        assert_eq!(w.fraction_within_1ms(), Some(0.97));
+        assert!(LongPollWake::parse("kafka_proxy_consumer_lag 3\n").is_none());
+        let none = LongPollWake::parse("kafka_proxy_consumer_wake_us_count 0\n").unwrap();
+        assert_eq!(none.fraction_within_1ms(), None);
     }
 }

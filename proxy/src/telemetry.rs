@@ -32,6 +32,9 @@ pub const CONSUMER_LAG: &str = "kafka_proxy_consumer_lag";
 /// queue, many per call) or `consumer` (the consumer queue, one per poll: a partition's records
 /// before its queue is detached).
 pub const CONSUMER_RECORDS: &str = "kafka_proxy_consumer_records_total";
+/// A GET records that waited with nothing to answer and woke when records reached one of its
+/// partitions' queues in the proxy: from their arrival to the answer being ready, µs.
+pub const CONSUMER_WAKE: &str = "kafka_proxy_consumer_wake_us";
 /// The batch engine's Produce requests awaiting their broker's answer, and batches it sent
 /// again after a failure the broker reported as unwritten.
 pub const BATCH_IN_FLIGHT: &str = "kafka_proxy_batch_in_flight_requests";

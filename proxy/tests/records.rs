@@ -81,7 +81,9 @@ async fn long_poll_waits_for_data_and_honours_the_timeout() {
         took >= Duration::from_millis(4900) && took < Duration::from_millis(8000),
         "{took:?}"
     );
-    // Data arriving mid-poll ends the poll early.
+    // Data arriving mid-poll ends the poll early, and the wake-up is measured (from the
+    // records reaching the partition's queue in the proxy to the answer).
+    let woken_before = wake_count(&proxy).await;
     let poll = tokio::spawn({
         let base = base.clone();
         async move {
@@ -95,7 +97,20 @@ async fn long_poll_waits_for_data_and_honours_the_timeout() {
     let (records, took) = poll.await.unwrap();
     assert_eq!(records[0]["value"], json!({"late": true}));
     assert!(took < Duration::from_millis(4000), "{took:?}");
+    assert!(
+        wake_count(&proxy).await > woken_before,
+        "the woken long poll is not in kafka_proxy_consumer_wake_us"
+    );
     proxy.stop().await;
+}
+
+/// How many woken long polls `GET /metrics` has measured (all in-process proxies share one
+/// recorder, so other tests may add to it: only an increase is meaningful).
+async fn wake_count(proxy: &Proxy) -> f64 {
+    let text = get(&format!("{}/metrics", proxy.url), "*/*").await.text;
+    text.lines()
+        .find_map(|l| l.strip_prefix("kafka_proxy_consumer_wake_us_count "))
+        .map_or(0.0, |n| n.trim().parse().unwrap())
 }
 
 #[tokio::test]

@@ -498,6 +498,9 @@ impl Instance {
         let mut stream = consumer.stream();
         let mut taken: Vec<Record> = Vec::new();
         let mut bytes = 0u64;
+        // When the read last began waiting for records with none taken, if it woke to the
+        // queues' call: its answer is then measured from their arrival.
+        let mut waited_from = None;
         'collect: loop {
             while let Some(front) = st.buffer.front() {
                 let size = front.size();
@@ -515,21 +518,26 @@ impl Instance {
             let budget = max_bytes.saturating_sub(bytes).max(1);
             let err = match pull_ready(&mut stream, &consumer, &mut st.buffer, budget) {
                 Ok(0) if enough => break,
-                Ok(0) => tokio::select! {
-                    // Nothing held yet: wait for records, a consumer event, the end or a close.
-                    _ = self.closing.cancelled() => break,
-                    _ = tokio::time::sleep_until(deadline.into()) => break,
-                    _ = wake.notified() => continue,
-                    next = stream.next() => match next {
-                        // The stream never ends while its consumer lives.
-                        None => break,
-                        Some(Ok(msg)) => {
-                            keep_polled(msg, &consumer, &mut st.buffer);
-                            continue;
-                        }
-                        Some(Err(err)) => err,
-                    },
-                },
+                Ok(0) => {
+                    if taken.is_empty() {
+                        waited_from = Some(super::partition_queues::now_ns());
+                    }
+                    tokio::select! {
+                        // Nothing held yet: wait for records, a consumer event, the end or a close.
+                        _ = self.closing.cancelled() => break,
+                        _ = tokio::time::sleep_until(deadline.into()) => break,
+                        _ = wake.notify.notified() => continue,
+                        next = stream.next() => match next {
+                            // The stream never ends while its consumer lives.
+                            None => break,
+                            Some(Ok(msg)) => {
+                                keep_polled(msg, &consumer, &mut st.buffer);
+                                continue;
+                            }
+                            Some(Err(err)) => err,
+                        },
+                    }
+                }
                 Ok(_) => continue,
                 Err(err) => err,
             };
@@ -625,6 +633,15 @@ impl Instance {
             }
             if let Err(err) = consumer.store_offsets(&tpl) {
                 tracing::debug!(error = %err, "storing offsets failed (partition revoked?)");
+            }
+        }
+        // A long poll woken by records reaching a partition's queue while it waited: from
+        // their arrival to its answer (issue 19: within 1 ms).
+        if let Some(from) = waited_from {
+            let arrived = wake.arrived_ns();
+            if ok > 0 && arrived >= from {
+                let us = super::partition_queues::now_ns().saturating_sub(arrived) / 1_000;
+                metrics::histogram!(crate::telemetry::CONSUMER_WAKE).record(us as f64);
             }
         }
         Ok(out)

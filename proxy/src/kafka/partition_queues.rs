@@ -20,7 +20,9 @@
 //! before these queues.
 //!
 //! Wake-ups: each queue calls back when it turns non-empty, from a librdkafka thread with the
-//! queue's lock held; the callback only stores a permit in a [`Notify`].
+//! queue's lock held; the callback only notes the time and stores a permit in a [`Notify`]
+//! ([`Wake`]). The time is when records reached the proxy, from which a waiting read's answer
+//! is measured (`kafka_proxy_consumer_wake_us`).
 //!
 //! Safety: the queue handles must be destroyed before the consumer, so the instance calls
 //! [`PartitionQueues::release`] before dropping it; every callback is disabled before its
@@ -30,7 +32,9 @@
 use std::collections::VecDeque;
 use std::ffi::{c_void, CString};
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use rdkafka::bindings as rd;
 use rdkafka::consumer::{ConsumerContext, StreamConsumer};
@@ -48,7 +52,28 @@ const BATCH: usize = 1024;
 pub(super) struct PartitionQueues {
     inner: Mutex<Inner>,
     /// Given to every queue's callback, which is disabled before this is dropped.
-    wake: Arc<Notify>,
+    wake: Arc<Wake>,
+}
+
+/// What the queues' callbacks share with the reads.
+pub(super) struct Wake {
+    /// The permit a waiting read wakes on.
+    pub(super) notify: Notify,
+    /// When a queue last turned non-empty ([`now_ns`]).
+    arrived: AtomicU64,
+}
+
+impl Wake {
+    /// When records last reached an empty queue ([`now_ns`]).
+    pub(super) fn arrived_ns(&self) -> u64 {
+        self.arrived.load(Ordering::Relaxed)
+    }
+}
+
+/// Monotonic nanoseconds since the first call in this process.
+pub(super) fn now_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct Inner {
@@ -64,11 +89,13 @@ struct Inner {
 // are only used under the mutex. The batch buffer holds no message between calls.
 unsafe impl Send for Inner {}
 
-/// librdkafka's non-empty callback: wakes a read waiting for records.
+/// librdkafka's non-empty callback: notes the time and wakes a read waiting for records.
 unsafe extern "C" fn queue_not_empty(_rk: *mut rd::rd_kafka_t, opaque: *mut c_void) {
-    // SAFETY: `opaque` is the `Notify` of a live `PartitionQueues`: the callback is disabled
+    // SAFETY: `opaque` is the `Wake` of a live `PartitionQueues`: the callback is disabled
     // before that is freed.
-    unsafe { (*opaque.cast::<Notify>()).notify_one() };
+    let wake = unsafe { &*opaque.cast::<Wake>() };
+    wake.arrived.store(now_ns(), Ordering::Relaxed);
+    wake.notify.notify_one();
 }
 
 impl PartitionQueues {
@@ -80,7 +107,10 @@ impl PartitionQueues {
                 next: 0,
                 batch: Vec::with_capacity(BATCH),
             }),
-            wake: Arc::new(Notify::new()),
+            wake: Arc::new(Wake {
+                notify: Notify::new(),
+                arrived: AtomicU64::new(0),
+            }),
         }
     }
 
@@ -204,7 +234,7 @@ impl PartitionQueues {
     }
 
     /// Notified when a detached queue turns non-empty (a permit is kept if no one waits).
-    pub(super) fn wake(&self) -> Arc<Notify> {
+    pub(super) fn wake(&self) -> Arc<Wake> {
         Arc::clone(&self.wake)
     }
 
