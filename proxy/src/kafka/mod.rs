@@ -22,6 +22,7 @@ pub mod log;
 pub mod metadata;
 mod partition_queues;
 pub mod partitioner;
+mod polled_producer;
 pub mod principals;
 pub mod producer;
 pub mod reassignments;

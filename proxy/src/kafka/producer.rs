@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Message};
-use rdkafka::producer::{BaseRecord, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::oneshot;
 
@@ -16,6 +16,7 @@ use super::batch::{BatchEngine, Routes};
 use super::error::{blocking, Error, ErrorClass, RecordError};
 use super::metadata::{leaders_in, legal_topic, Metadata};
 use super::partitioner::partition_for_key;
+use super::polled_producer::PolledProducer;
 use crate::record::{EncodedRecords, KafkaRecord};
 
 /// Where one record went, or why it failed: what [`Producer::produce`] answers.
@@ -106,7 +107,7 @@ pub struct Producer {
     /// librdkafka's producer: the delivery path of the `librdkafka` engine, and in every engine the
     /// client whose metadata requests may create topics on brokers that do so (as a Java
     /// producer's would).
-    inner: Arc<ThreadedProducer<DeliveryContext>>,
+    inner: Arc<PolledProducer<DeliveryContext>>,
     /// The batch engine, when selected (`produce.engine`).
     batch: Option<BatchEngine>,
     metadata: Arc<Metadata>,
@@ -126,7 +127,7 @@ impl Producer {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1_000_000);
         Ok(Producer {
-            inner: Arc::new(config.create_with_context(DeliveryContext)?),
+            inner: Arc::new(PolledProducer::new(config, DeliveryContext)?),
             batch,
             metadata,
             sticky: AtomicUsize::new(0),
