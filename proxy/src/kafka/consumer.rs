@@ -105,6 +105,9 @@ struct State {
     /// position is still unknown to librdkafka).
     starts: Vec<(TopicPartition, Offset)>,
     mode: Mode,
+    /// The rebalance generation at which the buffer was last checked against the assignment;
+    /// None after the instance changed its assignment itself (subscribe, assign, seek).
+    checked: Option<u64>,
 }
 
 /// A consumer instance.
@@ -180,6 +183,7 @@ impl Instance {
                 delivered: Vec::new(),
                 starts: Vec::new(),
                 mode: Mode::Idle,
+                checked: None,
             }),
         })
     }
@@ -220,10 +224,12 @@ impl Instance {
                 .subscribe(&[&format!("^({pattern})$")])
                 .map_err(|e| invalid(e.to_string()))?;
             st.mode = Mode::Pattern;
+            st.checked = None;
         } else if !topics.is_empty() {
             let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
             consumer.subscribe(&refs)?;
             st.mode = Mode::Topics(topics);
+            st.checked = None;
         }
         Ok(())
     }
@@ -255,6 +261,7 @@ impl Instance {
             consumer.unassign()?;
         }
         st.mode = Mode::Idle;
+        st.checked = None;
         st.buffer.clear();
         st.delivered.clear();
         Ok(())
@@ -278,6 +285,7 @@ impl Instance {
         let queues = &consumer.context().queues;
         queues.detach(consumer.client().native_ptr(), &tpl);
         consumer.assign(&tpl)?;
+        st.checked = None;
         st.mode = if partitions.is_empty() {
             Mode::Idle
         } else {
@@ -322,6 +330,7 @@ impl Instance {
         for (tp, _) in &targets {
             st.forget_partition(tp);
         }
+        st.checked = None;
         let pending = st.starts.clone();
         // Where each partition not being moved goes on: after its last record the instance took
         // (buffered or handed out). librdkafka's own position can be past that: a batch pop
@@ -487,10 +496,14 @@ impl Instance {
             )
             .into());
         }
-        if !st.buffer.is_empty() {
-            // A rebalance may have taken partitions away: their buffered records are not ours.
+        // A rebalance may have taken partitions away: their buffered records are not ours. Only
+        // a rebalance (a new generation) or the instance's own calls change the assignment, so
+        // the buffer (thousands of records at a small max_bytes) is checked only after one.
+        let generation = consumer.context().generation();
+        if !st.buffer.is_empty() && st.checked != Some(generation) {
             let current = assigned(&consumer)?;
             st.retain_partitions(&current);
+            st.checked = Some(generation);
         }
         let min = self.settings.fetch_min_bytes;
         let wake = consumer.context().queues.wake();
