@@ -102,6 +102,15 @@ fn write(dir: &Path, name: &str, text: String) -> io::Result<PathBuf> {
     Ok(path)
 }
 
+/// stunnel with `config`, once it accepts on loopback `port`.
+fn spawn_stunnel(config: &Path, port: u16) -> io::Result<OwnedProcess> {
+    let mut cmd = Command::new(stunnel_binary()?);
+    cmd.arg(config);
+    let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
+    wait_for_port(port, "stunnel")?;
+    Ok(stunnel)
+}
+
 impl Terminator {
     /// TLS on loopback `port`, forwarding to loopback `forward`.
     pub fn start(port: u16, forward: u16) -> io::Result<Terminator> {
@@ -116,10 +125,7 @@ impl Terminator {
                 certs.key.display()
             ),
         )?;
-        let mut cmd = Command::new(stunnel_binary()?);
-        cmd.arg(&config);
-        let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
-        wait_for_port(port, "stunnel")?;
+        let stunnel = spawn_stunnel(&config, port)?;
         let TestCertificates { ca, other_ca, .. } = certs;
         Ok(Terminator {
             port,
@@ -258,10 +264,7 @@ impl ClientTunnel {
                 certs.ca.display()
             ),
         )?;
-        let mut cmd = Command::new(stunnel_binary()?);
-        cmd.arg(&config);
-        let stunnel = OwnedProcess::spawn(cmd, "stunnel")?;
-        wait_for_port(port, "stunnel")?;
+        let stunnel = spawn_stunnel(&config, port)?;
         Ok(ClientTunnel {
             port,
             keystore,
