@@ -108,9 +108,7 @@ async fn long_poll_waits_for_data_and_honours_the_timeout() {
 /// recorder, so other tests may add to it: only an increase is meaningful).
 async fn wake_count(proxy: &Proxy) -> f64 {
     let text = get(&format!("{}/metrics", proxy.url), "*/*").await.text;
-    text.lines()
-        .find_map(|l| l.strip_prefix("kafka_proxy_consumer_wake_us_count "))
-        .map_or(0.0, |n| n.trim().parse().unwrap())
+    sample(&text, "kafka_proxy_consumer_wake_us_count", &[]).unwrap_or(0.0)
 }
 
 #[tokio::test]
