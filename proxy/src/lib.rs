@@ -36,6 +36,7 @@ pub mod properties;
 pub mod record;
 pub mod registry_api;
 pub mod rest;
+pub mod runtime;
 pub mod schema;
 mod serve;
 pub mod state;

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     for key in ignored {
         tracing::warn!(%key, "configuration key has no effect in kafka-proxy");
     }
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let runtime = kafka_proxy::runtime::build(&config).expect("tokio runtime");
     let result = runtime.block_on(kafka_proxy::run(config, kafka_proxy::shutdown_signal()));
     // Kafka client calls still blocked on an unreachable cluster (a consumer's close, a flush) must
     // not hold the exit: `serve` already waited for them as long as shutdown.graceful.ms allows.

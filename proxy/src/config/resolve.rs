@@ -50,6 +50,10 @@ pub struct Config {
     pub metadata_max_age_ms: u64,
     /// `shutdown.graceful.ms`: how long SIGTERM waits for in-flight requests. Default 5000.
     pub shutdown_graceful_ms: u64,
+    /// `worker.threads`: the async runtime's worker threads (HTTP, MQTT, the batch engine).
+    /// Default: one fewer than the CPUs the process may use, at least one (see
+    /// [`crate::runtime`]).
+    pub worker_threads: Option<usize>,
     /// `protected.topics`: topics REST clients may neither produce to nor consume from (403,
     /// error code 40301), comma-separated; an entry ending in `*` is a prefix. Default
     /// `__*,_schemas`; while the built-in registry runs its `schema.registry.topic` is added (a
@@ -91,6 +95,7 @@ impl Default for Config {
             mqtt_sources: Vec::new(),
             metadata_max_age_ms: 30_000,
             shutdown_graceful_ms: 5_000,
+            worker_threads: None,
             protected_topics: crate::names::TopicPatterns::parse("__*,_schemas"),
             json_max_nesting_depth: 1000,
             client: BTreeMap::new(),
@@ -149,6 +154,7 @@ impl Config {
                 "port" => port = Some(parse_num::<u16>(k, value)?),
                 "metadata.max.age.ms" => c.metadata_max_age_ms = parse_num(k, value)?,
                 "shutdown.graceful.ms" => c.shutdown_graceful_ms = parse_num(k, value)?,
+                "worker.threads" => c.worker_threads = Some(parse_positive(k, value)?),
                 "protected.topics" => {
                     c.protected_topics = crate::names::TopicPatterns::parse(value);
                     if let Some(bad) = c.protected_topics.iter().find(|p| {
