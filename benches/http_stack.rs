@@ -34,6 +34,8 @@ fn request() -> Request<Body> {
 }
 
 fn http_stack(c: &mut Criterion) {
+    // The proxy's metrics recorder, as in the binary: the stack records every request's metrics.
+    kafka_proxy::telemetry::install().expect("the metrics recorder");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

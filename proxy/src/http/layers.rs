@@ -6,14 +6,12 @@
 
 use std::any::Any;
 use std::convert::Infallible;
-use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePath;
@@ -43,8 +41,8 @@ pub struct StackSettings {
 ///   `request.body.max.bytes` and `http.request.body.timeout.ms` (installed here as a request
 ///   extension, with the [`Api`]), so that an oversized or slow body gets a JSON 413 or 408;
 /// - at most `http.max.concurrent.requests` run at once; more are answered 429 at once rather
-///   than queued behind them;
-/// - the registry answers in the JSON media type the `Accept` header prefers
+///   than queued behind them ([`super::concurrency`]);
+/// - the registry (only) answers in the JSON media type the `Accept` header prefers
 ///   ([`registry_media_type`]);
 /// - the edge's access control, when configured ([`super::edge`]): per-principal rate limits
 ///   (429 with `Retry-After`), which need the principal authentication found; outside them BASIC
@@ -53,7 +51,7 @@ pub struct StackSettings {
 ///   read it;
 /// - a panic anywhere inside becomes a JSON 500 instead of a dropped connection;
 /// - metrics by route and status, and the access log (`http.access.log`): a line per request,
-///   panics' 500s included;
+///   panics' 500s included ([`super::observe`]);
 /// - outermost, each request runs in a `DEBUG` span (method, URI), its answer is logged at
 ///   `DEBUG` and a 5xx at `WARN`, so that what the layers above refused is traced too.
 ///
@@ -72,10 +70,6 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
     edge: &Edge,
 ) -> Router<S> {
     let api = settings.api;
-    let concurrency = ConcurrencyLimit {
-        permits: Arc::new(Semaphore::new(settings.max_concurrent_requests)),
-        api,
-    };
     let layers = ServiceBuilder::new()
         .layer(
             TraceLayer::new_for_http()
@@ -86,10 +80,7 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
                 .on_eos(())
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            (api, settings.access_log),
-            observe,
-        ))
+        .layer(super::observe::ObserveLayer::new(api, settings.access_log))
         .layer(CatchPanicLayer::custom(
             move |panic: Box<dyn Any + Send>| {
                 tracing::error!(
@@ -107,10 +98,12 @@ pub fn stack<S: Clone + Send + Sync + 'static>(
         .option_layer(edge.rate_limit.as_ref().map(|limit| {
             axum::middleware::from_fn_with_state((limit.clone(), api), super::rate_limit::limit)
         }))
-        .layer(axum::middleware::from_fn_with_state(api, answer_media_type))
-        .layer(axum::middleware::from_fn_with_state(
-            concurrency,
-            limit_concurrency,
+        .option_layer(
+            (api == Api::SchemaRegistry).then(|| axum::middleware::from_fn(answer_media_type)),
+        )
+        .layer(super::concurrency::LimitLayer::new(
+            settings.max_concurrent_requests,
+            api,
         ))
         .layer(Extension(api))
         .layer(Extension(settings.body))
@@ -135,14 +128,7 @@ pub fn before_routing(router: Router) -> NormalizePath<Router> {
 /// served as (Confluent's resources produce all three): `application/vnd.schemaregistry.v1+json`
 /// (also for `*/*`, no `Accept`, or nothing acceptable), `application/vnd.schemaregistry+json`
 /// and `application/json`. Answers of the v2 API are negotiated by their handlers.
-async fn answer_media_type(
-    State(api): State<Api>,
-    request: Request,
-    next: Next,
-) -> Result<Response, Infallible> {
-    if api != Api::SchemaRegistry {
-        return Ok(next.run(request).await);
-    }
+async fn answer_media_type(request: Request, next: Next) -> Result<Response, Infallible> {
     let chosen = registry_media_type(
         request
             .headers()
@@ -201,98 +187,6 @@ pub fn registry_media_type(accept: Option<&str>) -> &'static str {
         }
     }
     best.map_or(REGISTRY_JSON, |(_, m)| m)
-}
-
-/// Each request's metrics (`kafka_proxy_http_requests_total` by route and status,
-/// `kafka_proxy_http_request_duration_us` by route; the route is its pattern, so that paths with
-/// names do not make a series each), and with `http.access.log` its access-log line: `INFO` under
-/// the `access` target with the method, path, status, body bytes, µs to the answer's headers and
-/// the authenticated principal.
-async fn observe(
-    State((api, access_log)): State<(Api, bool)>,
-    request: Request,
-    next: Next,
-) -> Response {
-    use axum::body::HttpBody;
-    let started = std::time::Instant::now();
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let path = access_log.then(|| request.uri().path().to_owned());
-    let peer = request
-        .extensions()
-        .get::<super::principal::TlsPeer>()
-        .cloned();
-    let response = next.run(request).await;
-    let us = started.elapsed().as_micros() as u64;
-    let status = response.status().as_u16();
-    metrics::counter!(
-        crate::telemetry::HTTP_REQUESTS,
-        "api" => api.name(),
-        "method" => method_label(&method),
-        "route" => route.clone(),
-        "status" => status.to_string(),
-    )
-    .increment(1);
-    metrics::histogram!(crate::telemetry::HTTP_DURATION, "api" => api.name(), "route" => route)
-        .record(us as f64);
-    if let Some(path) = path {
-        let principal = response
-            .extensions()
-            .get::<super::principal::Principal>()
-            .map(|p| p.0.as_str())
-            .or_else(|| peer.as_ref().and_then(|p| p.0.as_deref()));
-        tracing::info!(
-            target: "access",
-            api = api.name(),
-            %method,
-            path,
-            status,
-            bytes = response.body().size_hint().exact(),
-            us,
-            principal,
-        );
-    }
-    response
-}
-
-/// A request method as a metric label: the standard methods by name, any other as `other`, so
-/// that clients inventing methods cannot add series without end.
-fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "other",
-    }
-}
-
-/// Requests in progress on one server.
-#[derive(Clone)]
-struct ConcurrencyLimit {
-    permits: Arc<Semaphore>,
-    api: Api,
-}
-
-/// Refuses a request at once when the server already has its maximum in progress.
-async fn limit_concurrency(
-    State(limit): State<ConcurrencyLimit>,
-    request: Request,
-    next: Next,
-) -> Result<Response, Infallible> {
-    let Ok(_permit) = limit.permits.clone().try_acquire_owned() else {
-        return Ok(ApiError::too_busy().for_api(limit.api).into_response());
-    };
-    Ok(next.run(request).await)
 }
 
 /// The text of a panic's payload, for the log.

@@ -3,10 +3,12 @@
 //! access control (BASIC, CORS, per-principal rate limits), the path and body extractors, and the server under them.
 
 pub mod body;
+pub mod concurrency;
 pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod observe;
 pub mod principal;
 pub mod rate_limit;
 pub mod server;
