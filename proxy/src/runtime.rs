@@ -46,27 +46,24 @@ mod tests {
         assert_eq!(default_workers(16), 15);
     }
 
-    #[test]
-    fn worker_threads_is_honoured() {
+    fn config(worker_threads: &str) -> Result<Config, crate::config::ConfigError> {
         let props = [
             ("bootstrap.servers", "localhost:9092"),
-            ("worker.threads", "3"),
+            ("worker.threads", worker_threads),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let (config, _) = Config::from_properties(&props).unwrap();
-        assert_eq!(config.worker_threads, Some(3));
-        let runtime = build(&config).unwrap();
+        Config::from_properties(&props).map(|(config, _)| config)
+    }
+
+    #[test]
+    fn worker_threads_is_honoured() {
+        let three = config("3").unwrap();
+        assert_eq!(three.worker_threads, Some(3));
+        let runtime = build(&three).unwrap();
         assert_eq!(runtime.metrics().num_workers(), 3);
-        let zero = [
-            ("bootstrap.servers", "localhost:9092"),
-            ("worker.threads", "0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        let err = Config::from_properties(&zero).unwrap_err().to_string();
+        let err = config("0").unwrap_err().to_string();
         assert!(err.contains("worker.threads"), "{err}");
     }
 }
