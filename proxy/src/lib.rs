@@ -12,7 +12,8 @@
 //! `_schemas` topic is a [`kafka::log::CompactedLog`]; what crosses out of it is the proxy's own
 //! types ([`kafka::RecordError`], [`formats::ConsumedRecord`]). [`config`] resolves flags
 //! ([`cli`]), `KAFKA_REST_*` environment and `kafka-rest.properties` files; [`state::App`] is
-//! what the front ends share. [`serve`] ties it
+//! what the front ends share; [`runtime`] builds the async runtime they run on
+//! (`worker.threads`). [`serve`] ties it
 //! together with graceful shutdown: stop accepting, finish in-flight requests, flush the
 //! producer, close every instance.
 
