@@ -28,6 +28,18 @@ fn run(scenario: &Path, bootstrap: &str, proxy: &str, out: &Path) -> Output {
     ])
 }
 
+/// A workload that needs the proxy loadgen starts fails, saying `why`, when given one.
+fn refuses_a_given_proxy(scenario: &Path, bootstrap: &str, tmp: &Path, why: &str) {
+    let out = run(
+        scenario,
+        bootstrap,
+        "http://127.0.0.1:9",
+        &tmp.join("given"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains(why), "{}", text(&out));
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -406,17 +418,11 @@ fn edge_tls_scenario_end_to_end() {
             "no complete rest {phase} in {summary}"
         );
     }
-    let out = run(
+    refuses_a_given_proxy(
         &tmp.join("edge-tls-tiny.toml"),
         broker.bootstrap(),
-        "http://127.0.0.1:9",
-        &tmp.join("given"),
-    );
-    assert!(!out.status.success());
-    assert!(
-        text(&out).contains("edge_tls serves HTTPS from the proxy loadgen starts"),
-        "{}",
-        text(&out)
+        &tmp,
+        "edge_tls serves HTTPS from the proxy loadgen starts",
     );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
