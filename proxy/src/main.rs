@@ -7,7 +7,8 @@ use kafka_proxy::cli::Args;
 use kafka_proxy::Config;
 
 /// mimalloc: small, short-lived allocations per request cost a fraction of glibc's
-/// (README, "Performance"). librdkafka's own allocations stay on glibc's malloc.
+/// (README, "Performance"). With the crate's `override` feature, librdkafka's malloc and free
+/// are mimalloc's as well.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
