@@ -247,6 +247,11 @@ async fn prometheus_metrics() {
         Some(0.0),
         "{text}"
     );
+    // ...in at least one Produce request, counted.
+    assert!(
+        sample(&text, "kafka_proxy_batch_requests_total", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     // A path with names is one series per route, not per name.
     assert!(!text.contains(&topic), "topic names do not become labels");
     send(http().delete(&base)).await;
