@@ -64,6 +64,7 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
     merged.crosscheck = None;
     merged.added_latency = None;
     merged.long_poll_wake = None;
+    merged.produce_requests = None;
     merged.cpu_ratios = crate::summary::CpuRatios::of(&merged.phases, "rest");
     merged.peers = Vec::new(); // peers' ratios are in the merged phases
     merged.gates = Vec::new();

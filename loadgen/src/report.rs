@@ -182,6 +182,13 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             ));
         }
     }
+    if let Some(p) = &s.produce_requests {
+        out.push(format!(
+            "the proxy's Produce requests to Kafka over the run: {}, {:.0} records each on average",
+            thousands(p.requests as f64),
+            p.records_per_request()
+        ));
+    }
     if let Some(a) = &s.added_latency {
         out.push(format!(
             "end-to-end latency {} adds over native at {} records/s: p50 {}, p99 {}, p99.9 {}",

@@ -196,6 +196,36 @@ impl LongPollWake {
     }
 }
 
+/// The proxy's Produce requests to Kafka over the whole run, and the records they carried
+/// (`kafka_proxy_batch_requests_total`, `kafka_proxy_batch_records_total`, scraped from its
+/// `/metrics` at the end): the broker's cost is largely per request, so this explains much of
+/// its CPU per record.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct ProduceRequests {
+    pub requests: u64,
+    pub records: u64,
+}
+
+impl ProduceRequests {
+    /// Parses both counters out of a Prometheus text exposition; None unless the proxy sent at
+    /// least one Produce request.
+    pub fn parse(metrics: &str) -> Option<ProduceRequests> {
+        let counter = |name: &str| {
+            metrics.lines().find_map(|line| {
+                let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+                value.trim().parse::<f64>().ok().map(|v| v as u64)
+            })
+        };
+        let requests = counter("kafka_proxy_batch_requests_total")?;
+        let records = counter("kafka_proxy_batch_records_total")?;
+        (requests > 0).then_some(ProduceRequests { requests, records })
+    }
+
+    pub fn records_per_request(&self) -> f64 {
+        self.records as f64 / self.requests.max(1) as f64
+    }
+}
+
 /// End-to-end latency the headline transport adds over native, per record, in an open-loop run
 /// (negative: faster than native).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,6 +350,8 @@ pub struct Summary {
     pub added_latency: Option<AddedLatency>,
     #[serde(default)]
     pub long_poll_wake: Option<LongPollWake>,
+    #[serde(default)]
+    pub produce_requests: Option<ProduceRequests>,
 }
 
 impl Summary {
@@ -352,6 +384,7 @@ impl Summary {
             crosscheck: None,
             added_latency: None,
             long_poll_wake: None,
+            produce_requests: None,
         }
     }
 
@@ -363,6 +396,40 @@ impl Summary {
 
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|c| c.passed) && self.gates.iter().all(|g| g.passed)
+    }
+}
+
+#[cfg(test)]
+mod produce_requests_tests {
+    use super::ProduceRequests;
+
+    #[test]
+    fn counters_give_the_records_per_request() {
+        let text = "# TYPE kafka_proxy_batch_requests_total counter\n\
+            kafka_proxy_batch_requests_total 40\n\
+            kafka_proxy_batch_requests_total_other 7\n\
+            # TYPE kafka_proxy_batch_records_total counter\n\
+            kafka_proxy_batch_records_total 3000\n";
+        let p = ProduceRequests::parse(text).unwrap();
+        assert_eq!(
+            p,
+            ProduceRequests {
+                requests: 40,
+                records: 3000
+            }
+        );
+        assert_eq!(p.records_per_request(), 75.0);
+        // No Produce request (a native-only run, or a proxy without the counters): nothing.
+        assert_eq!(
+            ProduceRequests::parse(
+                "kafka_proxy_batch_requests_total 0\nkafka_proxy_batch_records_total 0\n"
+            ),
+            None
+        );
+        assert_eq!(
+            ProduceRequests::parse("kafka_proxy_batch_requests_total 3\n"),
+            None
+        );
     }
 }
 

@@ -39,9 +39,11 @@ pub const CONSUMER_WAKE: &str = "kafka_proxy_consumer_wake_us";
 /// again after a failure the broker reported as unwritten.
 pub const BATCH_IN_FLIGHT: &str = "kafka_proxy_batch_in_flight_requests";
 pub const BATCH_RETRIES: &str = "kafka_proxy_batch_retries_total";
-/// Produce requests the batch engine sent: with `kafka_proxy_produce_records_total`, the records
-/// a request carries on average (each request costs the broker a fixed amount on top of its records).
+/// Produce requests the batch engine sent, and the records they carried (REST, v3 and MQTT
+/// alike): the records per request, as each request costs the broker a fixed amount on top of
+/// its records.
 pub const BATCH_REQUESTS: &str = "kafka_proxy_batch_requests_total";
+pub const BATCH_RECORDS: &str = "kafka_proxy_batch_records_total";
 /// Principals holding a producer of their own (`confluent.rest.auth.propagate.method`).
 pub const PRINCIPAL_PRODUCERS: &str = "kafka_proxy_principal_producers";
 /// MQTT connections open, and PUBLISH packets taken, by `qos`.

@@ -247,9 +247,13 @@ async fn prometheus_metrics() {
         Some(0.0),
         "{text}"
     );
-    // ...in at least one Produce request, counted.
+    // ...in at least one Produce request, counted with its records.
     assert!(
         sample(&text, "kafka_proxy_batch_requests_total", &[]).is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "kafka_proxy_batch_records_total", &[]).is_some_and(|n| n >= 1.0),
         "{text}"
     );
     // A path with names is one series per route, not per name.

@@ -98,7 +98,7 @@ pub async fn run(
     if !w.keep_topics && !targets.broker_started_here() {
         say(&targets.delete_created_topics().await);
     }
-    let long_poll_wake = scrape_long_poll_wake(&targets.proxy_url).await;
+    let metrics = scrape_metrics(&targets.proxy_url).await.unwrap_or_default();
     targets.stop().await;
     let (phases, checks, figures) = result?;
     let mut summary = Summary {
@@ -115,21 +115,21 @@ pub async fn run(
         ..figures
     };
     summary.scenario.workload.rate_records_per_s = w.rate_records_per_s;
-    summary.long_poll_wake = long_poll_wake;
+    summary.long_poll_wake = crate::summary::LongPollWake::parse(&metrics);
+    summary.produce_requests = crate::summary::ProduceRequests::parse(&metrics);
     summary.gates = gates::evaluate_gates(&summary, None);
     Ok(summary)
 }
 
-/// The proxy's woken long polls from its `/metrics`, over the whole run; None when it exports
-/// none (no REST consumer waited, or a proxy without the metric).
-async fn scrape_long_poll_wake(proxy_url: &str) -> Option<crate::summary::LongPollWake> {
-    let text = reqwest::get(format!("{proxy_url}/metrics"))
+/// The proxy's `/metrics` at the end of the run (its woken long polls and its Produce
+/// requests, over the whole run); None when it cannot be read.
+async fn scrape_metrics(proxy_url: &str) -> Option<String> {
+    reqwest::get(format!("{proxy_url}/metrics"))
         .await
         .ok()?
         .text()
         .await
-        .ok()?;
-    crate::summary::LongPollWake::parse(&text)
+        .ok()
 }
 
 /// What [`compare`] measured beyond phases and checks: a summary without the run's facts.

@@ -198,6 +198,8 @@ async fn dispatch(
     let version = conn.produce_version;
     let (frame, starts) = build_request(settings, version, &jobs);
     metrics::counter!(crate::telemetry::BATCH_REQUESTS).increment(1);
+    let records = jobs.iter().map(|j| j.indexes.len() as u64).sum();
+    metrics::counter!(crate::telemetry::BATCH_RECORDS).increment(records);
     let in_flight = metrics::gauge!(crate::telemetry::BATCH_IN_FLIGHT);
     in_flight.increment(1.0);
     if settings.acks == 0 {
