@@ -2,11 +2,13 @@
 //! into the bytes handed to the producer (one arena for binary, the body itself for json). Avro,
 //! JSON Schema and Protobuf: the proxy's paths (`formats/avro_stream.rs`,
 //! `formats/jsonschema_stream.rs`, `formats/protobuf_stream.rs`) against the value-tree paths
-//! they replaced (serde_json `Value`, then the tree encoder or validator).
+//! they replaced (serde_json `Value`, then the tree encoder or validator), and, for Avro and
+//! Protobuf, the whole request in one pass (`formats/one_pass_request.rs`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kafka_proxy::formats::{
-    avro, encode_records, encode_schema_records, protobuf, EmbeddedFormat, ResolvedSchema,
+    avro, encode_records, encode_schema_records, one_pass_request, protobuf, EmbeddedFormat,
+    ResolvedSchema,
 };
 use kafka_proxy::rest::produce_request::ProduceRequest;
 use kafka_proxy::schema::kinds::{parse, Parsed, SchemaType};
@@ -66,6 +68,21 @@ fn schema_formats(c: &mut Criterion) {
                     encoded
                 })
             });
+            // The whole request in one pass (`formats/one_pass_request.rs`): Avro and Protobuf.
+            if format != EmbeddedFormat::JsonSchema {
+                group.bench_with_input(
+                    BenchmarkId::new("one_pass_request", n),
+                    &body,
+                    |b, body| {
+                        b.iter(|| {
+                            let encoded = one_pass_request::encode(body, &schema, usize::MAX, None)
+                                .expect("the common shape");
+                            assert_eq!(encoded.len(), n);
+                            encoded
+                        })
+                    },
+                );
+            }
             group.bench_with_input(BenchmarkId::new("value_tree", n), &body, |b, body| {
                 b.iter(|| {
                     let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");

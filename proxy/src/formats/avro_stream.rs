@@ -40,6 +40,29 @@ pub fn write(schema: &AvroSchema, text: &str, out: &mut Vec<u8>) -> bool {
     written
 }
 
+/// The one-pass encoder as a serde seed for a value the caller's deserializer is at (a produce
+/// body parsed in one pass, `super::one_pass_request`). It fails where [`write`] returns false,
+/// leaving part of a value on `out` for the caller to discard.
+pub struct Seed<'s, 'o>(Node<'s, 'o>);
+
+impl<'s, 'o> Seed<'s, 'o> {
+    pub fn new(schema: &'s AvroSchema, out: &'o mut Vec<u8>) -> Self {
+        Seed(Node {
+            names: schema,
+            schema: &schema.schema,
+            out,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.deserialize(d)
+    }
+}
+
 /// Why the one pass stopped; never shown (the tree encoder gives the message).
 fn give_up<E: de::Error>() -> E {
     E::custom("not a shape the one-pass Avro encoder takes")

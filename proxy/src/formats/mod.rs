@@ -12,6 +12,7 @@ mod encode;
 mod encoded;
 pub mod json;
 pub mod jsonschema_stream;
+pub mod one_pass_request;
 pub mod protobuf;
 pub mod protobuf_stream;
 mod records;

@@ -43,6 +43,29 @@ pub fn write(layout: &Layout, text: &str, out: &mut Vec<u8>) -> bool {
     written
 }
 
+/// The one-pass encoder as a serde seed for a message the caller's deserializer is at (a
+/// produce body parsed in one pass, `super::one_pass_request`). It fails where [`write`]
+/// returns false, leaving part of a message on `out` for the caller to discard.
+pub struct Seed<'l, 'o>(Message<'l, 'o>);
+
+impl<'l, 'o> Seed<'l, 'o> {
+    pub fn new(layout: &'l Layout, out: &'o mut Vec<u8>) -> Self {
+        Seed(Message {
+            layout,
+            index: 0,
+            out,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        self.0.deserialize(de)
+    }
+}
+
 /// Why the one pass stopped; never shown (the tree encoder gives the message).
 fn give_up<E: de::Error>() -> E {
     E::custom("not a shape the one-pass Protobuf encoder takes")

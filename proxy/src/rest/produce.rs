@@ -1,6 +1,7 @@
-//! POST /topics/{topic} and /topics/{topic}/partitions/{p}: produce with the binary and json
-//! embedded formats. The body is parsed with borrowed raw values, converted as a whole (one bad
-//! record fails the request before anything is sent), and handed to the shared producer.
+//! POST /topics/{topic} and /topics/{topic}/partitions/{p}: produce in every embedded format.
+//! The body is parsed with borrowed raw values, converted as a whole (one bad record fails the
+//! request before anything is sent), and handed to the shared producer. The common shape of an
+//! Avro or Protobuf body is encoded in one pass instead (`formats::one_pass_request`).
 
 use std::sync::Arc;
 
@@ -9,11 +10,12 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use bytes::Bytes;
 
 use super::produce_request::ProduceRequest;
 use super::{body, guard, negotiate, parse_partition, schemas, ApiPath, App};
 use crate::finish::Finish;
-use crate::formats::{self, Family, FormatError};
+use crate::formats::{self, EmbeddedFormat, EncodedRecords, Family, FormatError};
 use crate::http::error::{ApiError, RecordErrors, V2_JSON};
 use crate::http::principal::KafkaCredentials;
 use crate::kafka::producer::{Outcome, ProduceError};
@@ -57,39 +59,31 @@ async fn produce(
             "Request body is empty. Data is required.",
         ));
     }
-    let mut request = ProduceRequest::parse(&bytes, app.config.rest.produce_max_records)?;
-    if request.records.is_empty() {
-        return Err(ApiError::unprocessable("records may not be empty"));
-    }
-    // A name no topic can have is not found (and never reaches the Kafka client).
-    if check_topic(&topic).is_err() {
-        return Err(ApiError::topic_not_found());
-    }
-
-    for r in &mut request.records {
-        // A record's own partition overrides the path's, as in Confluent.
-        r.partition = r.partition.or(path_partition);
-    }
-    let (encoded, key_schema_id, value_schema_id) = if format.family() == Family::Schema {
-        let registry = app
-            .schemas
-            .as_ref()
-            .ok_or_else(|| ApiError::from(FormatError::SchemaRegistryRequired))?;
-        schemas::encode(registry, &topic, format, &request).await?
-    } else {
-        let encoded = formats::encode_records(
-            format,
-            &bytes,
-            &request.records,
-            app.config.json_max_nesting_depth,
-        )
-        .map_err(ApiError::from)?;
-        (encoded, None, None)
+    let max_records = app.config.rest.produce_max_records;
+    // The common shape of an Avro or Protobuf body is encoded in one pass; anything else, and
+    // every error, takes the usual path below.
+    let one_pass = match (&app.schemas, format.family()) {
+        (Some(registry), Family::Schema) if check_topic(&topic).is_ok() => {
+            schemas::encode_one_pass(
+                registry,
+                &topic,
+                format,
+                &bytes,
+                max_records,
+                path_partition,
+            )
+            .await
+        }
+        _ => None,
+    };
+    let (encoded, key_schema_id, value_schema_id) = match one_pass {
+        Some((encoded, value_schema_id)) => (encoded, None, Some(value_schema_id)),
+        None => encode(&app, &topic, format, &bytes, path_partition).await?,
     };
     // The request completes as a whole even if its client goes away mid-request, instead of
     // being cut off half-enqueued ([`Finish`]).
     let handed = std::time::Instant::now();
-    let records = request.records.len() as u64;
+    let records = encoded.len() as u64;
     // With principal propagation, the user's own producer (its credentials reach Kafka).
     let own = match (&app.kafka.principals, credentials) {
         (Some(principals), Some(Extension(c))) => Some(
@@ -120,6 +114,44 @@ async fn produce(
         metrics::counter!(telemetry::PRODUCE_FAILED_RECORDS, "format" => name).increment(failed);
     }
     Ok(respond(outcomes, key_schema_id, value_schema_id))
+}
+
+/// The usual path: the body parsed into records holding raw JSON, then encoded in its format
+/// (with the request's key and value schemas for the schema formats).
+async fn encode(
+    app: &App,
+    topic: &str,
+    format: EmbeddedFormat,
+    bytes: &Bytes,
+    path_partition: Option<i32>,
+) -> Result<(EncodedRecords, Option<i32>, Option<i32>), ApiError> {
+    let mut request = ProduceRequest::parse(bytes, app.config.rest.produce_max_records)?;
+    if request.records.is_empty() {
+        return Err(ApiError::unprocessable("records may not be empty"));
+    }
+    // A name no topic can have is not found (and never reaches the Kafka client).
+    if check_topic(topic).is_err() {
+        return Err(ApiError::topic_not_found());
+    }
+    for r in &mut request.records {
+        // A record's own partition overrides the path's, as in Confluent.
+        r.partition = r.partition.or(path_partition);
+    }
+    if format.family() == Family::Schema {
+        let registry = app
+            .schemas
+            .as_ref()
+            .ok_or_else(|| ApiError::from(FormatError::SchemaRegistryRequired))?;
+        return schemas::encode(registry, topic, format, &request).await;
+    }
+    let encoded = formats::encode_records(
+        format,
+        bytes,
+        &request.records,
+        app.config.json_max_nesting_depth,
+    )
+    .map_err(ApiError::from)?;
+    Ok((encoded, None, None))
 }
 
 /// Builds the response: offsets in request order, per-record errors, 401/403 when any record hit

@@ -56,6 +56,37 @@ pub async fn encode(
     Ok((encoded, key.map(|k| k.id), value.map(|v| v.id)))
 }
 
+/// A body of the common shape encoded in one pass (`formats::one_pass_request`): its records
+/// and its value schema id. None: [`encode`] takes the body the usual way (after
+/// `ProduceRequest::parse`) and gives every error, this one's included, in the usual order.
+pub async fn encode_one_pass(
+    registry: &Schemas,
+    topic: &str,
+    format: EmbeddedFormat,
+    body: &[u8],
+    max_records: usize,
+    path_partition: Option<i32>,
+) -> Option<(EncodedRecords, i32)> {
+    let kind = match format {
+        EmbeddedFormat::Avro => SchemaType::Avro,
+        EmbeddedFormat::Protobuf => SchemaType::Protobuf,
+        _ => return None,
+    };
+    let id = formats::one_pass_request::leading_value_schema_id(body)?;
+    let request = ProduceRequest {
+        records: Vec::new(),
+        key_schema: None,
+        key_schema_id: None,
+        value_schema: None,
+        value_schema_id: Some(i64::from(id)),
+    };
+    let value = resolve(registry, topic, Part::Value, &request, kind)
+        .await
+        .ok()??;
+    let encoded = formats::one_pass_request::encode(body, &value, max_records, path_partition)?;
+    Some((encoded, value.id))
+}
+
 /// The schema of one part, or None when the request carries neither id nor schema and no
 /// record has that part.
 async fn resolve(
