@@ -214,3 +214,48 @@ pub fn jsonschema_json(data: &[u8]) {
     let again: serde_json::Value = serde_json::from_slice(&compact).expect("compact JSON");
     assert_eq!(value, again, "{text}");
 }
+
+/// A produce body (the first byte picks an Avro schema from `avro_json`'s, or the Protobuf
+/// schema) through the one-pass request encoder and the usual path (`ProduceRequest::parse`,
+/// then the record encoders): whenever the one pass takes a body, the usual path must take it
+/// too and write the same records, byte for byte.
+pub fn one_pass_request(data: &[u8]) {
+    use kafka_proxy::formats::{encode_schema_records, one_pass_request, ResolvedSchema};
+    use kafka_proxy::schema::kinds::{parse, SchemaType};
+    static SCHEMAS: std::sync::LazyLock<Vec<(EmbeddedFormat, ResolvedSchema)>> =
+        std::sync::LazyLock::new(|| {
+            let resolved = |kind, text| ResolvedSchema {
+                id: 7,
+                schema: parse(kind, text).expect("a valid schema"),
+            };
+            AVRO_SCHEMAS
+                .iter()
+                .map(|s| (EmbeddedFormat::Avro, resolved(SchemaType::Avro, s)))
+                .chain([(
+                    EmbeddedFormat::Protobuf,
+                    resolved(SchemaType::Protobuf, PROTOBUF_SCHEMA),
+                )])
+                .collect()
+        });
+    let Some((which, body)) = data.split_first() else {
+        return;
+    };
+    let (format, schema) = &SCHEMAS[usize::from(*which) % SCHEMAS.len()];
+    let path_partition = (which & 0x80 != 0).then_some(3);
+    let Some(one) = one_pass_request::encode(body, schema, 100, path_partition) else {
+        return;
+    };
+    assert_eq!(one_pass_request::leading_value_schema_id(body), Some(7));
+    let mut request = ProduceRequest::parse(body, 100).expect("the usual parse takes it");
+    assert_eq!(request.value_schema_id, Some(7));
+    for r in &mut request.records {
+        assert!(r.key.is_none_or(|k| k.get() == "null"), "a key");
+        r.partition = r.partition.or(path_partition);
+    }
+    let usual = encode_schema_records(*format, &request.records, None, Some(schema))
+        .expect("the usual encoders take it");
+    assert_eq!(one.len(), usual.len());
+    for (a, b) in one.iter().zip(usual.iter()) {
+        assert_eq!((a.key, a.value, a.partition), (b.key, b.value, b.partition));
+    }
+}

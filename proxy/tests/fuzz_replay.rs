@@ -63,3 +63,8 @@ fn protobuf_json() {
 fn jsonschema_json() {
     replay("jsonschema_json", targets::jsonschema_json);
 }
+
+#[test]
+fn one_pass_request() {
+    replay("one_pass_request", targets::one_pass_request);
+}
