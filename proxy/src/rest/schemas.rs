@@ -43,11 +43,7 @@ pub async fn encode(
     format: EmbeddedFormat,
     request: &ProduceRequest<'_>,
 ) -> Result<(EncodedRecords, Option<i32>, Option<i32>), ApiError> {
-    let kind = match format {
-        EmbeddedFormat::Avro => SchemaType::Avro,
-        EmbeddedFormat::JsonSchema => SchemaType::Json,
-        _ => SchemaType::Protobuf,
-    };
+    let kind = schema_type(format);
     let key = resolve(registry, topic, Part::Key, request, kind).await?;
     let value = resolve(registry, topic, Part::Value, request, kind).await?;
     let encoded =
@@ -67,22 +63,17 @@ pub async fn encode_one_pass(
     max_records: usize,
     path_partition: Option<i32>,
 ) -> Option<(EncodedRecords, i32)> {
-    let kind = match format {
-        EmbeddedFormat::Avro => SchemaType::Avro,
-        EmbeddedFormat::Protobuf => SchemaType::Protobuf,
-        _ => return None,
-    };
+    if !matches!(format, EmbeddedFormat::Avro | EmbeddedFormat::Protobuf) {
+        return None;
+    }
     let id = formats::one_pass_request::leading_value_schema_id(body)?;
-    let request = ProduceRequest {
-        records: Vec::new(),
-        key_schema: None,
-        key_schema_id: None,
-        value_schema: None,
-        value_schema_id: Some(i64::from(id)),
-    };
-    let value = resolve(registry, topic, Part::Value, &request, kind)
+    let subject = format!("{topic}-{}", Part::Value.name());
+    let id = registered_under(registry, &subject, i64::from(id))
         .await
-        .ok()??;
+        .ok()?;
+    let value = load(registry, &subject, id, schema_type(format))
+        .await
+        .ok()?;
     let encoded = formats::one_pass_request::encode(body, &value, max_records, path_partition)?;
     Some((encoded, value.id))
 }
@@ -112,16 +103,7 @@ async fn resolve(
         }
         (None, None) if has_data => return Err(ApiError::data_without_schema(part == Part::Key)),
         (None, None) => return Ok(None),
-        (None, Some(id)) => {
-            let not_under = |id| ApiError::schema_not_under(&subject, id);
-            let id = i32::try_from(id).map_err(|_| not_under(id))?;
-            match registry.version_under(&subject, id).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return Err(not_under(i64::from(id))),
-                Err(e) => return Err(ApiError::registry_failure(e)),
-            }
-            id
-        }
+        (None, Some(id)) => registered_under(registry, &subject, id).await?,
         (Some(raw), None) => {
             // Confluent's clients send the schema as a JSON string holding its text; a schema
             // given as a JSON object is taken as its own text.
@@ -135,8 +117,38 @@ async fn resolve(
                 .map_err(|e| ApiError::schema_not_registered(&subject, kind.name(), e))?
         }
     };
+    load(registry, &subject, id, kind).await.map(Some)
+}
+
+/// The schema format of a schema embedded format.
+fn schema_type(format: EmbeddedFormat) -> SchemaType {
+    match format {
+        EmbeddedFormat::Avro => SchemaType::Avro,
+        EmbeddedFormat::JsonSchema => SchemaType::Json,
+        _ => SchemaType::Protobuf,
+    }
+}
+
+/// A schema id the request gives, checked to be registered under `subject`.
+async fn registered_under(registry: &Schemas, subject: &str, id: i64) -> Result<i32, ApiError> {
+    let not_under = |id| ApiError::schema_not_under(subject, id);
+    let id = i32::try_from(id).map_err(|_| not_under(id))?;
+    match registry.version_under(subject, id).await {
+        Ok(Some(_)) => Ok(id),
+        Ok(None) => Err(not_under(i64::from(id))),
+        Err(e) => Err(ApiError::registry_failure(e)),
+    }
+}
+
+/// Schema `id` (of `subject`), parsed and checked to be one the request's format can write.
+async fn load(
+    registry: &Schemas,
+    subject: &str,
+    id: i32,
+    kind: SchemaType,
+) -> Result<ResolvedSchema, ApiError> {
     let stored = registry.schema(id).await.map_err(|e| {
-        ApiError::from_registry_or(e, || ApiError::schema_not_under(&subject, i64::from(id)))
+        ApiError::from_registry_or(e, || ApiError::schema_not_under(subject, i64::from(id)))
     })?;
     // Confluent's 42205 (invalid schema): a schema of another type than the request's format,
     // or one that gives the format nothing to write (a .proto without a message type).
@@ -152,8 +164,8 @@ async fn resolve(
         p.first_message()
             .map_err(|e| invalid(format!("schema {id}: {e}")))?;
     }
-    Ok(Some(ResolvedSchema {
+    Ok(ResolvedSchema {
         id,
         schema: stored.parsed.clone(),
-    }))
+    })
 }
