@@ -183,8 +183,8 @@ const JSON_SCHEMAS: [&str; 3] = [
 ];
 
 /// JSON (the first byte picks the schema) through the one-pass check and the `jsonschema`
-/// validator: whatever the one pass says is valid must be valid for the validator, and its
-/// compact form must be the same JSON value.
+/// validator: whatever the one pass takes must be JSON that serde_json takes, valid for the
+/// validator, and written byte for byte as `compact` writes it (the same JSON value).
 pub fn jsonschema_json(data: &[u8]) {
     use kafka_proxy::formats::jsonschema_stream;
     use kafka_proxy::schema::kinds::{parse, Parsed, SchemaType};
@@ -204,19 +204,22 @@ pub fn jsonschema_json(data: &[u8]) {
         unreachable!("JSON schemas")
     };
     let plan = schema.plan.as_ref().expect("within the subset");
-    if !jsonschema_stream::valid(plan, text) {
+    let mut written = vec![0xAA];
+    if !jsonschema_stream::write(plan, text, &mut written) {
+        assert_eq!(written, [0xAA], "{text}: written though not taken");
         return;
     }
     let value: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
     assert!(schema.validator.is_valid(&value), "{text}");
-    let mut compact = Vec::new();
+    let mut compact = vec![0xAA];
     jsonschema_stream::compact(text, &mut compact);
-    let again: serde_json::Value = serde_json::from_slice(&compact).expect("compact JSON");
+    assert_eq!(written, compact, "{text}");
+    let again: serde_json::Value = serde_json::from_slice(&compact[1..]).expect("compact JSON");
     assert_eq!(value, again, "{text}");
 }
 
-/// A produce body (the first byte picks an Avro schema from `avro_json`'s, or the Protobuf
-/// schema) through the one-pass request encoder and the usual path (`ProduceRequest::parse`,
+/// A produce body (the first byte picks an Avro schema from `avro_json`'s, the Protobuf schema,
+/// or a JSON schema from `jsonschema_json`'s) through the one-pass request encoder and the usual path (`ProduceRequest::parse`,
 /// then the record encoders): whenever the one pass takes a body, the usual path must take it
 /// too and write the same records, byte for byte.
 pub fn one_pass_request(data: &[u8]) {
@@ -235,6 +238,11 @@ pub fn one_pass_request(data: &[u8]) {
                     EmbeddedFormat::Protobuf,
                     resolved(SchemaType::Protobuf, PROTOBUF_SCHEMA),
                 )])
+                .chain(
+                    JSON_SCHEMAS
+                        .iter()
+                        .map(|s| (EmbeddedFormat::JsonSchema, resolved(SchemaType::Json, s))),
+                )
                 .collect()
         });
     let Some((which, body)) = data.split_first() else {

@@ -68,25 +68,25 @@ fn write_value(
             out.extend_from_slice(&framed);
         }
         Parsed::Json(s) => {
-            let checked = one_pass
+            avro::frame(schema.id, &[], out);
+            if one_pass
                 && s.plan
                     .as_ref()
-                    .is_some_and(|p| jsonschema_stream::valid(p, text));
-            if !checked {
-                let json = tree()?;
-                let error = s.validator.iter_errors(&json).next().map(|first| {
-                    format!(
-                        "does not match its JSON Schema: {first} (at {})",
-                        first.instance_path()
-                    )
-                });
-                if let Some(error) = error {
-                    return Err(ValueError::Schema(error));
-                }
+                    .is_some_and(|p| jsonschema_stream::write(p, text, out))
+            {
+                return Ok(true);
             }
-            avro::frame(schema.id, &[], out);
+            let json = tree()?;
+            let error = s.validator.iter_errors(&json).next().map(|first| {
+                format!(
+                    "does not match its JSON Schema: {first} (at {})",
+                    first.instance_path()
+                )
+            });
+            if let Some(error) = error {
+                return Err(ValueError::Schema(error));
+            }
             jsonschema_stream::compact(text, out);
-            return Ok(checked);
         }
     }
     Ok(false)

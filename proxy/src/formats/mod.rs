@@ -11,6 +11,7 @@ mod embedded;
 mod encode;
 mod encoded;
 pub mod json;
+mod jsonschema_request;
 pub mod jsonschema_stream;
 pub mod one_pass_request;
 pub mod protobuf;

@@ -63,7 +63,10 @@ pub async fn encode_one_pass(
     max_records: usize,
     path_partition: Option<i32>,
 ) -> Option<(EncodedRecords, i32)> {
-    if !matches!(format, EmbeddedFormat::Avro | EmbeddedFormat::Protobuf) {
+    if !matches!(
+        format,
+        EmbeddedFormat::Avro | EmbeddedFormat::Protobuf | EmbeddedFormat::JsonSchema
+    ) {
         return None;
     }
     let id = formats::one_pass_request::leading_value_schema_id(body)?;
