@@ -79,7 +79,10 @@ pub fn encode(
         arena: Vec::with_capacity(body.len()),
         records: Vec::new(),
     };
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // The whole body's UTF-8 is checked in one go: read as a `str`, serde_json does not check
+    // each string again (that was 6% of the proxy's CPU in `avro-100`).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     de.deserialize_map(Body(&mut out)).ok()?;
     de.end().ok()?;
     if out.records.is_empty() {

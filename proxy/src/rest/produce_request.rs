@@ -25,13 +25,23 @@ impl<'a> ProduceRequest<'a> {
     /// no more than the cap are ever held.
     pub fn parse(bytes: &'a [u8], max_records: usize) -> Result<Self, ApiError> {
         let over = std::cell::Cell::new(false);
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let parsed = RequestSeed {
+        let seed = RequestSeed {
             max_records,
             over: &over,
-        }
-        .deserialize(&mut de)
-        .and_then(|r| de.end().map(|()| r));
+        };
+        // A body that is UTF-8 as a whole (checked in one go) is read as a `str`, so serde_json
+        // does not check each string and raw value again (`produce_decode` binary at 100
+        // records: 14.3 -> 12.0 µs, json 20.4 -> 16.2 µs); any other body is read as bytes, for serde_json's error.
+        let parsed = match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                seed.deserialize(&mut de).and_then(|r| de.end().map(|()| r))
+            }
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_slice(bytes);
+                seed.deserialize(&mut de).and_then(|r| de.end().map(|()| r))
+            }
+        };
         parsed.map_err(|err| {
             if over.get() {
                 ApiError::too_many_records(max_records)
