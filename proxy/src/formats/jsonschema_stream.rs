@@ -208,15 +208,8 @@ impl<'t> Scan<'t, '_> {
     }
 
     fn object(&mut self, plan: &Plan, n: Option<&Node>) -> Option<()> {
-        self.nested()?;
-        self.at += 1;
-        self.out.push(b'{');
         let mut seen = 0u64;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            self.out.push(b'}');
-        } else {
+        if !self.open(b'}')? {
             loop {
                 self.skip_ws();
                 if self.peek()? != b'"' {
@@ -243,10 +236,8 @@ impl<'t> Scan<'t, '_> {
                     return None;
                 }
                 self.value(plan, schema)?;
-                match self.punct()? {
-                    b',' => {}
-                    b'}' => break,
-                    _ => return None,
+                if self.next(b'}')? {
+                    break;
                 }
             }
         }
@@ -255,23 +246,14 @@ impl<'t> Scan<'t, '_> {
     }
 
     fn array(&mut self, plan: &Plan, n: Option<&Node>) -> Option<()> {
-        self.nested()?;
-        self.at += 1;
-        self.out.push(b'[');
         let items = n.and_then(|n| n.items);
         let mut count = 0u64;
-        self.skip_ws();
-        if self.peek() == Some(b']') {
-            self.at += 1;
-            self.out.push(b']');
-        } else {
+        if !self.open(b']')? {
             loop {
                 self.value(plan, items)?;
                 count += 1;
-                match self.punct()? {
-                    b',' => {}
-                    b']' => break,
-                    _ => return None,
+                if self.next(b']')? {
+                    break;
                 }
             }
         }
@@ -281,9 +263,27 @@ impl<'t> Scan<'t, '_> {
         }))
     }
 
-    fn nested(&mut self) -> Option<()> {
+    /// Enters the object or array at `at`, writing its opening byte: true when it is empty
+    /// (its closing byte, `close`, written too).
+    fn open(&mut self, close: u8) -> Option<bool> {
         self.depth += 1;
-        check(self.depth <= MAX_DEPTH)
+        check(self.depth <= MAX_DEPTH)?;
+        self.punct()?;
+        self.skip_ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.punct()?;
+        }
+        Some(empty)
+    }
+
+    /// After a member or an element: true at the end (`close`), false after a comma.
+    fn next(&mut self, close: u8) -> Option<bool> {
+        match self.punct()? {
+            b',' => Some(false),
+            b if b == close => Some(true),
+            _ => None,
+        }
     }
 
     fn literal(&mut self, word: &str) -> Option<()> {
