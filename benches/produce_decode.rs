@@ -3,12 +3,13 @@
 //! JSON Schema and Protobuf: the proxy's paths (`formats/avro_stream.rs`,
 //! `formats/jsonschema_stream.rs`, `formats/protobuf_stream.rs`) against the value-tree paths
 //! they replaced (serde_json `Value`, then the tree encoder or validator), and, for Avro and
-//! Protobuf, the whole request in one pass (`formats/one_pass_request.rs`).
+//! Protobuf, the whole request in one pass (`formats/one_pass_request.rs`); binary's whole
+//! request read by hand (`formats/binary_request.rs`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use kafka_proxy::formats::{
-    avro, encode_records, encode_schema_records, one_pass_request, protobuf, EmbeddedFormat,
-    ResolvedSchema,
+    avro, binary_request, encode_records, encode_schema_records, one_pass_request, protobuf,
+    EmbeddedFormat, ResolvedSchema,
 };
 use kafka_proxy::rest::produce_request::ProduceRequest;
 use kafka_proxy::schema::kinds::{parse, Parsed, SchemaType};
@@ -32,6 +33,18 @@ fn decode(c: &mut Criterion) {
                     encoded
                 })
             });
+            // The whole binary request read by hand (`formats/binary_request.rs`).
+            if format == EmbeddedFormat::Binary {
+                let id = BenchmarkId::new("binary_request", n);
+                group.bench_with_input(id, &body, |b, body| {
+                    b.iter(|| {
+                        let encoded = binary_request::encode(body, usize::MAX, None)
+                            .expect("the common shape");
+                        assert_eq!(encoded.len(), n);
+                        encoded
+                    })
+                });
+            }
         }
     }
     group.finish();

@@ -219,7 +219,7 @@ pub fn jsonschema_json(data: &[u8]) {
 }
 
 /// A produce body (the first byte picks an Avro schema from `avro_json`'s, the Protobuf schema,
-/// or a JSON schema from `jsonschema_json`'s) through the one-pass request encoder and the usual path (`ProduceRequest::parse`,
+/// a JSON schema from `jsonschema_json`'s, or binary) through the one-pass request encoder and the usual path (`ProduceRequest::parse`,
 /// then the record encoders): whenever the one pass takes a body, the usual path must take it
 /// too and write the same records, byte for byte.
 pub fn one_pass_request(data: &[u8]) {
@@ -248,8 +248,12 @@ pub fn one_pass_request(data: &[u8]) {
     let Some((which, body)) = data.split_first() else {
         return;
     };
-    let (format, schema) = &SCHEMAS[usize::from(*which) % SCHEMAS.len()];
     let path_partition = (which & 0x80 != 0).then_some(3);
+    // One choice more than the schemas: a binary body through `binary_request`.
+    let choice = usize::from(*which & 0x7f) % (SCHEMAS.len() + 1);
+    let Some((format, schema)) = SCHEMAS.get(choice) else {
+        return binary_request(body, path_partition);
+    };
     let Some(one) = one_pass_request::encode(body, schema, 100, path_partition) else {
         return;
     };
@@ -262,6 +266,27 @@ pub fn one_pass_request(data: &[u8]) {
     }
     let usual = encode_schema_records(*format, &request.records, None, Some(schema))
         .expect("the usual encoders take it");
+    assert_eq!(one.len(), usual.len());
+    for (a, b) in one.iter().zip(usual.iter()) {
+        assert_eq!((a.key, a.value, a.partition), (b.key, b.value, b.partition));
+    }
+}
+
+/// A binary body through the hand-read one pass and the usual path: whenever the one pass takes
+/// it, the usual path takes it too and writes the same records.
+fn binary_request(body: &[u8], path_partition: Option<i32>) {
+    use kafka_proxy::formats::{binary_request, encode_records};
+    let Some(one) = binary_request::encode(body, 100, path_partition) else {
+        return;
+    };
+    let mut request = ProduceRequest::parse(body, 100).expect("the usual parse takes it");
+    assert!(!request.records.is_empty());
+    for r in &mut request.records {
+        r.partition = r.partition.or(path_partition);
+    }
+    let bytes = bytes::Bytes::copy_from_slice(body);
+    let usual = encode_records(EmbeddedFormat::Binary, &bytes, &request.records, 64)
+        .expect("the usual decoder takes it");
     assert_eq!(one.len(), usual.len());
     for (a, b) in one.iter().zip(usual.iter()) {
         assert_eq!((a.key, a.value, a.partition), (b.key, b.value, b.partition));

@@ -17,7 +17,7 @@ use crate::record::{EncodedRecord, EncodedRecords};
 /// decoder), so a text whose length is a multiple of four is decoded as padded, any other as
 /// unpadded, after the one `=` a three-character last group may carry (`QQ=`). Non-zero
 /// trailing bits are refused, as everywhere else. `out` is left as it was on error.
-fn decode_base64(text: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+pub(super) fn decode_base64(text: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
     let (variant, text) = match text.len() % 4 {
         0 => (base64_simd::STANDARD, text),
         3 if text.ends_with(b"=") && !text.ends_with(b"==") => {

@@ -19,6 +19,7 @@
 //! The differential fuzz target `jsonschema_json` checks that every record [`write`] takes is
 //! valid for the validator and written as [`compact`] writes it.
 
+use super::body_reader::special;
 use crate::schema::json_plan::{types, Additional, Node, Plan};
 
 /// Appends `text` (one JSON value) made compact when it certainly is valid for the schema of
@@ -399,26 +400,6 @@ impl<'t> Scan<'t, '_> {
             }
         })
     }
-}
-
-/// The position of the first quote, backslash or control character at or after `i`. Sixteen
-/// bytes at a time without branching on each (the compiler makes that a vector compare): a
-/// `memchr2` for the quote and backslash followed by a loop for control characters read every
-/// string twice and made the whole check slower than serde's.
-fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
-    const LANES: usize = 16;
-    let stops = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
-    while let Some(chunk) = bytes.get(i..i + LANES) {
-        if chunk.iter().fold(false, |any, &b| any | stops(b)) {
-            break;
-        }
-        i += LANES;
-    }
-    bytes
-        .get(i..)?
-        .iter()
-        .position(|&b| stops(b))
-        .map(|at| i + at)
 }
 
 /// Some(()) when `ok`: the pass goes on.

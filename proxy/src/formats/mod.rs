@@ -7,6 +7,8 @@
 pub mod avro;
 pub mod avro_stream;
 pub mod binary;
+pub mod binary_request;
+mod body_reader;
 mod embedded;
 mod encode;
 mod encoded;

@@ -1,7 +1,8 @@
 //! POST /topics/{topic} and /topics/{topic}/partitions/{p}: produce in every embedded format.
 //! The body is parsed with borrowed raw values, converted as a whole (one bad record fails the
-//! request before anything is sent), and handed to the shared producer. The common shape of an
-//! Avro or Protobuf body is encoded in one pass instead (`formats::one_pass_request`).
+//! request before anything is sent), and handed to the shared producer. The common shape of a
+//! binary, Avro, JSON Schema or Protobuf body is encoded in one pass instead
+//! (`formats::binary_request`, `formats::one_pass_request`).
 
 use std::sync::Arc;
 
@@ -60,24 +61,26 @@ async fn produce(
         ));
     }
     let max_records = app.config.rest.produce_max_records;
-    // The common shape of an Avro or Protobuf body is encoded in one pass; anything else, and
-    // every error, takes the usual path below.
+    // The common shape of a binary or schema-format body is encoded in one pass; anything
+    // else, and every error, takes the usual path below.
     let one_pass = match (&app.schemas, format.family()) {
-        (Some(registry), Family::Schema) if check_topic(&topic).is_ok() => {
-            schemas::encode_one_pass(
-                registry,
-                &topic,
-                format,
-                &bytes,
-                max_records,
-                path_partition,
-            )
-            .await
-        }
+        _ if check_topic(&topic).is_err() => None,
+        (Some(registry), Family::Schema) => schemas::encode_one_pass(
+            registry,
+            &topic,
+            format,
+            &bytes,
+            max_records,
+            path_partition,
+        )
+        .await
+        .map(|(encoded, id)| (encoded, Some(id))),
+        (_, Family::Binary) => formats::binary_request::encode(&bytes, max_records, path_partition)
+            .map(|encoded| (encoded, None)),
         _ => None,
     };
     let (encoded, key_schema_id, value_schema_id) = match one_pass {
-        Some((encoded, value_schema_id)) => (encoded, None, Some(value_schema_id)),
+        Some((encoded, value_schema_id)) => (encoded, None, value_schema_id),
         None => encode(&app, &topic, format, &bytes, path_partition).await?,
     };
     // The request completes as a whole even if its client goes away mid-request, instead of
