@@ -32,16 +32,10 @@ pub fn encode(
         &mut arena,
         |r, _, arena| {
             let text = r.string()?;
-            let start = arena.len();
-            decode_base64(text.as_bytes(), arena).ok()?;
-            Some(start..arena.len())
+            decode_base64(text.as_bytes(), arena).ok()
         },
     )?;
-    r.byte(b'}')?;
-    r.at_end().then_some(EncodedRecords {
-        data: arena.into(),
-        records,
-    })
+    r.finish(arena, records)
 }
 
 #[cfg(test)]

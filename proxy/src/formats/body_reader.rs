@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use crate::record::EncodedRecord;
+use crate::record::{EncodedRecord, EncodedRecords};
 
 /// A record's key or value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,14 +19,14 @@ pub(super) enum Part {
 }
 
 /// The records of the `records` array (the reader at its `[`), at most `max_records`. `part`
-/// reads a non-null key or value where it stands onto `arena` and answers its range; a null one
-/// is no key or value.
+/// reads a non-null key or value where it stands onto the end of `arena`; a null one is no key
+/// or value.
 pub(super) fn records(
     r: &mut Reader<'_>,
     max_records: usize,
     path_partition: Option<i32>,
     arena: &mut Vec<u8>,
-    mut part: impl FnMut(&mut Reader<'_>, Part, &mut Vec<u8>) -> Option<Range<usize>>,
+    mut part: impl FnMut(&mut Reader<'_>, Part, &mut Vec<u8>) -> Option<()>,
 ) -> Option<Vec<EncodedRecord>> {
     let mut records = Vec::new();
     r.byte(b'[')?;
@@ -98,12 +98,26 @@ impl<'t> Reader<'t> {
         &mut self,
         which: Part,
         arena: &mut Vec<u8>,
-        part: &mut impl FnMut(&mut Reader<'_>, Part, &mut Vec<u8>) -> Option<Range<usize>>,
+        part: &mut impl FnMut(&mut Reader<'_>, Part, &mut Vec<u8>) -> Option<()>,
     ) -> Option<Option<Range<usize>>> {
+        let start = arena.len();
         match self.peek()? {
             b'n' => self.null().map(|()| None),
-            _ => part(self, which, arena).map(Some),
+            _ => part(self, which, arena).map(|()| Some(start..arena.len())),
         }
+    }
+
+    /// The body's closing brace after the records, and nothing else: the request's records.
+    pub(super) fn finish(
+        mut self,
+        arena: Vec<u8>,
+        records: Vec<EncodedRecord>,
+    ) -> Option<EncodedRecords> {
+        self.byte(b'}')?;
+        self.at_end().then_some(EncodedRecords {
+            data: arena.into(),
+            records,
+        })
     }
 
     pub(super) fn ws(&mut self) {

@@ -43,15 +43,10 @@ pub fn encode(
             if part == Part::Key {
                 return None;
             }
-            let start = arena.len();
             avro::frame(id, &[], arena);
             r.at = jsonschema_stream::write_at(plan, r.text, r.at, arena)?;
-            Some(start..arena.len())
+            Some(())
         },
     )?;
-    r.byte(b'}')?;
-    r.at_end().then_some(EncodedRecords {
-        data: arena.into(),
-        records,
-    })
+    r.finish(arena, records)
 }
