@@ -129,6 +129,14 @@ pub fn evaluate_gates(s: &Summary, baseline: Option<&Summary>) -> Vec<GateResult
         true,
     );
     gate(
+        "format_vs_binary_min",
+        g.format_vs_binary_min,
+        s.format_vs_binary
+            .as_ref()
+            .map(|c| ratio_basis(c.ratio, c.interval.as_ref())),
+        true,
+    );
+    gate(
         "ceiling_fraction_min",
         g.ceiling_fraction_min,
         s.ceiling

@@ -55,6 +55,9 @@ pub struct Peer {
     pub api: RestApi,
     /// MQTT publishes go into an MQTT broker (at `url`) and this carries them on.
     pub relay: Option<Relay>,
+    /// Sends values of this format instead of the workload's (the `rest-binary` endpoint of a
+    /// schema workload with `also_binary`).
+    pub format: Option<format::Format>,
 }
 
 /// What carries an MQTT endpoint's publishes on from the MQTT broker they go into.

@@ -223,7 +223,15 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
     match p.split_once('=') {
         Some((name, url))
             if !name.is_empty()
-                && !["rest", "rest-v2", "native", "nginx"].contains(&name)
+                && ![
+                    "rest",
+                    loadgen::run::V2_PEER,
+                    loadgen::run::BINARY_PEER,
+                    "native",
+                    loadgen::run::NATIVE_BINARY,
+                    "nginx",
+                ]
+                .contains(&name)
                 && url.starts_with("http") =>
         {
             Ok(loadgen::Peer {
@@ -233,10 +241,11 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
                 api: loadgen::RestApi::V2,
                 ceiling: false,
                 relay: None,
+                format: None,
             })
         }
         _ => anyhow::bail!(
-            "--peer expects NAME=URL (a name other than rest/rest-v2/native/nginx, an http URL), got `{p}`"
+            "--peer expects NAME=URL (a name other than rest, rest-v2, rest-binary, native, native-binary or nginx; an http URL), got `{p}`"
         ),
     }
 }

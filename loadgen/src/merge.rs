@@ -50,6 +50,23 @@ pub fn merge(summaries: Vec<Summary>) -> anyhow::Result<Summary> {
     let consume = rate("rest", "consume")
         .zip(rate("native", "consume"))
         .map(|(r, n)| r / n);
+    // The same-proxy comparisons, from the merged rates (no rounds, so no interval).
+    let v3_vs_v2 = rate("rest", "produce")
+        .zip(rate(crate::run::V2_PEER, "produce"))
+        .map(|(v3, v2)| v3 / v2);
+    let format_vs_binary = produce
+        .zip(rate(crate::run::BINARY_PEER, "produce"))
+        .zip(rate(crate::run::NATIVE_BINARY, "produce"))
+        .map(|((format, rest), native)| format / (rest / native));
+    let paired = |ratio: Option<f64>| {
+        ratio.map(|ratio| crate::summary::PairedRatio {
+            ratio,
+            interval: None,
+            round_ratios: Vec::new(),
+        })
+    };
+    merged.v3_vs_v2 = paired(v3_vs_v2);
+    merged.format_vs_binary = paired(format_vs_binary);
     merged.produce_ratio =
         produce.ok_or_else(|| anyhow::anyhow!("the summaries have no produce phases"))?;
     merged.consume_ratio = consume;

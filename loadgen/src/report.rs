@@ -135,6 +135,13 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             interval(c.interval.as_ref(), c.ratio)
         ));
     }
+    if let Some(c) = &s.format_vs_binary {
+        out.push(format!(
+            "{} produce ratio / binary's (same proxy, same rounds): {}",
+            s.scenario.workload.format.name(),
+            interval(c.interval.as_ref(), c.ratio)
+        ));
+    }
     for c in s.ceiling.iter().chain(&s.other_ceilings) {
         // Summaries written before ceilings named their endpoint and unit were nginx's.
         let endpoint = if c.endpoint.is_empty() {

@@ -209,6 +209,10 @@ pub struct Workload {
     /// With a v3 workload: also measure v2 produce of the same proxy in the same rounds (the
     /// `rest-v2` peer), for the v3/v2 ratio. Default false.
     pub also_v2: bool,
+    /// With a schema format: also measure binary values in the same rounds, natively
+    /// (`native-binary`) and over REST (`rest-binary`), for the format's REST/native ratio over
+    /// binary's (`format_vs_binary`). Default false.
+    pub also_binary: bool,
 }
 
 impl Workload {
@@ -318,6 +322,7 @@ impl Default for Workload {
             v3_stream: false,
             v3_records: false,
             also_v2: false,
+            also_binary: false,
             mqtt_receive_maximum: None,
             mqtt_source: false,
         }
@@ -349,6 +354,9 @@ pub struct Gates {
     pub consume_cpu_ratio_max: Option<f64>,
     /// Minimum v3/v2 produce rate of the same proxy, paired by round (needs `also_v2`).
     pub v3_vs_v2_min: Option<f64>,
+    /// Minimum of the format's REST/native produce ratio over binary's, paired by round (needs
+    /// `also_binary`).
+    pub format_vs_binary_min: Option<f64>,
     /// Minimum fraction of its ceiling the headline endpoint reaches: nginx (`http_ceiling`),
     /// or for the MQTT source mosquitto's own delivery (`mqtt_source`).
     pub ceiling_fraction_min: Option<f64>,
@@ -480,6 +488,21 @@ impl Scenario {
         anyhow::ensure!(
             !w.mqtt_source || !w.mqtt_qos.is_empty(),
             "workload.mqtt_source needs the QoS levels to publish at (workload.mqtt_qos)"
+        );
+        anyhow::ensure!(
+            !w.also_binary
+                || (w.format.has_schema()
+                    && w.mqtt_qos.is_empty()
+                    && !w.v3_stream
+                    && !w.v3_records
+                    && !w.http_ceiling
+                    && self.sweep.is_none()),
+            "workload.also_binary compares a schema format's REST produce (avro, jsonschema or \
+             protobuf, v2 requests, without a ceiling or sweep) with binary's"
+        );
+        anyhow::ensure!(
+            self.gates.format_vs_binary_min.is_none() || w.also_binary,
+            "gates.format_vs_binary_min needs workload.also_binary = true"
         );
         if w.format.has_schema() {
             // Schema workloads compare produce paths; keys and consume are binary-only.
@@ -656,6 +679,32 @@ mod tests {
             assert!(err.contains("value_bytes"), "{err}");
         }
         assert!(toml::from_str::<Scenario>("name='x'\n[workload]\nformat='xml'\n").is_err());
+    }
+
+    #[test]
+    fn binary_comparison_needs_a_schema_format_and_gates_on_it() {
+        let load = |text: &str| {
+            let s: Scenario = toml::from_str(&format!("name='x'\n{text}")).unwrap();
+            s.validate().map(|()| s.workload.also_binary)
+        };
+        let avro = "[workload]\nformat='avro'\nphases=['produce']\n";
+        assert!(load(&format!("{avro}also_binary=true\n")).unwrap());
+        assert!(load(&format!(
+            "{avro}also_binary=true\n[gates]\nformat_vs_binary_min=0.9\n"
+        ))
+        .unwrap());
+        let err = load("[workload]\nalso_binary=true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("also_binary compares"), "{err}");
+        let err = load(&format!("{avro}http_ceiling=true\nalso_binary=true\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("also_binary compares"), "{err}");
+        let err = load(&format!("{avro}[gates]\nformat_vs_binary_min=0.9\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs workload.also_binary"), "{err}");
     }
 
     #[test]

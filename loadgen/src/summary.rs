@@ -344,6 +344,10 @@ pub struct Summary {
     /// paired by round.
     #[serde(default)]
     pub v3_vs_v2: Option<PairedRatio>,
+    /// With `workload.also_binary`: the schema format's REST/native produce ratio over binary's
+    /// (`rest-binary` against `native-binary`), paired by round.
+    #[serde(default)]
+    pub format_vs_binary: Option<PairedRatio>,
     #[serde(default)]
     pub crosscheck: Option<Crosscheck>,
     #[serde(default)]
@@ -381,6 +385,7 @@ impl Summary {
             ceiling: None,
             other_ceilings: Vec::new(),
             v3_vs_v2: None,
+            format_vs_binary: None,
             crosscheck: None,
             added_latency: None,
             long_poll_wake: None,

@@ -17,13 +17,15 @@ use crate::summary::{
 
 /// The name of the v2 endpoint a v3 workload with `also_v2` measures beside it.
 pub const V2_PEER: &str = "rest-v2";
+/// The name of the binary endpoint a schema workload with `also_binary` measures beside it.
+pub const BINARY_PEER: &str = "rest-binary";
 use crate::targets::Targets;
 use crate::{gates, sweep, BrokerTarget, Peer, Relay, RestApi};
 
 use super::calibrate::calibrate;
 use super::consume::consume_rounds;
 use super::crosscheck::crosscheck;
-use super::produce::{produce_rounds, LISTENER_ROOT, SOURCE_ROOT};
+use super::produce::{produce_rounds, LISTENER_ROOT, NATIVE_BINARY, SOURCE_ROOT};
 
 /// Runs a scenario end to end and returns its summary (gates evaluated, nothing written).
 /// `schema_registry_url`: the registry the proxy uses (schema workloads; see [`Targets::start`]).
@@ -165,6 +167,7 @@ async fn compare(
                 ceiling: false,
                 api: RestApi::V2,
                 relay: w.mqtt_source.then_some(Relay::Source),
+                format: None,
             })
             .collect(),
         None => vec![Peer {
@@ -174,6 +177,7 @@ async fn compare(
             ceiling: false,
             api: w.rest_api(),
             relay: None,
+            format: None,
         }],
     };
     if let (true, Some(addr)) = (w.mqtt_source, &targets.mqtt_addr) {
@@ -185,6 +189,7 @@ async fn compare(
             ceiling: true,
             api: RestApi::V2,
             relay: Some(Relay::Subscriber),
+            format: None,
         }));
     }
     if w.also_v2 {
@@ -196,6 +201,20 @@ async fn compare(
             ceiling: false,
             api: RestApi::V2,
             relay: None,
+            format: None,
+        });
+    }
+    if w.also_binary {
+        // The same proxy with binary values, in the same rounds (after a native turn with
+        // binary values): the format's ratio over binary's.
+        endpoints.push(Peer {
+            name: BINARY_PEER.into(),
+            url: targets.proxy_url.clone(),
+            mqtt_qos: None,
+            ceiling: false,
+            api: RestApi::V2,
+            relay: None,
+            format: Some(crate::format::Format::Binary),
         });
     }
     endpoints.extend(peers);
@@ -211,6 +230,7 @@ async fn compare(
             ceiling: true,
             api: RestApi::V2,
             relay: None,
+            format: None,
         });
     }
 
@@ -234,6 +254,13 @@ async fn compare(
             native.errors == 0,
             format!("{} errors", native.errors),
         ));
+        if let Some(binary) = &round.native_binary {
+            checks.push(check(
+                &format!("round {n}: {NATIVE_BINARY} produce: no errors"),
+                binary.errors == 0,
+                format!("{} errors", binary.errors),
+            ));
+        }
         for ((e, r, _), stored) in round.rest.iter().zip(&round.stored) {
             if let Some(d) = &r.delivery {
                 checks.push(relay_check(n, e, r, d, *stored));
@@ -271,14 +298,19 @@ async fn compare(
     )];
     let mut produce = Vec::new();
     for (i, e) in endpoints.iter().enumerate() {
-        let paired: Vec<f64> = rounds
-            .iter()
-            .map(|r| r.rest[i].1.ratio_to(&r.native))
-            .collect();
+        let paired: Vec<f64> = rounds.iter().map(|r| r.ratio(i)).collect();
         produce.push((e, paired));
         phases.push(measure::merge_rounds(
             rounds.iter().map(|r| r.rest[i].1.clone()).collect(),
         ));
+    }
+    // After the endpoints' phases (`phases[1 + i]` is endpoint i's).
+    let native_binary: Vec<PhaseResult> = rounds
+        .iter()
+        .filter_map(|r| r.native_binary.clone())
+        .collect();
+    if !native_binary.is_empty() {
+        phases.push(measure::merge_rounds(native_binary));
     }
     let mut consume_ratios: Vec<Option<Vec<f64>>> = vec![None; endpoints.len()];
     if let Some(c) = &consumed {
@@ -322,6 +354,14 @@ async fn compare(
             .map(|r| r.rest[0].1.ratio_to(&r.rest[i].1))
             .collect();
         figures.v3_vs_v2 = Some(PairedRatio {
+            ratio: measure::median(&ratios).unwrap_or(0.0),
+            interval: Interval::of(&ratios),
+            round_ratios: ratios,
+        });
+    }
+    if let Some(b) = endpoints.iter().position(|e| e.name == BINARY_PEER) {
+        let ratios: Vec<f64> = rounds.iter().map(|r| r.vs_binary(b)).collect();
+        figures.format_vs_binary = Some(PairedRatio {
             ratio: measure::median(&ratios).unwrap_or(0.0),
             interval: Interval::of(&ratios),
             round_ratios: ratios,

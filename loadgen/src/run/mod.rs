@@ -8,4 +8,5 @@ mod end_to_end;
 mod produce;
 mod rounds;
 
-pub use compare::run;
+pub use compare::{run, BINARY_PEER, V2_PEER};
+pub use produce::NATIVE_BINARY;

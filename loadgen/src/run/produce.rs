@@ -7,13 +7,16 @@ use crate::drivers::mqtt_relay::Sink;
 use crate::interval::Interval;
 use crate::measure::PhaseResult;
 use crate::phase::{observe, say};
-use crate::scenario::Workload;
+use crate::scenario::{Format, Workload};
 use crate::targets::Targets;
 use crate::wrk::{Wrk, WrkResult};
 use crate::{drivers, Peer, Relay, RestApi};
 
 use super::end_to_end::EndToEnd;
 use super::rounds::stop_rounds;
+
+/// The driver name of native's turn with binary values (`also_binary`).
+pub const NATIVE_BINARY: &str = "native-binary";
 
 /// The MQTT topics' first level: publishes to the proxy's listener, publishes the proxy's MQTT
 /// source subscribes to, and publishes only mosquitto's own subscriber reads (its ceiling).
@@ -24,6 +27,8 @@ const BROKER_ROOT: &str = "mosq";
 /// One produce round: the native run, and each endpoint's (endpoint, result, topic).
 pub(super) struct Round {
     pub(super) native: PhaseResult,
+    /// With `also_binary`: native's run with binary values, the baseline of `rest-binary`.
+    pub(super) native_binary: Option<PhaseResult>,
     pub(super) rest: Vec<(Peer, PhaseResult, String)>,
     /// What each REST topic held when read back after the round: (records, checksum); None for
     /// the HTTP ceiling, which writes nothing.
@@ -42,12 +47,34 @@ impl Round {
         let wrk = self.wrk.iter().map(|t| t.requests_per_s).sum::<f64>() / self.wrk.len() as f64;
         Some((driver, wrk))
     }
+
+    /// The native run endpoint `i`'s ratio is paired with: binary's for an endpoint sending
+    /// binary values in a schema workload, else the round's own.
+    pub(super) fn native_for(&self, i: usize) -> &PhaseResult {
+        match (&self.rest[i].0.format, &self.native_binary) {
+            (Some(_), Some(binary)) => binary,
+            _ => &self.native,
+        }
+    }
+
+    /// Endpoint `i`'s REST/native ratio in this round, against its own native baseline.
+    pub(super) fn ratio(&self, i: usize) -> f64 {
+        self.rest[i].1.ratio_to(self.native_for(i))
+    }
+
+    /// The headline's REST/native ratio over that of endpoint `binary` (binary values against
+    /// binary's native run).
+    pub(super) fn vs_binary(&self, binary: usize) -> f64 {
+        self.ratio(0) / self.ratio(binary).max(1e-9)
+    }
 }
 
 /// Who drives in one turn of a produce round.
 #[derive(Clone, Copy)]
 enum Turn {
     Native,
+    /// Native with binary values (`also_binary`), next to the endpoint sending them.
+    NativeBinary,
     /// `endpoints[i]`.
     Endpoint(usize),
     /// `wrk` against the headline proxy: the REST driver's cross-check.
@@ -56,13 +83,16 @@ enum Turn {
 
 /// The order of a round's turns: native, the headline endpoint between two turns of `wrk`
 /// (the driver is compared with their mean, which cancels the machine's drift over the round
-/// when it is linear), then the other endpoints; reversed every other round (ABBA), so that
-/// drift hits every driver alike.
-fn turn_order(round: u32, endpoints: usize, wrk: bool) -> Vec<Turn> {
+/// when it is linear), then the other endpoints, the one sending binary values (`binary`)
+/// next to native's binary turn; reversed every other round (ABBA), so that drift hits every
+/// driver alike.
+fn turn_order(round: u32, endpoints: usize, wrk: bool, binary: Option<usize>) -> Vec<Turn> {
     let mut turns = vec![Turn::Native];
     for i in 0..endpoints {
         if i == 0 && wrk {
             turns.extend([Turn::Wrk, Turn::Endpoint(0), Turn::Wrk]);
+        } else if Some(i) == binary {
+            turns.extend([Turn::NativeBinary, Turn::Endpoint(i)]);
         } else {
             turns.push(Turn::Endpoint(i));
         }
@@ -92,10 +122,12 @@ pub(super) async fn produce_rounds(
         }
         false => None,
     };
+    let binary = endpoints.iter().position(|e| e.format.is_some());
     let mut rounds: Vec<Round> = Vec::new();
-    let (mut headline, mut crosscheck) = (Vec::new(), Vec::new());
+    let (mut headline, mut crosscheck, mut vs_binary) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..w.max_rounds() {
-        if stop_rounds(&headline, w) && (crosscheck.is_empty() || stop_rounds(&crosscheck, w)) {
+        let settled = |ratios: &Vec<f64>| ratios.is_empty() || stop_rounds(ratios, w);
+        if stop_rounds(&headline, w) && settled(&crosscheck) && settled(&vs_binary) {
             break;
         }
         let native_topic = format!("{prefix}-native-{round}");
@@ -108,43 +140,63 @@ pub(super) async fn produce_rounds(
             }
             rest.push((e.clone(), topic));
         }
+        let native_binary_topic = format!("{prefix}-native-binary-{round}");
+        if binary.is_some() {
+            targets
+                .create_topic(&native_binary_topic, w.partitions)
+                .await?;
+        }
         let wrk_topic = format!("{prefix}-wrk-{round}");
         if wrk_request.is_some() {
             targets.create_topic(&wrk_topic, w.partitions).await?;
         }
         let mut native = None;
+        let mut native_binary = None;
         let mut wrk = Vec::new();
         let mut measured = vec![None; rest.len()];
         let n = round + 1;
-        for turn in turn_order(round, rest.len(), wrk_request.is_some()) {
+        for turn in turn_order(round, rest.len(), wrk_request.is_some(), binary) {
             let p = targets.progress();
             let i = match turn {
-                Turn::Native => {
+                Turn::Native | Turn::NativeBinary => {
+                    let (topic, w, driver) = match turn {
+                        Turn::NativeBinary => {
+                            let mut binary = w.clone();
+                            binary.format = Format::Binary;
+                            (&native_binary_topic, binary, NATIVE_BINARY)
+                        }
+                        _ => (&native_topic, w.clone(), "native"),
+                    };
+                    let w = &w;
                     say(&format!(
-                        "round {n}: native produce, {} {} records of {}",
+                        "round {n}: {driver} produce, {} {} records of {}",
                         w.records,
                         w.format.name(),
                         w.value_sizes()
                     ));
-                    let e2e = EndToEnd::start(targets, None, &native_topic, w, &p).await?;
-                    let cross = EndToEnd::start_cross(targets, false, &native_topic, w, &p).await?;
+                    let e2e = EndToEnd::start(targets, None, topic, w, &p).await?;
+                    let cross = EndToEnd::start_cross(targets, false, topic, w, &p).await?;
                     let run = drivers::native::produce(
                         &targets.bootstrap,
                         targets.schema_registry_url.as_deref(),
-                        &native_topic,
+                        topic,
                         warmup_topic,
                         w,
                         &targets.clients,
                         p.clone(),
                     );
-                    native = Some(
-                        EndToEnd::attach(
-                            e2e,
-                            cross,
-                            observe(targets, w, &p, ("native produce", w.records), run).await,
-                        )
-                        .await?,
-                    );
+                    let label = format!("{driver} produce");
+                    let mut result = EndToEnd::attach(
+                        e2e,
+                        cross,
+                        observe(targets, w, &p, (&label, w.records), run).await,
+                    )
+                    .await?;
+                    result.driver = driver.into();
+                    match turn {
+                        Turn::NativeBinary => native_binary = Some(result),
+                        _ => native = Some(result),
+                    }
                     continue;
                 }
                 Turn::Wrk => {
@@ -236,9 +288,10 @@ pub(super) async fn produce_rounds(
                 .await?
             } else {
                 // The endpoint's API decides v2 or v3 requests (a v3 workload's `rest-v2` peer
-                // sends v2).
+                // sends v2), and its format the values (a schema workload's `rest-binary`).
                 let mut w = w.clone();
                 w.v3_records = e.api == RestApi::V3;
+                w.format = e.format.unwrap_or(w.format);
                 let w = &w;
                 say(&format!(
                     "round {n}: {} produce, {} {} records per request{}, {} clients",
@@ -280,9 +333,13 @@ pub(super) async fn produce_rounds(
         if !wrk.is_empty() {
             dropped.push(wrk_topic);
         }
+        if native_binary.is_some() {
+            dropped.push(native_binary_topic);
+        }
         let stored = verify_and_drop(w, targets, dropped, &rest).await?;
         let round = Round {
             native,
+            native_binary,
             rest,
             stored,
             wrk,
@@ -291,6 +348,15 @@ pub(super) async fn produce_rounds(
             crosscheck.push(driver / wrk.max(1e-9));
             let i = Interval::of(&crosscheck).expect("a ratio");
             say(&format!("REST driver / wrk so far: {}", i.describe()));
+        }
+        if let Some(b) = binary {
+            vs_binary.push(round.vs_binary(b));
+            let i = Interval::of(&vs_binary).expect("a ratio");
+            say(&format!(
+                "{} ratio / binary's so far: {}",
+                w.format.name(),
+                i.describe()
+            ));
         }
         rounds.push(round);
     }
@@ -345,4 +411,37 @@ async fn verify_and_drop(
         let _ = targets.delete_topics(&dropped).await;
     }
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(turns: Vec<Turn>) -> Vec<String> {
+        turns
+            .into_iter()
+            .map(|t| match t {
+                Turn::Native => "native".to_string(),
+                Turn::NativeBinary => "native-binary".to_string(),
+                Turn::Wrk => "wrk".to_string(),
+                Turn::Endpoint(i) => format!("e{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn binary_runs_natively_next_to_its_endpoint_and_rounds_alternate() {
+        assert_eq!(
+            names(turn_order(0, 2, false, Some(1))),
+            ["native", "e0", "native-binary", "e1"]
+        );
+        assert_eq!(
+            names(turn_order(1, 2, false, Some(1))),
+            ["e1", "native-binary", "e0", "native"]
+        );
+        assert_eq!(
+            names(turn_order(0, 2, true, None)),
+            ["native", "wrk", "e0", "wrk", "e1"]
+        );
+    }
 }
