@@ -1,6 +1,6 @@
 //! The hand reader of produce bodies of the common shape, `{..., "records": [{"key": ...,
 //! "value": ..., "partition": N}, ...]}`, for the formats whose whole request is read in one
-//! pass without serde (`binary_request.rs`, `jsonschema_request.rs`): serde_json reading the
+//! pass without serde (`binary_request.rs`, `one_pass_request.rs`): serde_json reading the
 //! body first skips each value to find its text, and that skip was most of a request's
 //! decoding once the value itself was cheap. It takes only the plainest form (member names
 //! without escapes, each record member at most once, a partition as a JSON integer or null) and
@@ -74,6 +74,37 @@ pub(super) fn records(
             _ => return None,
         }
     }
+}
+
+/// A schema format's body of the common shape, `{"value_schema_id": N, "records": [...]}` with
+/// N the JSON integer `id`: its records, each value Confluent-framed with `id` and then written
+/// by `value` from where it stands (the reader after it). Keys must be absent or null.
+pub(super) fn schema_records(
+    body: &[u8],
+    id: i32,
+    max_records: usize,
+    path_partition: Option<i32>,
+    mut value: impl FnMut(&mut Reader<'_>, &mut Vec<u8>) -> Option<()>,
+) -> Option<EncodedRecords> {
+    let mut r = Reader::new(std::str::from_utf8(body).ok()?);
+    r.byte(b'{')?;
+    r.name("value_schema_id")?;
+    (r.integer()? == i64::from(id)).then_some(())?;
+    r.byte(b',')?;
+    r.name("records")?;
+    let mut arena = Vec::with_capacity(body.len());
+    let records = records(
+        &mut r,
+        max_records,
+        path_partition,
+        &mut arena,
+        |r, part, arena| {
+            (part == Part::Value).then_some(())?;
+            super::avro::frame(id, &[], arena);
+            value(r, arena)
+        },
+    )?;
+    r.finish(arena, records)
 }
 
 /// The body's members, read without writing anything.

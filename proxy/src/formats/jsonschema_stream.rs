@@ -19,7 +19,7 @@
 //! The differential fuzz target `jsonschema_json` checks that every record [`write`] takes is
 //! valid for the validator and written as [`compact`] writes it.
 
-use super::body_reader::special;
+use super::json_scan::{self, Number};
 use crate::schema::json_plan::{types, Additional, Node, Plan};
 
 /// Appends `text` (one JSON value) made compact when it certainly is valid for the schema of
@@ -93,13 +93,6 @@ const EXACT: u64 = 1 << 53;
 
 /// Nesting deeper than this is left to the validator (serde_json itself stops at 128).
 const MAX_DEPTH: u32 = 100;
-
-/// A number as serde_json reads it.
-enum Number {
-    U64(u64),
-    I64(i64),
-    F64(f64),
-}
 
 /// The pass: a position in `text`, and the compact form written so far. Every step answers
 /// None as soon as the value is not certainly valid.
@@ -296,109 +289,23 @@ impl<'t> Scan<'t, '_> {
     }
 
     /// A string at `at`: its text with the quotes, written as it is, and its content if it has
-    /// escapes. One with escapes is decoded by serde_json, which defines which escapes are valid
-    /// (a lone surrogate is not); one without is checked here (no control characters).
+    /// escapes (`json_scan::string`).
     fn string(&mut self) -> Option<(&'t str, Option<String>)> {
-        let bytes = self.bytes();
-        let start = self.at;
-        let mut i = start + 1;
-        let mut escaped = false;
-        loop {
-            let at = special(bytes, i)?;
-            match bytes[at] {
-                b'"' => {
-                    i = at + 1;
-                    break;
-                }
-                b'\\' => {}
-                _ => return None,
-            }
-            escaped = true;
-            // The escaped byte is skipped (a quote or a backslash does not end the string).
-            i = at + 2;
-            if i > bytes.len() {
-                return None;
-            }
-        }
-        let raw = &self.text[start..i];
-        let decoded = match escaped {
-            true => Some(serde_json::from_str::<String>(raw).ok()?),
-            false => None,
-        };
+        let (end, decoded) = json_scan::string(self.text, self.at)?;
+        let raw = &self.text[self.at..end];
         self.out.extend_from_slice(raw.as_bytes());
-        self.at = i;
+        self.at = end;
         Some((raw, decoded))
     }
 
     /// A number at `at`, written as it is, read as serde_json reads it. A float's value is only
     /// computed when `bounds` need it or when it might be out of range (an error for serde_json).
     fn number(&mut self, bounds: bool) -> Option<Number> {
-        let bytes = self.bytes();
-        let start = self.at;
-        let mut i = start;
-        let negative = bytes[i] == b'-';
-        if negative {
-            i += 1;
-        }
-        let digits_at = i;
-        match bytes.get(i)? {
-            b'0' => i += 1,
-            b'1'..=b'9' => {
-                while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
-            _ => return None,
-        }
-        let digits_end = i;
-        let mut float = false;
-        let mut exponent = false;
-        if bytes.get(i) == Some(&b'.') {
-            i += 1;
-            float = true;
-            check(bytes.get(i).is_some_and(u8::is_ascii_digit))?;
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        if let Some(b'e' | b'E') = bytes.get(i) {
-            i += 1;
-            float = true;
-            exponent = true;
-            if let Some(b'+' | b'-') = bytes.get(i) {
-                i += 1;
-            }
-            check(bytes.get(i).is_some_and(u8::is_ascii_digit))?;
-            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-        }
-        // A leading zero is followed by no digit (serde_json: "invalid number").
-        check(!(bytes[digits_at] == b'0' && digits_end > digits_at + 1))?;
-        let text = &self.text[start..i];
-        self.out.extend_from_slice(text.as_bytes());
-        self.at = i;
-        let magnitude = match float {
-            true => None,
-            false => self.text[digits_at..digits_end].parse::<u64>().ok(),
-        };
-        Some(match magnitude {
-            Some(m) if !negative => Number::U64(m),
-            Some(m) => match (m as i64).wrapping_neg() {
-                // `-0` and magnitudes beyond i64 are floats for serde_json.
-                v if v >= 0 => Number::F64(-(m as f64)),
-                v => Number::I64(v),
-            },
-            None => {
-                // Below 309 digits and without an exponent, a float is finite: its value is
-                // only read for bounds.
-                let finite = !exponent && digits_end - digits_at < 309;
-                match bounds || !finite {
-                    true => Number::F64(serde_json::from_str::<f64>(text).ok()?),
-                    false => Number::F64(0.0),
-                }
-            }
-        })
+        let (end, number) = json_scan::number(self.text, self.at, bounds)?;
+        self.out
+            .extend_from_slice(&self.text.as_bytes()[self.at..end]);
+        self.at = end;
+        Some(number)
     }
 }
 
