@@ -135,6 +135,17 @@ pub fn headlines(s: &Summary) -> Vec<String> {
             interval(c.interval.as_ref(), c.ratio)
         ));
     }
+    if let Some(t) = &s.short_turns {
+        out.push(format!(
+            "WARNING: {} of {} turns ({}) were too short for a steady rate (a window under twice \
+             warmup_ms, {} ms): their rounds compare whole windows, start-up and drain included, \
+             which favours whichever driver starts and drains faster; raise workload.records",
+            t.short,
+            t.turns,
+            t.drivers.join(", "),
+            2 * w.warmup_ms
+        ));
+    }
     if let Some(c) = &s.format_vs_binary {
         out.push(format!(
             "{} produce ratio / binary's (same proxy, same rounds): {}",
@@ -581,5 +592,43 @@ mod tests {
         let row = t.lines().find(|l| l.starts_with("native")).unwrap();
         assert!(row.contains("n/a"), "{row}");
         assert!(!html(&s).contains("<td>0</td><td>0</td><td>0</td>"));
+    }
+
+    #[test]
+    fn short_turns_are_counted_and_warned_about() {
+        let rec = crate::histogram::Recorder::default();
+        let turn = |driver: &str, steady: Option<f64>| {
+            let mut p = PhaseResult::new(
+                driver,
+                "produce",
+                10,
+                1000,
+                10,
+                0,
+                std::time::Duration::from_millis(300),
+                "request",
+                &rec,
+                0,
+            );
+            p.steady_records_per_s = steady;
+            p
+        };
+        let long = [turn("native", Some(5.0)), turn("rest", Some(4.0))];
+        assert!(crate::summary::ShortTurns::of(long.iter()).is_none());
+        let mixed = [
+            turn("native", None),
+            turn("rest", Some(4.0)),
+            turn("native", None),
+        ];
+        let short = crate::summary::ShortTurns::of(mixed.iter()).unwrap();
+        assert_eq!((short.turns, short.short), (3, 2));
+        assert_eq!(short.drivers, ["native"]);
+        let mut s = summary("");
+        s.short_turns = Some(short);
+        let t = terminal(&s);
+        assert!(
+            t.contains("WARNING: 2 of 3 turns (native) were too short"),
+            "{t}"
+        );
     }
 }

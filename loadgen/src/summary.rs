@@ -48,6 +48,36 @@ pub struct PairedRatio {
     pub round_ratios: Vec<f64>,
 }
 
+/// How many measured turns had no steady rate (a window under twice `warmup_ms`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShortTurns {
+    pub turns: u64,
+    pub short: u64,
+    /// The drivers whose turns were short, each once.
+    pub drivers: Vec<String>,
+}
+
+impl ShortTurns {
+    /// The turns of `results` without a steady rate; None when every turn had one.
+    pub fn of<'a>(results: impl Iterator<Item = &'a PhaseResult>) -> Option<ShortTurns> {
+        let mut out = ShortTurns {
+            turns: 0,
+            short: 0,
+            drivers: Vec::new(),
+        };
+        for r in results {
+            out.turns += 1;
+            if r.steady_records_per_s.is_none() {
+                out.short += 1;
+                if !out.drivers.contains(&r.driver) {
+                    out.drivers.push(r.driver.clone());
+                }
+            }
+        }
+        (out.short > 0).then_some(out)
+    }
+}
+
 /// A peer proxy's throughput ratios to native.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeerRatio {
@@ -348,6 +378,10 @@ pub struct Summary {
     /// (`rest-binary` against `native-binary`), paired by round.
     #[serde(default)]
     pub format_vs_binary: Option<PairedRatio>,
+    /// Turns (one driver's run in one round) too short for a steady rate: their rounds' ratios
+    /// compare whole windows, start-up and drain included.
+    #[serde(default)]
+    pub short_turns: Option<ShortTurns>,
     #[serde(default)]
     pub crosscheck: Option<Crosscheck>,
     #[serde(default)]
@@ -386,6 +420,7 @@ impl Summary {
             other_ceilings: Vec::new(),
             v3_vs_v2: None,
             format_vs_binary: None,
+            short_turns: None,
             crosscheck: None,
             added_latency: None,
             long_poll_wake: None,

@@ -12,7 +12,7 @@ use crate::phase::{check, say};
 use crate::scenario::{Phase, Scenario, Workload};
 use crate::summary::{
     Added, AddedLatency, Ceiling, Check, CpuRatios, Environment, Machine, PairedRatio, PeerRatio,
-    Summary,
+    ShortTurns, Summary,
 };
 
 /// The name of the v2 endpoint a v3 workload with `also_v2` measures beside it.
@@ -410,6 +410,22 @@ async fn compare(
             figures.other_ceilings.push(ceiling);
         }
     }
+    // Relayed MQTT turns and QoS 0 have no steady rate by design (their deliveries are
+    // counted at the far end, or front-loaded by socket buffers).
+    let produce_turns = rounds.iter().flat_map(|r| {
+        let rest = r
+            .rest
+            .iter()
+            .filter(|(e, _, _)| e.mqtt_qos.is_none())
+            .map(|(_, result, _)| result);
+        std::iter::once(&r.native)
+            .chain(&r.native_binary)
+            .chain(rest)
+    });
+    let consume_turns = consumed
+        .iter()
+        .flat_map(|c| c.native.iter().chain(c.rest.iter().flatten().flatten()));
+    figures.short_turns = ShortTurns::of(produce_turns.chain(consume_turns));
     figures.crosscheck = crosscheck(w, &rounds);
     figures.cpu_ratios = CpuRatios::of(&phases, &endpoints[0].name);
     figures.added_latency = added_latency(&phases, &endpoints[0].name, w.rate_records_per_s);
