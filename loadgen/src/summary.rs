@@ -48,6 +48,17 @@ pub struct PairedRatio {
     pub round_ratios: Vec<f64>,
 }
 
+impl PairedRatio {
+    /// The rounds' ratios, their median and its interval.
+    pub fn of(round_ratios: Vec<f64>) -> PairedRatio {
+        PairedRatio {
+            ratio: crate::measure::median(&round_ratios).unwrap_or(0.0),
+            interval: Interval::of(&round_ratios),
+            round_ratios,
+        }
+    }
+}
+
 /// How many measured turns had no steady rate (a window under twice `warmup_ms`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShortTurns {

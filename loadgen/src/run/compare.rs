@@ -353,19 +353,13 @@ async fn compare(
             .iter()
             .map(|r| r.rest[0].1.ratio_to(&r.rest[i].1))
             .collect();
-        figures.v3_vs_v2 = Some(PairedRatio {
-            ratio: measure::median(&ratios).unwrap_or(0.0),
-            interval: Interval::of(&ratios),
-            round_ratios: ratios,
-        });
+        figures.v3_vs_v2 = Some(PairedRatio::of(ratios));
     }
-    if let Some(b) = endpoints.iter().position(|e| e.name == BINARY_PEER) {
-        let ratios: Vec<f64> = rounds.iter().map(|r| r.vs_binary(b)).collect();
-        figures.format_vs_binary = Some(PairedRatio {
-            ratio: measure::median(&ratios).unwrap_or(0.0),
-            interval: Interval::of(&ratios),
-            round_ratios: ratios,
-        });
+    // The endpoint sending binary values, as the rounds pair it (`Round::native_for`).
+    if let Some(b) = endpoints.iter().position(|e| e.format.is_some()) {
+        figures.format_vs_binary = Some(PairedRatio::of(
+            rounds.iter().map(|r| r.vs_binary(b)).collect(),
+        ));
     }
     for (i, e) in endpoints.iter().enumerate().filter(|(_, e)| e.ceiling) {
         // The rate of the endpoint it bounds over its own, paired by round: nginx bounds the

@@ -87,11 +87,7 @@ pub(super) fn schema_records(
     mut value: impl FnMut(&mut Reader<'_>, &mut Vec<u8>) -> Option<()>,
 ) -> Option<EncodedRecords> {
     let mut r = Reader::new(std::str::from_utf8(body).ok()?);
-    r.byte(b'{')?;
-    r.name("value_schema_id")?;
-    (r.integer()? == i64::from(id)).then_some(())?;
-    r.byte(b',')?;
-    r.name("records")?;
+    (r.schema_head()? == i64::from(id)).then_some(())?;
     let mut arena = Vec::with_capacity(body.len());
     let records = records(
         &mut r,
@@ -116,6 +112,16 @@ pub(super) struct Reader<'t> {
 impl<'t> Reader<'t> {
     pub(super) fn new(text: &'t str) -> Self {
         Reader { text, at: 0 }
+    }
+
+    /// A schema format's body up to its records: `{"value_schema_id": N, "records":`, and N.
+    pub(super) fn schema_head(&mut self) -> Option<i64> {
+        self.byte(b'{')?;
+        self.name("value_schema_id")?;
+        let id = self.integer()?;
+        self.byte(b',')?;
+        self.name("records")?;
+        Some(id)
     }
 
     /// Whether only whitespace is left.

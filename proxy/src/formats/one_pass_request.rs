@@ -28,15 +28,14 @@ use crate::schema::kinds::Parsed;
 use crate::schema::proto::write_indexes;
 
 /// The value schema id of a body that starts `{"value_schema_id": N, "records": ...` (N a JSON
-/// integer); None for any other start (the body then takes the usual path).
+/// integer); None for any other start (the body then takes the usual path). Only the start is
+/// read, and only its UTF-8 checked ([`encode`] checks the whole body's): the bytes before the
+/// first `[`, which hold the whole head of a body of that shape (the head has no `[`, and the
+/// records' array opens with one).
 pub fn leading_value_schema_id(body: &[u8]) -> Option<i32> {
-    let mut r = Reader::new(std::str::from_utf8(body).ok()?);
-    r.byte(b'{')?;
-    r.name("value_schema_id")?;
-    let id = i32::try_from(r.integer()?).ok()?;
-    r.byte(b',')?;
-    r.name("records")?;
-    Some(id)
+    let head = &body[..memchr::memchr(b'[', body)?];
+    let id = Reader::new(std::str::from_utf8(head).ok()?).schema_head()?;
+    i32::try_from(id).ok()
 }
 
 /// Encodes a body whose value schema is `value` (resolved from [`leading_value_schema_id`]),
