@@ -201,8 +201,12 @@ pub fn headlines(s: &Summary) -> Vec<String> {
         }
     }
     if let Some(p) = &s.produce_requests {
+        let batches = p
+            .batches_per_request()
+            .map(|b| format!(" in {b:.2} record batches (partitions)"))
+            .unwrap_or_default();
         out.push(format!(
-            "the proxy's Produce requests to Kafka over the run: {}, {:.0} records each on average",
+            "the proxy's Produce requests to Kafka over the run: {}, {:.0} records each on average{batches}",
             thousands(p.requests as f64),
             p.records_per_request()
         ));

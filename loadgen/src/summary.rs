@@ -237,14 +237,17 @@ impl LongPollWake {
     }
 }
 
-/// The proxy's Produce requests to Kafka over the whole run, and the records they carried
-/// (`kafka_proxy_batch_requests_total`, `kafka_proxy_batch_records_total`, scraped from its
-/// `/metrics` at the end): the broker's cost is largely per request, so this explains much of
-/// its CPU per record.
+/// The proxy's Produce requests to Kafka over the whole run, the records they carried and their
+/// record batches (`kafka_proxy_batch_requests_total`, `kafka_proxy_batch_records_total`,
+/// `kafka_proxy_batch_partitions_total`, scraped from its `/metrics` at the end): the broker's
+/// cost is largely per request and per batch, so this explains much of its CPU per record.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct ProduceRequests {
     pub requests: u64,
     pub records: u64,
+    /// None from a proxy without the counter (before 2026-12-07).
+    #[serde(default)]
+    pub batches: Option<u64>,
 }
 
 impl ProduceRequests {
@@ -259,11 +262,21 @@ impl ProduceRequests {
         };
         let requests = counter("kafka_proxy_batch_requests_total")?;
         let records = counter("kafka_proxy_batch_records_total")?;
-        (requests > 0).then_some(ProduceRequests { requests, records })
+        let batches = counter("kafka_proxy_batch_partitions_total");
+        (requests > 0).then_some(ProduceRequests {
+            requests,
+            records,
+            batches,
+        })
     }
 
     pub fn records_per_request(&self) -> f64 {
         self.records as f64 / self.requests.max(1) as f64
+    }
+
+    /// Record batches (partitions) per Produce request, when the proxy counts them.
+    pub fn batches_per_request(&self) -> Option<f64> {
+        self.batches.map(|b| b as f64 / self.requests.max(1) as f64)
     }
 }
 
@@ -460,16 +473,25 @@ mod produce_requests_tests {
             kafka_proxy_batch_requests_total 40\n\
             kafka_proxy_batch_requests_total_other 7\n\
             # TYPE kafka_proxy_batch_records_total counter\n\
-            kafka_proxy_batch_records_total 3000\n";
+            kafka_proxy_batch_records_total 3000\n\
+            kafka_proxy_batch_partitions_total 50\n";
         let p = ProduceRequests::parse(text).unwrap();
         assert_eq!(
             p,
             ProduceRequests {
                 requests: 40,
-                records: 3000
+                records: 3000,
+                batches: Some(50),
             }
         );
         assert_eq!(p.records_per_request(), 75.0);
+        assert_eq!(p.batches_per_request(), Some(1.25));
+        // An older proxy: no batch count.
+        let old = ProduceRequests::parse(
+            "kafka_proxy_batch_requests_total 4\nkafka_proxy_batch_records_total 8\n",
+        )
+        .unwrap();
+        assert_eq!(old.batches_per_request(), None);
         // No Produce request (a native-only run, or a proxy without the counters): nothing.
         assert_eq!(
             ProduceRequests::parse(

@@ -298,6 +298,14 @@ impl Targets {
         self.broker.as_ref().is_none_or(|b| b.deletes_topics())
     }
 
+    /// The most a partition of the broker started here keeps (the mock cluster drops older
+    /// records); None when it keeps everything.
+    pub fn kept_per_partition_bytes(&self) -> Option<u64> {
+        self.broker
+            .as_ref()
+            .and_then(|b| b.kept_per_partition_bytes())
+    }
+
     /// Deletes `topics` (created by this run) and forgets those deleted: how many could not be.
     pub async fn delete_topics(&self, topics: &[String]) -> anyhow::Result<usize> {
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();

@@ -159,6 +159,12 @@ impl Broker {
         !matches!(self, Broker::Mock(_))
     }
 
+    /// The most a partition keeps, when the broker drops older records on its own (the mock
+    /// cluster); None when it keeps everything written.
+    pub fn kept_per_partition_bytes(&self) -> Option<u64> {
+        matches!(self, Broker::Mock(_)).then_some(mock::KEPT_PER_PARTITION_BYTES)
+    }
+
     /// Keeps the broker until the process exits.
     pub fn keep_for_process(self) -> String {
         match self {

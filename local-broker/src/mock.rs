@@ -16,6 +16,10 @@ use std::sync::{mpsc, Mutex};
 
 use rdkafka::mocking::MockCluster;
 
+/// The most a partition of the mock cluster keeps: librdkafka's mock partition log drops its
+/// oldest batches beyond this, so a read-back of a larger produce finds only the newest records.
+pub const KEPT_PER_PARTITION_BYTES: u64 = 5 * 1024 * 1024;
+
 /// Runs a one-broker mock cluster until standard input closes. Blocking.
 pub fn serve() -> io::Result<()> {
     let cluster = MockCluster::new(1).map_err(io::Error::other)?;

@@ -44,6 +44,10 @@ pub const BATCH_RETRIES: &str = "kafka_proxy_batch_retries_total";
 /// its records.
 pub const BATCH_REQUESTS: &str = "kafka_proxy_batch_requests_total";
 pub const BATCH_RECORDS: &str = "kafka_proxy_batch_records_total";
+/// Record batches (one per partition) in those Produce requests: key-less records of requests
+/// merged into one Produce request share a partition, so this stays near the request count
+/// unless records are keyed or given partitions.
+pub const BATCH_PARTITIONS: &str = "kafka_proxy_batch_partitions_total";
 /// Principals holding a producer of their own (`confluent.rest.auth.propagate.method`).
 pub const PRINCIPAL_PRODUCERS: &str = "kafka_proxy_principal_producers";
 /// MQTT connections open, and PUBLISH packets taken, by `qos`.

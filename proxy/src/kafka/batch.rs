@@ -14,6 +14,7 @@
 //! same HTTP request are then not sent, so a request never has a gap followed by written records.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,7 @@ async fn run_lane(
     pool: Arc<Pool>,
     settings: Arc<BatchSettings>,
     jobs: mpsc::UnboundedReceiver<Job>,
+    closed: Arc<AtomicUsize>,
 ) {
     let slots = Arc::new(Semaphore::new(settings.max_in_flight.max(1)));
     let limits = Limits {
@@ -103,6 +105,8 @@ async fn run_lane(
         let Some(batch) = jobs.next().await else {
             return;
         };
+        // The batch is closed: key-less records decoded from now on go to the next partition.
+        closed.fetch_add(1, Ordering::Relaxed);
         dispatch(&pool, &settings, batch, permit).await;
     }
 }
@@ -110,9 +114,9 @@ async fn run_lane(
 /// A partition and the jobs (by index) merged into its batch.
 type Members = (i32, Vec<usize>);
 
-/// Encodes `jobs` as one Produce request; returns it and each job's first record's position in
-/// its merged batch.
-fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Vec<i64>) {
+/// Encodes `jobs` as one Produce request; returns it, each job's first record's position in its
+/// merged batch, and the number of record batches (partitions) it carries.
+fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Vec<i64>, usize) {
     // Group by topic, then partition, keeping arrival order.
     let mut layout: Vec<(Arc<str>, Vec<Members>)> = Vec::new();
     for (j, job) in jobs.iter().enumerate() {
@@ -161,7 +165,8 @@ fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Ve
         &topics,
         s.compression,
     );
-    (frame, starts)
+    let batches = layout.iter().map(|(_, partitions)| partitions.len()).sum();
+    (frame, starts, batches)
 }
 
 /// Sends `jobs` as one Produce request; the answer is handled on the connection's reader, which
@@ -196,8 +201,9 @@ async fn dispatch(
         }
     };
     let version = conn.produce_version;
-    let (frame, starts) = build_request(settings, version, &jobs);
+    let (frame, starts, batches) = build_request(settings, version, &jobs);
     metrics::counter!(crate::telemetry::BATCH_REQUESTS).increment(1);
+    metrics::counter!(crate::telemetry::BATCH_PARTITIONS).increment(batches as u64);
     let records = jobs.iter().map(|j| j.indexes.len() as u64).sum();
     metrics::counter!(crate::telemetry::BATCH_RECORDS).increment(records);
     let in_flight = metrics::gauge!(crate::telemetry::BATCH_IN_FLIGHT);
@@ -215,9 +221,12 @@ async fn dispatch(
         return;
     }
     let on_answer: OnAnswer = Box::new(move |answer| {
-        in_flight.decrement(1.0);
-        drop(permit);
         answer_jobs(&addr, version, jobs, &starts, answer);
+        in_flight.decrement(1.0);
+        // Freed last, so that the lane is the task woken last: tokio runs that one next (its
+        // LIFO slot), and the next Produce request leaves before the answered HTTP requests
+        // write their responses, instead of the broker waiting for them.
+        drop(permit);
     });
     // Failures reach `on_answer`.
     let _ = conn.send(frame, Some(on_answer)).await;
@@ -274,6 +283,9 @@ fn answer_jobs(
 pub struct BatchEngine {
     settings: Arc<BatchSettings>,
     lanes: Mutex<HashMap<String, Arc<Lane>>>,
+    /// Produce requests closed (gathered for sending) so far, on every lane: the turn of the
+    /// sticky partition of key-less records ([`BatchEngine::sticky_turn`]).
+    closed: Arc<AtomicUsize>,
 }
 
 /// Records of one partition still to be sent, as indexes into the request, in request order.
@@ -292,7 +304,20 @@ impl BatchEngine {
         BatchEngine {
             settings: Arc::new(settings),
             lanes: Mutex::new(HashMap::new()),
+            closed: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// Which partition key-less records go to, as a count to take modulo the partition count:
+    /// it moves on each time a lane closes a Produce request, so the key-less records of every
+    /// HTTP request that arrives while one is in flight share a partition and travel as one
+    /// batch (the Java client's sticky partitioner, KIP-480, and librdkafka's
+    /// `sticky.partitioning.linger.ms` do the same, switching when a batch is sent). When requests
+    /// come one at a time, each gets the next partition. With several runtime workers, a request
+    /// given its partition while a lane closes a Produce request on another thread joins the next
+    /// one as a second batch: harmless, and rare.
+    pub fn sticky_turn(&self) -> usize {
+        self.closed.load(Ordering::Relaxed)
     }
 
     pub fn settings(&self) -> &BatchSettings {
@@ -306,7 +331,12 @@ impl BatchEngine {
         }
         let pool = Arc::new(Pool::new(addr, self.settings.connections_per_broker));
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_lane(pool, self.settings.clone(), rx));
+        tokio::spawn(run_lane(
+            pool,
+            self.settings.clone(),
+            rx,
+            self.closed.clone(),
+        ));
         let lane = Arc::new(Lane { jobs: tx });
         lanes.insert(addr.to_string(), lane.clone());
         lane

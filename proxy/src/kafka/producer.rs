@@ -111,7 +111,8 @@ pub struct Producer {
     /// The batch engine, when selected (`produce.engine`).
     batch: Option<BatchEngine>,
     metadata: Arc<Metadata>,
-    /// Rotates the partition that key-less records of a request go to (sticky per request).
+    /// Rotates the partition that key-less records of a request go to when librdkafka delivers
+    /// them (sticky per request); the batch engine has its own turn ([`BatchEngine::sticky_turn`]).
     sticky: AtomicUsize,
     max_message_bytes: usize,
 }
@@ -145,7 +146,9 @@ impl Producer {
     ///
     /// Everything that can be checked up front is (topic exists, partitions in range, sizes), so a
     /// request with an invalid record sends nothing. Keyed records go where the Java client would
-    /// put them; key-less records of one request share a partition, rotating between requests.
+    /// put them; key-less records of one request share a partition. With the batch engine that is
+    /// the partition of the Produce request being gathered, so concurrent requests share it too;
+    /// with librdkafka it rotates between requests.
     pub async fn produce(
         &self,
         topic: &str,
@@ -167,7 +170,11 @@ impl Producer {
                 });
             }
         }
-        let sticky = (self.sticky.fetch_add(1, Ordering::Relaxed) % partitions as usize) as i32;
+        let turn = match &self.batch {
+            Some(engine) => engine.sticky_turn(),
+            None => self.sticky.fetch_add(1, Ordering::Relaxed),
+        };
+        let sticky = (turn % partitions as usize) as i32;
         for i in 0..records.len() {
             let r = records.get(i);
             let partition = r
