@@ -173,15 +173,7 @@ async fn keyless_records_share_the_partition_of_the_produce_request_being_gather
     let clients: Vec<reqwest::Client> = (0..CLIENTS).map(|_| http()).collect();
     let mut sequence = Vec::new();
     for client in &clients {
-        let r = client
-            .post(&url)
-            .header("content-type", JSON)
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        sequence.push(partition_of(&r.json().await.unwrap()));
+        sequence.push(partition_of(&post_json(client, &url, &body).await));
     }
     for pair in sequence.windows(2) {
         assert_eq!(
@@ -198,18 +190,10 @@ async fn keyless_records_share_the_partition_of_the_produce_request_being_gather
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|client| {
-            let (url, body) = (url.clone(), body.to_string());
+            let (url, body) = (url.clone(), body.clone());
             tokio::spawn(async move {
                 for _ in 0..ROUNDS {
-                    let r = client
-                        .post(&url)
-                        .header("content-type", JSON)
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(r.status(), 200);
-                    let reply: serde_json::Value = r.json().await.unwrap();
+                    let reply = post_json(&client, &url, &body).await;
                     assert_eq!(reply["offsets"].as_array().unwrap().len(), 5);
                 }
             })
@@ -240,6 +224,23 @@ async fn keyless_records_share_the_partition_of_the_produce_request_being_gather
     );
     assert_eq!(stored.len(), 5 * CLIENTS * (ROUNDS + 1));
     proxy.stop().await;
+}
+
+/// POSTs a json produce request on `client`'s kept-open connection; the 200 answer's body.
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let r = client
+        .post(url)
+        .header("content-type", JSON)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
 }
 
 #[tokio::test]
