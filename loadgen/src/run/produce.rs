@@ -397,7 +397,8 @@ async fn verify_and_drop(
         .map(|(_, _, topic)| topic.clone())
         .collect();
     // A broker that drops older records (the mock cluster) cannot show a turn larger than it
-    // keeps: reading back would report records missing that were written.
+    // keeps: reading back would report records missing that were written. 70 bytes a record
+    // over its value bound a record's framing, key and its share of the batch header.
     let per_partition = w.records * (w.value_bytes_max.unwrap_or(w.value_bytes) as u64 + 70)
         / w.partitions.max(1) as u64;
     let stored = match targets
