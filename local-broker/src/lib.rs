@@ -5,7 +5,7 @@
 //! `process::exit`, a killed test binary). Tansu keeps everything in memory.
 
 use std::io;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 pub mod docker;
 pub mod mock;
 mod owned;
+mod port;
 pub mod sasl;
 pub mod tls;
 
 pub use owned::OwnedProcess;
+pub use port::free_port;
 
 /// Which broker a harness run or the tests use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,11 +286,6 @@ pub fn tansu_binary() -> PathBuf {
         }
     }
     PathBuf::from("tansu")
-}
-
-/// A currently free loopback port.
-pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 #[allow(unsafe_code)]
