@@ -519,6 +519,78 @@ async fn consumer_instances_are_capped() {
     p.assert_healthy("at the instance caps").await;
 }
 
+/// Consumer instances that filled their buffers and expired give their memory back, though
+/// glibc keeps what librdkafka's threads freed in their arenas until `malloc_trim` (`memory.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_instances_give_their_memory_back() {
+    let topic = unique("expiring");
+    create_topic(&topic, 4).await;
+    let p = ProxyProcess::start(
+        &broker().bootstrap,
+        false,
+        &[("consumer.instance.timeout.ms", "1000")],
+    )
+    .await;
+    use base64::Engine;
+    let value = base64::engine::general_purpose::STANDARD.encode([b'x'; 100]);
+    let records: Vec<Value> = (0..500).map(|_| json!({ "value": value })).collect();
+    for _ in 0..40 {
+        let r = post(
+            &format!("{}/topics/{topic}", p.url),
+            BINARY,
+            &json!({ "records": records }),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let before = p.rss_kib();
+    p.reset_peak_rss();
+    // Forty instances, each fetching the topic's 20,000 records into its buffers.
+    for i in 0..40 {
+        let base = new_consumer(
+            &p,
+            &unique("expiring"),
+            json!({"name": format!("c{i}"), "format": "binary", "auto.offset.reset": "earliest"}),
+        )
+        .await;
+        let r = post(
+            &format!("{base}/subscription"),
+            V2,
+            &json!({ "topics": [topic] }),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{r:?}");
+        let r = get(&format!("{base}/records?timeout=3000"), BINARY).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(!r.json().as_array().unwrap().is_empty(), "{r:?}");
+    }
+    let grown = p.peak_rss_kib().saturating_sub(before);
+    assert!(
+        grown > 40 * 1024,
+        "the instances took only {grown} KiB: nothing to give back"
+    );
+    // They expire a second after their last request; the sweeper closes them and trims the
+    // heap. What stays (about 7 MiB here) must be well under what they took. Without the trim,
+    // 80 of 110 MiB stayed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let allowed = grown / 2;
+    let mut left = p.rss_kib().saturating_sub(before);
+    while left > allowed && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        left = p.rss_kib().saturating_sub(before);
+    }
+    eprintln!(
+        "RSS {before} KiB before, peak +{grown} KiB, +{left} KiB {:.1} s after the last GET",
+        30.0 - deadline
+            .saturating_duration_since(Instant::now())
+            .as_secs_f64()
+    );
+    assert!(
+        left <= allowed,
+        "RSS still {left} KiB over the {before} KiB before the instances, 30 s after they expired (peak +{grown} KiB)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiny_records_cannot_amplify_memory() {
     let topic = unique("amplify");
