@@ -1,5 +1,6 @@
 //! Open-loop runs: the closed-loop calibration round that sets their rate.
 
+use super::end_to_end::EndToEnd;
 use crate::phase::{observe, say};
 use crate::scenario::Workload;
 use crate::targets::Targets;
@@ -10,6 +11,12 @@ use crate::{drivers, Peer};
 /// slowest of the four steady rates. End-to-end latency needs the consumers to keep up too: on
 /// a broker whose fetch path is slower than its produce path, the pipeline's maximum is the
 /// consumer's.
+///
+/// The maximum is the pipeline's that the open loop runs: each closed-loop producer runs with
+/// the end-to-end readers its open-loop phase will have (one of its own kind, and one of the
+/// other with `workload.cross_readers`). Measured alone, a producer had the machine to itself,
+/// so half of its rate, with two readers and the broker beside it, asked for about 1.5 times
+/// what the machine does: the tail measured the machine's queues, not the proxy.
 pub(super) async fn calibrate(
     w: &Workload,
     targets: &Targets,
@@ -24,8 +31,9 @@ pub(super) async fn calibrate(
     };
     let native_topic = format!("{prefix}-calibrate-native");
     targets.create_topic(&native_topic, w.partitions).await?;
-    say("calibrating: native produce, closed loop");
+    say("calibrating: native produce, closed loop, with its end-to-end readers");
     let p = targets.progress();
+    let (own, cross) = EndToEnd::spawn_both(targets, None, &native_topic, &closed, &p).await?;
     let run = drivers::native::produce(
         &targets.bootstrap,
         targets.schema_registry_url.as_deref(),
@@ -35,14 +43,17 @@ pub(super) async fn calibrate(
         &targets.clients,
         p.clone(),
     );
-    let native = observe(targets, &closed, &p, ("calibrating native", w.records), run).await?;
+    let native = observe(targets, &closed, &p, ("calibrating native", w.records), run).await;
+    let native = EndToEnd::attach(own, cross, native).await?;
     let topic = format!("{prefix}-calibrate-{}", headline.name);
     targets.create_topic(&topic, w.partitions).await?;
     say(&format!(
-        "calibrating: {} produce, closed loop",
+        "calibrating: {} produce, closed loop, with its end-to-end readers",
         headline.name
     ));
     let p = targets.progress();
+    let (own, cross) =
+        EndToEnd::spawn_both(targets, Some(&headline.url), &topic, &closed, &p).await?;
     let run = drivers::rest::produce(
         &headline.name,
         &headline.url,
@@ -51,7 +62,8 @@ pub(super) async fn calibrate(
         &closed,
         p.clone(),
     );
-    let rest = observe(targets, &closed, &p, ("calibrating REST", w.records), run).await?;
+    let rest = observe(targets, &closed, &p, ("calibrating REST", w.records), run).await;
+    let rest = EndToEnd::attach(own, cross, rest).await?;
     say("calibrating: native and REST consume, closed loop");
     let p = targets.progress();
     let run = drivers::native::consume(

@@ -32,6 +32,18 @@ impl EndToEnd {
         if w.rate_records_per_s.is_none() {
             return Ok(None);
         }
+        Self::spawn(targets, rest, topic, w, progress).await.map(Some)
+    }
+
+    /// Starts a reader whatever the workload's loop (the calibration's closed-loop produce runs
+    /// with the readers its open loop will have), and returns once it is reading.
+    pub(super) async fn spawn(
+        targets: &Targets,
+        rest: Option<&str>,
+        topic: &str,
+        w: &Workload,
+        progress: &Arc<Progress>,
+    ) -> anyhow::Result<EndToEnd> {
         let stop = Arc::new(AtomicBool::new(false));
         let (topic, partitions, records, patience) = (
             topic.to_string(),
@@ -71,7 +83,31 @@ impl EndToEnd {
             reader.await??;
             anyhow::bail!("the end-to-end reader stopped before reading");
         }
-        Ok(Some(EndToEnd { stop, reader }))
+        Ok(EndToEnd { stop, reader })
+    }
+
+    /// The readers of an open-loop phase, started whatever the workload's loop: one of the
+    /// phase's own kind (through the proxy at `rest` for a REST phase), and with
+    /// `workload.cross_readers` one of the other kind.
+    pub(super) async fn spawn_both(
+        targets: &Targets,
+        rest: Option<&str>,
+        topic: &str,
+        w: &Workload,
+        progress: &Arc<Progress>,
+    ) -> anyhow::Result<(Option<EndToEnd>, Option<EndToEnd>)> {
+        let own = Self::spawn(targets, rest, topic, w, progress).await?;
+        let cross = match w.cross_readers {
+            true => {
+                let other = match rest {
+                    Some(_) => None,
+                    None => Some(targets.proxy_url.as_str()),
+                };
+                Some(Self::spawn(targets, other, topic, w, progress).await?)
+            }
+            false => None,
+        };
+        Ok((Some(own), cross))
     }
 
     /// With `workload.cross_readers`: a reader of the other kind as well (REST for a native
