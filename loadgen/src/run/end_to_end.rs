@@ -32,7 +32,9 @@ impl EndToEnd {
         if w.rate_records_per_s.is_none() {
             return Ok(None);
         }
-        Self::spawn(targets, rest, topic, w, progress).await.map(Some)
+        Self::spawn(targets, rest, topic, w, progress)
+            .await
+            .map(Some)
     }
 
     /// Starts a reader whatever the workload's loop (the calibration's closed-loop produce runs
