@@ -356,6 +356,9 @@ pub async fn consume(
                         total.fetch_add(1, Ordering::Relaxed);
                         progress.add(1);
                     }
+                    Some(Err(e)) if transient(&e) => {
+                        crate::phase::say(&format!("native consume: {e}; reconnecting"));
+                    }
                     Some(Err(e)) => anyhow::bail!("native consume: {e}"),
                     None => {}
                 }
@@ -429,6 +432,18 @@ pub async fn verify_all(
     Ok(out)
 }
 
+/// True for the errors a consumer's poll reports while it reconnects on its own: every broker
+/// connection down at once, or one connection failing. librdkafka retries after both, so a
+/// read goes on, still bounded by its deadline. (Tansu dropped every connection of loadgen's
+/// verification reader once in a test run; the reader then failed where it would have
+/// reconnected.)
+fn transient(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure)
+    )
+}
+
 /// One reader of [`verify_all`]: its partitions as (topic index, topic, partition); returns
 /// (topic index, (records, checksum)) per partition read.
 fn read_back(
@@ -469,10 +484,14 @@ fn read_back(
             "verification read timed out with {} partitions short of their end",
             ends.len()
         );
-        let Some(m) = c.poll(Duration::from_millis(100)) else {
-            continue;
+        let m = match c.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Err(e)) if transient(&e) => {
+                crate::phase::say(&format!("verification read: {e}; reconnecting"));
+                continue;
+            }
+            Some(m) => m?,
         };
-        let m = m?;
         let Some(&j) = index.get(&(m.topic(), m.partition())) else {
             continue;
         };
@@ -571,6 +590,19 @@ pub fn read_arrivals(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_go_on_through_reconnections_only() {
+        let consumption = KafkaError::MessageConsumption;
+        assert!(transient(&consumption(RDKafkaErrorCode::AllBrokersDown)));
+        assert!(transient(&consumption(
+            RDKafkaErrorCode::BrokerTransportFailure
+        )));
+        assert!(!transient(&consumption(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+        )));
+        assert!(!transient(&consumption(RDKafkaErrorCode::OffsetOutOfRange)));
+    }
 
     #[test]
     fn packed_records_come_back_whole_and_in_order() {
