@@ -22,10 +22,10 @@ const FLOOR: u32 = 1_024;
 /// A loopback port that nothing listens on now, outside the kernel's ephemeral range, and not
 /// handed out before by this process.
 pub fn free_port() -> io::Result<u16> {
-    let (low, span) = *RANGE.get_or_init(range);
+    let &Range { low, span, start } = RANGE.get_or_init(Range::below_ephemeral);
     for _ in 0..span {
-        let port = low + NEXT.fetch_add(1, Ordering::Relaxed) % span;
-        let port = u16::try_from(port).expect("the range ends below 65536");
+        let offset = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = u16::try_from(low + offset).expect("the range ends below 65536");
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return Ok(port);
         }
@@ -34,26 +34,34 @@ pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-static RANGE: OnceLock<(u32, u32)> = OnceLock::new();
-/// The next offset into the range; starts per process at an offset from its id and the clock.
-static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+/// The ports handed out, `[low, low + span)`, and this process's first offset into them.
+struct Range {
+    low: u32,
+    span: u32,
+    start: u32,
+}
 
-/// The ports below the ephemeral range (`[low, low + span)`), and this process's start in them.
-fn range() -> (u32, u32) {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768)
-        .min(65_535);
-    let low = ephemeral_low.saturating_sub(SPAN).max(FLOOR);
-    let span = ephemeral_low.saturating_sub(low).max(1);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let start = std::process::id().wrapping_mul(7_919).wrapping_add(nanos) % span;
-    NEXT.store(start, Ordering::Relaxed);
-    (low, span)
+static RANGE: OnceLock<Range> = OnceLock::new();
+/// Ports handed out (or found taken) so far by this process.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl Range {
+    /// The ports below the ephemeral range, with a start from the process id and the clock.
+    fn below_ephemeral() -> Range {
+        let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768)
+            .min(65_535);
+        let low = ephemeral_low.saturating_sub(SPAN).max(FLOOR);
+        let span = ephemeral_low.saturating_sub(low).max(1);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let start = std::process::id().wrapping_mul(7_919).wrapping_add(nanos) % span;
+        Range { low, span, start }
+    }
 }
 
 #[cfg(test)]
@@ -67,7 +75,7 @@ mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), ports.len(), "no port twice: {ports:?}");
-        let (low, span) = *RANGE.get().unwrap();
+        let &Range { low, span, .. } = RANGE.get().unwrap();
         for port in ports {
             assert!(
                 (low..low + span).contains(&u32::from(port)),

@@ -99,33 +99,29 @@ impl EndToEnd {
         progress: &Arc<Progress>,
     ) -> anyhow::Result<(Option<EndToEnd>, Option<EndToEnd>)> {
         let own = Self::spawn(targets, rest, topic, w, progress).await?;
-        let cross = match w.cross_readers {
-            true => {
-                let other = match rest {
-                    Some(_) => None,
-                    None => Some(targets.proxy_url.as_str()),
-                };
-                Some(Self::spawn(targets, other, topic, w, progress).await?)
-            }
-            false => None,
+        if !w.cross_readers {
+            return Ok((Some(own), None));
+        }
+        let other = match rest {
+            Some(_) => None,
+            None => Some(targets.proxy_url.as_str()),
         };
-        Ok((Some(own), cross))
+        let cross = Self::spawn(targets, other, topic, w, progress).await?;
+        Ok((Some(own), Some(cross)))
     }
 
-    /// With `workload.cross_readers`: a reader of the other kind as well (REST for a native
-    /// phase, native for a REST one).
-    pub(super) async fn start_cross(
+    /// The readers of an open-loop phase ([`Self::spawn_both`]); none in a closed loop.
+    pub(super) async fn start_both(
         targets: &Targets,
-        rest_phase: bool,
+        rest: Option<&str>,
         topic: &str,
         w: &Workload,
         progress: &Arc<Progress>,
-    ) -> anyhow::Result<Option<EndToEnd>> {
-        if !w.cross_readers {
-            return Ok(None);
+    ) -> anyhow::Result<(Option<EndToEnd>, Option<EndToEnd>)> {
+        if w.rate_records_per_s.is_none() {
+            return Ok((None, None));
         }
-        let rest = (!rest_phase).then_some(targets.proxy_url.as_str());
-        Self::start(targets, rest, topic, w, progress).await
+        Self::spawn_both(targets, rest, topic, w, progress).await
     }
 
     /// Stops the readers once the produce phase is over (whether it succeeded or not: a reader

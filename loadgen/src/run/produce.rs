@@ -174,8 +174,7 @@ pub(super) async fn produce_rounds(
                         w.format.name(),
                         w.value_sizes()
                     ));
-                    let e2e = EndToEnd::start(targets, None, topic, w, &p).await?;
-                    let cross = EndToEnd::start_cross(targets, false, topic, w, &p).await?;
+                    let (e2e, cross) = EndToEnd::start_both(targets, None, topic, w, &p).await?;
                     let run = drivers::native::produce(
                         &targets.bootstrap,
                         targets.schema_registry_url.as_deref(),
@@ -302,10 +301,7 @@ pub(super) async fn produce_rounds(
                     w.concurrency
                 ));
                 let (e2e, cross) = match e.ceiling {
-                    false => (
-                        EndToEnd::start(targets, Some(&e.url), topic, w, &p).await?,
-                        EndToEnd::start_cross(targets, true, topic, w, &p).await?,
-                    ),
+                    false => EndToEnd::start_both(targets, Some(&e.url), topic, w, &p).await?,
                     true => (None, None),
                 };
                 let run =
