@@ -340,3 +340,101 @@ async fn reset_none_without_a_commit_is_an_error_not_an_empty_answer() {
     );
     proxy.stop().await;
 }
+
+/// A long poll woken by a burst answers with at most `consumer.wake.max.bytes` of it, at once;
+/// the rest stays buffered, and a GET already waiting behind it on the same connection (HTTP/1.1
+/// pipelining, answered in order) takes it without waiting. Nothing is lost or reordered.
+#[tokio::test]
+async fn a_woken_long_poll_answers_part_of_a_burst_and_the_next_get_the_rest() {
+    use base64::Engine;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let proxy = Proxy::start_with(&[
+        ("consumer.request.timeout.ms", "10000"),
+        ("consumer.wake.max.bytes", "4096"),
+    ])
+    .await;
+    let topic = unique("woken-burst");
+    create_topic(&topic, 1).await;
+    let base = create_consumer(&proxy, &unique("g"), json!({"format": "binary"})).await;
+    assign(&base, &topic, &[0]).await;
+    // The instance is fetching (its first GET of the empty topic answered) before the burst.
+    let r = get(&format!("{base}/records?timeout=300"), BINARY).await;
+    assert_eq!(r.json(), json!([]));
+
+    // Two GETs pipelined on one connection; the first waits for records.
+    let path = base.split_once("//").unwrap().1.split_once('/').unwrap().1;
+    let host = proxy.url.trim_start_matches("http://");
+    let request = format!(
+        "GET /{path}/records?timeout=10000 HTTP/1.1\r\nhost: {host}\r\naccept: {BINARY}\r\n\r\n"
+    );
+    let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+    conn.write_all(format!("{request}{request}").as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // One produce request of 200 records of 100 bytes: one record batch, one burst.
+    let records: Vec<_> = (0..200u8)
+        .map(|i| json!({"value": base64::engine::general_purpose::STANDARD.encode([i; 100])}))
+        .collect();
+    let r = post(
+        &format!("{}/topics/{topic}/partitions/0", proxy.url),
+        BINARY,
+        &json!({ "records": records }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:?}");
+
+    let mut buf = Vec::new();
+    let first = read_answer(&mut conn, &mut buf).await;
+    let second = read_answer(&mut conn, &mut buf).await;
+    assert!(
+        !first.is_empty() && first.len() * 100 < 4096,
+        "the woken GET answers with at most consumer.wake.max.bytes: {} records",
+        first.len()
+    );
+    assert!(
+        !second.is_empty(),
+        "the pipelined GET takes the buffered rest at once"
+    );
+    let mut all = first;
+    all.extend(second);
+    let left = 200 - all.len();
+    all.extend(read_records(&base, BINARY, left, Duration::from_secs(20)).await);
+    assert_eq!(offsets_of(&all), (0..200).collect::<Vec<i64>>());
+    proxy.stop().await;
+
+    /// Reads one HTTP/1.1 answer (Content-Length framed) off `conn`: its JSON array.
+    async fn read_answer(
+        conn: &mut tokio::net::TcpStream,
+        buf: &mut Vec<u8>,
+    ) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                assert!(head.starts_with("http/1.1 200"), "{head}");
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .expect("a Content-Length")
+                    .trim()
+                    .parse()
+                    .unwrap();
+                if buf.len() >= end + 4 + length {
+                    let body: Vec<u8> = buf.drain(..end + 4 + length).skip(end + 4).collect();
+                    let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    return value.as_array().unwrap().clone();
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            let n = tokio::time::timeout_at(deadline.into(), conn.read(&mut chunk))
+                .await
+                .expect("an answer within 15 s")
+                .unwrap();
+            assert!(n > 0, "the proxy closed the connection");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}

@@ -17,6 +17,10 @@ pub struct ConsumerConfig {
     /// `consumer.request.max.bytes`: cap on the unencoded key+value bytes of one GET records
     /// response. Default 67108864 (64 MiB).
     pub request_max_bytes: u64,
+    /// `consumer.wake.max.bytes`: cap on the key+value bytes of a GET records that waited for
+    /// records and was woken by their arrival, so that it answers within about a millisecond of
+    /// it; records beyond stay buffered for the next GET. Default 65536 (64 KiB).
+    pub wake_max_bytes: u64,
     /// `fetch.min.bytes`: a GET records returns once more than this many bytes are collected.
     /// -1 (default) returns as soon as any record is available. Range -1..=10000000.
     pub fetch_min_bytes: i64,
@@ -38,6 +42,7 @@ impl Default for ConsumerConfig {
             instance_timeout_ms: 300_000,
             request_timeout_ms: 1_000,
             request_max_bytes: 64 * 1024 * 1024,
+            wake_max_bytes: 64 * 1024,
             fetch_min_bytes: -1,
             instances_max: 500,
             instances_max_per_group: 100,
@@ -56,6 +61,7 @@ impl ConsumerConfig {
             "consumer.instance.timeout.ms" => self.instance_timeout_ms = parse_positive(k, value)?,
             "consumer.request.timeout.ms" => self.request_timeout_ms = parse_num(k, value)?,
             "consumer.request.max.bytes" => self.request_max_bytes = parse_positive(k, value)?,
+            "consumer.wake.max.bytes" => self.wake_max_bytes = parse_positive(k, value)?,
             "fetch.min.bytes" => self.fetch_min_bytes = parse_fetch_min_bytes(k, value)?,
             "consumer.instances.max" => self.instances_max = parse_positive(k, value)?,
             "consumer.instances.max.per.group" => {

@@ -32,6 +32,19 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// them it still works, a little slower.
 const LEARN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How much one read may answer with: `max_bytes` of keys and values, and `woken_max_bytes`
+/// when it waited for records with none in hand. A long poll woken by records reaching the proxy
+/// answers with at most `woken_max_bytes` of them, so that its answer is ready within about a
+/// millisecond of their arrival (issue 19: encoding the ~1,000 records of a 100 KiB burst took
+/// longer; README, "Long polls woken by a burst"). Records beyond stay buffered, and the next
+/// GET takes them at once, up to `max_bytes`: a reader that is behind, or that sends its next
+/// GET before decoding an answer, loses nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    pub max_bytes: u64,
+    pub woken_max_bytes: u64,
+}
+
 /// What a client asked for when creating the instance.
 #[derive(Debug, Clone)]
 pub struct InstanceSettings {
@@ -475,12 +488,13 @@ impl Instance {
     ///
     /// Waits at most `wait`. Returns as soon as records are available (when `fetch_min_bytes` is
     /// -1) or more than `fetch_min_bytes` are collected. Collects records while their key+value
-    /// bytes stay under `max_bytes`, but always returns at least one record. Records not returned
-    /// stay buffered for the next read.
+    /// bytes stay under `limits.max_bytes` (`limits.woken_max_bytes` once it has waited for
+    /// records with none in hand, see [`ReadLimits`]), but always returns at least one record.
+    /// Records not returned stay buffered for the next read.
     pub async fn read<F, E>(
         &self,
         wait: Duration,
-        max_bytes: u64,
+        limits: ReadLimits,
         mut encode: F,
     ) -> Result<Vec<u8>, ReadError<E>>
     where
@@ -514,10 +528,17 @@ impl Instance {
         // When the read last began waiting for records with none taken, if it woke to the
         // queues' call: its answer is then measured from their arrival.
         let mut waited_from = None;
+        // Lowered to `woken_max_bytes` once the read has waited with nothing in hand, never to
+        // `fetch.min.bytes` or under.
+        let mut limit = limits.max_bytes;
+        let woken_limit = match u64::try_from(min) {
+            Ok(min) => limits.woken_max_bytes.max(min + 1),
+            Err(_) => limits.woken_max_bytes,
+        };
         'collect: loop {
             while let Some(front) = st.buffer.front() {
                 let size = front.size();
-                if !taken.is_empty() && bytes + size >= max_bytes {
+                if !taken.is_empty() && bytes + size >= limit {
                     break 'collect;
                 }
                 bytes += size;
@@ -528,7 +549,10 @@ impl Instance {
             } else {
                 bytes > min as u64
             };
-            let budget = max_bytes.saturating_sub(bytes).max(1);
+            if waited_from.is_some() {
+                limit = limit.min(woken_limit);
+            }
+            let budget = limit.saturating_sub(bytes).max(1);
             let err = match pull_ready(&mut stream, &consumer, &mut st.buffer, budget) {
                 Ok(0) if enough => break,
                 Ok(0) => {
@@ -661,6 +685,21 @@ impl Instance {
                 let us = super::partition_queues::now_ns().saturating_sub(arrived) / 1_000;
                 metrics::histogram!(crate::telemetry::CONSUMER_WAKE).record(us as f64);
             }
+        }
+        // The messages are freed once the answer is on its way, not before: freeing a
+        // thousand of librdkafka's messages (glibc, allocated on its broker thread) costs as
+        // much as encoding them. A task spawned from this worker runs when the request's task
+        // next waits, after the answer is written. It holds a handle of its own, dropped after
+        // the messages: if the instance closed meanwhile, librdkafka's blocking close is that
+        // handle's, and goes to the blocking pool as in `close`.
+        if !taken.is_empty() {
+            let handle = Arc::clone(&consumer);
+            tokio::spawn(async move {
+                drop(taken);
+                if let Ok(last) = Arc::try_unwrap(handle) {
+                    let _ = tokio::task::spawn_blocking(move || drop(last)).await;
+                }
+            });
         }
         Ok(out)
     }

@@ -22,7 +22,7 @@ use crate::http::error::{ApiError, V2_JSON};
 use crate::http::principal::KafkaCredentials;
 use crate::json_int;
 use crate::kafka::consumer::{
-    InstanceSettings, PartitionOffset, ReadError, SeekTarget, TopicPartition,
+    InstanceSettings, PartitionOffset, ReadError, ReadLimits, SeekTarget, TopicPartition,
 };
 use crate::kafka::registry::CreateError;
 
@@ -455,6 +455,10 @@ pub async fn records(
         Some(n) if n > 0 => cap.min(n as u64),
         _ => cap,
     };
+    let limits = ReadLimits {
+        max_bytes,
+        woken_max_bytes: app.config.consumers.wake_max_bytes.min(max_bytes),
+    };
     // A record whose schema the registry client has not fetched yet stops the read at that
     // record (it stays buffered); the schema is fetched here, without blocking, and the read
     // resumes. Each schema is fetched once.
@@ -467,7 +471,7 @@ pub async fn records(
                 inst.settings.record_timestamps,
             );
         let read = inst
-            .read(wait, max_bytes, |msg, out| writer.write(msg, out))
+            .read(wait, limits, |msg, out| writer.write(msg, out))
             .await;
         let err = match read {
             Ok(body) => break body,
