@@ -131,10 +131,23 @@ impl Conn {
 
     /// Sends a request built by [`Endpoint::request`] and reads its answer.
     pub async fn send(&mut self, request: &[u8]) -> anyhow::Result<Response> {
+        self.write(request).await?;
+        self.answer().await
+    }
+
+    /// Sends a request built by [`Endpoint::request`] without reading its answer: with
+    /// [`Conn::answer`], a client may send its next request before it has read the last answer
+    /// (HTTP/1.1 pipelining; the server answers in order).
+    pub async fn write(&mut self, request: &[u8]) -> anyhow::Result<()> {
         if self.closed {
             *self = Conn::connect(&self.endpoint).await?;
         }
         self.stream.write_all(request).await?;
+        Ok(())
+    }
+
+    /// Reads the answer to the oldest request sent and not answered yet.
+    pub async fn answer(&mut self) -> anyhow::Result<Response> {
         loop {
             if let Some(response) = self.parse()? {
                 return Ok(response);
@@ -308,6 +321,38 @@ mod tests {
         let r = c.send(&req).await.unwrap();
         assert_eq!((r.status, &r.body[..]), (404, &b"abc"[..]));
         assert!(c.closed);
+        server.await.unwrap();
+    }
+
+    /// Requests written back to back are answered in order, each answer read whole.
+    #[tokio::test]
+    async fn pipelined_requests_get_their_answers_in_order() {
+        use tokio::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; 4096];
+            // Both requests arrive before either is answered.
+            while seen.windows(4).filter(|w| w == b"\r\n\r\n").count() < 2 {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                seen.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirstHTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nsecond")
+                .await
+                .unwrap();
+        });
+        let e = Endpoint::parse(&format!("http://{addr}")).unwrap();
+        let mut c = Conn::connect(&e).await.unwrap();
+        let req = e.request("GET", "/t", &[], b"");
+        c.write(&req).await.unwrap();
+        c.write(&req).await.unwrap();
+        let r = c.answer().await.unwrap();
+        assert_eq!((r.status, &r.body[..]), (200, &b"first"[..]));
+        let r = c.answer().await.unwrap();
+        assert_eq!((r.status, &r.body[..]), (201, &b"second"[..]));
         server.await.unwrap();
     }
 }

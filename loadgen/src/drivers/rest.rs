@@ -13,7 +13,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::http1::{Conn, Endpoint};
+use super::http1::{Conn, Endpoint, Response};
 use super::schedule::Schedule;
 use super::{deal, schema_values, split};
 use crate::histogram::Recorder;
@@ -718,10 +718,19 @@ async fn fetch(
     request: &[u8],
     deadline: Instant,
     value: &mut Vec<u8>,
-    mut each: impl FnMut(&[u8], usize, Instant),
+    each: impl FnMut(&[u8], usize, Instant),
 ) -> anyhow::Result<usize> {
     let r = conn.send_by(request, deadline).await?;
-    let arrived = Instant::now();
+    decode(r, Instant::now(), value, each)
+}
+
+/// An answer to GET records: its records' decoded values, handed to `each` with `arrived`.
+fn decode(
+    r: Response,
+    arrived: Instant,
+    value: &mut Vec<u8>,
+    mut each: impl FnMut(&[u8], usize, Instant),
+) -> anyhow::Result<usize> {
     anyhow::ensure!(
         r.status == 200,
         "GET records answered {}: {}",
@@ -860,6 +869,13 @@ pub async fn end_to_end(
     let deadline = Instant::now() + Duration::from_secs(60);
     seen += fetch(&mut conn, &first, deadline, &mut value, |_, _, _| {}).await? as u64;
     let _ = ready.send(());
+    // Two GETs are always outstanding, pipelined on the connection (the proxy answers them in
+    // order), and the next goes out as soon as an answer has arrived, before this client decodes
+    // it: records reaching the proxy while it writes an answer, or while this client decodes
+    // one, are taken by a GET already waiting at the proxy, as a native reader's records by a
+    // fetch already under way. The last two GETs are still waiting when the instance is deleted.
+    conn.write(&get).await?;
+    conn.write(&get).await?;
     while seen < expected {
         if stop.load(Ordering::Relaxed) {
             let at = *stopped_at.get_or_insert_with(Instant::now);
@@ -869,15 +885,19 @@ pub async fn end_to_end(
         }
         // A GET long-polls for at most the proxy's request timeout; a minute is far past it.
         let deadline = Instant::now() + Duration::from_secs(60);
-        let n = fetch(&mut conn, &get, deadline, &mut value, |v, _, arrived| {
+        let r = tokio::time::timeout_at(deadline.into(), conn.answer())
+            .await
+            .map_err(|_| anyhow::anyhow!("GET records: no answer within a minute"))??;
+        let arrived = Instant::now();
+        conn.write(&get).await?;
+        let n = decode(r, arrived, &mut value, |v, _, arrived| {
             if let Some(due) = v
                 .get(..8)
                 .and_then(|b| progress.due(u64::from_le_bytes(b.try_into().expect("8 bytes"))))
             {
                 rec.record(arrived.saturating_duration_since(due));
             }
-        })
-        .await?;
+        })?;
         seen += n as u64;
     }
     let _ = http.delete(base).send().await;
