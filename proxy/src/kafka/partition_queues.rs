@@ -197,26 +197,31 @@ impl PartitionQueues {
                 }
                 // SAFETY: librdkafka wrote `n` (at most BATCH) message pointers.
                 unsafe { batch.set_len(n as usize) };
-                // Every message is owned by a `Fetched` (which destroys an erroneous one at once)
-                // before any other code runs: a panic later cannot leak one.
-                let owned: Vec<_> = batch
-                    .drain(..)
-                    .filter_map(NonNull::new)
-                    // SAFETY: each message is returned once, and now owned here.
-                    .map(|message| unsafe { Fetched::batched(message, consumer, generation) })
-                    .collect();
+                // Every message is owned by a `Fetched` in `out` (one carrying an error is
+                // destroyed at once) before any other code runs: a panic later cannot leak one.
+                // Straight into `out`, room made first: no batch of records in between.
+                let start = out.len();
+                out.reserve(n as usize);
                 let mut failure = None;
-                for fetched in owned {
-                    match fetched {
-                        Ok(record) if skip(&record) => {}
-                        Ok(record) => {
-                            budget = budget.saturating_sub(record.size().max(1));
-                            out.push_back(record);
-                            taken += 1;
-                        }
+                for message in batch.drain(..).filter_map(NonNull::new) {
+                    // SAFETY: each message is returned once, and now owned here.
+                    match unsafe { Fetched::batched(message, consumer, generation) } {
+                        Ok(record) => out.push_back(record),
                         Err(err) => {
                             failure.get_or_insert(err);
                         }
+                    }
+                }
+                // Records before the offset their partition was asked to start at go (only
+                // after a seek: `skip` is a flag's load otherwise).
+                let mut i = start;
+                while i < out.len() {
+                    if skip(&out[i]) {
+                        drop(out.remove(i));
+                    } else {
+                        budget = budget.saturating_sub(out[i].size().max(1));
+                        taken += 1;
+                        i += 1;
                     }
                 }
                 if let Some(err) = failure {
