@@ -525,10 +525,15 @@ async fn consumer_instances_are_capped() {
 async fn expired_instances_give_their_memory_back() {
     let topic = unique("expiring");
     create_topic(&topic, 4).await;
+    // Each instance's first GET waits for its first fetch and answers with all of it (not only
+    // `consumer.wake.max.bytes`): megabytes of answer per instance, on top of its buffers.
     let p = ProxyProcess::start(
         &broker().bootstrap,
         false,
-        &[("consumer.instance.timeout.ms", "1000")],
+        &[
+            ("consumer.instance.timeout.ms", "1000"),
+            ("consumer.wake.max.bytes", "67108864"),
+        ],
     )
     .await;
     use base64::Engine;
