@@ -633,3 +633,46 @@ fn cpu_intervals_ceiling_and_crosscheck_end_to_end() {
     assert!(text(&gate).contains("max_regression"), "{}", text(&gate));
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+/// An open loop with readers of both kinds (`rate_of_max`, `cross_readers`): the calibration
+/// sets the rate, every record produced reaches both end-to-end readers (the REST one with its
+/// two pipelined GETs and its decoding thread), and the report has what REST adds on each side
+/// and the proxy's woken long polls.
+#[test]
+fn open_loop_scenario_end_to_end() {
+    let broker = LocalBroker::start().unwrap();
+    let (tmp, _dir, summary) = run_started(
+        "open-loop-tiny",
+        "[workload]\npartitions = 2\nrecords = 20000\nvalue_bytes = 100\n\
+         records_per_request = 100\nconcurrency = 4\nconsumers = 1\nphases = [\"produce\"]\n\
+         rate_of_max = 0.5\ncross_readers = true\nwarmup_ms = 100\nrounds = 1\n\
+         phase_timeout_s = 60\n\
+         [clients]\nnative_consumer = { \"fetch.wait.max.ms\" = \"5\" }\n\
+         proxy = { \"consumer.fetch.wait.max.ms\" = \"5\" }\n",
+        broker.bootstrap(),
+    );
+    let rate = summary["scenario"]["workload"]["rate_records_per_s"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(rate > 0.0, "no calibrated rate: {summary}");
+    let phases = summary["phases"].as_array().unwrap();
+    for driver in ["native", "rest"] {
+        let p = phases
+            .iter()
+            .find(|p| p["driver"] == driver && p["phase"] == "produce")
+            .unwrap_or_else(|| panic!("no {driver} produce in {summary}"));
+        for reader in ["end_to_end", "end_to_end_cross"] {
+            assert_eq!(p[reader]["count"], 20000, "{driver} {reader}: {p}");
+        }
+    }
+    let added = &summary["added_latency"];
+    for side in ["produce_side", "consume_side"] {
+        assert!(added[side]["p50_us"].is_number(), "{side}: {added}");
+    }
+    assert!(
+        summary["long_poll_wake"]["count"].as_u64().unwrap_or(0) > 0,
+        "no woken long poll counted: {}",
+        summary["long_poll_wake"]
+    );
+    std::fs::remove_dir_all(&tmp).unwrap();
+}

@@ -854,8 +854,6 @@ pub async fn end_to_end(
         b"",
     );
     let mut conn = Conn::connect(&e).await?;
-    let mut rec = Recorder::default();
-    let (mut seen, mut stopped_at) = (0u64, None::<Instant>);
     let mut value = Vec::new();
     // One short GET of the still empty topic first: the proxy's consumer has then resolved its
     // positions and is fetching, so the latency measured is the steady state's, not the
@@ -867,16 +865,51 @@ pub async fn end_to_end(
         b"",
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    seen += fetch(&mut conn, &first, deadline, &mut value, |_, _, _| {}).await? as u64;
+    let already = fetch(&mut conn, &first, deadline, &mut value, |_, _, _| {}).await? as u64;
     let _ = ready.send(());
+    // This task only reads answers and notes when each had arrived; a thread of its own decodes
+    // them, as librdkafka's broker thread reads a native reader's fetches while the application
+    // polls. Decoding here held up the reading of the next answer, which then counted this
+    // client's decoding as the proxy's time.
+    let seen = Arc::new(AtomicU64::new(already));
+    let done = Arc::new(tokio::sync::Notify::new());
+    let (answers, arrivals) = std::sync::mpsc::channel::<(Instant, Response)>();
+    let decoder = std::thread::spawn({
+        let (seen, done) = (seen.clone(), done.clone());
+        move || -> anyhow::Result<Recorder> {
+            let mut rec = Recorder::default();
+            let mut value = Vec::new();
+            for (arrived, r) in arrivals {
+                let n = decode(r, arrived, &mut value, |v, _, arrived| {
+                    if let Some(due) = v.get(..8).and_then(|b| {
+                        progress.due(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+                    }) {
+                        rec.record(arrived.saturating_duration_since(due));
+                    }
+                });
+                let n = match n {
+                    Ok(n) => n,
+                    Err(err) => {
+                        done.notify_one();
+                        return Err(err);
+                    }
+                };
+                if seen.fetch_add(n as u64, Ordering::Relaxed) + n as u64 >= expected {
+                    done.notify_one();
+                }
+            }
+            Ok(rec)
+        }
+    });
     // Two GETs are always outstanding, pipelined on the connection (the proxy answers them in
-    // order), and the next goes out as soon as an answer has arrived, before this client decodes
-    // it: records reaching the proxy while it writes an answer, or while this client decodes
-    // one, are taken by a GET already waiting at the proxy, as a native reader's records by a
-    // fetch already under way. The last two GETs are still waiting when the instance is deleted.
+    // order), and the next goes out as soon as an answer has arrived: records reaching the proxy
+    // while it writes an answer are taken by a GET already waiting there, as a native reader's
+    // records by a fetch already under way. The last two GETs are still waiting when the
+    // instance is deleted.
     conn.write(&get).await?;
     conn.write(&get).await?;
-    while seen < expected {
+    let mut stopped_at = None::<Instant>;
+    while seen.load(Ordering::Relaxed) < expected {
         if stop.load(Ordering::Relaxed) {
             let at = *stopped_at.get_or_insert_with(Instant::now);
             if at.elapsed() > patience {
@@ -885,21 +918,23 @@ pub async fn end_to_end(
         }
         // A GET long-polls for at most the proxy's request timeout; a minute is far past it.
         let deadline = Instant::now() + Duration::from_secs(60);
-        let r = tokio::time::timeout_at(deadline.into(), conn.answer())
-            .await
-            .map_err(|_| anyhow::anyhow!("GET records: no answer within a minute"))??;
+        let r = tokio::select! {
+            r = tokio::time::timeout_at(deadline.into(), conn.answer()) => {
+                r.map_err(|_| anyhow::anyhow!("GET records: no answer within a minute"))??
+            }
+            // Every record decoded, or the decoder failed.
+            _ = done.notified() => break,
+        };
         let arrived = Instant::now();
         conn.write(&get).await?;
-        let n = decode(r, arrived, &mut value, |v, _, arrived| {
-            if let Some(due) = v
-                .get(..8)
-                .and_then(|b| progress.due(u64::from_le_bytes(b.try_into().expect("8 bytes"))))
-            {
-                rec.record(arrived.saturating_duration_since(due));
-            }
-        })?;
-        seen += n as u64;
+        if answers.send((arrived, r)).is_err() {
+            break; // the decoder failed: its error below
+        }
     }
+    drop(answers);
+    let rec = decoder
+        .join()
+        .map_err(|_| anyhow::anyhow!("the end-to-end decoder panicked"))??;
     let _ = http.delete(base).send().await;
     Ok(rec)
 }

@@ -58,12 +58,16 @@ impl EndToEnd {
         let reader = match rest {
             Some(url) => {
                 let (url, stop, max_bytes) = (url.to_string(), stop.clone(), w.max_bytes);
-                tokio::spawn(async move {
-                    drivers::rest::end_to_end(
-                        &url, &topic, partitions, records, max_bytes, stop, patience, progress,
-                        ready,
-                    )
-                    .await
+                // A thread and a runtime of its own, as the native reader has its own thread:
+                // on loadgen's shared runtime its answers waited for the producers' tasks.
+                tokio::task::spawn_blocking(move || {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(drivers::rest::end_to_end(
+                            &url, &topic, partitions, records, max_bytes, stop, patience, progress,
+                            ready,
+                        ))
                 })
             }
             None => {
