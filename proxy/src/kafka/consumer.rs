@@ -2,7 +2,9 @@
 //! of fetched-but-undelivered records, what was delivered, subscription mode).
 //!
 //! Operations on an instance are serialized by its state lock, as in Confluent's proxy. GET records
-//! long-polls on the consumer's async stream, so a waiting request holds no thread.
+//! long-polls on the consumer's async stream, so a waiting request holds no thread; woken by a
+//! burst, it answers with part of it ([`ReadLimits`]), and the messages it answered with are freed
+//! once the answer is on its way.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
