@@ -631,7 +631,12 @@ impl Instance {
                 partition: msg.partition(),
                 offset: msg.offset(),
                 headers: &headers,
-                timestamp: msg.timestamp_ms(),
+                // Read (a call into librdkafka) only for instances that show it.
+                timestamp: if self.settings.record_timestamps {
+                    msg.timestamp_ms()
+                } else {
+                    None
+                },
             };
             if let Err(err) = encode(&record, &mut out) {
                 out.truncate(mark);
