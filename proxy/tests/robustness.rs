@@ -558,13 +558,7 @@ async fn expired_instances_give_their_memory_back() {
         async move {
             let body = json!({"name": format!("c{i}"), "format": "binary", "auto.offset.reset": "earliest"});
             let base = new_consumer(p, &unique("expiring"), body).await;
-            let r = post(
-                &format!("{base}/subscription"),
-                V2,
-                &json!({ "topics": [topic] }),
-            )
-            .await;
-            assert_eq!(r.status, 204, "{r:?}");
+            subscribe(&base, &[topic.as_str()]).await;
             // Twenty group joins at once, beside the rest of the suite, can take a while.
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
