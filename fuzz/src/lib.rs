@@ -71,7 +71,7 @@ pub fn mqtt_packets(data: &[u8]) {
 
 /// The Avro schemas `avro_json` encodes with: every type, unions of named types, maps and a
 /// recursive record.
-const AVRO_SCHEMAS: [&str; 4] = [
+const AVRO_SCHEMAS: [&str; 5] = [
     r#"{"type":"record","name":"All","namespace":"t","fields":[
         {"name":"n","type":"null"},{"name":"b","type":"boolean"},{"name":"i","type":"int"},
         {"name":"l","type":"long"},{"name":"f","type":"float"},{"name":"d","type":"double"},
@@ -96,6 +96,11 @@ const AVRO_SCHEMAS: [&str; 4] = [
     r#"{"type":"record","name":"Node","fields":[{"name":"v","type":"long"},
         {"name":"kids","type":{"type":"array","items":"Node"},"default":[]},
         {"name":"next","type":["null","Node"],"default":null}]}"#,
+    // Every field a type the flat writer takes (`formats/avro_flat.rs`).
+    r#"{"type":"record","name":"Flat","namespace":"t","fields":[{"name":"id","type":"long"},
+        {"name":"s","type":"string"},{"name":"i","type":{"type":"int","logicalType":"date"}},
+        {"name":"b","type":"boolean"},{"name":"o","type":["null","string","int"],"default":null},
+        {"name":"l","type":["long","null"]}]}"#,
 ];
 
 /// Avro JSON (the first byte picks the schema) through the one-pass encoder and the tree

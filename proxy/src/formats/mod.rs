@@ -5,6 +5,7 @@
 //! is no allocation per record. Consume writes records straight into the response buffer.
 
 pub mod avro;
+mod avro_flat;
 pub mod avro_stream;
 pub mod binary;
 pub mod binary_request;
@@ -18,6 +19,7 @@ mod json_scan;
 pub mod jsonschema_stream;
 pub mod one_pass_request;
 pub mod protobuf;
+mod protobuf_flat;
 pub mod protobuf_stream;
 mod records;
 

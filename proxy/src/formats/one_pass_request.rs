@@ -7,7 +7,9 @@
 //! serde_json reading the body and driving the encoders, its string scan was 18% of the
 //! encoding (`avro-100`). A JSON Schema value is checked and written by its own scanner
 //! (`jsonschema_stream::write_at`) where it stands: its check keeps the value's text, numbers
-//! included, which serde's events do not carry.
+//! included, which serde's events do not carry. An Avro or Protobuf value of the flattest shape
+//! (scalar fields in schema order, `avro_flat.rs`, `protobuf_flat.rs`) is written without serde
+//! at all; any other value goes to the general encoder from where it started.
 //!
 //! Only the plainest form of the common shape is taken: `{"value_schema_id": N, "records":
 //! [...]}` in that order with N a JSON integer, records with a `value`, no key (absent or
@@ -22,7 +24,7 @@ use serde::de::DeserializeSeed;
 use super::body_reader::{schema_records, Reader};
 use super::encode::ResolvedSchema;
 use super::json_de::ValueReader;
-use super::{avro_stream, jsonschema_stream, protobuf_stream};
+use super::{avro_flat, avro_stream, jsonschema_stream, protobuf_flat, protobuf_stream};
 use crate::record::EncodedRecords;
 use crate::schema::kinds::Parsed;
 use crate::schema::proto::write_indexes;
@@ -49,14 +51,27 @@ pub fn encode(
     let id = value.id;
     match &value.schema {
         Parsed::Avro(schema) => {
+            let flat = match schema.resolve(&schema.schema) {
+                Ok(apache_avro::Schema::Record(record)) => Some(record),
+                _ => None,
+            };
             schema_records(body, id, max_records, path_partition, |r, arena| {
+                if let Some(record) = flat {
+                    if flat_or_rewind(r, arena, |r, out| avro_flat::write(record, r, out)) {
+                        return Some(());
+                    }
+                }
                 read_value(r, |d| avro_stream::Seed::new(schema, arena).deserialize(d))
             })
         }
         Parsed::Protobuf(schema) => {
             let layout = schema.layout()?;
+            let message = &layout.messages[0];
             schema_records(body, id, max_records, path_partition, |r, arena| {
                 write_indexes(&[0], arena);
+                if flat_or_rewind(r, arena, |r, out| protobuf_flat::write(message, r, out)) {
+                    return Some(());
+                }
                 read_value(r, |d| {
                     protobuf_stream::Seed::new(layout, arena).deserialize(d)
                 })
@@ -70,6 +85,23 @@ pub fn encode(
             })
         }
     }
+}
+
+/// Whether `write` took the value at the reader (the flat shape, `avro_flat.rs`,
+/// `protobuf_flat.rs`): the reader then after it. If not, the reader and `out` are as they were,
+/// for the general encoder.
+fn flat_or_rewind<'t>(
+    r: &mut Reader<'t>,
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Reader<'t>, &mut Vec<u8>) -> Option<()>,
+) -> bool {
+    let (at, len) = (r.at, out.len());
+    if write(r, out).is_some() {
+        return true;
+    }
+    r.at = at;
+    out.truncate(len);
+    false
 }
 
 /// The value at the reader, handed to `encode`'s deserializer; the reader then after it.
@@ -140,6 +172,8 @@ mod tests {
                 r#"{"value_schema_id":7,"records":[{"value":{"id":1,"payload":"a"}}]}"#,
                 r#"{"value_schema_id":7,"records":[{"value":{"id":-5,"payload":"\u00e9\"x","tag":{"string":"t"}},"partition":2},{"key":null,"value":null},{"partition":null,"value":{"id":9,"payload":""}}]}"#,
                 " { \"value_schema_id\" : 7 , \"records\" : [ { \"value\" : { \"id\" : 3 , \"payload\" : \"b\" } } ] } ",
+                // Flat records (`avro_flat.rs`) between records the general encoder takes.
+                r#"{"value_schema_id":7,"records":[{"value":{"id":1,"payload":"a","tag":null}},{"value":{"id":2,"payload":"b\"","tag":null}},{"value":{"id":3,"payload":"c","tag":{"string":"t"}},"partition":1},{"value":{"id":4,"payload":"d","tag":{"string":"\u00e9"}}}]}"#,
             ]),
             (EmbeddedFormat::Protobuf, schema(SchemaType::Protobuf, PROTO), vec![
                 r#"{"value_schema_id":7,"records":[{"value":{"id":1,"payload":"a"}},{"value":{"id":"12","payload":"b"},"partition":1}]}"#,

@@ -1,0 +1,221 @@
+//! The flattest Avro record, the shape nearly every produce request has, written straight from
+//! the body's text: an object whose members are the record's fields, all of them, in schema
+//! order, each a boolean, int, long or string, or a union of null and one of those (JSON null or
+//! `{"<branch>": value}`), with names and strings free of escapes. Written by hand because the
+//! general one-pass encoder (`avro_stream.rs`), driven through serde's visitors, cost Avro a
+//! third more proxy CPU per record than binary's base64 (`cargo bench -p proxy-benches --bench
+//! produce_decode`, README "Performance"); here a record is one walk of its fields with no
+//! dispatch per token.
+//!
+//! On anything else (a field left out or out of order, another type, a float, an escape, a
+//! number serde_json would read as a float) it answers None having consumed part of the text,
+//! and the caller encodes the value with `avro_stream.rs` from where it started. What it writes
+//! is byte for byte what that encoder writes (`tests` below; the fuzz target `one_pass_request`
+//! compares whole requests with the usual path).
+
+use apache_avro::schema::{RecordSchema, Schema};
+
+use super::avro::{is_int, is_long, put_bytes, wraps};
+use super::body_reader::Reader;
+use crate::varint::put_long;
+
+/// Appends the Avro binary of the record at the reader (whitespace before it skipped), the
+/// reader then after it. None: not the flat shape; `out` and the reader hold part of it.
+pub(super) fn write(record: &RecordSchema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+    r.byte(b'{')?;
+    let mut first = true;
+    for field in &record.fields {
+        if !first {
+            r.byte(b',')?;
+        }
+        first = false;
+        r.name(&field.name)?;
+        value(&field.schema, r, out)?;
+    }
+    r.byte(b'}')
+}
+
+/// One field's value.
+fn value(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+    match schema {
+        Schema::Union(u) => match r.peek()? {
+            b'n' => {
+                r.null()?;
+                let i = u
+                    .variants()
+                    .iter()
+                    .position(|v| matches!(v, Schema::Null))?;
+                put_long(out, i as i64);
+                Some(())
+            }
+            b'{' => {
+                r.at += 1;
+                let key = r.string()?;
+                r.byte(b':')?;
+                let (i, branch) = u
+                    .variants()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, v)| wraps(v, key))?;
+                put_long(out, i as i64);
+                scalar(branch, r, out)?;
+                r.byte(b'}')
+            }
+            _ => None,
+        },
+        other => scalar(other, r, out),
+    }
+}
+
+/// A boolean, int, long or string (or their logical types written as one).
+fn scalar(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+    match schema {
+        Schema::String => put_bytes(out, r.string()?.as_bytes()),
+        s if is_long(s) => put_long(out, r.integer()?),
+        s if is_int(s) => put_long(out, i64::from(i32::try_from(r.integer()?).ok()?)),
+        Schema::Boolean => {
+            r.ws();
+            let rest = &r.text.as_bytes()[r.at..];
+            let (b, len) = match rest {
+                [b't', b'r', b'u', b'e', ..] => (1, 4),
+                [b'f', b'a', b'l', b's', b'e', ..] => (0, 5),
+                _ => return None,
+            };
+            r.at += len;
+            out.push(b);
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::kinds::AvroSchema;
+
+    /// The flat writer's bytes and where it stopped, or None where it gives up.
+    fn flat(schema: &AvroSchema, text: &str) -> Option<(Vec<u8>, usize)> {
+        let Schema::Record(record) = schema.resolve(&schema.schema).unwrap() else {
+            panic!("a record schema");
+        };
+        let mut r = Reader::new(text);
+        let mut out = Vec::new();
+        write(record, &mut r, &mut out)?;
+        Some((out, r.at))
+    }
+
+    /// The general one-pass encoder's bytes (which are the tree encoder's).
+    fn general(schema: &AvroSchema, text: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        super::super::avro_stream::write(schema, text, &mut out).then_some(out)
+    }
+
+    /// Whether the tree encoder, which defines Avro produce, takes the record.
+    fn valid(schema: &AvroSchema, text: &str) -> bool {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(text) else {
+            return false;
+        };
+        super::super::avro::write_value(schema, &json, &mut Vec::new()).is_ok()
+    }
+
+    const FLAT: &str = r#"{"type":"record","name":"F","namespace":"t","fields":[
+        {"name":"id","type":"long"},{"name":"payload","type":"string"},
+        {"name":"n","type":"int"},{"name":"ok","type":"boolean"},
+        {"name":"ts","type":{"type":"long","logicalType":"timestamp-millis"}},
+        {"name":"day","type":{"type":"int","logicalType":"date"}},
+        {"name":"tag","type":["null","string"],"default":null},
+        {"name":"count","type":["long","null"]},
+        {"name":"e","type":{"type":"enum","name":"E","symbols":["A"]},"default":"A"}]}"#;
+
+    /// Every flat record is written as the general encoder writes it, and the reader stops
+    /// right after it.
+    #[test]
+    fn writes_the_general_encoders_bytes() {
+        let s = AvroSchema::parse(
+            r#"{"type":"record","name":"LoadRecord","namespace":"loadgen","fields":[{"name":"id","type":"long"},{"name":"payload","type":"string"}]}"#,
+            &[],
+        )
+        .unwrap();
+        for text in [
+            r#"{"id":12345,"payload":"abcdefghijklmnopqrstuvwxyz0123456789"}"#,
+            r#" { "id" : -9223372036854775808 , "payload" : "" } "#,
+            r#"{"id":9223372036854775807,"payload":"é, ü and 𝄞"}"#,
+        ] {
+            let (bytes, end) = flat(&s, text).expect("flat");
+            assert_eq!(Some(bytes), general(&s, text), "{text}");
+            assert_eq!(text[end..].trim(), "", "{text}");
+        }
+        let s = AvroSchema::parse(
+            &FLAT.replace(
+                r#",
+        {"name":"e","type":{"type":"enum","name":"E","symbols":["A"]},"default":"A"}"#,
+                "",
+            ),
+            &[],
+        )
+        .unwrap();
+        for text in [
+            r#"{"id":1,"payload":"p","n":-2147483648,"ok":true,"ts":1700000000000,"day":19000,"tag":null,"count":{"long":7}}"#,
+            r#"{"id":0,"payload":"p","n":2147483647,"ok":false,"ts":-1,"day":-1,"tag":{"string":"x"},"count":null}"#,
+        ] {
+            let (bytes, _) = flat(&s, text).expect("flat");
+            assert_eq!(Some(bytes), general(&s, text), "{text}");
+        }
+    }
+
+    /// What the flat writer leaves to the general encoders: valid records of other shapes (which
+    /// they take) and invalid ones.
+    #[test]
+    fn gives_up_on_other_shapes() {
+        let s = AvroSchema::parse(FLAT, &[]).unwrap();
+        let all = r#""id":1,"payload":"p","n":1,"ok":true,"ts":1,"day":1,"tag":null,"count":null"#;
+        for (text, tree_takes) in [
+            // An enum field: not a flat type.
+            (format!(r#"{{{all},"e":"A"}}"#), true),
+            // A field left out (it takes its default) or out of order.
+            (format!("{{{all}}}"), true),
+            (
+                format!(r#"{{"payload":"p","id":1{},"e":"A"}}"#, &all[20..]),
+                true,
+            ),
+            // Escapes in a string or a name.
+            (
+                format!(r#"{{{},"e":"A"}}"#, all.replace(r#""p""#, r#""a\"b""#)),
+                true,
+            ),
+            (
+                format!(r#"{{{},"e":"A"}}"#, all.replace(r#""id""#, r#""\u0069d""#)),
+                true,
+            ),
+            // Invalid: an int out of range, a float for a long, a wrong branch, an extra member.
+            (
+                format!(
+                    r#"{{{},"e":"A"}}"#,
+                    all.replace(r#""n":1"#, r#""n":2147483648"#)
+                ),
+                false,
+            ),
+            (
+                format!(r#"{{{},"e":"A"}}"#, all.replace(r#""id":1"#, r#""id":1.0"#)),
+                false,
+            ),
+            (
+                format!(r#"{{{},"e":"A"}}"#, all.replace(r#""id":1"#, r#""id":-0"#)),
+                false,
+            ),
+            (
+                format!(
+                    r#"{{{},"e":"A"}}"#,
+                    all.replace(r#""tag":null"#, r#""tag":{"long":1}"#)
+                ),
+                false,
+            ),
+            (format!(r#"{{{all},"e":"A","x":1}}"#), false),
+            ("[]".to_string(), false),
+        ] {
+            assert_eq!(flat(&s, &text), None, "{text}");
+            assert_eq!(valid(&s, &text), tree_takes, "{text}");
+        }
+    }
+}
