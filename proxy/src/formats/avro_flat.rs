@@ -1,14 +1,14 @@
 //! The flattest Avro record, the shape nearly every produce request has, written straight from
 //! the body's text: an object whose members are the record's fields, all of them, in schema
-//! order, each a boolean, int, long or string, or a union of null and one of those (JSON null or
+//! order, each a boolean, int, long, float, double or string, or a union of null and one of those (JSON null or
 //! `{"<branch>": value}`), with names and strings free of escapes. Written by hand because the
 //! general one-pass encoder (`avro_stream.rs`), driven through serde's visitors, cost Avro a
 //! third more proxy CPU per record than binary's base64 (`cargo bench -p proxy-benches --bench
 //! produce_decode`, README "Performance"); here a record is one walk of its fields with no
 //! dispatch per token.
 //!
-//! On anything else (a field left out or out of order, another type, a float, an escape, a
-//! number serde_json would read as a float) it answers None having consumed part of the text,
+//! On anything else (a field left out or out of order, another type, an escape, a number serde_json
+//! reads as a float for an int or long) it answers None having consumed part of the text,
 //! and the caller encodes the value with `avro_stream.rs` from where it started. What it writes
 //! is byte for byte what that encoder writes (`tests` below; the fuzz target `one_pass_request`
 //! compares whole requests with the usual path).
@@ -17,6 +17,7 @@ use apache_avro::schema::{RecordSchema, Schema};
 
 use super::avro::{is_int, is_long, put_bytes, wraps};
 use super::body_reader::Reader;
+use super::json_scan::{self, Number};
 use crate::varint::put_long;
 
 /// Appends the Avro binary of the record at the reader (whitespace before it skipped), the
@@ -67,10 +68,26 @@ fn value(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
     }
 }
 
-/// A boolean, int, long or string (or their logical types written as one).
+/// A boolean, int, long, float, double or string (or their logical types written as one).
 fn scalar(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
     match schema {
         Schema::String => put_bytes(out, r.string()?.as_bytes()),
+        Schema::Float | Schema::Double => {
+            // As the general encoder reads a number for them: every JSON number as an f64.
+            r.ws();
+            let (end, n) = json_scan::number(r.text, r.at, true)?;
+            r.at = end;
+            let v = match n {
+                Number::U64(n) => n as f64,
+                Number::I64(n) => n as f64,
+                Number::F64(f) if f.is_finite() => f,
+                Number::F64(_) => return None,
+            };
+            match schema {
+                Schema::Float => out.extend_from_slice(&(v as f32).to_le_bytes()),
+                _ => out.extend_from_slice(&v.to_le_bytes()),
+            }
+        }
         s if is_long(s) => put_long(out, r.integer()?),
         s if is_int(s) => put_long(out, i64::from(i32::try_from(r.integer()?).ok()?)),
         Schema::Boolean => {
@@ -126,6 +143,7 @@ mod tests {
         {"name":"day","type":{"type":"int","logicalType":"date"}},
         {"name":"tag","type":["null","string"],"default":null},
         {"name":"count","type":["long","null"]},
+        {"name":"f","type":"float"},{"name":"d","type":["null","double"]},
         {"name":"e","type":{"type":"enum","name":"E","symbols":["A"]},"default":"A"}]}"#;
 
     /// Every flat record is written as the general encoder writes it, and the reader stops
@@ -156,8 +174,11 @@ mod tests {
         )
         .unwrap();
         for text in [
-            r#"{"id":1,"payload":"p","n":-2147483648,"ok":true,"ts":1700000000000,"day":19000,"tag":null,"count":{"long":7}}"#,
-            r#"{"id":0,"payload":"p","n":2147483647,"ok":false,"ts":-1,"day":-1,"tag":{"string":"x"},"count":null}"#,
+            r#"{"id":1,"payload":"p","n":-2147483648,"ok":true,"ts":1700000000000,"day":19000,"tag":null,"count":{"long":7},"f":1.5,"d":{"double":-2.25}}"#,
+            r#"{"id":0,"payload":"p","n":2147483647,"ok":false,"ts":-1,"day":-1,"tag":{"string":"x"},"count":null,"f":16777217,"d":null}"#,
+            r#"{"id":0,"payload":"p","n":0,"ok":false,"ts":0,"day":0,"tag":null,"count":null,"f":-0.0,"d":{"double":1e300}}"#,
+            r#"{"id":0,"payload":"p","n":0,"ok":false,"ts":0,"day":0,"tag":null,"count":null,"f":1e300,"d":{"double":-9223372036854775809}}"#,
+            r#"{"id":0,"payload":"p","n":0,"ok":false,"ts":0,"day":0,"tag":null,"count":null,"f":0.1,"d":{"double":18446744073709551615}}"#,
         ] {
             let (bytes, _) = flat(&s, text).expect("flat");
             assert_eq!(Some(bytes), general(&s, text), "{text}");
@@ -169,7 +190,7 @@ mod tests {
     #[test]
     fn gives_up_on_other_shapes() {
         let s = AvroSchema::parse(FLAT, &[]).unwrap();
-        let all = r#""id":1,"payload":"p","n":1,"ok":true,"ts":1,"day":1,"tag":null,"count":null"#;
+        let all = r#""id":1,"payload":"p","n":1,"ok":true,"ts":1,"day":1,"tag":null,"count":null,"f":1,"d":null"#;
         for (text, tree_takes) in [
             // An enum field: not a flat type.
             (format!(r#"{{{all},"e":"A"}}"#), true),
@@ -212,6 +233,10 @@ mod tests {
                 false,
             ),
             (format!(r#"{{{all},"e":"A","x":1}}"#), false),
+            (
+                format!(r#"{{{},"e":"A"}}"#, all.replace(r#""f":1"#, r#""f":1e400"#)),
+                false,
+            ),
             ("[]".to_string(), false),
         ] {
             assert_eq!(flat(&s, &text), None, "{text}");
