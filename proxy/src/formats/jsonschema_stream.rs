@@ -130,8 +130,7 @@ impl<'t> Scan<'t, '_> {
     /// One value, checked against `plan.nodes[node]` (None: unconstrained).
     fn value(&mut self, plan: &Plan, node: Option<usize>) -> Option<()> {
         let n = node.map(|i| &plan.nodes[i]);
-        // Whether the node allows a non-string type among `bits` (an `enum` allows strings only).
-        let allows = |bits: u8| n.is_none_or(|n| n.types & bits != 0 && n.strings.is_none());
+        let allows = |bits: u8| n.is_none_or(|n| allows(n, bits));
         self.skip_ws();
         match self.peek()? {
             b'{' => {
@@ -147,20 +146,10 @@ impl<'t> Scan<'t, '_> {
                 let Some(n) = n else {
                     return Some(());
                 };
-                let s = decoded.as_deref().unwrap_or(&raw[1..raw.len() - 1]);
-                let fits = n.types & types::STRING != 0
-                    && n.strings
-                        .as_ref()
-                        .is_none_or(|strings| strings.iter().any(|x| &**x == s));
-                // Lengths count code points, as the specification (and the validator) does.
-                let length = match n.min_length.is_some() || n.max_length.is_some() {
-                    true => s.chars().count() as u64,
-                    false => 0,
-                };
-                check(
-                    fits && n.min_length.is_none_or(|m| length >= m)
-                        && n.max_length.is_none_or(|m| length <= m),
-                )
+                check(string_fits(
+                    n,
+                    decoded.as_deref().unwrap_or(&raw[1..raw.len() - 1]),
+                ))
             }
             b't' => {
                 self.literal("true")?;
@@ -176,26 +165,7 @@ impl<'t> Scan<'t, '_> {
             }
             b'-' | b'0'..=b'9' => {
                 let number = self.number(n.is_some_and(Node::has_bounds))?;
-                let Some(n) = n else {
-                    return Some(());
-                };
-                let within = |v: f64| {
-                    n.minimum.is_none_or(|m| v >= m)
-                        && n.maximum.is_none_or(|m| v <= m)
-                        && n.exclusive_minimum.is_none_or(|m| v > m)
-                        && n.exclusive_maximum.is_none_or(|m| v < m)
-                };
-                let integer = |magnitude: u64, v: f64| {
-                    let exact = !n.has_bounds() || magnitude <= EXACT;
-                    allows(types::INTEGER | types::NUMBER) && exact && within(v)
-                };
-                check(match number {
-                    Number::U64(v) => integer(v, v as f64),
-                    Number::I64(v) => integer(v.unsigned_abs(), v as f64),
-                    // A float with no fraction is an integer in some drafts only: left to the
-                    // validator.
-                    Number::F64(v) => allows(types::NUMBER) && within(v),
-                })
+                check(n.is_none_or(|n| number_fits(n, number)))
             }
             _ => None,
         }
@@ -306,6 +276,45 @@ impl<'t> Scan<'t, '_> {
             .extend_from_slice(&self.text.as_bytes()[self.at..end]);
         self.at = end;
         Some(number)
+    }
+}
+
+/// Whether the node allows a non-string type among `bits` (an `enum` allows strings only).
+pub(super) fn allows(n: &Node, bits: u8) -> bool {
+    n.types & bits != 0 && n.strings.is_none()
+}
+
+/// Whether a string (its content) is valid for the node.
+pub(super) fn string_fits(n: &Node, s: &str) -> bool {
+    let fits = n.types & types::STRING != 0
+        && n.strings
+            .as_ref()
+            .is_none_or(|strings| strings.iter().any(|x| &**x == s));
+    // Lengths count code points, as the specification (and the validator) does.
+    let length = match n.min_length.is_some() || n.max_length.is_some() {
+        true => s.chars().count() as u64,
+        false => 0,
+    };
+    fits && n.min_length.is_none_or(|m| length >= m) && n.max_length.is_none_or(|m| length <= m)
+}
+
+/// Whether a number, read with its float value when the node has bounds, is valid for it.
+pub(super) fn number_fits(n: &Node, number: Number) -> bool {
+    let within = |v: f64| {
+        n.minimum.is_none_or(|m| v >= m)
+            && n.maximum.is_none_or(|m| v <= m)
+            && n.exclusive_minimum.is_none_or(|m| v > m)
+            && n.exclusive_maximum.is_none_or(|m| v < m)
+    };
+    let integer = |magnitude: u64, v: f64| {
+        let exact = !n.has_bounds() || magnitude <= EXACT;
+        allows(n, types::INTEGER | types::NUMBER) && exact && within(v)
+    };
+    match number {
+        Number::U64(v) => integer(v, v as f64),
+        Number::I64(v) => integer(v.unsigned_abs(), v as f64),
+        // A float with no fraction is an integer in some drafts only: left to the validator.
+        Number::F64(v) => allows(n, types::NUMBER) && within(v),
     }
 }
 

@@ -16,6 +16,7 @@ mod encoded;
 pub mod json;
 mod json_de;
 mod json_scan;
+mod jsonschema_flat;
 pub mod jsonschema_stream;
 pub mod one_pass_request;
 pub mod protobuf;

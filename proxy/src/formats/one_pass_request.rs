@@ -7,9 +7,9 @@
 //! serde_json reading the body and driving the encoders, its string scan was 18% of the
 //! encoding (`avro-100`). A JSON Schema value is checked and written by its own scanner
 //! (`jsonschema_stream::write_at`) where it stands: its check keeps the value's text, numbers
-//! included, which serde's events do not carry. An Avro or Protobuf value of the flattest shape
-//! (scalar fields in schema order, `avro_flat.rs`, `protobuf_flat.rs`) is written without serde
-//! at all; any other value goes to the general encoder from where it started.
+//! included, which serde's events do not carry. A value of the flattest shape (an object of
+//! scalar members: `avro_flat.rs`, `protobuf_flat.rs`, `jsonschema_flat.rs`) is written without
+//! serde or the general pass; any other value goes to the general encoder from where it started.
 //!
 //! Only the plainest form of the common shape is taken: `{"value_schema_id": N, "records":
 //! [...]}` in that order with N a JSON integer, records with a `value`, no key (absent or
@@ -24,7 +24,9 @@ use serde::de::DeserializeSeed;
 use super::body_reader::{schema_records, Reader};
 use super::encode::ResolvedSchema;
 use super::json_de::ValueReader;
-use super::{avro_flat, avro_stream, jsonschema_stream, protobuf_flat, protobuf_stream};
+use super::{
+    avro_flat, avro_stream, jsonschema_flat, jsonschema_stream, protobuf_flat, protobuf_stream,
+};
 use crate::record::EncodedRecords;
 use crate::schema::kinds::Parsed;
 use crate::schema::proto::write_indexes;
@@ -80,7 +82,9 @@ pub fn encode(
         Parsed::Json(schema) => {
             let plan = schema.plan.as_ref()?;
             schema_records(body, id, max_records, path_partition, |r, arena| {
-                r.at = jsonschema_stream::write_at(plan, r.text, r.at, arena)?;
+                if !flat_or_rewind(r, arena, |r, out| jsonschema_flat::write(plan, r, out)) {
+                    r.at = jsonschema_stream::write_at(plan, r.text, r.at, arena)?;
+                }
                 Some(())
             })
         }
@@ -88,7 +92,7 @@ pub fn encode(
 }
 
 /// Whether `write` took the value at the reader (the flat shape, `avro_flat.rs`,
-/// `protobuf_flat.rs`): the reader then after it. If not, the reader and `out` are as they were,
+/// `protobuf_flat.rs`, `jsonschema_flat.rs`): the reader then after it. If not, the reader and `out` are as they were,
 /// for the general encoder.
 fn flat_or_rewind<'t>(
     r: &mut Reader<'t>,
