@@ -90,17 +90,7 @@ fn scalar(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> 
         }
         s if is_long(s) => put_long(out, r.integer()?),
         s if is_int(s) => put_long(out, i64::from(i32::try_from(r.integer()?).ok()?)),
-        Schema::Boolean => {
-            r.ws();
-            let rest = &r.text.as_bytes()[r.at..];
-            let (b, len) = match rest {
-                [b't', b'r', b'u', b'e', ..] => (1, 4),
-                [b'f', b'a', b'l', b's', b'e', ..] => (0, 5),
-                _ => return None,
-            };
-            r.at += len;
-            out.push(b);
-        }
+        Schema::Boolean => out.push(u8::from(r.boolean()?)),
         _ => return None,
     }
     Some(())

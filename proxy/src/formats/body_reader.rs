@@ -197,9 +197,22 @@ impl<'t> Reader<'t> {
     }
 
     pub(super) fn null(&mut self) -> Option<()> {
+        self.word("null")
+    }
+
+    /// `true` or `false`.
+    pub(super) fn boolean(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b't' => self.word("true").map(|()| true),
+            _ => self.word("false").map(|()| false),
+        }
+    }
+
+    /// `word` after any whitespace, consumed.
+    fn word(&mut self, word: &str) -> Option<()> {
         self.ws();
-        let end = self.at + 4;
-        (self.text.as_bytes().get(self.at..end)? == b"null").then_some(())?;
+        let end = self.at + word.len();
+        (self.text.as_bytes().get(self.at..end)? == word.as_bytes()).then_some(())?;
         self.at = end;
         Some(())
     }

@@ -71,24 +71,13 @@ fn scalar(n: &Node, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
             r.at = end;
             number_fits(n, number)
         }
-        b't' => literal(r, "true") && allows(n, types::BOOLEAN),
-        b'f' => literal(r, "false") && allows(n, types::BOOLEAN),
-        b'n' => literal(r, "null") && allows(n, types::NULL),
+        b't' | b'f' => r.boolean().is_some() && allows(n, types::BOOLEAN),
+        b'n' => r.null().is_some() && allows(n, types::NULL),
         _ => false,
     };
     fits.then_some(())?;
     out.extend_from_slice(&r.text.as_bytes()[start..r.at]);
     Some(())
-}
-
-/// `word` at the reader, consumed.
-fn literal(r: &mut Reader<'_>, word: &str) -> bool {
-    let end = r.at + word.len();
-    let found = r.text.as_bytes().get(r.at..end) == Some(word.as_bytes());
-    if found {
-        r.at = end;
-    }
-    found
 }
 
 #[cfg(test)]

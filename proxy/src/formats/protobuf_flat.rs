@@ -47,7 +47,7 @@ pub(super) fn write(message: &MessageLayout, r: &mut Reader<'_>, out: &mut Vec<u
                 }
             }
             FieldKind::Bool => {
-                let v = boolean(r)?;
+                let v = r.boolean()?;
                 if keeps(!v) {
                     encode_key(field.number, WireType::Varint, out);
                     out.push(u8::from(v));
@@ -110,18 +110,6 @@ pub(super) fn write(message: &MessageLayout, r: &mut Reader<'_>, out: &mut Vec<u
             _ => return None,
         }
     }
-}
-
-/// `true` or `false`.
-fn boolean(r: &mut Reader<'_>) -> Option<bool> {
-    r.ws();
-    let (v, len) = match &r.text.as_bytes()[r.at..] {
-        [b't', b'r', b'u', b'e', ..] => (true, 4),
-        [b'f', b'a', b'l', b's', b'e', ..] => (false, 5),
-        _ => return None,
-    };
-    r.at += len;
-    Some(v)
 }
 
 #[cfg(test)]
