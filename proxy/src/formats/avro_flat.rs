@@ -36,6 +36,27 @@ pub(super) fn write(record: &RecordSchema, r: &mut Reader<'_>, out: &mut Vec<u8>
     r.byte(b'}')
 }
 
+/// Whether a record of `record`'s schema can ever be flat: every field a scalar type or a union
+/// with null or a scalar among its branches.
+pub(super) fn takes(record: &RecordSchema) -> bool {
+    record.fields.iter().all(|f| match &f.schema {
+        Schema::Union(u) => u
+            .variants()
+            .iter()
+            .any(|v| matches!(v, Schema::Null) || is_scalar(v)),
+        other => is_scalar(other),
+    })
+}
+
+/// The types [`scalar`] writes.
+fn is_scalar(schema: &Schema) -> bool {
+    matches!(
+        schema,
+        Schema::String | Schema::Float | Schema::Double | Schema::Boolean
+    ) || is_long(schema)
+        || is_int(schema)
+}
+
 /// One field's value.
 fn value(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
     match schema {
@@ -173,6 +194,30 @@ mod tests {
             let (bytes, _) = flat(&s, text).expect("flat");
             assert_eq!(Some(bytes), general(&s, text), "{text}");
         }
+    }
+
+    /// A schema with a field of a type the flat writer never takes is not tried at all.
+    #[test]
+    fn takes_only_schemas_whose_records_can_be_flat() {
+        let record = |text: &str| {
+            let s = AvroSchema::parse(text, &[]).unwrap();
+            let Schema::Record(r) = s.resolve(&s.schema).unwrap() else {
+                panic!("a record schema");
+            };
+            takes(r)
+        };
+        assert!(record(&FLAT.replace(
+            r#",
+        {"name":"e","type":{"type":"enum","name":"E","symbols":["A"]},"default":"A"}"#,
+            ""
+        )));
+        assert!(!record(FLAT), "an enum field");
+        assert!(record(
+            r#"{"type":"record","name":"R","fields":[{"name":"u","type":["null",{"type":"array","items":"int"}]}]}"#
+        ));
+        assert!(!record(
+            r#"{"type":"record","name":"R","fields":[{"name":"u","type":[{"type":"array","items":"int"},{"type":"map","values":"int"}]}]}"#
+        ));
     }
 
     /// What the flat writer leaves to the general encoders: valid records of other shapes (which

@@ -60,10 +60,8 @@ pub(super) fn write(plan: &Plan, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Optio
 
 /// A string, number, boolean or null, checked against `n` and copied.
 fn scalar(n: &Node, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
-    let start = {
-        r.ws();
-        r.at
-    };
+    r.ws();
+    let start = r.at;
     let fits = match r.text.as_bytes().get(start)? {
         b'"' => string_fits(n, r.string()?),
         b'-' | b'0'..=b'9' => {

@@ -53,8 +53,10 @@ pub fn encode(
     let id = value.id;
     match &value.schema {
         Parsed::Avro(schema) => {
+            // A record with a field the flat writer never takes would try it, and fail, per
+            // record: such a schema goes straight to the general encoder.
             let flat = match schema.resolve(&schema.schema) {
-                Ok(apache_avro::Schema::Record(record)) => Some(record),
+                Ok(apache_avro::Schema::Record(record)) if avro_flat::takes(record) => Some(record),
                 _ => None,
             };
             schema_records(body, id, max_records, path_partition, |r, arena| {
@@ -92,8 +94,8 @@ pub fn encode(
 }
 
 /// Whether `write` took the value at the reader (the flat shape, `avro_flat.rs`,
-/// `protobuf_flat.rs`, `jsonschema_flat.rs`): the reader then after it. If not, the reader and `out` are as they were,
-/// for the general encoder.
+/// `protobuf_flat.rs`, `jsonschema_flat.rs`): the reader then after it. If not, the reader and
+/// `out` are as they were, for the general encoder.
 fn flat_or_rewind<'t>(
     r: &mut Reader<'t>,
     out: &mut Vec<u8>,

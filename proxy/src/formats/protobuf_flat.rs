@@ -57,30 +57,31 @@ pub(super) fn write(message: &MessageLayout, r: &mut Reader<'_>, out: &mut Vec<u
                 r.ws();
                 let (end, n) = json_scan::number(r.text, r.at, true)?;
                 r.at = end;
-                let double = field.kind == FieldKind::Double;
                 // As the general encoder converts them: integers with `as`, a float for a
                 // `float` field only within its range.
-                let (v, bits) = match n {
-                    Number::U64(n) if double => (n as f64, None),
-                    Number::I64(n) if double => (n as f64, None),
-                    Number::F64(f) if double => (f, None),
-                    Number::U64(n) => (0.0, Some(i128::from(n) as f32)),
-                    Number::I64(n) => (0.0, Some(i128::from(n) as f32)),
-                    Number::F64(f) if f >= f64::from(f32::MIN) && f <= f64::from(f32::MAX) => {
-                        (0.0, Some(f as f32))
-                    }
-                    Number::F64(_) => return None,
-                };
-                match bits {
-                    None if keeps(v == 0.0) => {
+                if field.kind == FieldKind::Double {
+                    let v = match n {
+                        Number::U64(n) => n as f64,
+                        Number::I64(n) => n as f64,
+                        Number::F64(f) => f,
+                    };
+                    if keeps(v == 0.0) {
                         encode_key(field.number, WireType::SixtyFourBit, out);
                         out.extend_from_slice(&v.to_le_bytes());
                     }
-                    Some(f) if keeps(f == 0.0) => {
+                } else {
+                    let v = match n {
+                        Number::U64(n) => i128::from(n) as f32,
+                        Number::I64(n) => i128::from(n) as f32,
+                        Number::F64(f) if f >= f64::from(f32::MIN) && f <= f64::from(f32::MAX) => {
+                            f as f32
+                        }
+                        Number::F64(_) => return None,
+                    };
+                    if keeps(v == 0.0) {
                         encode_key(field.number, WireType::ThirtyTwoBit, out);
-                        out.extend_from_slice(&f.to_le_bytes());
+                        out.extend_from_slice(&v.to_le_bytes());
                     }
-                    _ => {}
                 }
             }
             kind => {
