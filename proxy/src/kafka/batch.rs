@@ -68,13 +68,17 @@ pub trait Routes: Send + Sync {
 struct Job {
     topic: Arc<str>,
     partition: i32,
+    /// Key-less records still free to go anywhere: the partitions of `topic` this lane's broker
+    /// leads, one of which the lane picks when it closes the Produce request carrying the job
+    /// (`partition` is set then).
+    choices: Option<Arc<[i32]>>,
     timestamp: i64,
     records: Arc<EncodedRecords>,
     indexes: Vec<usize>,
     /// Estimated bytes in a batch.
     bytes: usize,
-    /// The offset of the job's first record, or why the job failed.
-    reply: oneshot::Sender<Result<i64, Retry>>,
+    /// The partition and offset of the job's first record, or why the job failed.
+    reply: oneshot::Sender<Result<(i32, i64), Retry>>,
 }
 
 /// The path to one broker: jobs queue here while the broker has `max_in_flight` Produce requests
@@ -102,11 +106,17 @@ async fn run_lane(
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let Some(batch) = jobs.next().await else {
+        let Some(mut batch) = jobs.next().await else {
             return;
         };
-        // The batch is closed: key-less records decoded from now on go to the next partition.
-        closed.fetch_add(1, Ordering::Relaxed);
+        // The Produce request is closed: its free key-less jobs all take this turn's partition,
+        // and those gathered from now on the next one.
+        let turn = closed.fetch_add(1, Ordering::Relaxed);
+        for job in &mut batch {
+            if let Some(choices) = &job.choices {
+                job.partition = choices[turn % choices.len()];
+            }
+        }
         dispatch(&pool, &settings, batch, permit).await;
     }
 }
@@ -214,7 +224,7 @@ async fn dispatch(
         drop(permit);
         for job in jobs {
             let _ = job.reply.send(match &written {
-                Ok(()) => Ok(-1),
+                Ok(()) => Ok((job.partition, -1)),
                 Err(_) => Err(Retry::Again(BatchFailure::NotSent)),
             });
         }
@@ -262,7 +272,7 @@ fn answer_jobs(
                 .find(|p| p.partition == job.partition && *p.topic == *job.topic)
             {
                 None => Err(Retry::Final(BatchFailure::NotAnswered)),
-                Some(p) if p.error_code == 0 => Ok(p.base_offset + starts[j]),
+                Some(p) if p.error_code == 0 => Ok((p.partition, p.base_offset + starts[j])),
                 Some(p) if BatchFailure::unwritten(p.error_code) => {
                     Err(Retry::Again(BatchFailure::Broker(p.error_code)))
                 }
@@ -290,7 +300,9 @@ pub struct BatchEngine {
 
 /// Records of one partition still to be sent, as indexes into the request, in request order.
 struct Outgoing {
-    partition: i32,
+    /// `None` for key-less records whose partition the lane picks (then the partition of the
+    /// request's later batches too).
+    partition: Option<i32>,
     indexes: Vec<usize>,
     bytes: usize,
 }
@@ -313,9 +325,13 @@ impl BatchEngine {
     /// HTTP request that arrives while one is in flight share a partition and travel as one
     /// batch (the Java client's sticky partitioner, KIP-480, and librdkafka's
     /// `sticky.partitioning.linger.ms` do the same, switching when a batch is sent). When requests
-    /// come one at a time, each gets the next partition. With several runtime workers, a request
-    /// given its partition while a lane closes a Produce request on another thread joins the next
-    /// one as a second batch: harmless, and rare.
+    /// come one at a time, each gets the next partition.
+    ///
+    /// A request of key-less records only leaves the choice to the lane, which makes it when it
+    /// closes the Produce request (`run_lane`), so the rule holds exactly on any number of
+    /// threads. A request mixing keyed and key-less records takes this turn when it is decoded,
+    /// so that a partition's records keep the request's order; if a lane closes a Produce
+    /// request meanwhile, it joins the next one as a second batch, which is harmless.
     pub fn sticky_turn(&self) -> usize {
         self.closed.load(Ordering::Relaxed)
     }
@@ -342,8 +358,10 @@ impl BatchEngine {
         lane
     }
 
-    /// Produces `records` (each with its partition set) to `topic` with one CreateTime, and
-    /// returns each record's `(partition, offset)` or error, in request order.
+    /// Produces `records` to `topic` with one CreateTime, and returns each record's
+    /// `(partition, offset)` or error, in request order. Records without a partition are
+    /// key-less records left to the lane: they all go to the partition of the Produce request
+    /// that carries the first of them (see [`BatchEngine::sticky_turn`]).
     pub async fn produce(
         &self,
         routes: &impl Routes,
@@ -352,9 +370,9 @@ impl BatchEngine {
         records: Arc<EncodedRecords>,
     ) -> Vec<Result<(i32, i64), BatchFailure>> {
         // Split by partition, keeping request order, then by size into batches.
-        let mut by_partition: Vec<(i32, Vec<usize>)> = Vec::new();
+        let mut by_partition: Vec<(Option<i32>, Vec<usize>)> = Vec::new();
         for (i, r) in records.iter().enumerate() {
-            let p = r.partition.expect("partition assigned before produce");
+            let p = r.partition;
             match by_partition.iter_mut().find(|(q, _)| *q == p) {
                 Some((_, v)) => v.push(i),
                 None => by_partition.push((p, vec![i])),
@@ -382,12 +400,16 @@ impl BatchEngine {
             for (q, result) in queues.iter_mut().filter(|q| !q.is_empty()).zip(results) {
                 let batch = q.front().expect("non-empty");
                 match result {
-                    Ok(base) => {
+                    Ok((partition, base)) => {
                         for (delta, &i) in batch.indexes.iter().enumerate() {
                             let offset = if base < 0 { -1 } else { base + delta as i64 };
-                            outcomes[i] = Some(Ok((batch.partition, offset)));
+                            outcomes[i] = Some(Ok((partition, offset)));
                         }
                         q.pop_front();
+                        // Key-less records of one request stay on one partition, in order.
+                        for later in q.iter_mut() {
+                            later.partition = Some(partition);
+                        }
                     }
                     Err(Retry::Again(_)) if Instant::now() < deadline => {
                         metrics::counter!(crate::telemetry::BATCH_RETRIES).increment(1);
@@ -418,7 +440,7 @@ impl BatchEngine {
     /// than that on its own still gets its own batch; the size check happens before).
     fn split(
         &self,
-        partition: i32,
+        partition: Option<i32>,
         indexes: &[usize],
         records: &EncodedRecords,
     ) -> VecDeque<Outgoing> {
@@ -450,7 +472,7 @@ impl BatchEngine {
         records: &Arc<EncodedRecords>,
         heads: &[&Outgoing],
         refresh: bool,
-    ) -> Vec<Result<i64, Retry>> {
+    ) -> Vec<Result<(i32, i64), Retry>> {
         let leaders = match routes.leaders(topic, refresh).await {
             Ok(l) => l,
             Err(e) => {
@@ -462,8 +484,16 @@ impl BatchEngine {
             }
         };
         let replies = heads.iter().map(|batch| {
-            let leader = leaders
-                .get(batch.partition as usize)
+            let (partition, choices) = match batch.partition {
+                Some(p) => (p, None),
+                None => match free_choices(&leaders, self.sticky_turn()) {
+                    Some(choices) => (choices[0], Some(choices)),
+                    None => (-1, None),
+                },
+            };
+            let leader = usize::try_from(partition)
+                .ok()
+                .and_then(|p| leaders.get(p))
                 .and_then(|l| l.as_deref());
             let (tx, rx) = oneshot::channel();
             let sent = leader.is_some_and(|addr| {
@@ -471,7 +501,8 @@ impl BatchEngine {
                     .jobs
                     .send(Job {
                         topic: topic.clone(),
-                        partition: batch.partition,
+                        partition,
+                        choices,
                         timestamp,
                         records: records.clone(),
                         indexes: batch.indexes.clone(),
@@ -489,6 +520,21 @@ impl BatchEngine {
         });
         futures_util::future::join_all(replies).await
     }
+}
+
+/// The partitions a free key-less job may take: those led by the broker that leads the
+/// partition of `turn` (or, while that one has no leader, by the first partition's that has).
+fn free_choices(leaders: &[Option<String>], turn: usize) -> Option<Arc<[i32]>> {
+    let n = leaders.len();
+    let addr = (0..n)
+        .map(|k| (turn + k) % n)
+        .find_map(|p| leaders[p].as_deref())?;
+    Some(
+        (0..n)
+            .filter(|&p| leaders[p].as_deref() == Some(addr))
+            .map(|p| p as i32)
+            .collect(),
+    )
 }
 
 /// A failed batch: worth sending again, or final.
@@ -528,7 +574,7 @@ mod tests {
         }
         let records = builder.finish();
         let indexes: Vec<usize> = (0..50).collect();
-        let batches = engine(1000).split(0, &indexes, &records);
+        let batches = engine(1000).split(Some(0), &indexes, &records);
         assert!(batches.len() >= 5, "{} batches", batches.len());
         let mut next = 0;
         for b in &batches {
@@ -542,6 +588,24 @@ mod tests {
         }
         assert_eq!(next, 50);
         // A record above the limit still travels, alone.
-        assert_eq!(engine(100).split(0, &[0], &records).len(), 1);
+        assert_eq!(engine(100).split(Some(0), &[0], &records).len(), 1);
+    }
+
+    #[test]
+    fn free_key_less_jobs_choose_among_the_partitions_of_one_leader() {
+        let leaders: Vec<Option<String>> = ["a", "b", "a", "b"]
+            .iter()
+            .map(|s| Some(s.to_string()))
+            .collect();
+        // The turn's partition names the broker; its partitions are the choices.
+        assert_eq!(&*free_choices(&leaders, 0).unwrap(), &[0, 2]);
+        assert_eq!(&*free_choices(&leaders, 5).unwrap(), &[1, 3]);
+        // A partition without a leader passes the turn on to the next one that has one.
+        let mut electing = leaders.clone();
+        electing[1] = None;
+        assert_eq!(&*free_choices(&electing, 1).unwrap(), &[0, 2]);
+        assert_eq!(&*free_choices(&electing, 3).unwrap(), &[3]);
+        assert!(free_choices(&[None, None], 0).is_none());
+        assert!(free_choices(&[], 0).is_none());
     }
 }

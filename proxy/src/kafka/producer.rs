@@ -170,17 +170,25 @@ impl Producer {
                 });
             }
         }
-        let turn = match &self.batch {
-            Some(engine) => engine.sticky_turn(),
-            None => self.sticky.fetch_add(1, Ordering::Relaxed),
-        };
-        let sticky = (turn % partitions as usize) as i32;
-        for i in 0..records.len() {
-            let r = records.get(i);
-            let partition = r
-                .partition
-                .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions)));
-            records.set_partition(i, partition);
+        // Key-less records only: the batch engine's lane picks their partition when it closes
+        // the Produce request carrying them (`BatchEngine::sticky_turn`).
+        let lane_picks = self.batch.is_some()
+            && records
+                .iter()
+                .all(|r| r.partition.is_none() && r.key.is_none());
+        if !lane_picks {
+            let turn = match &self.batch {
+                Some(engine) => engine.sticky_turn(),
+                None => self.sticky.fetch_add(1, Ordering::Relaxed),
+            };
+            let sticky = (turn % partitions as usize) as i32;
+            for i in 0..records.len() {
+                let r = records.get(i);
+                let partition = r
+                    .partition
+                    .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions)));
+                records.set_partition(i, partition);
+            }
         }
         // One CreateTime for the whole request (Confluent stamps the proxy's "now"), instead of
         // reading the wall clock for every record.
