@@ -41,7 +41,19 @@ pub const PROTOBUF_SCHEMA: &str =
 /// A schema-format produce body of `n` records as loadgen's REST driver sends it (schema id
 /// first, `{"id","payload"}` values of about `value_bytes` bytes once encoded).
 pub fn schema_body(n: usize, value_bytes: usize) -> bytes::Bytes {
-    let mut body = String::from("{\"value_schema_id\":1,\"records\":[");
+    keyed_schema_body(n, value_bytes, None)
+}
+
+/// [`schema_body`] with a `key_schema_id` of 2 and record `i`'s key `key(i)` (JSON text).
+pub fn keyed_schema_body(
+    n: usize,
+    value_bytes: usize,
+    key: Option<&dyn Fn(usize) -> String>,
+) -> bytes::Bytes {
+    let mut body = String::from(match key {
+        Some(_) => "{\"key_schema_id\":2,\"value_schema_id\":1,\"records\":[",
+        None => "{\"value_schema_id\":1,\"records\":[",
+    });
     for i in 0..n {
         if i > 0 {
             body.push(',');
@@ -49,8 +61,13 @@ pub fn schema_body(n: usize, value_bytes: usize) -> bytes::Bytes {
         let payload: String = (0..value_bytes.saturating_sub(10))
             .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
             .collect();
+        if let Some(key) = key {
+            body.push_str(&format!("{{\"key\":{},", key(i)));
+        } else {
+            body.push('{');
+        }
         body.push_str(&format!(
-            "{{\"value\":{{\"id\":{i},\"payload\":\"{payload}\"}}}}"
+            "\"value\":{{\"id\":{i},\"payload\":\"{payload}\"}}}}"
         ));
     }
     body.push_str("]}");

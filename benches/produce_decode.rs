@@ -13,7 +13,9 @@ use kafka_proxy::formats::{
 };
 use kafka_proxy::rest::produce_request::ProduceRequest;
 use kafka_proxy::schema::kinds::{parse, Parsed, SchemaType};
-use proxy_benches::{produce_body, schema_body, AVRO_SCHEMA, JSON_SCHEMA, PROTOBUF_SCHEMA};
+use proxy_benches::{
+    keyed_schema_body, produce_body, schema_body, AVRO_SCHEMA, JSON_SCHEMA, PROTOBUF_SCHEMA,
+};
 
 fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("produce_decode");
@@ -84,7 +86,7 @@ fn schema_formats(c: &mut Criterion) {
             // The whole request in one go (`formats/one_pass_request.rs`).
             group.bench_with_input(BenchmarkId::new("one_pass_request", n), &body, |b, body| {
                 b.iter(|| {
-                    let encoded = one_pass_request::encode(body, &schema, usize::MAX, None)
+                    let encoded = one_pass_request::encode(body, None, &schema, usize::MAX, None)
                         .expect("the common shape");
                     assert_eq!(encoded.len(), n);
                     encoded
@@ -127,5 +129,78 @@ fn tree_encode(schema: &ResolvedSchema, json: serde_json::Value) -> Vec<u8> {
     }
 }
 
-criterion_group!(benches, decode, schema_formats);
+/// Record `i`'s key as JSON text.
+type KeyText = dyn Fn(usize) -> String;
+
+/// Keyed schema requests at 100 records, keys of the usual shape (a string for Avro and JSON
+/// Schema, a message of one string for Protobuf): the usual path (parse, then the encoders)
+/// against the whole request in one pass.
+fn keyed_schema_formats(c: &mut Criterion) {
+    let string_key = |i: usize| format!("\"device-{i}\"");
+    let message_key = |i: usize| format!("{{\"name\":\"device-{i}\"}}");
+    let formats: [(EmbeddedFormat, SchemaType, &str, &str, &KeyText); 3] = [
+        (
+            EmbeddedFormat::Avro,
+            SchemaType::Avro,
+            AVRO_SCHEMA,
+            r#""string""#,
+            &string_key,
+        ),
+        (
+            EmbeddedFormat::JsonSchema,
+            SchemaType::Json,
+            JSON_SCHEMA,
+            r#"{"type":"string"}"#,
+            &string_key,
+        ),
+        (
+            EmbeddedFormat::Protobuf,
+            SchemaType::Protobuf,
+            PROTOBUF_SCHEMA,
+            "syntax = \"proto3\"; message Key { string name = 1; }",
+            &message_key,
+        ),
+    ];
+    let mut group = c.benchmark_group("produce_decode_keyed");
+    for (format, kind, value_text, key_text, key) in formats {
+        let value = ResolvedSchema {
+            id: 1,
+            schema: parse(kind, value_text).expect("valid schema"),
+        };
+        let key_schema = ResolvedSchema {
+            id: 2,
+            schema: parse(kind, key_text).expect("valid schema"),
+        };
+        let n = 100;
+        let body = keyed_schema_body(n, 100, Some(key));
+        let name = kind.name().to_lowercase();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new(&name, "usual"), &body, |b, body| {
+            b.iter(|| {
+                let req = ProduceRequest::parse(body, usize::MAX).expect("valid body");
+                let encoded =
+                    encode_schema_records(format, &req.records, Some(&key_schema), Some(&value))
+                        .expect("valid records");
+                assert_eq!(encoded.len(), n);
+                encoded
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new(&name, "one_pass_request"),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    let encoded =
+                        one_pass_request::encode(body, Some(&key_schema), &value, usize::MAX, None)
+                            .expect("the common shape");
+                    assert_eq!(encoded.len(), n);
+                    encoded
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, decode, schema_formats, keyed_schema_formats);
 criterion_main!(benches);

@@ -159,6 +159,123 @@ async fn seed_key_and_value_schemas() {
     proxy.stop().await;
 }
 
+/// Keyed requests by schema id, in the shape the proxy encodes in one pass (ids first, records
+/// last): the same bytes, partitions and answer as the same records through the usual path
+/// (schemas given as text), and bad keys or ids refused with nothing written.
+#[tokio::test]
+async fn keyed_requests_by_id_write_what_the_usual_path_writes() {
+    let proxy = start().await;
+    let topic = unique("avro-keyed");
+    create_topic(&topic, 3).await;
+    let url = format!("{}/topics/{topic}", proxy.url);
+    let value_schema = r#"{"type":"record","name":"Reading","fields":[{"name":"id","type":"long"},{"name":"at","type":["null","string"],"default":null}]}"#;
+    let records = json!([
+        {"key": "device-1", "value": {"id": 1, "at": null}},
+        {"key": "device-2", "value": {"id": 2, "at": {"string": "here"}}},
+        {"value": {"id": 3, "at": null}},
+        {"key": "device-1", "value": {"id": 4, "at": null}, "partition": 2}
+    ]);
+    // The usual path: schemas as text, registered on the way.
+    let usual = post(
+        &url,
+        AVRO,
+        &json!({"key_schema": "\"string\"", "value_schema": value_schema, "records": records}),
+    )
+    .await;
+    assert_eq!(usual.status, 200, "{usual:?}");
+    let (k, v) = (
+        usual.json()["key_schema_id"].clone(),
+        usual.json()["value_schema_id"].clone(),
+    );
+    assert!(k.is_i64() && v.is_i64() && k != v, "{usual:?}");
+    // The same records by id, the key's id before or after the value's.
+    let offsets = |reply: &Reply| -> Vec<(i64, i64)> {
+        reply.json()["offsets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["partition"].as_i64().unwrap(),
+                    o["offset"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let usual_offsets = offsets(&usual);
+    for body in [
+        format!(r#"{{"key_schema_id":{k},"value_schema_id":{v},"records":{records}}}"#),
+        format!(r#"{{ "value_schema_id" : {v} , "key_schema_id" : {k} , "records" : {records} }}"#),
+    ] {
+        let r = post_raw(&url, &body).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(
+            (
+                r.json()["key_schema_id"].clone(),
+                r.json()["value_schema_id"].clone()
+            ),
+            (k.clone(), v.clone()),
+            "{r:?}"
+        );
+        // Keyed records go where the usual path put them (key-less ones wherever).
+        for (i, ((p, _), (q, _))) in offsets(&r).iter().zip(&usual_offsets).enumerate() {
+            if i != 2 {
+                assert_eq!(p, q, "record {i}: {r:?}");
+            }
+        }
+    }
+    // A key schema id and no keys: the id is echoed.
+    let r = post_raw(
+        &url,
+        &format!(
+            r#"{{"key_schema_id":{k},"value_schema_id":{v},"records":[{{"value":{{"id":5}}}}]}}"#
+        ),
+    )
+    .await;
+    assert_eq!(r.json()["key_schema_id"], k, "{r:?}");
+    // A key its schema does not take, a key schema id registered under the value's subject, a
+    // key without a key schema id: refused, nothing written.
+    let bad_key = format!(
+        r#"{{"key_schema_id":{k},"value_schema_id":{v},"records":[{{"key":"ok","value":{{"id":6}}}},{{"key":6,"value":{{"id":7}}}}]}}"#
+    );
+    post_raw(&url, &bad_key).await.assert_error(400, 400);
+    let value_id_as_key = format!(
+        r#"{{"key_schema_id":{v},"value_schema_id":{v},"records":[{{"key":{{"id":1}},"value":{{"id":8}}}}]}}"#
+    );
+    post_raw(&url, &value_id_as_key)
+        .await
+        .assert_error(422, 42207);
+    let no_key_schema = format!(
+        r#"{{"value_schema_id":{v},"records":[{{"value":{{"id":9}}}},{{"key":"k","value":{{"id":9}}}}]}}"#
+    );
+    post_raw(&url, &no_key_schema)
+        .await
+        .assert_error(422, 42201);
+
+    // In Kafka: three copies of the four records and the one without a key, byte for byte.
+    let stored = read_all(&topic, 3, 13, Duration::from_secs(10));
+    assert_eq!(stored.len(), 13);
+    let mut by_value: std::collections::BTreeMap<Vec<u8>, Vec<Option<Vec<u8>>>> =
+        Default::default();
+    for r in &stored {
+        by_value
+            .entry(r.value.clone().unwrap())
+            .or_default()
+            .push(r.key.clone());
+    }
+    assert_eq!(by_value.len(), 5);
+    for keys in by_value.values() {
+        assert!(keys.iter().all(|key| *key == keys[0]), "{keys:?}");
+    }
+    let key = by_value.values().find_map(|keys| keys[0].clone()).unwrap();
+    assert_eq!(key[0], 0, "Confluent's magic byte");
+    assert_eq!(
+        i64::from(u32::from_be_bytes(key[1..5].try_into().unwrap())),
+        k.as_i64().unwrap()
+    );
+    proxy.stop().await;
+}
+
 #[tokio::test]
 async fn bad_requests_write_nothing() {
     let proxy = start().await;

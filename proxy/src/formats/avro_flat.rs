@@ -39,13 +39,35 @@ pub(super) fn write(record: &RecordSchema, r: &mut Reader<'_>, out: &mut Vec<u8>
 /// Whether a record of `record`'s schema can ever be flat: every field a scalar type or a union
 /// with null or a scalar among its branches.
 pub(super) fn takes(record: &RecordSchema) -> bool {
-    record.fields.iter().all(|f| match &f.schema {
+    record.fields.iter().all(|f| is_flat_field(&f.schema))
+}
+
+/// A value of `schema` (resolved) at the reader: a record ([`write`]), or a scalar or a union
+/// with scalar branches written alone, as keys mostly are (`"string"`, `"long"`).
+pub(super) fn write_any(schema: &Schema, r: &mut Reader<'_>, out: &mut Vec<u8>) -> Option<()> {
+    match schema {
+        Schema::Record(record) => write(record, r, out),
+        other => value(other, r, out),
+    }
+}
+
+/// Whether [`write_any`] can ever take a value of `schema`.
+pub(super) fn takes_any(schema: &Schema) -> bool {
+    match schema {
+        Schema::Record(record) => takes(record),
+        other => is_flat_field(other),
+    }
+}
+
+/// What [`value`] writes: a scalar type, or a union with null or a scalar among its branches.
+fn is_flat_field(schema: &Schema) -> bool {
+    match schema {
         Schema::Union(u) => u
             .variants()
             .iter()
             .any(|v| matches!(v, Schema::Null) || is_scalar(v)),
         other => is_scalar(other),
-    })
+    }
 }
 
 /// The types [`scalar`] writes.
@@ -194,6 +216,46 @@ mod tests {
             let (bytes, _) = flat(&s, text).expect("flat");
             assert_eq!(Some(bytes), general(&s, text), "{text}");
         }
+    }
+
+    /// A scalar schema, or a union of scalars, written alone (keys' usual schemas): the general
+    /// encoder's bytes, and given up where the general encoder is needed or refuses.
+    #[test]
+    fn writes_scalars_alone_as_the_general_encoder() {
+        for (schema, text, is_flat) in [
+            (r#""string""#, r#""device-17""#, true),
+            (r#""string""#, r#""é""#, true),
+            (r#""string""#, r#""a\"b""#, false),
+            (r#""string""#, "17", false),
+            (r#""long""#, "-17", true),
+            (r#""long""#, r#""17""#, false),
+            (r#""int""#, "2147483648", false),
+            (r#""double""#, "2.5", true),
+            (r#""boolean""#, "true", true),
+            (r#"["null","string"]"#, r#"{"string":"k"}"#, true),
+            (r#"["null","string"]"#, r#"{"long":1}"#, false),
+            (
+                r#"{"type":"enum","name":"E","symbols":["A"]}"#,
+                r#""A""#,
+                false,
+            ),
+        ] {
+            let s = AvroSchema::parse(schema, &[]).unwrap();
+            let resolved = s.resolve(&s.schema).unwrap();
+            let mut r = Reader::new(text);
+            let mut out = Vec::new();
+            let taken = takes_any(resolved) && write_any(resolved, &mut r, &mut out).is_some();
+            assert_eq!(taken, is_flat, "{schema} {text}");
+            if taken {
+                assert_eq!(Some(out), general(&s, text), "{schema} {text}");
+                assert_eq!(r.at, text.len(), "{schema} {text}");
+            }
+        }
+        let record = AvroSchema::parse(FLAT, &[]).unwrap();
+        assert!(
+            !takes_any(record.resolve(&record.schema).unwrap()),
+            "an enum field"
+        );
     }
 
     /// A schema with a field of a type the flat writer never takes is not tried at all.

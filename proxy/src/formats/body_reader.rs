@@ -76,18 +76,26 @@ pub(super) fn records(
     }
 }
 
-/// A schema format's body of the common shape, `{"value_schema_id": N, "records": [...]}` with
-/// N the JSON integer `id`: its records, each value Confluent-framed with `id` and then written
-/// by `value` from where it stands (the reader after it). Keys must be absent or null.
+/// The schema ids at the head of a schema format's body ([`Reader::schema_head`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaIds {
+    pub key: Option<i32>,
+    pub value: i32,
+}
+
+/// A schema format's body of the common shape, `{"value_schema_id": N, "records": [...]}` (and a
+/// `key_schema_id` beside it) with the JSON integers `ids`: its records, each key or value
+/// Confluent-framed with its part's id and then written by `write` from where it stands (the
+/// reader after it). Without a key schema id, keys must be absent or null.
 pub(super) fn schema_records(
     body: &[u8],
-    id: i32,
+    ids: SchemaIds,
     max_records: usize,
     path_partition: Option<i32>,
-    mut value: impl FnMut(&mut Reader<'_>, &mut Vec<u8>) -> Option<()>,
+    mut write: impl FnMut(&mut Reader<'_>, Part, &mut Vec<u8>) -> Option<()>,
 ) -> Option<EncodedRecords> {
     let mut r = Reader::new(std::str::from_utf8(body).ok()?);
-    (r.schema_head()? == i64::from(id)).then_some(())?;
+    (r.schema_head()? == ids).then_some(())?;
     let mut arena = Vec::with_capacity(body.len());
     let records = records(
         &mut r,
@@ -95,9 +103,12 @@ pub(super) fn schema_records(
         path_partition,
         &mut arena,
         |r, part, arena| {
-            (part == Part::Value).then_some(())?;
+            let id = match part {
+                Part::Key => ids.key?,
+                Part::Value => ids.value,
+            };
             super::avro::frame(id, &[], arena);
-            value(r, arena)
+            write(r, part, arena)
         },
     )?;
     r.finish(arena, records)
@@ -114,14 +125,24 @@ impl<'t> Reader<'t> {
         Reader { text, at: 0 }
     }
 
-    /// A schema format's body up to its records: `{"value_schema_id": N, "records":`, and N.
-    pub(super) fn schema_head(&mut self) -> Option<i64> {
+    /// A schema format's body up to its records, `{"value_schema_id": N, "records":`, with a
+    /// `"key_schema_id": K` member before or after the value's, and the ids (in i32's range).
+    pub(super) fn schema_head(&mut self) -> Option<SchemaIds> {
         self.byte(b'{')?;
-        self.name("value_schema_id")?;
-        let id = self.integer()?;
-        self.byte(b',')?;
-        self.name("records")?;
-        Some(id)
+        let (mut key, mut value) = (None, None);
+        loop {
+            let slot = match self.string()? {
+                "key_schema_id" if key.is_none() => &mut key,
+                "value_schema_id" if value.is_none() => &mut value,
+                "records" => break,
+                _ => return None,
+            };
+            self.byte(b':')?;
+            *slot = Some(i32::try_from(self.integer()?).ok()?);
+            self.byte(b',')?;
+        }
+        self.byte(b':')?;
+        Some(SchemaIds { key, value: value? })
     }
 
     /// Whether only whitespace is left.

@@ -74,13 +74,13 @@ async fn produce(
             path_partition,
         )
         .await
-        .map(|(encoded, id)| (encoded, Some(id))),
+        .map(|(encoded, key, value)| (encoded, key, Some(value))),
         (_, Family::Binary) => formats::binary_request::encode(&bytes, max_records, path_partition)
-            .map(|encoded| (encoded, None)),
+            .map(|encoded| (encoded, None, None)),
         _ => None,
     };
     let (encoded, key_schema_id, value_schema_id) = match one_pass {
-        Some((encoded, value_schema_id)) => (encoded, None, value_schema_id),
+        Some(encoded) => encoded,
         None => encode(&app, &topic, format, &bytes, path_partition).await?,
     };
     // The request completes as a whole even if its client goes away mid-request, instead of

@@ -53,7 +53,7 @@ pub async fn encode(
 }
 
 /// A body of the common shape encoded in one pass (`formats::one_pass_request`): its records
-/// and its value schema id. None: [`encode`] takes the body the usual way (after
+/// and its key and value schema ids. None: [`encode`] takes the body the usual way (after
 /// `ProduceRequest::parse`) and gives every error, this one's included, in the usual order.
 pub async fn encode_one_pass(
     registry: &Schemas,
@@ -62,23 +62,39 @@ pub async fn encode_one_pass(
     body: &[u8],
     max_records: usize,
     path_partition: Option<i32>,
-) -> Option<(EncodedRecords, i32)> {
+) -> Option<(EncodedRecords, Option<i32>, i32)> {
     if !matches!(
         format,
         EmbeddedFormat::Avro | EmbeddedFormat::Protobuf | EmbeddedFormat::JsonSchema
     ) {
         return None;
     }
-    let id = formats::one_pass_request::leading_value_schema_id(body)?;
-    let subject = format!("{topic}-{}", Part::Value.name());
+    let ids = formats::one_pass_request::leading_schema_ids(body)?;
+    let kind = schema_type(format);
+    // A key schema id is checked and echoed even when no record has a key, as [`resolve`] does.
+    let key = match ids.key {
+        Some(id) => Some(registered_schema(registry, topic, Part::Key, id, kind).await?),
+        None => None,
+    };
+    let value = registered_schema(registry, topic, Part::Value, ids.value, kind).await?;
+    let encoded =
+        formats::one_pass_request::encode(body, key.as_ref(), &value, max_records, path_partition)?;
+    Some((encoded, key.map(|k| k.id), value.id))
+}
+
+/// Schema `id` of `part`, when it is registered under the part's subject and of `kind`.
+async fn registered_schema(
+    registry: &Schemas,
+    topic: &str,
+    part: Part,
+    id: i32,
+    kind: SchemaType,
+) -> Option<ResolvedSchema> {
+    let subject = format!("{topic}-{}", part.name());
     let id = registered_under(registry, &subject, i64::from(id))
         .await
         .ok()?;
-    let value = load(registry, &subject, id, schema_type(format))
-        .await
-        .ok()?;
-    let encoded = formats::one_pass_request::encode(body, &value, max_records, path_partition)?;
-    Some((encoded, value.id))
+    load(registry, &subject, id, kind).await.ok()
 }
 
 /// The schema of one part, or None when the request carries neither id nor schema and no
