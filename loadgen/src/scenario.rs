@@ -505,12 +505,9 @@ impl Scenario {
             "gates.format_vs_binary_min needs workload.also_binary = true"
         );
         if w.format.has_schema() {
-            // Schema workloads compare produce paths; keys and consume are binary-only.
+            // Schema workloads compare produce paths; consume is binary-only. Keys are framed
+            // with a key schema (`drivers::schema_values`).
             let name = w.format.name();
-            anyhow::ensure!(
-                !w.keys,
-                "workload.keys is not supported with workload.format = \"{name}\" (values only)"
-            );
             anyhow::ensure!(
                 !w.phases.contains(&Phase::Consume),
                 "workload.format = \"{name}\" measures produce only: set workload.phases = [\"produce\"]"
@@ -659,10 +656,10 @@ mod tests {
         );
         let err = load("format='avro'").unwrap_err().to_string();
         assert!(err.contains("produce only"), "{err}");
-        let err = load("format='avro'\nphases=['produce']\nkeys=true")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("workload.keys"), "{err}");
+        assert_eq!(
+            load("format='avro'\nphases=['produce']\nkeys=true").unwrap(),
+            Format::Avro
+        );
         for (name, format, too_small) in [
             ("jsonschema", Format::JsonSchema, 43),
             ("protobuf", Format::Protobuf, 15),

@@ -108,8 +108,9 @@ impl Packed {
 /// idempotence, outside the measured window.
 ///
 /// With a schema format (`avro`, `jsonschema`, `protobuf`), the schema is first registered once
-/// at `registry` under `<topic>-value` (outside the window), and each record is encoded to its
-/// Confluent-framed value in the send loop, as a native producer's serializer does.
+/// at `registry` under `<topic>-value` (and, with keys, the key schema under `<topic>-key`;
+/// outside the window), and each record is encoded to its Confluent-framed value (and key) in the
+/// send loop, as a native producer's serializers do.
 pub async fn produce(
     bootstrap: &str,
     registry: Option<&str>,
@@ -128,8 +129,16 @@ pub async fn produce(
                     format.name()
                 )
             })?;
-            Some(schema_values::register(format, registry, &format!("{topic}-value")).await?)
+            Some(schema_values::register(format, false, registry, &format!("{topic}-value")).await?)
         }
+    };
+    // Keys of a schema workload are framed with a key schema too, as a keyed application's
+    // key serializer writes them.
+    let key_schema_id = match (schema_id, registry) {
+        (Some(_), Some(registry)) if w.keys => {
+            Some(schema_values::register(w.format, true, registry, &format!("{topic}-key")).await?)
+        }
+        _ => None,
     };
     let context = Deliveries {
         progress: progress.clone(),
@@ -171,7 +180,11 @@ pub async fn produce(
             None => data,
         };
         checksum = checksum.wrapping_add(value_checksum(value));
-        bytes += (value.len() + if w.keys { key.len() } else { 0 }) as u64;
+        let key_len = match key_schema_id {
+            Some(_) => schema_values::framed_key_len(w.format, key.len()),
+            None => key.len(),
+        };
+        bytes += (value.len() + if w.keys { key_len } else { 0 }) as u64;
     }
     let start = progress.start();
     if let Some(rate) = w.rate_records_per_s {
@@ -195,6 +208,7 @@ pub async fn produce(
             let mut lag = Recorder::default();
             let epoch = producer.context().epoch;
             let mut encoded = Vec::new();
+            let mut encoded_key = Vec::new();
             for (i, (id, key, data)) in records.iter().enumerate() {
                 // Open loop: record i is due at start + i / rate, and its latency counts from
                 // then. A wait of a millisecond or more serves delivery reports meanwhile;
@@ -228,10 +242,17 @@ pub async fn produce(
                     }
                     None => data,
                 };
+                let key: &[u8] = match key_schema_id {
+                    Some(key_schema_id) => {
+                        schema_values::encode_key(format, key_schema_id, key, &mut encoded_key);
+                        &encoded_key
+                    }
+                    None => key.as_bytes(),
+                };
                 let sent_ns = intended.saturating_duration_since(epoch).as_nanos() as usize;
                 loop {
                     let mut record =
-                        BaseRecord::<str, [u8], usize>::with_opaque_to(&topic, sent_ns)
+                        BaseRecord::<[u8], [u8], usize>::with_opaque_to(&topic, sent_ns)
                             .payload(value);
                     if keys {
                         record = record.key(key);

@@ -58,31 +58,63 @@ fn failed_records(body: &[u8], records: u64, ok: &[u8]) -> Result<u64, BadReply>
     }
 }
 
-/// The member of a schema-format produce body that carries the value schema's id, and the width of the
-/// blank left for the id in the prebuilt requests (JSON allows the spaces that pad it).
+/// The members of a schema-format produce body that carry the key and value schemas' ids, and
+/// the width of the blank left for an id in the prebuilt requests (JSON allows the spaces that
+/// pad it).
 const SCHEMA_ID_MEMBER: &str = "\"value_schema_id\":";
+const KEY_SCHEMA_ID_MEMBER: &str = "\"key_schema_id\":";
 const SCHEMA_ID_WIDTH: usize = 10;
 
-/// Writes `id` into a prebuilt schema-format request's blank (in place: the request is sent once).
-fn with_schema_id(request: bytes::Bytes, id: u32) -> bytes::Bytes {
+/// The schema ids a schema workload's client sends once the proxy answered them: the key's
+/// with `workload.keys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SchemaIds {
+    key: Option<u32>,
+    value: u32,
+}
+
+/// Writes `ids` into a prebuilt schema-format request's blanks (in place: the request is sent
+/// once).
+fn with_schema_ids(request: bytes::Bytes, ids: SchemaIds) -> bytes::Bytes {
     let mut request = request
         .try_into_mut()
         .unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
-    let head = &request[..request.len().min(1024)];
-    if let Some(at) = memchr::memmem::find(head, SCHEMA_ID_MEMBER.as_bytes()) {
-        let blank = at + SCHEMA_ID_MEMBER.len();
-        let id = format!("{id:>SCHEMA_ID_WIDTH$}");
-        request[blank..blank + SCHEMA_ID_WIDTH].copy_from_slice(id.as_bytes());
+    let members = [
+        (SCHEMA_ID_MEMBER, Some(ids.value)),
+        (KEY_SCHEMA_ID_MEMBER, ids.key),
+    ];
+    for (member, id) in members {
+        let head = &request[..request.len().min(1024)];
+        if let (Some(at), Some(id)) = (memchr::memmem::find(head, member.as_bytes()), id) {
+            let blank = at + member.len();
+            let id = format!("{id:>SCHEMA_ID_WIDTH$}");
+            request[blank..blank + SCHEMA_ID_WIDTH].copy_from_slice(id.as_bytes());
+        }
     }
     request.freeze()
 }
 
-/// The `value_schema_id` of a produce reply, read by a byte scan like [`failed_records`].
-fn reply_schema_id(body: &[u8]) -> Option<u32> {
-    let at = memchr::memmem::find(body, SCHEMA_ID_MEMBER.as_bytes())?;
-    let rest = body[at + SCHEMA_ID_MEMBER.len()..].trim_ascii_start();
+/// The id `member` of a produce reply gives, read by a byte scan like [`failed_records`].
+fn reply_id(body: &[u8], member: &str) -> Option<u32> {
+    let at = memchr::memmem::find(body, member.as_bytes())?;
+    let rest = body[at + member.len()..].trim_ascii_start();
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
+}
+
+/// The schema ids of a schema-format produce reply: a value schema id, and a key schema id
+/// exactly when the client sends keys. Checked against those `sent` (None: the first request,
+/// which sent the schemas).
+fn answered_ids(body: &[u8], keys: bool, sent: Option<SchemaIds>) -> Result<SchemaIds, String> {
+    let answered = reply_id(body, SCHEMA_ID_MEMBER).map(|value| SchemaIds {
+        key: reply_id(body, KEY_SCHEMA_ID_MEMBER),
+        value,
+    });
+    match (answered, sent) {
+        (Some(ids), None) if ids.key.is_some() == keys => Ok(ids),
+        (Some(ids), Some(sent)) if ids == sent => Ok(ids),
+        (answered, sent) => Err(format!("sent schema ids {sent:?}, answered {answered:?}")),
+    }
 }
 
 /// A 200 answer that is not the produce reply for what was sent.
@@ -227,9 +259,21 @@ async fn produce_here(
                     // A client's first request carries the schema, the others the id the
                     // proxy answers with, written into their blank when they are sent.
                     (format, _) => {
-                        let head = match k {
-                            0 => format!("{{{},", schema_values::value_schema_member(format)),
-                            _ => format!("{{{SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},", ""),
+                        let head = match (k, w.keys) {
+                            (0, false) => {
+                                format!("{{{},", schema_values::value_schema_member(format))
+                            }
+                            (0, true) => format!(
+                                "{{{},{},",
+                                schema_values::key_schema_member(format),
+                                schema_values::value_schema_member(format)
+                            ),
+                            (_, false) => format!("{{{SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},", ""),
+                            (_, true) => format!(
+                                "{{{KEY_SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},\
+                                 {SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},",
+                                "", ""
+                            ),
                         };
                         let body = [head.as_bytes(), &body].concat();
                         let ct = [("Content-Type", schema_values::content_type(format))];
@@ -284,6 +328,7 @@ async fn produce_here(
     let shared = Arc::new(GooseShared {
         ok,
         format: w.format,
+        keys: w.keys,
         deadline,
         schedules,
         running: std::sync::atomic::AtomicUsize::new(users.len()),
@@ -333,10 +378,10 @@ async fn produce_here(
         checksum = checksum.wrapping_add(match w.format {
             Format::Binary => u.checksum,
             _ => {
-                let schema_id = u.schema_id.ok_or_else(|| {
+                let ids = u.schema_ids.ok_or_else(|| {
                     anyhow::anyhow!("REST produce, user {j}: no value_schema_id in the replies")
                 })?;
-                schema_checksum(schema_id, u.ids.clone(), w)
+                schema_checksum(ids.value, u.ids.clone(), w)
             }
         });
         errors += u.errors;
@@ -373,8 +418,9 @@ struct UserWork {
     requests: Vec<(bytes::Bytes, u64)>,
     /// The record ids of `bodies`.
     ids: std::ops::Range<u64>,
-    /// Schema formats: the value schema id the proxy answered with, sent instead of the schema from then on.
-    schema_id: Option<u32>,
+    /// Schema formats: the schema ids the proxy answered with, sent instead of the schemas from
+    /// then on.
+    schema_ids: Option<SchemaIds>,
     /// This user's connection, taken out while a request is in flight (only this user sends on
     /// it, so it is always here when the user's next transaction starts).
     conn: Option<Conn>,
@@ -395,6 +441,8 @@ struct GooseShared {
     /// An `"error_code"` value that means written (`null` in v2, `200` in v3).
     ok: &'static [u8],
     format: Format,
+    /// `workload.keys`: schema-format replies carry a key schema id too.
+    keys: bool,
     deadline: Instant,
     schedules: Vec<Schedule>,
     users: Vec<std::sync::Mutex<UserWork>>,
@@ -455,7 +503,7 @@ async fn goose_produce(
 ) -> goose::goose::TransactionResult {
     let j = user.weighted_users_index;
     let slot = &shared.users[j];
-    let (request, records, k, schema_id, mut conn) = {
+    let (request, records, k, schema_ids, mut conn) = {
         let mut u = slot.lock().expect("poisoned");
         if u.failure.is_some() || u.next >= u.requests.len() {
             return Ok(());
@@ -468,7 +516,7 @@ async fn goose_produce(
         u.next += 1;
         // Each request is sent once: moved out, not shared.
         let request = std::mem::take(&mut u.requests[k].0);
-        (request, u.requests[k].1, k, u.schema_id, conn)
+        (request, u.requests[k].1, k, u.schema_ids, conn)
     };
     let schedule = &shared.schedules[j];
     let sent = schedule.wait(k as u64).await;
@@ -479,9 +527,9 @@ async fn goose_produce(
             Some("REST produce exceeded phase_timeout_s".into());
         return Ok(());
     }
-    let request = match (shared.format, k, schema_id) {
+    let request = match (shared.format, k, schema_ids) {
         (Format::Binary, _, _) | (_, 0, _) => request,
-        (_, _, Some(id)) => with_schema_id(request, id),
+        (_, _, Some(ids)) => with_schema_ids(request, ids),
         (_, _, None) => {
             slot.lock().expect("poisoned").failure =
                 Some("REST produce: no value_schema_id in the first reply".into());
@@ -497,13 +545,10 @@ async fn goose_produce(
         }
         Ok(r) if r.status == 200 => failed_records(&r.body, records, shared.ok)
             .map_err(|e| e.to_string())
-            .and_then(|failed| match (schema_id, reply_schema_id(&r.body)) {
-                (None, Some(id)) => Ok((failed, Some(id))),
-                (Some(sent), Some(id)) if sent == id => Ok((failed, None)),
-                (sent, answered) => Err(format!(
-                    "{} produce sent schema id {sent:?}, answered {answered:?}",
-                    shared.format.name()
-                )),
+            .and_then(|failed| {
+                answered_ids(&r.body, shared.keys, schema_ids)
+                    .map(|ids| (failed, Some(ids)))
+                    .map_err(|e| format!("{} produce: {e}", shared.format.name()))
             }),
         Ok(r) => Err(format!(
             "produce answered {}: {}",
@@ -528,9 +573,9 @@ async fn goose_produce(
     u.rec.record(latency);
     u.requests_sent += 1;
     match outcome {
-        Ok((failed, schema_id)) => {
-            if schema_id.is_some() {
-                u.schema_id = schema_id;
+        Ok((failed, schema_ids)) => {
+            if schema_ids.is_some() {
+                u.schema_ids = schema_ids;
             }
             u.errors += failed;
             shared.progress.add(records - failed);
@@ -550,13 +595,23 @@ fn produce_body(ids: &[u64], w: &Workload) -> (bytes::Bytes, u64, u64) {
         let mut body = String::with_capacity(ids.len() * (w.value_bytes + 48) + 16);
         let mut bytes = 0u64;
         body.push_str("\"records\":[");
+        let mut key = itoa::Buffer::new();
         for (i, id) in ids.iter().enumerate() {
             let payload = schema_values::payload(w.format, *id, w.value_size(*id));
             bytes += schema_values::framed_len(w.format, *id, payload.len()) as u64;
             if i > 0 {
                 body.push(',');
             }
-            body.push_str("{\"value\":");
+            body.push('{');
+            if w.keys {
+                // The record's id in decimal, the native driver's key.
+                let key = key.format(*id);
+                bytes += schema_values::framed_key_len(w.format, key.len()) as u64;
+                body.push_str("\"key\":");
+                schema_values::push_key_json(w.format, key, &mut body);
+                body.push(',');
+            }
+            body.push_str("\"value\":");
             schema_values::push_json(*id, &payload, &mut body);
             body.push('}');
         }
@@ -983,6 +1038,41 @@ mod tests {
             format!("{err:#}").contains("phase_timeout_s"),
             "the error names the timeout: {err:#}"
         );
+    }
+
+    /// Both ids go into their blanks once answered, and every reply must echo what was sent.
+    #[test]
+    fn schema_ids_fill_the_blanks_and_replies_are_checked() {
+        let blank = format!(
+            "{{{KEY_SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},{SCHEMA_ID_MEMBER}{:SCHEMA_ID_WIDTH$},\"records\":[]}}",
+            "", ""
+        );
+        let ids = SchemaIds {
+            key: Some(12),
+            value: 345,
+        };
+        let sent = with_schema_ids(bytes::Bytes::from(blank), ids);
+        let v: serde_json::Value = serde_json::from_slice(&sent).unwrap();
+        assert_eq!(
+            (v["key_schema_id"].as_u64(), v["value_schema_id"].as_u64()),
+            (Some(12), Some(345))
+        );
+        let reply = br#"{"offsets":[],"key_schema_id":12,"value_schema_id":345}"#;
+        assert_eq!(answered_ids(reply, true, None), Ok(ids));
+        assert_eq!(answered_ids(reply, true, Some(ids)), Ok(ids));
+        assert!(answered_ids(reply, false, None).is_err());
+        let other = SchemaIds {
+            key: Some(13),
+            ..ids
+        };
+        assert!(answered_ids(reply, true, Some(other)).is_err());
+        let unkeyed = br#"{"offsets":[],"key_schema_id":null,"value_schema_id":345}"#;
+        let value_only = SchemaIds {
+            key: None,
+            value: 345,
+        };
+        assert_eq!(answered_ids(unkeyed, false, None), Ok(value_only));
+        assert!(answered_ids(unkeyed, true, None).is_err());
     }
 
     #[test]

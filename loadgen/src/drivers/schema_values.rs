@@ -21,6 +21,12 @@ use crate::payload::make_value;
 const AVRO: &str = r#"{"type":"record","name":"LoadRecord","namespace":"loadgen","fields":[{"name":"id","type":"long"},{"name":"payload","type":"string"}]}"#;
 const JSON_SCHEMA: &str = r#"{"type":"object","title":"LoadRecord","properties":{"id":{"type":"integer"},"payload":{"type":"string"}},"required":["id","payload"],"additionalProperties":false}"#;
 const PROTOBUF: &str = "syntax = \"proto3\";\npackage loadgen;\n\nmessage LoadRecord {\n  int64 id = 1;\n  string payload = 2;\n}\n";
+/// Key schemas (`workload.keys`): the record's id in decimal as a string, binary keys' text, in a
+/// message of one string field for Protobuf.
+const AVRO_KEY: &str = r#""string""#;
+const JSON_SCHEMA_KEY: &str = r#"{"type":"string"}"#;
+const PROTOBUF_KEY: &str =
+    "syntax = \"proto3\";\npackage loadgen;\n\nmessage LoadKey {\n  string id = 1;\n}\n";
 
 /// The record schema of a schema workload's `format`.
 pub fn schema(format: Format) -> &'static str {
@@ -28,6 +34,16 @@ pub fn schema(format: Format) -> &'static str {
         Format::Avro => AVRO,
         Format::JsonSchema => JSON_SCHEMA,
         Format::Protobuf => PROTOBUF,
+        Format::Binary => unreachable!("the binary format has no schema"),
+    }
+}
+
+/// The key schema of a schema workload's `format` (`workload.keys`).
+pub fn key_schema(format: Format) -> &'static str {
+    match format {
+        Format::Avro => AVRO_KEY,
+        Format::JsonSchema => JSON_SCHEMA_KEY,
+        Format::Protobuf => PROTOBUF_KEY,
         Format::Binary => unreachable!("the binary format has no schema"),
     }
 }
@@ -120,6 +136,64 @@ pub fn encode(format: Format, schema_id: u32, id: u64, payload: &[u8], out: &mut
     }
 }
 
+/// Size of a framed key whose text is `len` bytes.
+pub fn framed_key_len(format: Format, len: usize) -> usize {
+    FRAME_HEADER
+        + match format {
+            Format::Avro => varint_len(zigzag(len as i64)) + len,
+            Format::JsonSchema => len + 2,
+            Format::Protobuf => {
+                1 + if len == 0 {
+                    0
+                } else {
+                    1 + varint_len(len as u64) + len
+                }
+            }
+            Format::Binary => unreachable!("the binary format has no framing"),
+        }
+}
+
+/// Writes the Confluent-framed key whose text is `key` into `out` (cleared first).
+pub fn encode_key(format: Format, schema_id: u32, key: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(0);
+    out.extend_from_slice(&schema_id.to_be_bytes());
+    match format {
+        Format::Avro => {
+            put_varint(out, zigzag(key.len() as i64));
+            out.extend_from_slice(key.as_bytes());
+        }
+        Format::JsonSchema => {
+            // Decimal digits: nothing to escape.
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'"');
+        }
+        Format::Protobuf => {
+            out.push(0);
+            if !key.is_empty() {
+                out.push(0x0a);
+                put_varint(out, key.len() as u64);
+                out.extend_from_slice(key.as_bytes());
+            }
+        }
+        Format::Binary => unreachable!("the binary format has no framing"),
+    }
+}
+
+/// Appends the key whose text is `key` as JSON: a string, or `{"id":"..."}` for Protobuf.
+pub fn push_key_json(format: Format, key: &str, out: &mut String) {
+    if format == Format::Protobuf {
+        out.push_str("{\"id\":\"");
+        out.push_str(key);
+        out.push_str("\"}");
+    } else {
+        out.push('"');
+        out.push_str(key);
+        out.push('"');
+    }
+}
+
 /// Appends record `id`'s value as JSON, which every format's embedded format takes:
 /// `{"id":ID,"payload":"..."}`.
 pub fn push_json(id: u64, payload: &[u8], out: &mut String) {
@@ -139,19 +213,37 @@ pub fn value_schema_member(format: Format) -> String {
     )
 }
 
+/// The `"key_schema":"..."` member of a produce request (`workload.keys`).
+pub fn key_schema_member(format: Format) -> String {
+    format!(
+        "\"key_schema\":{}",
+        serde_json::to_string(key_schema(format)).expect("a string serializes")
+    )
+}
+
 #[derive(Deserialize)]
 struct Registered {
     id: u32,
 }
 
-/// Registers the format's schema under `subject` at the Schema Registry `registry` and returns
-/// its id.
-pub async fn register(format: Format, registry: &str, subject: &str) -> anyhow::Result<u32> {
+/// Registers the format's schema (or, with `key`, its key schema) under `subject` at the Schema
+/// Registry `registry` and returns its id.
+pub async fn register(
+    format: Format,
+    key: bool,
+    registry: &str,
+    subject: &str,
+) -> anyhow::Result<u32> {
     let url = format!(
         "{}/subjects/{subject}/versions",
         registry.trim_end_matches('/')
     );
-    let mut body = serde_json::json!({ "schema": schema(format) });
+    let text = if key {
+        key_schema(format)
+    } else {
+        schema(format)
+    };
+    let mut body = serde_json::json!({ "schema": text });
     if let Some(kind) = schema_type(format) {
         body["schemaType"] = kind.into();
     }
@@ -273,6 +365,38 @@ mod tests {
                     out.len() == size || out.len() + 1 == size,
                     "{format:?} id {id}: {} bytes for {size}",
                     out.len()
+                );
+            }
+        }
+    }
+
+    /// Keys too: what the native driver sends is what the proxy stores for the REST key.
+    #[test]
+    fn every_format_encodes_keys_as_the_proxy() {
+        for format in SCHEMAS {
+            let kind = match format {
+                Format::Avro => SchemaType::Avro,
+                Format::JsonSchema => SchemaType::Json,
+                _ => SchemaType::Protobuf,
+            };
+            let resolved = ResolvedSchema {
+                id: 0x0506_0708,
+                schema: parse(kind, key_schema(format)).unwrap(),
+            };
+            let mut out = Vec::new();
+            for key in ["0", "7", "18446744073709551615"] {
+                encode_key(format, 0x0506_0708, key, &mut out);
+                let mut json = String::new();
+                push_key_json(format, key, &mut json);
+                assert_eq!(
+                    out,
+                    encode_value(&resolved, &json).unwrap(),
+                    "{format:?} {key}"
+                );
+                assert_eq!(
+                    out.len(),
+                    framed_key_len(format, key.len()),
+                    "{format:?} {key}"
                 );
             }
         }
