@@ -334,20 +334,25 @@ mod tests {
         }
     }
 
+    /// `text`, a schema of `format`, parsed by the proxy as schema `id`.
+    fn proxys(format: Format, id: i32, text: &str) -> ResolvedSchema {
+        let kind = match format {
+            Format::Avro => SchemaType::Avro,
+            Format::JsonSchema => SchemaType::Json,
+            _ => SchemaType::Protobuf,
+        };
+        ResolvedSchema {
+            id,
+            schema: parse(kind, text).unwrap(),
+        }
+    }
+
     /// What the native driver sends is byte for byte what the proxy stores for the JSON a REST
     /// client sends, and has the size asked for.
     #[test]
     fn every_format_matches_the_proxys_encoding() {
         for format in SCHEMAS {
-            let kind = match format {
-                Format::Avro => SchemaType::Avro,
-                Format::JsonSchema => SchemaType::Json,
-                _ => SchemaType::Protobuf,
-            };
-            let resolved = ResolvedSchema {
-                id: 0x0102_0304,
-                schema: parse(kind, schema(format)).unwrap(),
-            };
+            let resolved = proxys(format, 0x0102_0304, schema(format));
             let mut out = Vec::new();
             for (id, size) in CASES {
                 let p = payload(format, id, size);
@@ -374,15 +379,7 @@ mod tests {
     #[test]
     fn every_format_encodes_keys_as_the_proxy() {
         for format in SCHEMAS {
-            let kind = match format {
-                Format::Avro => SchemaType::Avro,
-                Format::JsonSchema => SchemaType::Json,
-                _ => SchemaType::Protobuf,
-            };
-            let resolved = ResolvedSchema {
-                id: 0x0506_0708,
-                schema: parse(kind, key_schema(format)).unwrap(),
-            };
+            let resolved = proxys(format, 0x0506_0708, key_schema(format));
             let mut out = Vec::new();
             for key in ["0", "7", "18446744073709551615"] {
                 encode_key(format, 0x0506_0708, key, &mut out);
