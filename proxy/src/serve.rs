@@ -114,6 +114,7 @@ pub async fn serve_all(
     let limits = server::Limits {
         max_connections: app.config.http.max_connections,
         header_read_timeout: Duration::from_millis(app.config.http.header_read_timeout_ms),
+        http2_max_streams: app.config.http.http2_max_streams(),
     };
     // `https://` listeners share one acceptor (ssl.keystore.location and the client checks).
     let edge_config = &app.config.edge;
@@ -136,6 +137,7 @@ pub async fn serve_all(
                             .then(|| edge_config.truststore_password.clone()),
                     }),
                 edge_config.client_auth,
+                app.config.http.http2_enabled,
             )
             .map_err(|e| anyhow::anyhow!("https listeners: {e}"))?,
         ),

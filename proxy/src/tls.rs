@@ -102,6 +102,8 @@ pub struct HttpTls {
     keystore: Store,
     truststore: Option<Store>,
     client_auth: ClientAuth,
+    /// `http2.enabled`: ALPN offers `h2` before `http/1.1`.
+    http2: bool,
     state: Mutex<TlsState>,
 }
 
@@ -124,16 +126,18 @@ impl HttpTls {
         keystore: Store,
         truststore: Option<Store>,
         client_auth: ClientAuth,
+        http2: bool,
     ) -> Result<Arc<HttpTls>, TlsError> {
         let stamp = (
             keystore.modified(),
             truststore.as_ref().and_then(Store::modified),
         );
-        let acceptor = http_acceptor(&keystore, truststore.as_ref(), client_auth)?;
+        let acceptor = http_acceptor(&keystore, truststore.as_ref(), client_auth, http2)?;
         Ok(Arc::new(HttpTls {
             keystore,
             truststore,
             client_auth,
+            http2,
             state: Mutex::new(TlsState {
                 acceptor,
                 stamp,
@@ -152,7 +156,13 @@ impl HttpTls {
                 self.truststore.as_ref().and_then(Store::modified),
             );
             if stamp != state.stamp {
-                match http_acceptor(&self.keystore, self.truststore.as_ref(), self.client_auth) {
+                let rebuilt = http_acceptor(
+                    &self.keystore,
+                    self.truststore.as_ref(),
+                    self.client_auth,
+                    self.http2,
+                );
+                match rebuilt {
                     Ok(acceptor) => {
                         tracing::info!(keystore = %self.keystore.path.display(), "https certificates reloaded");
                         state.acceptor = acceptor;
@@ -171,11 +181,12 @@ impl HttpTls {
 /// An acceptor for `https://` listeners: the chain and key of `keystore` (one PEM file, as
 /// Confluent's `ssl.keystore.type=PEM`, or a PKCS12 store), and with `client_auth`, client
 /// certificates checked against the CAs in `truststore` (required, or only checked when given).
-/// HTTP/1.1 only.
+/// ALPN offers HTTP/1.1, and before it HTTP/2 with `http2`.
 fn http_acceptor(
     keystore: &Store,
     truststore: Option<&Store>,
     client_auth: ClientAuth,
+    http2: bool,
 ) -> Result<TlsAcceptor, TlsError> {
     let (chain, key) = keystore.identity()?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -208,7 +219,11 @@ fn http_acceptor(
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(TlsError::Config)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

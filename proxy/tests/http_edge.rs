@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::*;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
@@ -782,5 +783,98 @@ async fn client_certificate_subjects_are_principals() {
         200,
         "beta has its own bucket"
     );
+    edge.stop().await;
+}
+
+/// HTTP/2 beside HTTP/1.1 (`http2.enabled`, on by default, as Confluent's): h2c by prior
+/// knowledge on the `http://` listener and h2 by ALPN on the `https://` one. Five times a
+/// connection's stream limit in requests at once on one client all land in Kafka, an error keeps
+/// Confluent's JSON shape, and the server stops while HTTP/2 connections are still open.
+#[tokio::test]
+async fn http2_by_prior_knowledge_and_by_alpn() {
+    let pki = pki();
+    let edge = Edge::start(&pki, false, &[("http2.max.concurrent.streams", "8")]).await;
+    let topic = unique("edge-h2");
+    create_topic(&topic, 2).await;
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let url = format!("{}/topics/{topic}", edge.http);
+    let replies = futures_util::future::join_all((0..40).map(|i| {
+        let records: Vec<_> = (0..3)
+            .map(|j| json!({"value": format!("h2c-{i}-{j}")}))
+            .collect();
+        let request = h2c
+            .post(&url)
+            .header("content-type", JSON)
+            .body(json!({ "records": records }).to_string());
+        async move {
+            let r = request.send().await.unwrap();
+            (r.version(), r.status().as_u16(), r.text().await.unwrap())
+        }
+    }))
+    .await;
+    for (version, status, text) in &replies {
+        assert_eq!(*version, reqwest::Version::HTTP_2);
+        assert_eq!(*status, 200, "{text}");
+        assert_eq!(text.matches("\"error_code\":null").count(), 3, "{text}");
+    }
+    let mut values: Vec<String> = read_all(&topic, 2, 120, Duration::from_secs(20))
+        .into_iter()
+        .map(|r| String::from_utf8(r.value.unwrap()).unwrap())
+        .collect();
+    values.sort();
+    let mut expected: Vec<String> = (0..40)
+        .flat_map(|i| (0..3).map(move |j| format!("\"h2c-{i}-{j}\"")))
+        .collect();
+    expected.sort();
+    assert_eq!(values, expected, "every record once");
+    // An error over HTTP/2 is the same JSON as over HTTP/1.1.
+    let missing = send(
+        h2c.post(format!("{}/topics/{}", edge.http, unique("absent")))
+            .header("content-type", JSON)
+            .body(json!({"records": [{"value": 1}]}).to_string()),
+    )
+    .await;
+    missing.assert_error(404, 40401);
+    assert_eq!(missing.content_type.as_deref(), Some(V2));
+    // h2 by ALPN over TLS.
+    let tls = client(&pki.ca, None);
+    let r = tls
+        .get(format!("{}/topics/{topic}", edge.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status().as_u16(), 200);
+    // Both clients keep their connections open: the server still stops (GOAWAY).
+    tokio::time::timeout(Duration::from_secs(10), edge.stop())
+        .await
+        .expect("the server stops with HTTP/2 connections open");
+    drop((h2c, tls));
+}
+
+/// `http2.enabled=false`: HTTP/1.1 only. ALPN offers only `http/1.1`, and an h2c client gets no
+/// answer it can read.
+#[tokio::test]
+async fn http2_can_be_turned_off() {
+    let pki = pki();
+    let edge = Edge::start(&pki, false, &[("http2.enabled", "false")]).await;
+    let r = client(&pki.ca, None)
+        .get(format!("{}/topics", edge.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_11);
+    assert_eq!(r.status().as_u16(), 200);
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let answer = h2c.get(format!("{}/topics", edge.http)).send().await;
+    assert!(answer.is_err(), "{answer:?}");
+    let r = get(&format!("{}/topics", edge.http), V2).await;
+    assert_eq!(r.status, 200, "{r:?}");
     edge.stop().await;
 }

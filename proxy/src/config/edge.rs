@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::error::ConfigError;
-use super::parse::{invalid, non_empty, parse_positive};
+use super::parse::{invalid, non_empty, parse_bool, parse_positive};
 
 /// Whether `https://` listeners ask for a client certificate (`ssl.client.authentication`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,13 +213,7 @@ impl EdgeConfig {
             "access.control.allow.origin" => self.cors_origins = list(value),
             "access.control.allow.methods" => self.cors_methods = list(value),
             "access.control.allow.headers" => self.cors_headers = list(value),
-            "rate.limit.enable" => {
-                self.rate_limit_on = match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(invalid(k, value, "expected true or false")),
-                }
-            }
+            "rate.limit.enable" => self.rate_limit_on = parse_bool(k, value)?,
             "rate.limit.permits.per.sec" => self.permits_per_sec = parse_positive(k, value)?,
             "rate.limit.burst" => self.burst = Some(parse_positive(k, value)?),
             _ => return Ok(false),

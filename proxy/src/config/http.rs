@@ -1,7 +1,7 @@
 //! Bounds of both HTTP servers (the REST API's and the built-in registry's).
 
 use super::error::ConfigError;
-use super::parse::parse_positive;
+use super::parse::{parse_bool, parse_positive};
 
 /// The HTTP servers' bounds.
 #[derive(Debug, Clone)]
@@ -23,6 +23,12 @@ pub struct HttpConfig {
     /// `http.access.log`: one `INFO` line per request under the `access` target (method, path,
     /// status, bytes, µs, principal). Default true.
     pub access_log: bool,
+    /// `http2.enabled` (Confluent's name): HTTP/2 beside HTTP/1.1 on every listener, h2c by
+    /// prior knowledge on `http://` and h2 by ALPN on `https://`. Default true.
+    pub http2_enabled: bool,
+    /// `http2.max.concurrent.streams`: requests one HTTP/2 connection may have open at once
+    /// (Jetty's default, under Confluent's proxy, is 128). Default 128.
+    pub http2_max_concurrent_streams: u32,
 }
 
 impl Default for HttpConfig {
@@ -33,6 +39,8 @@ impl Default for HttpConfig {
             max_connections: 4096,
             max_concurrent_requests: 2048,
             access_log: true,
+            http2_enabled: true,
+            http2_max_concurrent_streams: 128,
         }
     }
 }
@@ -50,15 +58,45 @@ impl HttpConfig {
             "http.max.concurrent.requests" => {
                 self.max_concurrent_requests = parse_positive(k, value)?
             }
-            "http.access.log" => {
-                self.access_log = match value.trim() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(super::parse::invalid(k, value, "expected true or false")),
-                }
+            "http.access.log" => self.access_log = parse_bool(k, value)?,
+            "http2.enabled" => self.http2_enabled = parse_bool(k, value)?,
+            "http2.max.concurrent.streams" => {
+                self.http2_max_concurrent_streams = parse_positive(k, value)?
             }
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// HTTP/2's stream limit when it is on.
+    pub fn http2_max_streams(&self) -> Option<u32> {
+        self.http2_enabled
+            .then_some(self.http2_max_concurrent_streams)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http2_is_on_by_default_and_can_be_turned_off_or_bounded() {
+        let mut c = HttpConfig::default();
+        assert_eq!(c.http2_max_streams(), Some(128));
+        assert!(c.set("http2.max.concurrent.streams", "16").unwrap());
+        assert_eq!(c.http2_max_streams(), Some(16));
+        assert!(c.set("http2.enabled", " FALSE ").unwrap());
+        assert_eq!(c.http2_max_streams(), None);
+        assert!(c.set("http2.enabled", "true").unwrap());
+        assert_eq!(c.http2_max_streams(), Some(16));
+        for (key, bad) in [
+            ("http2.enabled", "yes"),
+            ("http2.max.concurrent.streams", "0"),
+            ("http2.max.concurrent.streams", "-1"),
+        ] {
+            let err = c.set(key, bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        assert!(!c.set("http2.other", "1").unwrap());
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::ConfigError;
-use super::parse::{invalid, non_empty, parse_num, parse_positive};
+use super::parse::{invalid, non_empty, parse_bool, parse_num, parse_positive};
 use super::topic_rule::TopicRule;
 
 /// The name of the source configured at the top level.
@@ -139,13 +139,7 @@ impl MqttSource {
                     return Err(invalid(shown, value, "expected 0, 1 or 2"));
                 }
             }
-            "mqtt.clean.session.enabled" => {
-                self.clean_session = match value.trim().to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(invalid(shown, value, "expected true or false")),
-                }
-            }
+            "mqtt.clean.session.enabled" => self.clean_session = parse_bool(shown, value)?,
             "mqtt.client.id" => {
                 self.client_id =
                     non_empty(value).ok_or_else(|| invalid(shown, value, "must not be empty"))?

@@ -37,6 +37,15 @@ where
     Ok(n)
 }
 
+/// `true` or `false`, in any case (as Kafka's and Confluent's boolean settings).
+pub(super) fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        v if v.eq_ignore_ascii_case("true") => Ok(true),
+        v if v.eq_ignore_ascii_case("false") => Ok(false),
+        _ => Err(invalid(key, value, "expected true or false")),
+    }
+}
+
 /// `http://HOST:PORT[,...]` listeners; `https://` ones too (served with TLS, [`https_of`]).
 pub(super) fn parse_listeners(key: &str, value: &str) -> Result<Vec<SocketAddr>, ConfigError> {
     Ok(parse_listener_urls(key, value)?

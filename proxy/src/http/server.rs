@@ -1,9 +1,16 @@
-//! The HTTP/1.1 server under both HTTP front ends (the REST API and the built-in registry), with
+//! The HTTP server under both HTTP front ends (the REST API and the built-in registry), with
 //! the connection-level bounds a client cannot lift: at most `http.max.connections` open
 //! connections per server (further ones wait in the kernel's accept queue), and
-//! `http.header.read.timeout.ms` to wait for and read each request's headers (which also ends
-//! idle keep-alive connections and slow-header clients). Request-level behaviour is the layer
-//! stack in [`super::layers`].
+//! `http.header.read.timeout.ms` to wait for and read each HTTP/1.1 request's headers (which
+//! also ends idle keep-alive connections and slow-header clients). Request-level behaviour is
+//! the layer stack in [`super::layers`].
+//!
+//! With `http2.enabled` (the default, as Confluent's), each connection speaks HTTP/1.1 or
+//! HTTP/2, told apart by its first bytes: h2c by prior knowledge on `http://` listeners, and h2
+//! when TLS's ALPN picked it on `https://` ones. An HTTP/2 connection carries at most
+//! `http2.max.concurrent.streams` requests at once; it has no idle timeout of its own (hyper has
+//! none), so it is pinged every `http.header.read.timeout.ms` and closed when a ping goes
+//! unanswered for as long: a dead peer's connection does not hold its slot.
 //!
 //! axum's own `serve` exposes none of these, so connections are served with hyper directly.
 
@@ -12,7 +19,8 @@ use std::time::Duration;
 
 use crate::tls::HttpTls;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -25,6 +33,30 @@ use tower_http::add_extension::AddExtension;
 pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// `http2.enabled`: HTTP/2 beside HTTP/1.1; `None` for HTTP/1.1 only.
+    pub http2_max_streams: Option<u32>,
+}
+
+/// The connection builder every connection of a server shares.
+fn builder(limits: Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    match limits.http2_max_streams {
+        None => builder.http1_only(),
+        Some(streams) => {
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(streams)
+                .keep_alive_interval(limits.header_read_timeout)
+                .keep_alive_timeout(limits.header_read_timeout);
+            builder
+        }
+    }
 }
 
 /// Serves `router` (with [`super::layers::before_routing`] around it) on `listener` until `stop`
@@ -39,6 +71,7 @@ pub async fn serve(
     tls: Option<Arc<HttpTls>>,
 ) {
     let app = super::layers::before_routing(router);
+    let builder = Arc::new(builder(limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let connections = TaskTracker::new();
     loop {
@@ -63,12 +96,13 @@ pub async fn serve(
         let app = app.clone();
         let stop = stop.clone();
         let tls = tls.clone();
+        let builder = builder.clone();
         connections.spawn(async move {
             let _permit = permit;
             match tls {
                 None => {
                     let service = TowerToHyperService::new(app);
-                    serve_connection(stream, service, limits, stop, peer).await
+                    serve_connection(&builder, stream, service, stop, peer).await
                 }
                 Some(tls) => {
                     let handshake = tokio::time::timeout(
@@ -84,7 +118,7 @@ pub async fn serve(
                                 app,
                                 super::principal::TlsPeer(subject.map(Arc::from)),
                             ));
-                            serve_connection(stream, service, limits, stop, peer).await
+                            serve_connection(&builder, stream, service, stop, peer).await
                         }
                         Ok(Err(err)) => {
                             tracing::debug!(%peer, error = %err, "TLS handshake failed")
@@ -100,11 +134,11 @@ pub async fn serve(
     connections.wait().await;
 }
 
-/// Serves HTTP/1.1 on one connection (plain or TLS) until it ends or `stop` asks it to finish.
+/// Serves one connection (plain or TLS) until it ends or `stop` asks it to finish.
 async fn serve_connection<IO, S>(
+    builder: &auto::Builder<TokioExecutor>,
     io: IO,
     service: TowerToHyperService<S>,
-    limits: Limits,
     stop: CancellationToken,
     peer: std::net::SocketAddr,
 ) where
@@ -117,11 +151,6 @@ async fn serve_connection<IO, S>(
     <TowerToHyperService<S> as hyper::service::Service<hyper::Request<hyper::body::Incoming>>>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let result = tokio::select! {
