@@ -73,6 +73,11 @@ if ! command -v wrk >/dev/null 2>&1; then
   say "installing wrk"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
 fi
+# h2load (nghttp2's): the same cross-check for HTTP/2 workloads (scenarios/single-record-h2c.toml).
+if ! command -v h2load >/dev/null 2>&1; then
+  say "installing h2load"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client
+fi
 if [ ! -x /usr/sbin/nginx ]; then
   say "installing nginx"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx

@@ -30,26 +30,28 @@ fn binary() -> anyhow::Result<PathBuf> {
     anyhow::bail!("nginx not found: run scripts/install-deps.sh (Debian's nginx package)")
 }
 
-/// The configuration: one worker per core, no logs, keep-alive without a request limit.
-pub fn config(dir: &std::path::Path, port: u16) -> String {
+/// The configuration: one worker per core, no logs, keep-alive without a request limit; with
+/// `http2`, the port speaks h2c by prior knowledge (`workload.http2`) instead of HTTP/1.1.
+pub fn config(dir: &std::path::Path, port: u16, http2: bool) -> String {
     let d = dir.display();
+    let protocol = if http2 { " http2" } else { "" };
     format!(
         "daemon off;\nworker_processes auto;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
          events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
          \x20 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
          \x20 keepalive_requests 100000000;\n  keepalive_timeout 300s;\n\
-         \x20 server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+         \x20 server {{\n    listen 127.0.0.1:{port}{protocol};\n    location / {{\n\
          \x20     default_type application/vnd.kafka.v2+json;\n      return 200 '{ANSWER}';\n    }}\n  }}\n}}\n"
     )
 }
 
 impl Nginx {
-    pub async fn start() -> anyhow::Result<Nginx> {
+    pub async fn start(http2: bool) -> anyhow::Result<Nginx> {
         let port = local_broker::free_port()?;
         let dir = std::env::temp_dir().join(format!("loadgen-nginx-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("nginx.conf"), config(&dir, port))?;
+        std::fs::write(dir.join("nginx.conf"), config(&dir, port, http2))?;
         let child = Command::new(binary()?)
             .arg("-p")
             .arg(&dir)
@@ -119,8 +121,10 @@ mod tests {
 
     #[test]
     fn the_config_answers_a_fixed_produce_reply_on_loopback_only() {
-        let c = config(std::path::Path::new("/tmp/x"), 8099);
+        let c = config(std::path::Path::new("/tmp/x"), 8099, false);
         assert!(c.contains("listen 127.0.0.1:8099;"));
+        let h2c = config(std::path::Path::new("/tmp/x"), 8099, true);
+        assert!(h2c.contains("listen 127.0.0.1:8099 http2;"));
         assert!(c.contains(&format!("return 200 '{ANSWER}';")));
         assert!(!ANSWER.contains('\''), "the answer is quoted with '");
         let v: serde_json::Value = serde_json::from_str(ANSWER).unwrap();

@@ -175,6 +175,12 @@ pub struct Workload {
     pub edge_tls: bool,
     /// How long the `wrk` cross-check runs, in seconds.
     pub crosscheck_s: u64,
+    /// REST produce over HTTP/2 (h2c by prior knowledge) instead of HTTP/1.1: the clients share
+    /// `http2_connections` connections, one stream each at a time. The HTTP ceiling (nginx) then
+    /// listens for h2c too, and the cross-check runs `h2load` (nghttp2's) instead of `wrk`.
+    pub http2: bool,
+    /// HTTP/2 connections the clients share (`http2`). Default 4.
+    pub http2_connections: usize,
     /// Prefix of every topic the run creates (`loadgen run --topic-prefix`).
     pub topic_prefix: String,
     /// Replication factor of the topics the run creates (`--replication-factor`).
@@ -314,6 +320,8 @@ impl Default for Workload {
             wrk_crosscheck: false,
             edge_tls: false,
             crosscheck_s: 5,
+            http2: false,
+            http2_connections: 4,
             topic_prefix: "loadgen-".into(),
             replication_factor: 1,
             keep_topics: false,
@@ -559,6 +567,21 @@ impl Scenario {
                 "open-loop runs measure end-to-end latency by the id in binary values: REST or native, format = \"binary\""
             );
         }
+        if w.http2 {
+            anyhow::ensure!(
+                w.phases == [Phase::Produce]
+                    && w.mqtt_qos.is_empty()
+                    && !w.v3_stream
+                    && !w.edge_tls
+                    && !open,
+                "workload.http2 drives REST produce in closed loop (phases = [\"produce\"]), \
+                 without MQTT, v3 streaming or edge TLS"
+            );
+            anyhow::ensure!(
+                (1..=w.concurrency).contains(&w.http2_connections),
+                "workload.http2_connections must be between 1 and workload.concurrency"
+            );
+        }
         if w.wrk_crosscheck || w.http_ceiling {
             anyhow::ensure!(
                 w.format == Format::Binary && w.mqtt_qos.is_empty() && self.sweep.is_none(),
@@ -702,6 +725,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("needs workload.also_binary"), "{err}");
+    }
+
+    #[test]
+    fn http2_is_closed_loop_rest_produce_over_a_few_connections() {
+        let load = |text: &str| {
+            let s: Scenario = toml::from_str(&format!("name='x'\n[workload]\n{text}")).unwrap();
+            s.validate().map(|()| s.workload)
+        };
+        let h2 = "phases=['produce']\nconcurrency=32\nhttp2=true\n";
+        let w = load(h2).unwrap();
+        assert!(w.http2);
+        assert_eq!(w.http2_connections, 4);
+        assert_eq!(
+            load(&format!("{h2}http2_connections=32\nhttp_ceiling=true\nwrk_crosscheck=true"))
+                .unwrap()
+                .http2_connections,
+            32
+        );
+        for bad in [
+            "http2_connections=0",
+            "http2_connections=33",
+            "phases=['produce','consume']",
+            "edge_tls=true",
+            "mqtt_qos=[1]",
+            "rate_records_per_s=1000.0",
+        ] {
+            let text = match bad.starts_with("phases") {
+                true => format!("{bad}\nconcurrency=32\nhttp2=true\n"),
+                false => format!("{h2}{bad}\n"),
+            };
+            let err = load(&text).unwrap_err().to_string();
+            assert!(err.contains("http2"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The cross-check of the REST driver: Debian's `wrk` (installed by `scripts/install-deps.sh`)
 //! sending the same produce request to the same proxy with the same number of connections. If
 //! the harness's driver reaches much less than `wrk`, it is measuring itself, not the proxy.
+//! HTTP/2 workloads (`workload.http2`) are checked against nghttp2's `h2load` instead, with the
+//! driver's connections and streams.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -54,51 +56,156 @@ pub fn parse(out: &str) -> anyhow::Result<WrkResult> {
     Ok(result)
 }
 
-/// `wrk` set up to send one request: its Lua script, written once and removed on drop.
+/// Parses `h2load`'s report: its rate, the requests done, and those that failed (non-2xx/3xx
+/// answers, errors and timeouts).
+pub fn parse_h2load(out: &str) -> anyhow::Result<WrkResult> {
+    let number = |line: &str, after: &str| -> Option<f64> {
+        let at = line.find(after)? + after.len();
+        line[at..]
+            .split_whitespace()
+            .next()?
+            .trim_end_matches(',')
+            .parse()
+            .ok()
+    };
+    let (mut rate, mut done, mut failed) = (None, None, None);
+    for line in out.lines().map(str::trim) {
+        if line.starts_with("finished in ") {
+            // "finished in 8.00s, 37840.50 req/s, 5.26MB/s"
+            rate = line
+                .split(", ")
+                .nth(1)
+                .and_then(|r| r.strip_suffix(" req/s")?.parse().ok());
+        } else if line.starts_with("requests: ") {
+            // "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+            let field = |name: &str| {
+                line.split(", ")
+                    .find(|part| part.ends_with(name))
+                    .and_then(|part| number(part.trim_start_matches("requests: "), ""))
+            };
+            done = field(" done");
+            failed = field(" failed");
+        }
+    }
+    match (rate, done, failed) {
+        (Some(rate), Some(done), Some(failed)) => Ok(WrkResult {
+            requests: done as u64,
+            requests_per_s: rate,
+            errors: failed as u64,
+        }),
+        _ => anyhow::bail!("unexpected h2load output:\n{out}"),
+    }
+}
+
+/// The cross-check's tool set up to send one request: `wrk`'s Lua script, or the body file and
+/// stream shape of `h2load`; written once and removed on drop.
 pub struct Wrk {
-    script: std::path::PathBuf,
+    file: std::path::PathBuf,
+    content_type: String,
+    /// `h2load` over this many HTTP/2 connections (`workload.http2_connections`).
+    http2_connections: Option<usize>,
 }
 
 impl Wrk {
-    /// `wrk` POSTing `body` with `content_type`.
-    pub fn new(body: &str, content_type: &str) -> anyhow::Result<Wrk> {
-        let script = std::env::temp_dir().join(format!("loadgen-wrk-{}.lua", std::process::id()));
-        std::fs::write(&script, self::script(body, content_type))?;
-        Ok(Wrk { script })
+    /// `wrk` POSTing `body` with `content_type`; with `http2_connections`, `h2load`.
+    pub fn new(
+        body: &str,
+        content_type: &str,
+        http2_connections: Option<usize>,
+    ) -> anyhow::Result<Wrk> {
+        let (name, text) = match http2_connections {
+            None => ("lua", self::script(body, content_type)),
+            Some(_) => ("json", body.to_string()),
+        };
+        let file = std::env::temp_dir().join(format!("loadgen-wrk-{}.{name}", std::process::id()));
+        std::fs::write(&file, text)?;
+        Ok(Wrk {
+            file,
+            content_type: content_type.into(),
+            http2_connections,
+        })
     }
 
-    /// Runs `wrk -t1 -cN -dS` against `url` (a produce URL).
+    /// The tool, as the summary names it (see [`tool`]).
+    pub fn tool(&self, clients: usize) -> String {
+        tool(self.http2_connections, clients)
+    }
+
+    /// Runs `wrk -t1 -cN -dS`, or `h2load` with the driver's connections and streams, against
+    /// `url` (a produce URL) for `clients` clients.
     pub async fn run(
         &self,
         url: &str,
-        connections: usize,
+        clients: usize,
         duration: Duration,
     ) -> anyhow::Result<WrkResult> {
-        let out = tokio::process::Command::new("wrk")
-            .arg("-t1")
-            .arg(format!("-c{connections}"))
-            .arg(format!("-d{}s", duration.as_secs().max(1)))
-            .arg("-s")
-            .arg(&self.script)
+        let secs = duration.as_secs().max(1);
+        let mut cmd = match self.http2_connections {
+            None => {
+                let mut cmd = tokio::process::Command::new("wrk");
+                cmd.arg("-t1")
+                    .arg(format!("-c{clients}"))
+                    .arg(format!("-d{secs}s"))
+                    .arg("-s")
+                    .arg(&self.file);
+                cmd
+            }
+            Some(c) => {
+                let mut cmd = tokio::process::Command::new("h2load");
+                cmd.arg("-t1")
+                    .arg(format!("-c{c}"))
+                    .arg(format!("-m{}", streams(clients, c)))
+                    .arg("-D")
+                    .arg(secs.to_string())
+                    .arg("-d")
+                    .arg(&self.file)
+                    .arg("-H")
+                    .arg(format!("Content-Type: {}", self.content_type));
+                cmd
+            }
+        };
+        let tool = if self.http2_connections.is_some() {
+            "h2load"
+        } else {
+            "wrk"
+        };
+        let out = cmd
             .arg(url)
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output()
             .await
-            .context("running wrk (install it with scripts/install-deps.sh)")?;
+            .with_context(|| format!("running {tool} (install it with scripts/install-deps.sh)"))?;
         let text = String::from_utf8_lossy(&out.stdout);
         anyhow::ensure!(
             out.status.success(),
-            "wrk failed: {text}{}",
+            "{tool} failed: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        parse(&text)
+        match self.http2_connections {
+            None => parse(&text),
+            Some(_) => parse_h2load(&text),
+        }
     }
+}
+
+/// The cross-check's tool for `clients` clients, as the summary names it: `wrk -t1`, or with
+/// HTTP/2 connections `h2load -t1 -cC -mM`.
+pub fn tool(http2_connections: Option<usize>, clients: usize) -> String {
+    match http2_connections {
+        None => "wrk -t1".into(),
+        Some(c) => format!("h2load -t1 -c{c} -m{}", streams(clients, c)),
+    }
+}
+
+/// Streams per connection that carry `clients` clients on `connections` connections.
+fn streams(clients: usize, connections: usize) -> usize {
+    clients.div_ceil(connections.max(1))
 }
 
 impl Drop for Wrk {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.script);
+        let _ = std::fs::remove_file(&self.file);
     }
 }
 
@@ -119,6 +226,21 @@ mod tests {
         assert!((r.requests_per_s - 22012.34).abs() < 1e-9);
         assert_eq!(r.errors, 7);
         assert!(parse("garbage").is_err());
+    }
+
+    #[test]
+    fn h2load_reports_parse() {
+        let out = "starting benchmark...\nspawning thread #0: 4 total client(s). 80000 total requests\n\
+                   finished in 8.00s, 37840.50 req/s, 5.26MB/s\n\
+                   requests: 302724 total, 302756 started, 302724 done, 302720 succeeded, 4 failed, 1 errored, 0 timeout\n\
+                   status codes: 302720 2xx, 0 3xx, 4 4xx, 0 5xx\n";
+        let r = parse_h2load(out).unwrap();
+        assert_eq!(r.requests, 302724);
+        assert!((r.requests_per_s - 37840.50).abs() < 1e-9);
+        assert_eq!(r.errors, 4);
+        assert!(parse_h2load("garbage").is_err());
+        assert_eq!(streams(32, 4), 8);
+        assert_eq!(streams(30, 4), 8);
     }
 
     #[test]

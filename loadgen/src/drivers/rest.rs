@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::http1::{Conn, Endpoint, Response};
+use super::link::Link;
 use super::schedule::Schedule;
 use super::{deal, schema_values, split};
 use crate::histogram::Recorder;
@@ -218,8 +219,13 @@ async fn produce_here(
         &[("Content-Type", content_type)],
         warmup_body.as_bytes(),
     );
-    let conns = futures_util::future::try_join_all((0..w.concurrency).map(|_| async {
-        let mut conn = Conn::connect(&endpoint).await?;
+    let mut conns = Link::open_all(
+        &endpoint,
+        w.concurrency,
+        w.http2.then_some(w.http2_connections),
+    )
+    .await?;
+    futures_util::future::try_join_all(conns.iter_mut().map(|conn| async {
         let r = conn.send(&warmup).await?;
         anyhow::ensure!(
             r.status == 200,
@@ -227,7 +233,7 @@ async fn produce_here(
             r.status,
             String::from_utf8_lossy(&r.body)
         );
-        Ok(conn)
+        Ok(())
     }))
     .await?;
     // Requests are built before the clock starts: the run measures the proxy, not JSON building.
@@ -423,7 +429,7 @@ struct UserWork {
     schema_ids: Option<SchemaIds>,
     /// This user's connection, taken out while a request is in flight (only this user sends on
     /// it, so it is always here when the user's next transaction starts).
-    conn: Option<Conn>,
+    conn: Option<Link>,
     next: usize,
     checksum: u64,
     bytes: u64,

@@ -225,7 +225,7 @@ async fn compare(
     }
     endpoints.extend(peers);
     let nginx = match w.http_ceiling {
-        true => Some(Nginx::start().await?),
+        true => Some(Nginx::start(w.http2).await?),
         false => None,
     };
     if let Some(n) = &nginx {
@@ -296,7 +296,10 @@ async fn compare(
             let requests: u64 = round.wrk.iter().map(|t| t.requests).sum();
             let errors: u64 = round.wrk.iter().map(|t| t.errors).sum();
             checks.push(check(
-                &format!("round {n}: wrk: every request answered 2xx"),
+                &format!(
+                    "round {n}: {}: every request answered 2xx",
+                    crate::wrk::tool(w.http2.then_some(w.http2_connections), w.concurrency)
+                ),
                 errors == 0,
                 format!("{requests} requests, {errors} errors"),
             ));

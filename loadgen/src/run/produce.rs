@@ -118,7 +118,11 @@ pub(super) async fn produce_rounds(
         true => {
             let ids: Vec<u64> = (0..w.records_per_request as u64).collect();
             let body = drivers::rest::binary_body(&ids, w);
-            Some(Wrk::new(&body, drivers::rest::BINARY)?)
+            Some(Wrk::new(
+                &body,
+                drivers::rest::BINARY,
+                w.http2.then_some(w.http2_connections),
+            )?)
         }
         false => None,
     };
@@ -201,8 +205,10 @@ pub(super) async fn produce_rounds(
                 Turn::Wrk => {
                     let request = wrk_request.as_ref().expect("a wrk turn has a request");
                     say(&format!(
-                        "round {n}: wrk -t1, {} connections, {} s",
-                        w.concurrency, w.crosscheck_s
+                        "round {n}: {}, {} clients, {} s",
+                        request.tool(w.concurrency),
+                        w.concurrency,
+                        w.crosscheck_s
                     ));
                     let url = format!("{}/topics/{wrk_topic}", targets.proxy_url);
                     let duration = Duration::from_secs(w.crosscheck_s);
