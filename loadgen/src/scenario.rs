@@ -738,9 +738,11 @@ mod tests {
         assert!(w.http2);
         assert_eq!(w.http2_connections, 4);
         assert_eq!(
-            load(&format!("{h2}http2_connections=32\nhttp_ceiling=true\nwrk_crosscheck=true"))
-                .unwrap()
-                .http2_connections,
+            load(&format!(
+                "{h2}http2_connections=32\nhttp_ceiling=true\nwrk_crosscheck=true"
+            ))
+            .unwrap()
+            .http2_connections,
             32
         );
         for bad in [

@@ -99,12 +99,8 @@ impl Stream {
         let head = match &self.head {
             Some(head) if head.path == path && head.content_type == content_type => head,
             _ => {
-                let uri: http::Uri = format!(
-                    "http://{}{}",
-                    self.authority,
-                    std::str::from_utf8(path)?
-                )
-                .parse()?;
+                let uri: http::Uri =
+                    format!("http://{}{}", self.authority, std::str::from_utf8(path)?).parse()?;
                 let content_type_value = match content_type.is_empty() {
                     true => None,
                     false => Some(http::HeaderValue::from_bytes(content_type)?),
