@@ -752,8 +752,9 @@ async fn slow_and_idle_connections_are_closed_on_both_ports() {
         for _ in 0..50 {
             slow.push(half_request(&url, b"GET / HTTP/1.1\r\nHost: x\r\nX-a: ").await);
         }
-        // Idle: a connection that sends nothing.
+        // Idle: a connection that sends nothing, and one that starts HTTP/2's preface and stops.
         let mut idle = half_request(&url, b"").await;
+        let mut partial_preface = half_request(&url, b"PRI * HTTP/2.0\r\n").await;
         for s in slow.iter_mut() {
             assert!(
                 closed_within(s, Duration::from_secs(5)).await,
@@ -763,6 +764,10 @@ async fn slow_and_idle_connections_are_closed_on_both_ports() {
         assert!(
             closed_within(&mut idle, Duration::from_secs(5)).await,
             "{url}: idle held"
+        );
+        assert!(
+            closed_within(&mut partial_preface, Duration::from_secs(5)).await,
+            "{url}: a partial HTTP/2 preface held"
         );
         // A body that never arrives: 408 in JSON, then the close.
         let mut s = half_request(

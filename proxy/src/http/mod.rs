@@ -10,6 +10,7 @@ pub mod extract;
 pub mod layers;
 pub mod observe;
 pub mod principal;
+pub mod protocol;
 pub mod rate_limit;
 pub mod server;
 

@@ -6,21 +6,25 @@
 //! the layer stack in [`super::layers`].
 //!
 //! With `http2.enabled` (the default, as Confluent's), each connection speaks HTTP/1.1 or
-//! HTTP/2, told apart by its first bytes: h2c by prior knowledge on `http://` listeners, and h2
-//! when TLS's ALPN picked it on `https://` ones. An HTTP/2 connection carries at most
+//! HTTP/2 ([`super::protocol`]): h2c by prior knowledge on `http://` listeners (told by its first
+//! bytes, within `http.header.read.timeout.ms`), and h2 when TLS's ALPN picked it on `https://`
+//! ones. An HTTP/2 connection carries at most
 //! `http2.max.concurrent.streams` requests at once; it has no idle timeout of its own (hyper has
 //! none), so it is pinged every `http.header.read.timeout.ms` and closed when a ping goes
 //! unanswered for as long: a dead peer's connection does not hold its slot.
 //!
 //! axum's own `serve` exposes none of these, so connections are served with hyper directly.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::protocol::{self, Protocol};
 use crate::tls::HttpTls;
 use axum::Router;
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -33,28 +37,36 @@ use tower_http::add_extension::AddExtension;
 pub struct Limits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
-    /// `http2.enabled`: HTTP/2 beside HTTP/1.1; `None` for HTTP/1.1 only.
+    /// `http2.enabled`: HTTP/2 beside HTTP/1.1, with at most this many streams per connection;
+    /// `None` for HTTP/1.1 only.
     pub http2_max_streams: Option<u32>,
 }
 
-/// The connection builder every connection of a server shares.
-fn builder(limits: Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(true);
-    match limits.http2_max_streams {
-        None => builder.http1_only(),
-        Some(streams) => {
-            builder
-                .http2()
-                .timer(TokioTimer::new())
+/// The connection builders every connection of a server shares.
+struct Builders {
+    http1: http1::Builder,
+    http2: Option<http2::Builder<TokioExecutor>>,
+    header_read_timeout: Duration,
+}
+
+impl Builders {
+    fn new(limits: Limits) -> Builders {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .keep_alive(true);
+        let h2 = limits.http2_max_streams.map(|streams| {
+            let mut h2 = http2::Builder::new(TokioExecutor::new());
+            h2.timer(TokioTimer::new())
                 .max_concurrent_streams(streams)
                 .keep_alive_interval(limits.header_read_timeout)
                 .keep_alive_timeout(limits.header_read_timeout);
-            builder
+            h2
+        });
+        Builders {
+            http1: h1,
+            http2: h2,
+            header_read_timeout: limits.header_read_timeout,
         }
     }
 }
@@ -71,7 +83,7 @@ pub async fn serve(
     tls: Option<Arc<HttpTls>>,
 ) {
     let app = super::layers::before_routing(router);
-    let builder = Arc::new(builder(limits));
+    let builders = Arc::new(Builders::new(limits));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let connections = TaskTracker::new();
     loop {
@@ -96,29 +108,39 @@ pub async fn serve(
         let app = app.clone();
         let stop = stop.clone();
         let tls = tls.clone();
-        let builder = builder.clone();
+        let builders = builders.clone();
         connections.spawn(async move {
             let _permit = permit;
             match tls {
                 None => {
+                    let protocol = match builders.http2 {
+                        None => Some(Protocol::Http1),
+                        Some(_) => protocol::of_plain(&stream, builders.header_read_timeout).await,
+                    };
+                    let Some(protocol) = protocol else {
+                        tracing::debug!(%peer, "no request within the header timeout");
+                        return;
+                    };
                     let service = TowerToHyperService::new(app);
-                    serve_connection(&builder, stream, service, stop, peer).await
+                    serve_connection(&builders, protocol, stream, service, stop, peer).await
                 }
                 Some(tls) => {
                     let handshake = tokio::time::timeout(
-                        limits.header_read_timeout,
+                        builders.header_read_timeout,
                         tls.acceptor().accept(stream),
                     );
                     match handshake.await {
                         Ok(Ok(stream)) => {
+                            let session = stream.get_ref().1;
+                            let protocol = protocol::of_alpn(session.alpn_protocol());
                             // The client certificate's subject rides on every request of the
                             // connection ([`super::principal::TlsPeer`]).
-                            let subject = crate::tls::peer_subject(stream.get_ref().1);
+                            let subject = crate::tls::peer_subject(session);
                             let service = TowerToHyperService::new(AddExtension::new(
                                 app,
                                 super::principal::TlsPeer(subject.map(Arc::from)),
                             ));
-                            serve_connection(&builder, stream, service, stop, peer).await
+                            serve_connection(&builders, protocol, stream, service, stop, peer).await
                         }
                         Ok(Err(err)) => {
                             tracing::debug!(%peer, error = %err, "TLS handshake failed")
@@ -134,9 +156,10 @@ pub async fn serve(
     connections.wait().await;
 }
 
-/// Serves one connection (plain or TLS) until it ends or `stop` asks it to finish.
+/// Serves one connection (plain or TLS) in `protocol` until it ends or `stop` asks it to finish.
 async fn serve_connection<IO, S>(
-    builder: &auto::Builder<TokioExecutor>,
+    builders: &Builders,
+    protocol: Protocol,
     io: IO,
     service: TowerToHyperService<S>,
     stop: CancellationToken,
@@ -146,21 +169,46 @@ async fn serve_connection<IO, S>(
     TowerToHyperService<S>: hyper::service::Service<
             hyper::Request<hyper::body::Incoming>,
             Response = axum::response::Response,
-        > + Send,
+        > + Clone
+        + Send
+        + 'static,
     <TowerToHyperService<S> as hyper::service::Service<hyper::Request<hyper::body::Incoming>>>::Future: Send + 'static,
     <TowerToHyperService<S> as hyper::service::Service<hyper::Request<hyper::body::Incoming>>>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let conn = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        _ = stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let io = TokioIo::new(io);
+    let result = match (protocol, &builders.http2) {
+        (Protocol::Http2, Some(h2)) => {
+            let conn = h2.serve_connection(io, service);
+            until_stopped(conn, |c| c.graceful_shutdown(), stop).await
+        }
+        _ => {
+            let conn = builders.http1.serve_connection(io, service);
+            until_stopped(conn, |c| c.graceful_shutdown(), stop).await
         }
     };
     if let Err(err) = result {
         tracing::debug!(%peer, error = %err, "HTTP connection ended with an error");
+    }
+}
+
+/// Runs `conn` to its end; once `stop` is cancelled, asks it to finish what it has started
+/// (`shutdown`: hyper's `graceful_shutdown`; an HTTP/2 connection sends GOAWAY) and waits for
+/// that.
+async fn until_stopped<C>(
+    conn: C,
+    shutdown: impl FnOnce(Pin<&mut C>),
+    stop: CancellationToken,
+) -> hyper::Result<()>
+where
+    C: Future<Output = hyper::Result<()>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.cancelled() => {
+            shutdown(conn.as_mut());
+            conn.await
+        }
     }
 }
