@@ -50,6 +50,17 @@ impl Endpoint {
         })
     }
 
+    /// A TCP connection to the endpoint (within 10 s), without Nagle's delay.
+    pub async fn connect(&self) -> anyhow::Result<TcpStream> {
+        let stream =
+            tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&self.authority))
+                .await
+                .map_err(|_| anyhow::anyhow!("connecting to {}: timed out", self.authority))?
+                .with_context(|| format!("connecting to {}", self.authority))?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    }
+
     /// A complete request: `METHOD PREFIX+PATH HTTP/1.1`, Host, the given headers, and the body
     /// with its Content-Length.
     pub fn request(
@@ -99,14 +110,7 @@ pub struct Conn {
 
 impl Conn {
     pub async fn connect(endpoint: &Endpoint) -> anyhow::Result<Conn> {
-        let stream = tokio::time::timeout(
-            Duration::from_secs(10),
-            TcpStream::connect(&endpoint.authority),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {}: timed out", endpoint.authority))?
-        .with_context(|| format!("connecting to {}", endpoint.authority))?;
-        stream.set_nodelay(true)?;
+        let stream = endpoint.connect().await?;
         Ok(Conn {
             stream,
             buf: BytesMut::with_capacity(64 * 1024),

@@ -8,12 +8,9 @@
 //! is read with `httparse` when sent, and its method, path, `Content-Type` and body go out as one
 //! HTTP/2 request (the body not copied). The URI and type are built once per path and type.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use bytes::Bytes;
 use h2::client::SendRequest;
-use tokio::net::TcpStream;
 
 use super::http1::{Endpoint, Response};
 
@@ -29,14 +26,7 @@ pub async fn connect_all(
 ) -> anyhow::Result<Vec<SendRequest<Bytes>>> {
     let mut out = Vec::with_capacity(connections);
     for _ in 0..connections.max(1) {
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(10),
-            TcpStream::connect(&endpoint.authority),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("connecting to {}: timed out", endpoint.authority))?
-        .with_context(|| format!("connecting to {}", endpoint.authority))?;
-        tcp.set_nodelay(true)?;
+        let tcp = endpoint.connect().await?;
         let (send, connection) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
