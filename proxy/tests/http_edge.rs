@@ -841,18 +841,22 @@ async fn http2_by_prior_knowledge_and_by_alpn() {
     assert_eq!(missing.content_type.as_deref(), Some(V2));
     // h2 by ALPN over TLS.
     let tls = client(&pki.ca, None);
-    let r = tls
-        .get(format!("{}/topics/{topic}", edge.https))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.version(), reqwest::Version::HTTP_2);
-    assert_eq!(r.status().as_u16(), 200);
+    let url = format!("{}/topics/{topic}", edge.https);
+    assert_eq!(
+        get_version(&tls, &url).await,
+        (reqwest::Version::HTTP_2, 200)
+    );
     // Both clients keep their connections open: the server still stops (GOAWAY).
     tokio::time::timeout(Duration::from_secs(10), edge.stop())
         .await
         .expect("the server stops with HTTP/2 connections open");
     drop((h2c, tls));
+}
+
+/// The HTTP version and status of a GET.
+async fn get_version(client: &reqwest::Client, url: &str) -> (reqwest::Version, u16) {
+    let r = client.get(url).send().await.unwrap();
+    (r.version(), r.status().as_u16())
 }
 
 /// `http2.enabled=false`: HTTP/1.1 only. ALPN offers only `http/1.1`, and an h2c client gets no
@@ -861,13 +865,11 @@ async fn http2_by_prior_knowledge_and_by_alpn() {
 async fn http2_can_be_turned_off() {
     let pki = pki();
     let edge = Edge::start(&pki, false, &[("http2.enabled", "false")]).await;
-    let r = client(&pki.ca, None)
-        .get(format!("{}/topics", edge.https))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.version(), reqwest::Version::HTTP_11);
-    assert_eq!(r.status().as_u16(), 200);
+    let url = format!("{}/topics", edge.https);
+    assert_eq!(
+        get_version(&client(&pki.ca, None), &url).await,
+        (reqwest::Version::HTTP_11, 200)
+    );
     let h2c = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
