@@ -880,3 +880,66 @@ async fn http2_can_be_turned_off() {
     assert_eq!(r.status, 200, "{r:?}");
     edge.stop().await;
 }
+
+/// An HTTP/2 connection on which no request starts for `http.header.read.timeout.ms` is sent
+/// away (GOAWAY) before any keep-alive ping, as an idle HTTP/1.1 connection is closed, and then
+/// closed. Spoken frame by frame, as a client that answers everything but sends no request.
+#[tokio::test]
+async fn idle_http2_connections_are_sent_away() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SETTINGS: u8 = 4;
+    const PING: u8 = 6;
+    const GOAWAY: u8 = 7;
+    const ACK: u8 = 1;
+    let pki = pki();
+    let edge = Edge::start(&pki, false, &[("http.header.read.timeout.ms", "1000")]).await;
+    let mut s = tokio::net::TcpStream::connect(edge.http.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    s.write_all(&[0, 0, 0, SETTINGS, 0, 0, 0, 0, 0])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut goaway_after = None;
+    loop {
+        let mut head = [0u8; 9];
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut head)).await;
+        match read.expect("the server neither sent frames nor closed") {
+            Ok(_) => {}
+            Err(_) => break, // closed
+        }
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let (kind, flags) = (head[3], head[4]);
+        let mut payload = vec![0u8; len];
+        s.read_exact(&mut payload).await.unwrap();
+        match kind {
+            SETTINGS if flags & ACK == 0 => s
+                .write_all(&[0, 0, 0, SETTINGS, ACK, 0, 0, 0, 0])
+                .await
+                .unwrap(),
+            PING if flags & ACK == 0 => {
+                assert!(
+                    goaway_after.is_some(),
+                    "a keep-alive ping came before the GOAWAY"
+                );
+                let mut ack = vec![0, 0, 8, PING, ACK, 0, 0, 0, 0];
+                ack.extend_from_slice(&payload);
+                s.write_all(&ack).await.unwrap();
+            }
+            GOAWAY => {
+                goaway_after.get_or_insert(started.elapsed());
+            }
+            _ => {}
+        }
+    }
+    let after = goaway_after.expect("closed without a GOAWAY");
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_millis(2500),
+        "GOAWAY after {after:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(6), "closed in time");
+    edge.stop().await;
+}

@@ -7,6 +7,7 @@ pub mod concurrency;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod idle;
 pub mod layers;
 pub mod observe;
 pub mod principal;

@@ -9,9 +9,11 @@
 //! HTTP/2 ([`super::protocol`]): h2c by prior knowledge on `http://` listeners (told by its first
 //! bytes, within `http.header.read.timeout.ms`), and h2 when TLS's ALPN picked it on `https://`
 //! ones. An HTTP/2 connection carries at most
-//! `http2.max.concurrent.streams` requests at once; it has no idle timeout of its own (hyper has
-//! none), so it is pinged every `http.header.read.timeout.ms` and closed when a ping goes
-//! unanswered for as long: a dead peer's connection does not hold its slot.
+//! `http2.max.concurrent.streams` requests at once. One on which no request started for
+//! `http.header.read.timeout.ms` is asked to finish (GOAWAY, [`super::idle`]): the HTTP/2 form of
+//! HTTP/1.1's keep-alive timeout. While requests run, it is pinged after twice that time without
+//! a frame, and closed when a ping goes unanswered for that time: a dead peer's connection does
+//! not hold its slot through a long poll either.
 //!
 //! axum's own `serve` exposes none of these, so connections are served with hyper directly.
 
@@ -20,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::idle::Idle;
 use super::protocol::{self, Protocol};
 use crate::tls::HttpTls;
 use axum::Router;
@@ -59,7 +62,7 @@ impl Builders {
             let mut h2 = http2::Builder::new(TokioExecutor::new());
             h2.timer(TokioTimer::new())
                 .max_concurrent_streams(streams)
-                .keep_alive_interval(limits.header_read_timeout)
+                .keep_alive_interval(limits.header_read_timeout * 2)
                 .keep_alive_timeout(limits.header_read_timeout);
             h2
         });
@@ -179,12 +182,16 @@ async fn serve_connection<IO, S>(
     let io = TokioIo::new(io);
     let result = match (protocol, &builders.http2) {
         (Protocol::Http2, Some(h2)) => {
-            let conn = h2.serve_connection(io, service);
-            until_stopped(conn, |c| c.graceful_shutdown(), stop).await
+            let idle = Idle::starting_now();
+            let conn = h2.serve_connection(io, idle.watch(service));
+            let idle_for = idle.elapsed(builders.header_read_timeout);
+            until_stopped(conn, |c| c.graceful_shutdown(), idle_for, stop).await
         }
         _ => {
+            // hyper ends an idle HTTP/1.1 connection itself (`header_read_timeout`).
             let conn = builders.http1.serve_connection(io, service);
-            until_stopped(conn, |c| c.graceful_shutdown(), stop).await
+            let never = std::future::pending();
+            until_stopped(conn, |c| c.graceful_shutdown(), never, stop).await
         }
     };
     if let Err(err) = result {
@@ -192,12 +199,13 @@ async fn serve_connection<IO, S>(
     }
 }
 
-/// Runs `conn` to its end; once `stop` is cancelled, asks it to finish what it has started
-/// (`shutdown`: hyper's `graceful_shutdown`; an HTTP/2 connection sends GOAWAY) and waits for
-/// that.
+/// Runs `conn` to its end; once `stop` is cancelled or `idle` resolves, asks it to finish what
+/// it has started (`shutdown`: hyper's `graceful_shutdown`; an HTTP/2 connection sends GOAWAY)
+/// and waits for that.
 async fn until_stopped<C>(
     conn: C,
     shutdown: impl FnOnce(Pin<&mut C>),
+    idle: impl Future<Output = ()>,
     stop: CancellationToken,
 ) -> hyper::Result<()>
 where
@@ -207,6 +215,10 @@ where
     tokio::select! {
         result = conn.as_mut() => result,
         _ = stop.cancelled() => {
+            shutdown(conn.as_mut());
+            conn.await
+        }
+        _ = idle => {
             shutdown(conn.as_mut());
             conn.await
         }
