@@ -222,6 +222,12 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// The HTTP/2 connections REST clients share: `http2_connections` with `http2`, `None` for
+    /// HTTP/1.1 (a connection per client).
+    pub fn http2_shape(&self) -> Option<usize> {
+        self.http2.then_some(self.http2_connections)
+    }
+
     /// The REST API this workload produces through.
     pub fn rest_api(&self) -> crate::RestApi {
         match (self.v3_stream, self.v3_records) {

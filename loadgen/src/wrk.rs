@@ -59,15 +59,6 @@ pub fn parse(out: &str) -> anyhow::Result<WrkResult> {
 /// Parses `h2load`'s report: its rate, the requests done, and those that failed (non-2xx/3xx
 /// answers, errors and timeouts).
 pub fn parse_h2load(out: &str) -> anyhow::Result<WrkResult> {
-    let number = |line: &str, after: &str| -> Option<f64> {
-        let at = line.find(after)? + after.len();
-        line[at..]
-            .split_whitespace()
-            .next()?
-            .trim_end_matches(',')
-            .parse()
-            .ok()
-    };
     let (mut rate, mut done, mut failed) = (None, None, None);
     for line in out.lines().map(str::trim) {
         if line.starts_with("finished in ") {
@@ -78,10 +69,10 @@ pub fn parse_h2load(out: &str) -> anyhow::Result<WrkResult> {
                 .and_then(|r| r.strip_suffix(" req/s")?.parse().ok());
         } else if line.starts_with("requests: ") {
             // "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
-            let field = |name: &str| {
-                line.split(", ")
-                    .find(|part| part.ends_with(name))
-                    .and_then(|part| number(part.trim_start_matches("requests: "), ""))
+            let field = |name: &str| -> Option<f64> {
+                let part = line.split(", ").find(|part| part.ends_with(name))?;
+                let part = part.trim_start_matches("requests: ");
+                part.split_whitespace().next()?.parse().ok()
             };
             done = field(" done");
             failed = field(" failed");
@@ -140,35 +131,31 @@ impl Wrk {
         duration: Duration,
     ) -> anyhow::Result<WrkResult> {
         let secs = duration.as_secs().max(1);
-        let mut cmd = match self.http2_connections {
-            None => {
-                let mut cmd = tokio::process::Command::new("wrk");
-                cmd.arg("-t1")
-                    .arg(format!("-c{clients}"))
-                    .arg(format!("-d{secs}s"))
-                    .arg("-s")
-                    .arg(&self.file);
-                cmd
-            }
-            Some(c) => {
-                let mut cmd = tokio::process::Command::new("h2load");
-                cmd.arg("-t1")
-                    .arg(format!("-c{c}"))
-                    .arg(format!("-m{}", streams(clients, c)))
-                    .arg("-D")
-                    .arg(secs.to_string())
-                    .arg("-d")
-                    .arg(&self.file)
-                    .arg("-H")
-                    .arg(format!("Content-Type: {}", self.content_type));
-                cmd
-            }
-        };
-        let tool = if self.http2_connections.is_some() {
-            "h2load"
-        } else {
-            "wrk"
-        };
+        let (mut cmd, tool, parse): (_, _, fn(&str) -> anyhow::Result<WrkResult>) =
+            match self.http2_connections {
+                None => {
+                    let mut cmd = tokio::process::Command::new("wrk");
+                    cmd.arg("-t1")
+                        .arg(format!("-c{clients}"))
+                        .arg(format!("-d{secs}s"))
+                        .arg("-s")
+                        .arg(&self.file);
+                    (cmd, "wrk", parse)
+                }
+                Some(c) => {
+                    let mut cmd = tokio::process::Command::new("h2load");
+                    cmd.arg("-t1")
+                        .arg(format!("-c{c}"))
+                        .arg(format!("-m{}", streams(clients, c)))
+                        .arg("-D")
+                        .arg(secs.to_string())
+                        .arg("-d")
+                        .arg(&self.file)
+                        .arg("-H")
+                        .arg(format!("Content-Type: {}", self.content_type));
+                    (cmd, "h2load", parse_h2load)
+                }
+            };
         let out = cmd
             .arg(url)
             .stdin(Stdio::null())
@@ -182,10 +169,7 @@ impl Wrk {
             "{tool} failed: {text}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        match self.http2_connections {
-            None => parse(&text),
-            Some(_) => parse_h2load(&text),
-        }
+        parse(&text)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Drivers run the same workload over different paths: `native` (rdkafka over Kafka's TCP
 //! protocol, the baseline), `rest` and `v3stream` (HTTP to a Confluent-compatible proxy; `http1`
-//! is their client, `http2` the REST driver's h2c one, `link` either), `mqtt` (devices publishing to the proxy's MQTT listener) and `mqtt_relay`
-//! (devices publishing into an MQTT broker that the proxy's MQTT source subscribes to; its
-//! far end counts `arrivals`); `schema_values` holds the values an Avro, JSON Schema or Protobuf
+//! is their client, `http2` the REST driver's h2c one, `link` either), `mqtt` (devices
+//! publishing to the proxy's MQTT listener) and `mqtt_relay` (devices publishing into an MQTT
+//! broker that the proxy's MQTT source subscribes to; its far end counts `arrivals`); `schema_values` holds the values an Avro, JSON Schema or Protobuf
 //! workload writes, `schedule` the open-loop send times.
 
 pub mod arrivals;

@@ -219,12 +219,7 @@ async fn produce_here(
         &[("Content-Type", content_type)],
         warmup_body.as_bytes(),
     );
-    let mut conns = Link::open_all(
-        &endpoint,
-        w.concurrency,
-        w.http2.then_some(w.http2_connections),
-    )
-    .await?;
+    let mut conns = Link::open_all(&endpoint, w.concurrency, w.http2_shape()).await?;
     futures_util::future::try_join_all(conns.iter_mut().map(|conn| async {
         let r = conn.send(&warmup).await?;
         anyhow::ensure!(

@@ -298,7 +298,7 @@ async fn compare(
             checks.push(check(
                 &format!(
                     "round {n}: {}: every request answered 2xx",
-                    crate::wrk::tool(w.http2.then_some(w.http2_connections), w.concurrency)
+                    crate::wrk::tool(w.http2_shape(), w.concurrency)
                 ),
                 errors == 0,
                 format!("{requests} requests, {errors} errors"),

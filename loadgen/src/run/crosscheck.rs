@@ -21,7 +21,7 @@ pub(super) fn crosscheck(w: &Workload, rounds: &[Round]) -> Option<Crosscheck> {
         errors += r.wrk.iter().map(|t| t.errors).sum::<u64>();
     }
     Some(Crosscheck {
-        tool: crate::wrk::tool(w.http2.then_some(w.http2_connections), w.concurrency),
+        tool: crate::wrk::tool(w.http2_shape(), w.concurrency),
         connections: w.concurrency,
         duration_s: w.crosscheck_s,
         wrk_requests_per_s: measure::median(&wrk)?,

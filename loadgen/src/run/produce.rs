@@ -118,11 +118,7 @@ pub(super) async fn produce_rounds(
         true => {
             let ids: Vec<u64> = (0..w.records_per_request as u64).collect();
             let body = drivers::rest::binary_body(&ids, w);
-            Some(Wrk::new(
-                &body,
-                drivers::rest::BINARY,
-                w.http2.then_some(w.http2_connections),
-            )?)
+            Some(Wrk::new(&body, drivers::rest::BINARY, w.http2_shape())?)
         }
         false => None,
     };
