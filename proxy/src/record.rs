@@ -92,6 +92,9 @@ pub struct ConsumedRecord<'a> {
 pub struct EncodedRecords {
     pub(crate) data: Bytes,
     pub(crate) records: Vec<EncodedRecord>,
+    /// Every record's headers, one after the other (a record holds its range): one vector
+    /// for the request, not one per record.
+    pub(crate) headers: Vec<Header>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,8 +102,9 @@ pub(crate) struct EncodedRecord {
     pub(crate) key: Option<Range<usize>>,
     pub(crate) value: Option<Range<usize>>,
     pub(crate) partition: Option<i32>,
-    /// Record headers (MQTT ingestion sets them; REST records have none, with no allocation).
-    pub(crate) headers: Vec<Header>,
+    /// The record's headers in [`EncodedRecords::headers`] (MQTT ingestion and v3 produce set
+    /// them; v2 records have none).
+    pub(crate) headers: Range<u32>,
     /// The record's own CreateTime in ms (MQTT: its arrival); `None` takes the request's.
     pub(crate) timestamp: Option<i64>,
 }
@@ -131,13 +135,22 @@ impl EncodedRecord {
             key,
             value,
             partition,
-            headers: Vec::new(),
+            headers: 0..0,
             timestamp: None,
         }
     }
 }
 
 impl EncodedRecords {
+    /// Records without headers: ranges of `data`.
+    pub(crate) fn new(data: Bytes, records: Vec<EncodedRecord>) -> Self {
+        EncodedRecords {
+            data,
+            records,
+            headers: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.records.len()
     }
@@ -153,7 +166,7 @@ impl EncodedRecords {
             key: r.key.clone().map(|range| &self.data[range]),
             value: r.value.clone().map(|range| &self.data[range]),
             partition: r.partition,
-            headers: &r.headers,
+            headers: &self.headers[r.headers.start as usize..r.headers.end as usize],
             timestamp: r.timestamp,
         }
     }
@@ -165,29 +178,31 @@ impl EncodedRecords {
 
     /// The records in request order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = KafkaRecord<'_>> + Clone + '_ {
-        let data: &[u8] = &self.data;
+        let (data, headers): (&[u8], &[Header]) = (&self.data, &self.headers);
         self.records.iter().map(move |r| KafkaRecord {
             key: r.key.clone().map(|range| &data[range]),
             value: r.value.clone().map(|range| &data[range]),
             partition: r.partition,
-            headers: &r.headers,
+            headers: &headers[r.headers.start as usize..r.headers.end as usize],
             timestamp: r.timestamp,
         })
     }
 }
 
-/// Appends records one by one into one arena (MQTT's batches of publishes).
+/// Appends records one by one into one arena (MQTT's batches of publishes, v3's records).
 pub struct RecordsBuilder {
     arena: Vec<u8>,
     records: Vec<EncodedRecord>,
+    headers: Vec<Header>,
 }
 
 impl RecordsBuilder {
-    /// Room for `records` records of `bytes` key and value bytes in all.
-    pub fn with_capacity(records: usize, bytes: usize) -> Self {
+    /// Room for `records` records of `bytes` key and value bytes in all, and `headers` headers.
+    pub fn with_capacity(records: usize, bytes: usize, headers: usize) -> Self {
         RecordsBuilder {
             arena: Vec::with_capacity(bytes),
             records: Vec::with_capacity(records),
+            headers: Vec::with_capacity(headers),
         }
     }
 
@@ -196,7 +211,7 @@ impl RecordsBuilder {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
         partition: Option<i32>,
-        headers: Vec<Header>,
+        headers: impl IntoIterator<Item = Header>,
         timestamp: Option<i64>,
     ) {
         let arena = &mut self.arena;
@@ -209,11 +224,13 @@ impl RecordsBuilder {
         };
         let key = put(key);
         let value = put(value);
+        let first = self.headers.len() as u32;
+        self.headers.extend(headers);
         self.records.push(EncodedRecord {
             key,
             value,
             partition,
-            headers,
+            headers: first..self.headers.len() as u32,
             timestamp,
         });
     }
@@ -230,6 +247,7 @@ impl RecordsBuilder {
         EncodedRecords {
             data: self.arena.into(),
             records: self.records,
+            headers: self.headers,
         }
     }
 }

@@ -113,5 +113,13 @@ mod tests {
         put_uvarint(&mut b, 300);
         assert_eq!(&b[..], &[0xac, 0x02]);
         assert_eq!(uvarint_len(u64::MAX), 10);
+        // The length without writing, at every group boundary.
+        for k in 0..64 {
+            for v in [(1u64 << k) - 1, 1u64 << k, (1u64 << k) + 1] {
+                let mut out = Vec::new();
+                put_uvarint(&mut out, v);
+                assert_eq!(uvarint_len(v), out.len(), "{v}");
+            }
+        }
     }
 }

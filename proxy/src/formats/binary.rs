@@ -55,10 +55,7 @@ pub fn encode_records(records: &[RawRecord<'_>]) -> Result<EncodedRecords, Forma
             r.partition,
         ));
     }
-    Ok(EncodedRecords {
-        data: arena.into(),
-        records: out,
-    })
+    Ok(EncodedRecords::new(arena.into(), out))
 }
 
 /// Decodes one JSON string of base64 onto the end of `arena`, returning its range.

@@ -172,10 +172,8 @@ impl<'t> Reader<'t> {
         records: Vec<EncodedRecord>,
     ) -> Option<EncodedRecords> {
         self.byte(b'}')?;
-        self.at_end().then_some(EncodedRecords {
-            data: arena.into(),
-            records,
-        })
+        self.at_end()
+            .then(|| EncodedRecords::new(arena.into(), records))
     }
 
     pub(super) fn ws(&mut self) {

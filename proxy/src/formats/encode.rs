@@ -115,10 +115,7 @@ pub fn encode_schema_records(
             r.partition,
         ));
     }
-    Ok(EncodedRecords {
-        data: arena.into(),
-        records: out,
-    })
+    Ok(EncodedRecords::new(arena.into(), out))
 }
 
 /// Encodes a request's keys (or values) with their schema onto the request's arena.

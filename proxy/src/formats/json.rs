@@ -139,10 +139,7 @@ fn encode_unchecked(body: &Bytes, records: &[RawRecord<'_>]) -> EncodedRecords {
         .iter()
         .map(|r| EncodedRecord::new(r.key.map(range), r.value.map(range), r.partition))
         .collect();
-    EncodedRecords {
-        data: body.clone(),
-        records: out,
-    }
+    EncodedRecords::new(body.clone(), out)
 }
 
 /// Appends stored JSON bytes to a response after checking they are one JSON value that

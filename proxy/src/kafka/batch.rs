@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::connection::{OnAnswer, Pool, SendError};
 use super::error::BatchFailure;
+pub use super::wire::Compression;
 use super::wire::{self, PartitionBatch};
 use crate::gather::{Gather, Limits};
 use crate::record::EncodedRecords;
@@ -51,7 +52,7 @@ pub struct BatchSettings {
     /// `security.protocol=SASL_PLAINTEXT` or `SASL_SSL`: PLAIN or SCRAM on every connection.
     pub sasl: Option<super::sasl_client::KafkaSasl>,
     /// `compression.type` gzip, lz4 or zstd (snappy is librdkafka's).
-    pub compression: wire::Compression,
+    pub compression: Compression,
 }
 
 /// A leader's address and the partitions' leaders of one topic.
@@ -149,7 +150,8 @@ fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Ve
             let batches = partitions
                 .iter()
                 .map(|(partition, members)| {
-                    let mut records = Vec::new();
+                    let n = members.iter().map(|&j| jobs[j].indexes.len()).sum();
+                    let mut records = Vec::with_capacity(n);
                     for &j in members {
                         starts[j] = records.len() as i64;
                         let job = &jobs[j];
@@ -173,6 +175,7 @@ fn build_request(s: &BatchSettings, version: i16, jobs: &[Job]) -> (BytesMut, Ve
         s.acks,
         s.request_timeout.as_millis().min(i32::MAX as u128) as i32,
         &topics,
+        jobs.iter().map(|j| j.bytes).sum(),
         s.compression,
     );
     let batches = layout.iter().map(|(_, partitions)| partitions.len()).sum();
@@ -369,19 +372,7 @@ impl BatchEngine {
         timestamp: i64,
         records: Arc<EncodedRecords>,
     ) -> Vec<Result<(i32, i64), BatchFailure>> {
-        // Split by partition, keeping request order, then by size into batches.
-        let mut by_partition: Vec<(Option<i32>, Vec<usize>)> = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            let p = r.partition;
-            match by_partition.iter_mut().find(|(q, _)| *q == p) {
-                Some((_, v)) => v.push(i),
-                None => by_partition.push((p, vec![i])),
-            }
-        }
-        let mut queues: Vec<VecDeque<Outgoing>> = by_partition
-            .into_iter()
-            .map(|(partition, indexes)| self.split(partition, &indexes, &records))
-            .collect();
+        let mut queues = self.plan(&records);
 
         let topic: Arc<str> = Arc::from(topic);
         let mut outcomes: Vec<Option<Result<(i32, i64), BatchFailure>>> =
@@ -434,6 +425,46 @@ impl BatchEngine {
             .into_iter()
             .map(|o| o.unwrap_or(Err(BatchFailure::Canceled)))
             .collect()
+    }
+
+    /// The batches of one request: by partition, keeping request order, then by size.
+    fn plan(&self, records: &EncodedRecords) -> Vec<VecDeque<Outgoing>> {
+        let mut by_partition: Vec<(Option<i32>, Vec<usize>)> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let p = r.partition;
+            match by_partition.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, v)) => v.push(i),
+                None => by_partition.push((p, vec![i])),
+            }
+        }
+        by_partition
+            .into_iter()
+            .map(|(partition, indexes)| self.split(partition, &indexes, records))
+            .collect()
+    }
+
+    /// The Produce request `records` (partitions assigned) make when they travel alone: what
+    /// [`BatchEngine::produce`] and a lane do to them, without the network. For the benches
+    /// (`benches/produce_path.rs`).
+    pub fn request_alone(&self, topic: &str, timestamp: i64, records: EncodedRecords) -> BytesMut {
+        let topic: Arc<str> = Arc::from(topic);
+        let records = Arc::new(records);
+        let jobs: Vec<Job> = self
+            .plan(&records)
+            .into_iter()
+            .flatten()
+            .map(|batch| Job {
+                topic: topic.clone(),
+                partition: batch.partition.unwrap_or(0),
+                choices: None,
+                timestamp,
+                records: records.clone(),
+                indexes: batch.indexes,
+                bytes: batch.bytes,
+                reply: oneshot::channel().0,
+            })
+            .collect();
+        build_request(&self.settings, *wire::PRODUCE_VERSIONS.end(), &jobs).0
     }
 
     /// Splits one partition's records into batches of at most `max_batch_bytes` (a record larger
@@ -568,9 +599,9 @@ mod tests {
     fn split_respects_the_batch_size_and_request_order() {
         // Fifty JSON string values of 100 characters, as a json produce request gives them.
         let value = format!("\"{}\"", "v".repeat(100));
-        let mut builder = crate::record::RecordsBuilder::with_capacity(50, 50 * value.len());
+        let mut builder = crate::record::RecordsBuilder::with_capacity(50, 50 * value.len(), 0);
         for _ in 0..50 {
-            builder.push(None, Some(value.as_bytes()), None, Vec::new(), None);
+            builder.push(None, Some(value.as_bytes()), None, [], None);
         }
         let records = builder.finish();
         let indexes: Vec<usize> = (0..50).collect();

@@ -254,6 +254,7 @@ fn put_bytes_field(out: &mut BytesMut, data: Option<&[u8]>) {
 pub type Timed<'r> = (i64, KafkaRecord<'r>);
 
 /// Bytes of a batch holding `records`.
+#[cfg(test)]
 pub fn batch_size(records: &[Timed<'_>]) -> usize {
     let base = records.iter().map(|r| r.0).min().unwrap_or(0);
     BATCH_HEADER_BYTES
@@ -375,26 +376,22 @@ pub struct PartitionBatch<'r> {
 }
 
 /// A complete Produce request frame (correlation id still 0): per topic, one batch per partition.
+/// `batch_bytes` is what the batches are expected to take (the frame grows if they take more):
+/// the batch engine has its jobs' estimates, so the records are not sized twice.
 pub fn produce_request(
     client_id: &str,
     version: i16,
     acks: i16,
     timeout_ms: i32,
     topics: &[(&str, Vec<PartitionBatch<'_>>)],
+    batch_bytes: usize,
     compression: Compression,
 ) -> BytesMut {
-    let payload: usize = topics
+    let overhead: usize = topics
         .iter()
-        .map(|(t, batches)| {
-            t.len()
-                + 6
-                + batches
-                    .iter()
-                    .map(|b| 8 + batch_size(&b.records))
-                    .sum::<usize>()
-        })
+        .map(|(t, batches)| t.len() + 6 + 8 * batches.len())
         .sum();
-    let mut out = BytesMut::with_capacity(payload + 64 + client_id.len());
+    let mut out = BytesMut::with_capacity(batch_bytes + overhead + 64 + client_id.len());
     start_frame(&mut out, API_PRODUCE, version, client_id);
     out.put_i16(-1); // transactional id: null
     out.put_i16(acks);
@@ -574,6 +571,8 @@ mod tests {
                     records: vec![(5, rec(None, Some(b"v")))],
                 }],
             )],
+            // Too small a guess: the frame grows.
+            0,
             Compression::None,
         );
         let mut b = frame.clone().freeze();

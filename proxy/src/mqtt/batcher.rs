@@ -30,7 +30,7 @@ use rmqtt_codec::types::QoS;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::formats::RecordsBuilder;
+use crate::formats::{EncodedRecords, RecordsBuilder};
 use crate::gather::{Gather, Limits};
 use crate::kafka::producer::ProduceError;
 use crate::kafka::RecordError;
@@ -170,7 +170,7 @@ struct Writer {
 struct Batch(Vec<Chunk>);
 
 impl Batch {
-    fn publishes(&self) -> impl Iterator<Item = &Publish> {
+    fn publishes(&self) -> impl Iterator<Item = &Publish> + Clone {
         self.0.iter().flat_map(|c| c.publishes.iter())
     }
 
@@ -208,37 +208,12 @@ impl Writer {
 
     async fn write(&self, mut batch: Batch) {
         loop {
-            let (count, bytes) = batch.publishes().fold((0, 0), |(n, b), p| {
-                (n + 1, b + 2 * p.mqtt_topic.len() + p.payload.len())
-            });
+            let count = batch.publishes().count();
             if count == 0 {
                 return;
             }
-            let mut records = RecordsBuilder::with_capacity(count, bytes);
-            for p in batch.publishes() {
-                const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
-                let mut headers = Vec::with_capacity(2 + p.extra.len());
-                headers.push(("mqtt.topic".into(), Some(p.mqtt_topic.clone())));
-                headers.push((
-                    "mqtt.qos".into(),
-                    Some(Bytes::from_static(QOS[usize::from(u8::from(p.qos))])),
-                ));
-                headers.extend(p.extra.iter().cloned());
-                records.push(
-                    Some(&p.mqtt_topic),
-                    Some(&p.payload),
-                    None,
-                    headers,
-                    Some(p.arrived),
-                );
-            }
-            let outcomes = match self
-                .app
-                .kafka
-                .producer
-                .produce(&self.topic, records.finish())
-                .await
-            {
+            let records = records(batch.publishes());
+            let outcomes = match self.app.kafka.producer.produce(&self.topic, records).await {
                 Ok(outcomes) => outcomes
                     .into_iter()
                     .map(|o| o.map(|_| ()).map_err(NotDelivered::Record))
@@ -274,6 +249,35 @@ impl Writer {
             return;
         }
     }
+}
+
+/// The Kafka records of `publishes`, in order: key the MQTT topic, value the payload, headers
+/// `mqtt.topic`, `mqtt.qos` and the publish's own, CreateTime its arrival.
+pub fn records<'p>(publishes: impl Iterator<Item = &'p Publish> + Clone) -> EncodedRecords {
+    const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
+    let (count, bytes, headers) = publishes.clone().fold((0, 0, 0), |(n, b, h), p| {
+        (
+            n + 1,
+            b + p.mqtt_topic.len() + p.payload.len(),
+            h + 2 + p.extra.len(),
+        )
+    });
+    let mut records = RecordsBuilder::with_capacity(count, bytes, headers);
+    for p in publishes {
+        let qos = Bytes::from_static(QOS[usize::from(u8::from(p.qos))]);
+        let ours = [
+            ("mqtt.topic".into(), Some(p.mqtt_topic.clone())),
+            ("mqtt.qos".into(), Some(qos)),
+        ];
+        records.push(
+            Some(&p.mqtt_topic),
+            Some(&p.payload),
+            None,
+            ours.into_iter().chain(p.extra.iter().cloned()),
+            Some(p.arrived),
+        );
+    }
+    records.finish()
 }
 
 /// Tells one chunk's connection the outcomes of its publishes: each run of successes as

@@ -85,6 +85,9 @@ pub struct Pending {
     chunks: Vec<(usize, usize, Vec<Publish>)>,
     count: usize,
     bytes: usize,
+    /// The longest chunk last queued: a new chunk starts with room for that many, so a
+    /// steady stream of reads does not grow (and copy) each chunk from one publish up.
+    room: usize,
 }
 
 impl Pending {
@@ -93,7 +96,11 @@ impl Pending {
         self.bytes += p.payload.len();
         match self.chunks.last_mut() {
             Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
-            _ => self.chunks.push((route, lane, vec![p])),
+            _ => {
+                let mut publishes = Vec::with_capacity(self.room.max(1));
+                publishes.push(p);
+                self.chunks.push((route, lane, publishes));
+            }
         }
     }
 
@@ -112,6 +119,7 @@ impl Pending {
     ) -> Result<(), String> {
         self.count = 0;
         self.bytes = 0;
+        self.room = self.chunks.iter().map(|(.., p)| p.len()).max().unwrap_or(0);
         for (route, lane, publishes) in self.chunks.drain(..) {
             let route = &routes[route];
             let chunk = Chunk {

@@ -223,13 +223,14 @@ async fn produce_group(
             .iter()
             .map(|r| data_len(&r.key) + data_len(&r.value))
             .sum();
-        let mut b = RecordsBuilder::with_capacity(records.len(), bytes);
+        let headers = records.iter().map(|r| r.headers.len()).sum();
+        let mut b = RecordsBuilder::with_capacity(records.len(), bytes, headers);
         for r in records {
             b.push(
                 r.key.as_ref().and_then(|d| d.bytes.as_deref()),
                 r.value.as_ref().and_then(|d| d.bytes.as_deref()),
                 r.partition,
-                r.headers.clone(),
+                r.headers.iter().cloned(),
                 r.timestamp,
             );
         }
