@@ -13,7 +13,7 @@
 //! types ([`kafka::RecordError`], [`formats::ConsumedRecord`]). [`config`] resolves flags
 //! ([`cli`]), `KAFKA_REST_*` environment and `kafka-rest.properties` files; [`state::App`] is
 //! what the front ends share; [`runtime`] builds the async runtime they run on
-//! (`worker.threads`). [`serve`] ties it
+//! (`worker.threads`); [`logs`] writes the logs off the request path. [`serve`] ties it
 //! together with graceful shutdown: stop accepting, finish in-flight requests, flush the
 //! producer, close every instance.
 
@@ -28,6 +28,7 @@ pub mod http;
 pub mod json_fields;
 pub mod json_int;
 pub mod kafka;
+pub mod logs;
 mod memory;
 pub mod mqtt;
 pub mod mqtt_source;

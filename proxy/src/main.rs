@@ -27,14 +27,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| format!("info,{}=warn", kafka_proxy::kafka::LOG_TARGET).into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if config.log_json {
-        logs.json().flatten_event(true).init();
-    } else {
-        logs.init();
-    }
+    // Held to the end of `main`: its drop writes out the lines still queued.
+    let _logs = kafka_proxy::logs::init(config.log_json);
     for key in ignored {
         tracing::warn!(%key, "configuration key has no effect in kafka-proxy");
     }
