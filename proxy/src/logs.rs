@@ -27,7 +27,7 @@ pub const FLUSH_AT: usize = 64 * 1024;
 pub const LIMIT: usize = 4 << 20;
 
 /// Installs the logger. Keep the guard until the process ends.
-pub fn init(json: bool) -> Guard {
+pub fn init(json: bool) -> Guard<std::io::Stdout> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| format!("info,{}=warn", crate::kafka::LOG_TARGET).into());
     let stdout = std::io::stdout();
@@ -61,6 +61,28 @@ struct Pending {
 }
 
 impl<W: Write> Shared<W> {
+    /// The writer thread: writes out what waits every [`FLUSH_EVERY`], or when woken, until
+    /// stopped.
+    fn run(&self) {
+        let mut spare = Vec::new();
+        loop {
+            let stop = {
+                let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+                let (waiting, _) = self
+                    .wake
+                    .wait_timeout_while(waiting, FLUSH_EVERY, |w| {
+                        w.lines.len() < FLUSH_AT && !w.stop
+                    })
+                    .unwrap_or_else(PoisonError::into_inner);
+                waiting.stop
+            };
+            self.write_out(&mut spare);
+            if stop {
+                return;
+            }
+        }
+    }
+
     /// Writes out every line waiting now.
     fn write_out(&self, spare: &mut Vec<u8>) {
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
@@ -87,7 +109,7 @@ impl<W> Clone for Batched<W> {
 
 impl<W: Write + Send + 'static> Batched<W> {
     /// The writer, and the guard of its thread.
-    pub fn start(out: W) -> (Batched<W>, Guard) {
+    pub fn start(out: W) -> (Batched<W>, Guard<W>) {
         let shared = Arc::new(Shared {
             waiting: Mutex::new(Pending::default()),
             wake: Condvar::new(),
@@ -97,45 +119,13 @@ impl<W: Write + Send + 'static> Batched<W> {
             let shared = shared.clone();
             std::thread::Builder::new()
                 .name("kafka-proxy-logs".into())
-                .spawn(move || {
-                    let mut spare = Vec::new();
-                    loop {
-                        let stop = {
-                            let waiting = shared
-                                .waiting
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner);
-                            let (waiting, _) = shared
-                                .wake
-                                .wait_timeout_while(waiting, FLUSH_EVERY, |w| {
-                                    w.lines.len() < FLUSH_AT && !w.stop
-                                })
-                                .unwrap_or_else(PoisonError::into_inner);
-                            waiting.stop
-                        };
-                        shared.write_out(&mut spare);
-                        if stop {
-                            return;
-                        }
-                    }
-                })
+                .spawn(move || shared.run())
                 .expect("spawning the log writer")
         };
-        let stop: Arc<dyn Fn() + Send + Sync> = {
-            let shared = shared.clone();
-            Arc::new(move || {
-                shared
-                    .waiting
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .stop = true;
-                shared.wake.notify_one();
-            })
-        };
         (
-            Batched(shared),
+            Batched(shared.clone()),
             Guard {
-                stop,
+                shared,
                 thread: Some(thread),
             },
         )
@@ -177,14 +167,19 @@ impl<'a, W: Write + 'a> tracing_subscriber::fmt::MakeWriter<'a> for Batched<W> {
 }
 
 /// Stops the writer thread once it has written every line.
-pub struct Guard {
-    stop: Arc<dyn Fn() + Send + Sync>,
+pub struct Guard<W> {
+    shared: Arc<Shared<W>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Drop for Guard {
+impl<W> Drop for Guard<W> {
     fn drop(&mut self) {
-        (self.stop)();
+        self.shared
+            .waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stop = true;
+        self.shared.wake.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

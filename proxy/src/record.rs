@@ -161,7 +161,11 @@ impl EncodedRecords {
 
     /// Record `i`.
     pub fn get(&self, i: usize) -> KafkaRecord<'_> {
-        let r = &self.records[i];
+        self.view(&self.records[i])
+    }
+
+    /// One of the records, its ranges resolved.
+    fn view<'a>(&'a self, r: &'a EncodedRecord) -> KafkaRecord<'a> {
         KafkaRecord {
             key: r.key.clone().map(|range| &self.data[range]),
             value: r.value.clone().map(|range| &self.data[range]),
@@ -178,14 +182,7 @@ impl EncodedRecords {
 
     /// The records in request order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = KafkaRecord<'_>> + Clone + '_ {
-        let (data, headers): (&[u8], &[Header]) = (&self.data, &self.headers);
-        self.records.iter().map(move |r| KafkaRecord {
-            key: r.key.clone().map(|range| &data[range]),
-            value: r.value.clone().map(|range| &data[range]),
-            partition: r.partition,
-            headers: &headers[r.headers.start as usize..r.headers.end as usize],
-            timestamp: r.timestamp,
-        })
+        self.records.iter().map(move |r| self.view(r))
     }
 }
 

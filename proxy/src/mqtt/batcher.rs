@@ -208,11 +208,11 @@ impl Writer {
 
     async fn write(&self, mut batch: Batch) {
         loop {
-            let count = batch.publishes().count();
+            let records = records(batch.publishes());
+            let count = records.len();
             if count == 0 {
                 return;
             }
-            let records = records(batch.publishes());
             let outcomes = match self.app.kafka.producer.produce(&self.topic, records).await {
                 Ok(outcomes) => outcomes
                     .into_iter()
