@@ -35,11 +35,68 @@ pub fn parse_stat(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// User + system CPU seconds of a process and its child processes (nginx serves from worker
+/// processes its master forked), or None when the process is gone or not ours. A child that
+/// exits meanwhile takes its time with it: nginx's workers live as long as their master.
+pub fn tree_seconds(pid: u32) -> Option<f64> {
+    let own = process_seconds(pid)?;
+    Some(
+        own + children(pid)
+            .into_iter()
+            .filter_map(process_seconds)
+            .sum::<f64>(),
+    )
+}
+
+/// The child processes of `pid`: from its threads' `children` lists, or where the kernel has
+/// none (`CONFIG_PROC_CHILDREN` off), by the parent field of every process's stat.
+fn children(pid: u32) -> Vec<u32> {
+    let listed: Option<Vec<u32>> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()
+        .and_then(|tasks| {
+            let mut out = Vec::new();
+            for task in tasks.flatten() {
+                let text = std::fs::read_to_string(task.path().join("children")).ok()?;
+                out.extend(
+                    text.split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+            Some(out)
+        });
+    listed.unwrap_or_else(|| {
+        let Ok(all) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        all.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&p| {
+                std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .ok()
+                    .and_then(|stat| parent_of(&stat))
+                    == Some(pid)
+            })
+            .collect()
+    })
+}
+
+/// The parent pid (field 4) of a `/proc/<pid>/stat` line.
+fn parent_of(stat: &str) -> Option<u32> {
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// The processes whose CPU a phase accounts: each one optional (a proxy or broker given by
 /// address runs elsewhere and is not measured).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Processes {
+    /// The server driven: the proxy, or in a ceiling's turn the ceiling (nginx).
     pub proxy: Option<u32>,
+    /// Count the server's child processes too (nginx's workers).
+    pub proxy_children: bool,
     pub broker: Option<u32>,
     /// The driver's client: this process.
     pub client: u32,
@@ -57,14 +114,29 @@ impl Processes {
     pub fn this_run(proxy: Option<u32>, broker: Option<u32>) -> Processes {
         Processes {
             proxy,
+            proxy_children: false,
             broker,
             client: std::process::id(),
         }
     }
 
+    /// A ceiling's turn: the server the run started in the proxy's place (nginx: its master
+    /// and workers), so that its CPU per request sits beside the proxy's.
+    pub fn ceiling(server: u32, broker: Option<u32>) -> Processes {
+        Processes {
+            proxy: Some(server),
+            proxy_children: true,
+            ..Processes::this_run(None, broker)
+        }
+    }
+
     pub fn snapshot(&self) -> Snapshot {
+        let server = match self.proxy_children {
+            true => tree_seconds,
+            false => process_seconds,
+        };
         Snapshot {
-            proxy: self.proxy.and_then(process_seconds),
+            proxy: self.proxy.and_then(server),
             broker: self.broker.and_then(process_seconds),
             client: process_seconds(self.client),
         }
@@ -163,6 +235,33 @@ mod tests {
         assert_eq!(cpu.proxy_s, None, "no proxy pid: not measured");
         assert!(process_seconds(me).is_some());
         assert_eq!(process_seconds(u32::MAX), None);
+    }
+
+    #[test]
+    fn a_ceilings_worker_processes_are_counted() {
+        // A shell that only waits, with a child burning CPU: nginx's master and a worker.
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done & wait"])
+            .spawn()
+            .unwrap();
+        let pid = shell.id();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let busy = children(pid);
+        assert_eq!(busy.len(), 1, "{busy:?}");
+        let before = Processes::ceiling(pid, None).snapshot();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let after = Processes::ceiling(pid, None).snapshot();
+        let alone = process_seconds(pid).unwrap();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &busy[0].to_string()])
+            .status();
+        let _ = shell.kill();
+        let _ = shell.wait();
+        let used = before.until(&after, 1).proxy_s.unwrap();
+        assert!(used >= 0.1, "{used} s in 500 ms of a busy child");
+        assert!(alone < 0.05, "the waiting shell itself used {alone} s");
+        let line = "42 (a (b) c) S 7 42 42 0 -1";
+        assert_eq!(parent_of(line), Some(7));
     }
 
     #[test]

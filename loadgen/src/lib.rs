@@ -58,6 +58,9 @@ pub struct Peer {
     /// Sends values of this format instead of the workload's (the `rest-binary` endpoint of a
     /// schema workload with `also_binary`).
     pub format: Option<format::Format>,
+    /// The process serving a ceiling the run started (nginx's master): its turns account its
+    /// CPU, workers included, in the proxy's place.
+    pub server_pid: Option<u32>,
 }
 
 /// What carries an MQTT endpoint's publishes on from the MQTT broker they go into.

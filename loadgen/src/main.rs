@@ -242,6 +242,7 @@ fn parse_peer(p: &str) -> anyhow::Result<loadgen::Peer> {
                 ceiling: false,
                 relay: None,
                 format: None,
+                server_pid: None,
             })
         }
         _ => anyhow::bail!(

@@ -165,8 +165,14 @@ pub fn headlines(s: &Summary) -> Vec<String> {
         } else {
             &c.unit
         };
+        let cpu = c.cpu_us.map_or(String::new(), |cpu| {
+            format!(
+                "; CPU per request: {} {:.1} µs, the proxy {:.1} µs",
+                c.name, cpu.ceiling, cpu.proxy
+            )
+        });
         out.push(format!(
-            "{} ceiling: {endpoint} reaches {} of {} ({} {unit})",
+            "{} ceiling: {endpoint} reaches {} of {} ({} {unit}){cpu}",
             c.kind,
             interval(c.interval.as_ref(), c.fraction),
             c.name,
@@ -472,7 +478,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
 <h2>Throughput over time</h2><figure>{series}</figure>
 <h2>Latency over time</h2><figure>{latency_time}</figure>
 <h2>Latency by percentile</h2><figure>{latency}</figure>
-{sweep}<h2>Phases</h2><p>Rates are steady state (the first {warmup} ms of each round left out), medians over rounds; CPU is µs per record, user + system, of each process in the measured windows; n/a: not measured.</p>
+{sweep}<h2>Phases</h2><p>Rates are steady state (the first {warmup} ms of each round left out), medians over rounds; CPU is µs per record, user + system, of each process in the measured windows (in nginx's rows, the proxy's column is nginx's own: its master and workers); n/a: not measured.</p>
 <table><tr><th>driver</th><th>phase</th><th>steady records/s</th><th>records/s</th><th>MiB/s</th><th>requests/s</th><th>latency of</th><th>p50 µs</th><th>p90 µs</th><th>p99 µs</th><th>p99.9 µs</th><th>max µs</th><th>errors</th><th>proxy CPU µs/rec</th><th>broker CPU µs/rec</th><th>client CPU µs/rec</th><th>proxy RSS max</th></tr>"#,
         name = esc(&s.scenario.name),
         color = verdict.1,

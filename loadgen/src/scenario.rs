@@ -197,8 +197,14 @@ pub struct Workload {
     /// the native producer. The first level is the headline ratio. Empty (default): REST.
     pub mqtt_qos: Vec<u8>,
     /// MQTT: the Receive Maximum the proxy grants each client (`mqtt.receive.maximum`), i.e.
-    /// the QoS 1/2 publishes a client keeps in flight. Default: the proxy's (64).
+    /// the QoS 1/2 publishes a client keeps in flight. Default: the proxy's (1024).
     pub mqtt_receive_maximum: Option<u16>,
+    /// MQTT: native's turn writes the Kafka records the proxy makes of the headline endpoint's
+    /// publishes (key and `mqtt.topic` header the MQTT topic, `mqtt.qos`, and from the MQTT
+    /// source `mqtt.retained`), partitioned as the proxy partitions them, instead of the
+    /// workload's values alone: both sides store the same records, so the broker does the same
+    /// work per record. Default false.
+    pub native_same_records: bool,
     /// MQTT through the proxy's MQTT source instead of its listener: the clients publish into
     /// a mosquitto the run starts, which the proxy's source subscribes to (at the highest of
     /// `mqtt_qos`), and a phase ends when its records are in Kafka (driver
@@ -338,6 +344,7 @@ impl Default for Workload {
             also_v2: false,
             also_binary: false,
             mqtt_receive_maximum: None,
+            native_same_records: false,
             mqtt_source: false,
         }
     }
@@ -499,6 +506,10 @@ impl Scenario {
                  [clients.proxy] as mqtt.source.loadgen.mqtt.max.inflight)"
             );
         }
+        anyhow::ensure!(
+            !w.native_same_records || !w.mqtt_qos.is_empty(),
+            "workload.native_same_records is for MQTT workloads (workload.mqtt_qos)"
+        );
         anyhow::ensure!(
             !w.mqtt_source || !w.mqtt_qos.is_empty(),
             "workload.mqtt_source needs the QoS levels to publish at (workload.mqtt_qos)"
@@ -766,6 +777,20 @@ mod tests {
             let err = load(&text).unwrap_err().to_string();
             assert!(err.contains("http2"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn native_same_records_is_for_mqtt_workloads() {
+        let load = |text: &str| {
+            let s: Scenario = toml::from_str(&format!("name='x'\n[workload]\n{text}")).unwrap();
+            s.validate().map(|()| s.workload)
+        };
+        let mqtt = "phases=['produce']\nmqtt_qos=[2]\n";
+        assert!(!load(mqtt).unwrap().native_same_records);
+        let same = load(&format!("{mqtt}native_same_records=true\n")).unwrap();
+        assert!(same.native_same_records);
+        let err = load("native_same_records=true\n").unwrap_err().to_string();
+        assert!(err.contains("native_same_records"), "{err}");
     }
 
     #[test]

@@ -163,6 +163,18 @@ pub struct Ceiling {
     pub fraction: f64,
     pub interval: Option<Interval>,
     pub round_fractions: Vec<f64>,
+    /// CPU µs per request (per record for an MQTT broker) of the ceiling's own processes
+    /// (nginx's master and workers) and of the proxy for the endpoint, in their turns; None
+    /// where not measured.
+    #[serde(default)]
+    pub cpu_us: Option<CeilingCpu>,
+}
+
+/// The CPU a ceiling and the endpoint it bounds spent per request (see [`Ceiling::cpu_us`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CeilingCpu {
+    pub ceiling: f64,
+    pub proxy: f64,
 }
 
 /// The REST driver against `wrk` on the same proxy with the same request and connections, `wrk`

@@ -42,8 +42,7 @@ pub async fn run(
             drivers::native::produce(
                 &targets.bootstrap,
                 targets.schema_registry_url.as_deref(),
-                &topic,
-                &warmup_topic,
+                drivers::native::To::plain(&topic, &warmup_topic),
                 &base,
                 &targets.clients,
                 p.clone(),

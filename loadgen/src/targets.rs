@@ -236,6 +236,17 @@ impl Targets {
         )))
     }
 
+    /// The progress of endpoint `e`'s turn: a ceiling the run started (nginx) is accounted in
+    /// the proxy's place, workers included.
+    pub fn progress_of(&self, e: &crate::Peer) -> std::sync::Arc<Progress> {
+        match e.server_pid {
+            Some(server) => {
+                std::sync::Arc::new(Progress::new(Processes::ceiling(server, self.broker_pid)))
+            }
+            None => self.progress(),
+        }
+    }
+
     /// Whether the broker was started here (and dies with the run).
     pub fn broker_started_here(&self) -> bool {
         self.broker.is_some()

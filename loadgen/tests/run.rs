@@ -334,6 +334,60 @@ fn avro_scenario_end_to_end() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// A stored record's partition, key and headers (name, value), as text.
+type Shape = (i32, String, Vec<(String, String)>);
+
+/// Every record of the one topic whose name ends with `suffix`, as its [`Shape`] and how many
+/// times each occurs, read with a plain consumer.
+fn stored_records(bootstrap: &str, suffix: &str) -> std::collections::BTreeMap<Shape, usize> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("stored-{suffix}"))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    let topics: Vec<_> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name().ends_with(suffix))
+        .collect();
+    assert_eq!(topics.len(), 1, "one topic ending {suffix}");
+    let topic = topics[0];
+    let mut assignment = rdkafka::TopicPartitionList::new();
+    for p in topic.partitions() {
+        assignment
+            .add_partition_offset(topic.name(), p.id(), rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&assignment).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    let text = |b: Option<&[u8]>| String::from_utf8(b.unwrap_or_default().to_vec()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut idle = 0;
+    while idle < 10 && std::time::Instant::now() < deadline {
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            idle += 1;
+            continue;
+        };
+        idle = 0;
+        let m = m.unwrap();
+        let headers = m.headers().map_or_else(Vec::new, |h| {
+            h.iter()
+                .map(|h| (h.key.to_string(), text(h.value)))
+                .collect()
+        });
+        *out.entry((m.partition(), text(m.key()), headers))
+            .or_default() += 1;
+    }
+    out
+}
+
 /// The MQTT workload (issue 5): loadgen starts the proxy with an MQTT listener and per-round
 /// topic rules, publishes at QoS 1, 0 and 2 against the native producer, and verifies every
 /// record in Kafka; the ratios reach summary.json and the report.
@@ -344,10 +398,25 @@ fn mqtt_scenario_end_to_end() {
         "mqtt-tiny",
         "[workload]\nmqtt_qos = [1, 0, 2]\nphases = [\"produce\"]\npartitions = 2\n\
          records = 20000\nvalue_bytes = 100\nconcurrency = 4\nrounds = 1\n\
-         phase_timeout_s = 60\n[gates]\nproduce_ratio_min = 0.01\n",
+         phase_timeout_s = 60\nkeep_topics = true\nnative_same_records = true\n[gates]\nproduce_ratio_min = 0.01\n",
         broker.bootstrap(),
     );
     let scenario = tmp.join("mqtt-tiny.toml");
+    // Native's turn wrote the records the proxy made of the headline endpoint's publishes: the
+    // same keys and headers, in the same partitions.
+    let native = stored_records(broker.bootstrap(), "-native-0");
+    let proxy = stored_records(broker.bootstrap(), "-mqtt-qos1-0");
+    assert_eq!(native.values().sum::<usize>(), 20000);
+    assert_eq!(native, proxy);
+    let (_, key, headers) = native.keys().next().unwrap();
+    assert_eq!(
+        headers,
+        &[
+            ("mqtt.topic".to_string(), key.clone()),
+            ("mqtt.qos".to_string(), "1".to_string())
+        ]
+    );
+    assert!(key.starts_with("lg/mqtt-qos1-0/c"), "{key}");
     let ratio = summary["produce_ratio"].as_f64().unwrap();
     assert!(ratio > 0.0 && ratio.is_finite(), "{summary}");
     let peers: Vec<&str> = summary["peers"]
@@ -571,6 +640,16 @@ fn cpu_intervals_ceiling_and_crosscheck_end_to_end() {
         "{ceiling}"
     );
     assert!(ceiling["fraction"].as_f64().unwrap() > 0.0, "{ceiling}");
+    // nginx's own CPU (its workers') in its turns, in the proxy's place, beside the proxy's.
+    let nginx = phase("nginx", "produce");
+    assert!(per_record(&nginx, "proxy") > 1.0, "{nginx}");
+    let cpu = &ceiling["cpu_us"];
+    assert!(cpu["ceiling"].as_f64().unwrap() > 1.0, "{ceiling}");
+    let proxy = cpu["proxy"].as_f64().unwrap();
+    assert!(
+        (proxy - per_record(&rest, "proxy")).abs() < 1e-6,
+        "{ceiling}"
+    );
     let cross = &summary["crosscheck"];
     assert!(
         cross["wrk_requests_per_s"].as_f64().unwrap() > 0.0,

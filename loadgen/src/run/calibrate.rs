@@ -37,8 +37,7 @@ pub(super) async fn calibrate(
     let run = drivers::native::produce(
         &targets.bootstrap,
         targets.schema_registry_url.as_deref(),
-        &native_topic,
-        warmup_topic,
+        drivers::native::To::plain(&native_topic, warmup_topic),
         &closed,
         &targets.clients,
         p.clone(),

@@ -174,6 +174,7 @@ async fn compare(
                 api: RestApi::V2,
                 relay: w.mqtt_source.then_some(Relay::Source),
                 format: None,
+                server_pid: None,
             })
             .collect(),
         None => vec![Peer {
@@ -184,6 +185,7 @@ async fn compare(
             api: w.rest_api(),
             relay: None,
             format: None,
+            server_pid: None,
         }],
     };
     if let (true, Some(addr)) = (w.mqtt_source, &targets.mqtt_addr) {
@@ -196,6 +198,7 @@ async fn compare(
             api: RestApi::V2,
             relay: Some(Relay::Subscriber),
             format: None,
+            server_pid: None,
         }));
     }
     if w.also_v2 {
@@ -208,6 +211,7 @@ async fn compare(
             api: RestApi::V2,
             relay: None,
             format: None,
+            server_pid: None,
         });
     }
     if w.also_binary {
@@ -221,6 +225,7 @@ async fn compare(
             api: RestApi::V2,
             relay: None,
             format: Some(crate::format::Format::Binary),
+            server_pid: None,
         });
     }
     endpoints.extend(peers);
@@ -237,6 +242,7 @@ async fn compare(
             api: RestApi::V2,
             relay: None,
             format: None,
+            server_pid: n.pid(),
         });
     }
 
@@ -411,6 +417,15 @@ async fn compare(
             fraction: measure::median(&fractions).unwrap_or(0.0),
             interval: Interval::of(&fractions),
             round_fractions: fractions,
+            cpu_us: phase
+                .cpu
+                .and_then(|c| c.proxy_us())
+                .zip(phases[1 + b].cpu.and_then(|c| c.proxy_us()))
+                .filter(|_| e.server_pid.is_some())
+                .map(|(ceiling, proxy)| crate::summary::CeilingCpu {
+                    ceiling: ceiling * per_request,
+                    proxy: proxy * per_request,
+                }),
         };
         if b == 0 && figures.ceiling.is_none() {
             figures.ceiling = Some(ceiling);

@@ -42,8 +42,7 @@ pub(super) async fn consume_rounds(
     let written = drivers::native::produce(
         &targets.bootstrap,
         None,
-        &topic,
-        warmup_topic,
+        drivers::native::To::plain(&topic, warmup_topic),
         &fill,
         &targets.clients,
         Arc::new(Progress::default()),

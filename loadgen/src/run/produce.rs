@@ -103,6 +103,32 @@ fn turn_order(round: u32, endpoints: usize, wrk: bool, binary: Option<usize>) ->
     turns
 }
 
+/// The records native's turn writes with `native_same_records`: the headline MQTT endpoint's
+/// own ([`drivers::native::MqttRecords`], on the same MQTT topics), so that both sides store
+/// the same records. None otherwise, and for mosquitto's own subscriber, which stores nothing.
+fn mqtt_records(
+    headline: Option<&Peer>,
+    round: u32,
+    w: &Workload,
+) -> Option<drivers::native::MqttRecords> {
+    if !w.native_same_records {
+        return None;
+    }
+    let e = headline?;
+    let qos = e.mqtt_qos?;
+    let root = match e.relay {
+        None => LISTENER_ROOT,
+        Some(Relay::Source) => SOURCE_ROOT,
+        Some(Relay::Subscriber) => return None,
+    };
+    Some(drivers::native::MqttRecords {
+        topic_prefix: format!("{root}/{}-{round}", e.name),
+        qos,
+        retained_header: e.relay == Some(Relay::Source),
+        clients: w.concurrency,
+    })
+}
+
 /// Produce rounds, the drivers' turns rotating (see [`turn_order`]) until the headline ratio's
 /// interval settles, and the cross-check's when `wrk` runs.
 pub(super) async fn produce_rounds(
@@ -156,7 +182,10 @@ pub(super) async fn produce_rounds(
         let mut measured = vec![None; rest.len()];
         let n = round + 1;
         for turn in turn_order(round, rest.len(), wrk_request.is_some(), binary) {
-            let p = targets.progress();
+            let p = match turn {
+                Turn::Endpoint(i) => targets.progress_of(&rest[i].0),
+                _ => targets.progress(),
+            };
             let i = match turn {
                 Turn::Native | Turn::NativeBinary => {
                     let (topic, w, driver) = match turn {
@@ -168,18 +197,30 @@ pub(super) async fn produce_rounds(
                         _ => (&native_topic, w.clone(), "native"),
                     };
                     let w = &w;
+                    let mqtt = match turn {
+                        Turn::Native => mqtt_records(endpoints.first(), round, w),
+                        _ => None,
+                    };
                     say(&format!(
-                        "round {n}: {driver} produce, {} {} records of {}",
+                        "round {n}: {driver} produce, {} {} records of {}{}",
                         w.records,
                         w.format.name(),
-                        w.value_sizes()
+                        w.value_sizes(),
+                        match mqtt {
+                            Some(_) => ", keyed and with headers as the MQTT endpoint's",
+                            None => "",
+                        }
                     ));
+                    let to = drivers::native::To {
+                        topic,
+                        warmup_topic,
+                        mqtt: mqtt.as_ref(),
+                    };
                     let (e2e, cross) = EndToEnd::start_both(targets, None, topic, w, &p).await?;
                     let run = drivers::native::produce(
                         &targets.bootstrap,
                         targets.schema_registry_url.as_deref(),
-                        topic,
-                        warmup_topic,
+                        to,
                         w,
                         &targets.clients,
                         p.clone(),
