@@ -1,20 +1,17 @@
-//! The process's logs: `RUST_LOG` picks what is logged (default `info`, librdkafka's own
-//! messages from `warn`), as text or JSON lines (`log.format`) on stdout.
-//!
-//! Lines are formatted by the thread that logs them, appended to one buffer, and written out by
-//! a thread of their own every [`FLUSH_EVERY`], or sooner once [`FLUSH_AT`] bytes wait: one
-//! `write` for many lines. The access log is on by default, as Confluent's request log is, and
-//! it writes a line per request. Written by the request's worker, one `write` per line (the
-//! `fmt` subscriber's default) held the worker in a system call for every request. This is
-//! hand-written because tracing-appender's writer thread spins and yields on its channel while
-//! waiting for lines: on two cores, 12–17% of the proxy's CPU under a single-record load
-//! (README, "Logs off the request path").
+//! The log writer: formatted lines appended to one buffer, written out by a thread of their own
+//! every [`FLUSH_EVERY`], or sooner once [`FLUSH_AT`] bytes wait: one `write` for many lines.
+//! The access log is on by default, as Confluent's request log is, and it writes a line per
+//! request. Written by the request's worker, one `write` per line (the `fmt` subscriber's
+//! default) held the worker in a system call for every request. This is hand-written because
+//! tracing-appender's writer thread spins and yields on its channel while waiting for lines: on
+//! two cores, 12–17% of the proxy's CPU under a single-record load (README, "Logs off the
+//! request path").
 //!
 //! No line is dropped, and lines keep their order: when [`LIMIT`] bytes wait (the writer is
 //! stuck on a slow pipe), the logger writes them out itself. Dropping the [`Guard`] writes
-//! out the rest. Colours only when stdout is a terminal: a file or a collector gets plain text.
+//! out the rest.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -25,25 +22,6 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 pub const FLUSH_AT: usize = 64 * 1024;
 /// Bytes waiting beyond which a logger writes them out itself.
 pub const LIMIT: usize = 4 << 20;
-
-/// Installs the logger. Keep the guard until the process ends.
-pub fn init(json: bool) -> Guard<std::io::Stdout> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| format!("info,{}=warn", crate::kafka::LOG_TARGET).into());
-    let stdout = std::io::stdout();
-    let ansi = stdout.is_terminal();
-    let (writer, guard) = Batched::start(stdout);
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(ansi);
-    if json {
-        logs.json().flatten_event(true).init();
-    } else {
-        logs.init();
-    }
-    guard
-}
 
 struct Shared<W> {
     /// Lines not written yet.
