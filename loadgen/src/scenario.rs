@@ -744,12 +744,14 @@ mod tests {
         assert!(err.contains("needs workload.also_binary"), "{err}");
     }
 
+    /// A scenario of `[workload]` lines, validated.
+    fn load(text: &str) -> anyhow::Result<Workload> {
+        let s: Scenario = toml::from_str(&format!("name='x'\n[workload]\n{text}")).unwrap();
+        s.validate().map(|()| s.workload)
+    }
+
     #[test]
     fn http2_is_closed_loop_rest_produce_over_a_few_connections() {
-        let load = |text: &str| {
-            let s: Scenario = toml::from_str(&format!("name='x'\n[workload]\n{text}")).unwrap();
-            s.validate().map(|()| s.workload)
-        };
         let h2 = "phases=['produce']\nconcurrency=32\nhttp2=true\n";
         let w = load(h2).unwrap();
         assert!(w.http2);
@@ -781,10 +783,6 @@ mod tests {
 
     #[test]
     fn native_same_records_is_for_mqtt_workloads() {
-        let load = |text: &str| {
-            let s: Scenario = toml::from_str(&format!("name='x'\n[workload]\n{text}")).unwrap();
-            s.validate().map(|()| s.workload)
-        };
         let mqtt = "phases=['produce']\nmqtt_qos=[2]\n";
         assert!(!load(mqtt).unwrap().native_same_records);
         let same = load(&format!("{mqtt}native_same_records=true\n")).unwrap();
