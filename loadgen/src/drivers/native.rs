@@ -136,7 +136,12 @@ impl<'a> To<'a> {
 #[derive(Debug, Clone)]
 pub struct MqttRecords {
     pub topic_prefix: String,
+    /// The QoS of the endpoint's publishes; at 0, each client's last one is a QoS 1 fence (as
+    /// the MQTT drivers send it).
     pub qos: u8,
+    /// The highest QoS a record arrives with: 2 through the listener, the subscription's
+    /// through the MQTT source (a message is delivered at the lower of the two).
+    pub max_qos: u8,
     /// The MQTT source's records: `mqtt.retained` too.
     pub retained_header: bool,
     pub clients: usize,
@@ -152,9 +157,11 @@ impl MqttRecords {
             .collect()
     }
 
-    /// The headers of one record on MQTT topic `topic`, as the proxy writes them.
-    fn headers(&self, topic: &str) -> OwnedHeaders {
+    /// The headers of one record on MQTT topic `topic`, as the proxy writes them; `last`: the
+    /// client's last record.
+    fn headers(&self, topic: &str, last: bool) -> OwnedHeaders {
         const QOS: [&str; 3] = ["0", "1", "2"];
+        let published = if self.qos == 0 && last { 1 } else { self.qos };
         let headers = OwnedHeaders::new_with_capacity(3)
             .insert(Header {
                 key: "mqtt.topic",
@@ -162,7 +169,7 @@ impl MqttRecords {
             })
             .insert(Header {
                 key: "mqtt.qos",
-                value: Some(QOS[usize::from(self.qos.min(2))]),
+                value: Some(QOS[usize::from(published.min(self.max_qos).min(2))]),
             });
         match self.retained_header {
             true => headers.insert(Header {
@@ -247,15 +254,10 @@ pub async fn produce(
             format => schema_values::payload(format, id, size),
         }
     });
+    // Bytes are the values' (and id keys'), as the MQTT drivers count theirs.
     let (mut checksum, mut bytes) = (0u64, 0u64);
     let mqtt = to.mqtt.cloned();
     let mqtt_topics = mqtt.as_ref().map(|m| m.topics(w.records));
-    if let Some(topics) = &mqtt_topics {
-        bytes += topics
-            .iter()
-            .map(|(range, topic)| (range.end - range.start) * topic.len() as u64)
-            .sum::<u64>();
-    }
     let mut encoded = Vec::new();
     for (id, key, data) in records.iter() {
         let value: &[u8] = match schema_id {
@@ -270,7 +272,7 @@ pub async fn produce(
             Some(_) => schema_values::framed_key_len(w.format, key.len()),
             None => key.len(),
         };
-        bytes += (value.len() + if w.keys { key_len } else { 0 }) as u64;
+        bytes += (value.len() + if w.keys && mqtt.is_none() { key_len } else { 0 }) as u64;
     }
     let start = progress.start();
     if let Some(rate) = w.rate_records_per_s {
@@ -342,16 +344,16 @@ pub async fn produce(
                     while topics[client].0.end <= id {
                         client += 1;
                     }
-                    topics[client].1.as_str()
+                    (topics[client].1.as_str(), topics[client].0.end == id + 1)
                 });
                 loop {
                     let mut record =
                         BaseRecord::<[u8], [u8], usize>::with_opaque_to(&topic, sent_ns)
                             .payload(value);
-                    if let (Some(mqtt), Some(mqtt_topic)) = (&mqtt, mqtt_topic) {
+                    if let (Some(mqtt), Some((mqtt_topic, last))) = (&mqtt, mqtt_topic) {
                         record = record
                             .key(mqtt_topic.as_bytes())
-                            .headers(mqtt.headers(mqtt_topic));
+                            .headers(mqtt.headers(mqtt_topic, last));
                     } else if keys {
                         record = record.key(key);
                     }
@@ -721,6 +723,53 @@ mod tests {
             RDKafkaErrorCode::UnknownTopicOrPartition
         )));
         assert!(!transient(&consumption(RDKafkaErrorCode::OffsetOutOfRange)));
+    }
+
+    #[test]
+    fn mqtt_records_are_named_and_headed_as_the_proxy_writes_them() {
+        use rdkafka::message::Headers;
+        let text = |h: &OwnedHeaders| -> Vec<(String, String)> {
+            h.iter()
+                .map(|h| {
+                    let value = String::from_utf8(h.value.unwrap().to_vec()).unwrap();
+                    (h.key.to_string(), value)
+                })
+                .collect()
+        };
+        let listener = MqttRecords {
+            topic_prefix: "lg/mqtt-qos0-3".into(),
+            qos: 0,
+            max_qos: 2,
+            retained_header: false,
+            clients: 4,
+        };
+        let topics = listener.topics(10);
+        assert_eq!(topics[0], (0..2, "lg/mqtt-qos0-3/c0".to_string()));
+        assert_eq!(topics[3], (7..10, "lg/mqtt-qos0-3/c3".to_string()));
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            text(&listener.headers("lg/x/c0", false)),
+            [pair("mqtt.topic", "lg/x/c0"), pair("mqtt.qos", "0")]
+        );
+        // A QoS 0 client's last publish is its QoS 1 fence.
+        assert_eq!(
+            text(&listener.headers("lg/x/c0", true))[1],
+            pair("mqtt.qos", "1")
+        );
+        // Through the source, delivered at most at the subscription's QoS, and not retained.
+        let source = MqttRecords {
+            max_qos: 0,
+            retained_header: true,
+            ..listener.clone()
+        };
+        assert_eq!(
+            text(&source.headers("src/x/c0", true)),
+            [
+                pair("mqtt.topic", "src/x/c0"),
+                pair("mqtt.qos", "0"),
+                pair("mqtt.retained", "false")
+            ]
+        );
     }
 
     #[test]

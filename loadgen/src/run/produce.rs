@@ -124,6 +124,11 @@ fn mqtt_records(
     Some(drivers::native::MqttRecords {
         topic_prefix: format!("{root}/{}-{round}", e.name),
         qos,
+        // The source subscribes at the highest level published (`Mqtt::Source`).
+        max_qos: match e.relay {
+            None => 2,
+            Some(_) => w.mqtt_qos.iter().copied().max().unwrap_or(qos),
+        },
         retained_header: e.relay == Some(Relay::Source),
         clients: w.concurrency,
     })

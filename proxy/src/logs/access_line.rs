@@ -49,13 +49,15 @@ where
             && !writer.has_ansi_escapes()
             && ctx.event_scope().is_none()
         {
-            let written = LINE.with(|line| {
-                let Ok(mut line) = line.try_borrow_mut() else {
-                    return None;
-                };
-                line.clear();
-                access_line(event, &mut line).then(|| writer.write_str(&line))
-            });
+            // None: the line is left to tracing-subscriber (also at thread exit, its buffer gone).
+            let written = LINE
+                .try_with(|line| {
+                    let mut line = line.try_borrow_mut().ok()?;
+                    line.clear();
+                    access_line(event, &mut line).then(|| writer.write_str(&line))
+                })
+                .ok()
+                .flatten();
             if let Some(result) = written {
                 return result;
             }
@@ -81,7 +83,9 @@ fn access_line(event: &Event<'_>, line: &mut String) -> bool {
     let Ok(since) = SystemTime::now().duration_since(UNIX_EPOCH) else {
         return false;
     };
-    timestamp(since.as_secs(), since.subsec_micros(), line);
+    if !timestamp(since.as_secs(), since.subsec_micros(), line) {
+        return false;
+    }
     line.push(' ');
     line.push_str(match *event.metadata().level() {
         Level::TRACE => "TRACE",
@@ -109,18 +113,23 @@ fn access_line(event: &Event<'_>, line: &mut String) -> bool {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC, microseconds), as tracing-subscriber's `SystemTime`.
-fn timestamp(secs: u64, micros: u32, line: &mut String) {
-    SECOND.with(|second| {
-        let mut second = second.borrow_mut();
+/// False where humantime cannot write the date (past the year 9999) or at thread exit.
+fn timestamp(secs: u64, micros: u32, line: &mut String) -> bool {
+    let written = SECOND.try_with(|second| {
+        let mut second = second.try_borrow_mut().ok()?;
         if second.0 != secs || second.1.is_empty() {
-            let at = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let at = UNIX_EPOCH.checked_add(std::time::Duration::from_secs(secs))?;
             second.1.clear();
-            let _ = write!(second.1, "{}", humantime::format_rfc3339_seconds(at));
+            write!(second.1, "{}", humantime::format_rfc3339_seconds(at)).ok()?;
             second.1.pop(); // its `Z`
             second.0 = secs;
         }
         line.push_str(&second.1);
+        Some(())
     });
+    if !matches!(written, Ok(Some(()))) {
+        return false;
+    }
     line.push('.');
     let mut digits = itoa::Buffer::new();
     let micros = digits.format(micros);
@@ -129,6 +138,7 @@ fn timestamp(secs: u64, micros: u32, line: &mut String) {
     }
     line.push_str(micros);
     line.push('Z');
+    true
 }
 
 /// Writes an event's fields as tracing-subscriber's `DefaultFields` does: `name=value`
@@ -294,13 +304,15 @@ mod tests {
     #[test]
     fn timestamps_carry_the_second_and_pad_the_microseconds() {
         let mut line = String::new();
-        timestamp(1_765_134_184, 5, &mut line);
+        assert!(timestamp(1_765_134_184, 5, &mut line));
         assert_eq!(line, "2025-12-07T19:03:04.000005Z");
         line.clear();
-        timestamp(1_765_134_185, 999_999, &mut line);
+        assert!(timestamp(1_765_134_185, 999_999, &mut line));
         assert_eq!(line, "2025-12-07T19:03:05.999999Z");
         line.clear();
-        timestamp(1_765_134_185, 120_000, &mut line);
+        assert!(timestamp(1_765_134_185, 120_000, &mut line));
         assert_eq!(line, "2025-12-07T19:03:05.120000Z");
+        // Past the year 9999 the line is left to tracing-subscriber.
+        assert!(!timestamp(253_402_300_800, 0, &mut String::new()));
     }
 }
