@@ -1,6 +1,6 @@
 //! One access-log line, as the proxy logs it per request (`proxy/src/http/observe.rs`): through
-//! tracing-subscriber's plain-text format, and through `logs::access_line::Lines`, which writes
-//! the same bytes by hand. The lines go to `io::sink`, so this is the formatting and the
+//! tracing-subscriber's plain-text and JSON formats, and through `logs::access_line::Lines`,
+//! which writes the same bytes by hand. The lines go to `io::sink`, so this is the formatting and the
 //! subscriber's dispatch, not the writing out (a thread of its own does that in the proxy).
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -32,6 +32,24 @@ fn access_line(c: &mut Criterion) {
         .finish();
     tracing::subscriber::with_default(by_hand, || {
         group.bench_function("by_hand", |b| b.iter(one_line));
+    });
+    // `log.format=json`: the event's fields flattened into each line's object.
+    let json = tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .json()
+        .flatten_event(true)
+        .finish();
+    tracing::subscriber::with_default(json, || {
+        group.bench_function("json/tracing_subscriber", |b| b.iter(one_line));
+    });
+    let json_by_hand = tracing_subscriber::fmt()
+        .with_writer(std::io::sink)
+        .json()
+        .flatten_event(true)
+        .event_format(Lines::json())
+        .finish();
+    tracing::subscriber::with_default(json_by_hand, || {
+        group.bench_function("json/by_hand", |b| b.iter(one_line));
     });
     group.finish();
 }

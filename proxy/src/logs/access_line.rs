@@ -11,8 +11,8 @@
 //! numbers through `itoa` and plain strings copied between their quotes. It takes only what it
 //! writes identically: plain text (not coloured for a terminal), an `access` event outside any
 //! span, fields of strings, integers and booleans with ordinary names. Anything else, and every
-//! other line, goes through tracing-subscriber's own format. JSON lines (`log.format=json`)
-//! are tracing-subscriber's.
+//! other line, goes through tracing-subscriber's own format. JSON lines (`log.format=json`,
+//! fields flattened) are written the same way ([`Lines::json`]).
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::{Format, Full, Writer};
+use tracing_subscriber::fmt::format::{Format, Full, Json, Writer};
 use tracing_subscriber::fmt::time::SystemTime as FmtTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
@@ -28,16 +28,47 @@ use tracing_subscriber::registry::LookupSpan;
 /// The access log's target ([`crate::http::observe`]).
 pub const TARGET: &str = "access";
 
-/// The text format: access lines by hand, every other line by tracing-subscriber's default.
-#[derive(Default)]
-pub struct Lines {
-    default: Format<Full, FmtTime>,
+/// A log format: access lines by hand, every other line by tracing-subscriber's `default`.
+pub struct Lines<F = Format<Full, FmtTime>> {
+    default: F,
+    shape: Shape,
 }
 
-impl<S, N> FormatEvent<S, N> for Lines
+/// Which of tracing-subscriber's formats the lines by hand reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `Format<Full>` without colours: `2026-12-07T19:03:04.847205Z  INFO access: a="b" c=1`.
+    Text,
+    /// `Format<Json>` with its event's fields flattened (`log.format=json`):
+    /// `{"timestamp":"2026-12-07T19:03:04.847205Z","level":"INFO","a":"b","c":1,"target":"access"}`.
+    Json,
+}
+
+impl Default for Lines {
+    /// The text format (the default `log.format`).
+    fn default() -> Self {
+        Lines {
+            default: Format::default(),
+            shape: Shape::Text,
+        }
+    }
+}
+
+impl Lines<Format<Json, FmtTime>> {
+    /// JSON lines, each event's fields flattened into its object (`log.format=json`).
+    pub fn json() -> Self {
+        Lines {
+            default: Format::default().json().flatten_event(true),
+            shape: Shape::Json,
+        }
+    }
+}
+
+impl<S, N, F> FormatEvent<S, N> for Lines<F>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
 {
     fn format_event(
         &self,
@@ -54,7 +85,7 @@ where
                 .try_with(|line| {
                     let mut line = line.try_borrow_mut().ok()?;
                     line.clear();
-                    access_line(event, &mut line).then(|| writer.write_str(&line))
+                    access_line(event, self.shape, &mut line).then(|| writer.write_str(&line))
                 })
                 .ok()
                 .flatten();
@@ -74,31 +105,47 @@ thread_local! {
 }
 
 #[cfg(test)]
-static FAST_LINES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+thread_local! {
+    /// Lines written by hand on this thread (tests run on threads of their own).
+    static FAST_LINES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
-/// Writes `event` as tracing-subscriber's `Full` format writes it without colours, outside any
-/// span: `2026-12-07T19:03:04.847205Z  INFO access: api="rest" status=200 ...` and a newline.
-/// False, with `line` in any state, for anything it would not write identically.
-fn access_line(event: &Event<'_>, line: &mut String) -> bool {
+/// Writes `event` as tracing-subscriber's format of `shape` writes it, outside any span, and a
+/// newline. False, with `line` in any state, for anything it would not write identically.
+fn access_line(event: &Event<'_>, shape: Shape, line: &mut String) -> bool {
     let Ok(since) = SystemTime::now().duration_since(UNIX_EPOCH) else {
         return false;
     };
+    let meta = event.metadata();
+    if shape == Shape::Json {
+        line.push_str(r#"{"timestamp":""#);
+    }
     if !timestamp(since.as_secs(), since.subsec_micros(), line) {
         return false;
     }
-    line.push(' ');
-    line.push_str(match *event.metadata().level() {
-        Level::TRACE => "TRACE",
-        Level::DEBUG => "DEBUG",
-        Level::INFO => " INFO",
-        Level::WARN => " WARN",
-        Level::ERROR => "ERROR",
-    });
-    line.push(' ');
-    line.push_str(event.metadata().target());
-    line.push_str(": ");
+    match shape {
+        Shape::Text => {
+            line.push(' ');
+            line.push_str(match *meta.level() {
+                Level::TRACE => "TRACE",
+                Level::DEBUG => "DEBUG",
+                Level::INFO => " INFO",
+                Level::WARN => " WARN",
+                Level::ERROR => "ERROR",
+            });
+            line.push(' ');
+            line.push_str(meta.target());
+            line.push_str(": ");
+        }
+        Shape::Json => {
+            line.push_str(r#"","level":""#);
+            line.push_str(meta.level().as_str());
+            line.push('"');
+        }
+    }
     let mut fields = Fields {
         line,
+        shape,
         first: true,
         plain: true,
     };
@@ -106,10 +153,38 @@ fn access_line(event: &Event<'_>, line: &mut String) -> bool {
     if !fields.plain {
         return false;
     }
+    if shape == Shape::Json {
+        line.push_str(r#","target":"#);
+        quoted(meta.target(), shape, line);
+        line.push('}');
+    }
     line.push('\n');
     #[cfg(test)]
-    FAST_LINES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    FAST_LINES.with(|n| n.set(n.get() + 1));
     true
+}
+
+/// A string as `Debug` quotes it (text) or as serde_json writes it (JSON): copied between its
+/// quotes when it is printable ASCII without `"` or a backslash, which both leave as it is.
+fn quoted(value: &str, shape: Shape, line: &mut String) {
+    if value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        line.push('"');
+        line.push_str(value);
+        line.push('"');
+    } else {
+        match shape {
+            Shape::Text => {
+                let _ = write!(line, "{value:?}");
+            }
+            Shape::Json => match serde_json::to_string(value) {
+                Ok(json) => line.push_str(&json),
+                Err(_) => line.push_str("null"),
+            },
+        }
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC, microseconds), as tracing-subscriber's `SystemTime`.
@@ -141,11 +216,13 @@ fn timestamp(secs: u64, micros: u32, line: &mut String) -> bool {
     true
 }
 
-/// Writes an event's fields as tracing-subscriber's `DefaultFields` does: `name=value`
-/// separated by spaces, strings quoted as `Debug` quotes them. `plain` turns false at any field
-/// it does not write identically (a `message`, a raw or `log.` name, a `Debug` or float value).
+/// Writes an event's fields as tracing-subscriber does: in text as `DefaultFields` writes them
+/// (`name=value` separated by spaces, strings quoted as `Debug` quotes them), in JSON as
+/// `"name":value` members after the level. `plain` turns false at any field it does not write
+/// identically (a `message`, a raw or `log.` name, a `Debug` or float value).
 struct Fields<'a> {
     line: &'a mut String,
+    shape: Shape,
     first: bool,
     plain: bool,
 }
@@ -158,30 +235,29 @@ impl Fields<'_> {
             self.plain = false;
             return false;
         }
-        if !self.first {
-            self.line.push(' ');
+        match self.shape {
+            Shape::Text => {
+                if !self.first {
+                    self.line.push(' ');
+                }
+                self.line.push_str(name);
+                self.line.push('=');
+            }
+            Shape::Json => {
+                self.line.push(',');
+                quoted(name, Shape::Json, self.line);
+                self.line.push(':');
+            }
         }
         self.first = false;
-        self.line.push_str(name);
-        self.line.push('=');
         true
     }
 }
 
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.name(field) {
-            return;
-        }
-        if value
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-        {
-            self.line.push('"');
-            self.line.push_str(value);
-            self.line.push('"');
-        } else {
-            let _ = write!(self.line, "{value:?}");
+        if self.name(field) {
+            quoted(value, self.shape, self.line);
         }
     }
 
@@ -211,7 +287,6 @@ impl Visit for Fields<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex};
 
     /// Lines written to a shared buffer.
@@ -274,9 +349,9 @@ mod tests {
 
     #[test]
     fn access_lines_are_tracing_subscribers_bytes() {
-        let before = FAST_LINES.load(Ordering::Relaxed);
+        let before = FAST_LINES.with(std::cell::Cell::get);
         let ours = lines(Lines::default(), emit);
-        let fast = FAST_LINES.load(Ordering::Relaxed) - before;
+        let fast = FAST_LINES.with(std::cell::Cell::get) - before;
         let theirs = lines(Format::<Full, FmtTime>::default(), emit);
         assert_eq!(ours.len(), 8, "{ours:#?}");
         assert_eq!(ours.len(), theirs.len());
@@ -299,6 +374,54 @@ mod tests {
         let at = humantime::parse_rfc3339(stamp).unwrap();
         let age = SystemTime::now().duration_since(at).unwrap();
         assert!(age < std::time::Duration::from_secs(5), "{stamp}");
+    }
+
+    /// [`lines`] for JSON lines with the event's fields flattened, as `log.format=json` logs.
+    fn json_lines<E>(format: E, emit: fn()) -> Vec<String>
+    where
+        E: FormatEvent<tracing_subscriber::Registry, tracing_subscriber::fmt::format::JsonFields>
+            + Send
+            + Sync
+            + 'static,
+    {
+        let out = Captured::default();
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .with_max_level(Level::TRACE)
+            .json()
+            .flatten_event(true)
+            .event_format(format)
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn json_access_lines_are_tracing_subscribers_bytes() {
+        let before = FAST_LINES.with(std::cell::Cell::get);
+        let ours = json_lines(Lines::json(), emit);
+        let fast = FAST_LINES.with(std::cell::Cell::get) - before;
+        let theirs = json_lines(Format::default().json().flatten_event(true), emit);
+        assert_eq!(ours.len(), 8, "{ours:#?}");
+        assert_eq!(ours.len(), theirs.len());
+        assert_eq!(fast, 4, "lines by hand");
+        // The same bytes past the timestamp's value, which is the time each was taken.
+        let stamp = |l: &str| l.find(r#"","level""#).unwrap();
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_eq!(stamp(a), stamp(b), "{a} / {b}");
+            assert_eq!(a[stamp(a)..], b[stamp(b)..]);
+            assert_eq!(a[..14], b[..14]);
+        }
+        let first: serde_json::Value = serde_json::from_str(&ours[0]).unwrap();
+        assert_eq!(first["path"], "/topics/t1");
+        assert_eq!(first["bytes"], 119);
+        assert_eq!(first["target"], "access");
+        let second: serde_json::Value = serde_json::from_str(&ours[1]).unwrap();
+        assert_eq!(second["path"], "/subjects/a \"b\"\\c\u{e9}\n");
+        assert_eq!(second["principal"], "alice");
     }
 
     #[test]

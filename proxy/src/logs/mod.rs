@@ -3,8 +3,8 @@
 //!
 //! - [`batched`]: lines are formatted by the thread that logs them and written out by a thread
 //!   of their own, many lines per `write`, none dropped.
-//! - [`access_line`]: the access log's plain-text lines, one per request, formatted by hand
-//!   (the same bytes as tracing-subscriber's format, at a fraction of its cost).
+//! - [`access_line`]: the access log's lines, one per request, formatted by hand (the same
+//!   bytes as tracing-subscriber's text and JSON formats, at a fraction of their cost).
 //!
 //! Colours only when stdout is a terminal: a file or a collector gets plain text.
 
@@ -27,7 +27,10 @@ pub fn init(json: bool) -> Guard<std::io::Stdout> {
         .with_writer(writer)
         .with_ansi(ansi);
     if json {
-        logs.json().flatten_event(true).init();
+        logs.json()
+            .flatten_event(true)
+            .event_format(access_line::Lines::json())
+            .init();
     } else {
         logs.event_format(access_line::Lines::default()).init();
     }
