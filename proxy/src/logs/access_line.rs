@@ -303,6 +303,19 @@ mod tests {
         }
     }
 
+    impl Captured {
+        /// The lines `subscriber`, writing here, logs of the events `emit` logs.
+        fn lines_of(
+            &self,
+            subscriber: impl Subscriber + Send + Sync + 'static,
+            emit: fn(),
+        ) -> Vec<String> {
+            tracing::subscriber::with_default(subscriber, emit);
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            text.lines().map(str::to_owned).collect()
+        }
+    }
+
     /// Every event `emit` logs, one line each, through a plain-text subscriber with `format`.
     fn lines<E>(format: E, emit: fn()) -> Vec<String>
     where
@@ -321,9 +334,7 @@ mod tests {
             .with_max_level(Level::TRACE)
             .event_format(format)
             .finish();
-        tracing::subscriber::with_default(subscriber, emit);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_owned).collect()
+        out.lines_of(subscriber, emit)
     }
 
     /// The events of `compare`: access lines of every shape the proxy logs, and lines the
@@ -394,9 +405,7 @@ mod tests {
             .flatten_event(true)
             .event_format(format)
             .finish();
-        tracing::subscriber::with_default(subscriber, emit);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_owned).collect()
+        out.lines_of(subscriber, emit)
     }
 
     #[test]
