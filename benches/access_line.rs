@@ -15,42 +15,36 @@ fn one_line() {
         status, bytes = Some(119u64), us, principal = None::<&str>);
 }
 
+/// Times [`one_line`] under `subscriber` as `name`.
+fn measure(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+) {
+    tracing::subscriber::with_default(subscriber, || {
+        group.bench_function(name, |b| b.iter(one_line));
+    });
+}
+
 fn access_line(c: &mut Criterion) {
     let mut group = c.benchmark_group("access_line");
-    let tracing = tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .with_ansi(false)
-        .event_format(Format::<Full, SystemTime>::default())
-        .finish();
-    tracing::subscriber::with_default(tracing, || {
-        group.bench_function("tracing_subscriber", |b| b.iter(one_line));
-    });
-    let by_hand = tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .with_ansi(false)
-        .event_format(Lines::default())
-        .finish();
-    tracing::subscriber::with_default(by_hand, || {
-        group.bench_function("by_hand", |b| b.iter(one_line));
-    });
+    let text = || {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_ansi(false)
+    };
+    let tracing = text().event_format(Format::<Full, SystemTime>::default());
+    measure(&mut group, "tracing_subscriber", tracing.finish());
+    measure(
+        &mut group,
+        "by_hand",
+        text().event_format(Lines::default()).finish(),
+    );
     // `log.format=json`: the event's fields flattened into each line's object.
-    let json = tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .json()
-        .flatten_event(true)
-        .finish();
-    tracing::subscriber::with_default(json, || {
-        group.bench_function("json/tracing_subscriber", |b| b.iter(one_line));
-    });
-    let json_by_hand = tracing_subscriber::fmt()
-        .with_writer(std::io::sink)
-        .json()
-        .flatten_event(true)
-        .event_format(Lines::json())
-        .finish();
-    tracing::subscriber::with_default(json_by_hand, || {
-        group.bench_function("json/by_hand", |b| b.iter(one_line));
-    });
+    let json = || text().json().flatten_event(true);
+    measure(&mut group, "json/tracing_subscriber", json().finish());
+    let json_by_hand = json().event_format(Lines::json());
+    measure(&mut group, "json/by_hand", json_by_hand.finish());
     group.finish();
 }
 

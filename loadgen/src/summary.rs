@@ -163,9 +163,9 @@ pub struct Ceiling {
     pub fraction: f64,
     pub interval: Option<Interval>,
     pub round_fractions: Vec<f64>,
-    /// CPU µs per request (per record for an MQTT broker) of the ceiling's own processes
-    /// (nginx's master and workers) and of the proxy for the endpoint, in their turns; None
-    /// where not measured.
+    /// CPU µs per request of the ceiling's own processes (nginx's master and workers) and of
+    /// the proxy for the endpoint, in their turns; None where the ceiling's server is not
+    /// measured (mosquitto).
     #[serde(default)]
     pub cpu_us: Option<CeilingCpu>,
 }

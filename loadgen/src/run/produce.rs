@@ -116,20 +116,18 @@ fn mqtt_records(
     }
     let e = headline?;
     let qos = e.mqtt_qos?;
-    let root = match e.relay {
-        None => LISTENER_ROOT,
-        Some(Relay::Source) => SOURCE_ROOT,
+    // The source subscribes at the highest level published (`Mqtt::Source`) and adds
+    // `mqtt.retained`.
+    let (root, max_qos, retained_header) = match e.relay {
+        None => (LISTENER_ROOT, 2, false),
+        Some(Relay::Source) => (SOURCE_ROOT, w.mqtt_qos.iter().copied().max()?, true),
         Some(Relay::Subscriber) => return None,
     };
     Some(drivers::native::MqttRecords {
         topic_prefix: format!("{root}/{}-{round}", e.name),
         qos,
-        // The source subscribes at the highest level published (`Mqtt::Source`).
-        max_qos: match e.relay {
-            None => 2,
-            Some(_) => w.mqtt_qos.iter().copied().max().unwrap_or(qos),
-        },
-        retained_header: e.relay == Some(Relay::Source),
+        max_qos,
+        retained_header,
         clients: w.concurrency,
     })
 }
