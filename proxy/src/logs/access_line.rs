@@ -304,6 +304,22 @@ mod tests {
     }
 
     impl Captured {
+        /// A subscriber writing here, plain text (no colours), every level.
+        fn builder(
+            &self,
+        ) -> tracing_subscriber::fmt::SubscriberBuilder<
+            tracing_subscriber::fmt::format::DefaultFields,
+            Format<Full, FmtTime>,
+            tracing_subscriber::filter::LevelFilter,
+            impl for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+        > {
+            let sink = self.clone();
+            tracing_subscriber::fmt()
+                .with_writer(move || sink.clone())
+                .with_ansi(false)
+                .with_max_level(Level::TRACE)
+        }
+
         /// The lines `subscriber`, writing here, logs of the events `emit` logs.
         fn lines_of(
             &self,
@@ -327,14 +343,7 @@ mod tests {
             + 'static,
     {
         let out = Captured::default();
-        let sink = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .with_max_level(Level::TRACE)
-            .event_format(format)
-            .finish();
-        out.lines_of(subscriber, emit)
+        out.lines_of(out.builder().event_format(format).finish(), emit)
     }
 
     /// The events of `compare`: access lines of every shape the proxy logs, and lines the
@@ -396,16 +405,8 @@ mod tests {
             + 'static,
     {
         let out = Captured::default();
-        let sink = out.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || sink.clone())
-            .with_ansi(false)
-            .with_max_level(Level::TRACE)
-            .json()
-            .flatten_event(true)
-            .event_format(format)
-            .finish();
-        out.lines_of(subscriber, emit)
+        let json = out.builder().json().flatten_event(true);
+        out.lines_of(json.event_format(format).finish(), emit)
     }
 
     #[test]
