@@ -232,6 +232,23 @@ impl RecordsBuilder {
         });
     }
 
+    /// Appends records built elsewhere on an arena and a header list of their own (an MQTT
+    /// chunk's): the arena in one copy, the records' ranges moved to match.
+    pub(crate) fn append(&mut self, arena: &[u8], records: &[EncodedRecord], headers: &[Header]) {
+        let at = self.arena.len();
+        let first = self.headers.len() as u32;
+        self.arena.extend_from_slice(arena);
+        self.headers.extend_from_slice(headers);
+        let shift = |r: &Option<Range<usize>>| r.as_ref().map(|r| r.start + at..r.end + at);
+        self.records.extend(records.iter().map(|r| EncodedRecord {
+            key: shift(&r.key),
+            value: shift(&r.value),
+            partition: r.partition,
+            headers: r.headers.start + first..r.headers.end + first,
+            timestamp: r.timestamp,
+        }));
+    }
+
     pub fn len(&self) -> usize {
         self.records.len()
     }

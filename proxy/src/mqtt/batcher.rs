@@ -25,12 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use rmqtt_codec::types::QoS;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::formats::{EncodedRecords, RecordsBuilder};
+use super::chunk::{records, Publishes, Ticket};
 use crate::gather::{Gather, Limits};
 use crate::kafka::producer::ProduceError;
 use crate::kafka::RecordError;
@@ -52,26 +50,11 @@ pub enum NotDelivered {
     TooLarge,
 }
 
-/// One publish on its way to Kafka.
-pub struct Publish {
-    pub mqtt_topic: Bytes,
-    pub payload: Bytes,
-    pub qos: QoS,
-    /// Arrival, in ms since the epoch: the record's CreateTime.
-    pub arrived: i64,
-    /// The number of its answer on its connection (QoS 1 and 2); QoS 0 publishes have no one
-    /// to tell.
-    pub seq: Option<u64>,
-    /// Headers after `mqtt.topic` and `mqtt.qos`: MQTT 5 properties, an MQTT source's
-    /// `mqtt.retained`.
-    pub extra: Vec<crate::record::Header>,
-}
-
 /// Publishes of one connection for one lane, in publish order: what the connection read in one
 /// go. Queues carry chunks rather than single publishes, so a queue hand-off (and the writer's
 /// wake-up) is paid once per socket read, not once per publish.
 pub struct Chunk {
-    pub publishes: Vec<Publish>,
+    pub publishes: Publishes,
     /// Where the outcomes go: the connection's channel.
     pub acks: mpsc::UnboundedSender<Settled>,
 }
@@ -170,12 +153,12 @@ struct Writer {
 struct Batch(Vec<Chunk>);
 
 impl Batch {
-    fn publishes(&self) -> impl Iterator<Item = &Publish> + Clone {
-        self.0.iter().flat_map(|c| c.publishes.iter())
+    fn publishes(&self) -> impl Iterator<Item = &Publishes> + Clone {
+        self.0.iter().map(|c| &c.publishes)
     }
 
     /// Takes out the `index`-th publish of the batch, with its chunk's channel.
-    fn remove(&mut self, mut index: usize) -> Option<(Publish, mpsc::UnboundedSender<Settled>)> {
+    fn remove(&mut self, mut index: usize) -> Option<(Ticket, mpsc::UnboundedSender<Settled>)> {
         for chunk in &mut self.0 {
             if index < chunk.publishes.len() {
                 return Some((chunk.publishes.remove(index), chunk.acks.clone()));
@@ -194,10 +177,7 @@ impl Writer {
         let limits = Limits {
             max_count: max_records,
             max_bytes,
-            weigh: |c: &Chunk| {
-                let bytes = c.publishes.iter().map(|p| p.payload.len()).sum();
-                (c.publishes.len(), bytes)
-            },
+            weigh: |c: &Chunk| (c.publishes.len(), c.publishes.bytes()),
         };
         let mut chunks = Gather::new(rx, limits);
         // While a batch is written, the next one gathers in the queue.
@@ -220,9 +200,9 @@ impl Writer {
                     .collect(),
                 // One record the producer will never take: it fails alone, the rest go again.
                 Err(ProduceError::RecordTooLarge { index, .. }) if index < count => {
-                    if let Some((p, acks)) = batch.remove(index) {
+                    if let Some((ticket, acks)) = batch.remove(index) {
                         let outcome = std::iter::once(Err(NotDelivered::TooLarge));
-                        answer(&self.topic, &self.stats, vec![p], &acks, outcome);
+                        answer(&self.topic, &self.stats, &[ticket], &acks, outcome);
                     }
                     continue;
                 }
@@ -230,7 +210,7 @@ impl Writer {
             };
             // Acknowledgement latency, once per batch: from its oldest PUBLISH's arrival to
             // Kafka's answer (milliseconds, as arrivals are stamped).
-            if let Some(oldest) = batch.publishes().map(|p| p.arrived).min() {
+            if let Some(oldest) = batch.publishes().filter_map(Publishes::oldest).min() {
                 metrics::histogram!(crate::telemetry::MQTT_ACK_DURATION)
                     .record(((now_ms() - oldest).max(0) * 1000) as f64);
             }
@@ -241,7 +221,7 @@ impl Writer {
                 answer(
                     &self.topic,
                     &self.stats,
-                    chunk.publishes,
+                    chunk.publishes.tickets(),
                     &chunk.acks,
                     outcomes,
                 );
@@ -251,41 +231,12 @@ impl Writer {
     }
 }
 
-/// The Kafka records of `publishes`, in order: key the MQTT topic, value the payload, headers
-/// `mqtt.topic`, `mqtt.qos` and the publish's own, CreateTime its arrival.
-pub fn records<'p>(publishes: impl Iterator<Item = &'p Publish> + Clone) -> EncodedRecords {
-    const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
-    let (count, bytes, headers) = publishes.clone().fold((0, 0, 0), |(n, b, h), p| {
-        (
-            n + 1,
-            b + p.mqtt_topic.len() + p.payload.len(),
-            h + 2 + p.extra.len(),
-        )
-    });
-    let mut records = RecordsBuilder::with_capacity(count, bytes, headers);
-    for p in publishes {
-        let qos = Bytes::from_static(QOS[usize::from(u8::from(p.qos))]);
-        let ours = [
-            ("mqtt.topic".into(), Some(p.mqtt_topic.clone())),
-            ("mqtt.qos".into(), Some(qos)),
-        ];
-        records.push(
-            Some(&p.mqtt_topic),
-            Some(&p.payload),
-            None,
-            ours.into_iter().chain(p.extra.iter().cloned()),
-            Some(p.arrived),
-        );
-    }
-    records.finish()
-}
-
 /// Tells one chunk's connection the outcomes of its publishes: each run of successes as
 /// one message, each failure on its own.
 fn answer(
     kafka_topic: &str,
     stats: &Stats,
-    publishes: Vec<Publish>,
+    publishes: &[Ticket],
     acks: &mpsc::UnboundedSender<Settled>,
     outcomes: impl Iterator<Item = Delivered>,
 ) {
@@ -301,11 +252,11 @@ fn answer(
             });
         }
     };
-    for (p, outcome) in publishes.into_iter().zip(outcomes) {
+    for (p, outcome) in publishes.iter().zip(outcomes) {
         match outcome {
             Ok(()) => {
                 published[usize::from(u8::from(p.qos))] += 1;
-                bytes += p.payload.len() as u64;
+                bytes += p.bytes as u64;
                 if let Some(seq) = p.seq {
                     run = Some(run.map_or((seq, seq), |(first, _)| (first, seq)));
                 }
@@ -341,15 +292,10 @@ fn answer(
 mod tests {
     use super::*;
 
-    fn publish(qos: QoS, seq: Option<u64>) -> Publish {
-        Publish {
-            mqtt_topic: Bytes::from_static(b"t"),
-            payload: Bytes::from_static(b"12345"),
-            qos,
-            arrived: 0,
-            seq,
-            extra: Vec::new(),
-        }
+    use rmqtt_codec::types::QoS;
+
+    fn publish(qos: QoS, seq: Option<u64>) -> Ticket {
+        Ticket { seq, qos, bytes: 5 }
     }
 
     #[test]
@@ -374,7 +320,7 @@ mod tests {
             Ok(()),
             Ok(()),
         ];
-        answer("k", &stats, publishes, &tx, outcomes.into_iter());
+        answer("k", &stats, &publishes, &tx, outcomes.into_iter());
         let mut got = Vec::new();
         while let Ok(s) = rx.try_recv() {
             got.push((s.first, s.last, s.outcome.is_ok()));

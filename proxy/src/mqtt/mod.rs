@@ -19,7 +19,8 @@
 //! [`crate::config::TopicRule`]),
 //! `listener` accepts connections; `connect`
 //! answers CONNECT; `session` handles a connection's packets after it, owing answers in order (`answers`); [`batcher`] writes the
-//! publishes of all connections to Kafka in batches; `packets` maps rmqtt-codec's 3.1.1 and 5
+//! publishes of all connections to Kafka in batches, each connection's read made records as it
+//! is read ([`chunk`]); `packets` maps rmqtt-codec's 3.1.1 and 5
 //! packets to one set.
 //!
 //! Listeners are plain (`tcp://`) or TLS (`ssl://`, [`crate::tls`]); CONNECT may be checked against a
@@ -30,6 +31,7 @@
 
 mod answers;
 pub mod batcher;
+pub mod chunk;
 mod connect;
 mod ingest;
 mod listener;

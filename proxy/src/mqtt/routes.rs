@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::batcher::{self, Chunk, Lanes, Publish, Settled, Stats};
+use super::batcher::{self, Chunk, Lanes, Settled, Stats};
+use super::chunk::{Publish, Publishes};
 use crate::config::TopicRule;
 use crate::state::App;
 
@@ -82,22 +83,23 @@ impl std::ops::Index<usize> for Routes {
 /// largest cost (README "MQTT"), and a writer's batch can hold no more than its queue does.
 #[derive(Default)]
 pub struct Pending {
-    chunks: Vec<(usize, usize, Vec<Publish>)>,
+    chunks: Vec<(usize, usize, Publishes)>,
     count: usize,
     bytes: usize,
-    /// The longest chunk last queued: a new chunk starts with room for that many, so a
-    /// steady stream of reads does not grow (and copy) each chunk from one publish up.
-    room: usize,
+    /// The longest chunk last queued, in publishes and arena bytes: a new chunk starts with
+    /// that much room, so a steady stream of reads does not grow (and copy) each chunk from one
+    /// publish up.
+    room: (usize, usize),
 }
 
 impl Pending {
-    pub fn push(&mut self, route: usize, lane: usize, p: Publish) {
+    pub fn push(&mut self, route: usize, lane: usize, p: Publish<'_>) {
         self.count += 1;
         self.bytes += p.payload.len();
         match self.chunks.last_mut() {
             Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
             _ => {
-                let mut publishes = Vec::with_capacity(self.room.max(1));
+                let mut publishes = Publishes::with_capacity(self.room.0.max(1), self.room.1);
                 publishes.push(p);
                 self.chunks.push((route, lane, publishes));
             }
@@ -119,7 +121,9 @@ impl Pending {
     ) -> Result<(), String> {
         self.count = 0;
         self.bytes = 0;
-        self.room = self.chunks.iter().map(|(.., p)| p.len()).max().unwrap_or(0);
+        self.room = self.chunks.iter().fold((0, 0), |(n, b), (.., p)| {
+            (n.max(p.len()), b.max(p.arena_len()))
+        });
         for (route, lane, publishes) in self.chunks.drain(..) {
             let route = &routes[route];
             let chunk = Chunk {

@@ -8,9 +8,10 @@ use std::num::NonZeroU16;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Buf;
 use bytestring::ByteString;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use rmqtt_codec::types::{Publish as PublishPacket, QoS};
+use rmqtt_codec::types::QoS;
 use rmqtt_codec::v5;
 use rmqtt_codec::{MqttCodec, MqttPacket};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -19,7 +20,8 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 
 use super::answers::{Answers, Received, Slot};
-use super::batcher::{self, Publish, Stats};
+use super::batcher::{self, Stats};
+use super::chunk::Publish;
 use super::ingest::Ingest;
 use super::packets::{
     incoming, outgoing, put_answer, take_publish, take_pubrel, In, Out, Version, SUCCESS,
@@ -40,6 +42,21 @@ fn close(reason: v5::DisconnectReasonCode, why: impl Into<String>) -> Close {
     }
 }
 
+/// What [`Conn::publish`] needs of a PUBLISH, from the codec's packet or read directly from the
+/// buffer ([`take_publish`]), whose payload it borrows.
+struct Incoming<'a> {
+    /// None: the connection's last topic (a direct read matched it).
+    topic: Option<&'a ByteString>,
+    qos: QoS,
+    dup: bool,
+    retain: bool,
+    topic_alias: bool,
+    packet_id: Option<NonZeroU16>,
+    payload: &'a [u8],
+    /// Headers from MQTT 5 properties.
+    extra: Vec<crate::record::Header>,
+}
+
 /// A connection's state after CONNECT, between packets.
 struct Conn<'a> {
     ingest: &'a Ingest,
@@ -49,9 +66,9 @@ struct Conn<'a> {
     /// QoS 1 and 2 publishes not answered yet (MQTT 5's Receive Maximum counts them).
     in_flight: usize,
     received: Received,
-    /// Devices publish to the same few topics: the last topic (an owned copy, shared by its
-    /// records) is kept with its route and lane (None: no rule maps it). Publishes to it are
-    /// read without the codec ([`take_publish`]).
+    /// Devices publish to the same few topics: the last topic (an owned copy) is kept with its
+    /// route and lane (None: no rule maps it). Publishes to it are read without the codec
+    /// ([`take_publish`]).
     last_route: Option<(ByteString, Option<(usize, usize)>)>,
     /// Set by DISCONNECT or shutdown: answer what is in flight, then close.
     closing: bool,
@@ -71,7 +88,23 @@ impl Conn<'_> {
     fn handle(&mut self, packet: MqttPacket, arrived: i64) -> Result<(), Close> {
         use v5::DisconnectReasonCode as Reason;
         match incoming(packet) {
-            In::Publish(publish) => return self.publish(*publish, arrived),
+            In::Publish(publish) => {
+                let extra = super::packets::property_headers(&publish);
+                let p = Incoming {
+                    topic: Some(&publish.topic),
+                    qos: publish.qos,
+                    dup: publish.dup,
+                    retain: publish.retain,
+                    topic_alias: publish
+                        .properties
+                        .as_ref()
+                        .is_some_and(|p| p.topic_alias.is_some()),
+                    packet_id: publish.packet_id,
+                    payload: &publish.payload,
+                    extra,
+                };
+                return self.publish(p, arrived);
+            }
             In::PubRel(id) => self.release(id),
             In::Ping => {
                 self.answers.push(Slot::Ready(Out::PingResp));
@@ -89,8 +122,9 @@ impl Conn<'_> {
         Ok(())
     }
 
-    /// A PUBLISH: checked, routed and queued in `pending`; its answer's slot is taken now.
-    fn publish(&mut self, publish: PublishPacket, arrived: i64) -> Result<(), Close> {
+    /// A PUBLISH: checked, routed and staged in `pending` (its payload copied there); its
+    /// answer's slot is taken now.
+    fn publish(&mut self, publish: Incoming<'_>, arrived: i64) -> Result<(), Close> {
         use v5::DisconnectReasonCode as Reason;
         let version = self.version;
         self.counted[qos_index(publish.qos)] += 1;
@@ -103,11 +137,7 @@ impl Conn<'_> {
         if publish.dup && publish.qos == QoS::AtMostOnce {
             return Err(close(Reason::MalformedPacket, "DUP set on a QoS 0 PUBLISH"));
         }
-        if publish
-            .properties
-            .as_ref()
-            .is_some_and(|p| p.topic_alias.is_some())
-        {
+        if publish.topic_alias {
             return Err(close(
                 Reason::TopicAliasInvalid,
                 "topic aliases are not available",
@@ -124,15 +154,15 @@ impl Conn<'_> {
                 ));
             }
         }
-        let (mqtt_topic, route) = match &self.last_route {
-            Some((t, route)) if *t == publish.topic => (t.as_bytes().clone(), *route),
-            _ => {
-                let topic: &str = &publish.topic;
+        let route = match (publish.topic, &self.last_route) {
+            (Some(topic), Some((last, route))) if last == topic => *route,
+            (None, Some((_, route))) => *route,
+            (Some(topic), _) => {
                 // [MQTT-4.7.3-1, -2]: no wildcards, no U+0000 in a topic name.
                 if topic.is_empty() || topic.contains(['+', '#', '\0']) {
                     return Err(close(
                         Reason::TopicNameInvalid,
-                        format!("invalid PUBLISH topic {topic:?}"),
+                        format!("invalid PUBLISH topic {:?}", &topic[..]),
                     ));
                 }
                 let route = self
@@ -140,14 +170,18 @@ impl Conn<'_> {
                     .routes
                     .route(topic)
                     .map(|r| (r, self.ingest.routes[r].lanes.of(topic.as_bytes())));
-                let owned = ByteString::from(topic);
-                let bytes = owned.as_bytes().clone();
-                self.last_route = Some((owned, route));
-                (bytes, route)
+                self.last_route = Some((ByteString::from(&topic[..]), route));
+                route
+            }
+            (None, None) => {
+                return Err(close(
+                    Reason::ProtocolError,
+                    "a PUBLISH read as to the last topic with no last topic",
+                ))
             }
         };
         let Some((route, lane)) = route else {
-            let topic: &str = &publish.topic;
+            let topic: &str = self.last_route.as_ref().map_or("", |(t, _)| t);
             Stats::add(&self.ingest.stats.unmatched, 1);
             tracing::warn!(mqtt_topic = %topic, "PUBLISH matches no topic.regex.list rule and there is no default topic");
             match (version, qos, packet_id) {
@@ -191,16 +225,21 @@ impl Conn<'_> {
             },
             _ => return Err(close(Reason::ProtocolError, "PUBLISH without a packet id")),
         };
-        let extra = super::packets::property_headers(&publish);
-        let p = Publish {
-            mqtt_topic,
-            payload: publish.payload,
-            qos,
-            arrived,
-            seq,
-            extra,
+        let Some((topic, _)) = &self.last_route else {
+            unreachable!("routed above")
         };
-        self.pending.push(route, lane, p);
+        self.pending.push(
+            route,
+            lane,
+            Publish {
+                mqtt_topic: topic.as_bytes(),
+                payload: publish.payload,
+                qos,
+                arrived,
+                seq,
+                extra: publish.extra,
+            },
+        );
         Ok(())
     }
 
@@ -217,10 +256,22 @@ impl Conn<'_> {
         while !self.closing && !self.pending.full() && *burst < batcher::CHUNK_MAX_PUBLISHES {
             if let Some(id) = take_pubrel(buf) {
                 self.release(id);
-            } else if let Some(publish) = self.last_route.as_ref().and_then(|(topic, _)| {
+            } else if let Some(direct) = self.last_route.as_ref().and_then(|(topic, _)| {
                 take_publish(buf, self.version, self.ingest.max_bytes, topic)
             }) {
-                self.publish(publish, arrived)?;
+                let p = Incoming {
+                    topic: None,
+                    qos: direct.qos,
+                    dup: direct.dup,
+                    retain: false,
+                    topic_alias: false,
+                    packet_id: direct.packet_id,
+                    payload: &buf[direct.payload],
+                    extra: Vec::new(),
+                };
+                let staged = self.publish(p, arrived);
+                buf.advance(direct.len);
+                staged?;
             } else {
                 break;
             }

@@ -24,6 +24,7 @@ use super::protocol::{self, Incoming, Message};
 use super::window::Window;
 use crate::config::{MqttSource, ServerUri};
 use crate::mqtt::batcher::{self, Settled, Stats};
+use crate::mqtt::chunk::Publish;
 use crate::mqtt::routes::{Pending, Routes};
 use crate::state::{App, SourceState};
 
@@ -300,9 +301,9 @@ fn stage(
     pending.push(
         route,
         lane,
-        batcher::Publish {
-            mqtt_topic: Bytes::from(topic),
-            payload,
+        Publish {
+            mqtt_topic: &Bytes::from(topic),
+            payload: &payload,
             qos,
             arrived: batcher::now_ms(),
             seq,
