@@ -168,6 +168,7 @@ mod tests {
             first,
             last,
             outcome: Ok(()),
+            spent: None,
         };
         a.settle(ok(10, 12), Version::V5, &mut Received::default());
         assert_eq!(reasons(&a), [Some(0), Some(0xFF), Some(0), None, None]);
@@ -176,6 +177,7 @@ mod tests {
             first: seq,
             last: seq,
             outcome: Err(batcher::NotDelivered::TooLarge),
+            spent: None,
         };
         a.settle(failed(13), Version::V5, &mut Received::default());
         assert_eq!(reasons(&a)[3], Some(UNSPECIFIED_ERROR));
@@ -225,6 +227,7 @@ mod tests {
                 first: 0,
                 last: 1,
                 outcome: outcome.clone(),
+                spent: None,
             };
             a.settle(settled, Version::V5, &mut received);
             assert_eq!(reasons(&a), [Some(reason), Some(reason), None]);

@@ -66,6 +66,10 @@ pub struct Settled {
     pub first: u64,
     pub last: u64,
     pub outcome: Delivered,
+    /// The chunk's records once written, with the chunk's last run of successes: the connection
+    /// fills them again ([`super::routes::Pending::recycle`]), so a steady stream of chunks
+    /// neither allocates nor grows its buffers.
+    pub spent: Option<Publishes>,
 }
 
 /// Now, in ms since the epoch.
@@ -202,7 +206,11 @@ impl Writer {
                 Err(ProduceError::RecordTooLarge { index, .. }) if index < count => {
                     if let Some((ticket, acks)) = batch.remove(index) {
                         let outcome = std::iter::once(Err(NotDelivered::TooLarge));
-                        answer(&self.topic, &self.stats, &[ticket], &acks, outcome);
+                        if let Some(run) =
+                            answer(&self.topic, &self.stats, &[ticket], &acks, outcome)
+                        {
+                            let _ = acks.send(run);
+                        }
                     }
                     continue;
                 }
@@ -218,13 +226,12 @@ impl Writer {
             for chunk in batch.0 {
                 let n = chunk.publishes.len();
                 let outcomes = outcomes.by_ref().take(n);
-                answer(
-                    &self.topic,
-                    &self.stats,
-                    chunk.publishes.tickets(),
-                    &chunk.acks,
-                    outcomes,
-                );
+                let tickets = chunk.publishes.tickets();
+                let last = answer(&self.topic, &self.stats, tickets, &chunk.acks, outcomes);
+                if let Some(mut run) = last {
+                    run.spent = Some(chunk.publishes);
+                    let _ = chunk.acks.send(run);
+                }
             }
             return;
         }
@@ -232,24 +239,28 @@ impl Writer {
 }
 
 /// Tells one chunk's connection the outcomes of its publishes: each run of successes as
-/// one message, each failure on its own.
+/// one message, each failure on its own; the last run of successes is returned unsent, for
+/// the caller to send with the chunk's spent records.
+#[must_use]
 fn answer(
     kafka_topic: &str,
     stats: &Stats,
     publishes: &[Ticket],
     acks: &mpsc::UnboundedSender<Settled>,
     outcomes: impl Iterator<Item = Delivered>,
-) {
+) -> Option<Settled> {
     let mut published = [0u64; 3];
     let mut bytes = 0u64;
     let mut run: Option<(u64, u64)> = None;
+    let settled = |(first, last)| Settled {
+        first,
+        last,
+        outcome: Ok(()),
+        spent: None,
+    };
     let settle_run = |run: &mut Option<(u64, u64)>| {
-        if let Some((first, last)) = run.take() {
-            let _ = acks.send(Settled {
-                first,
-                last,
-                outcome: Ok(()),
-            });
+        if let Some(r) = run.take() {
+            let _ = acks.send(settled(r));
         }
     };
     for (p, outcome) in publishes.iter().zip(outcomes) {
@@ -270,6 +281,7 @@ fn answer(
                             first: seq,
                             last: seq,
                             outcome: Err(e),
+                            spent: None,
                         });
                     }
                     None => {
@@ -279,13 +291,13 @@ fn answer(
             }
         }
     }
-    settle_run(&mut run);
     for (counter, n) in stats.published.iter().zip(published) {
         if n > 0 {
             Stats::add(counter, n);
         }
     }
     Stats::add(&stats.published_bytes, bytes);
+    run.map(settled)
 }
 
 #[cfg(test)]
@@ -320,13 +332,16 @@ mod tests {
             Ok(()),
             Ok(()),
         ];
-        answer("k", &stats, &publishes, &tx, outcomes.into_iter());
+        let last = answer("k", &stats, &publishes, &tx, outcomes.into_iter());
         let mut got = Vec::new();
         while let Ok(s) = rx.try_recv() {
             got.push((s.first, s.last, s.outcome.is_ok()));
         }
-        // The QoS 0 failure has no one to tell; the runs around the failure stay apart.
-        assert_eq!(got, [(0, 2, true), (3, 3, false), (5, 6, true)]);
+        // The QoS 0 failure has no one to tell; the runs around the failure stay apart, and
+        // the last is left to the caller.
+        assert_eq!(got, [(0, 2, true), (3, 3, false)]);
+        let last = last.expect("the last run");
+        assert_eq!((last.first, last.last, last.outcome.is_ok()), (5, 6, true));
         let published: Vec<u64> = stats
             .published
             .iter()

@@ -142,6 +142,21 @@ impl Publishes {
         self.arena.len()
     }
 
+    /// Bytes the arena can hold without growing.
+    pub fn arena_capacity(&self) -> usize {
+        self.arena.capacity()
+    }
+
+    /// Empties it, keeping its room.
+    pub fn clear(&mut self) {
+        self.arena.clear();
+        self.records.clear();
+        self.headers.clear();
+        self.tickets.clear();
+        self.bytes = 0;
+        self.shared = None;
+    }
+
     /// The publishes' answers, in order.
     pub fn tickets(&self) -> &[Ticket] {
         &self.tickets
@@ -267,5 +282,13 @@ mod tests {
         assert_eq!(second.bytes(), 6 + 9);
         assert_eq!(first.oldest(), Some(1_765_000_000_001));
         assert_eq!(Publishes::default().oldest(), None);
+        // Emptied and filled again (a spare chunk): nothing of before is left, not even the
+        // shared key and headers of its last topic.
+        let room = second.arena_capacity();
+        second.clear();
+        assert!(second.is_empty() && second.bytes() == 0 && second.tickets().is_empty());
+        second.push(publish(&b, b"xy", QoS::AtMostOnce, vec![]));
+        assert_eq!(second.arena_capacity(), room);
+        check(&records([&second].into_iter()), &[(&b, b"xy", QoS::AtMostOnce, vec![])]);
     }
 }

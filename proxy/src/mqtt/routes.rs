@@ -86,11 +86,19 @@ pub struct Pending {
     chunks: Vec<(usize, usize, Publishes)>,
     count: usize,
     bytes: usize,
-    /// The longest chunk last queued, in publishes and arena bytes: a new chunk starts with
-    /// that much room, so a steady stream of reads does not grow (and copy) each chunk from one
-    /// publish up.
+    /// The longest chunk last queued, in publishes and arena bytes: a new chunk without a
+    /// spare one starts with that much room, so it does not grow (and copy) from one publish up.
     room: (usize, usize),
+    /// Chunks Kafka has written, emptied, to be filled again: with them a steady stream of
+    /// reads neither allocates nor grows its chunks (growing them was 4% of the proxy's CPU at
+    /// QoS 2, README "MQTT payloads copied once").
+    spare: Vec<Publishes>,
 }
+
+/// Spare chunks a connection keeps, and the largest arena kept: an idle connection holds at
+/// most that much.
+const SPARE_CHUNKS: usize = 4;
+const SPARE_MAX_BYTES: usize = 256 << 10;
 
 impl Pending {
     pub fn push(&mut self, route: usize, lane: usize, p: Publish<'_>) {
@@ -99,10 +107,21 @@ impl Pending {
         match self.chunks.last_mut() {
             Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
             _ => {
-                let mut publishes = Publishes::with_capacity(self.room.0.max(1), self.room.1);
+                let mut publishes = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| Publishes::with_capacity(self.room.0.max(1), self.room.1));
                 publishes.push(p);
                 self.chunks.push((route, lane, publishes));
             }
+        }
+    }
+
+    /// Takes back a chunk Kafka has written, to be filled again.
+    pub fn recycle(&mut self, mut spent: Publishes) {
+        if self.spare.len() < SPARE_CHUNKS && spent.arena_capacity() <= SPARE_MAX_BYTES {
+            spent.clear();
+            self.spare.push(spent);
         }
     }
 

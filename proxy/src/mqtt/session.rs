@@ -280,6 +280,16 @@ impl Conn<'_> {
         Ok(())
     }
 
+    /// Kafka's outcome for a run of publishes; their chunk's records, once spent, are filled
+    /// again.
+    fn settle(&mut self, mut settled: batcher::Settled) {
+        if let Some(spent) = settled.spent.take() {
+            self.pending.recycle(spent);
+        }
+        self.answers
+            .settle(settled, self.version, &mut self.received);
+    }
+
     /// A PUBREL: the packet id may be used again; PUBCOMP answers it.
     fn release(&mut self, id: NonZeroU16) {
         self.received.remove(&id);
@@ -402,9 +412,9 @@ where
                 shutting_down = true;
             }
             Some(settled) = results.recv() => {
-                conn.answers.settle(settled, version, &mut conn.received);
+                conn.settle(settled);
                 while let Ok(settled) = results.try_recv() {
-                    conn.answers.settle(settled, version, &mut conn.received);
+                    conn.settle(settled);
                 }
             }
             packet = framed.next(), if !conn.closing => {

@@ -173,7 +173,10 @@ async fn connection(
                 client.disconnect();
                 return Ended::Cancelled;
             }
-            Some(settled) = acks.recv() => {
+            Some(mut settled) = acks.recv() => {
+                if let Some(spent) = settled.spent.take() {
+                    pending.recycle(spent);
+                }
                 if let Err(e) = &settled.outcome {
                     // Not acknowledged: the broker delivers it again on the next session.
                     return lost(progressed, format!("Kafka did not take a message: {e}"));
@@ -286,6 +289,7 @@ fn stage(
                 first: seq,
                 last: seq,
                 outcome: Ok(()),
+                spent: None,
             });
         }
         return;
