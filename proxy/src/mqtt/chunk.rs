@@ -289,6 +289,9 @@ mod tests {
         assert!(second.is_empty() && second.bytes() == 0 && second.tickets().is_empty());
         second.push(publish(&b, b"xy", QoS::AtMostOnce, vec![]));
         assert_eq!(second.arena_capacity(), room);
-        check(&records([&second].into_iter()), &[(&b, b"xy", QoS::AtMostOnce, vec![])]);
+        check(
+            &records([&second].into_iter()),
+            &[(&b, b"xy", QoS::AtMostOnce, vec![])],
+        );
     }
 }
