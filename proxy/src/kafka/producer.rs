@@ -182,11 +182,22 @@ impl Producer {
                 None => self.sticky.fetch_add(1, Ordering::Relaxed),
             };
             let sticky = (turn % partitions as usize) as i32;
+            // The last key hashed and its partition: records sharing one key's bytes (an MQTT
+            // chunk's run of publishes to one topic) hash it once.
+            let mut last: Option<(*const u8, usize, i32)> = None;
             for i in 0..records.len() {
                 let r = records.get(i);
-                let partition = r
-                    .partition
-                    .unwrap_or_else(|| r.key.map_or(sticky, |k| partition_for_key(k, partitions)));
+                let partition = r.partition.unwrap_or_else(|| match r.key {
+                    None => sticky,
+                    Some(k) => match last {
+                        Some((at, len, p)) if at == k.as_ptr() && len == k.len() => p,
+                        _ => {
+                            let p = partition_for_key(k, partitions);
+                            last = Some((k.as_ptr(), k.len(), p));
+                            p
+                        }
+                    },
+                });
                 records.set_partition(i, partition);
             }
         }
