@@ -142,9 +142,13 @@ impl Publishes {
         self.arena.len()
     }
 
-    /// Bytes the arena can hold without growing.
-    pub fn arena_capacity(&self) -> usize {
+    /// The memory it holds: its arena's, records', headers' and answers' room.
+    pub fn capacity_bytes(&self) -> usize {
+        use std::mem::size_of;
         self.arena.capacity()
+            + self.records.capacity() * size_of::<EncodedRecord>()
+            + self.headers.capacity() * size_of::<Header>()
+            + self.tickets.capacity() * size_of::<Ticket>()
     }
 
     /// Empties it, keeping its room.
@@ -284,11 +288,11 @@ mod tests {
         assert_eq!(Publishes::default().oldest(), None);
         // Emptied and filled again (a spare chunk): nothing of before is left, not even the
         // shared key and headers of its last topic.
-        let room = second.arena_capacity();
+        let room = second.capacity_bytes();
         second.clear();
         assert!(second.is_empty() && second.bytes() == 0 && second.tickets().is_empty());
         second.push(publish(&b, b"xy", QoS::AtMostOnce, vec![]));
-        assert_eq!(second.arena_capacity(), room);
+        assert_eq!(second.capacity_bytes(), room);
         check(
             &records([&second].into_iter()),
             &[(&b, b"xy", QoS::AtMostOnce, vec![])],

@@ -95,10 +95,12 @@ pub struct Pending {
     spare: Vec<Publishes>,
 }
 
-/// Spare chunks a connection keeps, and the largest arena kept: an idle connection holds at
-/// most that much.
-const SPARE_CHUNKS: usize = 4;
-const SPARE_MAX_BYTES: usize = 256 << 10;
+/// Spare chunks a connection keeps, and the most memory one may hold: a connection holds at most
+/// 384 KiB of spare chunks however it bursts, enough for two chunks of a 64 KiB read's publishes
+/// (their payloads, records and answers); a device publishing now and then keeps a few hundred
+/// bytes.
+const SPARE_CHUNKS: usize = 2;
+const SPARE_MAX_BYTES: usize = 192 << 10;
 
 impl Pending {
     pub fn push(&mut self, route: usize, lane: usize, p: Publish<'_>) {
@@ -119,7 +121,7 @@ impl Pending {
 
     /// Takes back a chunk Kafka has written, to be filled again.
     pub fn recycle(&mut self, mut spent: Publishes) {
-        if self.spare.len() < SPARE_CHUNKS && spent.arena_capacity() <= SPARE_MAX_BYTES {
+        if self.spare.len() < SPARE_CHUNKS && spent.capacity_bytes() <= SPARE_MAX_BYTES {
             spent.clear();
             self.spare.push(spent);
         }
