@@ -186,7 +186,8 @@ impl EncodedRecords {
     }
 }
 
-/// Appends records one by one into one arena (MQTT's batches of publishes, v3's records).
+/// Appends records into one arena: one by one (v3's records), or a whole MQTT chunk's at a time
+/// ([`RecordsBuilder::append`]).
 pub struct RecordsBuilder {
     arena: Vec<u8>,
     records: Vec<EncodedRecord>,

@@ -15,8 +15,9 @@
 //! order they were published (lanes in parallel could otherwise overtake each other on the
 //! producer's connections).
 //!
-//! Queues are bounded (in chunks, each of bounded size), so a slow Kafka slows the sockets (the
-//! connection stops reading) instead of growing memory.
+//! Queues are bounded (in chunks, each of bounded size: at most `CHUNK_MAX_PUBLISHES` publishes
+//! and about `CHUNK_MAX_BYTES` of payload, with room reserved for at most that), so a slow Kafka
+//! slows the sockets (the connection stops reading) instead of growing memory.
 //!
 //! Each publish keeps its own arrival time as the record's CreateTime, and hears its own
 //! outcome: one failed record does not fail the others of its batch.
@@ -67,8 +68,8 @@ pub struct Settled {
     pub last: u64,
     pub outcome: Delivered,
     /// The chunk's records once written, with the chunk's last run of successes: the connection
-    /// fills them again ([`super::routes::Pending::recycle`]), so a steady stream of chunks
-    /// neither allocates nor grows its buffers.
+    /// fills them again ([`super::routes::Pending::recycle`]), so a steady stream of QoS 1 and 2
+    /// chunks neither allocates nor grows its buffers.
     pub spent: Option<Publishes>,
 }
 

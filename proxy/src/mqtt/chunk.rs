@@ -1,16 +1,16 @@
 //! The publishes a connection (or an MQTT source) read for one lane, made Kafka records as they
-//! are read: each payload is copied once, into the chunk's arena, straight from the socket's
-//! read buffer; the key (the MQTT topic) and the headers `mqtt.topic` and `mqtt.qos` are
-//! written once for a run of publishes to the same topic at the same QoS, and shared by their
-//! records. A writer then joins its batch's chunks with one copy of each arena
-//! ([`records`]).
+//! are read: each payload is copied into the chunk's arena straight from the socket's read
+//! buffer; the key (the MQTT topic) and the headers `mqtt.topic`, `mqtt.qos` and any of the
+//! publish's own are written once for a run of publishes with the same topic, QoS and own
+//! headers, and shared by their records. A writer then joins its batch's chunks with one bulk
+//! copy of each arena ([`records`]).
 //!
 //! Hand-written for speed: until 2026-12-07 each publish travelled as a slice of the read buffer
 //! (a `Bytes` split off and frozen, cloned into its header, dropped after Kafka's answer) and
 //! was copied into the writer's records one by one, each with a header vector entry holding
 //! another reference. Those reference counts and per-record copies were about a tenth of the
 //! proxy's CPU at QoS 2, and the shared read buffer could not be reused in place (README,
-//! "MQTT payloads copied once").
+//! "MQTT publishes made records as they are read").
 
 use std::ops::Range;
 

@@ -186,8 +186,9 @@ pub(super) struct Direct {
 /// form devices send over and over: to `topic` (the connection's last topic, already checked),
 /// without RETAIN, with a nonzero packet id at QoS 1 and 2, without MQTT 5 properties, and no
 /// larger than `max_bytes` (0: no limit, as for the codec). The buffer is left as it is: the
-/// caller copies the payload out and advances past the packet, so the buffer is never shared
-/// and is reused in place. Anything else is left for the codec, which decodes or refuses it;
+/// caller copies the payload out and advances past the packet, so a direct read never shares
+/// the buffer (the codec's packets share it only until their payload is copied, within the same
+/// read) and it is reused in place. Anything else is left for the codec, which decodes or refuses it;
 /// call it only where the codec has just returned a packet, as [`take_pubrel`]. Through the
 /// codec each publish cost a boxed packet, the topic's UTF-8 check, in MQTT 5 a property list,
 /// and a split of the buffer: 10–14% of the proxy's CPU at QoS 2.

@@ -86,19 +86,22 @@ pub struct Pending {
     chunks: Vec<(usize, usize, Publishes)>,
     count: usize,
     bytes: usize,
-    /// The longest chunk last queued, in publishes and arena bytes: a new chunk without a
-    /// spare one starts with that much room, so it does not grow (and copy) from one publish up.
+    /// The most publishes and the largest arena of the chunks last queued: the first chunk of a
+    /// read, without a spare one, starts with that much room, so it does not grow (and copy)
+    /// from one publish up. Later chunks of the same read start small: a read alternating
+    /// between lanes cannot make each of its chunks reserve a whole chunk's room.
     room: (usize, usize),
-    /// Chunks Kafka has written, emptied, to be filled again: with them a steady stream of
-    /// reads neither allocates nor grows its chunks (growing them was 4% of the proxy's CPU at
-    /// QoS 2, README "MQTT payloads copied once").
+    /// Chunks Kafka has written, emptied, to be filled again: with them a steady stream of QoS 1
+    /// and 2 reads neither allocates nor grows its chunks (growing them was 4% of the proxy's
+    /// CPU at QoS 2, README "MQTT publishes made records as they are read"). Chunks of QoS 0
+    /// publishes only, or whose last publish failed, are not given back.
     spare: Vec<Publishes>,
 }
 
 /// Spare chunks a connection keeps, and the most memory one may hold: a connection holds at most
-/// 384 KiB of spare chunks however it bursts, enough for two chunks of a 64 KiB read's publishes
-/// (their payloads, records and answers); a device publishing now and then keeps a few hundred
-/// bytes.
+/// 384 KiB of spare chunks however it bursts (until it closes), enough for two chunks of a
+/// 64 KiB read's publishes (their payloads, records and answers); a device publishing now and
+/// then keeps a few hundred bytes.
 const SPARE_CHUNKS: usize = 2;
 const SPARE_MAX_BYTES: usize = 192 << 10;
 
@@ -109,10 +112,14 @@ impl Pending {
         match self.chunks.last_mut() {
             Some((r, l, publishes)) if *r == route && *l == lane => publishes.push(p),
             _ => {
-                let mut publishes = self
-                    .spare
-                    .pop()
-                    .unwrap_or_else(|| Publishes::with_capacity(self.room.0.max(1), self.room.1));
+                let first = self.chunks.is_empty();
+                let mut publishes = self.spare.pop().unwrap_or_else(|| {
+                    if first {
+                        Publishes::with_capacity(self.room.0.max(1), self.room.1)
+                    } else {
+                        Publishes::default()
+                    }
+                });
                 publishes.push(p);
                 self.chunks.push((route, lane, publishes));
             }
@@ -156,5 +163,51 @@ impl Pending {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use rmqtt_codec::types::QoS;
+
+    /// After a read of one large chunk, a read alternating between two lanes reserves that room
+    /// for its first chunk only; spare chunks are kept up to their bound.
+    #[test]
+    fn only_a_reads_first_chunk_gets_the_last_reads_room() {
+        let topic = Bytes::from_static(b"d/1");
+        let publish = |payload: &'static [u8]| Publish {
+            mqtt_topic: &topic,
+            payload,
+            qos: QoS::AtLeastOnce,
+            arrived: 0,
+            seq: Some(0),
+            extra: Vec::new(),
+        };
+        let mut pending = Pending {
+            room: (1024, 1 << 20),
+            ..Pending::default()
+        };
+        for lane in [0, 1, 0, 1, 0, 1] {
+            pending.push(0, lane, publish(b"x"));
+        }
+        let rooms: Vec<usize> = pending
+            .chunks
+            .iter()
+            .map(|(.., p)| p.capacity_bytes())
+            .collect();
+        assert!(rooms[0] >= 1 << 20, "{rooms:?}");
+        assert!(rooms[1..].iter().all(|&r| r < 4096), "{rooms:?}");
+        // Spares: at most two, none too large.
+        let mut chunks: Vec<Publishes> = pending.chunks.drain(..).map(|(.., p)| p).collect();
+        let large = chunks.remove(0);
+        pending.recycle(large);
+        assert!(pending.spare.is_empty(), "over the bound");
+        for small in chunks {
+            pending.recycle(small);
+        }
+        assert_eq!(pending.spare.len(), SPARE_CHUNKS);
+        assert!(pending.spare.iter().all(Publishes::is_empty));
     }
 }
