@@ -186,6 +186,13 @@ impl EncodedRecords {
     }
 }
 
+/// Appends `data` to an arena; where it now is.
+pub(crate) fn put(arena: &mut Vec<u8>, data: &[u8]) -> Range<usize> {
+    let start = arena.len();
+    arena.extend_from_slice(data);
+    start..arena.len()
+}
+
 /// Appends records into one arena: one by one (v3's records), or a whole MQTT chunk's at a time
 /// ([`RecordsBuilder::append`]).
 pub struct RecordsBuilder {
@@ -212,16 +219,8 @@ impl RecordsBuilder {
         headers: impl IntoIterator<Item = Header>,
         timestamp: Option<i64>,
     ) {
-        let arena = &mut self.arena;
-        let mut put = |data: Option<&[u8]>| {
-            data.map(|d| {
-                let start = arena.len();
-                arena.extend_from_slice(d);
-                start..arena.len()
-            })
-        };
-        let key = put(key);
-        let value = put(value);
+        let key = key.map(|k| put(&mut self.arena, k));
+        let value = value.map(|v| put(&mut self.arena, v));
         let first = self.headers.len() as u32;
         self.headers.extend(headers);
         self.records.push(EncodedRecord {

@@ -17,7 +17,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use rmqtt_codec::types::QoS;
 
-use crate::record::{EncodedRecord, EncodedRecords, Header, RecordsBuilder};
+use crate::record::{put, EncodedRecord, EncodedRecords, Header, RecordsBuilder};
 
 /// One publish as a connection or an MQTT source hands it over, borrowed: its payload is copied
 /// into its chunk, nothing else is kept of it.
@@ -178,12 +178,6 @@ impl Publishes {
         self.bytes -= ticket.bytes;
         ticket
     }
-}
-
-fn put(arena: &mut Vec<u8>, data: &[u8]) -> Range<usize> {
-    let start = arena.len();
-    arena.extend_from_slice(data);
-    start..arena.len()
 }
 
 /// The Kafka records of `chunks`, in order: each chunk's arena in one copy.

@@ -126,11 +126,17 @@ impl Pending {
         }
     }
 
-    /// Takes back a chunk Kafka has written, to be filled again.
-    pub fn recycle(&mut self, mut spent: Publishes) {
-        if self.spare.len() < SPARE_CHUNKS && spent.capacity_bytes() <= SPARE_MAX_BYTES {
-            spent.clear();
-            self.spare.push(spent);
+    /// Takes back the chunk Kafka has written, if an outcome brings one
+    /// ([`Settled::spent`]), to be filled again.
+    pub fn recycle(&mut self, spent: Option<Publishes>) {
+        match spent {
+            Some(mut spent)
+                if self.spare.len() < SPARE_CHUNKS && spent.capacity_bytes() <= SPARE_MAX_BYTES =>
+            {
+                spent.clear();
+                self.spare.push(spent);
+            }
+            _ => {}
         }
     }
 
@@ -202,10 +208,10 @@ mod tests {
         // Spares: at most two, none too large.
         let mut chunks: Vec<Publishes> = pending.chunks.drain(..).map(|(.., p)| p).collect();
         let large = chunks.remove(0);
-        pending.recycle(large);
+        pending.recycle(Some(large));
         assert!(pending.spare.is_empty(), "over the bound");
         for small in chunks {
-            pending.recycle(small);
+            pending.recycle(Some(small));
         }
         assert_eq!(pending.spare.len(), SPARE_CHUNKS);
         assert!(pending.spare.iter().all(Publishes::is_empty));

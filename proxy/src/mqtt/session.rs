@@ -283,9 +283,7 @@ impl Conn<'_> {
     /// Kafka's outcome for a run of publishes; their chunk's records, once spent, are filled
     /// again.
     fn settle(&mut self, mut settled: batcher::Settled) {
-        if let Some(spent) = settled.spent.take() {
-            self.pending.recycle(spent);
-        }
+        self.pending.recycle(settled.spent.take());
         self.answers
             .settle(settled, self.version, &mut self.received);
     }

@@ -174,9 +174,7 @@ async fn connection(
                 return Ended::Cancelled;
             }
             Some(mut settled) = acks.recv() => {
-                if let Some(spent) = settled.spent.take() {
-                    pending.recycle(spent);
-                }
+                pending.recycle(settled.spent.take());
                 if let Err(e) = &settled.outcome {
                     // Not acknowledged: the broker delivers it again on the next session.
                     return lost(progressed, format!("Kafka did not take a message: {e}"));
