@@ -7,8 +7,8 @@ use kafka_proxy::cli::Args;
 use kafka_proxy::Config;
 
 /// mimalloc: small, short-lived allocations per request cost a fraction of glibc's
-/// (README, "Performance"). librdkafka's own allocations stay on glibc's malloc (see
-/// `Cargo.toml` for why).
+/// (docs/performance-log.md, "The per-request path"). librdkafka's own allocations stay on glibc's
+/// malloc (see `Cargo.toml` for why).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

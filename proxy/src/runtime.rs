@@ -6,7 +6,7 @@
 //! often share the machine. A worker per CPU then mostly adds parking and cross-thread wake-ups:
 //! on the 2-core test machine, `perf` put tokio's park and unpark at 11% of the proxy's CPU in
 //! `produce-100`, and the scheduler's context switches at another 8%. Measured with one worker
-//! instead of two (README, "Performance", the worker threads), same build:
+//! instead of two (docs/performance-log.md, "The worker threads"), same build:
 //! - `produce-100`: REST/native 0.80 to 0.99, proxy CPU 0.57–0.63 to 0.44 µs per record, and the
 //!   broker's 0.42 to 0.33 (the lane's Produce requests carry bigger batches);
 //! - `single-record`: 15.0 µs of proxy CPU per request instead of 19–21;

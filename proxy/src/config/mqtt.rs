@@ -34,7 +34,8 @@ pub struct MqttConfig {
     /// MQTT topic always uses the same one, so its publishes stay in order). Publishes wait for
     /// no timer: while a writer's batch is written, the next gathers. Defaults 8000, 4 MiB and
     /// 2: with one writer, its encoding and Kafka's answer never overlapped, and QoS 2 fell
-    /// below 0.8 of native once the producer sent one Produce at a time (README, "MQTT QoS 2").
+    /// below 0.8 of native once the producer sent one Produce at a time (docs/performance-log.md,
+    /// "MQTT QoS 2: two writers per Kafka topic").
     pub batch_max_records: usize,
     pub batch_max_bytes: usize,
     pub batch_max_in_flight: usize,

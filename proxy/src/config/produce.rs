@@ -20,8 +20,8 @@ pub struct ProduceConfig {
     /// `produce.max.in.flight.per.broker`: Produce requests the batch engine keeps outstanding per
     /// broker; HTTP requests arriving meanwhile are merged into the next one. Default 1: the
     /// broker's round trip is the merge window, so batches grow with the load and no request
-    /// waits when the broker is idle. Measured with one runtime worker (README, "Performance",
-    /// the worker threads): `produce-100` 1.04 with 2 against 1.15 with 1 (Tansu 0.33 and 0.29 µs
+    /// waits when the broker is idle. Measured with one runtime worker (docs/performance-log.md,
+    /// "The worker threads"): `produce-100` 1.04 with 2 against 1.15 with 1 (Tansu 0.33 and 0.29 µs
     /// per record), and in `open-loop` REST's added end-to-end p99 52.9 ms with 2 against 2.4 ms
     /// with 1, where Tansu's cost per record decides how close to saturation the machine runs.
     pub max_in_flight_per_broker: usize,

@@ -4,7 +4,7 @@
 //! `{"<branch>": value}`), with names and strings free of escapes. Written by hand because the
 //! general one-pass encoder (`avro_stream.rs`), driven through serde's visitors, cost Avro a
 //! third more proxy CPU per record than binary's base64 (`cargo bench -p proxy-benches --bench
-//! produce_decode`, README "Performance"); here a record is one walk of its fields with no
+//! produce_decode`, docs/performance-log.md); here a record is one walk of its fields with no
 //! dispatch per token.
 //!
 //! On anything else (a field left out or out of order, another type, an escape, a number serde_json

@@ -2,7 +2,7 @@
 //! serde_json's tokenizer drives a visitor that walks the schema alongside, so a record costs no
 //! value tree, no string or object allocation and no second walk. Written by hand because
 //! building serde_json's `Value` (a BTreeMap and a String per object and string) was the top
-//! cost of Avro produce (README, "Performance").
+//! cost of Avro produce (docs/performance-log.md, "Avro produce without a value tree").
 //!
 //! It takes the shapes clients send: fields in schema order (those left out take their
 //! defaults), null and wrapped unions (`{"string": "x"}`), and every primitive, named and

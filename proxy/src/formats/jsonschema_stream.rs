@@ -8,7 +8,7 @@
 //!   proxy CPU per record than binary produce;
 //! - checking with serde's events and then copying the text without whitespace read every value
 //!   twice, and serde's events cannot carry a number's text, which the stored form keeps
-//!   (README, "Performance").
+//!   (docs/performance-log.md, "JSON Schema and binary in one pass").
 //!
 //! [`write`] only says yes when the `jsonschema` validator would and when `serde_json` takes the
 //! text as it is: numbers are read with serde_json's own rules (an integer beyond `u64` or a

@@ -3,7 +3,7 @@
 //! stands, through a deserializer of our own (`json_de.rs`), so a value is read once. The usual
 //! path reads the body twice: first into records holding their values as raw JSON (every value
 //! is tokenized to find its end), then each value again to encode it; for Avro at 100 records
-//! per request, that first pass was 14.6% of the proxy's CPU (README, "Performance"). With
+//! per request, that first pass was 14.6% of the proxy's CPU (docs/performance-log.md). With
 //! serde_json reading the body and driving the encoders, its string scan was 18% of the
 //! encoding (`avro-100`). A JSON Schema value is checked and written by its own scanner
 //! (`jsonschema_stream::write_at`) where it stands: its check keeps the value's text, numbers

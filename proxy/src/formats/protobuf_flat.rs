@@ -5,7 +5,7 @@
 //! names and strings free of escapes. Written
 //! by hand because the general one-pass encoder (`protobuf_stream.rs`), driven through serde's
 //! visitors, cost Protobuf a third more proxy CPU per record than binary's base64 (`cargo bench
-//! -p proxy-benches --bench produce_decode`, README "Performance"); here a record is one walk of
+//! -p proxy-benches --bench produce_decode`, docs/performance-log.md); here a record is one walk of
 //! its members with no dispatch per token.
 //!
 //! On anything else (another field type, a repeated or nested field, an integer as a string,

@@ -2,7 +2,8 @@
 //! tokenizer drives a visitor that walks the message descriptor alongside, so a record costs no
 //! `serde_json::Value`, no `DynamicMessage` and no second walk. Written by hand because building
 //! both trees (a map and a string per object, then a field map of boxed values) made Protobuf
-//! produce cost 3.7 times binary's proxy CPU per record (README, "Performance").
+//! produce cost 3.7 times binary's proxy CPU per record (docs/performance-log.md, "JSON Schema and
+//! Protobuf produce without a value tree").
 //!
 //! It takes the shapes clients send: proto3 messages whose fields come in field-number order,
 //! with scalar, string, bytes, enum, nested message and repeated fields, in proto3 JSON (JSON or

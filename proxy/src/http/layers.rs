@@ -57,7 +57,7 @@ pub struct StackSettings {
 ///
 /// The layers are composed into one service and added to the router once: axum boxes the routes
 /// again for every `Router::layer`, and each box costs a clone and an allocation per request,
-/// which single-record produce measured (README, "Performance").
+/// which single-record produce measured (docs/performance-log.md, "The per-request path").
 ///
 /// There is deliberately no whole-request timeout: the waits on a client are bounded where they
 /// happen (headers by the server, `http.header.read.timeout.ms`; bodies by the body reader), and

@@ -34,12 +34,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// them it still works, a little slower.
 const LEARN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How much one read may answer with: `max_bytes` of keys and values, and `woken_max_bytes`
-/// when it waited for records with none in hand. A long poll woken by records reaching the proxy
-/// answers with at most `woken_max_bytes` of them, so that its answer is ready within about a
-/// millisecond of their arrival (issue 19: encoding the ~1,000 records of a 100 KiB burst took
-/// longer; README, "Long polls woken by a burst"). Records beyond stay buffered, and the next
-/// GET takes them at once, up to `max_bytes`: a reader that is behind, or that sends its next
+/// How much one read may answer with: `max_bytes` of keys and values, and `woken_max_bytes` when it
+/// waited for records with none in hand. A long poll woken by records reaching the proxy answers
+/// with at most `woken_max_bytes` of them, so that its answer is ready within about a millisecond
+/// of their arrival (issue 19: encoding the ~1,000 records of a 100 KiB burst took longer;
+/// docs/performance-log.md, "Long polls woken by a burst"). Records beyond stay buffered, and the
+/// next GET takes them at once, up to `max_bytes`: a reader that is behind, or that sends its next
 /// GET before decoding an answer, loses nothing.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadLimits {

@@ -1,14 +1,14 @@
 //! A record a consumer instance fetched, kept as librdkafka's own message until a client has it.
 //!
-//! Hand-written for speed. rust-rdkafka's `BorrowedMessage` borrows its consumer for the length
-//! of one poll, so a buffer that outlives the poll would have to copy every record out
-//! (`detach`): the topic name, key, value and headers, which librdkafka parses on first use.
-//! In the profile of `scenarios/consume-cpu.toml` that copy, and freeing it again, took a fifth
-//! of the proxy's CPU per consumed record (README, "End-to-end latency and consume"). A
-//! [`Fetched`] keeps the message itself, whose key and value point into the fetch response
-//! librdkafka already holds, and headers are read only for instances that show them. It holds
-//! either a message polled through rust-rdkafka (with its event) or one taken in a batch from a
-//! partition's queue (`kafka/partition_queues.rs`), which it destroys itself.
+//! Hand-written for speed. rust-rdkafka's `BorrowedMessage` borrows its consumer for the length of
+//! one poll, so a buffer that outlives the poll would have to copy every record out (`detach`): the
+//! topic name, key, value and headers, which librdkafka parses on first use. In the profile of
+//! `scenarios/consume-cpu.toml` that copy, and freeing it again, took a fifth of the proxy's CPU
+//! per consumed record (docs/performance-log.md, "End-to-end latency and consume"). A [`Fetched`]
+//! keeps the message itself, whose key and value point into the fetch response librdkafka already
+//! holds, and headers are read only for instances that show them. It holds either a message polled
+//! through rust-rdkafka (with its event) or one taken in a batch from a partition's queue
+//! (`kafka/partition_queues.rs`), which it destroys itself.
 //!
 //! Safety: librdkafka's messages must be destroyed before their consumer (a consumer destroyed
 //! first waits for them forever). A `Fetched` therefore holds an `Arc` of the consumer it came

@@ -44,7 +44,7 @@ pub fn producer_config(config: &Config) -> ClientConfig {
 /// `queued.min.messages`. Its default, 1000 ms, suits an application that polls all the time; a
 /// REST instance's queue drains only as its client's GETs come, so the fetch after a burst came
 /// up to a second late. With 10 ms, REST consume on Tansu went from 142k to 631k records/s
-/// (README, "Performance"); 1 ms gained little more and wakes every idle partition 1000 times
+/// (docs/performance-log.md); 1 ms gained little more and wakes every idle partition 1000 times
 /// a second.
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 

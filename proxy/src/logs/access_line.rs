@@ -4,7 +4,7 @@
 //! text format writes each piece through `core::fmt`: the timestamp's calendar arithmetic, the
 //! padded level, a `Debug` per field. Under single-record produce with the access log on, that
 //! formatting was 4.8% of the proxy's CPU samples, about 1 µs per request (`perf record -g -p
-//! <proxy>`; README, "The access line by hand").
+//! <proxy>`; docs/performance-log.md, "The access line by hand").
 //!
 //! [`Lines`] writes the same bytes (a unit test compares the two, field by field and byte by
 //! byte) with the timestamp's date and time of day kept from the last line of the same second,

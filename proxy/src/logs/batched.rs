@@ -4,8 +4,8 @@
 //! request. Written by the request's worker, one `write` per line (the `fmt` subscriber's
 //! default) held the worker in a system call for every request. This is hand-written because
 //! tracing-appender's writer thread spins and yields on its channel while waiting for lines: on
-//! two cores, 12–17% of the proxy's CPU under a single-record load (README, "Logs off the
-//! request path").
+//! two cores, 12–17% of the proxy's CPU under a single-record load (docs/performance-log.md, "Logs
+//! off the request path").
 //!
 //! No line is dropped, and lines keep their order: when [`LIMIT`] bytes wait (the writer is
 //! stuck on a slow pipe), the logger writes them out itself. Dropping the [`Guard`] writes

@@ -5,12 +5,12 @@
 //! headers, and shared by their records. A writer then joins its batch's chunks with one bulk
 //! copy of each arena ([`records`]).
 //!
-//! Hand-written for speed: until 2026-12-07 each publish travelled as a slice of the read buffer
-//! (a `Bytes` split off and frozen, cloned into its header, dropped after Kafka's answer) and
-//! was copied into the writer's records one by one, each with a header vector entry holding
-//! another reference. Those reference counts and per-record copies were about a tenth of the
-//! proxy's CPU at QoS 2, and the shared read buffer could not be reused in place (README,
-//! "MQTT publishes made records as they are read").
+//! Hand-written for speed: until 2026-12-07 each publish travelled as a slice of the read buffer (a
+//! `Bytes` split off and frozen, cloned into its header, dropped after Kafka's answer) and was
+//! copied into the writer's records one by one, each with a header vector entry holding another
+//! reference. Those reference counts and per-record copies were about a tenth of the proxy's CPU at
+//! QoS 2, and the shared read buffer could not be reused in place (docs/performance-log.md, "MQTT
+//! publishes made records as they are read").
 
 use std::ops::Range;
 

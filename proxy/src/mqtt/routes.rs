@@ -93,7 +93,8 @@ pub struct Pending {
     room: (usize, usize),
     /// Chunks Kafka has written, emptied, to be filled again: with them a steady stream of QoS 1
     /// and 2 reads neither allocates nor grows its chunks (growing them was 4% of the proxy's
-    /// CPU at QoS 2, README "MQTT publishes made records as they are read"). Chunks of QoS 0
+    /// CPU at QoS 2, docs/performance-log.md, "MQTT publishes made records as they
+    /// are read"). Chunks of QoS 0
     /// publishes only, or whose last publish failed, are not given back.
     spare: Vec<Publishes>,
 }
