@@ -107,6 +107,8 @@ pub(crate) struct EncodedRecord {
     pub(crate) headers: Range<u32>,
     /// The record's own CreateTime in ms (MQTT: its arrival); `None` takes the request's.
     pub(crate) timestamp: Option<i64>,
+    /// [`fields_size`] of its key, value and headers, counted when it is made.
+    pub(crate) fields: u32,
 }
 
 /// A Kafka record header: name and value (null allowed). The proxy's own names are static
@@ -122,6 +124,35 @@ pub struct KafkaRecord<'a> {
     pub headers: &'a [Header],
     /// CreateTime in ms, when the record has its own (else the produce call stamps one).
     pub timestamp: Option<i64>,
+    /// [`fields_size`] of its key, value and headers: counted once when the record is made, so
+    /// that sizing and writing a batch do not walk its headers again.
+    pub fields: u32,
+}
+
+/// The bytes a key or value takes in a v2 record (`DefaultRecord`): its length as a varint, then
+/// itself; a null is the length -1 alone.
+pub fn field_size(len: Option<usize>) -> usize {
+    match len {
+        None => 1,
+        Some(n) => crate::varint::long_len(n as i64) + n,
+    }
+}
+
+/// The bytes a record's headers take in a v2 record: their count, then each name and value with
+/// their lengths.
+pub fn headers_size(headers: &[Header]) -> usize {
+    crate::varint::long_len(headers.len() as i64)
+        + headers
+            .iter()
+            .map(|(name, value)| {
+                field_size(Some(name.len())) + field_size(value.as_ref().map(|v| v.len()))
+            })
+            .sum::<usize>()
+}
+
+/// What a record's key, value and headers take in a v2 record, after its attributes and deltas.
+pub fn fields_size(key: Option<usize>, value: Option<usize>, headers: &[Header]) -> u32 {
+    (field_size(key) + field_size(value) + headers_size(headers)) as u32
 }
 
 impl EncodedRecord {
@@ -131,12 +162,18 @@ impl EncodedRecord {
         value: Option<Range<usize>>,
         partition: Option<i32>,
     ) -> Self {
+        let fields = fields_size(
+            key.as_ref().map(Range::len),
+            value.as_ref().map(Range::len),
+            &[],
+        );
         EncodedRecord {
             key,
             value,
             partition,
             headers: 0..0,
             timestamp: None,
+            fields,
         }
     }
 }
@@ -172,7 +209,18 @@ impl EncodedRecords {
             partition: r.partition,
             headers: &self.headers[r.headers.start as usize..r.headers.end as usize],
             timestamp: r.timestamp,
+            fields: r.fields,
         }
+    }
+
+    /// Every record's partition, in request order (`None`: not chosen yet).
+    pub fn partitions(&self) -> impl ExactSizeIterator<Item = Option<i32>> + '_ {
+        self.records.iter().map(|r| r.partition)
+    }
+
+    /// What record `i`'s key, value and headers take in a batch ([`fields_size`]).
+    pub fn fields(&self, i: usize) -> u32 {
+        self.records[i].fields
     }
 
     /// Sets the partition of record `i`.
@@ -223,12 +271,18 @@ impl RecordsBuilder {
         let value = value.map(|v| put(&mut self.arena, v));
         let first = self.headers.len() as u32;
         self.headers.extend(headers);
+        let fields = fields_size(
+            key.as_ref().map(Range::len),
+            value.as_ref().map(Range::len),
+            &self.headers[first as usize..],
+        );
         self.records.push(EncodedRecord {
             key,
             value,
             partition,
             headers: first..self.headers.len() as u32,
             timestamp,
+            fields,
         });
     }
 
@@ -246,6 +300,7 @@ impl RecordsBuilder {
             partition: r.partition,
             headers: r.headers.start + first..r.headers.end + first,
             timestamp: r.timestamp,
+            fields: r.fields,
         }));
     }
 

@@ -430,8 +430,7 @@ impl BatchEngine {
     /// The batches of one request: by partition, keeping request order, then by size.
     fn plan(&self, records: &EncodedRecords) -> Vec<VecDeque<Outgoing>> {
         let mut by_partition: Vec<(Option<i32>, Vec<usize>)> = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            let p = r.partition;
+        for (i, p) in records.partitions().enumerate() {
             match by_partition.iter_mut().find(|(q, _)| *q == p) {
                 Some((_, v)) => v.push(i),
                 None => by_partition.push((p, vec![i])),
@@ -483,7 +482,7 @@ impl BatchEngine {
         };
         let mut current = empty();
         for &i in indexes {
-            let size = wire::record_size(0, 0, &records.get(i)) + MERGE_MARGIN_BYTES;
+            let size = wire::record_size(0, 0, records.fields(i)) + MERGE_MARGIN_BYTES;
             if !current.indexes.is_empty() && current.bytes + size > self.settings.max_batch_bytes {
                 out.push_back(std::mem::replace(&mut current, empty()));
             }

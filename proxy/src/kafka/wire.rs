@@ -9,7 +9,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::record::KafkaRecord;
+use crate::record::{Header, KafkaRecord};
 use crate::varint;
 
 pub const API_PRODUCE: i16 = 0;
@@ -211,32 +211,16 @@ fn varint_size(v: i32) -> usize {
     varint::long_len(i64::from(v))
 }
 
-fn bytes_field_size(data: Option<&[u8]>) -> usize {
-    match data {
-        None => varint_size(-1),
-        Some(d) => varint_size(d.len() as i32) + d.len(),
-    }
-}
-
 /// The body of one record after its length prefix: attributes, timestamp delta, offset delta,
-/// key, value, headers.
-fn record_body_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>) -> usize {
-    1 + varint::long_len(timestamp_delta)
-        + varint_size(offset_delta)
-        + bytes_field_size(r.key)
-        + bytes_field_size(r.value)
-        + varint_size(r.headers.len() as i32)
-        + r.headers
-            .iter()
-            .map(|(name, value)| {
-                varint_size(name.len() as i32) + name.len() + bytes_field_size(value.as_deref())
-            })
-            .sum::<usize>()
+/// then key, value and headers, which the record has counted once (`KafkaRecord::fields`).
+fn record_body_size(offset_delta: i32, timestamp_delta: i64, fields: u32) -> usize {
+    1 + varint::long_len(timestamp_delta) + varint_size(offset_delta) + fields as usize
 }
 
-/// Bytes one record adds to a batch.
-pub fn record_size(offset_delta: i32, timestamp_delta: i64, r: &KafkaRecord<'_>) -> usize {
-    let body = record_body_size(offset_delta, timestamp_delta, r);
+/// Bytes one record adds to a batch, from what its key, value and headers take
+/// ([`KafkaRecord::fields`]).
+pub fn record_size(offset_delta: i32, timestamp_delta: i64, fields: u32) -> usize {
+    let body = record_body_size(offset_delta, timestamp_delta, fields);
     varint_size(body as i32) + body
 }
 
@@ -247,6 +231,16 @@ fn put_bytes_field(out: &mut BytesMut, data: Option<&[u8]>) {
             put_varint(out, d.len() as i32);
             out.put_slice(d);
         }
+    }
+}
+
+/// A record's headers: their count, then each name and value with their lengths.
+fn put_headers(out: &mut BytesMut, headers: &[Header]) {
+    put_varint(out, headers.len() as i32);
+    for (name, value) in headers {
+        put_varint(out, name.len() as i32);
+        out.put_slice(name.as_bytes());
+        put_bytes_field(out, value.as_deref());
     }
 }
 
@@ -261,7 +255,7 @@ pub fn batch_size(records: &[Timed<'_>]) -> usize {
         + records
             .iter()
             .enumerate()
-            .map(|(i, (ts, r))| record_size(i as i32, ts - base, r))
+            .map(|(i, (ts, r))| record_size(i as i32, ts - base, r.fields))
             .sum::<usize>()
 }
 
@@ -342,21 +336,36 @@ pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>], compression: Compres
     out.put_i32(-1); // base sequence
     out.put_i32(count);
     let records_at = out.len();
+    // Records that share one header list (an MQTT run's) share its bytes: written once, then
+    // copied whole for each record that follows with the same list.
+    let mut headers_of: (*const Header, usize) = (std::ptr::null(), 0);
+    let mut headers_bytes = BytesMut::new();
     for (delta, (ts, r)) in records.iter().enumerate() {
         let delta = delta as i32;
         let ts_delta = ts - base_ts;
-        put_varint(out, record_body_size(delta, ts_delta, r) as i32);
+        let body = record_body_size(delta, ts_delta, r.fields);
+        put_varint(out, body as i32);
+        let body_at = out.len();
         out.put_i8(0); // attributes
         varint::put_long(out, ts_delta);
         put_varint(out, delta);
         put_bytes_field(out, r.key);
         put_bytes_field(out, r.value);
-        put_varint(out, r.headers.len() as i32);
-        for (name, value) in r.headers {
-            put_varint(out, name.len() as i32);
-            out.put_slice(name.as_bytes());
-            put_bytes_field(out, value.as_deref());
+        if r.headers.is_empty() {
+            out.put_u8(0); // no headers: the count 0
+        } else {
+            if headers_of != (r.headers.as_ptr(), r.headers.len()) {
+                headers_of = (r.headers.as_ptr(), r.headers.len());
+                headers_bytes.clear();
+                put_headers(&mut headers_bytes, r.headers);
+            }
+            out.put_slice(&headers_bytes);
         }
+        debug_assert_eq!(
+            out.len() - body_at,
+            body,
+            "a record's counted fields are wrong"
+        );
     }
     if compression != Compression::None {
         let compressed = compression.compress(&out[records_at..]);
@@ -475,6 +484,7 @@ mod tests {
             partition: None,
             headers: &[],
             timestamp: None,
+            fields: crate::record::fields_size(key.map(<[u8]>::len), value.map(<[u8]>::len), &[]),
         }
     }
 
@@ -555,6 +565,62 @@ mod tests {
         // Record 1: timestamp delta 70 (zigzag 140 = two bytes), offset delta 1 (= 2), null key
         // and value (varint -1 = 1).
         assert_eq!(&b[13..], &[14, 0, 140, 1, 2, 1, 1, 0]);
+    }
+
+    /// Records sharing one header list get its bytes copied from the first; every record is
+    /// still exactly what Kafka's `DefaultRecord` holds, and its counted fields match them.
+    #[test]
+    fn shared_header_lists_are_written_once_and_every_record_whole() {
+        let h = |name: &'static str, value: Option<&'static [u8]>| -> Header {
+            (name.into(), value.map(Bytes::from_static))
+        };
+        let run = vec![h("mqtt.topic", Some(b"a/b")), h("mqtt.qos", Some(b"2"))];
+        let other = vec![h("x", None)];
+        let same_as_run = run.clone(); // equal, but another list
+        let with = |value: &'static [u8], headers: &'static [Header]| KafkaRecord {
+            key: Some(b"a/b"),
+            value: Some(value),
+            partition: None,
+            headers,
+            timestamp: None,
+            fields: crate::record::fields_size(Some(3), Some(value.len()), headers),
+        };
+        // The lists must outlive the records: leak them for the test.
+        let run: &'static [Header] = Vec::leak(run);
+        let other: &'static [Header] = Vec::leak(other);
+        let same_as_run: &'static [Header] = Vec::leak(same_as_run);
+        let ts = 1_700_000_000_000;
+        let records = [
+            (ts, with(b"one", run)),
+            (ts, with(b"two", run)),
+            (ts + 1, with(b"three", other)),
+            (ts + 2, with(b"four", same_as_run)),
+            (ts + 3, with(b"five", &[])),
+            (ts + 4, with(b"six", run)),
+        ];
+        let mut out = BytesMut::new();
+        put_batch(&mut out, &records, Compression::None);
+        // The same records written field by field, as Kafka's DefaultRecord lays them out.
+        let mut expected = BytesMut::new();
+        for (delta, (t, r)) in records.iter().enumerate() {
+            let mut body = BytesMut::new();
+            body.put_i8(0);
+            varint::put_long(&mut body, t - ts);
+            put_varint(&mut body, delta as i32);
+            put_bytes_field(&mut body, r.key);
+            put_bytes_field(&mut body, r.value);
+            put_varint(&mut body, r.headers.len() as i32);
+            for (name, value) in r.headers {
+                put_varint(&mut body, name.len() as i32);
+                body.put_slice(name.as_bytes());
+                put_bytes_field(&mut body, value.as_deref());
+            }
+            assert_eq!(body.len(), record_body_size(delta as i32, t - ts, r.fields));
+            put_varint(&mut expected, body.len() as i32);
+            expected.extend_from_slice(&body);
+        }
+        assert_eq!(&out[BATCH_HEADER_BYTES..], &expected[..]);
+        assert_eq!(out.len(), batch_size(&records));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use rmqtt_codec::types::QoS;
 
-use crate::record::{put, EncodedRecord, EncodedRecords, Header, RecordsBuilder};
+use crate::record::{self, put, EncodedRecord, EncodedRecords, Header, RecordsBuilder};
 
 /// One publish as a connection or an MQTT source hands it over, borrowed: its payload is copied
 /// into its chunk, nothing else is kept of it.
@@ -64,6 +64,8 @@ struct Shared {
     qos: QoS,
     key: Range<usize>,
     headers: Range<u32>,
+    /// What the run's key and headers take in a record ([`record::fields_size`] less the value).
+    fields: usize,
 }
 
 const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
@@ -81,14 +83,14 @@ impl Publishes {
 
     pub fn push(&mut self, p: Publish<'_>) {
         let headers = &self.headers;
-        let (key, headers) = match &self.shared {
+        let (key, headers, shared) = match &self.shared {
             Some(s)
                 if s.qos == p.qos
                     && s.topic == p.mqtt_topic
                     && headers[s.headers.start as usize + 2..s.headers.end as usize]
                         == p.extra[..] =>
             {
-                (s.key.clone(), s.headers.clone())
+                (s.key.clone(), s.headers.clone(), s.fields)
             }
             _ => {
                 let key = put(&mut self.arena, p.mqtt_topic);
@@ -99,13 +101,16 @@ impl Publishes {
                 self.headers.push(("mqtt.qos".into(), Some(qos)));
                 self.headers.extend(p.extra);
                 let headers = first..self.headers.len() as u32;
+                let fields = record::field_size(Some(key.len()))
+                    + record::headers_size(&self.headers[first as usize..]);
                 self.shared = Some(Shared {
                     topic: p.mqtt_topic.clone(),
                     qos: p.qos,
                     key: key.clone(),
                     headers: headers.clone(),
+                    fields,
                 });
-                (key, headers)
+                (key, headers, fields)
             }
         };
         let value = put(&mut self.arena, p.payload);
@@ -116,6 +121,7 @@ impl Publishes {
             partition: None,
             headers,
             timestamp: Some(p.arrived),
+            fields: (shared + record::field_size(Some(p.payload.len()))) as u32,
         });
         self.tickets.push(Ticket {
             seq: p.seq,
@@ -254,6 +260,11 @@ mod tests {
                 ];
                 want.extend(extra.iter().cloned());
                 assert_eq!(r.headers, &want[..]);
+                let fields = record::fields_size(Some(topic.len()), Some(payload.len()), &want);
+                assert_eq!(
+                    r.fields, fields,
+                    "counted once per run, the same as per record"
+                );
             }
         };
         check(&records([&first, &second].into_iter()), &sent);
