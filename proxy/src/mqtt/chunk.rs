@@ -70,6 +70,12 @@ struct Shared {
 
 const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
 
+/// Equal bytes; at once when both are the same buffer, as a connection's publishes to its last
+/// topic share that topic's `Bytes`.
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
 impl Publishes {
     /// Room for `records` publishes of `bytes` payload bytes in all.
     pub fn with_capacity(records: usize, bytes: usize) -> Self {
@@ -86,7 +92,7 @@ impl Publishes {
         let (key, headers, shared) = match &self.shared {
             Some(s)
                 if s.qos == p.qos
-                    && s.topic == p.mqtt_topic
+                    && same_bytes(&s.topic, p.mqtt_topic)
                     && headers[s.headers.start as usize + 2..s.headers.end as usize]
                         == p.extra[..] =>
             {
