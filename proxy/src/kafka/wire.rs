@@ -338,7 +338,7 @@ pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>], compression: Compres
     let records_at = out.len();
     // Records that share one header list (an MQTT run's) share its bytes: written once, then
     // copied whole for each record that follows with the same list.
-    let mut headers_of: (*const Header, usize) = (std::ptr::null(), 0);
+    let mut headers_of: Option<&[Header]> = None;
     let mut headers_bytes = BytesMut::new();
     for (delta, (ts, r)) in records.iter().enumerate() {
         let delta = delta as i32;
@@ -354,8 +354,9 @@ pub fn put_batch(out: &mut BytesMut, records: &[Timed<'_>], compression: Compres
         if r.headers.is_empty() {
             out.put_u8(0); // no headers: the count 0
         } else {
-            if headers_of != (r.headers.as_ptr(), r.headers.len()) {
-                headers_of = (r.headers.as_ptr(), r.headers.len());
+            // The same slice (address and length), so the same bytes.
+            if !headers_of.is_some_and(|h| std::ptr::eq(h, r.headers)) {
+                headers_of = Some(r.headers);
                 headers_bytes.clear();
                 put_headers(&mut headers_bytes, r.headers);
             }

@@ -73,7 +73,7 @@ const QOS: [&[u8]; 3] = [b"0", b"1", b"2"];
 /// Equal bytes; at once when both are the same buffer, as a connection's publishes to its last
 /// topic share that topic's `Bytes`.
 fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
-    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+    std::ptr::eq(&a[..], &b[..]) || a == b
 }
 
 impl Publishes {
